@@ -1,0 +1,61 @@
+# Every target installs what it needs: a fresh clone needs only python3 (3.11+),
+# node/npm and make. `make run` and `make test` are the two entry points.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+NODE_STAMP := node_modules/.installed
+BUF := node_modules/.bin/buf
+PYTEST_ARGS ?=
+
+.PHONY: help install proto proto-check lint fmt test run bench clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	touch $@
+
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+install: $(STAMP) $(NODE_STAMP) ## create .venv and node_modules with everything the project needs
+
+proto: $(STAMP) ## regenerate interlude_grpc/ from proto/
+	$(PY) scripts/gen_protos.py
+
+proto-check: proto ## fail if the committed bindings differ from a fresh generation
+	@if [ -n "$$(git status --porcelain -- interlude_grpc)" ]; then \
+	  git status --short -- interlude_grpc; git --no-pager diff --stat -- interlude_grpc; \
+	  echo "interlude_grpc/ is stale: run 'make proto' and commit the result"; exit 1; fi
+
+lint: $(STAMP) $(NODE_STAMP) ## ruff, mypy, buf lint and buf format check
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy server/interlude_server clients/python/interlude_client scripts tests
+	$(BUF) lint
+	$(BUF) format -d --exit-code
+
+fmt: $(STAMP) $(NODE_STAMP) ## apply ruff and buf formatting
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+	$(BUF) format -w
+
+test: lint proto-check ## the whole suite: lint, generated-code freshness, tests
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+run: $(STAMP) ## start the server on the embedded default (SQLite file, demo seed)
+	$(VENV)/bin/interlude-server --seed demo
+
+bench: $(STAMP) ## benchmarks (F9)
+	@echo "bench/ is not built yet (issue F9)"; exit 1
+
+clean: ## remove local environments and caches
+	rm -rf $(VENV) node_modules .mypy_cache .ruff_cache .pytest_cache var

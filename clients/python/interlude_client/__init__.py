@@ -1,0 +1,1 @@
+"""LSO Interlude client tools for Service Providers."""

@@ -1,0 +1,1 @@
+"""LSO Interlude gRPC server (Partner side)."""
