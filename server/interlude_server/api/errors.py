@@ -1,0 +1,94 @@
+"""Rich gRPC errors: one place builds every non-OK status the API sends.
+
+Each error is a google.rpc.Status in the `grpc-status-details-bin` trailer
+carrying an ErrorInfo (stable UPPER_SNAKE reason from the contract's
+ErrorReason enum, domain `mef.lso.interlude`) and, where relevant, BadRequest
+field violations (all of them at once), a PreconditionFailure or a ResourceInfo.
+Clients read it with grpc_status.rpc_status.from_call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, NoReturn, TypeAlias
+
+import grpc
+from google.protobuf import any_pb2
+from google.protobuf.message import Message
+from google.rpc import error_details_pb2, status_pb2  # type: ignore[import-untyped,unused-ignore]
+from grpc_status import rpc_status
+
+from interlude_grpc.mef.lso.interlude.v1 import common_pb2
+
+DOMAIN = "mef.lso.interlude"
+_REASON_PREFIX = "ERROR_REASON_"
+
+ErrorReason: TypeAlias = common_pb2.ErrorReason.ValueType
+
+# The google.rpc detail messages callers build; e.g.
+# FieldViolation(field="page_size", description="must be between 0 and 1000").
+FieldViolation = error_details_pb2.BadRequest.FieldViolation
+PreconditionViolation = error_details_pb2.PreconditionFailure.Violation
+ResourceInfo = error_details_pb2.ResourceInfo
+
+
+def reason_name(reason: ErrorReason) -> str:
+    """The ErrorInfo reason for an ErrorReason value, e.g. `RPC_NOT_IMPLEMENTED`."""
+    return common_pb2.ErrorReason.Name(reason).removeprefix(_REASON_PREFIX)
+
+
+def _pack(message: Message) -> any_pb2.Any:
+    packed = any_pb2.Any()
+    packed.Pack(message)
+    return packed
+
+
+def rich_status(
+    code: grpc.StatusCode,
+    reason: ErrorReason,
+    message: str,
+    *,
+    metadata: Mapping[str, str] | None = None,
+    field_violations: Sequence[error_details_pb2.BadRequest.FieldViolation] = (),
+    precondition_violations: Sequence[error_details_pb2.PreconditionFailure.Violation] = (),
+    resource: error_details_pb2.ResourceInfo | None = None,
+) -> status_pb2.Status:
+    """Build the google.rpc.Status for a grpc.StatusCode `code` (never OK)."""
+    if code == grpc.StatusCode.OK:
+        raise ValueError("a rich error needs a non-OK status code")
+    details = [
+        _pack(error_details_pb2.ErrorInfo(reason=reason_name(reason), domain=DOMAIN, metadata=metadata))
+    ]
+    if field_violations:
+        details.append(_pack(error_details_pb2.BadRequest(field_violations=field_violations)))
+    if precondition_violations:
+        details.append(_pack(error_details_pb2.PreconditionFailure(violations=precondition_violations)))
+    if resource is not None:
+        details.append(_pack(resource))
+    status_code: int = code.value[0]
+    return status_pb2.Status(code=status_code, message=message, details=details)
+
+
+async def abort(
+    context: grpc.aio.ServicerContext[Any, Any],
+    code: grpc.StatusCode,
+    reason: ErrorReason,
+    message: str,
+    *,
+    metadata: Mapping[str, str] | None = None,
+    field_violations: Sequence[error_details_pb2.BadRequest.FieldViolation] = (),
+    precondition_violations: Sequence[error_details_pb2.PreconditionFailure.Violation] = (),
+    resource: error_details_pb2.ResourceInfo | None = None,
+) -> NoReturn:
+    """End the RPC served by the grpc.aio `context` with a rich error (always raises)."""
+    status = rich_status(
+        code,
+        reason,
+        message,
+        metadata=metadata,
+        field_violations=field_violations,
+        precondition_violations=precondition_violations,
+        resource=resource,
+    )
+    await context.abort_with_status(rpc_status.to_status(status))
+    raise AssertionError("abort_with_status returned")  # pragma: no cover

@@ -1,0 +1,174 @@
+"""The RPC logging interceptor: one `rpc.finished` event per RPC, of every kind.
+
+It wraps the behaviour of unary and streaming handlers alike, binds the RPC's
+context (method, peer, request id, buyer) with structlog.contextvars so every
+event logged while serving it carries the same fields, and logs the final
+status code and duration once the handler is done.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, TypeAlias
+
+import grpc
+import structlog
+
+if TYPE_CHECKING:
+    Context: TypeAlias = grpc.aio.ServicerContext[Any, Any]
+    Handler: TypeAlias = grpc.RpcMethodHandler[Any, Any]
+Metadata: TypeAlias = Iterable[tuple[str, str | bytes]] | None
+
+REQUEST_ID_METADATA = "x-request-id"
+BUYER_METADATA = "x-interlude-buyer"
+
+_log = structlog.get_logger("interlude_server.rpc")
+_DONE = object()
+
+
+def _metadata_value(metadata: Metadata, key: str) -> str:
+    for item_key, value in metadata or ():
+        if item_key == key and isinstance(value, str):
+            return value
+    return ""
+
+
+def _request_id_field(request: object) -> str:
+    value = getattr(request, "request_id", "")
+    return value if isinstance(value, str) else ""
+
+
+class _RpcScope:
+    """The logging context of one RPC, from its first byte to its status."""
+
+    def __init__(self, method: str, metadata: Metadata) -> None:
+        self.method = method
+        self.request_id = _metadata_value(metadata, REQUEST_ID_METADATA)
+        self.buyer = _metadata_value(metadata, BUYER_METADATA)
+        self.peer = ""
+        self.started = time.perf_counter()
+
+    def bind(self, context: Context, request: object = None) -> None:
+        self.peer = context.peer() or ""
+        if not self.request_id and request is not None:
+            self.request_id = _request_id_field(request)
+        structlog.contextvars.clear_contextvars()
+        structlog.contextvars.bind_contextvars(
+            method=self.method, peer=self.peer, request_id=self.request_id, buyer=self.buyer
+        )
+
+    def finished(self, code: grpc.StatusCode | None, error: BaseException | None = None) -> None:
+        """Log `rpc.finished`; `code` None is OK (grpc.aio leaves it unset on success)."""
+        fields = {
+            "method": self.method,
+            "peer": self.peer,
+            "request_id": self.request_id,
+            "buyer": self.buyer,
+            "code": code.name if code is not None else grpc.StatusCode.OK.name,
+            "duration_ms": round((time.perf_counter() - self.started) * 1000, 3),
+        }
+        if error is None:
+            _log.info("rpc.finished", **fields)
+        else:
+            _log.error("rpc.finished", exc_info=error, **fields)
+
+    async def run(self, context: Context, call: Callable[[], Awaitable[Any]]) -> Any:
+        """Run the handler behaviour `call` and log how it ended."""
+        try:
+            result = await call()
+        except grpc.aio.AbortError:
+            self.finished(context.code())
+            raise
+        except asyncio.CancelledError:
+            self.finished(grpc.StatusCode.CANCELLED)
+            raise
+        except Exception as exc:
+            self.finished(grpc.StatusCode.UNKNOWN, exc)
+            raise
+        self.finished(context.code())
+        return result
+
+
+async def _call(behavior: Callable[..., Any] | None, *args: Any) -> Any:
+    """Call a handler behaviour: async ones on the loop, sync ones (generated defaults) in a thread.
+
+    Returns the response of a unary-response behaviour; for a streaming one,
+    None (it wrote its responses itself) or the iterator of its responses.
+    """
+    if behavior is None:  # pragma: no cover - grpc always sets the behaviour of the handler's kind
+        raise TypeError("RPC method handler without a behaviour")
+    if inspect.iscoroutinefunction(behavior):
+        return await behavior(*args)
+    if inspect.isasyncgenfunction(behavior):
+        return behavior(*args)
+    return await asyncio.to_thread(behavior, *args)
+
+
+async def _write_all(responses: object, context: Context) -> None:
+    """Send the responses a streaming behaviour yielded (none if it wrote them itself)."""
+    if isinstance(responses, AsyncIterator):
+        async for response in responses:
+            await context.write(response)
+    elif isinstance(responses, Iterator):
+        while (response := await asyncio.to_thread(next, responses, _DONE)) is not _DONE:
+            await context.write(response)
+
+
+def _wrap(handler: Handler, method: str, metadata: Metadata) -> Handler:
+    """A copy of `handler` whose behaviour is logged as one RPC."""
+    request_streaming: bool = handler.request_streaming
+    if handler.response_streaming:
+        behavior = handler.stream_stream if request_streaming else handler.unary_stream
+
+        async def logged_stream(request: Any, context: Context) -> None:
+            scope = _RpcScope(method, metadata)
+            scope.bind(context, None if request_streaming else request)
+            await scope.run(context, lambda: _stream(behavior, request, context))
+
+        factory = (
+            grpc.stream_stream_rpc_method_handler
+            if request_streaming
+            else grpc.unary_stream_rpc_method_handler
+        )
+        wrapped: Callable[..., Any] = logged_stream
+    else:
+        behavior = handler.stream_unary if request_streaming else handler.unary_unary
+
+        async def logged_unary(request: Any, context: Context) -> Any:
+            scope = _RpcScope(method, metadata)
+            scope.bind(context, None if request_streaming else request)
+            return await scope.run(context, lambda: _call(behavior, request, context))
+
+        factory = (
+            grpc.stream_unary_rpc_method_handler if request_streaming else grpc.unary_unary_rpc_method_handler
+        )
+        wrapped = logged_unary
+    return factory(
+        wrapped,
+        request_deserializer=handler.request_deserializer,
+        response_serializer=handler.response_serializer,
+    )
+
+
+async def _stream(behavior: Callable[..., Any] | None, request: Any, context: Context) -> None:
+    await _write_all(await _call(behavior, request, context), context)
+
+
+class RpcLoggingInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc,unused-ignore]
+    """Logs `rpc.finished` (method, peer, request_id, buyer, code, duration_ms) once per RPC."""
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[Handler | None]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> Handler | None:
+        method: str = handler_call_details.method
+        metadata = handler_call_details.invocation_metadata
+        handler = await continuation(handler_call_details)
+        if handler is None:  # no service has this method: grpc answers UNIMPLEMENTED
+            _RpcScope(method, metadata).finished(grpc.StatusCode.UNIMPLEMENTED)
+            return None
+        return _wrap(handler, method, metadata)

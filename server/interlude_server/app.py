@@ -1,0 +1,74 @@
+"""Assemble the grpc.aio server: interceptor, servicers, health, reflection.
+
+Every contract service is served: by its real servicer where one is given
+(a ServiceBinding), otherwise by the descriptor-built UNIMPLEMENTED handler.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import grpc
+
+from interlude_server import contract
+from interlude_server.api.interceptors import RpcLoggingInterceptor
+from interlude_server.api.unimplemented import unimplemented_handlers
+from interlude_server.config import Listen
+from interlude_server.health import SERVICE_NAME as HEALTH_SERVICE_NAME
+from interlude_server.health import Health
+from interlude_server.reflection import enable_reflection
+
+
+@dataclass(frozen=True)
+class ServiceBinding:
+    """A real servicer for one contract service, e.g.
+    ServiceBinding(name, lambda server: add_XServicer_to_server(XServicer(...), server))."""
+
+    service_name: str
+    add_to_server: Callable[[grpc.aio.Server], None]
+
+
+@dataclass(frozen=True)
+class RunningServer:
+    """A started server and what it serves."""
+
+    server: grpc.aio.Server
+    health: Health
+    listen: Listen  # with the port actually bound
+    reflected_services: tuple[str, ...]
+
+    async def stop(self, grace: float) -> None:
+        """Report NOT_SERVING everywhere, then drain in-flight RPCs for up to `grace` seconds."""
+        await self.health.shutting_down()
+        await self.server.stop(grace)
+
+
+async def start_server(listen: Listen, bindings: Sequence[ServiceBinding] = ()) -> RunningServer:
+    """Build, bind and start the server; health reads SERVING when this returns.
+
+    Raises RuntimeError if the address cannot be bound, ValueError if a binding
+    names a service that is not in the contract.
+    """
+    names = contract.service_names()
+    bound = {binding.service_name for binding in bindings}
+    if unknown := bound - set(names):
+        raise ValueError(f"not contract services: {sorted(unknown)}")
+    server = grpc.aio.server(
+        interceptors=[RpcLoggingInterceptor()],
+        # A second server on a port in use must fail, not silently share it.
+        options=[("grpc.so_reuseport", 0)],
+    )
+    for binding in bindings:
+        binding.add_to_server(server)
+    server.add_generic_rpc_handlers(
+        unimplemented_handlers(s for s in contract.services() if s.full_name not in bound)
+    )
+    health = Health(names)
+    await health.not_serving()
+    health.register(server)
+    reflected = enable_reflection(server, [*names, HEALTH_SERVICE_NAME])
+    port: int = server.add_insecure_port(listen.address)
+    await server.start()
+    await health.serving()
+    return RunningServer(server, health, Listen(listen.host, port), reflected)

@@ -1,0 +1,187 @@
+"""Command-line configuration of `interlude-server`.
+
+Parsing validates everything that can be checked without side effects; a bad
+flag is an argparse error (exit 2) that names the flag and what was expected.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+LogFormat = Literal["json", "console"]
+
+DEFAULT_GRPC_LISTEN = "127.0.0.1:50051"
+DEFAULT_DB = "sqlite:///./var/interlude.db"
+SQLITE_PREFIX = "sqlite:///"
+LOG_LEVELS = ("debug", "info", "warning", "error")
+
+
+@dataclass(frozen=True)
+class Listen:
+    """A HOST:PORT listen address; port 0 asks the OS for a free port."""
+
+    host: str
+    port: int
+
+    @property
+    def address(self) -> str:
+        """The address in the form grpc expects (IPv6 hosts in brackets)."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{host}:{self.port}"
+
+
+@dataclass(frozen=True)
+class Seed:
+    """What to load into an empty store: nothing, the demo data set, or a file."""
+
+    kind: Literal["none", "demo", "file"]
+    path: Path | None = None
+
+
+@dataclass(frozen=True)
+class Config:
+    """Everything the server needs to start."""
+
+    grpc_listen: Listen
+    rest_listen: Listen | None
+    db_url: str
+    db_path: Path | None  # None for an in-memory database
+    seed: Seed
+    log_format: LogFormat
+    log_level: str
+    shutdown_grace: float
+    ready_file: Path | None
+
+
+def parse_listen(value: str) -> Listen:
+    """Parse HOST:PORT (IPv6 hosts in brackets, e.g. [::1]:50051)."""
+    host, sep, port_text = value.rpartition(":")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    if not sep or not host or not port_text.isdigit() or not 0 <= int(port_text) <= 65535:
+        raise argparse.ArgumentTypeError(
+            f"expected HOST:PORT with a port from 0 to 65535 (0 = any free port), got {value!r}"
+        )
+    return Listen(host, int(port_text))
+
+
+def parse_rest_listen(value: str) -> Listen | None:
+    """Parse the REST listen address; `off` disables the REST adapter."""
+    if value == "off":
+        return None
+    return parse_listen(value)
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The file of a `sqlite:///PATH` URL, or None for `sqlite:///:memory:`."""
+    if not url.startswith(SQLITE_PREFIX) or len(url) == len(SQLITE_PREFIX):
+        raise argparse.ArgumentTypeError(
+            f"expected sqlite:///PATH (only SQLite is supported for now), got {url!r}"
+        )
+    path = url[len(SQLITE_PREFIX) :]
+    return None if path == ":memory:" else Path(path)
+
+
+def parse_seed(value: str) -> Seed:
+    """Parse `none`, `demo` or the path of an existing seed file."""
+    if value == "none":
+        return Seed(kind="none")
+    if value == "demo":
+        return Seed(kind="demo")
+    path = Path(value)
+    if not path.is_file():
+        raise argparse.ArgumentTypeError(f"expected demo, none or an existing file, got {value!r}")
+    return Seed(kind="file", path=path)
+
+
+def parse_grace(value: str) -> float:
+    """Parse a non-negative number of seconds."""
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = -1.0
+    if not seconds >= 0:  # also rejects NaN
+        raise argparse.ArgumentTypeError(f"expected a number of seconds >= 0, got {value!r}")
+    return seconds
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of `interlude-server`."""
+    parser = argparse.ArgumentParser(
+        prog="interlude-server",
+        description="MEF LSO Interlude Partner-side server (gRPC).",
+    )
+    parser.add_argument(
+        "--grpc-listen",
+        type=parse_listen,
+        default=parse_listen(DEFAULT_GRPC_LISTEN),
+        metavar="HOST:PORT",
+        help=f"gRPC listen address; port 0 picks a free port (default {DEFAULT_GRPC_LISTEN})",
+    )
+    parser.add_argument(
+        "--rest-listen",
+        type=parse_rest_listen,
+        default=None,
+        metavar="HOST:PORT|off",
+        help="MEF REST adapter listen address, or off (default off)",
+    )
+    parser.add_argument(
+        "--db", default=DEFAULT_DB, metavar="URL", help=f"database URL (default {DEFAULT_DB})"
+    )
+    parser.add_argument(
+        "--seed",
+        type=parse_seed,
+        default=Seed(kind="none"),
+        metavar="demo|PATH|none",
+        help="data to load into an empty store (default none)",
+    )
+    parser.add_argument(
+        "--log-format",
+        choices=("json", "console"),
+        default=None,
+        help="log format (default console when stderr is a terminal, else json)",
+    )
+    parser.add_argument("--log-level", choices=LOG_LEVELS, default="info", help="default info")
+    parser.add_argument(
+        "--shutdown-grace",
+        type=parse_grace,
+        default=10.0,
+        metavar="SECONDS",
+        help="on SIGTERM/SIGINT, how long in-flight RPCs may take to finish (default 10)",
+    )
+    parser.add_argument(
+        "--ready-file",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help="once serving, write the bound HOST:PORT to this file (atomically)",
+    )
+    return parser
+
+
+def parse_args(argv: list[str] | None = None) -> Config:
+    """Parse the command line; exits with status 2 and a message on bad flags."""
+    parser = build_parser()
+    ns = parser.parse_args(argv)
+    if ns.rest_listen is not None:
+        parser.error("--rest-listen: the MEF REST adapter is not built yet (issue F6); use off")
+    try:
+        db_path = sqlite_path(ns.db)
+    except argparse.ArgumentTypeError as exc:
+        parser.error(f"argument --db: {exc}")
+    log_format: LogFormat = ns.log_format or ("console" if sys.stderr.isatty() else "json")
+    return Config(
+        grpc_listen=ns.grpc_listen,
+        rest_listen=ns.rest_listen,
+        db_url=ns.db,
+        db_path=db_path,
+        seed=ns.seed,
+        log_format=log_format,
+        log_level=ns.log_level,
+        shutdown_grace=ns.shutdown_grace,
+        ready_file=ns.ready_file,
+    )

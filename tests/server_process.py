@@ -1,0 +1,102 @@
+"""Real `interlude-server` processes for tests.
+
+A server process is `python -m interlude_server.main` on 127.0.0.1 port 0 with
+its own SQLite path, JSON logs to a file and a ready file that tells where it
+listens; it is started for real and stopped with SIGTERM.
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+START_TIMEOUT_S = 15.0
+
+
+@dataclass
+class ServerProcess:
+    """A running `interlude-server` process and where it listens."""
+
+    proc: subprocess.Popen[bytes]
+    target: str
+    log_path: Path
+    workdir: Path
+    args: list[str] = field(default_factory=list)
+
+    def logs(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self, timeout: float = 10.0) -> int:
+        """SIGTERM, then SIGKILL if it does not exit in time; the exit code."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                return self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+        return self.proc.wait()
+
+
+def server_command(workdir: Path, *extra_args: str) -> list[str]:
+    """The command line of a test server whose files all live in `workdir`."""
+    return [
+        sys.executable,
+        "-m",
+        "interlude_server.main",
+        "--grpc-listen",
+        "127.0.0.1:0",
+        "--db",
+        f"sqlite:///{workdir / 'interlude.db'}",
+        "--ready-file",
+        str(workdir / "ready"),
+        "--log-format",
+        "json",
+        *extra_args,
+    ]
+
+
+def _wait_until_serving(target: str, deadline: float) -> None:
+    with grpc.insecure_channel(target) as channel:
+        stub = health_pb2_grpc.HealthStub(channel)
+        while True:
+            try:
+                response = stub.Check(health_pb2.HealthCheckRequest(service=""), timeout=1.0)
+                if response.status == health_pb2.HealthCheckResponse.SERVING:
+                    return
+            except grpc.RpcError:
+                pass
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{target} did not report SERVING in time")
+            time.sleep(0.05)
+
+
+def launch(workdir: Path, *extra_args: str) -> ServerProcess:
+    """Start a server process and wait (bounded) until it is ready and SERVING."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    ready = workdir / "ready"
+    log_path = workdir / "server.log"
+    args = server_command(workdir, *extra_args)
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    server = ServerProcess(proc, "", log_path, workdir, args)
+    deadline = time.monotonic() + START_TIMEOUT_S
+    try:
+        while not ready.exists():
+            if proc.poll() is not None:
+                raise RuntimeError(f"server exited with {proc.returncode}:\n{server.logs()}")
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"no ready file after {START_TIMEOUT_S}s:\n{server.logs()}")
+            time.sleep(0.05)
+        server.target = ready.read_text().strip()
+        _wait_until_serving(server.target, deadline)
+    except BaseException:
+        server.stop(timeout=2.0)
+        raise
+    return server

@@ -1,0 +1,75 @@
+"""`interlude-server` flags, checked on the real command line."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.server_process import ServerProcess
+
+
+def _run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "interlude_server.main", *args],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        stdin=subprocess.DEVNULL,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["--grpc-listen", "localhost"], ["--grpc-listen", "HOST:PORT", "'localhost'"]),
+        (["--grpc-listen", "127.0.0.1:70000"], ["--grpc-listen", "0 to 65535"]),
+        (["--seed", "/nonexistent/seed.json"], ["--seed", "/nonexistent/seed.json"]),
+        (["--db", "postgresql://db/interlude"], ["--db", "sqlite:///PATH"]),
+        (["--rest-listen", "127.0.0.1:8080"], ["--rest-listen", "not built yet"]),
+        (["--shutdown-grace", "-1"], ["--shutdown-grace", ">= 0"]),
+        (["--log-format", "xml"], ["--log-format", "json", "console"]),
+    ],
+    ids=[
+        "listen-no-port",
+        "listen-port-range",
+        "seed-missing",
+        "db-not-sqlite",
+        "rest-unbuilt",
+        "grace",
+        "log",
+    ],
+)
+def test_bad_flag_exits_2_naming_the_flag(args: list[str], expected: list[str]) -> None:
+    result = _run(*args)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith("usage: interlude-server"), result.stderr
+    for fragment in expected:
+        assert fragment in result.stderr, result.stderr
+
+
+def test_port_in_use_exits_1_with_a_bind_error(
+    launch_server: Callable[..., ServerProcess], tmp_path: Path
+) -> None:
+    first = launch_server()
+    result = _run(
+        "--grpc-listen", first.target, "--db", f"sqlite:///{tmp_path}/second.db", "--log-format", "json"
+    )
+    assert result.returncode == 1, result.stderr
+    assert '"event": "server.bind_failed"' in result.stderr
+    assert first.target in result.stderr
+
+
+def test_database_directory_is_created_and_demo_seed_is_deferred_not_faked(
+    launch_server: Callable[..., ServerProcess], tmp_path: Path
+) -> None:
+    db = tmp_path / "nested" / "dir" / "interlude.db"
+    server = launch_server("--db", f"sqlite:///{db}", "--seed", "demo")
+    assert db.parent.is_dir()
+    logs = server.logs()
+    assert '"event": "seed.deferred"' in logs
+    assert '"seed": "demo"' in logs
