@@ -225,7 +225,7 @@ async def test_real_servicer_replaces_unimplemented_and_sees_the_rpc_context() -
     assert_rpc_fields(entry, f"/{INVENTORY}/GetService", "NOT_FOUND")
 
 
-async def test_handler_exception_is_logged_at_error_level_as_unknown() -> None:
+async def test_handler_fault_is_internal_with_an_incident_id_and_logged_at_error_level() -> None:
     with capture_logs() as logs:
         async with serving([_probe_binding(ProbeInventory())]) as channel:
             stub = inventory_pb2_grpc.ServiceInventoryServiceStub(channel)
@@ -233,8 +233,16 @@ async def test_handler_exception_is_logged_at_error_level_as_unknown() -> None:
                 await stub.ListServices(
                     inventory_pb2.ListServicesRequest(), metadata=(("x-request-id", "req-boom"),)
                 )
-    assert raised.value.code() == grpc.StatusCode.UNKNOWN
+    assert raised.value.code() == grpc.StatusCode.INTERNAL
+    status = rpc_status.from_call(raised.value)
+    assert status is not None
+    info = error_details_pb2.ErrorInfo()
+    assert status.details[0].Unpack(info)
+    assert info.reason == "INTERNAL"
+    assert info.metadata["incident"] == "req-boom"
+    assert "req-boom" in (raised.value.details() or "")
     (entry,) = finished(logs, "req-boom")
-    assert_rpc_fields(entry, f"/{INVENTORY}/ListServices", "UNKNOWN")
+    assert_rpc_fields(entry, f"/{INVENTORY}/ListServices", "INTERNAL")
     assert entry["log_level"] == "error"
+    assert entry["incident"] == "req-boom"
     assert isinstance(entry["exc_info"], RuntimeError)

@@ -19,6 +19,16 @@ from google.rpc import error_details_pb2, status_pb2  # type: ignore[import-unty
 from grpc_status import rpc_status
 
 from interlude_grpc.mef.lso.interlude.v1 import common_pb2
+from interlude_server.domain.errors import (
+    DomainError,
+    EtagMismatch,
+    InvalidArgument,
+    InvalidState,
+    NotFound,
+    NotPermitted,
+    PolicyViolation,
+    RequestIdReused,
+)
 
 DOMAIN = "mef.lso.interlude"
 _REASON_PREFIX = "ERROR_REASON_"
@@ -91,4 +101,56 @@ async def abort(
         resource=resource,
     )
     await context.abort_with_status(rpc_status.to_status(status))
+    raise AssertionError("abort_with_status returned")  # pragma: no cover
+
+
+_CODES: dict[type[DomainError], grpc.StatusCode] = {
+    InvalidArgument: grpc.StatusCode.INVALID_ARGUMENT,
+    NotFound: grpc.StatusCode.NOT_FOUND,
+    PolicyViolation: grpc.StatusCode.FAILED_PRECONDITION,
+    NotPermitted: grpc.StatusCode.PERMISSION_DENIED,
+    InvalidState: grpc.StatusCode.FAILED_PRECONDITION,
+    EtagMismatch: grpc.StatusCode.ABORTED,
+    RequestIdReused: grpc.StatusCode.ALREADY_EXISTS,
+}
+
+
+def code_for(exc: DomainError) -> grpc.StatusCode:
+    """The status code a domain error is sent with."""
+    return next((c for cls, c in _CODES.items() if isinstance(exc, cls)), grpc.StatusCode.INTERNAL)
+
+
+def status_for(exc: DomainError) -> status_pb2.Status:
+    """The rich status a domain error is sent as: the one mapping of domain errors to gRPC."""
+    code = code_for(exc)
+    violations = [
+        FieldViolation(field=v.field, description=v.description, reason=v.code)
+        for v in getattr(exc, "violations", ())
+    ]
+    rules = [
+        PreconditionViolation(type=r.type, subject=r.subject, description=r.description)
+        for r in getattr(exc, "rules", ())
+    ]
+    metadata: dict[str, str] = {}
+    resource = None
+    if isinstance(exc, NotFound):
+        resource = ResourceInfo(resource_type=exc.resource.type, resource_name=exc.resource.id)
+    if isinstance(exc, InvalidState):
+        metadata["current_state"] = exc.current_state
+    if isinstance(exc, EtagMismatch):
+        metadata["current_etag"] = exc.current_etag
+    return rich_status(
+        code,
+        common_pb2.ErrorReason.Value(_REASON_PREFIX + exc.reason),
+        exc.message,
+        metadata=metadata,
+        field_violations=violations,
+        precondition_violations=rules,
+        resource=resource,
+    )
+
+
+async def abort_for(context: grpc.aio.ServicerContext[Any, Any], exc: DomainError) -> NoReturn:
+    """End the RPC with the rich status of a domain error (always raises)."""
+    await context.abort_with_status(rpc_status.to_status(status_for(exc)))
     raise AssertionError("abort_with_status returned")  # pragma: no cover

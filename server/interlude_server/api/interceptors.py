@@ -11,11 +11,16 @@ from __future__ import annotations
 import asyncio
 import inspect
 import time
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 import grpc
 import structlog
+
+from interlude_grpc.mef.lso.interlude.v1 import common_pb2
+from interlude_server.api import errors
+from interlude_server.domain.errors import DomainError
 
 if TYPE_CHECKING:
     Context: TypeAlias = grpc.aio.ServicerContext[Any, Any]
@@ -26,6 +31,7 @@ REQUEST_ID_METADATA = "x-request-id"
 BUYER_METADATA = "x-interlude-buyer"
 
 _log = structlog.get_logger("interlude_server.rpc")
+
 _DONE = object()
 
 
@@ -60,9 +66,12 @@ class _RpcScope:
             method=self.method, peer=self.peer, request_id=self.request_id, buyer=self.buyer
         )
 
-    def finished(self, code: grpc.StatusCode | None, error: BaseException | None = None) -> None:
+    def finished(
+        self, code: grpc.StatusCode | None, error: BaseException | None = None, **extra: str
+    ) -> None:
         """Log `rpc.finished`; `code` None is OK (grpc.aio leaves it unset on success)."""
         fields = {
+            **extra,
             "method": self.method,
             "peer": self.peer,
             "request_id": self.request_id,
@@ -85,9 +94,21 @@ class _RpcScope:
         except asyncio.CancelledError:
             self.finished(grpc.StatusCode.CANCELLED)
             raise
+        except DomainError as exc:
+            self.finished(errors.code_for(exc))
+            await errors.abort_for(context, exc)
         except Exception as exc:
-            self.finished(grpc.StatusCode.UNKNOWN, exc)
-            raise
+            # A fault of ours: the client gets INTERNAL with a correlation id
+            # to quote; the log has the traceback under the same id.
+            incident = self.request_id or uuid.uuid4().hex
+            self.finished(grpc.StatusCode.INTERNAL, exc, incident=incident)
+            await errors.abort(
+                context,
+                grpc.StatusCode.INTERNAL,
+                common_pb2.ERROR_REASON_INTERNAL,
+                f"internal error (incident {incident})",
+                metadata={"incident": incident},
+            )
         self.finished(context.code())
         return result
 

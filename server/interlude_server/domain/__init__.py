@@ -1,0 +1,1 @@
+"""Domain rules: resources, state machines, policy, idempotency. No grpc, no SQL."""
