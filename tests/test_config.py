@@ -64,12 +64,13 @@ def test_port_in_use_exits_1_with_a_bind_error(
     assert first.target in result.stderr
 
 
-def test_database_directory_is_created_and_demo_seed_is_deferred_not_faked(
+def test_database_directory_is_created_and_the_demo_seed_is_loaded(
     launch_server: Callable[..., ServerProcess], tmp_path: Path
 ) -> None:
     db = tmp_path / "nested" / "dir" / "interlude.db"
     server = launch_server("--db", f"sqlite:///{db}", "--seed", "demo")
     assert db.parent.is_dir()
     logs = server.logs()
-    assert '"event": "seed.deferred"' in logs
-    assert '"seed": "demo"' in logs
+    assert db.is_file()
+    assert '"event": "seed.loaded"' in logs
+    assert "services_loaded=23" in logs

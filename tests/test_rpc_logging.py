@@ -173,9 +173,7 @@ class ProbeInventory(inventory_pb2_grpc.ServiceInventoryServiceServicer):
     def __init__(self) -> None:
         self.contexts: list[dict[str, Any]] = []
 
-    async def GetService(  # noqa: N802 (the generated name)
-        self, request: inventory_pb2.GetServiceRequest, context: Any
-    ) -> NoReturn:
+    async def GetService(self, request: inventory_pb2.GetServiceRequest, context: Any) -> NoReturn:
         self.contexts.append(structlog.contextvars.get_contextvars())
         await errors.abort(
             context,
@@ -185,9 +183,7 @@ class ProbeInventory(inventory_pb2_grpc.ServiceInventoryServiceServicer):
             resource=errors.ResourceInfo(resource_type=INVENTORY, resource_name=request.id),
         )
 
-    async def ListServices(  # noqa: N802
-        self, request: inventory_pb2.ListServicesRequest, context: Any
-    ) -> NoReturn:
+    async def ListServices(self, request: inventory_pb2.ListServicesRequest, context: Any) -> NoReturn:
         raise RuntimeError("probe failure")
 
 

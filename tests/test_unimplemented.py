@@ -11,7 +11,7 @@ from google.protobuf.descriptor import MethodDescriptor, ServiceDescriptor
 from google.rpc import error_details_pb2  # type: ignore[import-untyped,unused-ignore]
 from grpc_status import rpc_status
 
-from interlude_grpc.mef.lso.interlude.v1 import inventory_pb2, inventory_pb2_grpc
+from interlude_grpc.mef.lso.interlude.v1 import performance_pb2, performance_pb2_grpc
 
 
 def _error_info(call: grpc.Call) -> Any:
@@ -25,13 +25,14 @@ def _error_info(call: grpc.Call) -> Any:
 
 
 def test_unbuilt_unary_rpc_is_unimplemented_with_reason(channel: grpc.Channel) -> None:
-    stub = inventory_pb2_grpc.ServiceInventoryServiceStub(channel)
+    # PerformanceService arrives with F4; until then it must say so, never fake data.
+    stub = performance_pb2_grpc.PerformanceServiceStub(channel)
     with pytest.raises(grpc.RpcError) as raised:
-        stub.GetService(inventory_pb2.GetServiceRequest(id="svc-1"), timeout=5)
+        stub.GetPerformanceJob(performance_pb2.GetPerformanceJobRequest(id="job-1"), timeout=5)
     call = raised.value
     assert isinstance(call, grpc.Call)
     assert call.code() == grpc.StatusCode.UNIMPLEMENTED
-    assert "ServiceInventoryService.GetService" in (call.details() or "")
+    assert "PerformanceService.GetPerformanceJob" in (call.details() or "")
     info = _error_info(call)
     assert info.reason == "RPC_NOT_IMPLEMENTED"
     assert info.domain == "mef.lso.interlude"

@@ -49,12 +49,15 @@ class Config:
     grpc_listen: Listen
     rest_listen: Listen | None
     db_url: str
-    db_path: Path | None  # None for an in-memory database
+    db_path: Path
     seed: Seed
     log_format: LogFormat
     log_level: str
     shutdown_grace: float
     ready_file: Path | None
+    default_buyer: str = "sp-alpha"
+    sim_step_delay: float = 1.0
+    sim_faults: Path | None = None
 
 
 def parse_listen(value: str) -> Listen:
@@ -76,14 +79,16 @@ def parse_rest_listen(value: str) -> Listen | None:
     return parse_listen(value)
 
 
-def sqlite_path(url: str) -> Path | None:
-    """The file of a `sqlite:///PATH` URL, or None for `sqlite:///:memory:`."""
+def sqlite_path(url: str) -> Path:
+    """The file of a `sqlite:///PATH` URL."""
     if not url.startswith(SQLITE_PREFIX) or len(url) == len(SQLITE_PREFIX):
         raise argparse.ArgumentTypeError(
             f"expected sqlite:///PATH (only SQLite is supported for now), got {url!r}"
         )
     path = url[len(SQLITE_PREFIX) :]
-    return None if path == ":memory:" else Path(path)
+    if path == ":memory:":
+        raise argparse.ArgumentTypeError("an in-memory database loses every order on exit; give a file path")
+    return Path(path)
 
 
 def parse_seed(value: str) -> Seed:
@@ -160,7 +165,34 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="PATH",
         help="once serving, write the bound HOST:PORT to this file (atomically)",
     )
+    parser.add_argument(
+        "--default-buyer",
+        default="sp-alpha",
+        metavar="BUYER",
+        help="buyer of calls without x-interlude-buyer metadata (default sp-alpha); F7 replaces it",
+    )
+    parser.add_argument(
+        "--sim-step-delay",
+        type=parse_grace,
+        default=1.0,
+        metavar="SECONDS",
+        help="Partner simulator: time each order step and item takes (default 1)",
+    )
+    parser.add_argument(
+        "--sim-faults",
+        type=parse_existing_file,
+        default=None,
+        metavar="PATH",
+        help='Partner simulator: JSON fault rules {"faults": [{"externalId": "FAIL-*", "reason": "..."}]}',
+    )
     return parser
+
+
+def parse_existing_file(value: str) -> Path:
+    path = Path(value)
+    if not path.is_file():
+        raise argparse.ArgumentTypeError(f"no such file: {value!r}")
+    return path
 
 
 def parse_args(argv: list[str] | None = None) -> Config:
@@ -184,4 +216,7 @@ def parse_args(argv: list[str] | None = None) -> Config:
         log_level=ns.log_level,
         shutdown_grace=ns.shutdown_grace,
         ready_file=ns.ready_file,
+        default_buyer=ns.default_buyer,
+        sim_step_delay=ns.sim_step_delay,
+        sim_faults=ns.sim_faults,
     )

@@ -1,4 +1,4 @@
-"""`interlude-server`: parse flags, configure logging, serve until SIGTERM/SIGINT."""
+"""`interlude-server`: parse flags, open the store, serve until SIGTERM/SIGINT."""
 
 from __future__ import annotations
 
@@ -10,9 +10,17 @@ from pathlib import Path
 
 import structlog
 
-from interlude_server.app import start_server
+from interlude_server.api.catalog import catalog_binding
+from interlude_server.api.inventory import inventory_binding
+from interlude_server.api.ordering import ordering_binding
+from interlude_server.api.principal import BuyerResolver
+from interlude_server.app import RunningServer, start_server
 from interlude_server.config import Config, parse_args
 from interlude_server.observability.logging import configure_logging
+from interlude_server.partner.processor import OrderProcessor
+from interlude_server.partner.simulator import FaultRule, SimulatedPartner, load_faults
+from interlude_server.seed.loader import SeedError, load_seed
+from interlude_server.store.sqlite import SqliteStore
 
 _log = structlog.get_logger("interlude_server")
 
@@ -25,26 +33,48 @@ def write_ready_file(path: Path, content: str) -> None:
     os.replace(tmp, path)
 
 
-def prepare_storage(config: Config) -> None:
-    """Create the database directory; the store itself and seeding arrive with F2."""
-    if config.db_path is not None:
-        config.db_path.parent.mkdir(parents=True, exist_ok=True)
-    _log.info("store.deferred", db=config.db_url, reason="the store is not built yet (issue F2)")
-    if config.seed.kind != "none":
-        _log.warning(
-            "seed.deferred",
-            seed=str(config.seed.path or config.seed.kind),
-            reason="the seed loader is not built yet (issue F2); nothing was loaded",
-        )
+async def _seed(config: Config, store: SqliteStore) -> None:
+    if config.seed.kind == "none":
+        return
+    source = config.seed.path if config.seed.path is not None else "demo"
+    summary = await load_seed(store, source)
+    _log.info("seed.loaded", source=str(source), summary=str(summary))
 
 
-async def serve(config: Config) -> int:
+async def serve(config: Config, faults: list[FaultRule]) -> int:
     """Serve until SIGTERM or SIGINT, then shut down gracefully; the process exit code."""
+    store = SqliteStore(config.db_path)
+    await store.open()
     try:
-        running = await start_server(config.grpc_listen)
-    except RuntimeError as exc:
-        _log.error("server.bind_failed", address=config.grpc_listen.address, error=str(exc))
-        return 1
+        try:
+            await _seed(config, store)
+        except SeedError as exc:
+            _log.error("seed.invalid", error=str(exc))
+            return 2
+        processor = OrderProcessor(
+            store, SimulatedPartner(config.sim_step_delay, faults), config.sim_step_delay
+        )
+        buyer_of = BuyerResolver(config.default_buyer)
+        bindings = [
+            inventory_binding(store, buyer_of),
+            catalog_binding(store, buyer_of),
+            ordering_binding(store, buyer_of, processor),
+        ]
+        try:
+            running = await start_server(config.grpc_listen, bindings)
+        except RuntimeError as exc:
+            _log.error("server.bind_failed", address=config.grpc_listen.address, error=str(exc))
+            return 1
+        resumed = await processor.start()
+        await _serve_until_signal(config, running, resumed)
+        await processor.stop()
+    finally:
+        await store.close()
+    _log.info("server.stopped")
+    return 0
+
+
+async def _serve_until_signal(config: Config, running: RunningServer, resumed: int) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -52,22 +82,32 @@ async def serve(config: Config) -> int:
     address = running.listen.address
     if config.ready_file is not None:
         write_ready_file(config.ready_file, address)
-    _log.info("server.started", address=address, pid=os.getpid(), services=len(running.reflected_services))
+    _log.info(
+        "server.started",
+        address=address,
+        pid=os.getpid(),
+        db=str(config.db_path),
+        orders_resumed=resumed,
+        services=len(running.reflected_services),
+    )
     await stop.wait()
     _log.info("server.stopping", grace_s=config.shutdown_grace)
     await running.stop(config.shutdown_grace)
     if config.ready_file is not None:
         config.ready_file.unlink(missing_ok=True)
-    _log.info("server.stopped")
-    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     """Console entry point of `interlude-server`."""
     config = parse_args(argv)
     configure_logging(config.log_format, config.log_level)
-    prepare_storage(config)
-    return asyncio.run(serve(config))
+    config.db_path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        faults = load_faults(config.sim_faults) if config.sim_faults else []
+    except ValueError as exc:
+        _log.error("sim_faults.invalid", error=str(exc))
+        return 2
+    return asyncio.run(serve(config, faults))
 
 
 if __name__ == "__main__":

@@ -1,0 +1,85 @@
+"""ServiceInventoryService: the buyer's services and their state (Interlude interactions 2 and 6)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import grpc
+from google.protobuf import field_mask_pb2
+
+from interlude_grpc.mef.lso.interlude.v1 import inventory_pb2, inventory_pb2_grpc
+from interlude_server.api import filters, paging
+from interlude_server.api.principal import BuyerResolver
+from interlude_server.app import ServiceBinding
+from interlude_server.domain.errors import Errors, InvalidArgument, NotFound, Violation
+from interlude_server.store.base import ServiceQuery, Store
+
+Context = grpc.aio.ServicerContext[Any, Any]
+ORDER_BY = ("", "id", "service_date", "service_date desc", "update_time", "update_time desc")
+_SERVICE = inventory_pb2.Service.DESCRIPTOR
+
+
+def _masked(service: inventory_pb2.Service, mask: field_mask_pb2.FieldMask) -> inventory_pb2.Service:
+    if not mask.paths:
+        return service
+    out = inventory_pb2.Service()
+    mask.MergeMessage(service, out)
+    return out
+
+
+def _check_filter(request: inventory_pb2.ListServicesRequest) -> str:
+    """Validate the filter and order; the normalized order_by."""
+    errors = Errors()
+    order_by = " ".join(request.order_by.split()).lower()
+    if order_by not in ORDER_BY:
+        errors.add("order_by", f"must be one of: {', '.join(repr(o) for o in ORDER_BY[1:])}")
+    f = request.filter
+    if f.service_order_item_id and not f.service_order_id:
+        errors.add("filter.service_order_item_id", "needs filter.service_order_id", "missingProperty")
+    for name in ("service_date", "start_date", "end_date"):
+        filters.check_range(errors, f"filter.{name}", getattr(f, name))
+    errors.raise_if_any("the filter is not valid")
+    return order_by
+
+
+class InventoryServicer(inventory_pb2_grpc.ServiceInventoryServiceServicer):
+    """Reads the calling buyer's services; another buyer's services do not exist for it."""
+
+    def __init__(self, store: Store, buyer_of: BuyerResolver) -> None:
+        self.store = store
+        self.buyer_of = buyer_of
+
+    async def GetService(
+        self, request: inventory_pb2.GetServiceRequest, context: Context
+    ) -> inventory_pb2.GetServiceResponse:
+        if not request.id:
+            raise InvalidArgument("id is required", [Violation("id", "required", "missingProperty")])
+        filters.check_read_mask(request.read_mask, _SERVICE)
+        service = await self.store.get_service(self.buyer_of(context), request.id)
+        if service is None:
+            raise NotFound("Service", request.id, "SERVICE_NOT_FOUND")
+        return inventory_pb2.GetServiceResponse(service=_masked(service, request.read_mask))
+
+    async def ListServices(
+        self, request: inventory_pb2.ListServicesRequest, context: Context
+    ) -> inventory_pb2.ListServicesResponse:
+        order_by = _check_filter(request)
+        filters.check_read_mask(request.read_mask, _SERVICE)
+        params = paging.page_params(
+            request.page_size, request.page_token, paging.fingerprint(request.filter, order_by)
+        )
+        query = ServiceQuery(filter=request.filter, order_by=order_by)
+        page = await self.store.list_services(self.buyer_of(context), query, params.request)
+        return inventory_pb2.ListServicesResponse(
+            services=[_masked(s, request.read_mask) for s in page.items],
+            next_page_token=params.next_token(page),
+            total_size=page.total,
+        )
+
+
+def inventory_binding(store: Store, buyer_of: BuyerResolver) -> ServiceBinding:
+    servicer = InventoryServicer(store, buyer_of)
+    return ServiceBinding(
+        "mef.lso.interlude.v1.ServiceInventoryService",
+        lambda server: inventory_pb2_grpc.add_ServiceInventoryServiceServicer_to_server(servicer, server),
+    )

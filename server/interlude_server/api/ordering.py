@@ -1,0 +1,253 @@
+"""ServiceOrderingService: every change is an order (Interlude interactions 1, 3, 4, 5)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import grpc
+
+from interlude_grpc.mef.lso.interlude.v1 import ordering_pb2, ordering_pb2_grpc
+from interlude_server.api import filters, paging
+from interlude_server.api.principal import BuyerResolver
+from interlude_server.app import ServiceBinding
+from interlude_server.domain import changes, clock, fulfilment, idempotency
+from interlude_server.domain.errors import Errors, InvalidArgument, NotFound, Violation
+from interlude_server.domain.lookup import Lookup
+from interlude_server.domain.orders import FieldNames, prepare_order
+from interlude_server.domain.states import ORDER
+from interlude_server.partner.processor import OrderProcessor
+from interlude_server.store.base import Store, Tx
+
+Context = grpc.aio.ServicerContext[Any, Any]
+R = TypeVar(
+    "R",
+    ordering_pb2.CreateServiceOrderResponse,
+    ordering_pb2.UpdateServiceResponse,
+    ordering_pb2.SetAdministrativeStateResponse,
+    ordering_pb2.CreateConnectivityResponse,
+    ordering_pb2.CancelServiceOrderResponse,
+)
+OrderBuilder = Callable[[Lookup], Awaitable[ordering_pb2.ServiceOrder]]
+_SERVICE_FIELDS = FieldNames(service=lambda _i: "service")
+_CONNECTIVITY_FIELDS = FieldNames(
+    service=lambda i: "connectivity_configuration" if i == 0 else f"end_points[{i - 1}]",
+    configuration=lambda i: (
+        "connectivity_configuration" if i == 0 else f"end_points[{i - 1}].end_point_configuration"
+    ),
+)
+
+
+def _required(value: str, field: str) -> None:
+    if not value:
+        raise InvalidArgument(f"{field} is required", [Violation(field, "required", "missingProperty")])
+
+
+class OrderingServicer(ordering_pb2_grpc.ServiceOrderingServiceServicer):
+    """Validates changes against policy, stores them as orders, and hands them to the Partner."""
+
+    def __init__(self, store: Store, buyer_of: BuyerResolver, processor: OrderProcessor) -> None:
+        self.store = store
+        self.buyer_of = buyer_of
+        self.processor = processor
+
+    async def _once(
+        self, buyer: str, method: str, request: Any, response_type: type[R], effect: Callable[[Tx], R]
+    ) -> R:
+        """Run `effect` and store its response under the request_id, in one transaction;
+        a retry of the same request gets the stored response instead."""
+        rid: str = request.request_id
+        digest = idempotency.fingerprint(method, request)
+
+        def run(tx: Tx) -> R:
+            if (
+                rid
+                and (again := idempotency.replay(tx, buyer, rid, method, digest, response_type)) is not None
+            ):
+                return again
+            response = effect(tx)
+            if rid:
+                idempotency.remember(tx, buyer, rid, method, digest, response)
+            return response
+
+        return await self.store.write(run)
+
+    async def _replayed(self, buyer: str, method: str, request: Any, response_type: type[R]) -> R | None:
+        """The stored response of a retried request, checked before validation (a retry must not
+        fail because its own first attempt already changed the service)."""
+        rid: str = request.request_id
+        if not rid or request.validate_only:
+            return None
+        digest = idempotency.fingerprint(method, request)
+        return await self.store.write(
+            lambda tx: idempotency.replay(tx, buyer, rid, method, digest, response_type)
+        )
+
+    async def _submit(
+        self,
+        buyer: str,
+        method: str,
+        request: Any,
+        response_type: type[R],
+        build: OrderBuilder,
+        names: FieldNames | None = None,
+    ) -> R:
+        """Validate the order `build` makes, then commit it (idempotently) and hand it to the Partner."""
+        if (stored := await self._replayed(buyer, method, request, response_type)) is not None:
+            return stored
+        lookup = Lookup(self.store, buyer)
+        prepared = await prepare_order(await build(lookup), lookup, clock.now(), names)
+        if request.validate_only:
+            preview = prepared.order
+            preview.id = ""
+            return response_type(service_order=preview)
+        response = await self._once(
+            buyer,
+            method,
+            request,
+            response_type,
+            lambda tx: response_type(service_order=fulfilment.commit_new_order(tx, prepared, clock.now())),
+        )
+        self.processor.submit(buyer, response.service_order.id)
+        return response
+
+    async def _current_service(self, buyer: str, service_id: str, field: str) -> Any:
+        _required(service_id, field)
+        current = await self.store.get_service(buyer, service_id)
+        if current is None:
+            raise NotFound("Service", service_id, "SERVICE_NOT_FOUND")
+        return current
+
+    async def CreateServiceOrder(
+        self, request: ordering_pb2.CreateServiceOrderRequest, context: Context
+    ) -> ordering_pb2.CreateServiceOrderResponse:
+        async def build(_lookup: Lookup) -> ordering_pb2.ServiceOrder:
+            return request.service_order
+
+        return await self._submit(
+            self.buyer_of(context),
+            "CreateServiceOrder",
+            request,
+            ordering_pb2.CreateServiceOrderResponse,
+            build,
+        )
+
+    async def UpdateService(
+        self, request: ordering_pb2.UpdateServiceRequest, context: Context
+    ) -> ordering_pb2.UpdateServiceResponse:
+        buyer = self.buyer_of(context)
+        current = await self._current_service(buyer, request.service.id, "service.id")
+
+        async def build(_lookup: Lookup) -> ordering_pb2.ServiceOrder:
+            return changes.update_order(current, request)
+
+        return await self._submit(
+            buyer, "UpdateService", request, ordering_pb2.UpdateServiceResponse, build, _SERVICE_FIELDS
+        )
+
+    async def SetAdministrativeState(
+        self, request: ordering_pb2.SetAdministrativeStateRequest, context: Context
+    ) -> ordering_pb2.SetAdministrativeStateResponse:
+        buyer = self.buyer_of(context)
+        current = await self._current_service(buyer, request.service_id, "service_id")
+
+        async def build(_lookup: Lookup) -> ordering_pb2.ServiceOrder:
+            return changes.admin_state_order(current, request)
+
+        return await self._submit(
+            buyer,
+            "SetAdministrativeState",
+            request,
+            ordering_pb2.SetAdministrativeStateResponse,
+            build,
+            FieldNames(service=lambda _i: "service_id", configuration=lambda _i: "administrative_state"),
+        )
+
+    async def CreateConnectivity(
+        self, request: ordering_pb2.CreateConnectivityRequest, context: Context
+    ) -> ordering_pb2.CreateConnectivityResponse:
+        async def build(lookup: Lookup) -> ordering_pb2.ServiceOrder:
+            return await changes.connectivity_order(request, lookup)
+
+        return await self._submit(
+            self.buyer_of(context),
+            "CreateConnectivity",
+            request,
+            ordering_pb2.CreateConnectivityResponse,
+            build,
+            _CONNECTIVITY_FIELDS,
+        )
+
+    async def GetServiceOrder(
+        self, request: ordering_pb2.GetServiceOrderRequest, context: Context
+    ) -> ordering_pb2.GetServiceOrderResponse:
+        _required(request.id, "id")
+        order = await self.store.get_order(self.buyer_of(context), request.id)
+        if order is None:
+            raise NotFound("ServiceOrder", request.id, "SERVICE_ORDER_NOT_FOUND")
+        return ordering_pb2.GetServiceOrderResponse(service_order=order)
+
+    async def ListServiceOrders(
+        self, request: ordering_pb2.ListServiceOrdersRequest, context: Context
+    ) -> ordering_pb2.ListServiceOrdersResponse:
+        errors = Errors()
+        for name in ("order_date", "completion_date", "expected_completion_date", "start_date"):
+            filters.check_range(errors, f"filter.{name}", getattr(request.filter, name))
+        errors.raise_if_any("the filter is not valid")
+        params = paging.page_params(request.page_size, request.page_token, paging.fingerprint(request.filter))
+        page = await self.store.list_orders(self.buyer_of(context), request.filter, params.request)
+        return ordering_pb2.ListServiceOrdersResponse(
+            service_orders=page.items, next_page_token=params.next_token(page), total_size=page.total
+        )
+
+    async def CancelServiceOrder(
+        self, request: ordering_pb2.CancelServiceOrderRequest, context: Context
+    ) -> ordering_pb2.CancelServiceOrderResponse:
+        buyer = self.buyer_of(context)
+        _required(request.id, "id")
+        response_type = ordering_pb2.CancelServiceOrderResponse
+        if request.validate_only:
+            order = await self.store.get_order(buyer, request.id)
+            if order is None:
+                raise NotFound("ServiceOrder", request.id, "SERVICE_ORDER_NOT_FOUND")
+            ORDER.next(order.state, "cancel")  # raises InvalidState if it cannot be cancelled
+            return response_type(service_order=order)
+        response = await self._once(
+            buyer,
+            "CancelServiceOrder",
+            request,
+            response_type,
+            lambda tx: response_type(
+                service_order=fulfilment.request_cancellation(
+                    tx, buyer, request.id, request.etag, request.cancellation_reason, clock.now()
+                )
+            ),
+        )
+        self.processor.submit(buyer, request.id)
+        return response
+
+    async def ListServiceTrackingRecords(
+        self, request: ordering_pb2.ListServiceTrackingRecordsRequest, context: Context
+    ) -> ordering_pb2.ListServiceTrackingRecordsResponse:
+        errors = Errors()
+        if not request.filter.service_id and not request.filter.service_order_id:
+            errors.add(
+                "filter.service_id", "name a service or an order (filter.service_order_id)", "missingProperty"
+            )
+        filters.check_range(errors, "filter.time", request.filter.time)
+        errors.raise_if_any("the filter is not valid")
+        params = paging.page_params(request.page_size, request.page_token, paging.fingerprint(request.filter))
+        page = await self.store.list_tracking(self.buyer_of(context), request.filter, params.request)
+        return ordering_pb2.ListServiceTrackingRecordsResponse(
+            service_tracking_records=page.items,
+            next_page_token=params.next_token(page),
+            total_size=page.total,
+        )
+
+
+def ordering_binding(store: Store, buyer_of: BuyerResolver, processor: OrderProcessor) -> ServiceBinding:
+    servicer = OrderingServicer(store, buyer_of, processor)
+    return ServiceBinding(
+        "mef.lso.interlude.v1.ServiceOrderingService",
+        lambda server: ordering_pb2_grpc.add_ServiceOrderingServiceServicer_to_server(servicer, server),
+    )

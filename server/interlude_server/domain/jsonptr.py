@@ -1,0 +1,68 @@
+"""JSON Pointers (RFC 6901) over plain JSON documents: read, write and diff."""
+
+from __future__ import annotations
+
+from typing import Any
+
+_MISSING = object()
+
+
+def split(pointer: str) -> list[str]:
+    """The reference tokens of a pointer; "" is the whole document."""
+    if pointer == "":
+        return []
+    if not pointer.startswith("/"):
+        raise ValueError(f"JSON Pointer must start with '/': {pointer!r}")
+    return [t.replace("~1", "/").replace("~0", "~") for t in pointer[1:].split("/")]
+
+
+def join(tokens: list[str]) -> str:
+    return "".join("/" + t.replace("~", "~0").replace("/", "~1") for t in tokens)
+
+
+def get(doc: Any, pointer: str, default: Any = None) -> Any:
+    """The value at `pointer`, or `default` when any step is missing."""
+    node = doc
+    for token in split(pointer):
+        if isinstance(node, dict) and token in node:
+            node = node[token]
+        elif isinstance(node, list) and token.isdigit() and int(token) < len(node):
+            node = node[int(token)]
+        else:
+            return default
+    return node
+
+
+def put(doc: dict[str, Any], pointer: str, value: Any) -> None:
+    """Set the value at `pointer`, creating objects along the way."""
+    tokens = split(pointer)
+    if not tokens:
+        raise ValueError("cannot replace the whole document")
+    node: Any = doc
+    for token in tokens[:-1]:
+        node = node[int(token)] if isinstance(node, list) else node.setdefault(token, {})
+    last = tokens[-1]
+    if isinstance(node, list):
+        node[int(last)] = value
+    else:
+        node[last] = value
+
+
+def changed_leaves(old: Any, new: Any, prefix: str = "") -> list[str]:
+    """Pointers of every leaf that differs between two documents (added, removed or changed)."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        out: list[str] = []
+        for key in sorted(set(old) | set(new)):
+            out += changed_leaves(old.get(key, _MISSING), new.get(key, _MISSING), prefix + join([key]))
+        return out
+    if isinstance(old, list) and isinstance(new, list) and len(old) == len(new):
+        out = []
+        for index, (a, b) in enumerate(zip(old, new, strict=True)):
+            out += changed_leaves(a, b, f"{prefix}/{index}")
+        return out
+    return [] if old == new else [prefix]
+
+
+def covers(rule_pointer: str, pointer: str) -> bool:
+    """Whether `rule_pointer` is `pointer` or one of its ancestors."""
+    return pointer == rule_pointer or pointer.startswith(rule_pointer + "/")

@@ -1,0 +1,115 @@
+"""Drives orders through their state machine after the RPC that created them returned.
+
+One task per unfinished order. Each step is one durable transaction that
+re-reads the order, so steps survive restarts: on start, every unfinished
+order of every buyer is picked up where it stood.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+import structlog
+
+from interlude_grpc.mef.lso.interlude.v1 import ordering_pb2
+from interlude_server.domain import clock, fulfilment
+from interlude_server.domain.states import ITEM, ORDER
+from interlude_server.partner.backend import PartnerBackend
+from interlude_server.store.base import Store
+
+Ord = ordering_pb2
+_log = structlog.get_logger("interlude_server.partner")
+_CANCELLING = (Ord.SERVICE_ORDER_STATE_ASSESSING_CANCELLATION, Ord.SERVICE_ORDER_STATE_PENDING_CANCELLATION)
+
+
+def next_item(order: ordering_pb2.ServiceOrder) -> ordering_pb2.ServiceOrderItem | None:
+    """The next in-progress item whose same-order dependencies are final (connectivity before end points)."""
+    final = {i.id for i in order.service_order_item if i.state in ITEM.terminal}
+    for item in order.service_order_item:
+        if item.state != Ord.SERVICE_ORDER_ITEM_STATE_IN_PROGRESS:
+            continue
+        depends = {
+            r.order_item.item_id
+            for r in item.service_order_item_relationship
+            if not r.order_item.service_order_id
+        }
+        depends |= {c.item_id for c in item.coordinated_action}
+        if depends <= final | {item.id}:
+            return item
+    return None
+
+
+class OrderProcessor:
+    """Runs one task per unfinished order; `step_delay` paces the simulated Partner's steps."""
+
+    def __init__(self, store: Store, backend: PartnerBackend, step_delay: float) -> None:
+        self.store = store
+        self.backend = backend
+        self.step_delay = step_delay
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+
+    async def start(self) -> int:
+        """Resume every unfinished order; returns how many."""
+        orders = await self.store.unfinished_orders()
+        for order in orders:
+            self.submit(order.buyer_id, order.id)
+        return len(orders)
+
+    def submit(self, buyer_id: str, order_id: str) -> None:
+        """Make sure the order is being processed (a no-op if it already is)."""
+        if order_id not in self._tasks:
+            task = asyncio.create_task(self._run(buyer_id, order_id), name=f"order:{order_id}")
+            self._tasks[order_id] = task
+            task.add_done_callback(lambda _t: self._tasks.pop(order_id, None))
+
+    async def stop(self) -> None:
+        tasks = list(self._tasks.values())
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def _run(self, buyer_id: str, order_id: str) -> None:
+        log = _log.bind(order_id=order_id, buyer=buyer_id)
+        while True:
+            try:
+                if not await self._step(buyer_id, order_id):
+                    return
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("order.step_failed")
+                await asyncio.sleep(max(self.step_delay, 1.0))
+
+    async def _step(self, buyer_id: str, order_id: str) -> bool:
+        """Advance the order by one step; False once there is nothing left to do."""
+        order = await self.store.get_order(buyer_id, order_id)
+        if order is None or order.state in ORDER.terminal:
+            return False
+        if order.state in _CANCELLING:
+            await asyncio.sleep(self.step_delay)
+            await self.store.write(
+                lambda tx: fulfilment.advance_cancellation(tx, buyer_id, order_id, clock.now())
+            )
+        elif order.state == Ord.SERVICE_ORDER_STATE_ACKNOWLEDGED:
+            wait = order.requested_start_date.ToNanoseconds() / 1e9 - clock.now().ToNanoseconds() / 1e9
+            await asyncio.sleep(min(max(wait, 0.0), 1.0) if wait > 0 else self.step_delay)
+            if wait <= 0:
+                await self.store.write(lambda tx: fulfilment.start_order(tx, buyer_id, order_id, clock.now()))
+        elif order.state == Ord.SERVICE_ORDER_STATE_IN_PROGRESS:
+            item = next_item(order)
+            if item is None:
+                await self.store.write(
+                    lambda tx: fulfilment.finish_order(tx, buyer_id, order_id, clock.now())
+                )
+            else:
+                outcome = await self.backend.apply(buyer_id, order, item)
+                item_id = item.id
+                await self.store.write(
+                    lambda tx: fulfilment.complete_item(tx, buyer_id, order_id, item_id, outcome, clock.now())
+                )
+        else:  # pending or held: waiting for something the simulator never does
+            return False
+        return True

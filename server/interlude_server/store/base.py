@@ -1,0 +1,142 @@
+"""The one narrow interface every store implements (SQLite now, PostgreSQL in F11).
+
+Domain objects are the generated proto messages. Reads are async and may run
+concurrently. Every write is a function of a `Tx` run by `Store.write`: the
+store runs it in one transaction on its writer thread (group-committing
+concurrent writes) and resolves the awaitable only after the commit is durable.
+A function that raises leaves no trace: its changes are rolled back and the
+exception is re-raised to the awaiting caller.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Generic, Protocol, TypeVar
+
+from interlude_grpc.mef.lso.interlude.v1 import (
+    catalog_pb2,
+    events_pb2,
+    inventory_pb2,
+    ordering_pb2,
+)
+
+T = TypeVar("T")
+Item = TypeVar("Item")
+
+
+@dataclass(frozen=True)
+class PageRequest:
+    """Keyset paging: at most `limit` items strictly after `after` in sort order.
+
+    `after` is the opaque sort key of the last item of the previous page, as
+    returned in Page.last_key (None for the first page).
+    """
+
+    limit: int
+    after: tuple[str | int | float, ...] | None = None
+
+
+@dataclass(frozen=True)
+class Page(Generic[Item]):
+    """One page of results."""
+
+    items: Sequence[Item]
+    total: int
+    # Sort key of the last item when more items follow, else None.
+    last_key: tuple[str | int | float, ...] | None = None
+
+
+@dataclass(frozen=True)
+class IdempotencyRecord:
+    """What a request_id was first used for, and the response it got."""
+
+    method: str
+    fingerprint: str
+    response: bytes
+
+
+@dataclass(frozen=True)
+class ServiceQuery:
+    """Selects services of one buyer; `filter` is the contract's ServiceFilter."""
+
+    filter: inventory_pb2.ServiceFilter = field(default_factory=inventory_pb2.ServiceFilter)
+    # One of "", "id", "service_date", "service_date desc", "update_time", "update_time desc".
+    order_by: str = ""
+
+
+class Tx(Protocol):
+    """Synchronous view of the store inside one write transaction."""
+
+    def get_service(self, buyer_id: str, service_id: str) -> inventory_pb2.Service | None: ...
+
+    def put_service(self, service: inventory_pb2.Service) -> None:
+        """Insert or replace a service (keyed by buyer_id and id)."""
+
+    def delete_service(self, buyer_id: str, service_id: str) -> None: ...
+
+    def get_order(self, buyer_id: str, order_id: str) -> ordering_pb2.ServiceOrder | None: ...
+
+    def put_order(self, order: ordering_pb2.ServiceOrder) -> None:
+        """Insert or replace an order (keyed by buyer_id and id)."""
+
+    def add_tracking(self, buyer_id: str, record: ordering_pb2.ServiceTrackingRecord) -> None:
+        """Append a state-history record; the store assigns record.id if empty."""
+
+    def get_idempotency(self, buyer_id: str, request_id: str) -> IdempotencyRecord | None: ...
+
+    def put_idempotency(self, buyer_id: str, request_id: str, record: IdempotencyRecord) -> None: ...
+
+    def append_event(self, buyer_id: str, event: events_pb2.Event) -> int:
+        """Append an event to the log in this transaction; returns its sequence."""
+
+    def put_specification(self, spec: catalog_pb2.ServiceSpecification) -> None: ...
+
+    def put_policy(self, policy: catalog_pb2.ServicePolicy) -> None: ...
+
+
+class Store(Protocol):
+    """Persistence for inventory, catalog, policy, orders, history and idempotency."""
+
+    async def open(self) -> None:
+        """Create or migrate the schema and start the writer."""
+
+    async def close(self) -> None:
+        """Finish queued writes and release resources."""
+
+    async def write(self, fn: Callable[[Tx], T]) -> T:
+        """Run `fn` in one durable transaction; see the module docstring."""
+
+    async def get_service(self, buyer_id: str, service_id: str) -> inventory_pb2.Service | None: ...
+
+    async def list_services(
+        self, buyer_id: str, query: ServiceQuery, page: PageRequest
+    ) -> Page[inventory_pb2.Service]: ...
+
+    async def get_order(self, buyer_id: str, order_id: str) -> ordering_pb2.ServiceOrder | None: ...
+
+    async def list_orders(
+        self, buyer_id: str, query: ordering_pb2.ServiceOrderFilter, page: PageRequest
+    ) -> Page[ordering_pb2.ServiceOrder]: ...
+
+    async def unfinished_orders(self) -> list[ordering_pb2.ServiceOrder]:
+        """Every buyer's orders not in a terminal state, oldest first (simulator resume)."""
+
+    async def list_tracking(
+        self, buyer_id: str, query: ordering_pb2.ServiceTrackingRecordFilter, page: PageRequest
+    ) -> Page[ordering_pb2.ServiceTrackingRecord]: ...
+
+    async def get_specification(self, spec_id: str) -> catalog_pb2.ServiceSpecification | None: ...
+
+    async def list_specifications(
+        self, query: catalog_pb2.ServiceSpecificationFilter, page: PageRequest
+    ) -> Page[catalog_pb2.ServiceSpecification]: ...
+
+    async def get_policy(self, buyer_id: str, spec_id: str) -> catalog_pb2.ServicePolicy | None: ...
+
+    async def list_policies(
+        self, buyer_id: str, query: catalog_pb2.ServicePolicyFilter, page: PageRequest
+    ) -> Page[catalog_pb2.ServicePolicy]: ...
+
+    async def count_services(self) -> int:
+        """Services across all buyers (seeding decides whether to load)."""

@@ -1,0 +1,264 @@
+"""The embedded SQLite store (implements `Store`).
+
+Threads: one writer thread owns the only write connection and group-commits
+(see sqlite_writer); reads run on a small pool of threads, each with its own
+read-only connection, so the event loop never blocks on SQLite or fsync. In WAL
+mode readers see the last committed state and never wait for the writer. Each
+read runs in one read transaction, so a page and its total agree.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
+
+from interlude_grpc.mef.lso.interlude.v1 import (
+    catalog_pb2,
+    inventory_pb2,
+    ordering_pb2,
+)
+from interlude_server.store import sqlite_queries as q
+from interlude_server.store.base import Page, PageRequest, ServiceQuery
+from interlude_server.store.sqlite_schema import (
+    MIGRATIONS,
+    TERMINAL_ORDER_STATES,
+    Migration,
+    SchemaVersionError,
+    configure_reader,
+)
+from interlude_server.store.sqlite_tx import SqliteTx
+from interlude_server.store.sqlite_writer import GroupCommitWriter, WriterStats
+
+if TYPE_CHECKING:
+    from interlude_server.store.base import Store, Tx
+
+__all__ = ["SchemaVersionError", "SqliteStore", "WriterStats"]
+
+T = TypeVar("T")
+
+_TERMINAL = ", ".join(str(s) for s in TERMINAL_ORDER_STATES)
+
+
+class SqliteStore:
+    """Persistence in one SQLite file: WAL, durable group commit, keyset paging."""
+
+    def __init__(
+        self,
+        path: Path | str,
+        *,
+        read_threads: int = 2,
+        max_batch: int = 256,
+        migrations: Sequence[Migration] = MIGRATIONS,
+    ) -> None:
+        self._path = Path(path)
+        self._read_threads = read_threads
+        self._max_batch = max_batch
+        self._migrations = migrations
+        self._writer: GroupCommitWriter | None = None
+        self._readers: ThreadPoolExecutor | None = None
+        self._local = threading.local()
+        self._read_conns: list[sqlite3.Connection] = []
+        self._conns_lock = threading.Lock()
+        self._closed = False
+
+    @property
+    def path(self) -> Path:
+        return self._path
+
+    @property
+    def stats(self) -> WriterStats:
+        """Writes, failures and commits so far; commits < writes shows group commit working."""
+        if self._writer is None:
+            return WriterStats(0, 0, 0, 0)
+        return self._writer.stats
+
+    # -- lifecycle ----------------------------------------------------------
+
+    async def open(self) -> None:
+        if self._writer is not None or self._closed:
+            raise RuntimeError("a SqliteStore opens once")
+        await asyncio.to_thread(self._path.parent.mkdir, parents=True, exist_ok=True)
+        writer = GroupCommitWriter(self._path, max_batch=self._max_batch, migrations=self._migrations)
+        await asyncio.wrap_future(writer.start())
+        self._writer = writer
+        self._readers = ThreadPoolExecutor(self._read_threads, thread_name_prefix="store-read")
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        if self._writer is not None:
+            self._writer.stop()
+            await asyncio.to_thread(self._writer.join)
+        if self._readers is not None:
+            await asyncio.to_thread(self._readers.shutdown, wait=True)
+        with self._conns_lock:
+            for conn in self._read_conns:
+                conn.close()
+            self._read_conns.clear()
+
+    # -- writes -------------------------------------------------------------
+
+    async def write(self, fn: Callable[[SqliteTx], T]) -> T:
+        if self._writer is None or self._closed:
+            raise RuntimeError("the store is not open")
+        return await asyncio.wrap_future(self._writer.submit(fn))
+
+    # -- reads --------------------------------------------------------------
+
+    def _connection(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False, timeout=10.0)
+            configure_reader(conn)
+            self._local.conn = conn
+            with self._conns_lock:
+                self._read_conns.append(conn)
+        return conn
+
+    def _run_read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        conn = self._connection()
+        conn.execute("BEGIN")  # one snapshot for every statement of this read
+        try:
+            return fn(conn)
+        finally:
+            conn.execute("COMMIT")
+
+    async def _read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        if self._readers is None or self._closed:
+            raise RuntimeError("the store is not open")
+        return await asyncio.get_running_loop().run_in_executor(self._readers, self._run_read, fn)
+
+    async def _get_body(self, sql: str, params: tuple[str, ...]) -> bytes | None:
+        def run(conn: sqlite3.Connection) -> bytes | None:
+            row = conn.execute(sql, params).fetchone()
+            return None if row is None else bytes(row[0])
+
+        return await self._read(run)
+
+    async def get_service(self, buyer_id: str, service_id: str) -> inventory_pb2.Service | None:
+        body = await self._get_body(
+            "SELECT body FROM services WHERE buyer_id = ? AND id = ?", (buyer_id, service_id)
+        )
+        return None if body is None else inventory_pb2.Service.FromString(body)
+
+    async def list_services(
+        self, buyer_id: str, query: ServiceQuery, page: PageRequest
+    ) -> Page[inventory_pb2.Service]:
+        ordering = q.SERVICE_ORDERINGS.get(query.order_by)
+        if ordering is None:
+            raise ValueError(f"unknown order_by {query.order_by!r}")
+        where = q.service_where(buyer_id, query.filter)
+        counted = q.counted(query.filter)
+
+        def run(conn: sqlite3.Connection) -> Page[inventory_pb2.Service]:
+            total = None if counted is None else q.counted_total(conn, "services", buyer_id, counted)
+            return q.fetch_page(
+                conn, "services", where, ordering, page, inventory_pb2.Service.FromString, total
+            )
+
+        return await self._read(run)
+
+    async def count_services(self) -> int:
+        def run(conn: sqlite3.Connection) -> int:
+            row = conn.execute("SELECT COALESCE(SUM(n), 0) FROM row_counts WHERE tbl = 'services'").fetchone()
+            return int(row[0])
+
+        return await self._read(run)
+
+    async def get_order(self, buyer_id: str, order_id: str) -> ordering_pb2.ServiceOrder | None:
+        body = await self._get_body(
+            "SELECT body FROM orders WHERE buyer_id = ? AND id = ?", (buyer_id, order_id)
+        )
+        return None if body is None else ordering_pb2.ServiceOrder.FromString(body)
+
+    async def list_orders(
+        self, buyer_id: str, query: ordering_pb2.ServiceOrderFilter, page: PageRequest
+    ) -> Page[ordering_pb2.ServiceOrder]:
+        where = q.order_where(buyer_id, query)
+        counted = q.counted(query)
+
+        def run(conn: sqlite3.Connection) -> Page[ordering_pb2.ServiceOrder]:
+            total = None if counted is None else q.counted_total(conn, "orders", buyer_id, counted)
+            return q.fetch_page(
+                conn, "orders", where, q.ORDER_ORDERING, page, ordering_pb2.ServiceOrder.FromString, total
+            )
+
+        return await self._read(run)
+
+    async def unfinished_orders(self) -> list[ordering_pb2.ServiceOrder]:
+        def run(conn: sqlite3.Connection) -> list[ordering_pb2.ServiceOrder]:
+            rows = conn.execute(
+                f"SELECT body FROM orders WHERE state NOT IN ({_TERMINAL}) ORDER BY order_date, buyer_id, id"
+            ).fetchall()
+            return [ordering_pb2.ServiceOrder.FromString(r[0]) for r in rows]
+
+        return await self._read(run)
+
+    async def list_tracking(
+        self, buyer_id: str, query: ordering_pb2.ServiceTrackingRecordFilter, page: PageRequest
+    ) -> Page[ordering_pb2.ServiceTrackingRecord]:
+        where = q.tracking_where(buyer_id, query)
+
+        def run(conn: sqlite3.Connection) -> Page[ordering_pb2.ServiceTrackingRecord]:
+            return q.fetch_page(
+                conn,
+                "tracking",
+                where,
+                q.TRACKING_ORDERING,
+                page,
+                ordering_pb2.ServiceTrackingRecord.FromString,
+            )
+
+        return await self._read(run)
+
+    async def get_specification(self, spec_id: str) -> catalog_pb2.ServiceSpecification | None:
+        body = await self._get_body("SELECT body FROM specifications WHERE id = ?", (spec_id,))
+        return None if body is None else catalog_pb2.ServiceSpecification.FromString(body)
+
+    async def list_specifications(
+        self, query: catalog_pb2.ServiceSpecificationFilter, page: PageRequest
+    ) -> Page[catalog_pb2.ServiceSpecification]:
+        where = q.specification_where(query)
+
+        def run(conn: sqlite3.Connection) -> Page[catalog_pb2.ServiceSpecification]:
+            return q.fetch_page(
+                conn,
+                "specifications",
+                where,
+                q.SPECIFICATION_ORDERING,
+                page,
+                catalog_pb2.ServiceSpecification.FromString,
+            )
+
+        return await self._read(run)
+
+    async def get_policy(self, buyer_id: str, spec_id: str) -> catalog_pb2.ServicePolicy | None:
+        body = await self._get_body(
+            "SELECT body FROM policies WHERE buyer_id = ? AND spec_id = ?", (buyer_id, spec_id)
+        )
+        return None if body is None else catalog_pb2.ServicePolicy.FromString(body)
+
+    async def list_policies(
+        self, buyer_id: str, query: catalog_pb2.ServicePolicyFilter, page: PageRequest
+    ) -> Page[catalog_pb2.ServicePolicy]:
+        where = q.policy_where(buyer_id, query)
+
+        def run(conn: sqlite3.Connection) -> Page[catalog_pb2.ServicePolicy]:
+            return q.fetch_page(
+                conn, "policies", where, q.POLICY_ORDERING, page, catalog_pb2.ServicePolicy.FromString
+            )
+
+        return await self._read(run)
+
+
+if TYPE_CHECKING:
+
+    def _implements(store: SqliteStore, tx: SqliteTx) -> tuple[Store, Tx]:
+        """mypy proves here that the classes satisfy the Protocols."""
+        return store, tx

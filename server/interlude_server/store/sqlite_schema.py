@@ -1,0 +1,224 @@
+"""SQLite schema, connection settings and forward-only migrations.
+
+Every object is stored as its serialized proto (`body`) beside the columns that
+filters and sort orders need. Timestamps are stored as fixed-width text keys
+(see `sqlite_keys.timestamp_key`) so that they sort correctly over the whole
+proto range with nanosecond precision; '' means "unset".
+
+A migration is a list of SQL statements. `MIGRATIONS[i]` takes a database
+from version i to version i + 1; later issues append steps, never edit them.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+
+# Orders in these states never change again (MEF terminal states plus the
+# TMF641 cancelled extension): REJECTED, COMPLETED, FAILED, PARTIAL, CANCELLED.
+TERMINAL_ORDER_STATES: tuple[int, ...] = (2, 6, 7, 8, 11)
+_TERMINAL_SQL = ", ".join(str(s) for s in TERMINAL_ORDER_STATES)
+
+_V1: tuple[str, ...] = (
+    # Services of every buyer; (buyer_id, id) is the identity.
+    """CREATE TABLE services (
+        buyer_id TEXT NOT NULL,
+        id TEXT NOT NULL,
+        state INTEGER NOT NULL,
+        config_type TEXT NOT NULL,
+        service_type TEXT NOT NULL,
+        external_id TEXT NOT NULL,
+        admin_state INTEGER NOT NULL,
+        oper_state INTEGER NOT NULL,
+        service_date TEXT NOT NULL,
+        start_date TEXT NOT NULL,
+        end_date TEXT NOT NULL,
+        update_time TEXT NOT NULL,
+        body BLOB NOT NULL,
+        UNIQUE (buyer_id, id)
+    )""",
+    "CREATE INDEX services_state ON services (buyer_id, state, id)",
+    "CREATE INDEX services_config_type ON services (buyer_id, config_type, id)",
+    "CREATE INDEX services_service_type ON services (buyer_id, service_type, id)",
+    "CREATE INDEX services_external_id ON services (buyer_id, external_id, id)",
+    "CREATE INDEX services_admin_state ON services (buyer_id, admin_state, id)",
+    "CREATE INDEX services_oper_state ON services (buyer_id, oper_state, id)",
+    "CREATE INDEX services_service_date ON services (buyer_id, service_date, id)",
+    "CREATE INDEX services_start_date ON services (buyer_id, start_date, id)",
+    "CREATE INDEX services_end_date ON services (buyer_id, end_date, id)",
+    "CREATE INDEX services_update_time ON services (buyer_id, update_time, id)",
+    # Side tables for the repeated parts of a service that filters look into.
+    """CREATE TABLE service_contacts (
+        buyer_id TEXT NOT NULL,
+        name TEXT NOT NULL,
+        service_id TEXT NOT NULL,
+        PRIMARY KEY (buyer_id, name, service_id)
+    ) WITHOUT ROWID""",
+    "CREATE INDEX service_contacts_service ON service_contacts (buyer_id, service_id)",
+    """CREATE TABLE service_order_refs (
+        buyer_id TEXT NOT NULL,
+        order_id TEXT NOT NULL,
+        item_id TEXT NOT NULL,
+        service_id TEXT NOT NULL,
+        PRIMARY KEY (buyer_id, order_id, item_id, service_id)
+    ) WITHOUT ROWID""",
+    "CREATE INDEX service_order_refs_service ON service_order_refs (buyer_id, service_id)",
+    """CREATE TABLE service_relations (
+        buyer_id TEXT NOT NULL,
+        related_id TEXT NOT NULL,
+        service_id TEXT NOT NULL,
+        PRIMARY KEY (buyer_id, related_id, service_id)
+    ) WITHOUT ROWID""",
+    "CREATE INDEX service_relations_service ON service_relations (buyer_id, service_id)",
+    # Row counts per (table, buyer, state, configuration @type), maintained in
+    # the writing transaction, so totals of unfiltered lists and of lists
+    # filtered only by state and/or @type are O(1).
+    """CREATE TABLE row_counts (
+        tbl TEXT NOT NULL,
+        buyer_id TEXT NOT NULL,
+        state INTEGER NOT NULL,
+        config_type TEXT NOT NULL,
+        n INTEGER NOT NULL,
+        PRIMARY KEY (tbl, buyer_id, state, config_type)
+    ) WITHOUT ROWID""",
+    """CREATE TABLE orders (
+        buyer_id TEXT NOT NULL,
+        id TEXT NOT NULL,
+        state INTEGER NOT NULL,
+        external_id TEXT NOT NULL,
+        order_date TEXT NOT NULL,
+        completion_date TEXT NOT NULL,
+        expected_completion_date TEXT NOT NULL,
+        start_date TEXT NOT NULL,
+        body BLOB NOT NULL,
+        UNIQUE (buyer_id, id)
+    )""",
+    "CREATE INDEX orders_order_date ON orders (buyer_id, order_date, id)",
+    "CREATE INDEX orders_state ON orders (buyer_id, state, order_date, id)",
+    "CREATE INDEX orders_external_id ON orders (buyer_id, external_id)",
+    f"""CREATE INDEX orders_unfinished ON orders (order_date, buyer_id, id)
+        WHERE state NOT IN ({_TERMINAL_SQL})""",
+    """CREATE TABLE order_services (
+        buyer_id TEXT NOT NULL,
+        service_id TEXT NOT NULL,
+        order_id TEXT NOT NULL,
+        PRIMARY KEY (buyer_id, service_id, order_id)
+    ) WITHOUT ROWID""",
+    "CREATE INDEX order_services_order ON order_services (buyer_id, order_id)",
+    """CREATE TABLE tracking (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        buyer_id TEXT NOT NULL,
+        service_id TEXT NOT NULL,
+        service_order_id TEXT NOT NULL,
+        time TEXT NOT NULL,
+        body BLOB NOT NULL
+    )""",
+    "CREATE INDEX tracking_buyer ON tracking (buyer_id, seq)",
+    "CREATE INDEX tracking_service ON tracking (buyer_id, service_id, seq)",
+    "CREATE INDEX tracking_order ON tracking (buyer_id, service_order_id, seq)",
+    """CREATE TABLE idempotency (
+        buyer_id TEXT NOT NULL,
+        request_id TEXT NOT NULL,
+        method TEXT NOT NULL,
+        fingerprint TEXT NOT NULL,
+        response BLOB NOT NULL,
+        created TEXT NOT NULL,
+        PRIMARY KEY (buyer_id, request_id)
+    )""",
+    "CREATE INDEX idempotency_created ON idempotency (created)",
+    # The event log (F3 streams from it); AUTOINCREMENT never reuses a sequence,
+    # even after retention deletes the newest rows.
+    """CREATE TABLE events (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        buyer_id TEXT NOT NULL,
+        event_type INTEGER NOT NULL,
+        resource_id TEXT NOT NULL,
+        event_time TEXT NOT NULL,
+        body BLOB NOT NULL
+    )""",
+    "CREATE INDEX events_buyer ON events (buyer_id, seq)",
+    """CREATE TABLE specifications (
+        id TEXT PRIMARY KEY,
+        category TEXT NOT NULL,
+        lifecycle_status INTEGER NOT NULL,
+        config_type TEXT NOT NULL,
+        body BLOB NOT NULL
+    )""",
+    """CREATE TABLE policies (
+        buyer_id TEXT NOT NULL,
+        spec_id TEXT NOT NULL,
+        config_type TEXT NOT NULL,
+        body BLOB NOT NULL,
+        PRIMARY KEY (buyer_id, spec_id)
+    )""",
+)
+
+Migration = Sequence[str]
+
+# MIGRATIONS[i] migrates version i to i + 1. Append only.
+MIGRATIONS: tuple[Migration, ...] = (_V1,)
+
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+class SchemaVersionError(RuntimeError):
+    """The database was written by a newer server than this one."""
+
+
+def configure_writer(conn: sqlite3.Connection) -> None:
+    """WAL with a full fsync at every commit: a commit is durable when it returns."""
+    mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+    if str(mode).lower() != "wal":
+        raise RuntimeError(f"SQLite refused WAL mode (journal_mode={mode})")
+    conn.execute("PRAGMA synchronous=FULL")
+    conn.execute("PRAGMA busy_timeout=10000")
+    conn.execute("PRAGMA temp_store=MEMORY")
+
+
+def configure_reader(conn: sqlite3.Connection) -> None:
+    """Readers never write and keep a larger page cache."""
+    conn.execute("PRAGMA query_only=ON")
+    conn.execute("PRAGMA busy_timeout=10000")
+    conn.execute("PRAGMA temp_store=MEMORY")
+    conn.execute("PRAGMA cache_size=-16384")
+
+
+def schema_version(conn: sqlite3.Connection) -> int:
+    """The version recorded in the database (0 for a new database)."""
+    exists = conn.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'"
+    ).fetchone()
+    if exists is None:
+        return 0
+    row = conn.execute("SELECT MAX(version) FROM schema_version").fetchone()
+    return int(row[0]) if row is not None and row[0] is not None else 0
+
+
+def migrate(conn: sqlite3.Connection, migrations: Sequence[Migration] = MIGRATIONS) -> int:
+    """Bring the schema to `len(migrations)` in one transaction; return that version.
+
+    Raises SchemaVersionError if the database is newer than `migrations` know.
+    `conn` must be in autocommit mode (isolation_level=None).
+    """
+    target = len(migrations)
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+        current = schema_version(conn)
+        if current > target:
+            raise SchemaVersionError(
+                f"database schema version {current} is newer than this server supports "
+                f"({target}); run a newer interlude-server or restore a matching backup"
+            )
+        for step in migrations[current:]:
+            for statement in step:
+                conn.execute(statement)
+        if current != target:
+            conn.execute("DELETE FROM schema_version")
+            conn.execute("INSERT INTO schema_version (version) VALUES (?)", (target,))
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    return target

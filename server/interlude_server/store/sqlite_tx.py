@@ -1,0 +1,256 @@
+"""The write side of the SQLite store: a `Tx` over the writer's connection.
+
+Each write function gets its own SqliteTx, valid only while the function runs.
+Every put keeps the side tables (contacts, order refs, relations, order
+services) and the row counts in step with the main row, in the same transaction.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+
+from google.protobuf import timestamp_pb2
+
+from interlude_grpc.mef.lso.interlude.v1 import (
+    catalog_pb2,
+    events_pb2,
+    inventory_pb2,
+    ordering_pb2,
+)
+from interlude_server.store.base import IdempotencyRecord
+from interlude_server.store.sqlite_keys import field_key, timestamp_key
+
+_SERVICE_COLUMNS = (
+    "state, config_type, service_type, external_id, admin_state, oper_state, "
+    "service_date, start_date, end_date, update_time, body"
+)
+_ORDER_COLUMNS = "state, external_id, order_date, completion_date, expected_completion_date, start_date, body"
+
+
+def _require(kind: str, **keys: str) -> None:
+    missing = [name for name, value in keys.items() if not value]
+    if missing:
+        raise ValueError(f"{kind} needs {', '.join(missing)}")
+
+
+def _service_row(s: inventory_pb2.Service) -> tuple[int | str | bytes, ...]:
+    return (
+        int(s.state),
+        s.service_configuration.type,
+        s.service_type,
+        s.external_id,
+        int(s.administrative_state),
+        int(s.operational_state),
+        field_key(s, "service_date"),
+        field_key(s, "start_date"),
+        field_key(s, "end_date"),
+        field_key(s, "update_time"),
+        s.SerializeToString(),
+    )
+
+
+def _order_row(o: ordering_pb2.ServiceOrder) -> tuple[int | str | bytes, ...]:
+    return (
+        int(o.state),
+        o.external_id,
+        field_key(o, "order_date"),
+        field_key(o, "completion_date"),
+        field_key(o, "expected_completion_date"),
+        field_key(o, "start_date"),
+        o.SerializeToString(),
+    )
+
+
+class SqliteTx:
+    """Synchronous access to the store inside one write transaction (implements `Tx`)."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn: sqlite3.Connection | None = conn
+
+    def close(self) -> None:
+        """Make further use fail: a Tx must not outlive its write function."""
+        self._conn = None
+
+    @property
+    def _c(self) -> sqlite3.Connection:
+        if self._conn is None:
+            raise RuntimeError("this Tx belongs to a write that has finished")
+        return self._conn
+
+    # -- services ---------------------------------------------------------
+
+    def get_service(self, buyer_id: str, service_id: str) -> inventory_pb2.Service | None:
+        row = self._c.execute(
+            "SELECT body FROM services WHERE buyer_id = ? AND id = ?", (buyer_id, service_id)
+        ).fetchone()
+        return None if row is None else inventory_pb2.Service.FromString(row[0])
+
+    def put_service(self, service: inventory_pb2.Service) -> None:
+        b, sid = service.buyer_id, service.id
+        _require("a service", buyer_id=b, id=sid)
+        c = self._c
+        old = c.execute(
+            "SELECT state, config_type FROM services WHERE buyer_id = ? AND id = ?", (b, sid)
+        ).fetchone()
+        row = _service_row(service)
+        if old is None:
+            c.execute(
+                f"INSERT INTO services (buyer_id, id, {_SERVICE_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (b, sid, *row),
+            )
+        else:
+            self._count("services", b, int(old[0]), -1, old[1])
+            self._delete_service_sides(b, sid)
+            assignments = ", ".join(f"{col.strip()} = ?" for col in _SERVICE_COLUMNS.split(","))
+            c.execute(f"UPDATE services SET {assignments} WHERE buyer_id = ? AND id = ?", (*row, b, sid))
+        self._count("services", b, int(service.state), +1, service.service_configuration.type)
+        c.executemany(
+            "INSERT OR IGNORE INTO service_contacts (buyer_id, name, service_id) VALUES (?, ?, ?)",
+            [(b, ci.name, sid) for ci in service.related_contact_information if ci.name],
+        )
+        c.executemany(
+            "INSERT OR IGNORE INTO service_order_refs (buyer_id, order_id, item_id, service_id) "
+            "VALUES (?, ?, ?, ?)",
+            [
+                (b, ref.service_order_id, ref.item_id, sid)
+                for ref in service.service_order_item
+                if ref.service_order_id
+            ],
+        )
+        c.executemany(
+            "INSERT OR IGNORE INTO service_relations (buyer_id, related_id, service_id) VALUES (?, ?, ?)",
+            [(b, rel.service.id, sid) for rel in service.service_relationship if rel.service.id],
+        )
+
+    def delete_service(self, buyer_id: str, service_id: str) -> None:
+        c = self._c
+        old = c.execute(
+            "SELECT state, config_type FROM services WHERE buyer_id = ? AND id = ?", (buyer_id, service_id)
+        ).fetchone()
+        if old is None:
+            return
+        self._count("services", buyer_id, int(old[0]), -1, old[1])
+        self._delete_service_sides(buyer_id, service_id)
+        c.execute("DELETE FROM services WHERE buyer_id = ? AND id = ?", (buyer_id, service_id))
+
+    def _delete_service_sides(self, buyer_id: str, service_id: str) -> None:
+        for table in ("service_contacts", "service_order_refs", "service_relations"):
+            self._c.execute(
+                f"DELETE FROM {table} WHERE buyer_id = ? AND service_id = ?", (buyer_id, service_id)
+            )
+
+    def _count(self, table: str, buyer_id: str, state: int, delta: int, config_type: str = "") -> None:
+        self._c.execute(
+            "INSERT INTO row_counts (tbl, buyer_id, state, config_type, n) VALUES (?, ?, ?, ?, ?) "
+            "ON CONFLICT (tbl, buyer_id, state, config_type) DO UPDATE SET n = n + excluded.n",
+            (table, buyer_id, state, config_type, delta),
+        )
+
+    # -- orders and their history -----------------------------------------
+
+    def get_order(self, buyer_id: str, order_id: str) -> ordering_pb2.ServiceOrder | None:
+        row = self._c.execute(
+            "SELECT body FROM orders WHERE buyer_id = ? AND id = ?", (buyer_id, order_id)
+        ).fetchone()
+        return None if row is None else ordering_pb2.ServiceOrder.FromString(row[0])
+
+    def put_order(self, order: ordering_pb2.ServiceOrder) -> None:
+        b, oid = order.buyer_id, order.id
+        _require("an order", buyer_id=b, id=oid)
+        c = self._c
+        old = c.execute("SELECT state FROM orders WHERE buyer_id = ? AND id = ?", (b, oid)).fetchone()
+        row = _order_row(order)
+        if old is None:
+            c.execute(
+                f"INSERT INTO orders (buyer_id, id, {_ORDER_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?)",
+                (b, oid, *row),
+            )
+        else:
+            self._count("orders", b, int(old[0]), -1)
+            c.execute("DELETE FROM order_services WHERE buyer_id = ? AND order_id = ?", (b, oid))
+            assignments = ", ".join(f"{col.strip()} = ?" for col in _ORDER_COLUMNS.split(","))
+            c.execute(f"UPDATE orders SET {assignments} WHERE buyer_id = ? AND id = ?", (*row, b, oid))
+        self._count("orders", b, int(order.state), +1)
+        c.executemany(
+            "INSERT OR IGNORE INTO order_services (buyer_id, service_id, order_id) VALUES (?, ?, ?)",
+            [(b, item.service.id, oid) for item in order.service_order_item if item.service.id],
+        )
+
+    def add_tracking(self, buyer_id: str, record: ordering_pb2.ServiceTrackingRecord) -> None:
+        _require("a tracking record", buyer_id=buyer_id)
+        c = self._c
+        cur = c.execute(
+            "INSERT INTO tracking (buyer_id, service_id, service_order_id, time, body) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (
+                buyer_id,
+                record.service_id,
+                record.service_order_id,
+                field_key(record, "time"),
+                record.SerializeToString(),
+            ),
+        )
+        if not record.id:
+            record.id = str(cur.lastrowid)
+            c.execute(
+                "UPDATE tracking SET body = ? WHERE seq = ?", (record.SerializeToString(), cur.lastrowid)
+            )
+
+    # -- idempotency and events ---------------------------------------------
+
+    def get_idempotency(self, buyer_id: str, request_id: str) -> IdempotencyRecord | None:
+        row = self._c.execute(
+            "SELECT method, fingerprint, response FROM idempotency WHERE buyer_id = ? AND request_id = ?",
+            (buyer_id, request_id),
+        ).fetchone()
+        if row is None:
+            return None
+        return IdempotencyRecord(method=row[0], fingerprint=row[1], response=bytes(row[2]))
+
+    def put_idempotency(self, buyer_id: str, request_id: str, record: IdempotencyRecord) -> None:
+        _require("an idempotency record", buyer_id=buyer_id, request_id=request_id)
+        now = timestamp_pb2.Timestamp()
+        now.FromNanoseconds(time.time_ns())
+        self._c.execute(
+            "INSERT OR REPLACE INTO idempotency "
+            "(buyer_id, request_id, method, fingerprint, response, created) VALUES (?, ?, ?, ?, ?, ?)",
+            (buyer_id, request_id, record.method, record.fingerprint, record.response, timestamp_key(now)),
+        )
+
+    def append_event(self, buyer_id: str, event: events_pb2.Event) -> int:
+        _require("an event", buyer_id=buyer_id)
+        c = self._c
+        cur = c.execute(
+            "INSERT INTO events (buyer_id, event_type, resource_id, event_time, body) VALUES (?, ?, ?, ?, ?)",
+            (buyer_id, int(event.event_type), event.resource.id, field_key(event, "event_time"), b""),
+        )
+        seq = cur.lastrowid
+        assert seq is not None
+        event.sequence = seq
+        c.execute("UPDATE events SET body = ? WHERE seq = ?", (event.SerializeToString(), seq))
+        return seq
+
+    # -- catalog ------------------------------------------------------------
+
+    def put_specification(self, spec: catalog_pb2.ServiceSpecification) -> None:
+        _require("a specification", id=spec.id)
+        self._c.execute(
+            "INSERT OR REPLACE INTO specifications (id, category, lifecycle_status, config_type, body) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (
+                spec.id,
+                spec.category,
+                int(spec.lifecycle_status),
+                spec.target_service_schema.type,
+                spec.SerializeToString(),
+            ),
+        )
+
+    def put_policy(self, policy: catalog_pb2.ServicePolicy) -> None:
+        b, spec_id = policy.buyer_id, policy.service_specification_id
+        _require("a policy", buyer_id=b, service_specification_id=spec_id)
+        self._c.execute(
+            "INSERT OR REPLACE INTO policies (buyer_id, spec_id, config_type, body) VALUES (?, ?, ?, ?)",
+            (b, spec_id, policy.service_configuration_type, policy.SerializeToString()),
+        )

@@ -1,0 +1,197 @@
+"""The writer thread: sole owner of the write connection, committing in groups.
+
+Callers submit write functions; the thread takes everything queued (up to
+`max_batch`), runs it in one `BEGIN IMMEDIATE` transaction with each function
+inside its own SAVEPOINT, and commits once. With `synchronous=FULL` that single
+COMMIT is the fsync that makes every write of the group durable, so many
+concurrent writes cost one disk flush. Futures resolve only after the COMMIT:
+
+- a function that raises is rolled back to its savepoint; only its future fails;
+- if the COMMIT fails, every future of the group fails with that error;
+- a write cancelled before the thread picked it up is skipped.
+"""
+
+from __future__ import annotations
+
+import inspect
+import queue
+import sqlite3
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+from interlude_server.store.sqlite_schema import MIGRATIONS, Migration, configure_writer, migrate
+from interlude_server.store.sqlite_tx import SqliteTx
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class WriterStats:
+    """What the writer did so far (for observability and tests)."""
+
+    writes: int  # write functions run
+    failed_writes: int  # of which raised (rolled back alone) or lost with their group
+    commits: int  # groups committed; each is one durable flush
+    max_batch: int  # the largest group so far
+
+
+@dataclass(frozen=True)
+class _Job:
+    fn: Callable[[SqliteTx], Any]
+    future: Future[Any]
+
+
+class _Stop:
+    """Queue sentinel: finish what came before, then exit."""
+
+
+class TransactionLost(RuntimeError):
+    """SQLite aborted the group's transaction; the write was not committed."""
+
+
+class GroupCommitWriter:
+    """A thread that owns one connection and group-commits submitted functions."""
+
+    def __init__(
+        self, path: Path, *, max_batch: int = 256, migrations: Sequence[Migration] = MIGRATIONS
+    ) -> None:
+        self._path = path
+        self._max_batch = max_batch
+        self._migrations = migrations
+        self._queue: queue.SimpleQueue[_Job | _Stop] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._writes = 0
+        self._failed = 0
+        self._commits = 0
+        self._largest = 0
+
+    @property
+    def stats(self) -> WriterStats:
+        return WriterStats(self._writes, self._failed, self._commits, self._largest)
+
+    def start(self) -> Future[int]:
+        """Open the connection and migrate on the thread; resolves to the schema version."""
+        ready: Future[int] = Future()
+        self._thread = threading.Thread(target=self._run, args=(ready,), name="store-writer", daemon=True)
+        self._thread.start()
+        return ready
+
+    def submit(self, fn: Callable[[SqliteTx], T]) -> Future[T]:
+        future: Future[T] = Future()
+        self._queue.put(_Job(fn, future))
+        return future
+
+    def stop(self) -> None:
+        """Ask the thread to finish every job queued so far, then exit."""
+        self._queue.put(_Stop())
+
+    def join(self) -> None:
+        if self._thread is not None:
+            self._thread.join()
+
+    # -- the thread ---------------------------------------------------------
+
+    def _run(self, ready: Future[int]) -> None:
+        try:
+            conn = sqlite3.connect(self._path, isolation_level=None, timeout=10.0)
+        except BaseException as exc:
+            ready.set_exception(exc)
+            return
+        try:
+            configure_writer(conn)
+            version = migrate(conn, self._migrations)
+        except BaseException as exc:
+            conn.close()
+            ready.set_exception(exc)
+            return
+        ready.set_result(version)
+        try:
+            self._loop(conn)
+        finally:
+            conn.close()
+
+    def _loop(self, conn: sqlite3.Connection) -> None:
+        stopping = False
+        while not stopping:
+            first = self._queue.get()
+            if isinstance(first, _Stop):
+                return
+            batch = [first]
+            while len(batch) < self._max_batch:
+                try:
+                    nxt = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if isinstance(nxt, _Stop):
+                    stopping = True
+                    break
+                batch.append(nxt)
+            jobs = [job for job in batch if job.future.set_running_or_notify_cancel()]
+            if jobs:
+                self._largest = max(self._largest, len(jobs))
+                try:
+                    self._run_group(conn, jobs)
+                except BaseException as exc:  # a bug or a broken connection: fail the group
+                    if conn.in_transaction:
+                        conn.execute("ROLLBACK")
+                    for job in jobs:
+                        if not job.future.done():
+                            self._failed += 1
+                            job.future.set_exception(exc)
+
+    def _run_group(self, conn: sqlite3.Connection, jobs: list[_Job]) -> None:
+        conn.execute("BEGIN IMMEDIATE")
+        done: list[tuple[_Job, Any]] = []  # succeeded in the open transaction
+        for job in jobs:
+            self._writes += 1
+            ok, value = self._run_one(conn, job.fn)
+            if not ok:
+                self._failed += 1
+                job.future.set_exception(value)
+            else:
+                done.append((job, value))
+            if not conn.in_transaction:
+                # SQLite rolled the whole transaction back (e.g. disk full):
+                # everything before this job is gone too. Start over for the rest.
+                lost = TransactionLost(f"the write group was rolled back by SQLite: {value!r}")
+                for prior, _ in done:
+                    self._failed += 1
+                    prior.future.set_exception(lost)
+                done = []
+                conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.execute("COMMIT")
+        except BaseException as exc:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            for job, _ in done:
+                self._failed += 1
+                job.future.set_exception(exc)
+            return
+        self._commits += 1
+        for job, value in done:
+            job.future.set_result(value)
+
+    @staticmethod
+    def _run_one(conn: sqlite3.Connection, fn: Callable[[SqliteTx], Any]) -> tuple[bool, Any]:
+        conn.execute("SAVEPOINT write_fn")
+        tx = SqliteTx(conn)
+        try:
+            result = fn(tx)
+            if inspect.isawaitable(result):
+                if inspect.iscoroutine(result):
+                    result.close()
+                raise TypeError("a write function must be synchronous; it returned an awaitable")
+        except Exception as exc:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK TO write_fn")
+                conn.execute("RELEASE write_fn")
+            return False, exc
+        finally:
+            tx.close()
+        conn.execute("RELEASE write_fn")
+        return True, result

@@ -1,0 +1,30 @@
+"""A real server with the demo seed and a fast Partner simulator, shared per test module."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import grpc
+import pytest
+
+from tests.e2e.helpers import Stubs
+from tests.server_process import ServerProcess, launch
+
+FAULTS = {"faults": [{"externalId": "FAIL-*", "reason": "simulated: the Partner's NE rejected the change"}]}
+
+
+@pytest.fixture(scope="module")
+def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    workdir = tmp_path_factory.mktemp("demo")
+    faults = workdir / "faults.json"
+    faults.write_text(json.dumps(FAULTS))
+    running = launch(workdir, "--seed", "demo", "--sim-step-delay", "0.02", "--sim-faults", str(faults))
+    yield running
+    assert running.stop() == 0
+
+
+@pytest.fixture(scope="module")
+def stubs(demo_server: ServerProcess) -> Iterator[Stubs]:
+    with grpc.insecure_channel(demo_server.target) as channel:
+        yield Stubs.on(channel)
