@@ -11,7 +11,7 @@ NODE_STAMP := node_modules/.installed
 BUF := node_modules/.bin/buf
 PYTEST_ARGS ?=
 
-.PHONY: help install proto proto-check lint fmt test run bench clean
+.PHONY: help install proto proto-check docs lint fmt test run bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -36,6 +36,9 @@ proto-check: proto ## fail if the committed bindings differ from a fresh generat
 	  git status --short -- interlude_grpc; git --no-pager diff --stat -- interlude_grpc; \
 	  echo "interlude_grpc/ is stale: run 'make proto' and commit the result"; exit 1; fi
 
+docs: $(STAMP) ## regenerate docs/state-machines.md from the enforced tables
+	$(PY) scripts/gen_state_docs.py
+
 lint: $(STAMP) $(NODE_STAMP) ## ruff, mypy, buf lint and buf format check
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
@@ -54,8 +57,8 @@ test: lint proto-check ## the whole suite: lint, generated-code freshness, tests
 run: $(STAMP) ## start the server on the embedded default (SQLite file, demo seed)
 	$(VENV)/bin/interlude-server --seed demo
 
-bench: $(STAMP) ## benchmarks (F9)
-	@echo "bench/ is not built yet (issue F9)"; exit 1
+bench: $(STAMP) ## benchmarks (store paging now; the full suite is F9)
+	$(PY) bench/store_paging.py
 
 clean: ## remove local environments and caches
 	rm -rf $(VENV) node_modules .mypy_cache .ruff_cache .pytest_cache var
