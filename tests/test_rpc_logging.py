@@ -177,10 +177,12 @@ class ProbeInventory(inventory_pb2_grpc.ServiceInventoryServiceServicer):
         self.contexts.append(structlog.contextvars.get_contextvars())
         await errors.abort(
             context,
-            grpc.StatusCode.NOT_FOUND,
-            common_pb2.ERROR_REASON_SERVICE_NOT_FOUND,
-            f"no service {request.id}",
-            resource=errors.ResourceInfo(resource_type=INVENTORY, resource_name=request.id),
+            errors.rich_status(
+                grpc.StatusCode.NOT_FOUND,
+                common_pb2.ERROR_REASON_SERVICE_NOT_FOUND,
+                f"no service {request.id}",
+                resource=errors.ResourceInfo(resource_type=INVENTORY, resource_name=request.id),
+            ),
         )
 
     async def ListServices(self, request: inventory_pb2.ListServicesRequest, context: Any) -> NoReturn:

@@ -326,3 +326,33 @@ def test_state_history_is_kept_per_order_and_per_service(stubs: Stubs) -> None:
             ordering_pb2.ListServiceTrackingRecordsRequest(), metadata=ALPHA
         )
     assert rich_error(raised.value).code == grpc.StatusCode.INVALID_ARGUMENT
+
+
+def test_terminate_then_retire_a_service(stubs: Stubs) -> None:
+    service_id = "alpha-ipvc-1-ep-2"
+    retire = ordering_pb2.CreateServiceOrderRequest(
+        service_order=Ord.ServiceOrder(
+            service_order_item=[
+                Ord.ServiceOrderItem(
+                    id="1", action=Ord.SERVICE_ACTION_DELETE, service=inventory_pb2.Service(id=service_id)
+                )
+            ]
+        )
+    )
+    with pytest.raises(grpc.RpcError) as raised:
+        stubs.ordering.CreateServiceOrder(retire, metadata=ALPHA)
+    assert "only a terminated service" in next(iter(rich_error(raised.value).violations.values()))
+    terminate = ordering_pb2.UpdateServiceRequest(
+        service=inventory_pb2.Service(id=service_id, state=common_pb2.SERVICE_STATE_TERMINATED),
+        update_mask=field_mask_pb2.FieldMask(paths=["state"]),
+    )
+    order = stubs.ordering.UpdateService(terminate, metadata=ALPHA).service_order
+    assert wait_for_order(stubs, order.id).state == Ord.SERVICE_ORDER_STATE_COMPLETED
+    terminated = _service(stubs, service_id)
+    assert terminated.state == common_pb2.SERVICE_STATE_TERMINATED
+    assert terminated.operational_state == common_pb2.OPERATIONAL_STATE_DISABLED
+    order = stubs.ordering.CreateServiceOrder(retire, metadata=ALPHA).service_order
+    assert wait_for_order(stubs, order.id).state == Ord.SERVICE_ORDER_STATE_COMPLETED
+    with pytest.raises(grpc.RpcError) as gone:
+        _service(stubs, service_id)
+    assert rich_error(gone.value).code == grpc.StatusCode.NOT_FOUND

@@ -79,27 +79,8 @@ def rich_status(
     return status_pb2.Status(code=status_code, message=message, details=details)
 
 
-async def abort(
-    context: grpc.aio.ServicerContext[Any, Any],
-    code: grpc.StatusCode,
-    reason: ErrorReason,
-    message: str,
-    *,
-    metadata: Mapping[str, str] | None = None,
-    field_violations: Sequence[error_details_pb2.BadRequest.FieldViolation] = (),
-    precondition_violations: Sequence[error_details_pb2.PreconditionFailure.Violation] = (),
-    resource: error_details_pb2.ResourceInfo | None = None,
-) -> NoReturn:
-    """End the RPC served by the grpc.aio `context` with a rich error (always raises)."""
-    status = rich_status(
-        code,
-        reason,
-        message,
-        metadata=metadata,
-        field_violations=field_violations,
-        precondition_violations=precondition_violations,
-        resource=resource,
-    )
+async def abort(context: grpc.aio.ServicerContext[Any, Any], status: status_pb2.Status) -> NoReturn:
+    """End the RPC served by the grpc.aio `context` with a rich status (always raises)."""
     await context.abort_with_status(rpc_status.to_status(status))
     raise AssertionError("abort_with_status returned")  # pragma: no cover
 
@@ -152,5 +133,4 @@ def status_for(exc: DomainError) -> status_pb2.Status:
 
 async def abort_for(context: grpc.aio.ServicerContext[Any, Any], exc: DomainError) -> NoReturn:
     """End the RPC with the rich status of a domain error (always raises)."""
-    await context.abort_with_status(rpc_status.to_status(status_for(exc)))
-    raise AssertionError("abort_with_status returned")  # pragma: no cover
+    await abort(context, status_for(exc))

@@ -104,10 +104,12 @@ class _RpcScope:
             self.finished(grpc.StatusCode.INTERNAL, exc, incident=incident)
             await errors.abort(
                 context,
-                grpc.StatusCode.INTERNAL,
-                common_pb2.ERROR_REASON_INTERNAL,
-                f"internal error (incident {incident})",
-                metadata={"incident": incident},
+                errors.rich_status(
+                    grpc.StatusCode.INTERNAL,
+                    common_pb2.ERROR_REASON_INTERNAL,
+                    f"internal error (incident {incident})",
+                    metadata={"incident": incident},
+                ),
             )
         self.finished(context.code())
         return result

@@ -29,10 +29,12 @@ def _behavior(method: MethodDescriptor) -> Behavior:
     ) -> NoReturn:
         await errors.abort(
             context,
-            grpc.StatusCode.UNIMPLEMENTED,
-            common_pb2.ERROR_REASON_RPC_NOT_IMPLEMENTED,
-            message,
-            metadata=metadata,
+            errors.rich_status(
+                grpc.StatusCode.UNIMPLEMENTED,
+                common_pb2.ERROR_REASON_RPC_NOT_IMPLEMENTED,
+                message,
+                metadata=metadata,
+            ),
         )
 
     return unimplemented

@@ -65,6 +65,33 @@ def _item_ref(
     return inventory_pb2.ServiceOrderItemRef(item_id=item.id, service_order_id=order.id)
 
 
+def _track_item(
+    tx: Tx,
+    order: ordering_pb2.ServiceOrder,
+    item: ordering_pb2.ServiceOrderItem,
+    now: timestamp_pb2.Timestamp,
+    service_id: str,
+    attribute: str,
+    change: tuple[str, str],
+    description: str,
+    actor: str = PARTNER,
+) -> None:
+    """A tracking record of a service change made by an order item."""
+    audit.track(
+        tx,
+        order.buyer_id,
+        now,
+        service_id=service_id,
+        order_id=order.id,
+        item_id=item.id,
+        attribute=attribute,
+        old=change[0],
+        new=change[1],
+        description=description,
+        actor=actor,
+    )
+
+
 def apply_item(
     tx: Tx,
     order: ordering_pb2.ServiceOrder,
@@ -104,19 +131,8 @@ def _add(
     service.etag = "1"
     _sync_states(service, operational)
     tx.put_service(service)
-    audit.track(
-        tx,
-        order.buyer_id,
-        now,
-        service_id=service.id,
-        order_id=order.id,
-        item_id=item.id,
-        attribute="state",
-        old="",
-        new=mef_name(Com.ServiceState, service.state),
-        description="service created",
-        actor=PARTNER,
-    )
+    created = ("", mef_name(Com.ServiceState, service.state))
+    _track_item(tx, order, item, now, service.id, "state", created, "service created")
     audit.service_event(tx, Ev.EVENT_TYPE_SERVICE_CREATE, service, now)
 
 
@@ -157,19 +173,8 @@ def _record_changes(
     now: timestamp_pb2.Timestamp,
 ) -> None:
     def track(attribute: str, before: str, after: str, description: str) -> None:
-        audit.track(
-            tx,
-            order.buyer_id,
-            now,
-            service_id=new.id,
-            order_id=order.id,
-            item_id=item.id,
-            attribute=attribute,
-            old=before,
-            new=after,
-            description=description,
-            actor=f"buyer:{order.buyer_id}",
-        )
+        buyer = f"buyer:{order.buyer_id}"
+        _track_item(tx, order, item, now, new.id, attribute, (before, after), description, buyer)
 
     old_config: dict[str, Any] = documents.to_dict(old.service_configuration)
     new_config: dict[str, Any] = documents.to_dict(new.service_configuration)
@@ -201,17 +206,6 @@ def _delete(
     if current is None:
         return
     tx.delete_service(order.buyer_id, current.id)
-    audit.track(
-        tx,
-        order.buyer_id,
-        now,
-        service_id=current.id,
-        order_id=order.id,
-        item_id=item.id,
-        attribute="state",
-        old=mef_name(Com.ServiceState, current.state),
-        new="",
-        description="service retired",
-        actor=PARTNER,
-    )
+    retired = (mef_name(Com.ServiceState, current.state), "")
+    _track_item(tx, order, item, now, current.id, "state", retired, "service retired")
     audit.service_event(tx, Ev.EVENT_TYPE_SERVICE_DELETE, current, now)
