@@ -39,7 +39,10 @@ def test_unbuilt_unary_rpc_is_unimplemented_with_reason(channel: grpc.Channel) -
 
 
 def _server_streaming_method(services: list[ServiceDescriptor]) -> MethodDescriptor | None:
+    # PerformanceService (F4) and ServiceTestService (F5) are not built yet.
     for service in services:
+        if service.name not in ("PerformanceService", "ServiceTestService"):
+            continue
         for method in service.methods:
             if method.server_streaming and not method.client_streaming:
                 return method

@@ -38,9 +38,12 @@ class RunningServer:
     listen: Listen  # with the port actually bound
     reflected_services: tuple[str, ...]
 
-    async def stop(self, grace: float) -> None:
-        """Report NOT_SERVING everywhere, then drain in-flight RPCs for up to `grace` seconds."""
+    async def stop(self, grace: float, on_draining: Callable[[], None] | None = None) -> None:
+        """Report NOT_SERVING everywhere, end long-lived streams (`on_draining`), then drain
+        in-flight RPCs for up to `grace` seconds."""
         await self.health.shutting_down()
+        if on_draining is not None:
+            on_draining()
         await self.server.stop(grace)
 
 

@@ -58,6 +58,10 @@ class Config:
     default_buyer: str = "sp-alpha"
     sim_step_delay: float = 1.0
     sim_faults: Path | None = None
+    event_retention_hours: float = 168.0
+    event_retention_count: int = 1_000_000
+    event_prune_interval: float = 60.0
+    event_subscriber_buffer: int = 10_000
 
 
 def parse_listen(value: str) -> Listen:
@@ -185,6 +189,34 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="PATH",
         help='Partner simulator: JSON fault rules {"faults": [{"externalId": "FAIL-*", "reason": "..."}]}',
     )
+    parser.add_argument(
+        "--event-retention-hours",
+        type=parse_grace,
+        default=168.0,
+        metavar="HOURS",
+        help="keep events this long for resuming streams (default 168)",
+    )
+    parser.add_argument(
+        "--event-retention-count",
+        type=int,
+        default=1_000_000,
+        metavar="N",
+        help="keep at most the newest N events (default 1000000)",
+    )
+    parser.add_argument(
+        "--event-prune-interval",
+        type=parse_grace,
+        default=60.0,
+        metavar="SECONDS",
+        help="how often retention runs (default 60)",
+    )
+    parser.add_argument(
+        "--event-subscriber-buffer",
+        type=int,
+        default=10_000,
+        metavar="N",
+        help="events buffered per stream before a slow subscriber is cut off (default 10000)",
+    )
     return parser
 
 
@@ -205,6 +237,10 @@ def parse_args(argv: list[str] | None = None) -> Config:
         db_path = sqlite_path(ns.db)
     except argparse.ArgumentTypeError as exc:
         parser.error(f"argument --db: {exc}")
+    if ns.event_retention_count < 1:
+        parser.error("argument --event-retention-count: must be at least 1")
+    if ns.event_subscriber_buffer < 1:
+        parser.error("argument --event-subscriber-buffer: must be at least 1")
     log_format: LogFormat = ns.log_format or ("console" if sys.stderr.isatty() else "json")
     return Config(
         grpc_listen=ns.grpc_listen,
@@ -219,4 +255,8 @@ def parse_args(argv: list[str] | None = None) -> Config:
         default_buyer=ns.default_buyer,
         sim_step_delay=ns.sim_step_delay,
         sim_faults=ns.sim_faults,
+        event_retention_hours=ns.event_retention_hours,
+        event_retention_count=ns.event_retention_count,
+        event_prune_interval=ns.event_prune_interval,
+        event_subscriber_buffer=ns.event_subscriber_buffer,
     )

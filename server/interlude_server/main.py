@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import sys
@@ -11,11 +12,14 @@ from pathlib import Path
 import structlog
 
 from interlude_server.api.catalog import catalog_binding
+from interlude_server.api.events import events_binding
 from interlude_server.api.inventory import inventory_binding
 from interlude_server.api.ordering import ordering_binding
 from interlude_server.api.principal import BuyerResolver
 from interlude_server.app import RunningServer, start_server
 from interlude_server.config import Config, parse_args
+from interlude_server.events.hub import EventHub
+from interlude_server.events.retention import run_retention
 from interlude_server.observability.logging import configure_logging
 from interlude_server.partner.processor import OrderProcessor
 from interlude_server.partner.simulator import FaultRule, SimulatedPartner, load_faults
@@ -45,12 +49,16 @@ async def serve(config: Config, faults: list[FaultRule]) -> int:
     """Serve until SIGTERM or SIGINT, then shut down gracefully; the process exit code."""
     store = SqliteStore(config.db_path)
     await store.open()
+    retention: asyncio.Task[None] | None = None
     try:
         try:
             await _seed(config, store)
         except SeedError as exc:
             _log.error("seed.invalid", error=str(exc))
             return 2
+        log = await store.event_log_state()
+        hub = EventHub(log.last_seq, config.event_subscriber_buffer)
+        store.on_commit(hub.publish)
         processor = OrderProcessor(
             store, SimulatedPartner(config.sim_step_delay, faults), config.sim_step_delay
         )
@@ -59,22 +67,38 @@ async def serve(config: Config, faults: list[FaultRule]) -> int:
             inventory_binding(store, buyer_of),
             catalog_binding(store, buyer_of),
             ordering_binding(store, buyer_of, processor),
+            events_binding(store, hub, buyer_of, log.log_id),
         ]
         try:
             running = await start_server(config.grpc_listen, bindings)
         except RuntimeError as exc:
             _log.error("server.bind_failed", address=config.grpc_listen.address, error=str(exc))
             return 1
+        retention = asyncio.create_task(
+            run_retention(
+                store,
+                config.event_retention_hours * 3600,
+                config.event_retention_count,
+                config.event_prune_interval,
+            )
+        )
         resumed = await processor.start()
-        await _serve_until_signal(config, running, resumed)
+        await _wait_for_signal(config, running, resumed)
+        await running.stop(config.shutdown_grace, on_draining=hub.close)
         await processor.stop()
     finally:
+        if retention is not None:
+            retention.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await retention
         await store.close()
+    if config.ready_file is not None:
+        config.ready_file.unlink(missing_ok=True)
     _log.info("server.stopped")
     return 0
 
 
-async def _serve_until_signal(config: Config, running: RunningServer, resumed: int) -> None:
+async def _wait_for_signal(config: Config, running: RunningServer, resumed: int) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -92,9 +116,6 @@ async def _serve_until_signal(config: Config, running: RunningServer, resumed: i
     )
     await stop.wait()
     _log.info("server.stopping", grace_s=config.shutdown_grace)
-    await running.stop(config.shutdown_grace)
-    if config.ready_file is not None:
-        config.ready_file.unlink(missing_ok=True)
 
 
 def main(argv: list[str] | None = None) -> int:

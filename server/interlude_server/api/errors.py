@@ -28,6 +28,9 @@ from interlude_server.domain.errors import (
     NotPermitted,
     PolicyViolation,
     RequestIdReused,
+    ResumeTokenExpired,
+    ShuttingDown,
+    SlowConsumer,
 )
 
 DOMAIN = "mef.lso.interlude"
@@ -93,6 +96,9 @@ _CODES: dict[type[DomainError], grpc.StatusCode] = {
     InvalidState: grpc.StatusCode.FAILED_PRECONDITION,
     EtagMismatch: grpc.StatusCode.ABORTED,
     RequestIdReused: grpc.StatusCode.ALREADY_EXISTS,
+    ResumeTokenExpired: grpc.StatusCode.OUT_OF_RANGE,
+    SlowConsumer: grpc.StatusCode.RESOURCE_EXHAUSTED,
+    ShuttingDown: grpc.StatusCode.UNAVAILABLE,
 }
 
 
@@ -120,6 +126,8 @@ def status_for(exc: DomainError) -> status_pb2.Status:
         metadata["current_state"] = exc.current_state
     if isinstance(exc, EtagMismatch):
         metadata["current_etag"] = exc.current_etag
+    if isinstance(exc, SlowConsumer):
+        metadata["resume_token"] = exc.resume_token
     return rich_status(
         code,
         common_pb2.ErrorReason.Value(_REASON_PREFIX + exc.reason),

@@ -118,6 +118,28 @@ class RequestIdReused(DomainError):
     reason = "REQUEST_ID_REUSED"
 
 
+class ResumeTokenExpired(DomainError):
+    """The stream cannot continue from this point: the events after it were pruned."""
+
+    reason = "RESUME_TOKEN_EXPIRED"
+
+
+class SlowConsumer(DomainError):
+    """The subscriber fell too far behind; it resumes from `resume_token` without loss."""
+
+    reason = "SLOW_CONSUMER"
+
+    def __init__(self, message: str, resume_token: str) -> None:
+        super().__init__(message)
+        self.resume_token = resume_token
+
+
+class ShuttingDown(DomainError):
+    """The server is stopping; retry on another replica or after it restarts."""
+
+    reason = "SHUTTING_DOWN"
+
+
 @dataclass(frozen=True)
 class Errors:
     """Collects violations so validation reports all of them at once."""

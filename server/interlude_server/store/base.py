@@ -14,6 +14,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Generic, Protocol, TypeVar
 
+from google.protobuf import timestamp_pb2
+
 from interlude_grpc.mef.lso.interlude.v1 import (
     catalog_pb2,
     events_pb2,
@@ -57,6 +59,21 @@ class IdempotencyRecord:
 
 
 @dataclass(frozen=True)
+class EventLogState:
+    """Where the event log stands: its identity, newest sequence and how far retention pruned it."""
+
+    log_id: str
+    last_seq: int
+    pruned_through_seq: int
+    # Time of the newest pruned event; None while nothing was pruned.
+    pruned_through_time: timestamp_pb2.Timestamp | None
+
+
+# Called on the event loop, in commit order, with the (buyer_id, event) pairs each commit made durable.
+CommitListener = Callable[[list[tuple[str, events_pb2.Event]]], None]
+
+
+@dataclass(frozen=True)
 class ServiceQuery:
     """Selects services of one buyer; `filter` is the contract's ServiceFilter."""
 
@@ -89,6 +106,9 @@ class Tx(Protocol):
 
     def append_event(self, buyer_id: str, event: events_pb2.Event) -> int:
         """Append an event to the log in this transaction; returns its sequence."""
+
+    def prune_events(self, before: timestamp_pb2.Timestamp, keep_last: int) -> int:
+        """Retention: delete events older than `before` or beyond the newest `keep_last`."""
 
     def put_specification(self, spec: catalog_pb2.ServiceSpecification) -> None: ...
 
@@ -140,3 +160,16 @@ class Store(Protocol):
 
     async def count_services(self) -> int:
         """Services across all buyers (seeding decides whether to load)."""
+
+    def on_commit(self, listener: CommitListener) -> None:
+        """Register the one listener told about every commit that appended events (call after open)."""
+
+    async def event_log_state(self) -> EventLogState: ...
+
+    async def read_events(
+        self, buyer_id: str, after_seq: int, up_to_seq: int, limit: int
+    ) -> list[events_pb2.Event]:
+        """The buyer's events with after_seq < sequence <= up_to_seq, oldest first, at most `limit`."""
+
+    async def seq_before(self, time: timestamp_pb2.Timestamp) -> int:
+        """The newest sequence of an event committed before `time` (0 if none)."""

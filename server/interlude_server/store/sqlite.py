@@ -10,6 +10,7 @@ read runs in one read transaction, so a page and its total agree.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 import threading
 from collections.abc import Callable, Sequence
@@ -17,13 +18,17 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
+from google.protobuf import timestamp_pb2
+
 from interlude_grpc.mef.lso.interlude.v1 import (
     catalog_pb2,
+    events_pb2,
     inventory_pb2,
     ordering_pb2,
 )
 from interlude_server.store import sqlite_queries as q
-from interlude_server.store.base import Page, PageRequest, ServiceQuery
+from interlude_server.store.base import CommitListener, EventLogState, Page, PageRequest, ServiceQuery
+from interlude_server.store.sqlite_keys import key_timestamp, timestamp_key
 from interlude_server.store.sqlite_schema import (
     MIGRATIONS,
     TERMINAL_ORDER_STATES,
@@ -108,6 +113,55 @@ class SqliteStore:
         if self._writer is None or self._closed:
             raise RuntimeError("the store is not open")
         return await asyncio.wrap_future(self._writer.submit(fn))
+
+    def on_commit(self, listener: CommitListener) -> None:
+        if self._writer is None:
+            raise RuntimeError("the store is not open")
+        loop = asyncio.get_running_loop()
+
+        def publish(events: list[tuple[str, events_pb2.Event]]) -> None:
+            # Runs on the writer thread after COMMIT: it must never fail the committed writes.
+            with contextlib.suppress(RuntimeError):  # the loop is closed: nobody listens any more
+                loop.call_soon_threadsafe(listener, events)
+
+        self._writer.on_commit = publish
+
+    # -- the event log ------------------------------------------------------
+
+    async def event_log_state(self) -> EventLogState:
+        def read(conn: sqlite3.Connection) -> EventLogState:
+            log_id, pruned_seq, pruned_time = conn.execute(
+                "SELECT log_id, pruned_through_seq, pruned_through_time FROM event_log WHERE id = 1"
+            ).fetchone()
+            # AUTOINCREMENT keeps the highest sequence ever used, even once retention deleted it.
+            row = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'events'").fetchone()
+            pruned_at = key_timestamp(str(pruned_time))
+            return EventLogState(str(log_id), int(row[0]) if row else 0, int(pruned_seq), pruned_at)
+
+        return await self._read(read)
+
+    async def read_events(
+        self, buyer_id: str, after_seq: int, up_to_seq: int, limit: int
+    ) -> list[events_pb2.Event]:
+        def read(conn: sqlite3.Connection) -> list[events_pb2.Event]:
+            rows = conn.execute(
+                "SELECT body FROM events WHERE buyer_id = ? AND seq > ? AND seq <= ? ORDER BY seq LIMIT ?",
+                (buyer_id, after_seq, up_to_seq, limit),
+            ).fetchall()
+            return [events_pb2.Event.FromString(body) for (body,) in rows]
+
+        return await self._read(read)
+
+    async def seq_before(self, time: timestamp_pb2.Timestamp) -> int:
+        key = timestamp_key(time)
+
+        def read(conn: sqlite3.Connection) -> int:
+            (seq,) = conn.execute(
+                "SELECT COALESCE(MAX(seq), 0) FROM events WHERE event_time < ?", (key,)
+            ).fetchone()
+            return int(seq)
+
+        return await self._read(read)
 
     # -- reads --------------------------------------------------------------
 

@@ -29,3 +29,13 @@ def field_key(msg: _message.Message, name: str) -> str:
     ts = getattr(msg, name)
     assert isinstance(ts, timestamp_pb2.Timestamp)
     return timestamp_key(ts)
+
+
+def key_timestamp(key: str) -> timestamp_pb2.Timestamp | None:
+    """The instant a timestamp key stands for; None for the unset key."""
+    if not key:
+        return None
+    value = int(key)
+    ts = timestamp_pb2.Timestamp()
+    ts.seconds, ts.nanos = value // 1_000_000_000 - _EPOCH_OFFSET, value % 1_000_000_000
+    return ts

@@ -153,10 +153,23 @@ _V1: tuple[str, ...] = (
     )""",
 )
 
+# Version 2: event log identity and retention bookkeeping for resumable streams (F3).
+_V2: tuple[str, ...] = (
+    """CREATE TABLE event_log (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        log_id TEXT NOT NULL,
+        pruned_through_seq INTEGER NOT NULL,
+        pruned_through_time TEXT NOT NULL
+    )""",
+    "INSERT INTO event_log (id, log_id, pruned_through_seq, pruned_through_time) "
+    "VALUES (1, lower(hex(randomblob(8))), 0, '')",
+    "CREATE INDEX events_time ON events (event_time)",
+)
+
 Migration = Sequence[str]
 
 # MIGRATIONS[i] migrates version i to i + 1. Append only.
-MIGRATIONS: tuple[Migration, ...] = (_V1,)
+MIGRATIONS: tuple[Migration, ...] = (_V1, _V2)
 
 SCHEMA_VERSION = len(MIGRATIONS)
 

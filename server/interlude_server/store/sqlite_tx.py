@@ -67,6 +67,8 @@ class SqliteTx:
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self._conn: sqlite3.Connection | None = conn
+        # Events appended by this write, published to live subscribers after the commit.
+        self.appended: list[tuple[str, events_pb2.Event]] = []
 
     def close(self) -> None:
         """Make further use fail: a Tx must not outlive its write function."""
@@ -229,7 +231,31 @@ class SqliteTx:
         assert seq is not None
         event.sequence = seq
         c.execute("UPDATE events SET body = ? WHERE seq = ?", (event.SerializeToString(), seq))
+        published = events_pb2.Event()
+        published.CopyFrom(event)
+        self.appended.append((buyer_id, published))
         return seq
+
+    def prune_events(self, before: timestamp_pb2.Timestamp, keep_last: int) -> int:
+        """Delete events older than `before_time_key` or beyond the newest `keep_last`;
+        remember how far the log was pruned. Returns how many were deleted."""
+        c = self._c
+        (last,) = c.execute("SELECT COALESCE(MAX(seq), 0) FROM events").fetchone()
+        (by_time,) = c.execute(
+            "SELECT COALESCE(MAX(seq), 0) FROM events WHERE event_time < ?", (timestamp_key(before),)
+        ).fetchone()
+        through = max(int(by_time), int(last) - keep_last)
+        if through <= 0:
+            return 0
+        row = c.execute("SELECT MAX(event_time) FROM events WHERE seq <= ?", (through,)).fetchone()
+        deleted = c.execute("DELETE FROM events WHERE seq <= ?", (through,)).rowcount
+        if deleted:
+            c.execute(
+                "UPDATE event_log SET pruned_through_seq = MAX(pruned_through_seq, ?), "
+                "pruned_through_time = MAX(pruned_through_time, ?) WHERE id = 1",
+                (through, row[0] or ""),
+            )
+        return int(deleted)
 
     # -- catalog ------------------------------------------------------------
 

@@ -68,6 +68,8 @@ class GroupCommitWriter:
         self._failed = 0
         self._commits = 0
         self._largest = 0
+        # Called on the writer thread after each commit with the events it made durable.
+        self.on_commit: Callable[[list[tuple[str, Any]]], None] | None = None
 
     @property
     def stats(self) -> WriterStats:
@@ -146,14 +148,16 @@ class GroupCommitWriter:
     def _run_group(self, conn: sqlite3.Connection, jobs: list[_Job]) -> None:
         conn.execute("BEGIN IMMEDIATE")
         done: list[tuple[_Job, Any]] = []  # succeeded in the open transaction
+        events: list[tuple[str, Any]] = []  # what those writes appended to the event log
         for job in jobs:
             self._writes += 1
-            ok, value = self._run_one(conn, job.fn)
+            ok, value, appended = self._run_one(conn, job.fn)
             if not ok:
                 self._failed += 1
                 job.future.set_exception(value)
             else:
                 done.append((job, value))
+                events.extend(appended)
             if not conn.in_transaction:
                 # SQLite rolled the whole transaction back (e.g. disk full):
                 # everything before this job is gone too. Start over for the rest.
@@ -162,6 +166,7 @@ class GroupCommitWriter:
                     self._failed += 1
                     prior.future.set_exception(lost)
                 done = []
+                events = []
                 conn.execute("BEGIN IMMEDIATE")
         try:
             conn.execute("COMMIT")
@@ -173,11 +178,15 @@ class GroupCommitWriter:
                 job.future.set_exception(exc)
             return
         self._commits += 1
+        if events and self.on_commit is not None:
+            self.on_commit(events)
         for job, value in done:
             job.future.set_result(value)
 
     @staticmethod
-    def _run_one(conn: sqlite3.Connection, fn: Callable[[SqliteTx], Any]) -> tuple[bool, Any]:
+    def _run_one(
+        conn: sqlite3.Connection, fn: Callable[[SqliteTx], Any]
+    ) -> tuple[bool, Any, list[tuple[str, Any]]]:
         conn.execute("SAVEPOINT write_fn")
         tx = SqliteTx(conn)
         try:
@@ -190,8 +199,8 @@ class GroupCommitWriter:
             if conn.in_transaction:
                 conn.execute("ROLLBACK TO write_fn")
                 conn.execute("RELEASE write_fn")
-            return False, exc
+            return False, exc, []
         finally:
             tx.close()
         conn.execute("RELEASE write_fn")
-        return True, result
+        return True, result, tx.appended

@@ -297,6 +297,10 @@ class _ErrorReasonEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ErrorReas
     """The server is shutting down; retry on another replica or later (UNAVAILABLE)."""
     ERROR_REASON_INTERNAL: _ErrorReason.ValueType  # 24
     """An unexpected server fault; the message carries a correlation id for the logs (INTERNAL)."""
+    ERROR_REASON_SLOW_CONSUMER: _ErrorReason.ValueType  # 25
+    """The stream's consumer fell too far behind and was cut off; resume from the last token
+    (ErrorInfo metadata `resume_token` holds it too) and nothing is lost (RESOURCE_EXHAUSTED).
+    """
 
 class ErrorReason(_ErrorReason, metaclass=_ErrorReasonEnumTypeWrapper):
     """ErrorReason lists the stable reasons the server puts into
@@ -356,6 +360,10 @@ ERROR_REASON_SHUTTING_DOWN: ErrorReason.ValueType  # 23
 """The server is shutting down; retry on another replica or later (UNAVAILABLE)."""
 ERROR_REASON_INTERNAL: ErrorReason.ValueType  # 24
 """An unexpected server fault; the message carries a correlation id for the logs (INTERNAL)."""
+ERROR_REASON_SLOW_CONSUMER: ErrorReason.ValueType  # 25
+"""The stream's consumer fell too far behind and was cut off; resume from the last token
+(ErrorInfo metadata `resume_token` holds it too) and nothing is lost (RESOURCE_EXHAUSTED).
+"""
 Global___ErrorReason: _TypeAlias = ErrorReason  # noqa: Y015
 
 @_typing.final

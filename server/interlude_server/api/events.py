@@ -1,0 +1,147 @@
+"""EventService: the buyer's events from the durable log, resumable, then live (interaction 7).
+
+A stream replays the log after its start point, sends a sync marker, then
+follows live events fanned out by the EventHub, with heartbeats carrying a
+fresh resume token when it is quiet. Tokens name a position in the global
+log, so a client that resumes with its last token misses nothing and sees
+nothing twice, across reconnects and restarts, within retention.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import grpc
+from google.protobuf import timestamp_pb2
+
+from interlude_grpc.mef.lso.interlude.v1 import common_pb2, events_pb2, events_pb2_grpc
+from interlude_server.api.principal import BuyerResolver
+from interlude_server.app import ServiceBinding
+from interlude_server.domain import clock
+from interlude_server.domain.errors import (
+    InvalidArgument,
+    ResumeTokenExpired,
+    ShuttingDown,
+    SlowConsumer,
+    Violation,
+)
+from interlude_server.events import tokens
+from interlude_server.events.filters import matcher
+from interlude_server.events.hub import EventHub, Matcher
+from interlude_server.store.base import EventLogState, Store
+
+Context = grpc.aio.ServicerContext[Any, Any]
+Response = events_pb2.StreamEventsResponse
+DEFAULT_HEARTBEAT_S = 30.0
+MIN_HEARTBEAT_S = 1.0
+REPLAY_PAGE = 500
+RESYNC = "re-read the resources you follow (List/Get), then stream again from now"
+
+
+def heartbeat_seconds(request: events_pb2.StreamEventsRequest) -> float:
+    if not request.HasField("heartbeat_interval"):
+        return DEFAULT_HEARTBEAT_S
+    seconds = request.heartbeat_interval.ToNanoseconds() / 1e9
+    if seconds < MIN_HEARTBEAT_S:
+        raise InvalidArgument(
+            "heartbeat_interval is too short",
+            [Violation("heartbeat_interval", f"must be at least {MIN_HEARTBEAT_S:g} s")],
+        )
+    return seconds
+
+
+def _before(a: timestamp_pb2.Timestamp, b: timestamp_pb2.Timestamp) -> bool:
+    return a.ToNanoseconds() <= b.ToNanoseconds()
+
+
+class EventsServicer(events_pb2_grpc.EventServiceServicer):
+    """Streams the calling buyer's events; never another buyer's."""
+
+    def __init__(self, store: Store, hub: EventHub, buyer_of: BuyerResolver, log_id: str) -> None:
+        self.store = store
+        self.hub = hub
+        self.buyer_of = buyer_of
+        self.log_id = log_id
+
+    def _token(self, seq: int) -> str:
+        return tokens.encode(tokens.ResumePoint(self.log_id, seq))
+
+    async def _start_after(self, request: events_pb2.StreamEventsRequest) -> int | None:
+        """The sequence to replay after; None means now."""
+        point = request.WhichOneof("start_point")
+        if point is None:
+            return None
+        state: EventLogState = await self.store.event_log_state()
+        if point == "resume_token":
+            resume = tokens.decode(request.resume_token)
+            if resume.log_id != state.log_id or resume.seq < state.pruned_through_seq:
+                raise ResumeTokenExpired(f"the events after this resume token are no longer kept; {RESYNC}")
+            if resume.seq > state.last_seq:
+                raise InvalidArgument(
+                    "resume_token points past the end of the log",
+                    [Violation("resume_token", "not a token of this server")],
+                    reason="INVALID_RESUME_TOKEN",
+                )
+            return resume.seq
+        if state.pruned_through_time is not None and _before(request.start_time, state.pruned_through_time):
+            raise ResumeTokenExpired(f"events from start_time are no longer kept; {RESYNC}")
+        return await self.store.seq_before(request.start_time)
+
+    async def _replay(self, buyer: str, matches: Matcher, after: int, up_to: int) -> AsyncIterator[Response]:
+        cursor = after
+        while cursor < up_to:
+            page = await self.store.read_events(buyer, cursor, up_to, REPLAY_PAGE)
+            for event in page:
+                if matches(event):
+                    event.resume_token = self._token(event.sequence)
+                    yield Response(event=event)
+            if len(page) < REPLAY_PAGE:
+                return
+            cursor = page[-1].sequence
+
+    def _heartbeat(self, seq: int) -> Response:
+        return Response(
+            heartbeat=common_pb2.StreamHeartbeat(resume_token=self._token(seq), server_time=clock.now())
+        )
+
+    async def StreamEvents(
+        self, request: events_pb2.StreamEventsRequest, context: Context
+    ) -> AsyncIterator[Response]:
+        buyer = self.buyer_of(context)
+        interval = heartbeat_seconds(request)
+        matches = matcher(request.filter)
+        after = await self._start_after(request)
+        subscription = self.hub.subscribe(buyer, matches)
+        try:
+            cursor = subscription.start_seq if after is None else after
+            async for response in self._replay(buyer, matches, cursor, subscription.start_seq):
+                yield response
+            cursor = max(cursor, subscription.start_seq)
+            yield Response(sync=common_pb2.StreamSync(resume_token=self._token(cursor)))
+            while True:
+                event = await subscription.next(interval)
+                if subscription.overflowed:
+                    raise SlowConsumer(
+                        "you fell too far behind; resume from your last token", self._token(cursor)
+                    )
+                if subscription.closed:
+                    raise ShuttingDown("the server is shutting down; resume from your last token")
+                if event is None:
+                    if subscription.idle:  # every event up to the hub's newest was delivered or filtered out
+                        cursor = max(cursor, self.hub.last_seq)
+                    yield self._heartbeat(cursor)
+                elif event.sequence > cursor:
+                    cursor = event.sequence
+                    event.resume_token = self._token(cursor)
+                    yield Response(event=event)
+        finally:
+            self.hub.unsubscribe(subscription)
+
+
+def events_binding(store: Store, hub: EventHub, buyer_of: BuyerResolver, log_id: str) -> ServiceBinding:
+    servicer = EventsServicer(store, hub, buyer_of, log_id)
+    return ServiceBinding(
+        "mef.lso.interlude.v1.EventService",
+        lambda server: events_pb2_grpc.add_EventServiceServicer_to_server(servicer, server),
+    )

@@ -1,0 +1,1 @@
+"""The event side: resume tokens, in-process fan-out of committed events, retention."""

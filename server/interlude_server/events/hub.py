@@ -1,0 +1,99 @@
+"""In-process fan-out: every committed event reaches every live subscriber once.
+
+The store tells the hub about each commit (on the event loop, in commit
+order) with the events it made durable; the hub hands each event to the
+subscribers whose buyer and filter match, without touching the database.
+Each subscriber has a bounded buffer: one that cannot keep up is marked
+overflowed and cut off by its stream (it resumes from its token, losing
+nothing), so a slow consumer never stalls writers or other subscribers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import Callable
+
+from interlude_grpc.mef.lso.interlude.v1 import events_pb2
+
+Matcher = Callable[[events_pb2.Event], bool]
+
+
+class Subscription:
+    """One live subscriber's buffer of matching events."""
+
+    def __init__(self, buyer_id: str, matches: Matcher, start_seq: int, capacity: int) -> None:
+        self.buyer_id = buyer_id
+        self.matches = matches
+        # The hub's newest sequence when this subscription started: the replay covers up to it.
+        self.start_seq = start_seq
+        self.capacity = capacity
+        self.overflowed = False
+        self.closed = False
+        self._buffer: deque[events_pb2.Event] = deque()
+        self._wakeup = asyncio.Event()
+
+    def offer(self, buyer_id: str, event: events_pb2.Event) -> None:
+        if self.overflowed or buyer_id != self.buyer_id or not self.matches(event):
+            return
+        if len(self._buffer) >= self.capacity:
+            self.overflowed = True
+            self._buffer.clear()
+        else:
+            self._buffer.append(event)
+        self._wakeup.set()
+
+    def close(self) -> None:
+        self.closed = True
+        self._wakeup.set()
+
+    @property
+    def idle(self) -> bool:
+        return not self._buffer
+
+    async def next(self, wait_s: float) -> events_pb2.Event | None:
+        """The next buffered event, or None after `wait_s` seconds, overflow or close."""
+        if not self._buffer and not (self.overflowed or self.closed):
+            self._wakeup.clear()
+            try:
+                await asyncio.wait_for(self._wakeup.wait(), wait_s)
+            except TimeoutError:
+                return None
+        if self.overflowed or self.closed or not self._buffer:
+            return None
+        return self._buffer.popleft()
+
+
+class EventHub:
+    """Receives committed events from the store and fans them out to subscriptions."""
+
+    def __init__(self, last_seq: int, capacity: int = 10_000) -> None:
+        self.last_seq = last_seq
+        self.capacity = capacity
+        self._subscriptions: set[Subscription] = set()
+        self.published = 0
+
+    def publish(self, events: list[tuple[str, events_pb2.Event]]) -> None:
+        """The store's commit listener: runs on the event loop, in commit order."""
+        for buyer_id, event in events:
+            self.last_seq = max(self.last_seq, event.sequence)
+            for subscription in self._subscriptions:
+                subscription.offer(buyer_id, event)
+        self.published += len(events)
+
+    def subscribe(self, buyer_id: str, matches: Matcher) -> Subscription:
+        subscription = Subscription(buyer_id, matches, self.last_seq, self.capacity)
+        self._subscriptions.add(subscription)
+        return subscription
+
+    def unsubscribe(self, subscription: Subscription) -> None:
+        self._subscriptions.discard(subscription)
+
+    def close(self) -> None:
+        """Shutdown: end every subscription's stream."""
+        for subscription in list(self._subscriptions):
+            subscription.close()
+
+    @property
+    def subscribers(self) -> int:
+        return len(self._subscriptions)

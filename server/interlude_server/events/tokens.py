@@ -1,0 +1,43 @@
+"""Resume tokens: opaque to clients; "continue right after sequence N of log L"."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass
+
+from interlude_server.domain.errors import InvalidArgument, Violation
+
+
+@dataclass(frozen=True)
+class ResumePoint:
+    """A position in one event log: everything up to and including `seq` was seen."""
+
+    log_id: str
+    seq: int
+
+
+def encode(point: ResumePoint) -> str:
+    raw = json.dumps({"l": point.log_id, "s": point.seq}, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode(token: str, field: str = "resume_token") -> ResumePoint:
+    """The point a token names; INVALID_RESUME_TOKEN if it is not one of ours."""
+    try:
+        data = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+        point = ResumePoint(str(data["l"]), int(data["s"]))
+    except (binascii.Error, ValueError, KeyError, TypeError) as exc:
+        raise InvalidArgument(
+            "resume_token is malformed; use a token this server sent",
+            [Violation(field, "not a resume token of this server")],
+            reason="INVALID_RESUME_TOKEN",
+        ) from exc
+    if point.seq < 0:
+        raise InvalidArgument(
+            "resume_token is malformed",
+            [Violation(field, "negative position")],
+            reason="INVALID_RESUME_TOKEN",
+        )
+    return point

@@ -1,0 +1,104 @@
+"""Test helpers for event streams: a background collector and a change generator."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Sequence
+
+import grpc
+
+from interlude_grpc.mef.lso.interlude.v1 import common_pb2, events_pb2, events_pb2_grpc, ordering_pb2
+from tests.e2e.helpers import ALPHA, Stubs, wait_for_order
+
+Metadata = tuple[tuple[str, str], ...]
+LOCK_TOGGLE = ["alpha-uni-1", "alpha-uni-2", "alpha-ovc-1-ep-1", "alpha-evc-1-ep-1"]
+
+
+class Collector:
+    """Reads a StreamEvents call on a thread, keeping every response and the final error."""
+
+    def __init__(
+        self, channel: grpc.Channel, request: events_pb2.StreamEventsRequest, metadata: Metadata = ALPHA
+    ) -> None:
+        self.call = events_pb2_grpc.EventServiceStub(channel).StreamEvents(request, metadata=metadata)
+        self.responses: list[events_pb2.StreamEventsResponse] = []
+        self.error: grpc.RpcError | None = None
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._read, daemon=True)
+        self._thread.start()
+
+    def _read(self) -> None:
+        try:
+            for response in self.call:
+                with self._lock:
+                    self.responses.append(response)
+        except grpc.RpcError as error:
+            self.error = error
+
+    def events(self) -> list[events_pb2.Event]:
+        with self._lock:
+            return [r.event for r in self.responses if r.HasField("event")]
+
+    def last_token(self) -> str:
+        with self._lock:
+            for r in reversed(self.responses):
+                kind = r.WhichOneof("kind")
+                if kind is not None:
+                    token: str = getattr(r, kind).resume_token
+                    return token
+        return ""
+
+    def wait_for(self, predicate: object, timeout: float = 20.0) -> None:
+        deadline = time.monotonic() + timeout
+        while not predicate():  # type: ignore[operator]
+            assert self.error is None or predicate(), f"stream ended: {self.error}"  # type: ignore[operator]
+            assert time.monotonic() < deadline, "timed out waiting on the stream"
+            time.sleep(0.02)
+
+    def synced(self) -> bool:
+        with self._lock:
+            return any(r.HasField("sync") for r in self.responses)
+
+    def stop(self) -> None:
+        self.call.cancel()
+        self._thread.join(timeout=5)
+
+
+def toggle_admin_states(
+    stubs: Stubs, orders_per_service: int, services: Sequence[str] = LOCK_TOGGLE
+) -> list[str]:
+    """Lock/unlock services, one worker per service, each order awaited; the order ids."""
+    made: list[str] = []
+    lock = threading.Lock()
+
+    def work(service_id: str) -> None:
+        for i in range(orders_per_service):
+            state = (
+                common_pb2.ADMINISTRATIVE_STATE_LOCKED
+                if i % 2 == 0
+                else common_pb2.ADMINISTRATIVE_STATE_UNLOCKED
+            )
+            request = ordering_pb2.SetAdministrativeStateRequest(
+                service_id=service_id, administrative_state=state
+            )
+            order = stubs.ordering.SetAdministrativeState(request, metadata=ALPHA).service_order
+            wait_for_order(stubs, order.id)
+            with lock:
+                made.append(order.id)
+
+    threads = [threading.Thread(target=work, args=(s,)) for s in services]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(made) == orders_per_service * len(services)
+    return made
+
+
+def completed_orders(events: list[events_pb2.Event]) -> set[str]:
+    return {
+        e.resource.id
+        for e in events
+        if e.event_type == events_pb2.EVENT_TYPE_SERVICE_ORDER_STATE_CHANGE and e.state == "completed"
+    }
