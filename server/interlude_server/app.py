@@ -47,7 +47,9 @@ class RunningServer:
         await self.server.stop(grace)
 
 
-async def start_server(listen: Listen, bindings: Sequence[ServiceBinding] = ()) -> RunningServer:
+async def start_server(
+    listen: Listen, bindings: Sequence[ServiceBinding] = (), default_buyer: str = ""
+) -> RunningServer:
     """Build, bind and start the server; health reads SERVING when this returns.
 
     Raises RuntimeError if the address cannot be bound, ValueError if a binding
@@ -58,7 +60,7 @@ async def start_server(listen: Listen, bindings: Sequence[ServiceBinding] = ()) 
     if unknown := bound - set(names):
         raise ValueError(f"not contract services: {sorted(unknown)}")
     server = grpc.aio.server(
-        interceptors=[RpcLoggingInterceptor()],
+        interceptors=[RpcLoggingInterceptor(default_buyer)],
         # A second server on a port in use must fail, not silently share it.
         options=[("grpc.so_reuseport", 0)],
     )

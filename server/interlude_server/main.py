@@ -70,7 +70,7 @@ async def serve(config: Config, faults: list[FaultRule]) -> int:
             events_binding(store, hub, buyer_of, log.log_id),
         ]
         try:
-            running = await start_server(config.grpc_listen, bindings)
+            running = await start_server(config.grpc_listen, bindings, config.default_buyer)
         except RuntimeError as exc:
             _log.error("server.bind_failed", address=config.grpc_listen.address, error=str(exc))
             return 1

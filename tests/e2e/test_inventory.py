@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
+
 import grpc
 import pytest
 from google.protobuf import field_mask_pb2, timestamp_pb2
 
 from interlude_grpc.mef.lso.interlude.v1 import common_pb2, inventory_pb2
 from tests.e2e.helpers import ALPHA, BETA, UNI, Stubs, rich_error
+from tests.server_process import ServerProcess
 
 ALPHA_IDS = {
     "alpha-uni-1", "alpha-uni-2", "alpha-uni-3", "alpha-enni-1", "alpha-enni-2",
@@ -127,3 +130,16 @@ def test_another_buyers_service_does_not_exist_for_you(stubs: Stubs) -> None:
     assert beta
     assert not beta & ALPHA_IDS
     assert all(i.startswith("beta-") for i in beta)
+
+
+def test_calls_without_a_buyer_act_and_are_logged_as_the_default_buyer(
+    stubs: Stubs, demo_server: ServerProcess
+) -> None:
+    rid = "req-default-buyer"
+    uni = stubs.inventory.GetService(
+        inventory_pb2.GetServiceRequest(id="alpha-uni-1"), metadata=(("x-request-id", rid),)
+    ).service
+    assert uni.buyer_id == "sp-alpha"
+    lines = [json.loads(line) for line in demo_server.logs().splitlines() if rid in line]
+    finished = [entry for entry in lines if entry["event"] == "rpc.finished"]
+    assert [(e["buyer"], e["code"]) for e in finished] == [("sp-alpha", "OK")]

@@ -20,6 +20,7 @@ import structlog
 
 from interlude_grpc.mef.lso.interlude.v1 import common_pb2
 from interlude_server.api import errors
+from interlude_server.api.principal import BUYER_METADATA
 from interlude_server.domain.errors import DomainError
 
 if TYPE_CHECKING:
@@ -28,7 +29,6 @@ if TYPE_CHECKING:
 Metadata: TypeAlias = Iterable[tuple[str, str | bytes]] | None
 
 REQUEST_ID_METADATA = "x-request-id"
-BUYER_METADATA = "x-interlude-buyer"
 
 _log = structlog.get_logger("interlude_server.rpc")
 
@@ -50,10 +50,10 @@ def _request_id_field(request: object) -> str:
 class _RpcScope:
     """The logging context of one RPC, from its first byte to its status."""
 
-    def __init__(self, method: str, metadata: Metadata) -> None:
+    def __init__(self, method: str, metadata: Metadata, default_buyer: str = "") -> None:
         self.method = method
         self.request_id = _metadata_value(metadata, REQUEST_ID_METADATA)
-        self.buyer = _metadata_value(metadata, BUYER_METADATA)
+        self.buyer = _metadata_value(metadata, BUYER_METADATA) or default_buyer
         self.peer = ""
         self.started = time.perf_counter()
 
@@ -140,14 +140,14 @@ async def _write_all(responses: object, context: Context) -> None:
             await context.write(response)
 
 
-def _wrap(handler: Handler, method: str, metadata: Metadata) -> Handler:
+def _wrap(handler: Handler, method: str, metadata: Metadata, default_buyer: str) -> Handler:
     """A copy of `handler` whose behaviour is logged as one RPC."""
     request_streaming: bool = handler.request_streaming
     if handler.response_streaming:
         behavior = handler.stream_stream if request_streaming else handler.unary_stream
 
         async def logged_stream(request: Any, context: Context) -> None:
-            scope = _RpcScope(method, metadata)
+            scope = _RpcScope(method, metadata, default_buyer)
             scope.bind(context, None if request_streaming else request)
             await scope.run(context, lambda: _stream(behavior, request, context))
 
@@ -161,7 +161,7 @@ def _wrap(handler: Handler, method: str, metadata: Metadata) -> Handler:
         behavior = handler.stream_unary if request_streaming else handler.unary_unary
 
         async def logged_unary(request: Any, context: Context) -> Any:
-            scope = _RpcScope(method, metadata)
+            scope = _RpcScope(method, metadata, default_buyer)
             scope.bind(context, None if request_streaming else request)
             return await scope.run(context, lambda: _call(behavior, request, context))
 
@@ -181,7 +181,11 @@ async def _stream(behavior: Callable[..., Any] | None, request: Any, context: Co
 
 
 class RpcLoggingInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc,unused-ignore]
-    """Logs `rpc.finished` (method, peer, request_id, buyer, code, duration_ms) once per RPC."""
+    """Logs `rpc.finished` (method, peer, request_id, buyer, code, duration_ms) once per RPC;
+    `default_buyer` is logged for calls that name none (see api.principal)."""
+
+    def __init__(self, default_buyer: str = "") -> None:
+        self.default_buyer = default_buyer
 
     async def intercept_service(
         self,
@@ -192,6 +196,6 @@ class RpcLoggingInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc,un
         metadata = handler_call_details.invocation_metadata
         handler = await continuation(handler_call_details)
         if handler is None:  # no service has this method: grpc answers UNIMPLEMENTED
-            _RpcScope(method, metadata).finished(grpc.StatusCode.UNIMPLEMENTED)
+            _RpcScope(method, metadata, self.default_buyer).finished(grpc.StatusCode.UNIMPLEMENTED)
             return None
-        return _wrap(handler, method, metadata)
+        return _wrap(handler, method, metadata, self.default_buyer)
