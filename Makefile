@@ -11,7 +11,7 @@ NODE_STAMP := node_modules/.installed
 BUF := node_modules/.bin/buf
 PYTEST_ARGS ?=
 
-.PHONY: help install proto proto-check docs lint fmt test run bench clean
+.PHONY: help install proto proto-check breaking docs lint fmt test run bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -36,6 +36,14 @@ proto-check: proto ## fail if the committed bindings differ from a fresh generat
 	  git status --short -- interlude_grpc; git --no-pager diff --stat -- interlude_grpc; \
 	  echo "interlude_grpc/ is stale: run 'make proto' and commit the result"; exit 1; fi
 
+# v1 is a published contract: nothing may break it. proto/BREAKING_BASELINE names the
+# commit that landed v1; buf compares the working tree's protos with it (FILE rules).
+breaking: $(NODE_STAMP) ## fail if proto/ breaks the landed v1 contract
+	@base=$$(cat proto/BREAKING_BASELINE); \
+	if git cat-file -e "$$base^{commit}" 2>/dev/null; then \
+	  $(BUF) breaking --against ".git#ref=$$base" && echo "buf breaking: no breaking change against $$base"; \
+	else echo "buf breaking: baseline $$base is not in this clone's history (shallow clone?); fetch it to check"; exit 1; fi
+
 docs: $(STAMP) ## regenerate docs/state-machines.md from the enforced tables
 	$(PY) scripts/gen_state_docs.py
 
@@ -51,7 +59,7 @@ fmt: $(STAMP) $(NODE_STAMP) ## apply ruff and buf formatting
 	$(VENV)/bin/ruff check --fix .
 	$(BUF) format -w
 
-test: lint proto-check ## the whole suite: lint, generated-code freshness, tests
+test: lint proto-check breaking ## the whole suite: lint, generated-code freshness, tests
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 run: $(STAMP) ## start the server on the embedded default (SQLite file, demo seed)
