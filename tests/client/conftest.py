@@ -1,0 +1,16 @@
+"""Fixtures for the client tests: the in-process probe server."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.client.probe import ProbeServer
+
+
+@pytest.fixture(scope="module")
+def probe() -> Iterator[ProbeServer]:
+    server = ProbeServer()
+    yield server
+    server.stop()
