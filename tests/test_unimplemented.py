@@ -11,7 +11,7 @@ from google.protobuf.descriptor import MethodDescriptor, ServiceDescriptor
 from google.rpc import error_details_pb2  # type: ignore[import-untyped,unused-ignore]
 from grpc_status import rpc_status
 
-from interlude_grpc.mef.lso.interlude.v1 import performance_pb2, performance_pb2_grpc
+from interlude_grpc.mef.lso.interlude.v1 import service_test_pb2, service_test_pb2_grpc
 
 
 def _error_info(call: grpc.Call) -> Any:
@@ -25,23 +25,23 @@ def _error_info(call: grpc.Call) -> Any:
 
 
 def test_unbuilt_unary_rpc_is_unimplemented_with_reason(channel: grpc.Channel) -> None:
-    # PerformanceService arrives with F4; until then it must say so, never fake data.
-    stub = performance_pb2_grpc.PerformanceServiceStub(channel)
+    # ServiceTestService arrives with F5; until then it must say so, never fake data.
+    stub = service_test_pb2_grpc.ServiceTestServiceStub(channel)
     with pytest.raises(grpc.RpcError) as raised:
-        stub.GetPerformanceJob(performance_pb2.GetPerformanceJobRequest(id="job-1"), timeout=5)
+        stub.GetTestJob(service_test_pb2.GetTestJobRequest(id="job-1"), timeout=5)
     call = raised.value
     assert isinstance(call, grpc.Call)
     assert call.code() == grpc.StatusCode.UNIMPLEMENTED
-    assert "PerformanceService.GetPerformanceJob" in (call.details() or "")
+    assert "ServiceTestService.GetTestJob" in (call.details() or "")
     info = _error_info(call)
     assert info.reason == "RPC_NOT_IMPLEMENTED"
     assert info.domain == "mef.lso.interlude"
 
 
 def _server_streaming_method(services: list[ServiceDescriptor]) -> MethodDescriptor | None:
-    # PerformanceService (F4) and ServiceTestService (F5) are not built yet.
+    # ServiceTestService (F5) is not built yet.
     for service in services:
-        if service.name not in ("PerformanceService", "ServiceTestService"):
+        if service.name != "ServiceTestService":
             continue
         for method in service.methods:
             if method.server_streaming and not method.client_streaming:

@@ -62,6 +62,8 @@ class Config:
     event_retention_count: int = 1_000_000
     event_prune_interval: float = 60.0
     event_subscriber_buffer: int = 10_000
+    sim_seed: int = 0
+    sim_time_scale: float = 1.0
 
 
 def parse_listen(value: str) -> Listen:
@@ -217,7 +219,33 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="events buffered per stream before a slow subscriber is cut off (default 10000)",
     )
+    parser.add_argument(
+        "--sim-seed",
+        type=int,
+        default=0,
+        metavar="N",
+        help="Partner simulator: seed of its pseudo-random choices, e.g. measured values (default 0)",
+    )
+    parser.add_argument(
+        "--sim-time-scale",
+        type=parse_scale,
+        default=1.0,
+        metavar="FACTOR",
+        help="Partner simulator: simulated time runs FACTOR times faster than the wall clock; "
+        "900 makes a 15-minute measurement bin arrive every second (default 1)",
+    )
     return parser
+
+
+def parse_scale(value: str) -> float:
+    """Parse a positive factor."""
+    try:
+        factor = float(value)
+    except ValueError:
+        factor = 0.0
+    if not factor > 0 or factor == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {value!r}")
+    return factor
 
 
 def parse_existing_file(value: str) -> Path:
@@ -259,4 +287,6 @@ def parse_args(argv: list[str] | None = None) -> Config:
         event_retention_count=ns.event_retention_count,
         event_prune_interval=ns.event_prune_interval,
         event_subscriber_buffer=ns.event_subscriber_buffer,
+        sim_seed=ns.sim_seed,
+        sim_time_scale=ns.sim_time_scale,
     )

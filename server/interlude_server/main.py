@@ -15,12 +15,14 @@ from interlude_server.api.catalog import catalog_binding
 from interlude_server.api.events import events_binding
 from interlude_server.api.inventory import inventory_binding
 from interlude_server.api.ordering import ordering_binding
+from interlude_server.api.performance import performance_binding
 from interlude_server.api.principal import BuyerResolver
 from interlude_server.app import RunningServer, start_server
 from interlude_server.config import Config, parse_args
-from interlude_server.events.hub import EventHub
+from interlude_server.events.hub import EventHub, MeasurementHub, route_commits
 from interlude_server.events.retention import run_retention
 from interlude_server.observability.logging import configure_logging
+from interlude_server.partner.pm_engine import PmEngine, SimClock
 from interlude_server.partner.processor import OrderProcessor
 from interlude_server.partner.simulator import FaultRule, SimulatedPartner, load_faults
 from interlude_server.seed.loader import SeedError, load_seed
@@ -58,16 +60,21 @@ async def serve(config: Config, faults: list[FaultRule]) -> int:
             return 2
         log = await store.event_log_state()
         hub = EventHub(log.last_seq, config.event_subscriber_buffer)
-        store.on_commit(hub.publish)
+        measurement_hub = MeasurementHub(
+            await store.measurement_log_last_seq(), config.event_subscriber_buffer
+        )
+        store.on_commit(route_commits(hub, measurement_hub))
         processor = OrderProcessor(
             store, SimulatedPartner(config.sim_step_delay, faults), config.sim_step_delay
         )
+        pm_engine = PmEngine(store, config.sim_seed, SimClock(config.sim_time_scale), config.sim_step_delay)
         buyer_of = BuyerResolver(config.default_buyer)
         bindings = [
             inventory_binding(store, buyer_of),
             catalog_binding(store, buyer_of),
             ordering_binding(store, buyer_of, processor),
             events_binding(store, hub, buyer_of, log.log_id),
+            performance_binding(store, buyer_of, pm_engine, measurement_hub, log.log_id),
         ]
         try:
             running = await start_server(config.grpc_listen, bindings, config.default_buyer)
@@ -83,9 +90,11 @@ async def serve(config: Config, faults: list[FaultRule]) -> int:
             )
         )
         resumed = await processor.start()
-        await _wait_for_signal(config, running, resumed)
+        jobs_resumed = await pm_engine.start()
+        await _wait_for_signal(config, running, resumed, jobs_resumed)
         await running.stop(config.shutdown_grace, on_draining=hub.close)
         await processor.stop()
+        await pm_engine.stop()
     finally:
         if retention is not None:
             retention.cancel()
@@ -98,7 +107,7 @@ async def serve(config: Config, faults: list[FaultRule]) -> int:
     return 0
 
 
-async def _wait_for_signal(config: Config, running: RunningServer, resumed: int) -> None:
+async def _wait_for_signal(config: Config, running: RunningServer, resumed: int, jobs: int) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -112,6 +121,7 @@ async def _wait_for_signal(config: Config, running: RunningServer, resumed: int)
         pid=os.getpid(),
         db=str(config.db_path),
         orders_resumed=resumed,
+        pm_jobs_resumed=jobs,
         services=len(running.reflected_services),
     )
     await stop.wait()

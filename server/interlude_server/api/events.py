@@ -9,26 +9,22 @@ nothing twice, across reconnects and restarts, within retention.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import AsyncIterator
 from typing import Any
 
 import grpc
 from google.protobuf import timestamp_pb2
 
-from interlude_grpc.mef.lso.interlude.v1 import common_pb2, events_pb2, events_pb2_grpc
+from interlude_grpc.mef.lso.interlude.v1 import common_pb2, events_pb2, events_pb2_grpc, performance_pb2
 from interlude_server.api.principal import BuyerResolver
 from interlude_server.app import ServiceBinding
 from interlude_server.domain import clock
-from interlude_server.domain.errors import (
-    InvalidArgument,
-    ResumeTokenExpired,
-    ShuttingDown,
-    SlowConsumer,
-    Violation,
-)
+from interlude_server.domain.errors import InvalidArgument, ResumeTokenExpired, Violation
 from interlude_server.events import tokens
 from interlude_server.events.filters import matcher
 from interlude_server.events.hub import EventHub, Matcher
+from interlude_server.events.streaming import Envelope, replay_then_follow
 from interlude_server.store.base import EventLogState, Store
 
 Context = grpc.aio.ServicerContext[Any, Any]
@@ -39,7 +35,9 @@ REPLAY_PAGE = 500
 RESYNC = "re-read the resources you follow (List/Get), then stream again from now"
 
 
-def heartbeat_seconds(request: events_pb2.StreamEventsRequest) -> float:
+def heartbeat_seconds(
+    request: events_pb2.StreamEventsRequest | performance_pb2.StreamPerformanceDataRequest,
+) -> float:
     if not request.HasField("heartbeat_interval"):
         return DEFAULT_HEARTBEAT_S
     seconds = request.heartbeat_interval.ToNanoseconds() / 1e9
@@ -74,36 +72,30 @@ class EventsServicer(events_pb2_grpc.EventServiceServicer):
             return None
         state: EventLogState = await self.store.event_log_state()
         if point == "resume_token":
-            resume = tokens.decode(request.resume_token)
-            if resume.log_id != state.log_id or resume.seq < state.pruned_through_seq:
-                raise ResumeTokenExpired(f"the events after this resume token are no longer kept; {RESYNC}")
-            if resume.seq > state.last_seq:
-                raise InvalidArgument(
-                    "resume_token points past the end of the log",
-                    [Violation("resume_token", "not a token of this server")],
-                    reason="INVALID_RESUME_TOKEN",
-                )
-            return resume.seq
+            return tokens.resume_after(
+                request.resume_token, state.log_id, state.last_seq, state.pruned_through_seq, RESYNC
+            )
         if state.pruned_through_time is not None and _before(request.start_time, state.pruned_through_time):
             raise ResumeTokenExpired(f"events from start_time are no longer kept; {RESYNC}")
         return await self.store.seq_before(request.start_time)
 
-    async def _replay(self, buyer: str, matches: Matcher, after: int, up_to: int) -> AsyncIterator[Response]:
+    async def _replay(
+        self, buyer: str, matches: Matcher, after: int, up_to: int
+    ) -> AsyncIterator[tuple[int, Response]]:
         cursor = after
         while cursor < up_to:
             page = await self.store.read_events(buyer, cursor, up_to, REPLAY_PAGE)
             for event in page:
                 if matches(event):
                     event.resume_token = self._token(event.sequence)
-                    yield Response(event=event)
+                    yield event.sequence, Response(event=event)
             if len(page) < REPLAY_PAGE:
                 return
             cursor = page[-1].sequence
 
-    def _heartbeat(self, seq: int) -> Response:
-        return Response(
-            heartbeat=common_pb2.StreamHeartbeat(resume_token=self._token(seq), server_time=clock.now())
-        )
+    def _live(self, event: events_pb2.Event, token: str) -> Response:
+        event.resume_token = token
+        return Response(event=event)
 
     async def StreamEvents(
         self, request: events_pb2.StreamEventsRequest, context: Context
@@ -113,30 +105,17 @@ class EventsServicer(events_pb2_grpc.EventServiceServicer):
         matches = matcher(request.filter)
         after = await self._start_after(request)
         subscription = self.hub.subscribe(buyer, matches)
-        try:
-            cursor = subscription.start_seq if after is None else after
-            async for response in self._replay(buyer, matches, cursor, subscription.start_seq):
-                yield response
-            cursor = max(cursor, subscription.start_seq)
-            yield Response(sync=common_pb2.StreamSync(resume_token=self._token(cursor)))
-            while True:
-                event = await subscription.next(interval)
-                if subscription.overflowed:
-                    raise SlowConsumer(
-                        "you fell too far behind; resume from your last token", self._token(cursor)
-                    )
-                if subscription.closed:
-                    raise ShuttingDown("the server is shutting down; resume from your last token")
-                if event is None:
-                    if subscription.idle:  # every event up to the hub's newest was delivered or filtered out
-                        cursor = max(cursor, self.hub.last_seq)
-                    yield self._heartbeat(cursor)
-                elif event.sequence > cursor:
-                    cursor = event.sequence
-                    event.resume_token = self._token(cursor)
-                    yield Response(event=event)
-        finally:
-            self.hub.unsubscribe(subscription)
+        envelope = Envelope[events_pb2.Event, Response](
+            token=self._token,
+            item=self._live,
+            heartbeat=lambda token: Response(
+                heartbeat=common_pb2.StreamHeartbeat(resume_token=token, server_time=clock.now())
+            ),
+            sync=lambda token: Response(sync=common_pb2.StreamSync(resume_token=token)),
+        )
+        replay = functools.partial(self._replay, buyer, matches)
+        async for response in replay_then_follow(self.hub, subscription, after, replay, envelope, interval):
+            yield response
 
 
 def events_binding(store: Store, hub: EventHub, buyer_of: BuyerResolver, log_id: str) -> ServiceBinding:

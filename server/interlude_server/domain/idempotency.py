@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import hashlib
-from typing import TypeVar
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from google.protobuf.message import Message
 
@@ -38,3 +39,22 @@ def replay(
 def remember(tx: Tx, buyer_id: str, request_id: str, method: str, digest: str, response: Message) -> None:
     """Store the response of a request in the same transaction as its effect."""
     tx.put_idempotency(buyer_id, request_id, IdempotencyRecord(method, digest, response.SerializeToString()))
+
+
+def once(
+    buyer_id: str, method: str, request: Any, response_type: type[M], effect: Callable[[Tx], M]
+) -> Callable[[Tx], M]:
+    """A write function that runs `effect` and stores its response under the request's
+    `request_id`, in one transaction; a retry of the same request gets the stored response."""
+    rid: str = request.request_id
+    digest = fingerprint(method, request)
+
+    def run(tx: Tx) -> M:
+        if rid and (again := replay(tx, buyer_id, rid, method, digest, response_type)) is not None:
+            return again
+        response = effect(tx)
+        if rid:
+            remember(tx, buyer_id, rid, method, digest, response)
+        return response
+
+    return run

@@ -1,8 +1,10 @@
-"""In-process fan-out: every committed event reaches every live subscriber once.
+"""In-process fan-out: every committed item reaches every live subscriber once.
 
-The store tells the hub about each commit (on the event loop, in commit
-order) with the events it made durable; the hub hands each event to the
-subscribers whose buyer and filter match, without touching the database.
+The store tells the hubs about each commit (on the event loop, in commit
+order) with what it made durable: log events go to the EventHub, measurement
+batches to the measurement hub (`route_commits`). A hub hands each item to
+the subscribers whose buyer and filter match, without touching the database.
+Items carry their log position as `sequence`.
 Each subscriber has a bounded buffer: one that cannot keep up is marked
 overflowed and cut off by its stream (it resumes from its token, losing
 nothing), so a slow consumer never stalls writers or other subscribers.
@@ -13,16 +15,28 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from collections.abc import Callable
+from typing import Generic, Protocol, TypeVar
 
 from interlude_grpc.mef.lso.interlude.v1 import events_pb2
+from interlude_server.store.base import CommitListener, Committed
+from interlude_server.store.pm_base import MeasurementBatch
 
+
+class Sequenced(Protocol):
+    """An item of a durable log: its position, strictly increasing in commit order."""
+
+    @property
+    def sequence(self) -> int: ...
+
+
+T = TypeVar("T", bound=Sequenced)
 Matcher = Callable[[events_pb2.Event], bool]
 
 
-class Subscription:
-    """One live subscriber's buffer of matching events."""
+class Subscription(Generic[T]):
+    """One live subscriber's buffer of matching items."""
 
-    def __init__(self, buyer_id: str, matches: Matcher, start_seq: int, capacity: int) -> None:
+    def __init__(self, buyer_id: str, matches: Callable[[T], bool], start_seq: int, capacity: int) -> None:
         self.buyer_id = buyer_id
         self.matches = matches
         # The hub's newest sequence when this subscription started: the replay covers up to it.
@@ -30,10 +44,10 @@ class Subscription:
         self.capacity = capacity
         self.overflowed = False
         self.closed = False
-        self._buffer: deque[events_pb2.Event] = deque()
+        self._buffer: deque[T] = deque()
         self._wakeup = asyncio.Event()
 
-    def offer(self, buyer_id: str, event: events_pb2.Event) -> None:
+    def offer(self, buyer_id: str, event: T) -> None:
         if self.overflowed or buyer_id != self.buyer_id or not self.matches(event):
             return
         if len(self._buffer) >= self.capacity:
@@ -51,8 +65,8 @@ class Subscription:
     def idle(self) -> bool:
         return not self._buffer
 
-    async def next(self, wait_s: float) -> events_pb2.Event | None:
-        """The next buffered event, or None after `wait_s` seconds, overflow or close."""
+    async def next(self, wait_s: float) -> T | None:
+        """The next buffered item, or None after `wait_s` seconds, overflow or close."""
         if not self._buffer and not (self.overflowed or self.closed):
             self._wakeup.clear()
             try:
@@ -64,29 +78,29 @@ class Subscription:
         return self._buffer.popleft()
 
 
-class EventHub:
-    """Receives committed events from the store and fans them out to subscriptions."""
+class Hub(Generic[T]):
+    """Receives committed items of one log and fans them out to subscriptions."""
 
     def __init__(self, last_seq: int, capacity: int = 10_000) -> None:
         self.last_seq = last_seq
         self.capacity = capacity
-        self._subscriptions: set[Subscription] = set()
+        self._subscriptions: set[Subscription[T]] = set()
         self.published = 0
 
-    def publish(self, events: list[tuple[str, events_pb2.Event]]) -> None:
-        """The store's commit listener: runs on the event loop, in commit order."""
+    def publish(self, events: list[tuple[str, T]]) -> None:
+        """Runs on the event loop, in commit order."""
         for buyer_id, event in events:
             self.last_seq = max(self.last_seq, event.sequence)
             for subscription in self._subscriptions:
                 subscription.offer(buyer_id, event)
         self.published += len(events)
 
-    def subscribe(self, buyer_id: str, matches: Matcher) -> Subscription:
-        subscription = Subscription(buyer_id, matches, self.last_seq, self.capacity)
+    def subscribe(self, buyer_id: str, matches: Callable[[T], bool]) -> Subscription[T]:
+        subscription = Subscription[T](buyer_id, matches, self.last_seq, self.capacity)
         self._subscriptions.add(subscription)
         return subscription
 
-    def unsubscribe(self, subscription: Subscription) -> None:
+    def unsubscribe(self, subscription: Subscription[T]) -> None:
         self._subscriptions.discard(subscription)
 
     def close(self) -> None:
@@ -97,3 +111,21 @@ class EventHub:
     @property
     def subscribers(self) -> int:
         return len(self._subscriptions)
+
+
+EventHub = Hub[events_pb2.Event]
+MeasurementHub = Hub[MeasurementBatch]
+
+
+def route_commits(events: EventHub, measurements: MeasurementHub) -> CommitListener:
+    """The store's one commit listener: each committed item to the hub of its log, in commit order."""
+
+    def publish(items: list[tuple[str, Committed]]) -> None:
+        logged = [(b, i) for b, i in items if isinstance(i, events_pb2.Event)]
+        measured = [(b, i) for b, i in items if isinstance(i, MeasurementBatch)]
+        if logged:
+            events.publish(logged)
+        if measured:
+            measurements.publish(measured)
+
+    return publish

@@ -22,6 +22,7 @@ from interlude_grpc.mef.lso.interlude.v1 import (
     inventory_pb2,
     ordering_pb2,
 )
+from interlude_server.store.pm_base import MeasurementBatch, PmStore, PmTx
 
 T = TypeVar("T")
 Item = TypeVar("Item")
@@ -69,8 +70,10 @@ class EventLogState:
     pruned_through_time: timestamp_pb2.Timestamp | None
 
 
-# Called on the event loop, in commit order, with the (buyer_id, event) pairs each commit made durable.
-CommitListener = Callable[[list[tuple[str, events_pb2.Event]]], None]
+# What a commit makes durable and publishes: log events and measurement batches.
+Committed = events_pb2.Event | MeasurementBatch
+# Called on the event loop, in commit order, with the (buyer_id, item) pairs each commit made durable.
+CommitListener = Callable[[list[tuple[str, Committed]]], None]
 
 
 @dataclass(frozen=True)
@@ -82,7 +85,7 @@ class ServiceQuery:
     order_by: str = ""
 
 
-class Tx(Protocol):
+class Tx(PmTx, Protocol):
     """Synchronous view of the store inside one write transaction."""
 
     def get_service(self, buyer_id: str, service_id: str) -> inventory_pb2.Service | None: ...
@@ -115,7 +118,7 @@ class Tx(Protocol):
     def put_policy(self, policy: catalog_pb2.ServicePolicy) -> None: ...
 
 
-class Store(Protocol):
+class Store(PmStore, Protocol):
     """Persistence for inventory, catalog, policy, orders, history and idempotency."""
 
     async def open(self) -> None:

@@ -27,8 +27,16 @@ from interlude_grpc.mef.lso.interlude.v1 import (
     ordering_pb2,
 )
 from interlude_server.store import sqlite_queries as q
-from interlude_server.store.base import CommitListener, EventLogState, Page, PageRequest, ServiceQuery
+from interlude_server.store.base import (
+    CommitListener,
+    Committed,
+    EventLogState,
+    Page,
+    PageRequest,
+    ServiceQuery,
+)
 from interlude_server.store.sqlite_keys import key_timestamp, timestamp_key
+from interlude_server.store.sqlite_pm import SqlitePmReads
 from interlude_server.store.sqlite_schema import (
     MIGRATIONS,
     TERMINAL_ORDER_STATES,
@@ -49,7 +57,7 @@ T = TypeVar("T")
 _TERMINAL = ", ".join(str(s) for s in TERMINAL_ORDER_STATES)
 
 
-class SqliteStore:
+class SqliteStore(SqlitePmReads):
     """Persistence in one SQLite file: WAL, durable group commit, keyset paging."""
 
     def __init__(
@@ -119,7 +127,7 @@ class SqliteStore:
             raise RuntimeError("the store is not open")
         loop = asyncio.get_running_loop()
 
-        def publish(events: list[tuple[str, events_pb2.Event]]) -> None:
+        def publish(events: list[tuple[str, Committed]]) -> None:
             # Runs on the writer thread after COMMIT: it must never fail the committed writes.
             with contextlib.suppress(RuntimeError):  # the loop is closed: nobody listens any more
                 loop.call_soon_threadsafe(listener, events)

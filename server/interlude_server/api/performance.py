@@ -1,0 +1,364 @@
+"""PerformanceService: PM profiles, jobs, tasks, reports and tracking (Interlude interaction 8).
+
+Writes are idempotent by request_id and commit their PM events in the same
+transaction (so StreamEvents carries them); jobs then progress in the Partner's
+PM engine, which each write pokes. The measurement stream is in performance_stream.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from typing import Any, TypeVar
+
+import grpc
+from google.protobuf.message import Message
+
+from interlude_grpc.mef.lso.interlude.v1 import common_pb2, performance_pb2, performance_pb2_grpc
+from interlude_server.api import errors, filters, paging
+from interlude_server.api.performance_stream import MeasurementStreamer
+from interlude_server.api.principal import BuyerResolver
+from interlude_server.app import ServiceBinding
+from interlude_server.domain import clock, idempotency, pm_jobs, pm_profiles
+from interlude_server.domain.errors import Errors, InvalidArgument, NotFound, Violation
+from interlude_server.domain.pm_model import subject_ids
+from interlude_server.domain.pm_states import JOB
+from interlude_server.domain.pm_validate import check_modification
+from interlude_server.events.hub import MeasurementHub
+from interlude_server.partner.pm_engine import PmEngine
+from interlude_server.store.base import Store, Tx
+
+Pm = performance_pb2
+Context = grpc.aio.ServicerContext[Any, Any]
+M = TypeVar("M", bound=Message)
+NOT_FOUND = pm_profiles.NOT_FOUND
+
+
+def _required(value: str, field: str) -> None:
+    if not value:
+        raise InvalidArgument(f"{field} is required", [Violation(field, "required", "missingProperty")])
+
+
+def _found(item: M | None, kind: str, item_id: str) -> M:
+    if item is None:
+        raise NotFound(kind, item_id, NOT_FOUND)
+    return item
+
+
+def _check_ranges(*ranges: tuple[str, common_pb2.TimeRange]) -> None:
+    errs = Errors()
+    for where, value in ranges:
+        filters.check_range(errs, where, value)
+    errs.raise_if_any("the filter is not valid")
+
+
+class PerformanceServicer(performance_pb2_grpc.PerformanceServiceServicer):
+    """Serves the calling buyer's PM resources; never another buyer's."""
+
+    def __init__(
+        self, store: Store, buyer_of: BuyerResolver, engine: PmEngine, streamer: MeasurementStreamer
+    ) -> None:
+        self.store = store
+        self.buyer_of = buyer_of
+        self.engine = engine
+        self.streamer = streamer
+
+    async def _once(
+        self, buyer: str, method: str, request: Any, response_type: type[M], effect: Callable[[Tx], M]
+    ) -> M:
+        return await self.store.write(idempotency.once(buyer, method, request, response_type, effect))
+
+    # -- profiles -------------------------------------------------------------
+
+    async def CreatePerformanceProfile(
+        self, request: Pm.CreatePerformanceProfileRequest, context: Context
+    ) -> Pm.CreatePerformanceProfileResponse:
+        buyer = self.buyer_of(context)
+        profile = pm_profiles.new_profile(buyer, request.performance_profile, clock.now())
+        response = Pm.CreatePerformanceProfileResponse
+        if request.validate_only:
+            profile.id = ""
+            return response(performance_profile=profile)
+        return await self._once(
+            buyer,
+            "CreatePerformanceProfile",
+            request,
+            response,
+            lambda tx: response(performance_profile=pm_profiles.create_profile(tx, profile, clock.now())),
+        )
+
+    async def GetPerformanceProfile(
+        self, request: Pm.GetPerformanceProfileRequest, context: Context
+    ) -> Pm.GetPerformanceProfileResponse:
+        _required(request.id, "id")
+        profile = await self.store.get_pm_profile(self.buyer_of(context), request.id)
+        return Pm.GetPerformanceProfileResponse(
+            performance_profile=_found(profile, "PerformanceProfile", request.id)
+        )
+
+    async def ListPerformanceProfiles(
+        self, request: Pm.ListPerformanceProfilesRequest, context: Context
+    ) -> Pm.ListPerformanceProfilesResponse:
+        _check_ranges(("filter.creation_date_time", request.filter.creation_date_time))
+        params = paging.page_params(request.page_size, request.page_token, paging.fingerprint(request.filter))
+        page = await self.store.list_pm_profiles(self.buyer_of(context), request.filter, params.request)
+        return Pm.ListPerformanceProfilesResponse(
+            performance_profiles=page.items, next_page_token=params.next_token(page), total_size=page.total
+        )
+
+    async def UpdatePerformanceProfile(
+        self, request: Pm.UpdatePerformanceProfileRequest, context: Context
+    ) -> Pm.UpdatePerformanceProfileResponse:
+        buyer = self.buyer_of(context)
+        change = request.performance_profile
+        _required(change.id, "performance_profile.id")
+        response = Pm.UpdatePerformanceProfileResponse
+        if request.validate_only:
+            current = _found(
+                await self.store.get_pm_profile(buyer, change.id), "PerformanceProfile", change.id
+            )
+            return response(
+                performance_profile=pm_profiles.updated_profile(current, change, request.update_mask)
+            )
+        pm_profiles.check_mask(request.update_mask)
+        return await self._once(
+            buyer,
+            "UpdatePerformanceProfile",
+            request,
+            response,
+            lambda tx: response(
+                performance_profile=pm_profiles.update_profile(
+                    tx, buyer, change, request.update_mask, request.etag, clock.now()
+                )
+            ),
+        )
+
+    async def DeletePerformanceProfile(
+        self, request: Pm.DeletePerformanceProfileRequest, context: Context
+    ) -> Pm.DeletePerformanceProfileResponse:
+        buyer = self.buyer_of(context)
+        _required(request.id, "id")
+        response = Pm.DeletePerformanceProfileResponse
+
+        def effect(tx: Tx) -> Pm.DeletePerformanceProfileResponse:
+            pm_profiles.delete_profile(tx, buyer, request.id, request.etag, clock.now())
+            return response()
+
+        return await self._once(buyer, "DeletePerformanceProfile", request, response, effect)
+
+    # -- jobs -------------------------------------------------------------------
+
+    async def _check_references(self, buyer: str, job: Pm.PerformanceJob) -> None:
+        """validate_only: what create_job checks in its transaction, read outside one."""
+        profile_id = job.performance_profile_ref.id
+        if profile_id and await self.store.get_pm_profile(buyer, profile_id) is None:
+            raise NotFound("PerformanceProfile", profile_id, NOT_FOUND)
+        for service_id in subject_ids(job.monitored_object):
+            if await self.store.get_service(buyer, service_id) is None:
+                raise NotFound("Service", service_id, "SERVICE_NOT_FOUND")
+
+    async def CreatePerformanceJob(
+        self, request: Pm.CreatePerformanceJobRequest, context: Context
+    ) -> Pm.CreatePerformanceJobResponse:
+        buyer = self.buyer_of(context)
+        job = pm_jobs.new_job(buyer, request.performance_job, clock.now())
+        response = Pm.CreatePerformanceJobResponse
+        if request.validate_only:
+            await self._check_references(buyer, job)
+            job.id = ""
+            return response(performance_job=job)
+        created = await self._once(
+            buyer,
+            "CreatePerformanceJob",
+            request,
+            response,
+            lambda tx: response(performance_job=pm_jobs.create_job(tx, job, clock.now())),
+        )
+        self.engine.submit(buyer, created.performance_job.id)
+        return created
+
+    async def GetPerformanceJob(
+        self, request: Pm.GetPerformanceJobRequest, context: Context
+    ) -> Pm.GetPerformanceJobResponse:
+        _required(request.id, "id")
+        job = await self.store.get_pm_job(self.buyer_of(context), request.id)
+        return Pm.GetPerformanceJobResponse(performance_job=_found(job, "PerformanceJob", request.id))
+
+    async def ListPerformanceJobs(
+        self, request: Pm.ListPerformanceJobsRequest, context: Context
+    ) -> Pm.ListPerformanceJobsResponse:
+        _check_ranges(("filter.creation_date_time", request.filter.creation_date_time))
+        params = paging.page_params(request.page_size, request.page_token, paging.fingerprint(request.filter))
+        page = await self.store.list_pm_jobs(self.buyer_of(context), request.filter, params.request)
+        return Pm.ListPerformanceJobsResponse(
+            performance_jobs=page.items, next_page_token=params.next_token(page), total_size=page.total
+        )
+
+    async def _task(
+        self,
+        context: Context,
+        method: str,
+        request: Any,
+        task_type: Pm.PerformanceJobTaskType.ValueType,
+        modification: Pm.PerformanceJobModification | None = None,
+    ) -> Pm.PerformanceJobTask:
+        buyer = self.buyer_of(context)
+        _required(request.id, "id")
+
+        def effect(tx: Tx) -> Pm.GetPerformanceJobTaskResponse:
+            task = pm_jobs.request_task(
+                tx, buyer, request.id, task_type, request.etag, request.reason, clock.now(), modification
+            )
+            return Pm.GetPerformanceJobTaskResponse(performance_job_task=task)
+
+        done = await self._once(buyer, method, request, Pm.GetPerformanceJobTaskResponse, effect)
+        self.engine.submit(buyer, request.id)
+        return done.performance_job_task
+
+    async def ModifyPerformanceJob(
+        self, request: Pm.ModifyPerformanceJobRequest, context: Context
+    ) -> Pm.ModifyPerformanceJobResponse:
+        check_modification(request.modification)
+        if request.validate_only:
+            buyer = self.buyer_of(context)
+            job = _found(await self.store.get_pm_job(buyer, request.id), "PerformanceJob", request.id)
+            JOB.next(job.state, "modify")
+            preview = Pm.PerformanceJobTask(
+                task_type=Pm.PERFORMANCE_JOB_TASK_TYPE_MODIFY,
+                state=Pm.PERFORMANCE_JOB_PROCESS_STATE_ACKNOWLEDGED,
+                performance_job=Pm.PerformanceJobRef(id=job.id),
+                modification=request.modification,
+                reason=request.reason,
+                buyer_id=buyer,
+            )
+            return Pm.ModifyPerformanceJobResponse(performance_job_task=preview)
+        task = await self._task(
+            context,
+            "ModifyPerformanceJob",
+            request,
+            Pm.PERFORMANCE_JOB_TASK_TYPE_MODIFY,
+            request.modification,
+        )
+        return Pm.ModifyPerformanceJobResponse(performance_job_task=task)
+
+    async def CancelPerformanceJob(
+        self, request: Pm.CancelPerformanceJobRequest, context: Context
+    ) -> Pm.CancelPerformanceJobResponse:
+        task = await self._task(context, "CancelPerformanceJob", request, Pm.PERFORMANCE_JOB_TASK_TYPE_CANCEL)
+        return Pm.CancelPerformanceJobResponse(performance_job_task=task)
+
+    async def _suspend_or_resume(self, context: Context, action: str, request: Any) -> Pm.PerformanceJob:
+        buyer = self.buyer_of(context)
+        _required(request.id, "id")
+
+        def effect(tx: Tx) -> Pm.GetPerformanceJobResponse:
+            job = pm_jobs.suspend_or_resume(
+                tx, buyer, request.id, action, request.etag, request.reason, clock.now()
+            )
+            return Pm.GetPerformanceJobResponse(performance_job=job)
+
+        method = f"{action.capitalize()}PerformanceJob"
+        done = await self._once(buyer, method, request, Pm.GetPerformanceJobResponse, effect)
+        self.engine.submit(buyer, request.id)
+        return done.performance_job
+
+    async def SuspendPerformanceJob(
+        self, request: Pm.SuspendPerformanceJobRequest, context: Context
+    ) -> Pm.SuspendPerformanceJobResponse:
+        job = await self._suspend_or_resume(context, "suspend", request)
+        return Pm.SuspendPerformanceJobResponse(performance_job=job)
+
+    async def ResumePerformanceJob(
+        self, request: Pm.ResumePerformanceJobRequest, context: Context
+    ) -> Pm.ResumePerformanceJobResponse:
+        job = await self._suspend_or_resume(context, "resume", request)
+        return Pm.ResumePerformanceJobResponse(performance_job=job)
+
+    async def GetPerformanceJobTask(
+        self, request: Pm.GetPerformanceJobTaskRequest, context: Context
+    ) -> Pm.GetPerformanceJobTaskResponse:
+        _required(request.id, "id")
+        task = await self.store.get_pm_task(self.buyer_of(context), request.id)
+        return Pm.GetPerformanceJobTaskResponse(
+            performance_job_task=_found(task, "PerformanceJobTask", request.id)
+        )
+
+    async def ListPerformanceJobTasks(
+        self, request: Pm.ListPerformanceJobTasksRequest, context: Context
+    ) -> Pm.ListPerformanceJobTasksResponse:
+        _check_ranges(("filter.creation_date_time", request.filter.creation_date_time))
+        params = paging.page_params(request.page_size, request.page_token, paging.fingerprint(request.filter))
+        page = await self.store.list_pm_tasks(self.buyer_of(context), request.filter, params.request)
+        return Pm.ListPerformanceJobTasksResponse(
+            performance_job_tasks=page.items, next_page_token=params.next_token(page), total_size=page.total
+        )
+
+    # -- reports and tracking -----------------------------------------------------
+
+    async def CreatePerformanceReport(
+        self, request: Pm.CreatePerformanceReportRequest, context: Context
+    ) -> Pm.CreatePerformanceReportResponse:
+        await errors.abort(
+            context,
+            errors.rich_status(
+                grpc.StatusCode.UNIMPLEMENTED,
+                common_pb2.ERROR_REASON_RPC_NOT_IMPLEMENTED,
+                "ad-hoc reports are not built yet; jobs produce reports every reporting period "
+                "(ListPerformanceReports), and StreamPerformanceData replays any stored range",
+                metadata={"method": "/mef.lso.interlude.v1.PerformanceService/CreatePerformanceReport"},
+            ),
+        )
+
+    async def GetPerformanceReport(
+        self, request: Pm.GetPerformanceReportRequest, context: Context
+    ) -> Pm.GetPerformanceReportResponse:
+        _required(request.id, "id")
+        report = await self.store.get_pm_report(self.buyer_of(context), request.id)
+        return Pm.GetPerformanceReportResponse(
+            performance_report=_found(report, "PerformanceReport", request.id)
+        )
+
+    async def ListPerformanceReports(
+        self, request: Pm.ListPerformanceReportsRequest, context: Context
+    ) -> Pm.ListPerformanceReportsResponse:
+        f = request.filter
+        _check_ranges(
+            ("filter.creation_date_time", f.creation_date_time),
+            ("filter.reporting_timeframe_start_date", f.reporting_timeframe_start_date),
+            ("filter.reporting_timeframe_end_date", f.reporting_timeframe_end_date),
+        )
+        params = paging.page_params(request.page_size, request.page_token, paging.fingerprint(f))
+        page = await self.store.list_pm_reports(self.buyer_of(context), f, params.request)
+        for report in page.items:
+            report.ClearField("report_content")  # as MEF PerformanceReport_Find: Get a report for it
+        return Pm.ListPerformanceReportsResponse(
+            performance_reports=page.items, next_page_token=params.next_token(page), total_size=page.total
+        )
+
+    async def ListPerformanceTrackingRecords(
+        self, request: Pm.ListPerformanceTrackingRecordsRequest, context: Context
+    ) -> Pm.ListPerformanceTrackingRecordsResponse:
+        _check_ranges(("filter.creation_date_time", request.filter.creation_date_time))
+        params = paging.page_params(request.page_size, request.page_token, paging.fingerprint(request.filter))
+        page = await self.store.list_pm_tracking(self.buyer_of(context), request.filter, params.request)
+        return Pm.ListPerformanceTrackingRecordsResponse(
+            performance_tracking_records=page.items,
+            next_page_token=params.next_token(page),
+            total_size=page.total,
+        )
+
+    # -- the measurement stream ----------------------------------------------------
+
+    def StreamPerformanceData(
+        self, request: Pm.StreamPerformanceDataRequest, context: Context
+    ) -> AsyncIterator[Pm.StreamPerformanceDataResponse]:
+        return self.streamer.stream(self.buyer_of(context), request)
+
+
+def performance_binding(
+    store: Store, buyer_of: BuyerResolver, engine: PmEngine, hub: MeasurementHub, log_id: str
+) -> ServiceBinding:
+    servicer = PerformanceServicer(store, buyer_of, engine, MeasurementStreamer(store, hub, log_id))
+    return ServiceBinding(
+        "mef.lso.interlude.v1.PerformanceService",
+        lambda server: performance_pb2_grpc.add_PerformanceServiceServicer_to_server(servicer, server),
+    )
