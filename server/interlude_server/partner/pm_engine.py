@@ -8,8 +8,9 @@ interval already stored is never measured again.
 Time: measurement bins are aligned to the granularity on a *simulated* clock
 that runs `time_scale` times faster than the wall clock from the moment the
 server started (`--sim-time-scale 900`: a 15-minute bin every second). With
-scale 1, simulated time is wall time. Schedules (start and end times) follow
-the wall clock.
+scale 1, simulated time is wall time. The clock's origin is stored with the
+data, so simulated time runs on across restarts. Schedules (start and end
+times) follow the wall clock.
 """
 
 from __future__ import annotations
@@ -38,11 +39,11 @@ _OPEN_TASKS = [Pm.PERFORMANCE_JOB_PROCESS_STATE_ACKNOWLEDGED, Pm.PERFORMANCE_JOB
 
 
 class SimClock:
-    """Simulated time: starts at the wall clock and runs `scale` times faster."""
+    """Simulated time: equals the wall clock at `origin_ns` and runs `scale` times faster."""
 
-    def __init__(self, scale: float) -> None:
+    def __init__(self, scale: float, origin_ns: int | None = None) -> None:
         self.scale = scale
-        self._origin_ns = time.time_ns()
+        self._origin_ns = time.time_ns() if origin_ns is None else min(origin_ns, time.time_ns())
 
     def now_ns(self) -> int:
         return self._origin_ns + int((time.time_ns() - self._origin_ns) * self.scale)

@@ -119,6 +119,9 @@ class PmStore(Protocol):
 
     async def measurement_log_last_seq(self) -> int: ...
 
+    async def sim_clock_origin_ns(self) -> int:
+        """When the simulator's scaled clock started (fixed when the store was created)."""
+
     async def read_measurements(
         self, buyer_id: str, where: MeasurementRange, limit: int
     ) -> list[MeasurementBatch]:

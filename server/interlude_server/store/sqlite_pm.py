@@ -399,6 +399,13 @@ class SqlitePmReads:
 
         return await self._read(run)
 
+    async def sim_clock_origin_ns(self) -> int:
+        def run(conn: sqlite3.Connection) -> int:
+            (origin,) = conn.execute("SELECT origin_ns FROM pm_sim_clock WHERE id = 1").fetchone()
+            return int(origin)
+
+        return await self._read(run)
+
     async def read_measurements(
         self, buyer_id: str, where: MeasurementRange, limit: int
     ) -> list[MeasurementBatch]:

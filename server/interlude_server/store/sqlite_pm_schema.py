@@ -96,4 +96,12 @@ PM_TABLES: tuple[str, ...] = (
     )""",
     "CREATE INDEX pm_measurements_buyer ON pm_measurements (buyer_id, seq)",
     "CREATE INDEX pm_measurements_job ON pm_measurements (buyer_id, job_id, interval_start)",
+    # Where the simulator's scaled clock starts: fixed when the store is created, so
+    # simulated time keeps running forward across restarts (wall-clock ns since the epoch).
+    """CREATE TABLE pm_sim_clock (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        origin_ns INTEGER NOT NULL
+    )""",
+    "INSERT INTO pm_sim_clock (id, origin_ns) "
+    "VALUES (1, CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER) * 1000000)",
 )
