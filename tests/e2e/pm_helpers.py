@@ -17,8 +17,8 @@ from tests.e2e.streams import Metadata, StreamCollector
 Pm = performance_pb2
 CE_PM = "urn:mef:lso:spec:legato:carrier-ethernet-performance-monitoring-configuration:v0.0.1:all"
 IP_PM = "urn:mef:lso:spec:legato:ip-performance-monitoring-configuration:v0.0.1:all"
-# With --sim-time-scale 3600 a 15-minute bin closes every 0.25 s and an hourly report every second.
-TIME_SCALE = "3600"
+# With --sim-time-scale 9000 a 15-minute bin closes every 0.1 s and an hourly report every 0.4 s.
+TIME_SCALE = "9000"
 
 
 def profile(**overrides: object) -> Pm.PerformanceProfile:

@@ -17,7 +17,7 @@ from tests.server_process import ServerProcess, launch
 
 Pm = performance_pb2
 Ev = events_pb2
-BIN_S = 0.25  # a 15-minute bin at TIME_SCALE
+BIN_S = 0.1  # a 15-minute bin at TIME_SCALE
 
 
 @pytest.fixture(scope="module")
@@ -97,8 +97,10 @@ def test_job_streams_live_goes_quiet_when_suspended_and_resumes_then_cancels(
         assert alpha.job(job.id).state == Pm.PERFORMANCE_JOB_STATE_SUSPENDED
         quiet_from = len(live.of_kind("update"))
         beats = len(live.of_kind("heartbeat"))
-        live.wait_for(lambda: len(live.of_kind("heartbeat")) >= beats + 2)  # > 8 bins of quiet
-        assert len(live.of_kind("update")) == quiet_from, "measurements arrived while suspended"
+        live.wait_for(lambda: len(live.of_kind("heartbeat")) >= beats + 1)  # >= 1 s of quiet: ~10 bins
+        # At most the one batch committed just before the suspension may still have been on its way.
+        assert len(live.of_kind("update")) <= quiet_from + 1, "measurements arrived while suspended"
+        quiet_from = len(live.of_kind("update"))
 
         resumed = alpha.stub.ResumePerformanceJob(Pm.ResumePerformanceJobRequest(id=job.id), metadata=ALPHA)
         assert resumed.performance_job.state == Pm.PERFORMANCE_JOB_STATE_IN_PROGRESS
@@ -126,8 +128,8 @@ def test_job_streams_live_goes_quiet_when_suspended_and_resumes_then_cancels(
         ]
         after_cancel = len(live.of_kind("update"))
         beats = len(live.of_kind("heartbeat"))
-        live.wait_for(lambda: len(live.of_kind("heartbeat")) >= beats + 2)
-        assert len(live.of_kind("update")) == after_cancel, "measurements arrived after the cancellation"
+        live.wait_for(lambda: len(live.of_kind("heartbeat")) >= beats + 1)
+        assert len(live.of_kind("update")) <= after_cancel + 1, "measurements arrived after the cancellation"
 
         # The same transactions logged the PM events that StreamEvents carries.
         events.wait_for(lambda: any(e.state == "cancelled" for e in events.events()))

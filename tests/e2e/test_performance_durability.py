@@ -10,7 +10,7 @@ import pytest
 
 from interlude_grpc.mef.lso.interlude.v1 import common_pb2, performance_pb2, performance_pb2_grpc
 from tests.e2e.helpers import ALPHA, rich_error
-from tests.e2e.pm_helpers import Pmc, epoch, keys
+from tests.e2e.pm_helpers import TIME_SCALE, Pmc, epoch, keys
 from tests.server_process import launch
 
 Pm = performance_pb2
@@ -20,7 +20,7 @@ FAST = ("--seed", "demo", "--sim-step-delay", "0.02", "--sim-seed", "11")
 
 def test_a_restart_keeps_the_intervals_and_the_job_measures_on_without_repeating(tmp_path: Path) -> None:
     workdir = tmp_path / "pm"
-    server = launch(workdir, *FAST, "--sim-time-scale", "3600")
+    server = launch(workdir, *FAST, "--sim-time-scale", TIME_SCALE)
     try:
         with grpc.insecure_channel(server.target) as channel:
             alpha = Pmc(channel)
@@ -30,7 +30,7 @@ def test_a_restart_keeps_the_intervals_and_the_job_measures_on_without_repeating
             before.stop()
     finally:
         assert server.stop() == 0
-    server = launch(workdir, *FAST, "--sim-time-scale", "3600")
+    server = launch(workdir, *FAST, "--sim-time-scale", TIME_SCALE)
     try:
         with grpc.insecure_channel(server.target) as channel:
             alpha = Pmc(channel)

@@ -12,8 +12,9 @@ import base64
 import binascii
 import hashlib
 import json
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from google.protobuf.message import Message
 
@@ -24,6 +25,7 @@ DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 1000
 
 Key = tuple[str | int | float, ...]
+T = TypeVar("T")
 
 
 def fingerprint(*parts: Message | str) -> str:
@@ -82,3 +84,11 @@ def page_params(page_size: int, page_token: str, query_fingerprint: str) -> Page
     limit = min(page_size or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
     after = decode_token(page_token, query_fingerprint)
     return PageParams(PageRequest(limit=limit, after=after), query_fingerprint)
+
+
+async def fetch_page(request: Any, fetch: Callable[[PageRequest], Awaitable[Page[T]]]) -> tuple[Page[T], str]:
+    """Serve one page of a List RPC whose request has `filter`, `page_size` and `page_token`:
+    the page and its next_page_token."""
+    params = page_params(request.page_size, request.page_token, fingerprint(request.filter))
+    page = await fetch(params.request)
+    return page, params.next_token(page)

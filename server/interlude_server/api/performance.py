@@ -7,6 +7,7 @@ PM engine, which each write pokes. The measurement stream is in performance_stre
 
 from __future__ import annotations
 
+import functools
 from collections.abc import AsyncIterator, Callable
 from typing import Any, TypeVar
 
@@ -99,10 +100,11 @@ class PerformanceServicer(performance_pb2_grpc.PerformanceServiceServicer):
         self, request: Pm.ListPerformanceProfilesRequest, context: Context
     ) -> Pm.ListPerformanceProfilesResponse:
         _check_ranges(("filter.creation_date_time", request.filter.creation_date_time))
-        params = paging.page_params(request.page_size, request.page_token, paging.fingerprint(request.filter))
-        page = await self.store.list_pm_profiles(self.buyer_of(context), request.filter, params.request)
+        page, token = await paging.fetch_page(
+            request, functools.partial(self.store.list_pm_profiles, self.buyer_of(context), request.filter)
+        )
         return Pm.ListPerformanceProfilesResponse(
-            performance_profiles=page.items, next_page_token=params.next_token(page), total_size=page.total
+            performance_profiles=page.items, next_page_token=token, total_size=page.total
         )
 
     async def UpdatePerformanceProfile(
@@ -187,10 +189,11 @@ class PerformanceServicer(performance_pb2_grpc.PerformanceServiceServicer):
         self, request: Pm.ListPerformanceJobsRequest, context: Context
     ) -> Pm.ListPerformanceJobsResponse:
         _check_ranges(("filter.creation_date_time", request.filter.creation_date_time))
-        params = paging.page_params(request.page_size, request.page_token, paging.fingerprint(request.filter))
-        page = await self.store.list_pm_jobs(self.buyer_of(context), request.filter, params.request)
+        page, token = await paging.fetch_page(
+            request, functools.partial(self.store.list_pm_jobs, self.buyer_of(context), request.filter)
+        )
         return Pm.ListPerformanceJobsResponse(
-            performance_jobs=page.items, next_page_token=params.next_token(page), total_size=page.total
+            performance_jobs=page.items, next_page_token=token, total_size=page.total
         )
 
     async def _task(
@@ -286,10 +289,11 @@ class PerformanceServicer(performance_pb2_grpc.PerformanceServiceServicer):
         self, request: Pm.ListPerformanceJobTasksRequest, context: Context
     ) -> Pm.ListPerformanceJobTasksResponse:
         _check_ranges(("filter.creation_date_time", request.filter.creation_date_time))
-        params = paging.page_params(request.page_size, request.page_token, paging.fingerprint(request.filter))
-        page = await self.store.list_pm_tasks(self.buyer_of(context), request.filter, params.request)
+        page, token = await paging.fetch_page(
+            request, functools.partial(self.store.list_pm_tasks, self.buyer_of(context), request.filter)
+        )
         return Pm.ListPerformanceJobTasksResponse(
-            performance_job_tasks=page.items, next_page_token=params.next_token(page), total_size=page.total
+            performance_job_tasks=page.items, next_page_token=token, total_size=page.total
         )
 
     # -- reports and tracking -----------------------------------------------------
@@ -326,23 +330,25 @@ class PerformanceServicer(performance_pb2_grpc.PerformanceServiceServicer):
             ("filter.reporting_timeframe_start_date", f.reporting_timeframe_start_date),
             ("filter.reporting_timeframe_end_date", f.reporting_timeframe_end_date),
         )
-        params = paging.page_params(request.page_size, request.page_token, paging.fingerprint(f))
-        page = await self.store.list_pm_reports(self.buyer_of(context), f, params.request)
+        page, token = await paging.fetch_page(
+            request, functools.partial(self.store.list_pm_reports, self.buyer_of(context), request.filter)
+        )
         for report in page.items:
             report.ClearField("report_content")  # as MEF PerformanceReport_Find: Get a report for it
         return Pm.ListPerformanceReportsResponse(
-            performance_reports=page.items, next_page_token=params.next_token(page), total_size=page.total
+            performance_reports=page.items, next_page_token=token, total_size=page.total
         )
 
     async def ListPerformanceTrackingRecords(
         self, request: Pm.ListPerformanceTrackingRecordsRequest, context: Context
     ) -> Pm.ListPerformanceTrackingRecordsResponse:
         _check_ranges(("filter.creation_date_time", request.filter.creation_date_time))
-        params = paging.page_params(request.page_size, request.page_token, paging.fingerprint(request.filter))
-        page = await self.store.list_pm_tracking(self.buyer_of(context), request.filter, params.request)
+        page, token = await paging.fetch_page(
+            request, functools.partial(self.store.list_pm_tracking, self.buyer_of(context), request.filter)
+        )
         return Pm.ListPerformanceTrackingRecordsResponse(
             performance_tracking_records=page.items,
-            next_page_token=params.next_token(page),
+            next_page_token=token,
             total_size=page.total,
         )
 
