@@ -90,6 +90,8 @@ def test_job_streams_live_goes_quiet_when_suspended_and_resumes_then_cancels(
                 m.interval_end_time.ToNanoseconds() - m.interval_start_time.ToNanoseconds() == 15 * 60 * 10**9
             )
 
+        events.wait_for(lambda: any(e.event_type in _REPORT_EVENTS for e in events.events()))  # hourly
+
         suspended = alpha.stub.SuspendPerformanceJob(
             Pm.SuspendPerformanceJobRequest(id=job.id, reason="maintenance"), metadata=ALPHA
         ).performance_job

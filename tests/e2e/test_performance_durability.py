@@ -14,7 +14,7 @@ from tests.e2e.pm_helpers import TIME_SCALE, Pmc, epoch, keys
 from tests.server_process import launch
 
 Pm = performance_pb2
-PLENTY = 600  # batches (about 400 KB): far more than the slow client's windows and buffer hold
+PLENTY = 1000  # batches (about 600 KB): far more than the slow client's windows and its buffer of 100 hold
 FAST = ("--seed", "demo", "--sim-step-delay", "0.02", "--sim-seed", "11")
 
 
@@ -54,7 +54,7 @@ def _drain(responses: Iterator[Pm.StreamPerformanceDataResponse], into: list[Pm.
 
 
 def test_a_slow_subscriber_is_cut_off_and_resumes_without_loss(tmp_path: Path) -> None:
-    server = launch(tmp_path / "slow", *FAST, "--sim-time-scale", "90000", "--event-subscriber-buffer", "5")
+    server = launch(tmp_path / "slow", *FAST, "--sim-time-scale", "90000", "--event-subscriber-buffer", "100")
     try:
         # Without BDP probing, and with a small socket buffer, the slow client's windows stay
         # small: the server feels back-pressure after a few hundred batches.
