@@ -5,17 +5,23 @@ follows live events fanned out by the EventHub, with heartbeats carrying a
 fresh resume token when it is quiet. Tokens name a position in the global
 log, so a client that resumes with its last token misses nothing and sees
 nothing twice, across reconnects and restarts, within retention.
+
+An event's response is the same bytes for every subscriber (its token names
+the global position), so it is serialized once and shared: the method is
+registered with a serializer that passes bytes through, and a bounded cache
+keyed by sequence serves every stream that sends the event, live or replayed.
 """
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import AsyncIterator
 from typing import Any
 
 import grpc
 from google.protobuf import timestamp_pb2
 
-from interlude_grpc.mef.lso.interlude.v1 import common_pb2, events_pb2, events_pb2_grpc
+from interlude_grpc.mef.lso.interlude.v1 import common_pb2, events_pb2
 from interlude_server.api.principal import BuyerResolver
 from interlude_server.app import ServiceBinding
 from interlude_server.domain import clock
@@ -36,6 +42,8 @@ Response = events_pb2.StreamEventsResponse
 DEFAULT_HEARTBEAT_S = 30.0
 MIN_HEARTBEAT_S = 1.0
 REPLAY_PAGE = 500
+WIRE_CACHE_EVENTS = 65_536
+SERVICE = "mef.lso.interlude.v1.EventService"
 RESYNC = "re-read the resources you follow (List/Get), then stream again from now"
 
 
@@ -55,7 +63,33 @@ def _before(a: timestamp_pb2.Timestamp, b: timestamp_pb2.Timestamp) -> bool:
     return a.ToNanoseconds() <= b.ToNanoseconds()
 
 
-class EventsServicer(events_pb2_grpc.EventServiceServicer):
+class WireCache:
+    """The serialized StreamEventsResponse of recent events, by sequence (LRU, bounded)."""
+
+    def __init__(self, log_id: str, capacity: int = WIRE_CACHE_EVENTS) -> None:
+        self.log_id = log_id
+        self.capacity = capacity
+        self._wire: OrderedDict[int, bytes] = OrderedDict()
+
+    def token(self, seq: int) -> str:
+        return tokens.encode(tokens.ResumePoint(self.log_id, seq))
+
+    def response(self, event: events_pb2.Event) -> bytes:
+        wire = self._wire.get(event.sequence)
+        if wire is None:
+            event.resume_token = self.token(event.sequence)
+            wire = Response(event=event).SerializeToString()
+            self._wire[event.sequence] = wire
+            if len(self._wire) > self.capacity:
+                self._wire.popitem(last=False)
+        return wire
+
+
+def _serialize(response: bytes | Response) -> bytes:
+    return response if isinstance(response, bytes) else response.SerializeToString()
+
+
+class EventsServicer:
     """Streams the calling buyer's events; never another buyer's."""
 
     def __init__(self, store: Store, hub: EventHub, buyer_of: BuyerResolver, log_id: str) -> None:
@@ -63,9 +97,10 @@ class EventsServicer(events_pb2_grpc.EventServiceServicer):
         self.hub = hub
         self.buyer_of = buyer_of
         self.log_id = log_id
+        self.wire = WireCache(log_id)
 
     def _token(self, seq: int) -> str:
-        return tokens.encode(tokens.ResumePoint(self.log_id, seq))
+        return self.wire.token(seq)
 
     async def _start_after(self, request: events_pb2.StreamEventsRequest) -> int | None:
         """The sequence to replay after; None means now."""
@@ -88,14 +123,19 @@ class EventsServicer(events_pb2_grpc.EventServiceServicer):
             raise ResumeTokenExpired(f"events from start_time are no longer kept; {RESYNC}")
         return await self.store.seq_before(request.start_time)
 
-    async def _replay(self, buyer: str, matches: Matcher, after: int, up_to: int) -> AsyncIterator[Response]:
+    async def _replay(self, buyer: str, matches: Matcher, after: int, up_to: int) -> AsyncIterator[bytes]:
+        recent = self.hub.recent(buyer, after, up_to)
+        if recent is not None:  # a recent position: the hub's tail has every event after it
+            for event in recent:
+                if matches(event):
+                    yield self.wire.response(event)
+            return
         cursor = after
         while cursor < up_to:
             page = await self.store.read_events(buyer, cursor, up_to, REPLAY_PAGE)
             for event in page:
                 if matches(event):
-                    event.resume_token = self._token(event.sequence)
-                    yield Response(event=event)
+                    yield self.wire.response(event)
             if len(page) < REPLAY_PAGE:
                 return
             cursor = page[-1].sequence
@@ -107,7 +147,7 @@ class EventsServicer(events_pb2_grpc.EventServiceServicer):
 
     async def StreamEvents(
         self, request: events_pb2.StreamEventsRequest, context: Context
-    ) -> AsyncIterator[Response]:
+    ) -> AsyncIterator[bytes | Response]:
         buyer = self.buyer_of(context)
         interval = heartbeat_seconds(request)
         matches = matcher(request.filter)
@@ -133,15 +173,17 @@ class EventsServicer(events_pb2_grpc.EventServiceServicer):
                     yield self._heartbeat(cursor)
                 elif event.sequence > cursor:
                     cursor = event.sequence
-                    event.resume_token = self._token(cursor)
-                    yield Response(event=event)
+                    yield self.wire.response(event)
         finally:
             self.hub.unsubscribe(subscription)
 
 
 def events_binding(store: Store, hub: EventHub, buyer_of: BuyerResolver, log_id: str) -> ServiceBinding:
     servicer = EventsServicer(store, hub, buyer_of, log_id)
-    return ServiceBinding(
-        "mef.lso.interlude.v1.EventService",
-        lambda server: events_pb2_grpc.add_EventServiceServicer_to_server(servicer, server),
+    stream = grpc.unary_stream_rpc_method_handler(
+        servicer.StreamEvents,
+        request_deserializer=events_pb2.StreamEventsRequest.FromString,
+        response_serializer=_serialize,
     )
+    handler = grpc.method_handlers_generic_handler(SERVICE, {"StreamEvents": stream})
+    return ServiceBinding(SERVICE, lambda server: server.add_generic_rpc_handlers((handler,)))
