@@ -50,7 +50,7 @@ docs: $(STAMP) ## regenerate docs/state-machines.md from the enforced tables
 lint: $(STAMP) $(NODE_STAMP) ## ruff, mypy, buf lint and buf format check
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy server/interlude_server clients/python/interlude_client scripts tests
+	$(VENV)/bin/mypy server/interlude_server clients/python/interlude_client scripts tests bench
 	$(BUF) lint
 	$(BUF) format -d --exit-code
 
@@ -65,8 +65,9 @@ test: lint proto-check breaking ## the whole suite: lint, generated-code freshne
 run: $(STAMP) ## start the server on the embedded default (SQLite file, demo seed)
 	$(VENV)/bin/interlude-server --seed demo
 
-bench: $(STAMP) ## benchmarks (store paging now; the full suite is F9)
+bench: $(STAMP) ## benchmarks, results in bench/results/ (the full suite is F9)
 	$(PY) bench/store_paging.py
+	$(PY) -m bench.events_fanout
 
 clean: ## remove local environments and caches
 	rm -rf $(VENV) node_modules .mypy_cache .ruff_cache .pytest_cache var

@@ -5,18 +5,24 @@ follows live events fanned out by the EventHub, with heartbeats carrying a
 fresh resume token when it is quiet. Tokens name a position in the global
 log, so a client that resumes with its last token misses nothing and sees
 nothing twice, across reconnects and restarts, within retention.
+
+An event's response is the same bytes for every subscriber (its token names
+the global position), so it is serialized once and shared: the method is
+registered with a serializer that passes bytes through, and a bounded cache
+keyed by sequence serves every stream that sends the event, live or replayed.
 """
 
 from __future__ import annotations
 
 import functools
+from collections import OrderedDict
 from collections.abc import AsyncIterator
 from typing import Any
 
 import grpc
 from google.protobuf import timestamp_pb2
 
-from interlude_grpc.mef.lso.interlude.v1 import common_pb2, events_pb2, events_pb2_grpc, performance_pb2
+from interlude_grpc.mef.lso.interlude.v1 import common_pb2, events_pb2, performance_pb2
 from interlude_server.api.principal import BuyerResolver
 from interlude_server.app import ServiceBinding
 from interlude_server.domain import clock
@@ -32,6 +38,8 @@ Response = events_pb2.StreamEventsResponse
 DEFAULT_HEARTBEAT_S = 30.0
 MIN_HEARTBEAT_S = 1.0
 REPLAY_PAGE = 500
+WIRE_CACHE_EVENTS = 65_536
+SERVICE = "mef.lso.interlude.v1.EventService"
 RESYNC = "re-read the resources you follow (List/Get), then stream again from now"
 
 
@@ -53,7 +61,33 @@ def _before(a: timestamp_pb2.Timestamp, b: timestamp_pb2.Timestamp) -> bool:
     return a.ToNanoseconds() <= b.ToNanoseconds()
 
 
-class EventsServicer(events_pb2_grpc.EventServiceServicer):
+class WireCache:
+    """The serialized StreamEventsResponse of recent events, by sequence (LRU, bounded)."""
+
+    def __init__(self, log_id: str, capacity: int = WIRE_CACHE_EVENTS) -> None:
+        self.log_id = log_id
+        self.capacity = capacity
+        self._wire: OrderedDict[int, bytes] = OrderedDict()
+
+    def token(self, seq: int) -> str:
+        return tokens.encode(tokens.ResumePoint(self.log_id, seq))
+
+    def response(self, event: events_pb2.Event) -> bytes:
+        wire = self._wire.get(event.sequence)
+        if wire is None:
+            event.resume_token = self.token(event.sequence)
+            wire = Response(event=event).SerializeToString()
+            self._wire[event.sequence] = wire
+            if len(self._wire) > self.capacity:
+                self._wire.popitem(last=False)
+        return wire
+
+
+def _serialize(response: bytes | Response) -> bytes:
+    return response if isinstance(response, bytes) else response.SerializeToString()
+
+
+class EventsServicer:
     """Streams the calling buyer's events; never another buyer's."""
 
     def __init__(self, store: Store, hub: EventHub, buyer_of: BuyerResolver, log_id: str) -> None:
@@ -61,9 +95,10 @@ class EventsServicer(events_pb2_grpc.EventServiceServicer):
         self.hub = hub
         self.buyer_of = buyer_of
         self.log_id = log_id
+        self.wire = WireCache(log_id)
 
     def _token(self, seq: int) -> str:
-        return tokens.encode(tokens.ResumePoint(self.log_id, seq))
+        return self.wire.token(seq)
 
     async def _start_after(self, request: events_pb2.StreamEventsRequest) -> int | None:
         """The sequence to replay after; None means now."""
@@ -81,33 +116,34 @@ class EventsServicer(events_pb2_grpc.EventServiceServicer):
 
     async def _replay(
         self, buyer: str, matches: Matcher, after: int, up_to: int
-    ) -> AsyncIterator[tuple[int, Response]]:
+    ) -> AsyncIterator[tuple[int, bytes]]:
+        recent = self.hub.recent(buyer, after, up_to)
+        if recent is not None:  # a recent position: the hub's tail has every event after it
+            for event in recent:
+                if matches(event):
+                    yield event.sequence, self.wire.response(event)
+            return
         cursor = after
         while cursor < up_to:
             page = await self.store.read_events(buyer, cursor, up_to, REPLAY_PAGE)
             for event in page:
                 if matches(event):
-                    event.resume_token = self._token(event.sequence)
-                    yield event.sequence, Response(event=event)
+                    yield event.sequence, self.wire.response(event)
             if len(page) < REPLAY_PAGE:
                 return
             cursor = page[-1].sequence
 
-    def _live(self, event: events_pb2.Event, token: str) -> Response:
-        event.resume_token = token
-        return Response(event=event)
-
     async def StreamEvents(
         self, request: events_pb2.StreamEventsRequest, context: Context
-    ) -> AsyncIterator[Response]:
+    ) -> AsyncIterator[bytes | Response]:
         buyer = self.buyer_of(context)
         interval = heartbeat_seconds(request)
         matches = matcher(request.filter)
         after = await self._start_after(request)
         subscription = self.hub.subscribe(buyer, matches)
-        envelope = Envelope[events_pb2.Event, Response](
+        envelope = Envelope[events_pb2.Event, bytes | Response](
             token=self._token,
-            item=self._live,
+            item=lambda event, _token: self.wire.response(event),  # the same bytes for every stream
             heartbeat=lambda token: Response(
                 heartbeat=common_pb2.StreamHeartbeat(resume_token=token, server_time=clock.now())
             ),
@@ -120,7 +156,10 @@ class EventsServicer(events_pb2_grpc.EventServiceServicer):
 
 def events_binding(store: Store, hub: EventHub, buyer_of: BuyerResolver, log_id: str) -> ServiceBinding:
     servicer = EventsServicer(store, hub, buyer_of, log_id)
-    return ServiceBinding(
-        "mef.lso.interlude.v1.EventService",
-        lambda server: events_pb2_grpc.add_EventServiceServicer_to_server(servicer, server),
+    stream = grpc.unary_stream_rpc_method_handler(
+        servicer.StreamEvents,
+        request_deserializer=events_pb2.StreamEventsRequest.FromString,
+        response_serializer=_serialize,
     )
+    handler = grpc.method_handlers_generic_handler(SERVICE, {"StreamEvents": stream})
+    return ServiceBinding(SERVICE, lambda server: server.add_generic_rpc_handlers((handler,)))

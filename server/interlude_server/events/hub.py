@@ -8,11 +8,17 @@ Items carry their log position as `sequence`.
 Each subscriber has a bounded buffer: one that cannot keep up is marked
 overflowed and cut off by its stream (it resumes from its token, losing
 nothing), so a slow consumer never stalls writers or other subscribers.
+
+The hub also keeps the most recent items it published (the tail), so the
+usual resume, a reconnect after a short break, replays from memory: every
+item committed after `tail_floor` is in the tail, in sequence order. Older
+positions, and any position after a restart, replay from the store.
 """
 
 from __future__ import annotations
 
 import asyncio
+import bisect
 from collections import deque
 from collections.abc import Callable
 from typing import Generic, Protocol, TypeVar
@@ -78,14 +84,22 @@ class Subscription(Generic[T]):
         return self._buffer.popleft()
 
 
+TAIL_EVENTS = 16_384
+
+
 class Hub(Generic[T]):
     """Receives committed items of one log and fans them out to subscriptions."""
 
-    def __init__(self, last_seq: int, capacity: int = 10_000) -> None:
+    def __init__(self, last_seq: int, capacity: int = 10_000, tail: int = TAIL_EVENTS) -> None:
         self.last_seq = last_seq
         self.capacity = capacity
         self._subscriptions: set[Subscription[T]] = set()
         self.published = 0
+        # The tail: parallel lists, trimmed in halves so that appends stay O(1) amortised.
+        self.tail_size = tail
+        self.tail_floor = last_seq
+        self._tail_seqs: list[int] = []
+        self._tail: list[tuple[str, T]] = []
 
     def publish(self, events: list[tuple[str, T]]) -> None:
         """Runs on the event loop, in commit order."""
@@ -93,7 +107,23 @@ class Hub(Generic[T]):
             self.last_seq = max(self.last_seq, event.sequence)
             for subscription in self._subscriptions:
                 subscription.offer(buyer_id, event)
+            if self.tail_size:
+                self._tail_seqs.append(event.sequence)
+                self._tail.append((buyer_id, event))
+        if len(self._tail) > 2 * self.tail_size:
+            cut = len(self._tail) - self.tail_size
+            self.tail_floor = self._tail_seqs[cut - 1]
+            del self._tail_seqs[:cut], self._tail[:cut]
         self.published += len(events)
+
+    def recent(self, buyer_id: str, after_seq: int, up_to_seq: int) -> list[T] | None:
+        """`buyer_id`'s events with after_seq < sequence <= up_to_seq, from memory; None if
+        the tail does not reach back to `after_seq` (the caller reads the store)."""
+        if not self.tail_size or after_seq < self.tail_floor:
+            return None
+        start = bisect.bisect_right(self._tail_seqs, after_seq)
+        end = bisect.bisect_right(self._tail_seqs, up_to_seq)
+        return [event for buyer, event in self._tail[start:end] if buyer == buyer_id]
 
     def subscribe(self, buyer_id: str, matches: Callable[[T], bool]) -> Subscription[T]:
         subscription = Subscription[T](buyer_id, matches, self.last_seq, self.capacity)

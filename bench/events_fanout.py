@@ -1,0 +1,480 @@
+"""Event fan-out: 100 concurrent StreamEvents subscribers against the raw grpc.aio ceiling.
+
+Starts a real `interlude-server` (SQLite file, simulator with no step delay)
+seeded with 100 buyers of two UNIs each, and measures:
+
+1. **Deliveries/s (replay).** 100 subscribers of one buyer each replay the same
+   ~1,000 committed events from the durable log, through the sync marker. The
+   baseline is bench/raw_stream.py streaming exactly those messages (captured
+   from our server) to the same 100 subscribers. Alternating A/B over rounds;
+   the ratio of medians is reported (goal >= 0.7).
+2. **Commit -> delivery latency, 1k events/s, 100 tenants.** 100 subscribers, one
+   per buyer, each following its own buyer's events live, while a producer
+   places orders at a pace that commits ~1,000 events/s across the buyers.
+   Latency = receive time - the event's `event_time` (stamped when the change
+   is built, before the durable commit, so it includes the fsync). Goal p99 <= 50 ms.
+3. **The same with full fan-out.** 100 subscribers of ONE buyer, each receiving
+   every event, at ~100 events/s (10,000 deliveries/s). 1,000 events/s to 100
+   subscribers of one buyer would be 100,000 deliveries/s, above what the raw
+   grpc.aio ceiling measured in (1) reaches on this 2-core machine; the JSON
+   records that ceiling so the gap is explicit.
+
+Subscribers run in 2 processes (50 streams each, grpc.aio, 5 channels per
+process); the producer runs in this one. Runs in about 2-3 minutes.
+
+    .venv/bin/python -m bench.events_fanout [--rounds 3] [--events 1000] [--seconds 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import json
+import multiprocessing as mp
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from multiprocessing.synchronize import Event as MpEvent
+from pathlib import Path
+from typing import Any
+
+import grpc
+
+from bench.harness import ROOT, RawServer, ServerProcess, launch, median, percentile, start_raw, write_results
+from bench.raw_stream import METHOD as RAW_METHOD
+from bench.raw_stream import write_messages
+from interlude_grpc.mef.lso.interlude.v1 import common_pb2, events_pb2, ordering_pb2, ordering_pb2_grpc
+
+STREAM_EVENTS = "/mef.lso.interlude.v1.EventService/StreamEvents"
+RESPONSE_TYPE = "mef.lso.interlude.v1.StreamEventsResponse"
+SUBSCRIBERS = 100
+PROCESSES = 2
+CHANNELS_PER_PROCESS = 5
+BUYERS = 100
+REPLAY_BUYER = "bench-000"
+DEMO_SEED = ROOT / "server" / "interlude_server" / "seed" / "demo.json"
+TEMPLATE_SERVICES = ("alpha-uni-1", "alpha-uni-2")
+FILL_ORDERS_PER_S = 20.0
+
+
+def buyer(i: int) -> str:
+    return f"bench-{i:03d}"
+
+
+def write_seed(path: Path) -> dict[str, list[str]]:
+    """A seed in the documented format: the demo catalog, 100 buyers with sp-alpha's
+    policies and two Operator UNIs each; the service ids per buyer."""
+    demo = json.loads(DEMO_SEED.read_text())
+    templates = [s for s in demo["services"] if s["id"] in TEMPLATE_SERVICES]
+    # sp-alpha's policies without connectivity rules (they name sp-alpha's own services)
+    policies = [
+        {k: v for k, v in p.items() if k != "connectivityRule"}
+        for p in demo["policies"]
+        if p["buyerId"] == "sp-alpha"
+    ]
+    services_of: dict[str, list[str]] = {}
+    seed: dict[str, Any] = {"format": demo["format"], "specifications": demo["specifications"]}
+    seed["policies"], seed["services"] = [], []
+    for i in range(BUYERS):
+        b = buyer(i)
+        seed["policies"] += [{**p, "buyerId": b} for p in policies]
+        for template in templates:
+            service = json.loads(json.dumps(template))
+            service.update(buyerId=b, id=f"{b}-{template['id']}", externalId=f"{b}-{template['externalId']}")
+            seed["services"].append(service)
+            services_of.setdefault(b, []).append(service["id"])
+    path.write_text(json.dumps(seed))
+    return services_of
+
+
+# ---- subscriber processes -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What one subscriber process does: `streams` calls of `method`, each with its request
+    and buyer; in count mode each reads `expected` messages, in latency mode until `stop`."""
+
+    target: str
+    method: str
+    requests: Sequence[tuple[bytes, str]]  # (serialized request, buyer)
+    expected: int = 0  # count mode when > 0
+
+
+def _open(channel: grpc.aio.Channel | grpc.Channel, method: str, request: bytes, who: str) -> Any:
+    """A server-streaming call sending `request` as is and yielding raw response bytes."""
+    multi: Any = channel.unary_stream(method, request_serializer=None, response_deserializer=None)
+    return multi(request, metadata=(("x-interlude-buyer", who),))
+
+
+async def _count(channel: grpc.aio.Channel, method: str, request: bytes, who: str, expected: int) -> int:
+    call = _open(channel, method, request, who)
+    received = 0
+    async for _ in call:
+        received += 1
+        if received >= expected:
+            call.cancel()
+            break
+    return received
+
+
+async def _follow(
+    channel: grpc.aio.Channel,
+    method: str,
+    request: bytes,
+    who: str,
+    synced: asyncio.Event,
+    stop: asyncio.Event,
+) -> list[float]:
+    call = _open(channel, method, request, who)
+    latencies: list[float] = []
+    reader = asyncio.ensure_future(_read_latencies(call, latencies, synced))
+    await stop.wait()
+    call.cancel()
+    await asyncio.gather(reader, return_exceptions=True)
+    return latencies
+
+
+async def _read_latencies(call: Any, latencies: list[float], synced: asyncio.Event) -> None:
+    async for raw in call:
+        now_ns = time.time_ns()
+        response = events_pb2.StreamEventsResponse.FromString(raw)
+        if response.HasField("sync"):
+            synced.set()
+        elif response.HasField("event"):
+            latencies.append((now_ns - response.event.event_time.ToNanoseconds()) / 1e6)
+
+
+async def _run_plan(plan: Plan, ready: Any, go: MpEvent, stop: MpEvent) -> dict[str, Any]:
+    channels = [grpc.aio.insecure_channel(plan.target) for _ in range(CHANNELS_PER_PROCESS)]
+    for channel in channels:
+        await channel.channel_ready()
+    loop = asyncio.get_running_loop()
+    try:
+        if plan.expected:
+            ready.put("ready")
+            await loop.run_in_executor(None, go.wait)
+            start = time.time()
+            counts = await asyncio.gather(
+                *(
+                    _count(channels[i % len(channels)], plan.method, request, who, plan.expected)
+                    for i, (request, who) in enumerate(plan.requests)
+                )
+            )
+            return {"start": start, "end": time.time(), "received": sum(counts)}
+        stopped = asyncio.Event()
+        synced = [asyncio.Event() for _ in plan.requests]
+        followers = [
+            asyncio.ensure_future(
+                _follow(channels[i % len(channels)], plan.method, request, who, synced[i], stopped)
+            )
+            for i, (request, who) in enumerate(plan.requests)
+        ]
+        await asyncio.wait_for(asyncio.gather(*(s.wait() for s in synced)), 30)
+        ready.put("ready")
+        await loop.run_in_executor(None, stop.wait)
+        stopped.set()
+        results = await asyncio.gather(*followers)
+        return {"latencies_ms": list(itertools.chain.from_iterable(results))}
+    finally:
+        for channel in channels:
+            await channel.close()
+
+
+def _subscriber_main(plan: Plan, ready: Any, results: Any, go: MpEvent, stop: MpEvent) -> None:
+    results.put(asyncio.run(_run_plan(plan, ready, go, stop)))
+
+
+class Subscribers:
+    """PROCESSES subscriber processes sharing the plan's streams, started and awaited together."""
+
+    def __init__(
+        self, target: str, method: str, requests: Sequence[tuple[bytes, str]], expected: int = 0
+    ) -> None:
+        ctx = mp.get_context("spawn")
+        self.ready, self.results = ctx.Queue(), ctx.Queue()
+        self.go, self.stop = ctx.Event(), ctx.Event()
+        share = len(requests) // PROCESSES
+        self.procs = [
+            ctx.Process(
+                target=_subscriber_main,
+                daemon=True,
+                args=(
+                    Plan(target, method, requests[i * share : (i + 1) * share], expected),
+                    self.ready,
+                    self.results,
+                    self.go,
+                    self.stop,
+                ),
+            )
+            for i in range(PROCESSES)
+        ]
+        for proc in self.procs:
+            proc.start()
+        for _ in self.procs:
+            self.ready.get(timeout=60)
+
+    def collect(self) -> list[dict[str, Any]]:
+        try:
+            return [self.results.get(timeout=120) for _ in self.procs]
+        finally:
+            for proc in self.procs:
+                proc.join(timeout=10)
+                if proc.is_alive():
+                    proc.kill()
+
+
+def deliveries_per_s(target: str, method: str, request: bytes, who: str, expected: int) -> float:
+    """100 subscribers each reading `expected` messages; total deliveries per second."""
+    subs = Subscribers(target, method, [(request, who)] * SUBSCRIBERS, expected)
+    subs.go.set()
+    parts = subs.collect()
+    elapsed = float(max(p["end"] for p in parts) - min(p["start"] for p in parts))
+    return float(sum(p["received"] for p in parts)) / elapsed
+
+
+# ---- producer ---------------------------------------------------------------------------
+
+
+@dataclass
+class Produced:
+    accepted: int = 0
+    refused: dict[str, int] = field(default_factory=dict)  # by status code
+
+
+async def produce(
+    target: str,
+    services_of: dict[str, list[str]],
+    locked: dict[str, bool],
+    orders_per_s: float,
+    seconds: float,
+) -> Produced:
+    """Place SetAdministrativeState orders at a steady pace, round-robin over the buyers'
+    services, each flipping its service's administrative state (`locked` remembers it across
+    calls). An order placed while the service's previous one still runs is refused
+    (ABORTED); refusals are counted by code, not retried."""
+    pairs = [(b, s) for b, services in services_of.items() for s in services]
+    produced = Produced()
+    semaphore = asyncio.Semaphore(64)
+    async with grpc.aio.insecure_channel(target) as channel:
+        stub = ordering_pb2_grpc.ServiceOrderingServiceStub(channel)
+
+        async def place(who: str, service_id: str) -> None:
+            async with semaphore:
+                lock = not locked.get(service_id, False)
+                request = ordering_pb2.SetAdministrativeStateRequest(
+                    service_id=service_id,
+                    administrative_state=common_pb2.ADMINISTRATIVE_STATE_LOCKED
+                    if lock
+                    else common_pb2.ADMINISTRATIVE_STATE_UNLOCKED,
+                )
+                try:
+                    await stub.SetAdministrativeState(
+                        request, metadata=(("x-interlude-buyer", who),), timeout=10
+                    )
+                except grpc.aio.AioRpcError as error:
+                    code = error.code().name
+                    produced.refused[code] = produced.refused.get(code, 0) + 1
+                else:
+                    locked[service_id] = lock
+                    produced.accepted += 1
+
+        tasks = []
+        start = time.monotonic()
+        for i in range(int(orders_per_s * seconds)):
+            delay = start + i / orders_per_s - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.ensure_future(place(*pairs[i % len(pairs)])))
+        await asyncio.gather(*tasks)
+    return produced
+
+
+def replay_request() -> bytes:
+    from google.protobuf import timestamp_pb2
+
+    return events_pb2.StreamEventsRequest(start_time=timestamp_pb2.Timestamp(seconds=1)).SerializeToString()
+
+
+def capture_replay(target: str, who: str) -> list[bytes]:
+    """Every response of one replay of `who`'s log, through the sync marker."""
+    out: list[bytes] = []
+    with grpc.insecure_channel(target) as channel:
+        call = _open(channel, STREAM_EVENTS, replay_request(), who)
+        for raw in call:
+            out.append(raw)
+            if events_pb2.StreamEventsResponse.FromString(raw).HasField("sync"):
+                call.cancel()
+                break
+    return out
+
+
+def latency_phase(
+    server: ServerProcess,
+    services_of: dict[str, list[str]],
+    locked: dict[str, bool],
+    subscriber_buyers: list[str],
+    orders_per_s: float,
+    seconds: float,
+) -> dict[str, Any]:
+    request = events_pb2.StreamEventsRequest().SerializeToString()
+    subs = Subscribers(server.target, STREAM_EVENTS, [(request, b) for b in subscriber_buyers])
+    try:
+        produced = asyncio.run(produce(server.target, services_of, locked, orders_per_s, seconds))
+        time.sleep(1.5)  # let the last orders finish and their events arrive
+    finally:
+        subs.stop.set()
+    latencies = list(itertools.chain.from_iterable(p["latencies_ms"] for p in subs.collect()))
+    return {
+        "subscribers": len(subscriber_buyers),
+        "distinct_buyers": len(set(subscriber_buyers)),
+        "orders_per_s": round(orders_per_s, 1),
+        "orders_accepted": produced.accepted,
+        "orders_refused": produced.refused,
+        "seconds": seconds,
+        "deliveries": len(latencies),
+        "deliveries_per_s": round(len(latencies) / seconds),
+        "p50_ms": round(percentile(latencies, 50), 2),
+        "p90_ms": round(percentile(latencies, 90), 2),
+        "p99_ms": round(percentile(latencies, 99), 2),
+        "max_ms": round(max(latencies, default=float("nan")), 2),
+    }
+
+
+def replay_rounds(target: str, raw: RawServer, expected: int, rounds: int, label: str) -> dict[str, Any]:
+    """Alternate raw and ours (ABBA...) for `rounds` rounds; the rates and the ratio of medians."""
+    ours_rates: list[float] = []
+    raw_rates: list[float] = []
+    for round_no in range(rounds):
+        for name in ("raw", "ours") if round_no % 2 == 0 else ("ours", "raw"):
+            if name == "raw":
+                rate = deliveries_per_s(raw.target, RAW_METHOD, b"", REPLAY_BUYER, expected)
+                raw_rates.append(rate)
+            else:
+                rate = deliveries_per_s(target, STREAM_EVENTS, replay_request(), REPLAY_BUYER, expected)
+                ours_rates.append(rate)
+            print(f"{label} round {round_no + 1} {name}: {rate:,.0f} deliveries/s", flush=True)
+    return {
+        "ours_deliveries_per_s": [round(r) for r in ours_rates],
+        "raw_deliveries_per_s": [round(r) for r in raw_rates],
+        "ours_median": round(median(ours_rates)),
+        "raw_median": round(median(raw_rates)),
+        "ratio": round(median(ours_rates) / median(raw_rates), 3),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--events", type=int, default=1000, help="events in the replayed log (about)")
+    parser.add_argument("--seconds", type=float, default=10.0, help="length of each latency phase")
+    parser.add_argument("--target-events-per-s", type=float, default=1000.0)
+    parser.add_argument("--full-fanout-events-per-s", type=float, default=100.0)
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="bench-events-") as tmp:
+        workdir = Path(tmp)
+        services_of = write_seed(workdir / "seed.json")
+        server = launch(workdir / "server", "--seed", str(workdir / "seed.json"), "--sim-step-delay", "0")
+        raw = None
+        try:
+            # Fill REPLAY_BUYER's log and learn how many events an order makes.
+            mine = {REPLAY_BUYER: services_of[REPLAY_BUYER]}
+            locked: dict[str, bool] = {}
+            probe = asyncio.run(produce(server.target, mine, locked, FILL_ORDERS_PER_S, 2.0))
+            time.sleep(1.0)
+            per_order = (len(capture_replay(server.target, REPLAY_BUYER)) - 1) / probe.accepted
+            fill_s = max(0.0, (args.events / per_order - probe.accepted) / FILL_ORDERS_PER_S)
+            asyncio.run(produce(server.target, mine, locked, FILL_ORDERS_PER_S, fill_s))
+            time.sleep(1.5)
+            replay = capture_replay(server.target, REPLAY_BUYER)
+            write_messages(workdir / "replay.bin", replay)
+            raw = start_raw(workdir, workdir / "replay.bin", RESPONSE_TYPE)
+            print(f"replay log: {len(replay) - 1} events + sync; {per_order:.1f} events/order", flush=True)
+
+            warm = replay_rounds(server.target, raw, len(replay), args.rounds, "replay (recent)")
+            tenants = latency_phase(
+                server,
+                services_of,
+                locked,
+                [buyer(i) for i in range(SUBSCRIBERS)],
+                args.target_events_per_s / per_order,
+                args.seconds,
+            )
+            print(f"100 tenants: {tenants}", flush=True)
+            fanout = latency_phase(
+                server,
+                mine,
+                locked,
+                [REPLAY_BUYER] * SUBSCRIBERS,
+                args.full_fanout_events_per_s / per_order,
+                args.seconds,
+            )
+            print(f"full fan-out: {fanout}", flush=True)
+            # After a restart the hub's tail is empty: every replay reads the SQLite log.
+            server.stop()
+            server = launch(workdir / "server", "--seed", "none", "--sim-step-delay", "0")
+            cold = replay_rounds(server.target, raw, len(replay), args.rounds, "replay (after restart)")
+        finally:
+            if raw is not None:
+                raw.stop()
+            server.stop()
+
+    data = {
+        "replay": {
+            "goal": "ratio >= 0.7",
+            "subscribers": SUBSCRIBERS,
+            "events_per_subscriber": len(replay) - 1,
+            "rounds": args.rounds,
+            "recent_position": warm,
+            "after_restart_from_sqlite": cold,
+        },
+        "events_per_order": round(per_order, 2),
+        "latency_100_tenants": {"goal": "p99 <= 50 ms at ~1000 events/s", **tenants},
+        "latency_full_fanout": {
+            **fanout,
+            "note": (
+                "100 subscribers of one buyer each receive every event; 1000 events/s would need "
+                f"{SUBSCRIBERS * 1000:,} deliveries/s, above the raw ceiling measured here "
+                f"({warm['raw_median']:,}/s)"
+            ),
+        },
+    }
+    rows = [
+        [
+            "deliveries/s, 100 subscribers replaying a recent position",
+            f"{warm['ours_median']:,}",
+            f"{warm['raw_median']:,} (raw grpc.aio)",
+            f"{warm['ratio']:.2f}",
+            ">= 0.7",
+        ],
+        [
+            "deliveries/s, 100 subscribers replaying after a restart (SQLite)",
+            f"{cold['ours_median']:,}",
+            f"{cold['raw_median']:,} (raw grpc.aio)",
+            f"{cold['ratio']:.2f}",
+            ">= 0.7",
+        ],
+        [
+            f"commit→delivery, 100 tenants, {tenants['deliveries_per_s']:,} events/s",
+            f"p50 {tenants['p50_ms']} ms, p99 {tenants['p99_ms']} ms",
+            "",
+            "",
+            "p99 <= 50 ms",
+        ],
+        [
+            f"commit→delivery, 1 buyer, 100 subscribers, {fanout['deliveries_per_s']:,} deliveries/s",
+            f"p50 {fanout['p50_ms']} ms, p99 {fanout['p99_ms']} ms",
+            "",
+            "",
+            "(context)",
+        ],
+    ]
+    path = write_results("events_fanout", data, ["measure", "ours", "baseline", "ratio", "goal"], rows)
+    print((path.with_suffix(".md")).read_text())
+
+
+if __name__ == "__main__":
+    main()

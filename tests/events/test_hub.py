@@ -1,0 +1,87 @@
+"""The hub's fan-out and its in-memory tail of recent events (replay without the store)."""
+
+from __future__ import annotations
+
+import asyncio
+
+from interlude_grpc.mef.lso.interlude.v1 import events_pb2
+from interlude_server.api.events import Response, WireCache
+from interlude_server.events import tokens
+from interlude_server.events.hub import EventHub
+
+
+def _event(seq: int) -> events_pb2.Event:
+    return events_pb2.Event(
+        event_id=f"ev-{seq}",
+        sequence=seq,
+        event_type=events_pb2.EVENT_TYPE_SERVICE_STATE_CHANGE,
+        resource=events_pb2.ResourceRef(id=f"svc-{seq % 3}"),
+    )
+
+
+def _publish(hub: EventHub, first: int, last: int) -> None:
+    """Events first..last, alternately for buyers a and b, one commit each."""
+    for seq in range(first, last + 1):
+        hub.publish([("a" if seq % 2 else "b", _event(seq))])
+
+
+def test_tail_replays_a_recent_range_of_one_buyer_in_order() -> None:
+    hub = EventHub(last_seq=10, tail=100)
+    _publish(hub, 11, 30)
+    recent = hub.recent("a", 14, 25)
+    assert recent is not None
+    assert [e.sequence for e in recent] == [15, 17, 19, 21, 23, 25]
+    assert [e.sequence for e in hub.recent("b", 10, 16) or []] == [12, 14, 16]
+
+
+def test_tail_does_not_answer_for_positions_before_it() -> None:
+    hub = EventHub(last_seq=10, tail=100)
+    _publish(hub, 11, 20)
+    assert hub.recent("a", 9, 20) is None  # event 10 was committed before the hub started
+    assert hub.recent("a", 10, 20) is not None
+
+
+def test_tail_is_bounded_and_keeps_the_newest_events() -> None:
+    hub = EventHub(last_seq=0, tail=10)
+    _publish(hub, 1, 35)
+    assert hub.tail_floor > 0
+    assert hub.recent("a", 0, 35) is None
+    kept = hub.recent("a", hub.tail_floor, 35)
+    assert kept is not None
+    expected = [s for s in range(hub.tail_floor + 1, 36) if s % 2]
+    assert [e.sequence for e in kept] == expected
+    assert len(expected) >= 5  # at least `tail` events are always kept
+
+
+def test_a_disabled_tail_sends_every_replay_to_the_store() -> None:
+    hub = EventHub(last_seq=0, tail=0)
+    _publish(hub, 1, 5)
+    assert hub.recent("a", 0, 5) is None
+    assert hub.recent("a", 4, 5) is None
+
+
+def test_live_subscribers_get_only_their_buyers_matching_events() -> None:
+    async def scenario() -> list[int]:
+        hub = EventHub(last_seq=0)
+        sub = hub.subscribe("a", lambda e: e.resource.id == "svc-1")
+        _publish(hub, 1, 12)
+        got = []
+        while (event := await sub.next(0.01)) is not None:
+            got.append(event.sequence)
+        return got
+
+    assert asyncio.run(scenario()) == [1, 7]
+
+
+def test_wire_cache_serializes_an_event_once_with_its_token() -> None:
+    cache = WireCache("log-1", capacity=2)
+    event = _event(5)
+    wire = cache.response(event)
+    decoded = Response.FromString(wire)
+    assert decoded.event.sequence == 5
+    assert tokens.decode(decoded.event.resume_token) == tokens.ResumePoint("log-1", 5)
+    event.event_id = "changed"  # a cached event is not serialized again
+    assert cache.response(event) is wire
+    cache.response(_event(6))
+    cache.response(_event(7))  # evicts 5 (least recently added)
+    assert Response.FromString(cache.response(event)).event.event_id == "changed"
