@@ -68,6 +68,7 @@ run: $(STAMP) ## start the server on the embedded default (SQLite file, demo see
 bench: $(STAMP) ## benchmarks, results in bench/results/ (the full suite is F9)
 	$(PY) bench/store_paging.py
 	$(PY) -m bench.events_fanout
+	$(PY) -m bench.pm_stream
 
 clean: ## remove local environments and caches
 	rm -rf $(VENV) node_modules .mypy_cache .ruff_cache .pytest_cache var

@@ -15,7 +15,6 @@ keyed by sequence serves every stream that sends the event, live or replayed.
 from __future__ import annotations
 
 import functools
-from collections import OrderedDict
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -30,7 +29,7 @@ from interlude_server.domain.errors import InvalidArgument, ResumeTokenExpired, 
 from interlude_server.events import tokens
 from interlude_server.events.filters import matcher
 from interlude_server.events.hub import EventHub, Matcher
-from interlude_server.events.streaming import Envelope, replay_then_follow
+from interlude_server.events.streaming import Envelope, SharedWire, replay_then_follow
 from interlude_server.store.base import EventLogState, Store
 
 Context = grpc.aio.ServicerContext[Any, Any]
@@ -61,26 +60,16 @@ def _before(a: timestamp_pb2.Timestamp, b: timestamp_pb2.Timestamp) -> bool:
     return a.ToNanoseconds() <= b.ToNanoseconds()
 
 
-class WireCache:
+def _event_response(event: events_pb2.Event, token: str) -> Response:
+    event.resume_token = token
+    return Response(event=event)
+
+
+class WireCache(SharedWire[events_pb2.Event]):
     """The serialized StreamEventsResponse of recent events, by sequence (LRU, bounded)."""
 
     def __init__(self, log_id: str, capacity: int = WIRE_CACHE_EVENTS) -> None:
-        self.log_id = log_id
-        self.capacity = capacity
-        self._wire: OrderedDict[int, bytes] = OrderedDict()
-
-    def token(self, seq: int) -> str:
-        return tokens.encode(tokens.ResumePoint(self.log_id, seq))
-
-    def response(self, event: events_pb2.Event) -> bytes:
-        wire = self._wire.get(event.sequence)
-        if wire is None:
-            event.resume_token = self.token(event.sequence)
-            wire = Response(event=event).SerializeToString()
-            self._wire[event.sequence] = wire
-            if len(self._wire) > self.capacity:
-                self._wire.popitem(last=False)
-        return wire
+        super().__init__(log_id, _event_response, capacity)
 
 
 def _serialize(response: bytes | Response) -> bytes:

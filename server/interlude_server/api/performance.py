@@ -14,10 +14,11 @@ from typing import Any, TypeVar
 import grpc
 from google.protobuf.message import Message
 
-from interlude_grpc.mef.lso.interlude.v1 import common_pb2, performance_pb2, performance_pb2_grpc
+from interlude_grpc.mef.lso.interlude.v1 import common_pb2, performance_pb2
 from interlude_server.api import errors, filters, paging
 from interlude_server.api.performance_stream import MeasurementStreamer
 from interlude_server.api.principal import BuyerResolver
+from interlude_server.api.wire import passthrough_handler
 from interlude_server.app import ServiceBinding
 from interlude_server.domain import clock, idempotency, pm_jobs, pm_profiles
 from interlude_server.domain.errors import Errors, InvalidArgument, NotFound, Violation
@@ -52,8 +53,9 @@ def _check_ranges(*ranges: tuple[str, common_pb2.TimeRange]) -> None:
     errs.raise_if_any("the filter is not valid")
 
 
-class PerformanceServicer(performance_pb2_grpc.PerformanceServiceServicer):
-    """Serves the calling buyer's PM resources; never another buyer's."""
+class PerformanceServicer:
+    """Serves the calling buyer's PM resources; never another buyer's. Registered from the
+    service descriptor (api/wire.py), so the measurement stream may send shared bytes."""
 
     def __init__(
         self, store: Store, buyer_of: BuyerResolver, engine: PmEngine, streamer: MeasurementStreamer
@@ -356,7 +358,7 @@ class PerformanceServicer(performance_pb2_grpc.PerformanceServiceServicer):
 
     def StreamPerformanceData(
         self, request: Pm.StreamPerformanceDataRequest, context: Context
-    ) -> AsyncIterator[Pm.StreamPerformanceDataResponse]:
+    ) -> AsyncIterator[bytes | Pm.StreamPerformanceDataResponse]:
         return self.streamer.stream(self.buyer_of(context), request)
 
 
@@ -364,7 +366,6 @@ def performance_binding(
     store: Store, buyer_of: BuyerResolver, engine: PmEngine, hub: MeasurementHub, log_id: str
 ) -> ServiceBinding:
     servicer = PerformanceServicer(store, buyer_of, engine, MeasurementStreamer(store, hub, log_id))
-    return ServiceBinding(
-        "mef.lso.interlude.v1.PerformanceService",
-        lambda server: performance_pb2_grpc.add_PerformanceServiceServicer_to_server(servicer, server),
-    )
+    service = Pm.DESCRIPTOR.services_by_name["PerformanceService"]
+    handler = passthrough_handler(service, servicer)
+    return ServiceBinding(service.full_name, lambda server: server.add_generic_rpc_handlers((handler,)))

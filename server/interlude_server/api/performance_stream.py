@@ -18,7 +18,7 @@ from interlude_server.domain import clock
 from interlude_server.domain.errors import Errors, NotFound
 from interlude_server.events import tokens
 from interlude_server.events.hub import MeasurementHub
-from interlude_server.events.streaming import Envelope, replay_then_follow
+from interlude_server.events.streaming import Envelope, SharedWire, replay_then_follow
 from interlude_server.store.base import Store
 from interlude_server.store.pm_base import MeasurementBatch, MeasurementRange
 from interlude_server.store.sqlite_keys import timestamp_key
@@ -28,6 +28,10 @@ Response = Pm.StreamPerformanceDataResponse
 REPLAY_PAGE = 500
 RESYNC = "read the job's reports (ListPerformanceReports) for the gap, then stream again"
 BatchMatcher = Callable[[MeasurementBatch], bool]
+
+
+def _whole_update(batch: MeasurementBatch, token: str) -> Response:
+    return Response(update=Pm.MeasurementUpdate(measurements=batch.measurements, resume_token=token))
 
 
 def _check(request: Pm.StreamPerformanceDataRequest) -> None:
@@ -66,9 +70,11 @@ class MeasurementStreamer:
         self.hub = hub
         # Tokens of this log must never be mistaken for event-log tokens.
         self.log_id = f"{event_log_id}/pm"
+        # A whole batch's response is the same bytes for every stream without a metric filter.
+        self.wire = SharedWire[MeasurementBatch](self.log_id, _whole_update)
 
     def _token(self, seq: int) -> str:
-        return tokens.encode(tokens.ResumePoint(self.log_id, seq))
+        return self.wire.token(seq)
 
     async def _check_subjects(self, buyer: str, request: Pm.StreamPerformanceDataRequest) -> None:
         for job_id in request.performance_job_ids:
@@ -87,6 +93,21 @@ class MeasurementStreamer:
             return None
         return Response(update=Pm.MeasurementUpdate(measurements=chosen, resume_token=token))
 
+    def _emit(
+        self,
+        request: Pm.StreamPerformanceDataRequest,
+        matches: BatchMatcher,
+        window: MeasurementRange,
+        batches: list[MeasurementBatch],
+    ) -> list[tuple[int, bytes | Response]]:
+        out: list[tuple[int, bytes | Response]] = []
+        for batch in batches:
+            if window.covers(batch) and matches(batch):
+                response = self._update(request, batch, self._token(batch.sequence))
+                if response is not None:
+                    out.append((batch.sequence, response))
+        return out
+
     async def _replay(
         self,
         buyer: str,
@@ -95,14 +116,18 @@ class MeasurementStreamer:
         window: MeasurementRange,
         after: int,
         up_to: int,
-    ) -> AsyncIterator[tuple[int, Response]]:
+    ) -> AsyncIterator[tuple[int, bytes | Response]]:
+        recent = self.hub.recent(buyer, after, up_to)
+        if recent is not None:  # a recent position: the hub's tail has every batch after it
+            for item in self._emit(request, matches, window, recent):
+                yield item
+            return
         cursor = after
         while cursor < up_to:
             where = MeasurementRange(cursor, up_to, window.start_after_key, window.start_before_key)
             page = await self.store.read_measurements(buyer, where, REPLAY_PAGE)
-            for batch in page:
-                if matches(batch) and (response := self._update(request, batch, self._token(batch.sequence))):
-                    yield batch.sequence, response
+            for item in self._emit(request, matches, window, page):
+                yield item
             if len(page) < REPLAY_PAGE:
                 return
             cursor = page[-1].sequence
@@ -119,14 +144,16 @@ class MeasurementStreamer:
             return 0, MeasurementRange(0, 0, timestamp_key(rng.after), before)
         return None, MeasurementRange(0, 0)
 
-    async def stream(self, buyer: str, request: Pm.StreamPerformanceDataRequest) -> AsyncIterator[Response]:
+    async def stream(
+        self, buyer: str, request: Pm.StreamPerformanceDataRequest
+    ) -> AsyncIterator[bytes | Response]:
         interval = heartbeat_seconds(request)
         _check(request)
         await self._check_subjects(buyer, request)
         after, window = await self._start(request)
         matches = _matcher(request)
         subscription = self.hub.subscribe(buyer, matches)
-        envelope = Envelope[MeasurementBatch, Response](
+        envelope = Envelope[MeasurementBatch, bytes | Response](
             token=self._token,
             item=functools.partial(self._update, request),
             heartbeat=lambda token: Response(

@@ -11,11 +11,15 @@ with SLOW_CONSUMER and the token to resume from.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
+from google.protobuf.message import Message
+
 from interlude_server.domain.errors import ShuttingDown, SlowConsumer
+from interlude_server.events import tokens
 from interlude_server.events.hub import Hub, Sequenced, Subscription
 
 T = TypeVar("T", bound=Sequenced)
@@ -23,6 +27,38 @@ R = TypeVar("R")
 
 # Replays the log: (after_seq, up_to_seq) -> (sequence, response) pairs, oldest first.
 Replay = Callable[[int, int], AsyncIterator[tuple[int, R]]]
+
+
+WIRE_CACHE_ITEMS = 65_536
+
+
+class SharedWire(Generic[T]):
+    """The serialized response of recent log items, by sequence (LRU, bounded).
+
+    A log item's response is the same bytes for every subscriber (its resume token
+    names the global position), so it is built and serialized once and shared by
+    every stream that sends it, live or replayed. Such streams are registered with
+    a serializer that passes bytes through (api/wire.py)."""
+
+    def __init__(
+        self, log_id: str, build: Callable[[T, str], Message], capacity: int = WIRE_CACHE_ITEMS
+    ) -> None:
+        self.log_id = log_id
+        self.build = build
+        self.capacity = capacity
+        self._wire: OrderedDict[int, bytes] = OrderedDict()
+
+    def token(self, seq: int) -> str:
+        return tokens.encode(tokens.ResumePoint(self.log_id, seq))
+
+    def response(self, item: T) -> bytes:
+        wire = self._wire.get(item.sequence)
+        if wire is None:
+            wire = self.build(item, self.token(item.sequence)).SerializeToString()
+            self._wire[item.sequence] = wire
+            if len(self._wire) > self.capacity:
+                self._wire.popitem(last=False)
+        return wire
 
 
 @dataclass(frozen=True)

@@ -42,6 +42,13 @@ class MeasurementRange:
     start_after_key: str = ""
     start_before_key: str = ""
 
+    def covers(self, batch: MeasurementBatch) -> bool:
+        """Whether the batch's interval start is inside the window (as the store filters it)."""
+        key = batch.interval_start_key
+        return (not self.start_after_key or key > self.start_after_key) and (
+            not self.start_before_key or key < self.start_before_key
+        )
+
 
 class PmTx(Protocol):
     """PM writes inside one transaction."""
