@@ -19,7 +19,7 @@ from interlude_server.api.performance import performance_binding
 from interlude_server.api.principal import BuyerResolver
 from interlude_server.app import RunningServer, start_server
 from interlude_server.config import Config, parse_args
-from interlude_server.events.hub import EventHub, MeasurementHub, route_commits
+from interlude_server.events.hub import EventHub, MeasurementHub, close_all, route_commits
 from interlude_server.events.retention import run_retention
 from interlude_server.observability.logging import configure_logging
 from interlude_server.partner.pm_engine import PmEngine, SimClock
@@ -92,7 +92,7 @@ async def serve(config: Config, faults: list[FaultRule]) -> int:
         resumed = await processor.start()
         jobs_resumed = await pm_engine.start()
         await _wait_for_signal(config, running, resumed, jobs_resumed)
-        await running.stop(config.shutdown_grace, on_draining=hub.close)
+        await running.stop(config.shutdown_grace, on_draining=lambda: close_all(hub, measurement_hub))
         await processor.stop()
         await pm_engine.stop()
     finally:

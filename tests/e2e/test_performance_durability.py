@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import socket
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import grpc
 import pytest
+from google.protobuf import duration_pb2
 
+from interlude_client.streams import Backoff, stream_performance_data
 from interlude_grpc.mef.lso.interlude.v1 import common_pb2, performance_pb2, performance_pb2_grpc
 from tests.e2e.helpers import ALPHA, rich_error
 from tests.e2e.pm_helpers import TIME_SCALE, Pmc, epoch, keys
@@ -15,34 +20,91 @@ from tests.server_process import launch
 
 Pm = performance_pb2
 PLENTY = 1000  # batches (about 600 KB): far more than the slow client's windows and its buffer of 100 hold
+QUICK_RECONNECT = [
+    ("grpc.initial_reconnect_backoff_ms", 100),
+    ("grpc.min_reconnect_backoff_ms", 100),
+    ("grpc.max_reconnect_backoff_ms", 300),
+]
 FAST = ("--seed", "demo", "--sim-step-delay", "0.02", "--sim-seed", "11")
 
 
-def test_a_restart_keeps_the_intervals_and_the_job_measures_on_without_repeating(tmp_path: Path) -> None:
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+class Follower:
+    """Reads interlude_client's resumable measurement stream on a thread."""
+
+    def __init__(self, channel: grpc.Channel, job_id: str) -> None:
+        request = Pm.StreamPerformanceDataRequest(
+            performance_job_ids=[job_id],
+            range=common_pb2.TimeRange(after=epoch()),
+            heartbeat_interval=duration_pb2.Duration(seconds=1),
+        )
+        stub = performance_pb2_grpc.PerformanceServiceStub(channel)
+        self.responses = stream_performance_data(stub, request, ALPHA, backoff=Backoff(initial=0.05))
+        self.updates: list[Pm.MeasurementUpdate] = []
+        self.error: BaseException | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._read, daemon=True)
+        self._thread.start()
+
+    def _read(self) -> None:
+        try:
+            for response in self.responses:
+                if response.HasField("update"):
+                    self.updates.append(response.update)
+                if self._stop.is_set():  # checked at least every heartbeat
+                    break
+        except BaseException as error:
+            self.error = error
+        finally:
+            self.responses.close()  # cancels the call, on the thread that iterates it
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+        assert not self._thread.is_alive()
+
+    def wait_for(self, count: int, timeout: float = 20.0) -> None:
+        deadline = time.monotonic() + timeout
+        while len(self.updates) < count:
+            assert self.error is None, self.error
+            assert time.monotonic() < deadline, f"only {len(self.updates)} updates"
+            time.sleep(0.02)
+
+
+def test_a_restart_keeps_the_intervals_and_the_client_stream_resumes_without_loss(tmp_path: Path) -> None:
     workdir = tmp_path / "pm"
-    server = launch(workdir, *FAST, "--sim-time-scale", TIME_SCALE)
+    flags = (*FAST, "--sim-time-scale", TIME_SCALE, "--grpc-listen", f"127.0.0.1:{_free_port()}")
+    servers = [launch(workdir, *flags)]
     try:
-        with grpc.insecure_channel(server.target) as channel:
+        with grpc.insecure_channel(servers[0].target, options=QUICK_RECONNECT) as channel:
             alpha = Pmc(channel)
             _, job = alpha.running_job()
-            before = alpha.stream(performance_job_ids=[job.id], range=common_pb2.TimeRange(after=epoch()))
-            before.wait_for(lambda: len(before.of_kind("update")) >= 3)
-            before.stop()
+            follower = Follower(channel, job.id)
+            follower.wait_for(3)
+            assert servers[0].stop() == 0  # SIGTERM while the client follows the job
+            (workdir / "ready").unlink(missing_ok=True)
+            servers.append(launch(workdir, *flags))
+            with grpc.insecure_channel(servers[1].target) as fresh:
+                again = Pmc(fresh)
+                resumed = again.job(job.id)  # the engine picked the job up again
+                assert resumed.state == Pm.PERFORMANCE_JOB_STATE_IN_PROGRESS
+                follower.wait_for(len(follower.updates) + 5)
+                again.stub.SuspendPerformanceJob(Pm.SuspendPerformanceJobRequest(id=job.id), metadata=ALPHA)
+                time.sleep(0.3)  # a batch committed just before the suspension lands
+                everything = common_pb2.TimeRange(after=epoch())
+                stored = keys(again.once(performance_job_ids=[job.id], range=everything))
+            follower.wait_for(len(stored))
+            follower.stop()
     finally:
-        assert server.stop() == 0
-    server = launch(workdir, *FAST, "--sim-time-scale", TIME_SCALE)
-    try:
-        with grpc.insecure_channel(server.target) as channel:
-            alpha = Pmc(channel)
-            assert alpha.job(job.id).state == Pm.PERFORMANCE_JOB_STATE_IN_PROGRESS
-            after = alpha.stream(performance_job_ids=[job.id], resume_token=before.last_token())
-            after.wait_for(lambda: len(after.of_kind("update")) >= 3)
-            after.stop()
-            stored = keys(alpha.once(performance_job_ids=[job.id], range=common_pb2.TimeRange(after=epoch())))
-    finally:
-        server.stop()
-    streamed = keys(before.of_kind("update") + after.of_kind("update"))
-    assert streamed == stored[: len(streamed)]
+        for server in servers:
+            server.stop()
+    assert keys(follower.updates) == stored, "the client lost or repeated a bin across the restart"
     starts = [start for _, start in stored]
     assert starts == sorted(set(starts)), "an interval was measured twice"
 

@@ -21,7 +21,7 @@ import asyncio
 import bisect
 from collections import deque
 from collections.abc import Callable
-from typing import Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from interlude_grpc.mef.lso.interlude.v1 import events_pb2
 from interlude_server.store.base import CommitListener, Committed
@@ -159,3 +159,9 @@ def route_commits(events: EventHub, measurements: MeasurementHub) -> CommitListe
             measurements.publish(measured)
 
     return publish
+
+
+def close_all(*hubs: Hub[Any]) -> None:
+    """Shutdown: end the streams of every hub (they resume elsewhere or after the restart)."""
+    for hub in hubs:
+        hub.close()
