@@ -132,7 +132,7 @@ class EventsServicer:
         subscription = self.hub.subscribe(buyer, matches)
         envelope = Envelope[events_pb2.Event, bytes | Response](
             token=self._token,
-            item=lambda event, _token: self.wire.response(event),  # the same bytes for every stream
+            item=self.wire.response,  # the same bytes for every stream
             heartbeat=lambda token: Response(
                 heartbeat=common_pb2.StreamHeartbeat(resume_token=token, server_time=clock.now())
             ),

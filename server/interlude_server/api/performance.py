@@ -356,10 +356,11 @@ class PerformanceServicer:
 
     # -- the measurement stream ----------------------------------------------------
 
-    def StreamPerformanceData(
+    async def StreamPerformanceData(
         self, request: Pm.StreamPerformanceDataRequest, context: Context
     ) -> AsyncIterator[bytes | Pm.StreamPerformanceDataResponse]:
-        return self.streamer.stream(self.buyer_of(context), request)
+        async for response in self.streamer.stream(self.buyer_of(context), request):
+            yield response
 
 
 def performance_binding(

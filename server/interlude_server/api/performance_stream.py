@@ -84,18 +84,20 @@ class MeasurementStreamer:
             if await self.store.get_service(buyer, service_id) is None:
                 raise NotFound("Service", service_id, "SERVICE_NOT_FOUND")
 
-    def _update(
-        self, request: Pm.StreamPerformanceDataRequest, batch: MeasurementBatch, token: str
-    ) -> Response | None:
-        names = set(request.metric_names)
-        chosen = [m for m in batch.measurements if not names or m.metric_name in names]
+    def _update(self, names: frozenset[str], batch: MeasurementBatch) -> bytes | Response | None:
+        """The response for a batch: shared bytes of the whole batch, or only the `names` metrics."""
+        if not names:
+            return self.wire.response(batch)
+        chosen = [m for m in batch.measurements if m.metric_name in names]
         if not chosen:
             return None
-        return Response(update=Pm.MeasurementUpdate(measurements=chosen, resume_token=token))
+        return Response(
+            update=Pm.MeasurementUpdate(measurements=chosen, resume_token=self._token(batch.sequence))
+        )
 
     def _emit(
         self,
-        request: Pm.StreamPerformanceDataRequest,
+        names: frozenset[str],
         matches: BatchMatcher,
         window: MeasurementRange,
         batches: list[MeasurementBatch],
@@ -103,7 +105,7 @@ class MeasurementStreamer:
         out: list[tuple[int, bytes | Response]] = []
         for batch in batches:
             if window.covers(batch) and matches(batch):
-                response = self._update(request, batch, self._token(batch.sequence))
+                response = self._update(names, batch)
                 if response is not None:
                     out.append((batch.sequence, response))
         return out
@@ -111,7 +113,7 @@ class MeasurementStreamer:
     async def _replay(
         self,
         buyer: str,
-        request: Pm.StreamPerformanceDataRequest,
+        names: frozenset[str],
         matches: BatchMatcher,
         window: MeasurementRange,
         after: int,
@@ -119,14 +121,14 @@ class MeasurementStreamer:
     ) -> AsyncIterator[tuple[int, bytes | Response]]:
         recent = self.hub.recent(buyer, after, up_to)
         if recent is not None:  # a recent position: the hub's tail has every batch after it
-            for item in self._emit(request, matches, window, recent):
+            for item in self._emit(names, matches, window, recent):
                 yield item
             return
         cursor = after
         while cursor < up_to:
             where = MeasurementRange(cursor, up_to, window.start_after_key, window.start_before_key)
             page = await self.store.read_measurements(buyer, where, REPLAY_PAGE)
-            for item in self._emit(request, matches, window, page):
+            for item in self._emit(names, matches, window, page):
                 yield item
             if len(page) < REPLAY_PAGE:
                 return
@@ -152,16 +154,17 @@ class MeasurementStreamer:
         await self._check_subjects(buyer, request)
         after, window = await self._start(request)
         matches = _matcher(request)
+        names = frozenset(request.metric_names)
         subscription = self.hub.subscribe(buyer, matches)
         envelope = Envelope[MeasurementBatch, bytes | Response](
             token=self._token,
-            item=functools.partial(self._update, request),
+            item=functools.partial(self._update, names),
             heartbeat=lambda token: Response(
                 heartbeat=common_pb2.StreamHeartbeat(resume_token=token, server_time=clock.now())
             ),
             sync=lambda token: Response(sync=common_pb2.StreamSync(resume_token=token)),
         )
-        replay = functools.partial(self._replay, buyer, request, matches, window)
+        replay = functools.partial(self._replay, buyer, names, matches, window)
         follow = request.mode != Pm.STREAM_MODE_ONCE
         async for response in replay_then_follow(
             self.hub, subscription, after, replay, envelope, interval, follow

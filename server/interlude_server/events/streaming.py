@@ -63,10 +63,11 @@ class SharedWire(Generic[T]):
 
 @dataclass(frozen=True)
 class Envelope(Generic[T, R]):
-    """How a stream renders what it sends; each gets the resume token that follows it."""
+    """How a stream renders what it sends; each carries the resume token that follows it."""
 
     token: Callable[[int], str]
-    item: Callable[[T, str], R | None]  # None: nothing of this item is for the client
+    # The response for an item (its token is that of item.sequence); None: nothing is for the client.
+    item: Callable[[T], R | None]
     heartbeat: Callable[[str], R]
     sync: Callable[[str], R]
 
@@ -102,7 +103,7 @@ async def replay_then_follow(
                 yield envelope.heartbeat(envelope.token(cursor))
             elif item.sequence > cursor:
                 cursor = item.sequence
-                live = envelope.item(item, envelope.token(cursor))
+                live = envelope.item(item)
                 if live is not None:
                     yield live
     finally:
