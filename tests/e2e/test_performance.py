@@ -364,3 +364,25 @@ def test_reports_list_and_page_by_job(alpha: Pmc) -> None:
             i.measurement_data[0].type.endswith("performance-monitoring-results:v0.0.1:all") for i in items
         )
     alpha.stub.CancelPerformanceJob(Pm.CancelPerformanceJobRequest(id=job.id), metadata=ALPHA)
+
+
+def test_a_scheduled_job_starts_at_its_start_time_and_completes_at_its_end(alpha: Pmc) -> None:
+    made = alpha.create_profile()
+    now = time.time_ns()
+    job = service_job(made.id, "alpha-uni-2")
+    job.schedule_definition.schedule_definition_start_time.FromNanoseconds(now + 600_000_000)
+    job.schedule_definition.schedule_definition_end_time.FromNanoseconds(now + 1_500_000_000)
+    created = alpha.create_job(job)
+    scheduled = alpha.wait_for_job(created.id, Pm.PERFORMANCE_JOB_STATE_SCHEDULED)
+    assert scheduled.state_history[-1].reason.startswith("valid")
+    completed = alpha.wait_for_job(created.id, Pm.PERFORMANCE_JOB_STATE_COMPLETED)
+    assert [Pm.PerformanceJobState.Name(h.state) for h in completed.state_history][1:] == [
+        "PERFORMANCE_JOB_STATE_SCHEDULED",
+        "PERFORMANCE_JOB_STATE_IN_PROGRESS",
+        "PERFORMANCE_JOB_STATE_COMPLETED",
+    ]
+    assert alpha.once(performance_job_ids=[created.id], range=common_pb2.TimeRange(after=epoch()))
+    profile_now = alpha.stub.GetPerformanceProfile(
+        Pm.GetPerformanceProfileRequest(id=made.id), metadata=ALPHA
+    )
+    assert not profile_now.performance_profile.is_assigned  # its only job ended
