@@ -8,7 +8,7 @@ PM engine, which each write pokes. The measurement stream is in performance_stre
 from __future__ import annotations
 
 import functools
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
 import grpc
@@ -65,6 +65,13 @@ class PerformanceServicer:
         self.engine = engine
         self.streamer = streamer
 
+    async def _get(
+        self, context: Context, fetch: Callable[[str, str], Awaitable[M | None]], kind: str, item_id: str
+    ) -> M:
+        """One of the caller's resources by id; NOT_FOUND also when another buyer owns it."""
+        _required(item_id, "id")
+        return _found(await fetch(self.buyer_of(context), item_id), kind, item_id)
+
     async def _once(
         self, buyer: str, method: str, request: Any, response_type: type[M], effect: Callable[[Tx], M]
     ) -> M:
@@ -92,11 +99,8 @@ class PerformanceServicer:
     async def GetPerformanceProfile(
         self, request: Pm.GetPerformanceProfileRequest, context: Context
     ) -> Pm.GetPerformanceProfileResponse:
-        _required(request.id, "id")
-        profile = await self.store.get_pm_profile(self.buyer_of(context), request.id)
-        return Pm.GetPerformanceProfileResponse(
-            performance_profile=_found(profile, "PerformanceProfile", request.id)
-        )
+        found = await self._get(context, self.store.get_pm_profile, "PerformanceProfile", request.id)
+        return Pm.GetPerformanceProfileResponse(performance_profile=found)
 
     async def ListPerformanceProfiles(
         self, request: Pm.ListPerformanceProfilesRequest, context: Context
@@ -183,9 +187,8 @@ class PerformanceServicer:
     async def GetPerformanceJob(
         self, request: Pm.GetPerformanceJobRequest, context: Context
     ) -> Pm.GetPerformanceJobResponse:
-        _required(request.id, "id")
-        job = await self.store.get_pm_job(self.buyer_of(context), request.id)
-        return Pm.GetPerformanceJobResponse(performance_job=_found(job, "PerformanceJob", request.id))
+        found = await self._get(context, self.store.get_pm_job, "PerformanceJob", request.id)
+        return Pm.GetPerformanceJobResponse(performance_job=found)
 
     async def ListPerformanceJobs(
         self, request: Pm.ListPerformanceJobsRequest, context: Context
@@ -281,11 +284,8 @@ class PerformanceServicer:
     async def GetPerformanceJobTask(
         self, request: Pm.GetPerformanceJobTaskRequest, context: Context
     ) -> Pm.GetPerformanceJobTaskResponse:
-        _required(request.id, "id")
-        task = await self.store.get_pm_task(self.buyer_of(context), request.id)
-        return Pm.GetPerformanceJobTaskResponse(
-            performance_job_task=_found(task, "PerformanceJobTask", request.id)
-        )
+        found = await self._get(context, self.store.get_pm_task, "PerformanceJobTask", request.id)
+        return Pm.GetPerformanceJobTaskResponse(performance_job_task=found)
 
     async def ListPerformanceJobTasks(
         self, request: Pm.ListPerformanceJobTasksRequest, context: Context
@@ -317,11 +317,8 @@ class PerformanceServicer:
     async def GetPerformanceReport(
         self, request: Pm.GetPerformanceReportRequest, context: Context
     ) -> Pm.GetPerformanceReportResponse:
-        _required(request.id, "id")
-        report = await self.store.get_pm_report(self.buyer_of(context), request.id)
-        return Pm.GetPerformanceReportResponse(
-            performance_report=_found(report, "PerformanceReport", request.id)
-        )
+        found = await self._get(context, self.store.get_pm_report, "PerformanceReport", request.id)
+        return Pm.GetPerformanceReportResponse(performance_report=found)
 
     async def ListPerformanceReports(
         self, request: Pm.ListPerformanceReportsRequest, context: Context
