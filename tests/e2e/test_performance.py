@@ -386,3 +386,22 @@ def test_a_scheduled_job_starts_at_its_start_time_and_completes_at_its_end(alpha
         Pm.GetPerformanceProfileRequest(id=made.id), metadata=ALPHA
     )
     assert not profile_now.performance_profile.is_assigned  # its only job ended
+
+
+def test_modifying_a_scheduled_job_applies_the_new_schedule(alpha: Pmc) -> None:
+    made = alpha.create_profile()
+    job = service_job(made.id, "alpha-uni-3")
+    job.schedule_definition.schedule_definition_start_time.FromNanoseconds(time.time_ns() + 3600 * 10**9)
+    created = alpha.create_job(job)
+    alpha.wait_for_job(created.id, Pm.PERFORMANCE_JOB_STATE_SCHEDULED)
+    sooner = Pm.PerformanceJobModification(schedule_definition=Pm.ScheduleDefinition())
+    sooner.schedule_definition.schedule_definition_start_time.GetCurrentTime()
+    alpha.stub.ModifyPerformanceJob(
+        Pm.ModifyPerformanceJobRequest(id=created.id, modification=sooner), metadata=ALPHA
+    )
+    started = alpha.wait_for_job(created.id, Pm.PERFORMANCE_JOB_STATE_IN_PROGRESS)
+    assert [Pm.PerformanceJobState.Name(h.state) for h in started.state_history][-2:] == [
+        "PERFORMANCE_JOB_STATE_PENDING",
+        "PERFORMANCE_JOB_STATE_IN_PROGRESS",
+    ]
+    alpha.stub.CancelPerformanceJob(Pm.CancelPerformanceJobRequest(id=created.id), metadata=ALPHA)

@@ -183,8 +183,16 @@ def _apply(
             setattr(job, name, getattr(change, name))
 
 
+def starts_later(job: Pm.PerformanceJob, now: timestamp_pb2.Timestamp) -> bool:
+    """Whether the job's schedule starts after `now`."""
+    start = job.schedule_definition.schedule_definition_start_time
+    return job.schedule_definition.HasField("schedule_definition_start_time") and (
+        start.ToNanoseconds() > now.ToNanoseconds()
+    )
+
+
 def advance_task(
-    tx: Tx, buyer_id: str, task_id: str, now: timestamp_pb2.Timestamp, starts_now: bool
+    tx: Tx, buyer_id: str, task_id: str, now: timestamp_pb2.Timestamp
 ) -> Pm.PerformanceJobTask | None:
     """One Partner step of a task: accept (or reject) it, then carry it out."""
     task = tx.get_pm_task(buyer_id, task_id)
@@ -206,9 +214,8 @@ def advance_task(
     if task.task_type == Pm.PERFORMANCE_JOB_TASK_TYPE_MODIFY:
         profile = tx.get_pm_profile(buyer_id, job.performance_profile_ref.id)
         _apply(job, task.modification, profile)
-        move_job(
-            tx, job, "restart" if starts_now else "reschedule", now, "modification applied", task_id=task.id
-        )
+        action = "reschedule" if starts_later(job, now) else "restart"  # per the (new) schedule
+        move_job(tx, job, action, now, "modification applied", task_id=task.id)
     else:
         move_job(tx, job, "cancelled", now, "resources released", task_id=task.id)
     _move_task(tx, task, "complete", now)

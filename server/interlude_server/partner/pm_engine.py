@@ -132,19 +132,8 @@ class PmEngine:
             return False
         task = min(page.items, key=lambda t: t.creation_date_time.ToNanoseconds())
         await asyncio.sleep(self.step_delay)
-        starts_now = not self._starts_later(job)
-        await self.store.write(
-            lambda tx: pm_jobs.advance_task(tx, buyer_id, task.id, clock.now(), starts_now)
-        )
+        await self.store.write(lambda tx: pm_jobs.advance_task(tx, buyer_id, task.id, clock.now()))
         return True
-
-    @staticmethod
-    def _starts_later(job: Pm.PerformanceJob) -> bool:
-        schedule = job.schedule_definition
-        return (
-            schedule.HasField("schedule_definition_start_time")
-            and schedule.schedule_definition_start_time.ToNanoseconds() > time.time_ns()
-        )
 
     async def _state_step(self, job: Pm.PerformanceJob) -> None:
         state = job.state
@@ -171,7 +160,7 @@ class PmEngine:
                 return "reject", f"service {service_id} does not exist"
             if service.state != common_pb2.SERVICE_STATE_ACTIVE:
                 return "noResources", f"service {service_id} is not active: no measurement point is available"
-        if self._starts_later(job):
+        if pm_jobs.starts_later(job, clock.now()):
             return "schedule", "valid; waiting for the scheduled start"
         return "start", "valid; measuring"
 
