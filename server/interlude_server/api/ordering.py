@@ -54,23 +54,8 @@ class OrderingServicer(ordering_pb2_grpc.ServiceOrderingServiceServicer):
     async def _once(
         self, buyer: str, method: str, request: Any, response_type: type[R], effect: Callable[[Tx], R]
     ) -> R:
-        """Run `effect` and store its response under the request_id, in one transaction;
-        a retry of the same request gets the stored response instead."""
-        rid: str = request.request_id
-        digest = idempotency.fingerprint(method, request)
-
-        def run(tx: Tx) -> R:
-            if (
-                rid
-                and (again := idempotency.replay(tx, buyer, rid, method, digest, response_type)) is not None
-            ):
-                return again
-            response = effect(tx)
-            if rid:
-                idempotency.remember(tx, buyer, rid, method, digest, response)
-            return response
-
-        return await self.store.write(run)
+        """Run `effect` once per request_id (see idempotency.run_once)."""
+        return await idempotency.run_once(self.store, buyer, method, request, response_type, effect)
 
     async def _replayed(self, buyer: str, method: str, request: Any, response_type: type[R]) -> R | None:
         """The stored response of a retried request, checked before validation (a retry must not

@@ -2357,6 +2357,7 @@ class TestSummary(_message.Message):
     VERDICT_FIELD_NUMBER: _builtins.int
     STATISTICS_FIELD_NUMBER: _builtins.int
     REASON_FIELD_NUMBER: _builtins.int
+    ERROR_CODE_FIELD_NUMBER: _builtins.int
     test_result_id: _builtins.str
     """The result the summary belongs to."""
     run_number: _builtins.int
@@ -2365,6 +2366,12 @@ class TestSummary(_message.Message):
     """The overall verdict of the run."""
     reason: _builtins.str
     """Why the verdict is what it is, e.g. which step failed; empty for a plain PASS."""
+    error_code: _builtins.str
+    """Set when the verdict is ERROR (the test could not be carried out): a stable
+    UPPER_SNAKE code, one of `TEST_HEAD_UNAVAILABLE` (a generator or collector
+    failed), `FAR_END_UNREACHABLE` (nothing answered) or `SERVICE_NOT_ACTIVE` (the
+    service was not active when the run started). Empty otherwise.
+    """
     @_builtins.property
     def statistics(self) -> _containers.RepeatedCompositeFieldContainer[Global___TestStatistic]:
         """Statistics per step and metric."""
@@ -2377,10 +2384,11 @@ class TestSummary(_message.Message):
         verdict: Global___TestVerdict.ValueType = ...,
         statistics: _abc.Iterable[Global___TestStatistic] | None = ...,
         reason: _builtins.str = ...,
+        error_code: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["reason", b"reason", "run_number", b"run_number", "statistics", b"statistics", "test_result_id", b"test_result_id", "verdict", b"verdict"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["error_code", b"error_code", "reason", b"reason", "run_number", b"run_number", "statistics", b"statistics", "test_result_id", b"test_result_id", "verdict", b"verdict"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
