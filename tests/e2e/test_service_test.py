@@ -1,0 +1,380 @@
+"""Service function testing against a real server: every test type to a verdict, faults,
+cancel, suspend/resume, modify, late attach and resume, consent and tenancy."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable, Iterator
+
+import grpc
+import pytest
+
+from interlude_grpc.mef.lso.interlude.v1 import events_pb2, events_pb2_grpc, service_test_pb2
+from tests.e2e.helpers import ALPHA, BETA, rich_error
+from tests.e2e.sft import TERMINAL, SftClient, config_type, in_seconds, job
+from tests.server_process import ServerProcess, launch
+
+St = service_test_pb2
+FAULTS = {
+    "testFaults": [
+        {
+            "jobName": "BREACH-*",
+            "effect": "breach",
+            "step": "cir-step-*",
+            "metric": "frameLossRatio",
+            "value": 2.5,
+        },
+        {"jobName": "BROKEN-*", "effect": "error", "step": "lbm-2", "reason": "the MEP did not answer LBMs"},
+    ]
+}
+# (test, from, to, mode, steps): one service pair of the demo inventory per test type.
+RUNS = [
+    ("ethernet-loopback", "alpha-ovc-1-ep-1", "alpha-ovc-1-ep-2", St.TEST_MODE_IN_SERVICE, 5),
+    ("ethernet-link-trace", "alpha-evc-1-ep-1", "alpha-evc-1-ep-2", St.TEST_MODE_IN_SERVICE, 0),
+    ("y1564-sat", "alpha-evc-1-ep-1", "alpha-evc-1-ep-2", St.TEST_MODE_IN_SERVICE, 6),
+    ("rfc2544-throughput", "alpha-ovc-1-ep-1", "alpha-ovc-1-ep-2", St.TEST_MODE_OUT_OF_SERVICE, 7),
+    ("ip-twamp", "alpha-ipvc-1-ep-1", "alpha-ipvc-1-ep-2", St.TEST_MODE_IN_SERVICE, 3),
+    ("ip-ping", "alpha-ip-uni-1", "alpha-ip-uni-2", St.TEST_MODE_IN_SERVICE, 5),
+]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    workdir = tmp_path_factory.mktemp("sft")
+    faults = workdir / "faults.json"
+    faults.write_text(json.dumps(FAULTS))
+    running = launch(
+        workdir, "--seed", "demo", "--sim-step-delay", "0.02", "--sim-faults", str(faults), "--sim-seed", "7"
+    )
+    yield running
+    assert running.stop() == 0
+
+
+@pytest.fixture(scope="module")
+def channel(server: ServerProcess) -> Iterator[grpc.Channel]:
+    with grpc.insecure_channel(server.target) as ch:
+        yield ch
+
+
+@pytest.fixture(scope="module")
+def tests(channel: grpc.Channel) -> SftClient:
+    return SftClient(channel)
+
+
+def test_capabilities_describe_every_test_type_with_its_parameters(tests: SftClient) -> None:
+    caps = tests.stub.GetTestCapabilities(St.GetTestCapabilitiesRequest(), metadata=ALPHA).test_capabilities
+    assert {c.configuration_type for c in caps} == {config_type(run[0]) for run in RUNS}
+    sat = next(c for c in caps if c.test_type == St.TEST_TYPE_Y1564_SERVICE_ACTIVATION)
+    assert {"/cir", "/eir", "/cirSteps", "/frameDelay", "/frameDelayVariation", "/frameLossRatio"} <= {
+        p.name for p in sat.parameters
+    }
+    ip_only = tests.stub.GetTestCapabilities(
+        St.GetTestCapabilitiesRequest(service_types=["urn:mef:lso:spec:legato:ip-uni:v0.0.4:all"]),
+        metadata=ALPHA,
+    ).test_capabilities
+    assert {c.test_type for c in ip_only} == {St.TEST_TYPE_IP_TWAMP, St.TEST_TYPE_IP_PING}
+
+
+@pytest.mark.parametrize(("test", "source", "target", "mode", "steps"), RUNS, ids=[r[0] for r in RUNS])
+def test_each_test_type_runs_to_a_verdict_followed_live(
+    tests: SftClient, test: str, source: str, target: str, mode: int, steps: int
+) -> None:
+    created = tests.create(
+        job(f"run {test}", test, source, target, test_mode=mode, out_of_service_consent=True)
+    )
+    assert created.state == St.TEST_JOB_STATE_ACKNOWLEDGED
+    followed = tests.follow(created.id)
+    assert followed.states() == [
+        St.TEST_JOB_STATE_ACKNOWLEDGED,
+        St.TEST_JOB_STATE_IN_PROGRESS,
+        St.TEST_JOB_STATE_COMPLETED,
+    ]
+    kinds = followed.kinds()
+    assert kinds.count("sync") == 1
+    assert kinds.count("summary") == 1
+    assert kinds.index("summary") == len(kinds) - 2, "the summary comes right before the final state change"
+    measurements = followed.measurements()
+    assert [m.sequence_number for m in measurements] == list(range(1, len(measurements) + 1))
+    step_names = list(dict.fromkeys(m.step_name for m in measurements))
+    if steps:
+        assert len(step_names) == steps
+    assert all(m.verdict == St.TEST_VERDICT_PASS for m in measurements if m.HasField("threshold"))
+    (summary,) = followed.summaries()
+    assert summary.verdict == St.TEST_VERDICT_PASS, summary.reason
+    assert {s.step_name for s in summary.statistics} == set(step_names)
+    result = tests.stub.GetTestResult(
+        St.GetTestResultRequest(id=summary.test_result_id), metadata=ALPHA
+    ).test_result
+    assert result.test_job.id == created.id
+    assert result.summary == summary
+    assert list(result.measurements) == measurements
+    assert (
+        result.service_specific_test_result_configuration.type == f"urn:interlude-grpc:test-result:{test}:v1"
+    )
+    assert tests.get(created.id).state == St.TEST_JOB_STATE_COMPLETED
+
+
+def test_the_same_test_measures_the_same_values_for_the_same_seed(tests: SftClient) -> None:
+    runs = [
+        tests.follow(tests.create(job(f"twice {i}", "ip-ping", "alpha-ip-uni-1", "alpha-ip-uni-2")).id)
+        for i in range(2)
+    ]
+    values = [[(m.step_name, m.metric_name, m.value) for m in run.measurements()] for run in runs]
+    assert values[0] == values[1]
+    assert len(values[0]) == 5
+
+
+def test_a_y1564_test_uses_the_services_cir_by_default(tests: SftClient) -> None:
+    followed = tests.follow(
+        tests.create(job("sat cir", "y1564-sat", "alpha-evc-1-ep-1", "alpha-evc-1-ep-2")).id
+    )
+    rates = {m.step_name: m for m in followed.measurements() if m.metric_name == "informationRate"}
+    # alpha-evc-1-ep-1 has CIR 250 Mbps and EIR 50 Mbps in the demo inventory.
+    assert rates["cir-step-4"].threshold.value == pytest.approx(0.99 * 250)
+    assert rates["eir-step"].value > 250
+    assert rates["cir-step-1"].value <= 250 * 0.25
+
+
+def test_an_injected_breach_gives_verdict_fail_with_reasons(tests: SftClient) -> None:
+    created = tests.create(job("BREACH-sat", "y1564-sat", "alpha-ovc-1-ep-1", "alpha-ovc-1-ep-2"))
+    followed = tests.follow(created.id)
+    (summary,) = followed.summaries()
+    assert summary.verdict == St.TEST_VERDICT_FAIL
+    assert "cir-step-1: frameLossRatio 2.5 % is above the threshold 0.01" in summary.reason
+    failed = {s.step_name for s in summary.statistics if s.verdict == St.TEST_VERDICT_FAIL}
+    assert failed == {"cir-step-1", "cir-step-2", "cir-step-3", "cir-step-4"}
+    result = tests.stub.ListTestResults(
+        St.ListTestResultsRequest(filter=St.TestResultFilter(test_job_id=created.id)), metadata=ALPHA
+    ).test_results
+    assert [r.summary.verdict for r in result] == [St.TEST_VERDICT_FAIL]
+    assert not result[0].measurements, "list items carry no measurements"
+
+
+def test_a_test_that_cannot_run_ends_with_an_error_code_and_reason(tests: SftClient) -> None:
+    created = tests.create(job("BROKEN-lb", "ethernet-loopback", "alpha-ovc-1-ep-1", "alpha-ovc-1-ep-2"))
+    followed = tests.follow(created.id)
+    (summary,) = followed.summaries()
+    assert summary.verdict == St.TEST_VERDICT_ERROR
+    assert summary.error_code == "TEST_HEAD_UNAVAILABLE"
+    assert "lbm-2: the MEP did not answer LBMs" in summary.reason
+    assert {m.step_name for m in followed.measurements()} == {"lbm-1"}
+    final = tests.get(created.id)
+    assert final.state == St.TEST_JOB_STATE_COMPLETED
+    assert "TEST_HEAD_UNAVAILABLE" in final.termination_error[0].reason
+
+
+def _slow(name: str) -> St.TestJob:
+    """A loopback of 100 LBMs: about 2 s at the test server's step delay."""
+    return job(name, "ethernet-loopback", "alpha-ovc-1-ep-1", "alpha-ovc-1-ep-2", {"count": 100})
+
+
+def test_cancel_mid_run_ends_the_job_with_an_inconclusive_result(tests: SftClient) -> None:
+    created = tests.create(_slow("cancel me"))
+    tests.wait_for(created.id, {St.TEST_JOB_STATE_IN_PROGRESS})
+    tests.wait_measured(created.id, 3)
+    task = tests.stub.CancelTestJob(
+        St.CancelTestJobRequest(id=created.id, reason="wrong window"), metadata=ALPHA
+    ).test_job_task
+    assert task.task_type == St.TEST_JOB_TASK_TYPE_CANCEL
+    assert task.state == St.TEST_JOB_PROCESS_STATE_ACKNOWLEDGED
+    followed = tests.follow(created.id)
+    assert followed.states()[-2:] == [St.TEST_JOB_STATE_ASSESSING_CANCELLATION, St.TEST_JOB_STATE_CANCELLED]
+    (summary,) = followed.summaries()
+    assert summary.verdict == St.TEST_VERDICT_INCONCLUSIVE
+    assert "cancelled" in summary.reason
+    assert 3 <= len(followed.measurements()) < 100
+    assert tests.wait_for_task(task.id).state == St.TEST_JOB_PROCESS_STATE_ACCEPTED
+    with pytest.raises(grpc.RpcError) as again:
+        tests.stub.CancelTestJob(St.CancelTestJobRequest(id=created.id), metadata=ALPHA)
+    error = rich_error(again.value)
+    assert error.code == grpc.StatusCode.FAILED_PRECONDITION
+    assert error.reason == "INVALID_STATE_TRANSITION"
+
+
+def test_suspend_stops_measuring_and_resume_finishes_every_step(tests: SftClient) -> None:
+    created = tests.create(_slow("pause me"))
+    tests.wait_for(created.id, {St.TEST_JOB_STATE_IN_PROGRESS})
+    tests.stub.SuspendTestJob(St.SuspendTestJobRequest(id=created.id, reason="maintenance"), metadata=ALPHA)
+    tests.wait_for(created.id, {St.TEST_JOB_STATE_SUSPENDED})
+    before = tests.measured(created.id)
+    threading.Event().wait(0.3)  # 15 step delays: a running job would have measured more
+    assert tests.measured(created.id) == before < 100
+    tests.stub.ResumeTestJob(St.ResumeTestJobRequest(id=created.id), metadata=ALPHA)
+    followed = tests.follow(created.id)
+    assert St.TEST_JOB_STATE_SUSPENDED in followed.states()
+    assert [m.step_name for m in followed.measurements()] == [f"lbm-{i}" for i in range(1, 101)]
+    assert followed.summaries()[0].verdict == St.TEST_VERDICT_PASS
+    tasks = tests.stub.ListTestJobTasks(
+        St.ListTestJobTasksRequest(filter=St.TestJobTaskFilter(test_job_id=created.id)), metadata=ALPHA
+    ).test_job_tasks
+    assert {(t.task_type, t.state) for t in tasks} == {
+        (St.TEST_JOB_TASK_TYPE_SUSPEND, St.TEST_JOB_PROCESS_STATE_ACCEPTED),
+        (St.TEST_JOB_TASK_TYPE_RESUME, St.TEST_JOB_PROCESS_STATE_ACCEPTED),
+    }
+
+
+def test_a_scheduled_job_can_be_modified_before_it_starts(tests: SftClient) -> None:
+    created = tests.create(
+        job("later", "ip-ping", "alpha-ip-uni-1", "alpha-ip-uni-2", requested_start_date_time=in_seconds(600))
+    )
+    tests.wait_for(created.id, {St.TEST_JOB_STATE_SCHEDULED})
+    modification = St.TestJobModification(name="now", requested_start_date_time=in_seconds(0))
+    task = tests.stub.ModifyTestJob(
+        St.ModifyTestJobRequest(id=created.id, modification=modification), metadata=ALPHA
+    ).test_job_task
+    followed = tests.follow(created.id)
+    assert followed.states() == [
+        St.TEST_JOB_STATE_ACKNOWLEDGED,
+        St.TEST_JOB_STATE_SCHEDULED,
+        St.TEST_JOB_STATE_ASSESSING_MODIFICATION,
+        St.TEST_JOB_STATE_SCHEDULED,
+        St.TEST_JOB_STATE_IN_PROGRESS,
+        St.TEST_JOB_STATE_COMPLETED,
+    ]
+    assert tests.get(created.id).name == "now"
+    assert tests.wait_for_task(task.id).state == St.TEST_JOB_PROCESS_STATE_ACCEPTED
+
+
+def test_attaching_late_replays_every_step_then_goes_live(tests: SftClient) -> None:
+    created = tests.create(_slow("attach late"))
+    early = tests.stream(created.id)
+    tests.wait_for(created.id, {St.TEST_JOB_STATE_IN_PROGRESS})
+    tests.wait_measured(created.id, 10)
+    late = tests.follow(created.id)
+    from_start = [i for i in early]
+    assert late.measurements() == [i.measurement for i in from_start if i.HasField("measurement")]
+    assert len(late.measurements()) == 100
+    sync_at = late.kinds().index("sync")
+    assert late.kinds()[:sync_at].count("measurement") >= 10, "what was produced before attaching is replayed"
+    # Resuming from a token mid-stream delivers exactly the rest.
+    tenth = next(i for i in late.items if i.HasField("measurement") and i.measurement.sequence_number == 10)
+    rest = tests.follow(created.id, resume_token=tenth.resume_token)
+    assert [m.sequence_number for m in rest.measurements()] == list(range(11, 101))
+    assert (
+        late.payload()[late.payload().index(tenth.SerializeToString(deterministic=True)) + 1 :]
+        == rest.payload()
+    )
+
+
+def test_out_of_service_without_consent_is_refused(tests: SftClient) -> None:
+    request = job(
+        "oos",
+        "rfc2544-throughput",
+        "alpha-ovc-1-ep-1",
+        "alpha-ovc-1-ep-2",
+        test_mode=St.TEST_MODE_OUT_OF_SERVICE,
+    )
+    with pytest.raises(grpc.RpcError) as refused:
+        tests.create(request)
+    error = rich_error(refused.value)
+    assert error.code == grpc.StatusCode.FAILED_PRECONDITION
+    assert error.reason == "OUT_OF_SERVICE_CONSENT_REQUIRED"
+    assert set(error.rules) == {"service:alpha-ovc-1-ep-1", "service:alpha-ovc-1-ep-2"}
+    request.out_of_service_consent = True
+    assert tests.create(request, validate_only=True).state == St.TEST_JOB_STATE_ACKNOWLEDGED
+
+
+def test_another_buyer_can_neither_run_nor_see_tests_on_a_service_it_does_not_own(tests: SftClient) -> None:
+    with pytest.raises(grpc.RpcError) as foreign:
+        tests.create(job("steal", "ip-ping", "alpha-ip-uni-1", "alpha-ip-uni-2"), metadata=BETA)
+    assert rich_error(foreign.value).code == grpc.StatusCode.NOT_FOUND
+    assert rich_error(foreign.value).reason == "SERVICE_NOT_FOUND"
+    mine = tests.create(job("private", "ip-ping", "alpha-ip-uni-1", "alpha-ip-uni-2"))
+    tests.follow(mine.id)
+    calls: list[Callable[[], object]] = [
+        lambda: tests.get(mine.id, metadata=BETA),
+        lambda: list(tests.stream(mine.id, metadata=BETA)),
+        lambda: tests.stub.CancelTestJob(St.CancelTestJobRequest(id=mine.id), metadata=BETA),
+    ]
+    for call in calls:
+        with pytest.raises(grpc.RpcError) as hidden:
+            call()
+        assert (rich_error(hidden.value).code, rich_error(hidden.value).reason) == (
+            grpc.StatusCode.NOT_FOUND,
+            "TEST_RESOURCE_NOT_FOUND",
+        )
+    assert tests.stub.ListTestJobTasks(St.ListTestJobTasksRequest(), metadata=BETA).total_size == 0
+    assert tests.stub.ListTestJobs(St.ListTestJobsRequest(), metadata=BETA).total_size == 0
+    assert tests.stub.ListTestResults(St.ListTestResultsRequest(), metadata=BETA).total_size == 0
+
+
+def test_a_bad_job_reports_every_violation_at_once(tests: SftClient) -> None:
+    request = job(
+        "bad",
+        "y1564-sat",
+        "alpha-ip-uni-1",
+        "alpha-ip-uni-2",
+        {"cirSteps": [0, 50], "frameDelay": "x", "nope": 1},
+    )
+    with pytest.raises(grpc.RpcError) as bad:
+        tests.create(request)
+    error = rich_error(bad.value)
+    assert error.code == grpc.StatusCode.INVALID_ARGUMENT
+    where = "test_job.service_specific_test_job_configuration"
+    assert {
+        f"{where}/cirSteps/0",
+        f"{where}/frameDelay",
+        f"{where}/nope",
+        "test_job.related_service_from.id",
+    } <= set(error.violations)
+
+
+def test_a_profile_in_use_cannot_be_deleted(tests: SftClient) -> None:
+    profile = St.TestProfile(
+        name="sat defaults",
+        lifecycle_status=St.TEST_PROFILE_LIFECYCLE_STATUS_APPROVED,
+        valid_for=in_seconds(86400),
+        related_service_specification_id="carrier-ethernet-evc-end-point",
+    )
+    profile.service_specific_test_profile_configuration.type = config_type("y1564-sat")
+    profile.service_specific_test_profile_configuration.attributes.update({"cirSteps": [50, 100]})
+    created = tests.stub.CreateTestProfile(St.CreateTestProfileRequest(test_profile=profile), metadata=ALPHA)
+    ref = St.TestProfileRef(id=created.test_profile.id)
+    run = tests.follow(
+        tests.create(
+            job("by profile", "y1564-sat", "alpha-evc-1-ep-1", "alpha-evc-1-ep-2", test_profile_ref=ref)
+        ).id
+    )
+    assert [s for s in dict.fromkeys(m.step_name for m in run.measurements())] == [
+        "cir-step-1",
+        "cir-step-2",
+        "eir-step",
+        "performance-phase",
+    ]
+    got = tests.stub.GetTestProfile(St.GetTestProfileRequest(id=ref.id), metadata=ALPHA).test_profile
+    assert got.lifecycle_state == St.TEST_PROFILE_LIFECYCLE_STATE_ASSIGNED
+    with pytest.raises(grpc.RpcError) as in_use:
+        tests.stub.DeleteTestProfile(St.DeleteTestProfileRequest(id=ref.id), metadata=ALPHA)
+    assert rich_error(in_use.value).reason == "PROFILE_IN_USE"
+
+
+def test_job_state_changes_and_results_are_events(tests: SftClient, channel: grpc.Channel) -> None:
+    events = events_pb2_grpc.EventServiceStub(channel)
+    created = tests.create(job("evented", "ip-ping", "alpha-ip-uni-1", "alpha-ip-uni-2"))
+    tests.follow(created.id)
+    result_id = (
+        tests.stub.ListTestResults(
+            St.ListTestResultsRequest(filter=St.TestResultFilter(test_job_id=created.id)), metadata=ALPHA
+        )
+        .test_results[0]
+        .id
+    )
+    request = events_pb2.StreamEventsRequest(
+        filter=events_pb2.EventFilter(resource_ids=[created.id, result_id]), start_time=created.creation_date
+    )
+    seen: list[events_pb2.Event] = []
+    call = events.StreamEvents(request, metadata=ALPHA, timeout=10)
+    for response in call:
+        if response.HasField("sync"):
+            break
+        seen.append(response.event)
+    call.cancel()
+    assert [(e.event_type, e.state) for e in seen] == [
+        (events_pb2.EVENT_TYPE_TEST_JOB_CREATE, "acknowledged"),
+        (events_pb2.EVENT_TYPE_TEST_JOB_STATE_CHANGE, "inProgress"),
+        (events_pb2.EVENT_TYPE_TEST_RESULT_CREATE, ""),
+        (events_pb2.EVENT_TYPE_TEST_JOB_STATE_CHANGE, "completed"),
+    ]
+    assert seen[2].test_result.summary.verdict == St.TEST_VERDICT_PASS
+    assert seen[3].test_job.state in TERMINAL
