@@ -9,9 +9,17 @@ from collections.abc import Callable, Iterator
 
 import grpc
 import pytest
+from google.protobuf import field_mask_pb2, json_format, struct_pb2
 
-from interlude_grpc.mef.lso.interlude.v1 import events_pb2, events_pb2_grpc, service_test_pb2
-from tests.e2e.helpers import ALPHA, BETA, rich_error
+from interlude_grpc.mef.lso.interlude.v1 import (
+    common_pb2,
+    events_pb2,
+    events_pb2_grpc,
+    inventory_pb2,
+    ordering_pb2,
+    service_test_pb2,
+)
+from tests.e2e.helpers import ALPHA, BETA, Stubs, rich_error, wait_for_order
 from tests.e2e.sft import TERMINAL, SftClient, config_type, in_seconds, job
 from tests.server_process import ServerProcess, launch
 
@@ -378,3 +386,38 @@ def test_job_state_changes_and_results_are_events(tests: SftClient, channel: grp
     ]
     assert seen[2].test_result.summary.verdict == St.TEST_VERDICT_PASS
     assert seen[3].test_job.state in TERMINAL
+
+
+def test_readme_walkthrough_a_cir_change_then_a_service_activation_test(
+    tests: SftClient, channel: grpc.Channel
+) -> None:
+    """README "Walk-through": modify a CIR (F2), run a Y.1564 SAT on the service, read the verdict."""
+    stubs = Stubs.on(channel)
+    attributes = struct_pb2.Struct()
+    attributes.update({"ingressBandwidthProfilePerOvcEndPoint": {"cir": {"amount": 200}}})
+    update = ordering_pb2.UpdateServiceRequest(
+        service=inventory_pb2.Service(
+            id="alpha-ovc-1-ep-2", service_configuration=common_pb2.ExtensionPayload(attributes=attributes)
+        ),
+        update_mask=field_mask_pb2.FieldMask(
+            paths=["service_configuration.attributes.ingressBandwidthProfilePerOvcEndPoint.cir.amount"]
+        ),
+    )
+    order = stubs.ordering.UpdateService(update, metadata=ALPHA).service_order
+    assert wait_for_order(stubs, order.id).state == ordering_pb2.SERVICE_ORDER_STATE_COMPLETED
+    created = tests.create(job("after CIR change", "y1564-sat", "alpha-ovc-1-ep-2", "alpha-ovc-1-ep-1"))
+    followed = tests.follow(created.id)
+    (summary,) = followed.summaries()
+    assert summary.verdict == St.TEST_VERDICT_PASS
+    rate = next(
+        s
+        for s in summary.statistics
+        if s.step_name == "performance-phase" and s.metric_name == "informationRate"
+    )
+    assert rate.threshold.value == pytest.approx(0.99 * 200), "the test ran at the new CIR"
+    result = tests.stub.GetTestResult(St.GetTestResultRequest(id=summary.test_result_id), metadata=ALPHA)
+    document = json_format.MessageToDict(
+        result.test_result.service_specific_test_result_configuration.attributes
+    )
+    assert document["verdict"] == "pass"
+    assert document["parameters"]["cir"] == 200

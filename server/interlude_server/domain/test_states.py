@@ -25,7 +25,6 @@ TEST_JOB = StateMachine(
     St.TestJobState,
     _table(
         [
-            ([_ACK], "reject", St.TEST_JOB_STATE_REJECTED),
             ([_ACK], "schedule", _SCHEDULED),
             ([_ACK, _SCHEDULED], "start", _RUNNING),
             ([_RUNNING], "suspend", _SUSPENDED),
