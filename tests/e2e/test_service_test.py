@@ -421,3 +421,36 @@ def test_readme_walkthrough_a_cir_change_then_a_service_activation_test(
     )
     assert document["verdict"] == "pass"
     assert document["parameters"]["cir"] == 200
+
+
+def test_a_test_of_an_inactive_service_ends_with_service_not_active(tests: SftClient) -> None:
+    created = tests.create(job("inactive", "ip-ping", "beta-ip-uni-1", "beta-ip-uni-1"), metadata=BETA)
+    (summary,) = tests.follow(created.id, metadata=BETA).summaries()
+    assert summary.verdict == St.TEST_VERDICT_ERROR
+    assert summary.error_code == "SERVICE_NOT_ACTIVE"
+    assert "beta-ip-uni-1" in summary.reason
+
+
+def test_a_running_job_resumes_after_a_restart_with_every_step_exactly_once(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    workdir = tmp_path_factory.mktemp("sft-restart")
+    args = ("--seed", "demo", "--sim-step-delay", "0.02")
+    first = launch(workdir, *args)
+    try:
+        with grpc.insecure_channel(first.target) as ch:
+            client = SftClient(ch)
+            created = client.create(_slow("survivor"))
+            client.wait_measured(created.id, 5)
+    finally:
+        assert first.stop() == 0
+    second = launch(workdir, *args)
+    try:
+        with grpc.insecure_channel(second.target) as ch:
+            followed = SftClient(ch).follow(created.id)
+    finally:
+        assert second.stop() == 0
+    assert [m.sequence_number for m in followed.measurements()] == list(range(1, 101))
+    assert [m.step_name for m in followed.measurements()] == [f"lbm-{i}" for i in range(1, 101)]
+    assert followed.states()[-1] == St.TEST_JOB_STATE_COMPLETED
+    assert followed.summaries()[0].verdict == St.TEST_VERDICT_PASS

@@ -16,11 +16,11 @@ import grpc
 from google.protobuf.message import Message
 
 from interlude_grpc.mef.lso.interlude.v1 import service_test_pb2, service_test_pb2_grpc
-from interlude_server.api import filters, paging, streaming
+from interlude_server.api import paging, streaming
 from interlude_server.api.principal import BuyerResolver
 from interlude_server.app import ServiceBinding
 from interlude_server.domain import clock, idempotency, test_catalog, test_jobs, test_profiles
-from interlude_server.domain.errors import Errors, InvalidArgument, NotFound, ShuttingDown, Violation
+from interlude_server.domain.errors import InvalidArgument, NotFound, ShuttingDown, Violation
 from interlude_server.domain.test_states import TEST_JOB
 from interlude_server.events import tokens
 from interlude_server.events.hub import Wakeups
@@ -33,6 +33,7 @@ M = TypeVar("M", bound=Message)
 Response = St.StreamTestResultsResponse
 REPLAY_PAGE = 500
 NOT_FOUND = test_jobs.NOT_FOUND
+_REQUESTED_RANGES = ("requested_start_date_time", "requested_end_date_time")
 
 
 def _required(value: str, field: str) -> None:
@@ -101,14 +102,14 @@ class ServiceTestServicer(service_test_pb2_grpc.ServiceTestServiceServicer):
     async def ListTestProfiles(
         self, request: St.ListTestProfilesRequest, context: Context
     ) -> St.ListTestProfilesResponse:
-        errors = Errors()
-        for name in ("creation_date", "last_update"):
-            filters.check_range(errors, f"filter.{name}", getattr(request.filter, name))
-        errors.raise_if_any("the filter is not valid")
-        params = paging.page_params(request.page_size, request.page_token, paging.fingerprint(request.filter))
-        page = await self.store.list_test_profiles(self.buyer_of(context), request.filter, params.request)
+        buyer = self.buyer_of(context)
+        page, token = await paging.list_page(
+            request,
+            lambda p: self.store.list_test_profiles(buyer, request.filter, p),
+            ("creation_date", "last_update"),
+        )
         return St.ListTestProfilesResponse(
-            test_profiles=page.items, next_page_token=params.next_token(page), total_size=page.total
+            test_profiles=page.items, next_page_token=token, total_size=page.total
         )
 
     async def UpdateTestProfile(
@@ -185,15 +186,11 @@ class ServiceTestServicer(service_test_pb2_grpc.ServiceTestServiceServicer):
     async def ListTestJobs(
         self, request: St.ListTestJobsRequest, context: Context
     ) -> St.ListTestJobsResponse:
-        errors = Errors()
-        for name in ("requested_start_date_time", "requested_end_date_time"):
-            filters.check_range(errors, f"filter.{name}", getattr(request.filter, name))
-        errors.raise_if_any("the filter is not valid")
-        params = paging.page_params(request.page_size, request.page_token, paging.fingerprint(request.filter))
-        page = await self.store.list_test_jobs(self.buyer_of(context), request.filter, params.request)
-        return St.ListTestJobsResponse(
-            test_jobs=page.items, next_page_token=params.next_token(page), total_size=page.total
+        buyer = self.buyer_of(context)
+        page, token = await paging.list_page(
+            request, lambda p: self.store.list_test_jobs(buyer, request.filter, p), _REQUESTED_RANGES
         )
+        return St.ListTestJobsResponse(test_jobs=page.items, next_page_token=token, total_size=page.total)
 
     async def _task(
         self,
@@ -283,13 +280,12 @@ class ServiceTestServicer(service_test_pb2_grpc.ServiceTestServiceServicer):
     async def ListTestJobTasks(
         self, request: St.ListTestJobTasksRequest, context: Context
     ) -> St.ListTestJobTasksResponse:
-        errors = Errors()
-        filters.check_range(errors, "filter.creation_date", request.filter.creation_date)
-        errors.raise_if_any("the filter is not valid")
-        params = paging.page_params(request.page_size, request.page_token, paging.fingerprint(request.filter))
-        page = await self.store.list_test_job_tasks(self.buyer_of(context), request.filter, params.request)
+        buyer = self.buyer_of(context)
+        page, token = await paging.list_page(
+            request, lambda p: self.store.list_test_job_tasks(buyer, request.filter, p), ("creation_date",)
+        )
         return St.ListTestJobTasksResponse(
-            test_job_tasks=page.items, next_page_token=params.next_token(page), total_size=page.total
+            test_job_tasks=page.items, next_page_token=token, total_size=page.total
         )
 
     # -- results ----------------------------------------------------------------
@@ -304,16 +300,14 @@ class ServiceTestServicer(service_test_pb2_grpc.ServiceTestServiceServicer):
     async def ListTestResults(
         self, request: St.ListTestResultsRequest, context: Context
     ) -> St.ListTestResultsResponse:
-        errors = Errors()
-        for name in ("requested_start_date_time", "requested_end_date_time"):
-            filters.check_range(errors, f"filter.{name}", getattr(request.filter, name))
-        errors.raise_if_any("the filter is not valid")
-        params = paging.page_params(request.page_size, request.page_token, paging.fingerprint(request.filter))
-        page = await self.store.list_test_results(self.buyer_of(context), request.filter, params.request)
+        buyer = self.buyer_of(context)
+        page, token = await paging.list_page(
+            request, lambda p: self.store.list_test_results(buyer, request.filter, p), _REQUESTED_RANGES
+        )
         for result in page.items:
             result.ClearField("measurements")
         return St.ListTestResultsResponse(
-            test_results=page.items, next_page_token=params.next_token(page), total_size=page.total
+            test_results=page.items, next_page_token=token, total_size=page.total
         )
 
     def _cursor(self, request: St.StreamTestResultsRequest, log_id: str) -> int:

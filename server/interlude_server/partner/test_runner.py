@@ -11,13 +11,12 @@ restart; streams following a job are woken after each commit.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Callable
 from typing import TypeVar
 
 import structlog
 
-from interlude_grpc.mef.lso.interlude.v1 import service_test_pb2
+from interlude_grpc.mef.lso.interlude.v1 import common_pb2, service_test_pb2
 from interlude_server.domain import clock, test_jobs
 from interlude_server.domain.errors import DomainError, Errors
 from interlude_server.domain.test_catalog import BY_TYPE, Resolved
@@ -25,6 +24,7 @@ from interlude_server.domain.test_plan import RunEnd, plan
 from interlude_server.domain.test_states import TEST_JOB
 from interlude_server.events.hub import Wakeups
 from interlude_server.partner.backend import TestBackend
+from interlude_server.partner.workers import Workers
 from interlude_server.store.base import Store, TestRun, Tx
 
 St = service_test_pb2
@@ -51,7 +51,7 @@ class TestRunner:
         self.step_delay = step_delay
         self.seed = seed
         self.wakeups = wakeups
-        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._workers = Workers("test_job", max(step_delay, 1.0))
         self._resolved: dict[tuple[str, str], Resolved] = {}
 
     async def start(self) -> int:
@@ -63,31 +63,11 @@ class TestRunner:
 
     def submit(self, buyer_id: str, job_id: str) -> None:
         """Make sure the job is being driven (a no-op if it already is)."""
-        if job_id not in self._tasks:
-            task = asyncio.create_task(self._run(buyer_id, job_id), name=f"test-job:{job_id}")
-            self._tasks[job_id] = task
-            task.add_done_callback(lambda _t: self._tasks.pop(job_id, None))
+        log = _log.bind(test_job_id=job_id, buyer=buyer_id)
+        self._workers.submit(job_id, lambda: self._step(buyer_id, job_id), log)
 
     async def stop(self) -> None:
-        tasks = list(self._tasks.values())
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-
-    async def _run(self, buyer_id: str, job_id: str) -> None:
-        log = _log.bind(test_job_id=job_id, buyer=buyer_id)
-        while True:
-            try:
-                if not await self._step(buyer_id, job_id):
-                    self._resolved = {k: v for k, v in self._resolved.items() if k[0] != job_id}
-                    return
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("test_job.step_failed")
-                await asyncio.sleep(max(self.step_delay, 1.0))
+        await self._workers.stop()
 
     async def _write(self, job_id: str, fn: Callable[[Tx], T]) -> T:
         result = await self.store.write(fn)
@@ -121,6 +101,7 @@ class TestRunner:
 
         job, run = await self._write(job_id, settle)
         if job is None or job.state in TEST_JOB.terminal:
+            self._resolved = {k: v for k, v in self._resolved.items() if k[0] != job_id}
             return False
         if job.state in _WAITING:
             wait = (
@@ -151,7 +132,11 @@ class TestRunner:
             await self._end_unresolvable(job, resolved)
             return
         steps = plan(resolved, self.seed, run.run_number)
-        if _seconds_until(job.requested_end_date_time) <= 0:
+        inactive = await self._inactive_service(job) if run.next_step == 0 else ""
+        if inactive:
+            end = RunEnd(St.TEST_VERDICT_ERROR, f"service {inactive} is not active", "SERVICE_NOT_ACTIVE")
+            await self._end(job, end, len(steps), resolved)
+        elif _seconds_until(job.requested_end_date_time) <= 0:
             done = f"the requested end time came after {run.next_step} of {len(steps)} steps"
             await self._end(job, RunEnd(St.TEST_VERDICT_INCONCLUSIVE, done), len(steps), resolved)
         elif run.next_step >= len(steps):
@@ -167,6 +152,14 @@ class TestRunner:
                 await self._write(
                     j, lambda tx: test_jobs.record_step(tx, b, j, n, index, outcome.measurements)
                 )
+
+    async def _inactive_service(self, job: service_test_pb2.TestJob) -> str:
+        """The id of an end point that is not active (nothing to send test traffic through), or ""."""
+        for ref in (job.related_service_from, job.related_service_to):
+            service = await self.store.get_service(job.buyer_id, ref.id)
+            if service is None or service.state != common_pb2.SERVICE_STATE_ACTIVE:
+                return ref.id
+        return ""
 
     async def _end_unresolvable(self, job: service_test_pb2.TestJob, reason: str) -> None:
         resolved = Resolved(BY_TYPE[job.test_type])
