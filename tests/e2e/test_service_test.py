@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 
 import grpc
 import pytest
-from google.protobuf import field_mask_pb2, json_format, struct_pb2
+from google.protobuf import duration_pb2, field_mask_pb2, json_format, struct_pb2
 
 from interlude_grpc.mef.lso.interlude.v1 import (
     common_pb2,
@@ -172,9 +172,9 @@ def test_a_test_that_cannot_run_ends_with_an_error_code_and_reason(tests: SftCli
     assert "TEST_HEAD_UNAVAILABLE" in final.termination_error[0].reason
 
 
-def _slow(name: str) -> St.TestJob:
-    """A loopback of 100 LBMs: about 2 s at the test server's step delay."""
-    return job(name, "ethernet-loopback", "alpha-ovc-1-ep-1", "alpha-ovc-1-ep-2", {"count": 100})
+def _slow(name: str, count: int = 100) -> St.TestJob:
+    """A loopback of `count` LBMs: count x 20 ms at the test server's step delay."""
+    return job(name, "ethernet-loopback", "alpha-ovc-1-ep-1", "alpha-ovc-1-ep-2", {"count": count})
 
 
 def test_cancel_mid_run_ends_the_job_with_an_inconclusive_result(tests: SftClient) -> None:
@@ -201,17 +201,17 @@ def test_cancel_mid_run_ends_the_job_with_an_inconclusive_result(tests: SftClien
 
 
 def test_suspend_stops_measuring_and_resume_finishes_every_step(tests: SftClient) -> None:
-    created = tests.create(_slow("pause me"))
+    created = tests.create(_slow("pause me", 50))
     tests.wait_for(created.id, {St.TEST_JOB_STATE_IN_PROGRESS})
     tests.stub.SuspendTestJob(St.SuspendTestJobRequest(id=created.id, reason="maintenance"), metadata=ALPHA)
     tests.wait_for(created.id, {St.TEST_JOB_STATE_SUSPENDED})
     before = tests.measured(created.id)
     threading.Event().wait(0.3)  # 15 step delays: a running job would have measured more
-    assert tests.measured(created.id) == before < 100
+    assert tests.measured(created.id) == before < 50
     tests.stub.ResumeTestJob(St.ResumeTestJobRequest(id=created.id), metadata=ALPHA)
     followed = tests.follow(created.id)
     assert St.TEST_JOB_STATE_SUSPENDED in followed.states()
-    assert [m.step_name for m in followed.measurements()] == [f"lbm-{i}" for i in range(1, 101)]
+    assert [m.step_name for m in followed.measurements()] == [f"lbm-{i}" for i in range(1, 51)]
     assert followed.summaries()[0].verdict == St.TEST_VERDICT_PASS
     tasks = tests.stub.ListTestJobTasks(
         St.ListTestJobTasksRequest(filter=St.TestJobTaskFilter(test_job_id=created.id)), metadata=ALPHA
@@ -245,20 +245,20 @@ def test_a_scheduled_job_can_be_modified_before_it_starts(tests: SftClient) -> N
 
 
 def test_attaching_late_replays_every_step_then_goes_live(tests: SftClient) -> None:
-    created = tests.create(_slow("attach late"))
+    created = tests.create(_slow("attach late", 50))
     early = tests.stream(created.id)
     tests.wait_for(created.id, {St.TEST_JOB_STATE_IN_PROGRESS})
     tests.wait_measured(created.id, 10)
     late = tests.follow(created.id)
     from_start = [i for i in early]
     assert late.measurements() == [i.measurement for i in from_start if i.HasField("measurement")]
-    assert len(late.measurements()) == 100
+    assert len(late.measurements()) == 50
     sync_at = late.kinds().index("sync")
     assert late.kinds()[:sync_at].count("measurement") >= 10, "what was produced before attaching is replayed"
     # Resuming from a token mid-stream delivers exactly the rest.
     tenth = next(i for i in late.items if i.HasField("measurement") and i.measurement.sequence_number == 10)
     rest = tests.follow(created.id, resume_token=tenth.resume_token)
-    assert [m.sequence_number for m in rest.measurements()] == list(range(11, 101))
+    assert [m.sequence_number for m in rest.measurements()] == list(range(11, 51))
     assert (
         late.payload()[late.payload().index(tenth.SerializeToString(deterministic=True)) + 1 :]
         == rest.payload()
@@ -440,7 +440,7 @@ def test_a_running_job_resumes_after_a_restart_with_every_step_exactly_once(
     try:
         with grpc.insecure_channel(first.target) as ch:
             client = SftClient(ch)
-            created = client.create(_slow("survivor"))
+            created = client.create(_slow("survivor", 40))
             client.wait_measured(created.id, 5)
     finally:
         assert first.stop() == 0
@@ -450,7 +450,103 @@ def test_a_running_job_resumes_after_a_restart_with_every_step_exactly_once(
             followed = SftClient(ch).follow(created.id)
     finally:
         assert second.stop() == 0
-    assert [m.sequence_number for m in followed.measurements()] == list(range(1, 101))
-    assert [m.step_name for m in followed.measurements()] == [f"lbm-{i}" for i in range(1, 101)]
+    assert [m.sequence_number for m in followed.measurements()] == list(range(1, 41))
+    assert [m.step_name for m in followed.measurements()] == [f"lbm-{i}" for i in range(1, 41)]
     assert followed.states()[-1] == St.TEST_JOB_STATE_COMPLETED
     assert followed.summaries()[0].verdict == St.TEST_VERDICT_PASS
+
+
+def test_a_quiet_stream_sends_heartbeats_and_a_foreign_token_is_refused(tests: SftClient) -> None:
+    later = tests.create(
+        job("quiet", "ip-ping", "alpha-ip-uni-1", "alpha-ip-uni-2", requested_start_date_time=in_seconds(600))
+    )
+    request = St.StreamTestResultsRequest(
+        test_job_id=later.id, heartbeat_interval=duration_pb2.Duration(seconds=1)
+    )
+    call = tests.stub.StreamTestResults(request, metadata=ALPHA, timeout=10)
+    kinds = []
+    for item in call:
+        kinds.append(item.WhichOneof("kind"))
+        assert item.resume_token
+        if kinds[-1] == "heartbeat":
+            break
+    call.cancel()
+    assert kinds[-1] == "heartbeat"
+    assert "sync" in kinds, "the heartbeat follows the replay and its sync marker"
+    other = tests.create(job("other", "ip-ping", "alpha-ip-uni-1", "alpha-ip-uni-2"))
+    token = next(iter(tests.stream(later.id))).resume_token
+    with pytest.raises(grpc.RpcError) as foreign:
+        list(tests.stream(other.id, resume_token=token))
+    assert rich_error(foreign.value).reason == "INVALID_RESUME_TOKEN"
+    tests.stub.CancelTestJob(St.CancelTestJobRequest(id=later.id), metadata=ALPHA)
+    assert tests.follow(later.id).states()[-1] == St.TEST_JOB_STATE_CANCELLED
+    assert not tests.follow(later.id).summaries(), "a job cancelled before it ran has no result"
+
+
+def test_a_retried_create_returns_the_first_job_and_lists_filter_by_state_and_type(tests: SftClient) -> None:
+    request = job("retried", "ip-ping", "alpha-ip-uni-1", "alpha-ip-uni-2")
+    first = tests.create(request, request_id="sft-retry-1")
+    again = tests.create(request, request_id="sft-retry-1")
+    assert again.id == first.id
+    tests.follow(first.id)
+    listed = tests.stub.ListTestJobs(
+        St.ListTestJobsRequest(
+            filter=St.TestJobFilter(
+                name="retried", state=[St.TEST_JOB_STATE_COMPLETED], test_type=[St.TEST_TYPE_IP_PING]
+            )
+        ),
+        metadata=ALPHA,
+    )
+    assert [j.id for j in listed.test_jobs] == [first.id]
+    none = tests.stub.ListTestJobs(
+        St.ListTestJobsRequest(filter=St.TestJobFilter(name="retried", test_type=[St.TEST_TYPE_IP_TWAMP])),
+        metadata=ALPHA,
+    )
+    assert none.total_size == 0
+
+
+def test_profiles_are_validated_updated_with_a_mask_and_guarded_by_etag(tests: SftClient) -> None:
+    profile = St.TestProfile(
+        name="ping",
+        lifecycle_status=St.TEST_PROFILE_LIFECYCLE_STATUS_PENDING,
+        valid_for=in_seconds(86400),
+        related_service_specification_id="ip-uni",
+    )
+    profile.service_specific_test_profile_configuration.type = config_type("ip-ping")
+    profile.service_specific_test_profile_configuration.attributes.update({"count": 500})
+    with pytest.raises(grpc.RpcError) as bad:
+        tests.stub.CreateTestProfile(St.CreateTestProfileRequest(test_profile=profile), metadata=ALPHA)
+    assert set(rich_error(bad.value).violations) == {
+        "test_profile.service_specific_test_profile_configuration/count"
+    }
+    profile.service_specific_test_profile_configuration.attributes.update({"count": 3})
+    created = tests.stub.CreateTestProfile(
+        St.CreateTestProfileRequest(test_profile=profile), metadata=ALPHA
+    ).test_profile
+    assert created.test_type == St.TEST_TYPE_IP_PING
+    assert created.lifecycle_state == St.TEST_PROFILE_LIFECYCLE_STATE_AVAILABLE
+    change = St.TestProfile(id=created.id, lifecycle_status=St.TEST_PROFILE_LIFECYCLE_STATUS_APPROVED)
+    mask = field_mask_pb2.FieldMask(paths=["lifecycle_status"])
+    updated = tests.stub.UpdateTestProfile(
+        St.UpdateTestProfileRequest(test_profile=change, update_mask=mask, etag=created.etag), metadata=ALPHA
+    ).test_profile
+    assert (updated.lifecycle_status, updated.name, updated.etag) == (
+        St.TEST_PROFILE_LIFECYCLE_STATUS_APPROVED,
+        "ping",
+        "2",
+    )
+    with pytest.raises(grpc.RpcError) as stale:
+        tests.stub.UpdateTestProfile(
+            St.UpdateTestProfileRequest(test_profile=change, update_mask=mask, etag=created.etag),
+            metadata=ALPHA,
+        )
+    assert rich_error(stale.value).reason == "ETAG_MISMATCH"
+    listed = tests.stub.ListTestProfiles(
+        St.ListTestProfilesRequest(filter=St.TestProfileFilter(related_service_specification_id="ip-uni")),
+        metadata=ALPHA,
+    ).test_profiles
+    assert [p.id for p in listed] == [created.id]
+    tests.stub.DeleteTestProfile(St.DeleteTestProfileRequest(id=created.id), metadata=ALPHA)
+    with pytest.raises(grpc.RpcError) as gone:
+        tests.stub.GetTestProfile(St.GetTestProfileRequest(id=created.id), metadata=ALPHA)
+    assert rich_error(gone.value).reason == "TEST_RESOURCE_NOT_FOUND"

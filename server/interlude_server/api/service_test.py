@@ -9,6 +9,7 @@ ends after the job's terminal state change.
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any, TypeVar
 
@@ -334,6 +335,7 @@ class ServiceTestServicer(service_test_pb2_grpc.ServiceTestServiceServicer):
         cursor = self._cursor(request, log_id)
         waiter = self.wakeups.waiter(job_id)
         synced = ended = False
+        quiet_since = time.monotonic()  # when the last item or heartbeat was sent
         try:
             while True:
                 waiter.clear()
@@ -354,12 +356,15 @@ class ServiceTestServicer(service_test_pb2_grpc.ServiceTestServiceServicer):
                     )
                 if ended:
                     return
-                woke = await Wakeups.wait(waiter, interval)
-                if self.wakeups.closed:
-                    raise ShuttingDown("the server is shutting down; resume from your last token")
-                if not woke:
+                if items:
+                    quiet_since = time.monotonic()
+                quiet = time.monotonic() - quiet_since
+                if quiet >= interval or not await Wakeups.wait(waiter, interval - quiet):
                     beat = streaming.heartbeat(log_id, cursor)
                     yield Response(resume_token=beat.resume_token, heartbeat=beat)
+                    quiet_since = time.monotonic()
+                if self.wakeups.closed:
+                    raise ShuttingDown("the server is shutting down; resume from your last token")
         finally:
             self.wakeups.release(job_id, waiter)
 

@@ -333,12 +333,14 @@ def _settle(
 
 def settle_tasks(
     tx: Tx, buyer_id: str, job_id: str, now: timestamp_pb2.Timestamp
-) -> service_test_pb2.TestJob | None:
-    """The Partner's decision on every open task of the job, oldest first; the job after them."""
+) -> tuple[service_test_pb2.TestJob | None, bool]:
+    """The Partner's decision on every open task of the job, oldest first: the job after them,
+    and whether there was any task to decide."""
     job = tx.get_test_job(buyer_id, job_id)
     if job is None:
-        return None
-    for task in tx.open_test_job_tasks(buyer_id, job_id):
+        return None, False
+    tasks = tx.open_test_job_tasks(buyer_id, job_id)
+    for task in tasks:
         kind = task.task_type
         if kind == St.TEST_JOB_TASK_TYPE_CANCEL and job.state == St.TEST_JOB_STATE_ASSESSING_CANCELLATION:
             finish_run(
@@ -367,7 +369,7 @@ def settle_tasks(
             change_state(tx, job, TASK_ACTION[kind], now, task.reason, task.id)
         else:
             _settle(tx, task, now, f"the job is {mef_name(St.TestJobState, job.state)} by now")
-    return job
+    return job, bool(tasks)
 
 
 def start(tx: Tx, buyer_id: str, job_id: str, now: timestamp_pb2.Timestamp) -> None:

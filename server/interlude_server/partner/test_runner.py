@@ -69,9 +69,11 @@ class TestRunner:
     async def stop(self) -> None:
         await self._workers.stop()
 
-    async def _write(self, job_id: str, fn: Callable[[Tx], T]) -> T:
+    async def _write(self, job_id: str, fn: Callable[[Tx], T], notify: bool = True) -> T:
+        """Run `fn` in a transaction, then wake the streams following the job."""
         result = await self.store.write(fn)
-        self.wakeups.notify(job_id)
+        if notify:
+            self.wakeups.notify(job_id)
         return result
 
     async def _pause(self, at_most: float | None = None) -> None:
@@ -95,11 +97,14 @@ class TestRunner:
     async def _step(self, buyer_id: str, job_id: str) -> bool:
         """Advance the job by one step; False once it reached a terminal state."""
 
-        def settle(tx: Tx) -> tuple[service_test_pb2.TestJob | None, TestRun | None]:
-            job = test_jobs.settle_tasks(tx, buyer_id, job_id, clock.now())
-            return job, tx.get_test_run(buyer_id, job_id)
+        def settle(tx: Tx) -> tuple[service_test_pb2.TestJob | None, TestRun | None, bool]:
+            job, settled = test_jobs.settle_tasks(tx, buyer_id, job_id, clock.now())
+            return job, tx.get_test_run(buyer_id, job_id), settled
 
-        job, run = await self._write(job_id, settle)
+        # Polling for tasks changes nothing unless a task was settled: only then wake streams.
+        job, run, settled = await self._write(job_id, settle, notify=False)
+        if settled:
+            self.wakeups.notify(job_id)
         if job is None or job.state in TEST_JOB.terminal:
             self._resolved = {k: v for k, v in self._resolved.items() if k[0] != job_id}
             return False
