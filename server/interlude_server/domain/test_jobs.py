@@ -1,4 +1,4 @@
-"""Test jobs: validation, creation, state changes, tasks and run results.
+"""Test jobs: validation, creation, state changes and task requests (runs: test_runs.py).
 
 Validation reads the buyer's services and profiles (async, before the write);
 everything else is a function of a `Tx`, so a job change, its stream item and
@@ -30,10 +30,9 @@ from interlude_server.domain.errors import (
     PolicyViolation,
 )
 from interlude_server.domain.mef import mef_name
-from interlude_server.domain.test_catalog import BY_CONFIGURATION_TYPE, BY_TYPE, Capability, Resolved, resolve
-from interlude_server.domain.test_events import job_event, result_event, task_event
-from interlude_server.domain.test_plan import RunEnd, result_document, summarize
-from interlude_server.domain.test_states import TASK_ACTION, TEST_JOB, TEST_JOB_TASK
+from interlude_server.domain.test_catalog import BY_CONFIGURATION_TYPE, Capability, Resolved, resolve
+from interlude_server.domain.test_events import job_event, task_event
+from interlude_server.domain.test_states import TASK_ACTION, TEST_JOB
 from interlude_server.store.base import Store, TestRun, Tx
 
 St = service_test_pb2
@@ -47,7 +46,7 @@ class ConsentRequired(PolicyViolation):
     reason = "OUT_OF_SERVICE_CONSENT_REQUIRED"
 
 
-def _ns(ts: timestamp_pb2.Timestamp) -> int:
+def nanos(ts: timestamp_pb2.Timestamp) -> int:
     return int(ts.ToNanoseconds())
 
 
@@ -95,9 +94,9 @@ def _check_required(job: service_test_pb2.TestJob, now: timestamp_pb2.Timestamp,
             errors.add(f"test_job.{side}.id", "required", "missingProperty")
     if not job.HasField("requested_end_date_time"):
         errors.add("test_job.requested_end_date_time", "required", "missingProperty")
-    elif _ns(job.requested_end_date_time) <= _ns(now):
+    elif nanos(job.requested_end_date_time) <= nanos(now):
         errors.add("test_job.requested_end_date_time", "must be in the future")
-    elif job.HasField("requested_start_date_time") and _ns(job.requested_start_date_time) >= _ns(
+    elif job.HasField("requested_start_date_time") and nanos(job.requested_start_date_time) >= nanos(
         job.requested_end_date_time
     ):
         errors.add("test_job.requested_start_date_time", "must be before requested_end_date_time")
@@ -198,7 +197,7 @@ async def prepare_job(
     return PreparedJob(job, resolved)
 
 
-def _stream_item(tx: Tx, job: service_test_pb2.TestJob, run_number: int, **kind: Any) -> None:
+def stream_item(tx: Tx, job: service_test_pb2.TestJob, run_number: int, **kind: Any) -> None:
     tx.append_test_item(job.buyer_id, job.id, run_number, St.StreamTestResultsResponse(**kind))
 
 
@@ -222,7 +221,7 @@ def change_state(
         job.actual_end_date_time.CopyFrom(now)
     tx.put_test_job(job)
     run = tx.get_test_run(job.buyer_id, job.id)
-    _stream_item(tx, job, run.run_number if run else 0, state_change=change)
+    stream_item(tx, job, run.run_number if run else 0, state_change=change)
     job_event(tx, Ev.EVENT_TYPE_TEST_JOB_STATE_CHANGE, job, now, mef_name(St.TestJobState, job.state))
 
 
@@ -244,7 +243,7 @@ def commit_new_job(
     job.state_history.append(change)
     tx.put_test_job(job)
     tx.put_test_run(buyer_id, job.id, TestRun(0, 0, None, ""))
-    _stream_item(tx, job, 0, state_change=change)
+    stream_item(tx, job, 0, state_change=change)
     job_event(tx, Ev.EVENT_TYPE_TEST_JOB_CREATE, job, now, "acknowledged")
     if job.HasField("test_profile_ref"):
         test_profiles.assign(tx, buyer_id, job.test_profile_ref.id, now)
@@ -294,12 +293,6 @@ def request_task(
     return task
 
 
-def _previous_state(job: service_test_pb2.TestJob) -> int:
-    """The state before the current (assessing) one."""
-    history = [c.state for c in job.state_history]
-    return history[-2] if len(history) >= 2 else St.TEST_JOB_STATE_SCHEDULED
-
-
 def apply_modification(job: service_test_pb2.TestJob, mod: service_test_pb2.TestJobModification) -> None:
     """Apply the fields a modify task sets."""
     for name in ("name", "description", "out_of_service_consent"):
@@ -319,156 +312,3 @@ def apply_modification(job: service_test_pb2.TestJob, mod: service_test_pb2.Test
         getattr(job, which).CopyFrom(getattr(mod, which))
     if mod.test_mode:
         job.test_mode = mod.test_mode
-
-
-def _settle(
-    tx: Tx, task: service_test_pb2.TestJobTask, now: timestamp_pb2.Timestamp, denied: str = ""
-) -> None:
-    task.state = TEST_JOB_TASK.next(task.state, "reject" if denied else "accept")  # type: ignore[assignment]
-    task.denied_reason = denied
-    task.last_modified_date.CopyFrom(now)
-    tx.put_test_job_task(task)
-    task_event(tx, task, now)
-
-
-def settle_tasks(
-    tx: Tx, buyer_id: str, job_id: str, now: timestamp_pb2.Timestamp
-) -> tuple[service_test_pb2.TestJob | None, bool]:
-    """The Partner's decision on every open task of the job, oldest first: the job after them,
-    and whether there was any task to decide."""
-    job = tx.get_test_job(buyer_id, job_id)
-    if job is None:
-        return None, False
-    tasks = tx.open_test_job_tasks(buyer_id, job_id)
-    for task in tasks:
-        kind = task.task_type
-        if kind == St.TEST_JOB_TASK_TYPE_CANCEL and job.state == St.TEST_JOB_STATE_ASSESSING_CANCELLATION:
-            finish_run(
-                tx,
-                job,
-                now,
-                RunEnd(St.TEST_VERDICT_INCONCLUSIVE, "cancelled by the buyer before the run finished"),
-            )
-            _settle(tx, task, now)
-            change_state(tx, job, "acceptCancellation", now, task.reason, task.id)
-        elif kind == St.TEST_JOB_TASK_TYPE_MODIFY and job.state == St.TEST_JOB_STATE_ASSESSING_MODIFICATION:
-            back = (
-                "backToSuspended"
-                if _previous_state(job) == St.TEST_JOB_STATE_SUSPENDED
-                else "backToScheduled"
-            )
-            apply_modification(job, task.modification)
-            _settle(tx, task, now)
-            job_event(tx, Ev.EVENT_TYPE_TEST_JOB_ATTRIBUTE_VALUE_CHANGE, job, now)
-            change_state(tx, job, back, now, task.reason, task.id)
-        elif TEST_JOB.can(job.state, TASK_ACTION[kind]) and kind in (
-            St.TEST_JOB_TASK_TYPE_SUSPEND,
-            St.TEST_JOB_TASK_TYPE_RESUME,
-        ):
-            _settle(tx, task, now)
-            change_state(tx, job, TASK_ACTION[kind], now, task.reason, task.id)
-        else:
-            _settle(tx, task, now, f"the job is {mef_name(St.TestJobState, job.state)} by now")
-    return job, bool(tasks)
-
-
-def start(tx: Tx, buyer_id: str, job_id: str, now: timestamp_pb2.Timestamp) -> None:
-    """ACKNOWLEDGED or SCHEDULED → IN_PROGRESS with run 1 (or ACKNOWLEDGED → SCHEDULED if not yet due)."""
-    job = tx.get_test_job(buyer_id, job_id)
-    if job is None or job.state not in (St.TEST_JOB_STATE_ACKNOWLEDGED, St.TEST_JOB_STATE_SCHEDULED):
-        return
-    due = not job.HasField("requested_start_date_time") or _ns(job.requested_start_date_time) <= _ns(now)
-    if not due:
-        if job.state == St.TEST_JOB_STATE_ACKNOWLEDGED:
-            change_state(tx, job, "schedule", now)
-        return
-    tx.put_test_run(buyer_id, job_id, TestRun(1, 0, now, str(uuid.uuid4())))
-    change_state(tx, job, "start", now)
-
-
-def record_step(
-    tx: Tx,
-    buyer_id: str,
-    job_id: str,
-    run_number: int,
-    step_index: int,
-    measurements: list[service_test_pb2.TestMeasurement],
-) -> bool:
-    """Store a step's measurements if the job is still running that step; False if it moved on."""
-    job = tx.get_test_job(buyer_id, job_id)
-    run = tx.get_test_run(buyer_id, job_id)
-    if job is None or run is None or job.state != St.TEST_JOB_STATE_IN_PROGRESS:
-        return False
-    if run.run_number != run_number or run.next_step != step_index:
-        return False
-    base = len(tx.test_measurements(buyer_id, job_id, run_number))
-    for offset, m in enumerate(measurements, start=1):
-        m.sequence_number = base + offset
-        _stream_item(tx, job, run_number, measurement=m)
-    tx.put_test_run(buyer_id, job_id, TestRun(run.run_number, step_index + 1, run.started, run.result_id))
-    return True
-
-
-def finish_run(
-    tx: Tx,
-    job: service_test_pb2.TestJob,
-    now: timestamp_pb2.Timestamp,
-    end: RunEnd | None,
-    planned_steps: int = 0,
-    resolved: Resolved | None = None,
-) -> service_test_pb2.TestResult | None:
-    """End the current run: its summary item, its result (TEST_RESULT_CREATE), once."""
-    run = tx.get_test_run(job.buyer_id, job.id)
-    if run is None or run.run_number == 0 or not run.result_id:
-        return None
-    measurements = tx.test_measurements(job.buyer_id, job.id, run.run_number)
-    summary = summarize(run.result_id, run.run_number, measurements, planned_steps, end)
-    _stream_item(tx, job, run.run_number, summary=summary)
-    capability = BY_TYPE[job.test_type]
-    result = St.TestResult(
-        id=run.result_id,
-        test_job=St.TestJobRef(id=job.id),
-        related_service_from=job.related_service_from,
-        related_service_to=job.related_service_to,
-        actual_start_date_time=run.started or now,
-        actual_end_date_time=now,
-        test_type=job.test_type,
-        run_number=run.run_number,
-        measurements=measurements,
-        summary=summary,
-        creation_date=now,
-        buyer_id=job.buyer_id,
-    )
-    result.service_specific_test_result_configuration.type = capability.result_type
-    if resolved is not None:
-        documents.set_attributes(
-            result.service_specific_test_result_configuration, result_document(resolved, summary)
-        )
-    tx.put_test_result(result, job)
-    tx.put_test_run(job.buyer_id, job.id, TestRun(run.run_number, run.next_step, run.started, ""))
-    result_event(tx, result, now)
-    if end is not None and end.error_code:
-        job.termination_error.append(
-            common_pb2.TerminationError(
-                code=common_pb2.VALIDATION_ERROR_CODE_OTHER_ISSUE, reason=f"{end.error_code}: {end.reason}"
-            )
-        )
-    return result
-
-
-def complete(
-    tx: Tx,
-    buyer_id: str,
-    job_id: str,
-    now: timestamp_pb2.Timestamp,
-    end: RunEnd | None,
-    planned_steps: int,
-    resolved: Resolved,
-) -> None:
-    """Finish the run and the job: summary, result, then COMPLETED."""
-    job = tx.get_test_job(buyer_id, job_id)
-    if job is None or job.state != St.TEST_JOB_STATE_IN_PROGRESS:
-        return
-    result = finish_run(tx, job, now, end, planned_steps, resolved)
-    reason = "" if result is None else f"verdict {mef_name(St.TestVerdict, result.summary.verdict)}"
-    change_state(tx, job, "complete", now, reason)

@@ -17,7 +17,7 @@ from typing import TypeVar
 import structlog
 
 from interlude_grpc.mef.lso.interlude.v1 import common_pb2, service_test_pb2
-from interlude_server.domain import clock, test_jobs
+from interlude_server.domain import clock, test_jobs, test_runs
 from interlude_server.domain.errors import DomainError, Errors
 from interlude_server.domain.test_catalog import BY_TYPE, Resolved
 from interlude_server.domain.test_plan import RunEnd, plan
@@ -98,7 +98,7 @@ class TestRunner:
         """Advance the job by one step; False once it reached a terminal state."""
 
         def settle(tx: Tx) -> tuple[service_test_pb2.TestJob | None, TestRun | None, bool]:
-            job, settled = test_jobs.settle_tasks(tx, buyer_id, job_id, clock.now())
+            job, settled = test_runs.settle_tasks(tx, buyer_id, job_id, clock.now())
             return job, tx.get_test_run(buyer_id, job_id), settled
 
         # Polling for tasks changes nothing unless a task was settled: only then wake streams.
@@ -115,7 +115,7 @@ class TestRunner:
                 else 0
             )
             if job.state == St.TEST_JOB_STATE_ACKNOWLEDGED or wait <= 0:
-                await self._write(job_id, lambda tx: test_jobs.start(tx, buyer_id, job_id, clock.now()))
+                await self._write(job_id, lambda tx: test_runs.start(tx, buyer_id, job_id, clock.now()))
             if wait > 0:
                 await self._pause(wait)
         elif job.state == St.TEST_JOB_STATE_IN_PROGRESS and run is not None:
@@ -128,7 +128,7 @@ class TestRunner:
         self, job: service_test_pb2.TestJob, end: RunEnd | None, steps: int, resolved: Resolved
     ) -> None:
         b, j = job.buyer_id, job.id
-        await self._write(j, lambda tx: test_jobs.complete(tx, b, j, clock.now(), end, steps, resolved))
+        await self._write(j, lambda tx: test_runs.complete(tx, b, j, clock.now(), end, steps, resolved))
 
     async def _run_step(self, job: service_test_pb2.TestJob, run: TestRun) -> None:
         resolved = await self._resolve(job)
@@ -155,7 +155,7 @@ class TestRunner:
             else:
                 b, j, n = job.buyer_id, job.id, run.run_number
                 await self._write(
-                    j, lambda tx: test_jobs.record_step(tx, b, j, n, index, outcome.measurements)
+                    j, lambda tx: test_runs.record_step(tx, b, j, n, index, outcome.measurements)
                 )
 
     async def _inactive_service(self, job: service_test_pb2.TestJob) -> str:

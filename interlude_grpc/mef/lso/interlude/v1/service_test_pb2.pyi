@@ -57,6 +57,8 @@ class TestType(_TestType, metaclass=_TestTypeEnumTypeWrapper):
     each type has two JSON Schemas of ours, NOT MEF-published: the job (and
     profile) configuration `urn:interlude-grpc:test:<name>:v1` and the
     result `urn:interlude-grpc:test-result:<name>:v1`; <name> is given per value.
+    The parameters of each are listed by GetTestCapabilities and documented, with
+    their units, bounds and defaults, in docs/testing.md.
     """
 
 TEST_TYPE_UNSPECIFIED: TestType.ValueType  # 0
