@@ -53,6 +53,25 @@ def job(
     )
 
 
+def profile_request(
+    name: str,
+    spec_id: str,
+    test: str,
+    params: dict[str, Any],
+    status: int = St.TEST_PROFILE_LIFECYCLE_STATUS_APPROVED,
+) -> service_test_pb2.TestProfile:
+    """A profile valid for a day with the given test parameters."""
+    profile = St.TestProfile(
+        name=name,
+        lifecycle_status=status,  # type: ignore[arg-type]
+        valid_for=in_seconds(86400),
+        related_service_specification_id=spec_id,
+    )
+    profile.service_specific_test_profile_configuration.type = config_type(test)
+    profile.service_specific_test_profile_configuration.attributes.update(params)
+    return profile
+
+
 @dataclass
 class Followed:
     """Everything a StreamTestResults call delivered, in order."""

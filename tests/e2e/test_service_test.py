@@ -20,7 +20,7 @@ from interlude_grpc.mef.lso.interlude.v1 import (
     service_test_pb2,
 )
 from tests.e2e.helpers import ALPHA, BETA, Stubs, rich_error, wait_for_order
-from tests.e2e.sft import TERMINAL, SftClient, config_type, in_seconds, job
+from tests.e2e.sft import TERMINAL, SftClient, config_type, in_seconds, job, profile_request
 from tests.server_process import ServerProcess, launch
 
 St = service_test_pb2
@@ -329,14 +329,9 @@ def test_a_bad_job_reports_every_violation_at_once(tests: SftClient) -> None:
 
 
 def test_a_profile_in_use_cannot_be_deleted(tests: SftClient) -> None:
-    profile = St.TestProfile(
-        name="sat defaults",
-        lifecycle_status=St.TEST_PROFILE_LIFECYCLE_STATUS_APPROVED,
-        valid_for=in_seconds(86400),
-        related_service_specification_id="carrier-ethernet-evc-end-point",
+    profile = profile_request(
+        "sat defaults", "carrier-ethernet-evc-end-point", "y1564-sat", {"cirSteps": [50, 100]}
     )
-    profile.service_specific_test_profile_configuration.type = config_type("y1564-sat")
-    profile.service_specific_test_profile_configuration.attributes.update({"cirSteps": [50, 100]})
     created = tests.stub.CreateTestProfile(St.CreateTestProfileRequest(test_profile=profile), metadata=ALPHA)
     ref = St.TestProfileRef(id=created.test_profile.id)
     run = tests.follow(
@@ -506,14 +501,9 @@ def test_a_retried_create_returns_the_first_job_and_lists_filter_by_state_and_ty
 
 
 def test_profiles_are_validated_updated_with_a_mask_and_guarded_by_etag(tests: SftClient) -> None:
-    profile = St.TestProfile(
-        name="ping",
-        lifecycle_status=St.TEST_PROFILE_LIFECYCLE_STATUS_PENDING,
-        valid_for=in_seconds(86400),
-        related_service_specification_id="ip-uni",
+    profile = profile_request(
+        "ping", "ip-uni", "ip-ping", {"count": 500}, St.TEST_PROFILE_LIFECYCLE_STATUS_PENDING
     )
-    profile.service_specific_test_profile_configuration.type = config_type("ip-ping")
-    profile.service_specific_test_profile_configuration.attributes.update({"count": 500})
     with pytest.raises(grpc.RpcError) as bad:
         tests.stub.CreateTestProfile(St.CreateTestProfileRequest(test_profile=profile), metadata=ALPHA)
     assert set(rich_error(bad.value).violations) == {

@@ -10,7 +10,7 @@ ends after the job's terminal state change.
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
 import grpc
@@ -40,6 +40,14 @@ _REQUESTED_RANGES = ("requested_start_date_time", "requested_end_date_time")
 def _required(value: str, field: str) -> None:
     if not value:
         raise InvalidArgument(f"{field} is required", [Violation(field, "required", "missingProperty")])
+
+
+async def _get(
+    fetch: Callable[[str, str], Awaitable[M | None]], buyer: str, item_id: str, kind: str, field: str = "id"
+) -> M:
+    """One of the buyer's test resources; a missing or foreign id is NOT_FOUND."""
+    _required(item_id, field)
+    return _found(await fetch(buyer, item_id), kind, item_id)
 
 
 def _found(item: M | None, kind: str, item_id: str) -> M:
@@ -96,9 +104,8 @@ class ServiceTestServicer(service_test_pb2_grpc.ServiceTestServiceServicer):
     async def GetTestProfile(
         self, request: St.GetTestProfileRequest, context: Context
     ) -> St.GetTestProfileResponse:
-        _required(request.id, "id")
-        profile = await self.store.get_test_profile(self.buyer_of(context), request.id)
-        return St.GetTestProfileResponse(test_profile=_found(profile, "TestProfile", request.id))
+        profile = await _get(self.store.get_test_profile, self.buyer_of(context), request.id, "TestProfile")
+        return St.GetTestProfileResponse(test_profile=profile)
 
     async def ListTestProfiles(
         self, request: St.ListTestProfilesRequest, context: Context
@@ -117,13 +124,9 @@ class ServiceTestServicer(service_test_pb2_grpc.ServiceTestServiceServicer):
         self, request: St.UpdateTestProfileRequest, context: Context
     ) -> St.UpdateTestProfileResponse:
         buyer = self.buyer_of(context)
-        _required(request.test_profile.id, "test_profile.id")
+        profile_id = request.test_profile.id
+        current = await _get(self.store.get_test_profile, buyer, profile_id, "TestProfile", "test_profile.id")
         test_profiles.check_mask(request.update_mask)
-        current = _found(
-            await self.store.get_test_profile(buyer, request.test_profile.id),
-            "TestProfile",
-            request.test_profile.id,
-        )
         preview = test_profiles.merged(current, request.test_profile, request.update_mask)
         await test_profiles.validate_profile(self.store, preview)
         if request.validate_only:
@@ -180,9 +183,8 @@ class ServiceTestServicer(service_test_pb2_grpc.ServiceTestServiceServicer):
         return response
 
     async def GetTestJob(self, request: St.GetTestJobRequest, context: Context) -> St.GetTestJobResponse:
-        _required(request.id, "id")
-        job = await self.store.get_test_job(self.buyer_of(context), request.id)
-        return St.GetTestJobResponse(test_job=_found(job, "TestJob", request.id))
+        job = await _get(self.store.get_test_job, self.buyer_of(context), request.id, "TestJob")
+        return St.GetTestJobResponse(test_job=job)
 
     async def ListTestJobs(
         self, request: St.ListTestJobsRequest, context: Context
@@ -245,8 +247,7 @@ class ServiceTestServicer(service_test_pb2_grpc.ServiceTestServiceServicer):
         self, request: St.ModifyTestJobRequest, context: Context
     ) -> St.ModifyTestJobResponse:
         buyer = self.buyer_of(context)
-        _required(request.id, "id")
-        job = _found(await self.store.get_test_job(buyer, request.id), "TestJob", request.id)
+        job = await _get(self.store.get_test_job, buyer, request.id, "TestJob")
         TEST_JOB.next(job.state, "modify")
         changed = St.TestJob()
         changed.CopyFrom(job)
@@ -274,9 +275,8 @@ class ServiceTestServicer(service_test_pb2_grpc.ServiceTestServiceServicer):
     async def GetTestJobTask(
         self, request: St.GetTestJobTaskRequest, context: Context
     ) -> St.GetTestJobTaskResponse:
-        _required(request.id, "id")
-        task = await self.store.get_test_job_task(self.buyer_of(context), request.id)
-        return St.GetTestJobTaskResponse(test_job_task=_found(task, "TestJobTask", request.id))
+        task = await _get(self.store.get_test_job_task, self.buyer_of(context), request.id, "TestJobTask")
+        return St.GetTestJobTaskResponse(test_job_task=task)
 
     async def ListTestJobTasks(
         self, request: St.ListTestJobTasksRequest, context: Context
@@ -294,9 +294,8 @@ class ServiceTestServicer(service_test_pb2_grpc.ServiceTestServiceServicer):
     async def GetTestResult(
         self, request: St.GetTestResultRequest, context: Context
     ) -> St.GetTestResultResponse:
-        _required(request.id, "id")
-        result = await self.store.get_test_result(self.buyer_of(context), request.id)
-        return St.GetTestResultResponse(test_result=_found(result, "TestResult", request.id))
+        result = await _get(self.store.get_test_result, self.buyer_of(context), request.id, "TestResult")
+        return St.GetTestResultResponse(test_result=result)
 
     async def ListTestResults(
         self, request: St.ListTestResultsRequest, context: Context
@@ -327,10 +326,9 @@ class ServiceTestServicer(service_test_pb2_grpc.ServiceTestServiceServicer):
         self, request: St.StreamTestResultsRequest, context: Context
     ) -> AsyncIterator[Response]:
         buyer = self.buyer_of(context)
-        _required(request.test_job_id, "test_job_id")
-        interval = streaming.heartbeat_seconds(request)
         job_id = request.test_job_id
-        _found(await self.store.get_test_job(buyer, job_id), "TestJob", job_id)
+        await _get(self.store.get_test_job, buyer, job_id, "TestJob", "test_job_id")
+        interval = streaming.heartbeat_seconds(request)
         log_id = f"{self.log_id}/test-job/{job_id}"
         cursor = self._cursor(request, log_id)
         waiter = self.wakeups.waiter(job_id)

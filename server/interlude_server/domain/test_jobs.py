@@ -24,7 +24,6 @@ from interlude_grpc.mef.lso.interlude.v1 import (
 from interlude_server.domain import documents, test_profiles
 from interlude_server.domain.errors import (
     Errors,
-    EtagMismatch,
     NotFound,
     PolicyRule,
     PolicyViolation,
@@ -251,12 +250,7 @@ def commit_new_job(
 
 
 def _job_for_task(tx: Tx, buyer_id: str, job_id: str, etag: str) -> service_test_pb2.TestJob:
-    job = tx.get_test_job(buyer_id, job_id)
-    if job is None:
-        raise NotFound("TestJob", job_id, NOT_FOUND)
-    if etag and etag != job.etag:
-        raise EtagMismatch("TestJob", job_id, job.etag)
-    return job
+    return test_profiles.current(tx.get_test_job(buyer_id, job_id), "TestJob", job_id, etag)
 
 
 def request_task(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import TypeVar
 
 from google.protobuf import field_mask_pb2, timestamp_pb2
 
@@ -23,6 +24,7 @@ from interlude_server.store.base import Store, Tx
 St = service_test_pb2
 Ev = events_pb2
 NOT_FOUND = "TEST_RESOURCE_NOT_FOUND"
+R = TypeVar("R", service_test_pb2.TestProfile, service_test_pb2.TestJob)
 UPDATABLE = (
     "name",
     "description",
@@ -96,13 +98,17 @@ def create(
     return profile
 
 
+def current(item: R | None, kind: str, item_id: str, etag: str) -> R:
+    """A test resource read for a change: NOT_FOUND if missing, ABORTED if `etag` is stale."""
+    if item is None:
+        raise NotFound(kind, item_id, NOT_FOUND)
+    if etag and etag != item.etag:
+        raise EtagMismatch(kind, item_id, item.etag)
+    return item
+
+
 def _current(tx: Tx, buyer_id: str, profile_id: str, etag: str) -> service_test_pb2.TestProfile:
-    profile = tx.get_test_profile(buyer_id, profile_id)
-    if profile is None:
-        raise NotFound("TestProfile", profile_id, NOT_FOUND)
-    if etag and etag != profile.etag:
-        raise EtagMismatch("TestProfile", profile_id, profile.etag)
-    return profile
+    return current(tx.get_test_profile(buyer_id, profile_id), "TestProfile", profile_id, etag)
 
 
 def check_mask(mask: field_mask_pb2.FieldMask) -> None:
