@@ -195,7 +195,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         default=0,
         metavar="N",
-        help="Partner simulator: seed of simulated test measurements; same seed, same values (default 0)",
+        help="Partner simulator: seed of simulated measurements; same seed, same values (default 0)",
     )
     parser.add_argument(
         "--event-retention-hours",

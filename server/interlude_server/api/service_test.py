@@ -78,7 +78,9 @@ class ServiceTestServicer(service_test_pb2_grpc.ServiceTestServiceServicer):
     async def GetTestCapabilities(
         self, request: St.GetTestCapabilitiesRequest, context: Context
     ) -> St.GetTestCapabilitiesResponse:
-        found = test_catalog.capabilities(list(request.service_types), [int(t) for t in request.test_types])
+        found = test_catalog.capabilities(
+            list(request.service_types), [int(t) for t in request.test_types if t]
+        )
         return St.GetTestCapabilitiesResponse(test_capabilities=found)
 
     async def CreateTestProfile(
