@@ -87,6 +87,9 @@ class Followed:
     def measurements(self) -> list[service_test_pb2.TestMeasurement]:
         return [i.measurement for i in self.items if i.HasField("measurement")]
 
+    def progress(self) -> list[service_test_pb2.TestStepProgress]:
+        return [i.step_progress for i in self.items if i.HasField("step_progress")]
+
     def summaries(self) -> list[service_test_pb2.TestSummary]:
         return [i.summary for i in self.items if i.HasField("summary")]
 

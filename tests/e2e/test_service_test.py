@@ -107,6 +107,17 @@ def test_each_test_type_runs_to_a_verdict_followed_live(
     step_names = list(dict.fromkeys(m.step_name for m in measurements))
     if steps:
         assert len(step_names) == steps
+    progress = followed.progress()
+    assert [(p.step_name, p.step_number, p.step_count) for p in progress] == [
+        (name, n, len(step_names)) for n, name in enumerate(step_names, start=1)
+    ]
+    assert {p.verdict for p in progress} <= {St.TEST_VERDICT_PASS, St.TEST_VERDICT_UNSPECIFIED}
+    for item_at, item in enumerate(followed.items):  # each progress item closes its step
+        if item.HasField("step_progress") and item_at + 1 < len(followed.items):
+            after = followed.items[item_at + 1]
+            assert not (
+                after.HasField("measurement") and after.measurement.step_name == item.step_progress.step_name
+            )
     assert all(m.verdict == St.TEST_VERDICT_PASS for m in measurements if m.HasField("threshold"))
     (summary,) = followed.summaries()
     assert summary.verdict == St.TEST_VERDICT_PASS, summary.reason
@@ -152,6 +163,7 @@ def test_an_injected_breach_gives_verdict_fail_with_reasons(tests: SftClient) ->
     assert "cir-step-1: frameLossRatio 2.5 % is above the threshold 0.01" in summary.reason
     failed = {s.step_name for s in summary.statistics if s.verdict == St.TEST_VERDICT_FAIL}
     assert failed == {"cir-step-1", "cir-step-2", "cir-step-3", "cir-step-4"}
+    assert [p.verdict for p in followed.progress()] == [St.TEST_VERDICT_FAIL] * 4 + [St.TEST_VERDICT_PASS]
     result = tests.stub.ListTestResults(
         St.ListTestResultsRequest(filter=St.TestResultFilter(test_job_id=created.id)), metadata=ALPHA
     ).test_results

@@ -8,6 +8,7 @@ so a step that lost a race with a task (e.g. a cancel) changes nothing.
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 
 from google.protobuf import timestamp_pb2
 
@@ -23,6 +24,15 @@ from interlude_server.store.base import TestRun, Tx
 
 St = service_test_pb2
 Ev = events_pb2
+
+
+@dataclass(frozen=True)
+class StepDone:
+    """What a finished step produced: its name, the run's step count and its measurements."""
+
+    name: str
+    count: int
+    measurements: list[service_test_pb2.TestMeasurement]
 
 
 def _previous_state(job: service_test_pb2.TestJob) -> int:
@@ -104,9 +114,10 @@ def record_step(
     job_id: str,
     run_number: int,
     step_index: int,
-    measurements: list[service_test_pb2.TestMeasurement],
+    step: StepDone,
 ) -> bool:
-    """Store a step's measurements if the job is still running that step; False if it moved on."""
+    """Store a step's measurements and its progress item if the job is still running that step;
+    False if it moved on (a task or the end of the run came first)."""
     job = tx.get_test_job(buyer_id, job_id)
     run = tx.get_test_run(buyer_id, job_id)
     if job is None or run is None or job.state != St.TEST_JOB_STATE_IN_PROGRESS:
@@ -114,9 +125,19 @@ def record_step(
     if run.run_number != run_number or run.next_step != step_index:
         return False
     base = len(tx.test_measurements(buyer_id, job_id, run_number))
-    for offset, m in enumerate(measurements, start=1):
+    for offset, m in enumerate(step.measurements, start=1):
         m.sequence_number = base + offset
         stream_item(tx, job, run_number, measurement=m)
+    verdicts = {m.verdict for m in step.measurements if m.HasField("threshold")}
+    progress = St.TestStepProgress(
+        run_number=run_number,
+        step_name=step.name,
+        step_number=step_index + 1,
+        step_count=step.count,
+    )
+    if verdicts:
+        progress.verdict = St.TEST_VERDICT_FAIL if St.TEST_VERDICT_FAIL in verdicts else St.TEST_VERDICT_PASS
+    stream_item(tx, job, run_number, step_progress=progress)
     tx.put_test_run(buyer_id, job_id, TestRun(run.run_number, step_index + 1, run.started, run.result_id))
     return True
 

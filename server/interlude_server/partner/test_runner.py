@@ -142,8 +142,8 @@ class TestRunner:
             end = RunEnd(St.TEST_VERDICT_ERROR, f"service {inactive} is not active", "SERVICE_NOT_ACTIVE")
             await self._end(job, end, len(steps), resolved)
         elif _seconds_until(job.requested_end_date_time) <= 0:
-            done = f"the requested end time came after {run.next_step} of {len(steps)} steps"
-            await self._end(job, RunEnd(St.TEST_VERDICT_INCONCLUSIVE, done), len(steps), resolved)
+            late = f"the requested end time came after {run.next_step} of {len(steps)} steps"
+            await self._end(job, RunEnd(St.TEST_VERDICT_INCONCLUSIVE, late), len(steps), resolved)
         elif run.next_step >= len(steps):
             await self._end(job, None, len(steps), resolved)
         else:
@@ -154,9 +154,8 @@ class TestRunner:
                 await self._end(job, end, len(steps), resolved)
             else:
                 b, j, n = job.buyer_id, job.id, run.run_number
-                await self._write(
-                    j, lambda tx: test_runs.record_step(tx, b, j, n, index, outcome.measurements)
-                )
+                done = test_runs.StepDone(steps[index].name, len(steps), outcome.measurements)
+                await self._write(j, lambda tx: test_runs.record_step(tx, b, j, n, index, done))
 
     async def _inactive_service(self, job: service_test_pb2.TestJob) -> str:
         """The id of an end point that is not active (nothing to send test traffic through), or ""."""
