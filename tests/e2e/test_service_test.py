@@ -4,6 +4,7 @@ cancel, suspend/resume, modify, late attach and resume, consent and tenancy."""
 from __future__ import annotations
 
 import json
+import socket
 import threading
 from collections.abc import Callable, Iterator
 
@@ -11,6 +12,7 @@ import grpc
 import pytest
 from google.protobuf import duration_pb2, field_mask_pb2, json_format, struct_pb2
 
+from interlude_client.streams import stream_test_results
 from interlude_grpc.mef.lso.interlude.v1 import (
     common_pb2,
     events_pb2,
@@ -20,7 +22,7 @@ from interlude_grpc.mef.lso.interlude.v1 import (
     service_test_pb2,
 )
 from tests.e2e.helpers import ALPHA, BETA, Stubs, rich_error, wait_for_order
-from tests.e2e.sft import TERMINAL, SftClient, config_type, in_seconds, job, profile_request
+from tests.e2e.sft import TERMINAL, Followed, SftClient, config_type, in_seconds, job, profile_request
 from tests.server_process import ServerProcess, launch
 
 St = service_test_pb2
@@ -438,29 +440,42 @@ def test_a_test_of_an_inactive_service_ends_with_service_not_active(tests: SftCl
     assert "beta-ip-uni-1" in summary.reason
 
 
-def test_a_running_job_resumes_after_a_restart_with_every_step_exactly_once(
+def test_a_job_followed_across_a_server_restart_delivers_every_step_exactly_once(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> None:
+    """The job resumes where it stood, and the client's resumable iterator reconnects from
+    its last token: no item lost, none repeated."""
     workdir = tmp_path_factory.mktemp("sft-restart")
-    args = ("--seed", "demo", "--sim-step-delay", "0.02")
-    first = launch(workdir, *args)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    args = ("--seed", "demo", "--sim-step-delay", "0.02", "--grpc-listen", f"127.0.0.1:{port}")
+    quick = [("grpc.initial_reconnect_backoff_ms", 100), ("grpc.max_reconnect_backoff_ms", 300)]
+    server = launch(workdir, *args)
+    items: list[St.StreamTestResultsResponse] = []
     try:
-        with grpc.insecure_channel(first.target) as ch:
+        with grpc.insecure_channel(server.target, options=quick) as ch:
             client = SftClient(ch)
             created = client.create(_slow("survivor", 40))
+            request = St.StreamTestResultsRequest(test_job_id=created.id)
+            follower = threading.Thread(
+                target=lambda: items.extend(stream_test_results(client.stub, request, ALPHA)), daemon=True
+            )
+            follower.start()
             client.wait_measured(created.id, 5)
+            assert server.stop() == 0
+            server = launch(workdir, *args)
+            assert '"test_jobs_resumed": 1' in server.logs(), "the job was still running at the restart"
+            follower.join(timeout=30)
+            assert not follower.is_alive(), "the iterator did not reach the end of the job"
     finally:
-        assert first.stop() == 0
-    second = launch(workdir, *args)
-    try:
-        with grpc.insecure_channel(second.target) as ch:
-            followed = SftClient(ch).follow(created.id)
-    finally:
-        assert second.stop() == 0
+        assert server.stop() == 0
+    followed = Followed([i for i in items if not i.HasField("sync")])
     assert [m.sequence_number for m in followed.measurements()] == list(range(1, 41))
     assert [m.step_name for m in followed.measurements()] == [f"lbm-{i}" for i in range(1, 41)]
+    assert [p.step_number for p in followed.progress()] == list(range(1, 41))
     assert followed.states()[-1] == St.TEST_JOB_STATE_COMPLETED
-    assert followed.summaries()[0].verdict == St.TEST_VERDICT_PASS
+    assert [s.verdict for s in followed.summaries()] == [St.TEST_VERDICT_PASS]
 
 
 def test_a_quiet_stream_sends_heartbeats_and_a_foreign_token_is_refused(tests: SftClient) -> None:
