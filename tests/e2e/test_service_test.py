@@ -359,6 +359,11 @@ def test_a_profile_in_use_cannot_be_deleted(tests: SftClient) -> None:
         "eir-step",
         "performance-phase",
     ]
+    by_spec = St.TestResultFilter(related_service_specification_id="carrier-ethernet-evc-end-point")
+    results = tests.stub.ListTestResults(
+        St.ListTestResultsRequest(filter=by_spec), metadata=ALPHA
+    ).test_results
+    assert run.summaries()[0].test_result_id in {r.id for r in results}
     got = tests.stub.GetTestProfile(St.GetTestProfileRequest(id=ref.id), metadata=ALPHA).test_profile
     assert got.lifecycle_state == St.TEST_PROFILE_LIFECYCLE_STATE_ASSIGNED
     with pytest.raises(grpc.RpcError) as in_use:

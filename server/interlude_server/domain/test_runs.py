@@ -142,6 +142,19 @@ def record_step(
     return True
 
 
+def _profile_settings(tx: Tx, job: service_test_pb2.TestJob) -> service_test_pb2.TestProfileValue:
+    """The job's profile settings: its inline value, or those of the profile it references."""
+    if not job.HasField("test_profile_ref"):
+        return job.test_profile_value
+    profile = tx.get_test_profile(job.buyer_id, job.test_profile_ref.id)
+    if profile is None:
+        return St.TestProfileValue()
+    return St.TestProfileValue(
+        related_service_specification_id=profile.related_service_specification_id,
+        related_contact=profile.related_contact,
+    )
+
+
 def finish_run(
     tx: Tx,
     job: service_test_pb2.TestJob,
@@ -177,7 +190,7 @@ def finish_run(
         documents.set_attributes(
             result.service_specific_test_result_configuration, result_document(resolved, summary)
         )
-    tx.put_test_result(result, job)
+    tx.put_test_result(result, job, _profile_settings(tx, job))
     tx.put_test_run(job.buyer_id, job.id, TestRun(run.run_number, run.next_step, run.started, ""))
     result_event(tx, result, now)
     if end is not None and end.error_code:

@@ -119,7 +119,13 @@ class TestTx(Protocol):
     def open_test_job_tasks(self, buyer_id: str, job_id: str) -> list[service_test_pb2.TestJobTask]:
         """The job's tasks still ACKNOWLEDGED, oldest first."""
 
-    def put_test_result(self, r: service_test_pb2.TestResult, job: service_test_pb2.TestJob) -> None: ...
+    def put_test_result(
+        self,
+        r: service_test_pb2.TestResult,
+        job: service_test_pb2.TestJob,
+        profile: service_test_pb2.TestProfileValue,
+    ) -> None:
+        """Store a result; `profile` gives the specification and contacts lists filter on."""
 
     def append_test_item(
         self, buyer_id: str, job_id: str, run_number: int, item: service_test_pb2.StreamTestResultsResponse

@@ -225,9 +225,13 @@ class TestTxMixin:
         ).fetchall()
         return [St.TestJobTask.FromString(r[0]) for r in rows]
 
-    def put_test_result(self, r: service_test_pb2.TestResult, job: service_test_pb2.TestJob) -> None:
-        value = job.test_profile_value
-        contacts = "".join(f"\n{c.name}" for c in value.related_contact) + "\n"
+    def put_test_result(
+        self,
+        r: service_test_pb2.TestResult,
+        job: service_test_pb2.TestJob,
+        profile: service_test_pb2.TestProfileValue,
+    ) -> None:
+        contacts = "".join(f"\n{c.name}" for c in profile.related_contact) + "\n"
         _upsert(
             self._c,
             "test_results",
@@ -237,7 +241,7 @@ class TestTxMixin:
                 "job_id": r.test_job.id,
                 "from_id": r.related_service_from.id,
                 "to_id": r.related_service_to.id,
-                "spec_id": value.related_service_specification_id,
+                "spec_id": profile.related_service_specification_id,
                 "contacts": contacts,
                 "test_type": int(r.test_type),
                 "verdict": int(r.summary.verdict),
