@@ -44,8 +44,9 @@ breaking: $(NODE_STAMP) ## fail if proto/ breaks the landed v1 contract
 	  $(BUF) breaking --against ".git#ref=$$base" && echo "buf breaking: no breaking change against $$base"; \
 	else echo "buf breaking: baseline $$base is not in this clone's history (shallow clone?); fetch it to check"; exit 1; fi
 
-docs: $(STAMP) ## regenerate docs/state-machines.md from the enforced tables
+docs: $(STAMP) ## regenerate docs/state-machines.md and docs/testing.md from the enforced tables
 	$(PY) scripts/gen_state_docs.py
+	$(PY) scripts/gen_test_docs.py
 
 lint: $(STAMP) $(NODE_STAMP) ## ruff, mypy, buf lint and buf format check
 	$(VENV)/bin/ruff check .

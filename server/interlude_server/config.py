@@ -58,6 +58,7 @@ class Config:
     default_buyer: str = "sp-alpha"
     sim_step_delay: float = 1.0
     sim_faults: Path | None = None
+    sim_seed: int = 0
     event_retention_hours: float = 168.0
     event_retention_count: int = 1_000_000
     event_prune_interval: float = 60.0
@@ -190,6 +191,13 @@ def build_parser() -> argparse.ArgumentParser:
         help='Partner simulator: JSON fault rules {"faults": [{"externalId": "FAIL-*", "reason": "..."}]}',
     )
     parser.add_argument(
+        "--sim-seed",
+        type=int,
+        default=0,
+        metavar="N",
+        help="Partner simulator: seed of simulated measurements; same seed, same values (default 0)",
+    )
+    parser.add_argument(
         "--event-retention-hours",
         type=parse_grace,
         default=168.0,
@@ -255,6 +263,7 @@ def parse_args(argv: list[str] | None = None) -> Config:
         default_buyer=ns.default_buyer,
         sim_step_delay=ns.sim_step_delay,
         sim_faults=ns.sim_faults,
+        sim_seed=ns.sim_seed,
         event_retention_hours=ns.event_retention_hours,
         event_retention_count=ns.event_retention_count,
         event_prune_interval=ns.event_prune_interval,

@@ -16,13 +16,16 @@ from interlude_server.api.events import events_binding
 from interlude_server.api.inventory import inventory_binding
 from interlude_server.api.ordering import ordering_binding
 from interlude_server.api.principal import BuyerResolver
+from interlude_server.api.service_test import service_test_binding
 from interlude_server.app import RunningServer, start_server
 from interlude_server.config import Config, parse_args
-from interlude_server.events.hub import EventHub
+from interlude_server.events.hub import EventHub, Wakeups
 from interlude_server.events.retention import run_retention
 from interlude_server.observability.logging import configure_logging
 from interlude_server.partner.processor import OrderProcessor
 from interlude_server.partner.simulator import FaultRule, SimulatedPartner, load_faults
+from interlude_server.partner.test_runner import TestRunner
+from interlude_server.partner.test_simulator import SimulatedTester, TestFaultRule, load_test_faults
 from interlude_server.seed.loader import SeedError, load_seed
 from interlude_server.store.sqlite import SqliteStore
 
@@ -45,7 +48,9 @@ async def _seed(config: Config, store: SqliteStore) -> None:
     _log.info("seed.loaded", source=str(source), summary=str(summary))
 
 
-async def serve(config: Config, faults: list[FaultRule]) -> int:
+async def serve(
+    config: Config, faults: list[FaultRule], test_faults: list[TestFaultRule] | None = None
+) -> int:
     """Serve until SIGTERM or SIGINT, then shut down gracefully; the process exit code."""
     store = SqliteStore(config.db_path)
     await store.open()
@@ -62,12 +67,16 @@ async def serve(config: Config, faults: list[FaultRule]) -> int:
         processor = OrderProcessor(
             store, SimulatedPartner(config.sim_step_delay, faults), config.sim_step_delay
         )
+        wakeups = Wakeups()
+        tester = SimulatedTester(config.sim_step_delay, config.sim_seed, test_faults)
+        runner = TestRunner(store, tester, config.sim_step_delay, config.sim_seed, wakeups)
         buyer_of = BuyerResolver(config.default_buyer)
         bindings = [
             inventory_binding(store, buyer_of),
             catalog_binding(store, buyer_of),
             ordering_binding(store, buyer_of, processor),
             events_binding(store, hub, buyer_of, log.log_id),
+            service_test_binding(store, buyer_of, runner, wakeups, log.log_id),
         ]
         try:
             running = await start_server(config.grpc_listen, bindings, config.default_buyer)
@@ -83,9 +92,16 @@ async def serve(config: Config, faults: list[FaultRule]) -> int:
             )
         )
         resumed = await processor.start()
-        await _wait_for_signal(config, running, resumed)
-        await running.stop(config.shutdown_grace, on_draining=hub.close)
+        tests_resumed = await runner.start()
+        await _wait_for_signal(config, running, resumed, tests_resumed)
+
+        def draining() -> None:
+            hub.close()
+            wakeups.close()
+
+        await running.stop(config.shutdown_grace, on_draining=draining)
         await processor.stop()
+        await runner.stop()
     finally:
         if retention is not None:
             retention.cancel()
@@ -98,7 +114,9 @@ async def serve(config: Config, faults: list[FaultRule]) -> int:
     return 0
 
 
-async def _wait_for_signal(config: Config, running: RunningServer, resumed: int) -> None:
+async def _wait_for_signal(
+    config: Config, running: RunningServer, resumed: int, tests_resumed: int = 0
+) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -112,6 +130,7 @@ async def _wait_for_signal(config: Config, running: RunningServer, resumed: int)
         pid=os.getpid(),
         db=str(config.db_path),
         orders_resumed=resumed,
+        test_jobs_resumed=tests_resumed,
         services=len(running.reflected_services),
     )
     await stop.wait()
@@ -125,10 +144,11 @@ def main(argv: list[str] | None = None) -> int:
     config.db_path.parent.mkdir(parents=True, exist_ok=True)
     try:
         faults = load_faults(config.sim_faults) if config.sim_faults else []
+        test_faults = load_test_faults(config.sim_faults) if config.sim_faults else []
     except ValueError as exc:
         _log.error("sim_faults.invalid", error=str(exc))
         return 2
-    return asyncio.run(serve(config, faults))
+    return asyncio.run(serve(config, faults, test_faults))
 
 
 if __name__ == "__main__":

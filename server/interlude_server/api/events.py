@@ -21,10 +21,10 @@ from typing import Any
 import grpc
 from google.protobuf import timestamp_pb2
 
-from interlude_grpc.mef.lso.interlude.v1 import common_pb2, events_pb2
+from interlude_grpc.mef.lso.interlude.v1 import events_pb2
+from interlude_server.api import streaming
 from interlude_server.api.principal import BuyerResolver
 from interlude_server.app import ServiceBinding
-from interlude_server.domain import clock
 from interlude_server.domain.errors import (
     InvalidArgument,
     ResumeTokenExpired,
@@ -39,24 +39,10 @@ from interlude_server.store.base import EventLogState, Store
 
 Context = grpc.aio.ServicerContext[Any, Any]
 Response = events_pb2.StreamEventsResponse
-DEFAULT_HEARTBEAT_S = 30.0
-MIN_HEARTBEAT_S = 1.0
 REPLAY_PAGE = 500
 WIRE_CACHE_EVENTS = 65_536
 SERVICE = "mef.lso.interlude.v1.EventService"
 RESYNC = "re-read the resources you follow (List/Get), then stream again from now"
-
-
-def heartbeat_seconds(request: events_pb2.StreamEventsRequest) -> float:
-    if not request.HasField("heartbeat_interval"):
-        return DEFAULT_HEARTBEAT_S
-    seconds = request.heartbeat_interval.ToNanoseconds() / 1e9
-    if seconds < MIN_HEARTBEAT_S:
-        raise InvalidArgument(
-            "heartbeat_interval is too short",
-            [Violation("heartbeat_interval", f"must be at least {MIN_HEARTBEAT_S:g} s")],
-        )
-    return seconds
 
 
 def _before(a: timestamp_pb2.Timestamp, b: timestamp_pb2.Timestamp) -> bool:
@@ -72,7 +58,7 @@ class WireCache:
         self._wire: OrderedDict[int, bytes] = OrderedDict()
 
     def token(self, seq: int) -> str:
-        return tokens.encode(tokens.ResumePoint(self.log_id, seq))
+        return streaming.token(self.log_id, seq)
 
     def response(self, event: events_pb2.Event) -> bytes:
         wire = self._wire.get(event.sequence)
@@ -141,15 +127,13 @@ class EventsServicer:
             cursor = page[-1].sequence
 
     def _heartbeat(self, seq: int) -> Response:
-        return Response(
-            heartbeat=common_pb2.StreamHeartbeat(resume_token=self._token(seq), server_time=clock.now())
-        )
+        return Response(heartbeat=streaming.heartbeat(self.log_id, seq))
 
     async def StreamEvents(
         self, request: events_pb2.StreamEventsRequest, context: Context
     ) -> AsyncIterator[bytes | Response]:
         buyer = self.buyer_of(context)
-        interval = heartbeat_seconds(request)
+        interval = streaming.heartbeat_seconds(request)
         matches = matcher(request.filter)
         after = await self._start_after(request)
         subscription = self.hub.subscribe(buyer, matches)
@@ -158,7 +142,7 @@ class EventsServicer:
             async for response in self._replay(buyer, matches, cursor, subscription.start_seq):
                 yield response
             cursor = max(cursor, subscription.start_seq)
-            yield Response(sync=common_pb2.StreamSync(resume_token=self._token(cursor)))
+            yield Response(sync=streaming.sync(self.log_id, cursor))
             while True:
                 event = await subscription.next(interval)
                 if subscription.overflowed:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import hashlib
-from typing import TypeVar
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from google.protobuf.message import Message
 
 from interlude_server.domain.errors import RequestIdReused
-from interlude_server.store.base import IdempotencyRecord, Tx
+from interlude_server.store.base import IdempotencyRecord, Store, Tx
 
 M = TypeVar("M", bound=Message)
 
@@ -38,3 +39,22 @@ def replay(
 def remember(tx: Tx, buyer_id: str, request_id: str, method: str, digest: str, response: Message) -> None:
     """Store the response of a request in the same transaction as its effect."""
     tx.put_idempotency(buyer_id, request_id, IdempotencyRecord(method, digest, response.SerializeToString()))
+
+
+async def run_once(
+    store: Store, buyer_id: str, method: str, request: Any, response_type: type[M], effect: Callable[[Tx], M]
+) -> M:
+    """Run `effect` and store its response under the request's request_id, in one transaction;
+    a retry of the same request gets the stored response instead (no request_id: just run it)."""
+    rid: str = request.request_id
+    digest = fingerprint(method, request)
+
+    def run(tx: Tx) -> M:
+        if rid and (again := replay(tx, buyer_id, rid, method, digest, response_type)) is not None:
+            return again
+        response = effect(tx)
+        if rid:
+            remember(tx, buyer_id, rid, method, digest, response)
+        return response
+
+    return await store.write(run)

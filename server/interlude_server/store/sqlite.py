@@ -36,6 +36,7 @@ from interlude_server.store.sqlite_schema import (
     SchemaVersionError,
     configure_reader,
 )
+from interlude_server.store.sqlite_tests import TestReadsMixin
 from interlude_server.store.sqlite_tx import SqliteTx
 from interlude_server.store.sqlite_writer import GroupCommitWriter, WriterStats
 
@@ -49,7 +50,7 @@ T = TypeVar("T")
 _TERMINAL = ", ".join(str(s) for s in TERMINAL_ORDER_STATES)
 
 
-class SqliteStore:
+class SqliteStore(TestReadsMixin):
     """Persistence in one SQLite file: WAL, durable group commit, keyset paging."""
 
     def __init__(

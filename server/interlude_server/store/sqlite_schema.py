@@ -14,6 +14,8 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Sequence
 
+from interlude_server.store.sqlite_tests import TESTS_MIGRATION
+
 # Orders in these states never change again (MEF terminal states plus the
 # TMF641 cancelled extension): REJECTED, COMPLETED, FAILED, PARTIAL, CANCELLED.
 TERMINAL_ORDER_STATES: tuple[int, ...] = (2, 6, 7, 8, 11)
@@ -169,7 +171,8 @@ _V2: tuple[str, ...] = (
 Migration = Sequence[str]
 
 # MIGRATIONS[i] migrates version i to i + 1. Append only.
-MIGRATIONS: tuple[Migration, ...] = (_V1, _V2)
+# Version 3 (F5): service function testing; its tables live with their code in sqlite_tests.
+MIGRATIONS: tuple[Migration, ...] = (_V1, _V2, TESTS_MIGRATION)
 
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -20,6 +20,7 @@ from interlude_grpc.mef.lso.interlude.v1 import (
 )
 from interlude_server.store.base import IdempotencyRecord
 from interlude_server.store.sqlite_keys import field_key, timestamp_key
+from interlude_server.store.sqlite_tests import TestTxMixin
 
 _SERVICE_COLUMNS = (
     "state, config_type, service_type, external_id, admin_state, oper_state, "
@@ -62,7 +63,7 @@ def _order_row(o: ordering_pb2.ServiceOrder) -> tuple[int | str | bytes, ...]:
     )
 
 
-class SqliteTx:
+class SqliteTx(TestTxMixin):
     """Synchronous access to the store inside one write transaction (implements `Tx`)."""
 
     def __init__(self, conn: sqlite3.Connection) -> None:
