@@ -53,7 +53,8 @@ def invoke(
     max_messages: int = 1,
     timeout: float = 5.0,
 ) -> Outcome:
-    """Call `method`; a server stream is read for at most `max_messages` responses, then cancelled."""
+    """Call `method`; a server stream is read up to its sync marker (the end of its snapshot) or
+    `max_messages` responses, then cancelled."""
     response_class: Any = message_factory.GetMessageClass(method.output_type)
     request = request if request is not None else request_class(method)()
     serialize: Any = type(request).SerializeToString
@@ -67,7 +68,8 @@ def invoke(
         try:
             for response in call:
                 responses.append(response)
-                if len(responses) >= max_messages:
+                synced = "sync" in response.DESCRIPTOR.fields_by_name and response.HasField("sync")
+                if synced or len(responses) >= max_messages:
                     break
         finally:
             call.cancel()
