@@ -6,6 +6,7 @@ Certificates, keys and tokens are generated when the module runs (tests/security
 
 from __future__ import annotations
 
+import json
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -347,3 +348,7 @@ def test_tokens_never_reach_the_logs_and_denials_are_logged_with_their_cause(
     denied = [line for line in logs.splitlines() if '"auth.denied"' in line and '"token_expired"' in line]
     assert denied
     assert '"operation": "/mef.lso.interlude.v1.ServiceInventoryService/ListServices"' in denied[0]
+    finished = [json.loads(line) for line in logs.splitlines() if '"rpc.finished"' in line]
+    codes = {(e["code"], e["buyer"]) for e in finished if e["method"].endswith("/ListServices")}
+    assert ("OK", "sp-alpha") in codes  # the buyer the token proved, not a header
+    assert ("UNAUTHENTICATED", "") in codes

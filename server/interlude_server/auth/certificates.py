@@ -16,6 +16,7 @@ it caps the token's scopes (absent = no cap).
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,7 +43,13 @@ class CertificateGrant:
 
 
 def _normal_subject(subject: str) -> str:
-    return x509.Name.from_rfc4514_string(subject).rfc4514_string()
+    """RFC 4514 form (`CN=...,O=...`, most specific first, as `openssl x509 -noout -subject
+    -nameopt RFC2253` prints it); blanks around `,` `=` `+` are tolerated."""
+    compact = re.sub(r"\s*([,=+])\s*", r"\1", subject.strip())
+    try:
+        return x509.Name.from_rfc4514_string(compact).rfc4514_string()
+    except ValueError as exc:
+        raise ValueError(f"subject {subject!r} is not an RFC 4514 name ({exc})") from exc
 
 
 def _normal_san(san: str) -> str:
