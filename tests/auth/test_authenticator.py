@@ -203,3 +203,16 @@ def test_the_principal_is_scoped_to_the_block() -> None:
         assert current_principal() == principal
     assert current_principal() is None
     assert Unauthenticated("m", "missing_credentials").mef_code == "missingCredentials"
+
+
+def test_the_readme_scope_table_matches_the_enforced_one() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    rows = {line.split("|")[1].strip(" `"): line for line in readme.splitlines() if line.startswith("| `")}
+    for method, scope in RPC_SCOPES.items():
+        service, rpc = method.rsplit("/", 1)
+        row = rows[scope]
+        whole_service = f"every RPC of {service.rsplit('.', 1)[1]}"
+        assert f"`{rpc}`" in row or whole_service in row, f"README: {method} under `{scope}`"
+        for other, line in rows.items():
+            if other != scope and other in ALL_SCOPES:
+                assert f"`{rpc}`" not in line, f"README lists {method} under `{other}` too"

@@ -12,7 +12,7 @@ import asyncio
 import inspect
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 import grpc
@@ -20,27 +20,19 @@ import structlog
 
 from interlude_grpc.mef.lso.interlude.v1 import common_pb2
 from interlude_server.api import errors
-from interlude_server.api.principal import BUYER_METADATA, AuthGate
+from interlude_server.api.principal import BUYER_METADATA, AuthGate, Metadata, metadata_value
 from interlude_server.auth.principal import Principal, acting_as
 from interlude_server.domain.errors import DomainError
 
 if TYPE_CHECKING:
     Context: TypeAlias = grpc.aio.ServicerContext[Any, Any]
     Handler: TypeAlias = grpc.RpcMethodHandler[Any, Any]
-Metadata: TypeAlias = Iterable[tuple[str, str | bytes]] | None
 
 REQUEST_ID_METADATA = "x-request-id"
 
 _log = structlog.get_logger("interlude_server.rpc")
 
 _DONE = object()
-
-
-def _metadata_value(metadata: Metadata, key: str) -> str:
-    for item_key, value in metadata or ():
-        if item_key == key and isinstance(value, str):
-            return value
-    return ""
 
 
 def _request_id_field(request: object) -> str:
@@ -57,10 +49,10 @@ class _RpcScope:
         self.method = method
         self.metadata = metadata
         self.gate = gate
-        self.request_id = _metadata_value(metadata, REQUEST_ID_METADATA)
+        self.request_id = metadata_value(metadata, REQUEST_ID_METADATA)
         # Until the gate admits the call, only auth none may name a buyer by header.
         dev = gate is None or gate.honours_dev_header
-        self.buyer = (_metadata_value(metadata, BUYER_METADATA) or default_buyer) if dev else ""
+        self.buyer = (metadata_value(metadata, BUYER_METADATA) or default_buyer) if dev else ""
         self.peer = ""
         self.started = time.perf_counter()
 

@@ -33,11 +33,12 @@ Context: TypeAlias = "grpc.aio.ServicerContext[Any, Any]"
 Metadata: TypeAlias = Iterable[tuple[str, str | bytes]] | None
 
 
-def _metadata_value(metadata: Metadata, key: str) -> str | None:
+def metadata_value(metadata: Metadata, key: str) -> str:
+    """The text value of metadata `key`; empty if absent."""
     for item_key, value in metadata or ():
         if item_key == key and isinstance(value, str):
             return value
-    return None
+    return ""
 
 
 @functools.lru_cache(maxsize=1024)
@@ -54,9 +55,9 @@ def peer_certificate(context: Context) -> PeerCertificate | None:
 def credentials_of(metadata: Metadata, context: Context) -> Credentials:
     """What a gRPC call presented: `authorization` metadata, client certificate, dev header."""
     return Credentials(
-        bearer=bearer_token(_metadata_value(metadata, AUTHORIZATION_METADATA)),
+        bearer=bearer_token(metadata_value(metadata, AUTHORIZATION_METADATA)),
         certificate=peer_certificate(context),
-        dev_buyer=_metadata_value(metadata, BUYER_METADATA) or None,
+        dev_buyer=metadata_value(metadata, BUYER_METADATA) or None,
     )
 
 
@@ -89,4 +90,4 @@ class BuyerResolver:
             return principal.buyer
         if not self.dev_header:  # no adapter admitted this call: fail closed
             raise Unauthenticated("the call carries no authenticated principal", "missing_credentials")
-        return _metadata_value(context.invocation_metadata(), BUYER_METADATA) or self.default_buyer
+        return metadata_value(context.invocation_metadata(), BUYER_METADATA) or self.default_buyer

@@ -6,4 +6,12 @@ development buyer header) into `Credentials`, asks the `Authenticator` for the
 `Principal` (buyer + scopes) or a DomainError (Unauthenticated, MissingScope),
 and runs the call inside `acting_as(principal)` so every read and write is
 scoped to that buyer.
+
+A REST adapter does the same per request:
+`Credentials(bearer=bearer_token(request.headers.get("Authorization")),
+certificate=PeerCertificate.from_der(ssl_object.getpeercert(binary_form=True)))`,
+`authenticator.admit(credentials, operation)` with the full gRPC method the route
+calls (or a REST-only operationId from scopes.REST_ONLY_SCOPES), then the call
+inside `acting_as(principal)`; Unauthenticated becomes 401 with `mef_code`,
+MissingScope 403, NotFound 404.
 """
