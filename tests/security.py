@@ -1,4 +1,5 @@
-"""Test-time PKI and token issuing: CAs, server and client certificates, JWKS, JWTs.
+"""Test-time PKI and token issuing: CAs, server and client certificates, JWKS, JWTs, and a Kit
+of all of them with the flags of secured servers.
 
 Everything is generated with the cryptography package when a test runs; no
 key or certificate is ever committed. EC P-256 keys keep generation fast.
@@ -15,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import grpc
 import jwt
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -193,3 +195,84 @@ class TokenIssuer:
 def bearer(token: str) -> tuple[tuple[str, str], ...]:
     """gRPC call metadata carrying the token."""
     return (("authorization", f"Bearer {token}"),)
+
+
+ALPHA_SUBJECT = "CN=sof.alpha.example,O=Alpha SP"
+BETA_SAN = "spiffe://beta.example/sof"
+
+
+@dataclass
+class Kit:
+    """Everything a secured deployment needs, generated into `root`."""
+
+    root: Path
+    partner_ca: CertificateAuthority
+    sp_ca: CertificateAuthority
+    rogue_ca: CertificateAuthority
+    alpha_client: Issued
+    beta_client: Issued
+    unmapped_client: Issued
+    rogue_client: Issued
+    issuer: TokenIssuer
+    jwks: Path
+    cert_map: Path
+
+    @classmethod
+    def build(cls, root: Path) -> Kit:
+        partner_ca, sp_ca, rogue_ca = (CertificateAuthority(n) for n in ("partner-ca", "sp-ca", "rogue-ca"))
+        partner_ca.server_cert().write(root, "server")
+        partner_ca.write(root)
+        sp_ca.write(root)
+        issuer = TokenIssuer()
+        cert_map = root / "clients.json"
+        cert_map.write_text(
+            json.dumps(
+                {
+                    "clients": [
+                        {
+                            "subject": ALPHA_SUBJECT,
+                            "buyer": "sp-alpha",
+                            "scopes": ["read", "order", "events"],
+                        },
+                        {"san": f"URI:{BETA_SAN}", "buyer": "sp-beta", "scopes": ["read"]},
+                    ]
+                }
+            )
+        )
+        return cls(
+            root=root,
+            partner_ca=partner_ca,
+            sp_ca=sp_ca,
+            rogue_ca=rogue_ca,
+            alpha_client=sp_ca.issue("sof.alpha.example", org="Alpha SP"),
+            beta_client=sp_ca.issue("beta-orchestrator", uris=(BETA_SAN,)),
+            unmapped_client=sp_ca.issue("stranger.example", org="Nobody"),
+            rogue_client=rogue_ca.issue("sof.alpha.example", org="Alpha SP"),
+            issuer=issuer,
+            jwks=issuer.write_jwks(root / "jwks.json"),
+            cert_map=cert_map,
+        )
+
+    def tls_args(self, mtls: bool = False) -> list[str]:
+        args = ["--tls-cert", str(self.root / "server.crt"), "--tls-key", str(self.root / "server.key")]
+        if mtls:
+            args += [
+                "--tls-client-ca",
+                str(self.root / "sp-ca.ca.crt"),
+                "--client-cert-map",
+                str(self.cert_map),
+            ]
+        return args
+
+    def token_args(self) -> list[str]:
+        return ["--jwt-issuer", ISSUER, "--jwt-audience", AUDIENCE, "--jwt-jwks-file", str(self.jwks)]
+
+    def credentials(
+        self, client: Issued | None = None, trust: CertificateAuthority | None = None
+    ) -> grpc.ChannelCredentials:
+        """Channel credentials trusting `trust` (default: the Partner's CA), presenting `client` if given."""
+        return grpc.ssl_channel_credentials(
+            root_certificates=(trust or self.partner_ca).pem,
+            private_key=client.key if client else None,
+            certificate_chain=client.cert if client else None,
+        )

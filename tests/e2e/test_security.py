@@ -29,8 +29,7 @@ from interlude_grpc.mef.lso.interlude.v1 import (
 from interlude_server.auth.scopes import RPC_SCOPES
 from tests.e2e.helpers import Stubs, rich_error
 from tests.e2e.rpc import invoke, methods, path
-from tests.e2e.security_kit import Kit
-from tests.security import ALL, TokenIssuer, bearer
+from tests.security import ALL, Kit, TokenIssuer, bearer
 from tests.server_process import ServerProcess, launch, server_command
 
 
@@ -58,7 +57,15 @@ def _serve(
 @pytest.fixture(scope="module")
 def token_server(tmp_path_factory: pytest.TempPathFactory, kit: Kit) -> Iterator[ServerProcess]:
     yield from _serve(
-        tmp_path_factory, "token", kit.credentials(), "--auth", "token", *kit.tls_args(), *kit.token_args()
+        tmp_path_factory,
+        "token",
+        kit.credentials(),
+        "--auth",
+        "token",
+        *kit.tls_args(),
+        *kit.token_args(),
+        "--max-message-bytes",
+        "65536",
     )
 
 
@@ -328,6 +335,17 @@ def test_an_unreadable_key_source_stops_startup(tmp_path: Path, kit: Kit) -> Non
     bad.write_text('{"keys": []}')
     args = ["--auth", "token", "--jwt-issuer", "i", "--jwt-audience", "a", "--jwt-jwks-file", str(bad)]
     assert "security.invalid" in _refused_start(tmp_path, *args)
+
+
+def test_an_oversized_request_is_refused(token_channel: grpc.Channel, kit: Kit) -> None:
+    stubs = Stubs.on(token_channel)
+    token = bearer(kit.issuer.mint("sp-alpha"))
+    big = inventory_pb2.ListServicesRequest(page_token="x" * 70_000)
+    with pytest.raises(grpc.RpcError) as raised:
+        stubs.inventory.ListServices(big, metadata=token, timeout=5)
+    assert raised.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+    small = inventory_pb2.ListServicesRequest(page_size=1)
+    assert len(stubs.inventory.ListServices(small, metadata=token, timeout=5).services) == 1
 
 
 def test_tokens_never_reach_the_logs_and_denials_are_logged_with_their_cause(

@@ -7,9 +7,10 @@ development buyer header) into `Credentials`, asks the `Authenticator` for the
 and runs the call inside `acting_as(principal)` so every read and write is
 scoped to that buyer.
 
-A REST adapter does the same per request:
+A REST adapter serves HTTPS with `tls.server_ssl_context(settings.tls)` and does
+the same per request:
 `Credentials(bearer=bearer_token(request.headers.get("Authorization")),
-certificate=PeerCertificate.from_der(ssl_object.getpeercert(binary_form=True)))`,
+certificate=tls.peer_certificate_of(transport.get_extra_info("ssl_object")))`,
 `authenticator.admit(credentials, operation)` with the full gRPC method the route
 calls (or a REST-only operationId from scopes.REST_ONLY_SCOPES), then the call
 inside `acting_as(principal)`; Unauthenticated becomes 401 with `mef_code`,
