@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -14,9 +16,11 @@ from interlude_server.auth.certificates import CertificateMap, MappingConfigErro
 from interlude_server.auth.principal import (
     Credentials,
     PeerCertificate,
+    Principal,
     acting_as,
     bearer_token,
     current_principal,
+    within_validity,
 )
 from interlude_server.auth.scopes import (
     ALL_SCOPES,
@@ -216,3 +220,21 @@ def test_the_readme_scope_table_matches_the_enforced_one() -> None:
         for other, line in rows.items():
             if other != scope and other in ALL_SCOPES:
                 assert f"`{rpc}`" not in line, f"README lists {method} under `{other}` too"
+
+
+async def test_a_stream_runs_only_while_its_token_is_valid() -> None:
+    async def forever() -> None:
+        await asyncio.sleep(30)
+
+    async def own_timeout() -> None:
+        raise TimeoutError("the handler's own")
+
+    soon = Principal("sp-alpha", frozenset(), "s", "token", expires_at=time.time() + 0.05)
+    with pytest.raises(Unauthenticated) as raised:
+        await within_validity(soon, forever)
+    assert raised.value.cause == "token_expired"
+    with pytest.raises(TimeoutError, match="the handler's own"):
+        await within_validity(
+            Principal("b", frozenset(), "s", "token", expires_at=time.time() + 30), own_timeout
+        )
+    assert await within_validity(None, lambda: asyncio.sleep(0, "done")) == "done"

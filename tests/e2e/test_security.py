@@ -15,6 +15,7 @@ from pathlib import Path
 import grpc
 import jwt
 import pytest
+from google.protobuf import duration_pb2
 from google.protobuf.descriptor import ServiceDescriptor
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
@@ -66,6 +67,8 @@ def token_server(tmp_path_factory: pytest.TempPathFactory, kit: Kit) -> Iterator
         *kit.token_args(),
         "--max-message-bytes",
         "65536",
+        "--jwt-leeway",
+        "1",
     )
 
 
@@ -242,6 +245,18 @@ def test_every_rpc_needs_its_scope(
         )
         checked += 1
     assert checked == len(RPC_SCOPES)
+
+
+def test_a_stream_ends_when_its_token_expires(token_channel: grpc.Channel, kit: Kit) -> None:
+    token = bearer(kit.issuer.mint("sp-alpha", exp=int(time.time()) + 2))
+    request = events_pb2.StreamEventsRequest(heartbeat_interval=duration_pb2.Duration(seconds=1))
+    stream = events_pb2_grpc.EventServiceStub(token_channel).StreamEvents(request, metadata=token, timeout=20)
+    responses: list[events_pb2.StreamEventsResponse] = []
+    with pytest.raises(grpc.RpcError) as raised:
+        responses.extend(stream)
+    error = rich_error(raised.value)
+    assert (error.code, error.metadata["cause"]) == (grpc.StatusCode.UNAUTHENTICATED, "token_expired")
+    assert any(r.HasField("sync") for r in responses), "the stream was admitted and served first"
 
 
 # --- mTLS and token+mTLS ---------------------------------------------------------------------------

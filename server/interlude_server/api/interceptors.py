@@ -21,7 +21,7 @@ import structlog
 from interlude_grpc.mef.lso.interlude.v1 import common_pb2
 from interlude_server.api import errors
 from interlude_server.api.principal import BUYER_METADATA, AuthGate, Metadata, metadata_value
-from interlude_server.auth.principal import Principal, acting_as
+from interlude_server.auth.principal import Principal, acting_as, within_validity
 from interlude_server.domain.errors import DomainError
 
 if TYPE_CHECKING:
@@ -93,11 +93,13 @@ class _RpcScope:
             structlog.contextvars.bind_contextvars(buyer=self.buyer)
         return principal
 
-    async def run(self, context: Context, call: Callable[[], Awaitable[Any]]) -> Any:
-        """Admit the call, run the handler behaviour `call` as its principal, and log how it ended."""
+    async def run(self, context: Context, call: Callable[[], Awaitable[Any]], streaming: bool = False) -> Any:
+        """Admit the call, run the handler behaviour `call` as its principal (a response stream
+        only while its token is valid), and log how it ended."""
         try:
-            with acting_as(self.admit(context)):
-                result = await call()
+            principal = self.admit(context)
+            with acting_as(principal):
+                result = await (within_validity(principal, call) if streaming else call())
         except grpc.aio.AbortError:
             self.finished(context.code())
             raise
@@ -161,7 +163,7 @@ def _wrap(
         async def logged_stream(request: Any, context: Context) -> None:
             scope = _RpcScope(method, metadata, default_buyer, gate)
             scope.bind(context, None if request_streaming else request)
-            await scope.run(context, lambda: _stream(behavior, request, context))
+            await scope.run(context, lambda: _stream(behavior, request, context), streaming=True)
 
         factory = (
             grpc.stream_stream_rpc_method_handler

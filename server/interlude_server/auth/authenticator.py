@@ -73,7 +73,7 @@ class Authenticator:
                 "the token and the client certificate name different buyers", "buyer_mismatch"
             )
         scopes = by_token.scopes if grant.scopes is None else by_token.scopes & grant.scopes
-        return Principal(by_token.buyer, scopes, by_token.subject, "token+mtls")
+        return Principal(by_token.buyer, scopes, by_token.subject, "token+mtls", by_token.expires_at)
 
     def _by_token(self, credentials: Credentials) -> Principal:
         assert self.tokens is not None

@@ -7,10 +7,13 @@ servicers read the buyer from it, so one servicer serves gRPC and REST alike.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
-from collections.abc import Iterator
+import time
+from collections.abc import Awaitable, Callable, Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from cryptography import x509
 
@@ -22,13 +25,15 @@ class Principal:
     """An authenticated caller: the buyer it acts for and the scopes it was granted.
 
     `subject` names the credential that proved it (token `sub`, certificate subject,
-    or `dev` in auth none mode) for logs; `via` is the auth mode that admitted it.
+    or `dev` in auth none mode) for logs; `via` is the auth mode that admitted it;
+    `expires_at` (epoch seconds, leeway included) is when its token stops being valid.
     """
 
     buyer: str
     scopes: frozenset[str]
     subject: str
     via: str
+    expires_at: float | None = None
 
 
 @dataclass(frozen=True)
@@ -107,3 +112,24 @@ def acting_as(principal: Principal | None) -> Iterator[None]:
         yield
     finally:
         _current.reset(token)
+
+
+T = TypeVar("T")
+
+
+async def within_validity(principal: Principal | None, call: Callable[[], Awaitable[T]]) -> T:
+    """Run `call` (a long-lived stream) only while the principal's token is valid: at expiry it
+    ends with Unauthenticated(token_expired), and the client resumes with a fresh token."""
+    if principal is None or principal.expires_at is None:
+        return await call()
+    deadline = asyncio.timeout(max(principal.expires_at - time.time(), 0.0))
+    try:
+        async with deadline:
+            return await call()
+    except TimeoutError:
+        if not deadline.expired():  # the call's own timeout, not the token's
+            raise
+    raise Unauthenticated(
+        "the token expired during the stream; reconnect with a fresh token and your last resume token",
+        "token_expired",
+    )

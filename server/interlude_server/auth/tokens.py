@@ -229,7 +229,8 @@ class TokenVerifier:
             )
         scopes = scopes_of(claims.get(self.policy.scope_claim), self.policy.scope_prefix)
         subject = claims.get("sub")
-        return Principal(buyer, scopes, subject if isinstance(subject, str) else buyer, "token")
+        expires_at = float(claims["exp"]) + self.policy.leeway_s
+        return Principal(buyer, scopes, subject if isinstance(subject, str) else buyer, "token", expires_at)
 
 
 def key_source(
