@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from interlude_server.auth.settings import is_loopback
-from interlude_server.config import parse_args
+from interlude_server.auth.settings import is_loopback, settings_from_args
+from interlude_server.config import build_parser, parse_args
 from interlude_server.observability.logging import REDACTED, redact_secrets
 
 TOKEN = ["--jwt-issuer", "https://idp", "--jwt-audience", "partner"]
@@ -84,3 +84,17 @@ def test_credentials_are_redacted_from_log_events() -> None:
     assert "Bearer [redacted]" in event["error"]
     assert event["resume_token"] == "eyJzZXEiOjF9"  # not a credential, kept for diagnosis
     assert event["count"] == 3
+
+
+def test_rest_beside_authenticated_grpc_is_refused_until_rest_checks_credentials(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    parser = build_parser()
+    ns = parser.parse_args(
+        ["--rest-listen", "127.0.0.1:0", "--auth", "token", *TOKEN, "--jwt-jwks-file", "j"]
+    )
+    with pytest.raises(SystemExit):
+        settings_from_args(parser, ns, ["127.0.0.1"])
+    assert "the REST adapter does not check credentials yet" in capsys.readouterr().err
+    dev = parser.parse_args(["--rest-listen", "127.0.0.1:0"])
+    assert settings_from_args(parser, dev, ["127.0.0.1"]).auth == "none"
