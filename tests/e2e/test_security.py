@@ -248,7 +248,7 @@ def test_every_rpc_needs_its_scope(
 
 
 def test_a_stream_ends_when_its_token_expires(token_channel: grpc.Channel, kit: Kit) -> None:
-    token = bearer(kit.issuer.mint("sp-alpha", exp=int(time.time()) + 2))
+    token = bearer(kit.issuer.mint("sp-alpha", exp=int(time.time()) + 1))
     request = events_pb2.StreamEventsRequest(heartbeat_interval=duration_pb2.Duration(seconds=1))
     stream = events_pb2_grpc.EventServiceStub(token_channel).StreamEvents(request, metadata=token, timeout=20)
     responses: list[events_pb2.StreamEventsResponse] = []
@@ -338,11 +338,6 @@ def _refused_start(tmp_path: Path, *args: str) -> str:
 def test_auth_none_is_refused_on_a_non_loopback_address(tmp_path: Path) -> None:
     out = _refused_start(tmp_path, "--grpc-listen", "0.0.0.0:0")
     assert "--auth none on non-loopback '0.0.0.0'" in out
-
-
-def test_tokens_in_clear_are_refused_on_a_non_loopback_address(tmp_path: Path, kit: Kit) -> None:
-    out = _refused_start(tmp_path, "--grpc-listen", "0.0.0.0:0", "--auth", "token", *kit.token_args())
-    assert "give --tls-cert/--tls-key" in out
 
 
 def test_an_unreadable_key_source_stops_startup(tmp_path: Path, kit: Kit) -> None:
