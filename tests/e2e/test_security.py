@@ -139,6 +139,8 @@ def test_mtls_handshake_needs_a_client_certificate_from_the_client_ca(
     assert _health(mtls_server.target, kit.credentials(kit.alpha_client)) == grpc.StatusCode.OK
     assert _health(mtls_server.target, kit.credentials()) == grpc.StatusCode.UNAVAILABLE  # no certificate
     assert _health(mtls_server.target, kit.credentials(kit.rogue_client)) == grpc.StatusCode.UNAVAILABLE
+    expired = kit.sp_ca.issue("sof.alpha.example", org="Alpha SP", expired=True)  # mapped, but expired
+    assert _health(mtls_server.target, kit.credentials(expired)) == grpc.StatusCode.UNAVAILABLE
 
 
 # --- tokens ----------------------------------------------------------------------------------------
