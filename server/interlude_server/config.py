@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import argparse
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
+
+from interlude_server.auth.settings import SecuritySettings, add_security_arguments, settings_from_args
 
 LogFormat = Literal["json", "console"]
 
@@ -63,6 +65,7 @@ class Config:
     event_retention_count: int = 1_000_000
     event_prune_interval: float = 60.0
     event_subscriber_buffer: int = 10_000
+    security: SecuritySettings = field(default_factory=SecuritySettings)
 
 
 def parse_listen(value: str) -> Listen:
@@ -174,7 +177,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--default-buyer",
         default="sp-alpha",
         metavar="BUYER",
-        help="buyer of calls without x-interlude-buyer metadata (default sp-alpha); F7 replaces it",
+        help="with --auth none: buyer of calls without x-interlude-buyer metadata (default sp-alpha)",
     )
     parser.add_argument(
         "--sim-step-delay",
@@ -225,6 +228,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="events buffered per stream before a slow subscriber is cut off (default 10000)",
     )
+    add_security_arguments(parser)
     return parser
 
 
@@ -249,6 +253,8 @@ def parse_args(argv: list[str] | None = None) -> Config:
         parser.error("argument --event-retention-count: must be at least 1")
     if ns.event_subscriber_buffer < 1:
         parser.error("argument --event-subscriber-buffer: must be at least 1")
+    hosts = [ns.grpc_listen.host] + ([ns.rest_listen.host] if ns.rest_listen is not None else [])
+    security = settings_from_args(parser, ns, hosts)
     log_format: LogFormat = ns.log_format or ("console" if sys.stderr.isatty() else "json")
     return Config(
         grpc_listen=ns.grpc_listen,
@@ -268,4 +274,5 @@ def parse_args(argv: list[str] | None = None) -> Config:
         event_retention_count=ns.event_retention_count,
         event_prune_interval=ns.event_prune_interval,
         event_subscriber_buffer=ns.event_subscriber_buffer,
+        security=security,
     )

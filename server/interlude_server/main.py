@@ -15,9 +15,11 @@ from interlude_server.api.catalog import catalog_binding
 from interlude_server.api.events import events_binding
 from interlude_server.api.inventory import inventory_binding
 from interlude_server.api.ordering import ordering_binding
-from interlude_server.api.principal import BuyerResolver
+from interlude_server.api.principal import AuthGate, BuyerResolver
 from interlude_server.api.service_test import service_test_binding
-from interlude_server.app import RunningServer, start_server
+from interlude_server.api.tls import server_credentials
+from interlude_server.app import RunningServer, ServerSecurity, start_server
+from interlude_server.auth.settings import build_authenticator
 from interlude_server.config import Config, parse_args
 from interlude_server.events.hub import EventHub, Wakeups
 from interlude_server.events.retention import run_retention
@@ -48,8 +50,22 @@ async def _seed(config: Config, store: SqliteStore) -> None:
     _log.info("seed.loaded", source=str(source), summary=str(summary))
 
 
+def server_security(config: Config) -> ServerSecurity:
+    """Read the TLS, key and mapping files; raises ValueError or OSError naming the bad file."""
+    settings = config.security
+    authenticator = build_authenticator(settings, config.default_buyer)
+    return ServerSecurity(
+        credentials=server_credentials(settings.tls) if settings.tls is not None else None,
+        gate=AuthGate(authenticator),
+        max_message_bytes=settings.max_message_bytes,
+    )
+
+
 async def serve(
-    config: Config, faults: list[FaultRule], test_faults: list[TestFaultRule] | None = None
+    config: Config,
+    faults: list[FaultRule],
+    security: ServerSecurity,
+    test_faults: list[TestFaultRule] | None = None,
 ) -> int:
     """Serve until SIGTERM or SIGINT, then shut down gracefully; the process exit code."""
     store = SqliteStore(config.db_path)
@@ -70,7 +86,7 @@ async def serve(
         wakeups = Wakeups()
         tester = SimulatedTester(config.sim_step_delay, config.sim_seed, test_faults)
         runner = TestRunner(store, tester, config.sim_step_delay, config.sim_seed, wakeups)
-        buyer_of = BuyerResolver(config.default_buyer)
+        buyer_of = BuyerResolver(config.default_buyer, dev_header=config.security.auth == "none")
         bindings = [
             inventory_binding(store, buyer_of),
             catalog_binding(store, buyer_of),
@@ -79,7 +95,7 @@ async def serve(
             service_test_binding(store, buyer_of, runner, wakeups, log.log_id),
         ]
         try:
-            running = await start_server(config.grpc_listen, bindings, config.default_buyer)
+            running = await start_server(config.grpc_listen, bindings, config.default_buyer, security)
         except RuntimeError as exc:
             _log.error("server.bind_failed", address=config.grpc_listen.address, error=str(exc))
             return 1
@@ -127,6 +143,8 @@ async def _wait_for_signal(
     _log.info(
         "server.started",
         address=address,
+        auth=config.security.auth,
+        tls="mtls" if config.security.tls and config.security.tls.client_ca else bool(config.security.tls),
         pid=os.getpid(),
         db=str(config.db_path),
         orders_resumed=resumed,
@@ -148,7 +166,12 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         _log.error("sim_faults.invalid", error=str(exc))
         return 2
-    return asyncio.run(serve(config, faults, test_faults))
+    try:
+        security = server_security(config)
+    except (ValueError, OSError) as exc:
+        _log.error("security.invalid", error=str(exc))
+        return 2
+    return asyncio.run(serve(config, faults, security, test_faults))
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ from interlude_server.domain.errors import (
     EtagMismatch,
     InvalidArgument,
     InvalidState,
+    MissingScope,
     NotFound,
     NotPermitted,
     PolicyViolation,
@@ -31,6 +32,7 @@ from interlude_server.domain.errors import (
     ResumeTokenExpired,
     ShuttingDown,
     SlowConsumer,
+    Unauthenticated,
 )
 
 DOMAIN = "mef.lso.interlude"
@@ -99,6 +101,8 @@ _CODES: dict[type[DomainError], grpc.StatusCode] = {
     ResumeTokenExpired: grpc.StatusCode.OUT_OF_RANGE,
     SlowConsumer: grpc.StatusCode.RESOURCE_EXHAUSTED,
     ShuttingDown: grpc.StatusCode.UNAVAILABLE,
+    Unauthenticated: grpc.StatusCode.UNAUTHENTICATED,
+    MissingScope: grpc.StatusCode.PERMISSION_DENIED,
 }
 
 
@@ -128,6 +132,10 @@ def status_for(exc: DomainError) -> status_pb2.Status:
         metadata["current_etag"] = exc.current_etag
     if isinstance(exc, SlowConsumer):
         metadata["resume_token"] = exc.resume_token
+    if isinstance(exc, Unauthenticated):
+        metadata["cause"] = exc.cause
+    if isinstance(exc, MissingScope):
+        metadata["required_scope"] = exc.scope
     return rich_status(
         code,
         common_pb2.ErrorReason.Value(_REASON_PREFIX + exc.reason),
