@@ -8,6 +8,7 @@ import os
 import signal
 import sys
 from pathlib import Path
+from typing import Any
 
 import structlog
 
@@ -23,6 +24,8 @@ from interlude_server.events.retention import run_retention
 from interlude_server.observability.logging import configure_logging
 from interlude_server.partner.processor import OrderProcessor
 from interlude_server.partner.simulator import FaultRule, SimulatedPartner, load_faults
+from interlude_server.rest.delivery import Dispatcher
+from interlude_server.rest.server import InProcessRest, delivery_settings, start_in_process
 from interlude_server.seed.loader import SeedError, load_seed
 from interlude_server.store.sqlite import SqliteStore
 
@@ -58,7 +61,13 @@ async def serve(config: Config, faults: list[FaultRule]) -> int:
             return 2
         log = await store.event_log_state()
         hub = EventHub(log.last_seq, config.event_subscriber_buffer)
-        store.on_commit(hub.publish)
+        dispatcher = Dispatcher(store, lambda: hub.last_seq, delivery_settings(config))
+
+        def committed(events: list[tuple[str, Any]]) -> None:
+            hub.publish(events)  # first: delivery reads up to hub.last_seq
+            dispatcher.notify()
+
+        store.on_commit(committed)
         processor = OrderProcessor(
             store, SimulatedPartner(config.sim_step_delay, faults), config.sim_step_delay
         )
@@ -74,6 +83,14 @@ async def serve(config: Config, faults: list[FaultRule]) -> int:
         except RuntimeError as exc:
             _log.error("server.bind_failed", address=config.grpc_listen.address, error=str(exc))
             return 1
+        rest: InProcessRest | None = None
+        if config.rest_listen is not None:
+            try:
+                rest = await start_in_process(config, store, dispatcher, bindings)
+            except OSError as exc:
+                _log.error("server.bind_failed", address=config.rest_listen.address, error=str(exc))
+                await running.stop(0)
+                return 1
         retention = asyncio.create_task(
             run_retention(
                 store,
@@ -83,7 +100,9 @@ async def serve(config: Config, faults: list[FaultRule]) -> int:
             )
         )
         resumed = await processor.start()
-        await _wait_for_signal(config, running, resumed)
+        await _wait_for_signal(config, running, resumed, rest)
+        if rest is not None:
+            await rest.stop(config.shutdown_grace)
         await running.stop(config.shutdown_grace, on_draining=hub.close)
         await processor.stop()
     finally:
@@ -98,17 +117,22 @@ async def serve(config: Config, faults: list[FaultRule]) -> int:
     return 0
 
 
-async def _wait_for_signal(config: Config, running: RunningServer, resumed: int) -> None:
+async def _wait_for_signal(
+    config: Config, running: RunningServer, resumed: int, rest: InProcessRest | None
+) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     address = running.listen.address
+    rest_address = rest.server.listen.address if rest is not None else "off"
     if config.ready_file is not None:
-        write_ready_file(config.ready_file, address)
+        # First line: the gRPC address; then `rest=HOST:PORT` when the REST adapter runs.
+        write_ready_file(config.ready_file, address + ("" if rest is None else f"\nrest={rest_address}"))
     _log.info(
         "server.started",
         address=address,
+        rest_address=rest_address,
         pid=os.getpid(),
         db=str(config.db_path),
         orders_resumed=resumed,

@@ -144,4 +144,5 @@ def events_binding(store: Store, hub: EventHub, buyer_of: BuyerResolver, log_id:
     return ServiceBinding(
         "mef.lso.interlude.v1.EventService",
         lambda server: events_pb2_grpc.add_EventServiceServicer_to_server(servicer, server),
+        servicer,
     )
