@@ -34,8 +34,8 @@ class RestCode:
     code: str
 
 
-# The single source of truth for REST errors; the README table is generated from it
-# (scripts/gen_rest_docs.py) and a test checks that every ErrorReason is here.
+# The single source of truth for REST errors; tests/rest checks that every ErrorReason is
+# here and that the README's error table says the same.
 REST_CODES: dict[int, RestCode] = {
     R.ERROR_REASON_UNSPECIFIED: RestCode(500, "internalError"),
     R.ERROR_REASON_RPC_NOT_IMPLEMENTED: RestCode(501, "notImplemented"),
