@@ -185,12 +185,13 @@ def test_request_errors_of_the_rest_form_carry_stable_reasons(rest: RestClient) 
     _mef_error(rest.get(f"{INV}/service?colour=red"), 400, "invalidQuery", "INVALID_FILTER")
     _mef_error(rest.get(f"{INV}/service?serviceDate.gt=yesterday"), 400, "invalidQuery", "INVALID_FILTER")
     _mef_error(rest.get(f"{INV}/service?limit=-1"), 400, "invalidQuery", "INVALID_FILTER")
+    _mef_error(rest.get(f"{INV}/service?state="), 400, "missingQueryValue", "INVALID_FILTER")
     _mef_error(rest.get(f"{ORD}/serviceOrder?state=done"), 400, "invalidQuery", "INVALID_FILTER")
     _mef_error(rest.get(f"{INV}/service?startMode=1"), 501, "notImplemented", "RPC_NOT_IMPLEMENTED")
     _mef_error(rest.get(f"{INV}/nothing-here"), 404, "notFound", "PATH_NOT_FOUND")
-    _mef_error(
-        rest.call("PATCH", f"{INV}/service/alpha-uni-1", {}), 501, "notImplemented", "RPC_NOT_IMPLEMENTED"
-    )
+    patch = rest.call("PATCH", f"{INV}/service/alpha-uni-1", {})
+    _mef_error(patch, 405, "notImplemented", "METHOD_NOT_ALLOWED")
+    assert patch.headers["Allow"] == "GET"
     bad_json = rest.call("POST", f"{ORD}/serviceOrder", None, {"Content-Type": "application/json"})
     _mef_error(bad_json, 400, "invalidBody", "INVALID_BODY")
     shape = rest.post(f"{ORD}/serviceOrder", {"serviceOrderItem": [{"id": "1", "action": "move"}], "x": 1})

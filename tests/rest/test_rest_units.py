@@ -20,6 +20,7 @@ MEF_CODES = {
     401: {"missingCredentials", "invalidCredentials"},
     403: {"accessDenied", "forbiddenRequester", "tooManyUsers"},
     404: {"notFound"},
+    405: {"notImplemented"},
     409: {"conflict"},
     422: {
         "missingProperty",

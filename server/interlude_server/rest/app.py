@@ -7,6 +7,8 @@ them into MEF error bodies through `rest.errors.mef_error`.
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import json
 import time
 import uuid
@@ -45,13 +47,21 @@ BODY_ROOT = "body_root"
 BUYER = web.AppKey("default_buyer", str)
 
 
+_ENCODE = json.JSONEncoder(separators=(",", ":")).encode
+
+
 def respond(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
-    body = json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
-    return web.Response(body=body, status=status, headers={"Content-Type": JSON, **(headers or {})})
+    body = _ENCODE(data).encode()
+    return web.Response(
+        body=body, status=status, headers={"Content-Type": JSON, **headers} if headers else _JSON_ONLY
+    )
+
+
+_JSON_ONLY = {"Content-Type": JSON}
 
 
 def error_response(err: MefError) -> web.Response:
-    return respond(err.body, err.http, {REASON_HEADER: err.reason})
+    return respond(err.body, err.http, {REASON_HEADER: err.reason, **dict(err.headers)})
 
 
 def buyer(request: web.Request) -> str:
@@ -63,8 +73,13 @@ def params(request: web.Request) -> dict[str, list[str]]:
     return {name: request.query.getall(name) for name in request.query}
 
 
+@functools.lru_cache(maxsize=64)
+def _hrefs(base: str) -> m.Hrefs:
+    return m.Hrefs(base)
+
+
 def hrefs(request: web.Request) -> m.Hrefs:
-    return m.Hrefs(f"{request.scheme}://{request.host}")
+    return _hrefs(f"{request.scheme}://{request.host}")
 
 
 async def _json_body(request: web.Request) -> Any:
@@ -262,7 +277,12 @@ def _failure(exc: BaseException, request: web.Request) -> MefError | None:
         )
         return mef_error(status)
     if isinstance(exc, web.HTTPMethodNotAllowed):
-        return mef_error(not_implemented(f"{request.method} {request.path} is not an operation of this API"))
+        allowed = ", ".join(sorted(exc.allowed_methods))
+        message = f"{request.method} is not an operation on {request.path}; allowed: {allowed}"
+        status = rich_status(
+            grpc.StatusCode.UNIMPLEMENTED, common_pb2.ERROR_REASON_METHOD_NOT_ALLOWED, message
+        )
+        return dataclasses.replace(mef_error(status), headers=(("Allow", allowed),))
     return None
 
 

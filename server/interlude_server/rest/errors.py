@@ -67,6 +67,7 @@ REST_CODES: dict[int, RestCode] = {
     R.ERROR_REASON_INVALID_BODY: RestCode(400, "invalidBody"),
     R.ERROR_REASON_PATH_NOT_FOUND: RestCode(404, "notFound"),
     R.ERROR_REASON_UPSTREAM_UNAVAILABLE: RestCode(503, "internalError"),
+    R.ERROR_REASON_METHOD_NOT_ALLOWED: RestCode(405, "notImplemented"),
 }
 
 # A reason this table does not know (a newer upstream in gateway mode) maps by its gRPC code.
@@ -92,6 +93,11 @@ class MefError:
     http: int
     body: Any
     reason: str
+    headers: tuple[tuple[str, str], ...] = ()
+
+
+# A query problem names its own Error400 code when it is more precise than `invalidQuery`.
+_QUERY_CODES = ("missingQueryParameter", "missingQueryValue")
 
 
 def rest_code(reason: str, grpc_code: int) -> RestCode:
@@ -171,8 +177,11 @@ def mef_error(status: status_pb2.Status, body_root: str = "") -> MefError:
             {"code": code.code, "reason": message[:MAX_REASON], "referenceError": REFERENCE_PREFIX + reason}
         ]
     else:
+        mef_code = code.code
+        if code.http == 400 and violations and violations[0].reason in _QUERY_CODES:
+            mef_code = violations[0].reason
         body = {
-            "code": code.code,
+            "code": mef_code,
             "reason": message[:MAX_REASON],
             "referenceError": REFERENCE_PREFIX + reason,
         }

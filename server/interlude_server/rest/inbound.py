@@ -108,7 +108,7 @@ class Reader:
         if key not in doc:
             return 0
         v = doc[key]
-        if v not in table:
+        if not isinstance(v, str) or v not in table:
             self.add(f"{path}/{key}", f"must be one of: {', '.join(table)}")
             return 0
         return table[v]
@@ -133,9 +133,13 @@ def _escape(key: str) -> str:
     return key.replace("~", "~0").replace("/", "~1")
 
 
-def _struct(doc: Json) -> struct_pb2.Struct:
+def _struct(doc: Json, r: Reader | None = None, path: str = "") -> struct_pb2.Struct:
     s = struct_pb2.Struct()
-    s.update(doc)
+    try:
+        s.update(doc)
+    except (ValueError, TypeError, OverflowError):
+        if r is not None:
+            r.add(path, "holds a value JSON numbers cannot carry", "invalidFormat")
     return s
 
 
@@ -150,7 +154,7 @@ def contact(r: Reader, doc: Any, path: str) -> common_pb2.RelatedContactInformat
         organization=r.string(d, "organization", path),
     )
     if isinstance(d.get("postalAddress"), dict):
-        out.postal_address.CopyFrom(_struct(d["postalAddress"]))
+        out.postal_address.CopyFrom(_struct(d["postalAddress"], r, f"{path}/postalAddress"))
     return out
 
 
@@ -178,7 +182,7 @@ def place(r: Reader, doc: Any, path: str) -> common_pb2.RelatedPlace:
         type=inner.get("@type", ""),
         id=str(inner.get("id", "")),
         href=str(inner.get("href", "")),
-        value=_struct(rest),
+        value=_struct(rest, r, f"{path}/place"),
     )
 
 
@@ -192,7 +196,7 @@ def extension(r: Reader, doc: Any, path: str) -> common_pb2.ExtensionPayload:
     return common_pb2.ExtensionPayload(
         type=str(doc.get("@type", "")),
         schema_location=str(doc.get("@schemaLocation", "")),
-        attributes=_struct(rest),
+        attributes=_struct(rest, r, path),
     )
 
 

@@ -52,8 +52,8 @@ class QueryErrors:
     def __init__(self) -> None:
         self.items: list[Violation] = []
 
-    def add(self, name: str, description: str) -> None:
-        self.items.append(Violation(name, description, "invalidQuery"))
+    def add(self, name: str, description: str, code: str = "invalidQuery") -> None:
+        self.items.append(Violation(name, description, code))
 
     def raise_if_any(self) -> None:
         if self.items:
@@ -84,9 +84,11 @@ def _single(params: Params, name: str, errors: QueryErrors) -> str:
 
 
 def _check_names(params: Params, allowed: Sequence[str], errors: QueryErrors) -> None:
-    for name in params:
+    for name, values in params.items():
         if name not in allowed:
             errors.add(name, f"not a query parameter of this operation; use {', '.join(allowed)}")
+        elif not all(v.strip() for v in values):
+            errors.add(name, "has no value", "missingQueryValue")
 
 
 def _states(params: Params, table: Mapping[str, int], errors: QueryErrors) -> list[int]:
@@ -157,6 +159,7 @@ class Window:
 
 def window(params: Params) -> Window:
     errors = QueryErrors()
+    _check_names({k: v for k, v in params.items() if k in PAGING}, PAGING, errors)
     numbers = {}
     for name, default in (("offset", 0), ("limit", DEFAULT_PAGE_SIZE)):
         text = _single(params, name, errors)

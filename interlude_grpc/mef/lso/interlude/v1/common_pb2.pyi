@@ -309,6 +309,8 @@ class _ErrorReasonEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ErrorReas
     """REST only: no resource lives at the requested path (REST 404)."""
     ERROR_REASON_UPSTREAM_UNAVAILABLE: _ErrorReason.ValueType  # 53
     """REST gateway only: the upstream gRPC server cannot be reached (UNAVAILABLE; REST 503)."""
+    ERROR_REASON_METHOD_NOT_ALLOWED: _ErrorReason.ValueType  # 54
+    """REST only: the path exists but the HTTP method is not an operation on it (REST 405)."""
 
 class ErrorReason(_ErrorReason, metaclass=_ErrorReasonEnumTypeWrapper):
     """ErrorReason lists the stable reasons the server puts into
@@ -380,6 +382,8 @@ ERROR_REASON_PATH_NOT_FOUND: ErrorReason.ValueType  # 52
 """REST only: no resource lives at the requested path (REST 404)."""
 ERROR_REASON_UPSTREAM_UNAVAILABLE: ErrorReason.ValueType  # 53
 """REST gateway only: the upstream gRPC server cannot be reached (UNAVAILABLE; REST 503)."""
+ERROR_REASON_METHOD_NOT_ALLOWED: ErrorReason.ValueType  # 54
+"""REST only: the path exists but the HTTP method is not an operation on it (REST 405)."""
 Global___ErrorReason: _TypeAlias = ErrorReason  # noqa: Y015
 
 @_typing.final
