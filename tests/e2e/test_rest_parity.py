@@ -374,3 +374,17 @@ def test_buyers_see_only_their_own_resources_over_rest(server: ServerProcess) ->
     assert ids
     assert all(i.startswith("beta-") for i in ids)
     assert beta.get(f"{INV}/service/alpha-uni-1").status == 404
+
+
+def test_x_request_id_makes_order_creation_idempotent_as_request_id_does(rest: RestClient) -> None:
+    service = rest.get(f"{INV}/service/alpha-ovc-1-ep-1").body
+    body = _modify_body(service, **{"/".join(CIR): 140})
+    body["requestedStartDate"] = "2099-01-01T00:00:00Z"  # stays acknowledged: nothing else changes it
+    key = {"X-Request-Id": "rest-idem-1"}
+    first = rest.post(f"{ORD}/serviceOrder", body, key)
+    again = rest.post(f"{ORD}/serviceOrder", body, key)
+    assert (first.status, again.status) == (201, 201)
+    assert again.body["id"] == first.body["id"]
+    body["externalId"] = "SOMETHING-ELSE"
+    _mef_error(rest.post(f"{ORD}/serviceOrder", body, key), 409, "conflict", "REQUEST_ID_REUSED")
+    assert rest.post(f"{ORD}/serviceOrder/{first.body['id']}/cancel", {}).status == 200

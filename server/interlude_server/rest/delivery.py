@@ -221,6 +221,14 @@ class Dispatcher:
                 return await self._record(worker, event.sequence, ACTIVE, 0, "")
             attempts += 1
             dead = attempts >= self.settings.max_attempts
+            _log.warning(
+                "hub.delivery_failed",
+                subscription=worker.sub.id,
+                event_id=event.event_id,
+                sequence=event.sequence,
+                attempts=attempts,
+                error=error,
+            )
             worker.sub = replace(worker.sub, attempts=attempts)
             if not await self._record(worker, cursor, DEAD if dead else ACTIVE, attempts, error) or dead:
                 return False
