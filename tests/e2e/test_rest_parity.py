@@ -363,6 +363,13 @@ def test_catalog_extension_is_the_contract_json(rest: RestClient, stubs: Stubs) 
         catalog_pb2.GetServicePolicyRequest(service_specification_id=first.id), metadata=ALPHA
     ).service_policy
     assert rest.get(f"{CAT}/servicePolicy/{first.id}").body == json_format.MessageToDict(policy)
+    policies = stubs.catalog.ListServicePolicies(
+        catalog_pb2.ListServicePoliciesRequest(page_size=1000), metadata=ALPHA
+    ).service_policies
+    assert rest.get(f"{CAT}/servicePolicy?limit=1000").body == [
+        json_format.MessageToDict(p) for p in policies
+    ]
+    _mef_error(rest.get(f"{CAT}/servicePolicy?state=x"), 400, "invalidQuery", "INVALID_FILTER")
     _mef_error(
         rest.get(f"{CAT}/serviceSpecification/nope"), 404, "notFound", "SERVICE_SPECIFICATION_NOT_FOUND"
     )

@@ -246,6 +246,11 @@ class SqliteTx:
             "SELECT COALESCE(MAX(seq), 0) FROM events WHERE event_time < ?", (timestamp_key(before),)
         ).fetchone()
         through = max(int(by_time), int(last) - keep_last)
+        # Never prune what an active hub registration has still to deliver; a registration
+        # that stops accepting is dead-lettered after its retries, which releases the hold.
+        (held,) = c.execute("SELECT MIN(cursor) FROM hub_subscriptions WHERE state = 'active'").fetchone()
+        if held is not None:
+            through = min(through, int(held))
         if through <= 0:
             return 0
         row = c.execute("SELECT MAX(event_time) FROM events WHERE seq <= ?", (through,)).fetchone()
