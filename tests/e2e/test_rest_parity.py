@@ -332,9 +332,14 @@ def test_cancel_extension_and_its_conflicts_match_grpc(rest: RestClient, stubs: 
     body = _modify_body(service, **{"/".join(CIR): 130})
     body["requestedStartDate"] = "2099-01-01T00:00:00Z"  # waits for its start: still cancellable
     order = rest.post(f"{ORD}/serviceOrder", body).body
+    etag = rest.get(f"{ORD}/serviceOrder/{order['id']}").headers["ETag"]
     stale = rest.call("POST", f"{ORD}/serviceOrder/{order['id']}/cancel", {}, {"If-Match": '"stale"'})
     _mef_error(stale, 409, "conflict", "ETAG_MISMATCH")
-    cancelled = rest.post(f"{ORD}/serviceOrder/{order['id']}/cancel", {"cancellationReason": "changed plans"})
+    cancelled = rest.post(
+        f"{ORD}/serviceOrder/{order['id']}/cancel",
+        {"cancellationReason": "changed plans"},
+        {"If-Match": etag},
+    )
     assert cancelled.status == 200, cancelled.body
     grpc_view = stubs.ordering.GetServiceOrder(Ord.GetServiceOrderRequest(id=order["id"]), metadata=ALPHA)
     assert cancelled.body["state"] in ("assessingCancellation", "pendingCancellation", "cancelled")

@@ -48,6 +48,7 @@ BUYER = web.AppKey("default_buyer", str)
 
 
 _ENCODE = json.JSONEncoder(separators=(",", ":")).encode
+_JSON_ONLY = {"Content-Type": JSON}  # aiohttp copies headers, so sharing this dict is safe
 
 
 def respond(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
@@ -57,15 +58,16 @@ def respond(data: Any, status: int = 200, headers: dict[str, str] | None = None)
     )
 
 
-_JSON_ONLY = {"Content-Type": JSON}
-
-
 def error_response(err: MefError) -> web.Response:
     return respond(err.body, err.http, {REASON_HEADER: err.reason, **dict(err.headers)})
 
 
 def buyer(request: web.Request) -> str:
     return request.headers.get(BUYER_HEADER) or request.app[BUYER]
+
+
+def _etag(etag: str) -> dict[str, str]:
+    return {"ETag": f'"{etag}"'} if etag else {}
 
 
 def params(request: web.Request) -> dict[str, list[str]]:
@@ -109,7 +111,7 @@ class RestApi:
             _INV, "GetService", inventory_pb2.GetServiceRequest(id=request.match_info["id"]), buyer(request)
         )
         s = response.service
-        return respond(m.service(s, hrefs(request)), headers={"ETag": f'"{s.etag}"'} if s.etag else None)
+        return respond(m.service(s, hrefs(request)), headers=_etag(s.etag))
 
     async def list_services(self, request: web.Request) -> web.Response:
         given = params(request)
@@ -140,12 +142,13 @@ class RestApi:
         )
         r = await self.backend.call(_ORD, "CreateServiceOrder", req, buyer(request))
         h = hrefs(request)
-        return respond(m.order(r.service_order, h), 201, {"Location": h.order(r.service_order.id)})
+        headers = {"Location": h.order(r.service_order.id), **_etag(r.service_order.etag)}
+        return respond(m.order(r.service_order, h), 201, headers)
 
     async def get_order(self, request: web.Request) -> web.Response:
         req = ordering_pb2.GetServiceOrderRequest(id=request.match_info["id"])
         r = await self.backend.call(_ORD, "GetServiceOrder", req, buyer(request))
-        return respond(m.order(r.service_order, hrefs(request)))
+        return respond(m.order(r.service_order, hrefs(request)), headers=_etag(r.service_order.etag))
 
     async def list_orders(self, request: web.Request) -> web.Response:
         given = params(request)
