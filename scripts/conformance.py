@@ -77,7 +77,8 @@ def main() -> int:
                     str(schemathesis), "run", str(spec), "--url", url + base,
                     "--max-examples", str(ns.max_examples), "-H", "X-Interlude-Buyer: sp-alpha",
                 ]  # fmt: skip
-                failed += subprocess.run(command, check=False).returncode != 0
+                # Run in the temporary directory: schemathesis keeps a cache where it runs.
+                failed += subprocess.run(command, check=False, cwd=tmp).returncode != 0
         finally:
             proc.send_signal(signal.SIGTERM)
             proc.wait(30)
