@@ -11,7 +11,7 @@ NODE_STAMP := node_modules/.installed
 BUF := node_modules/.bin/buf
 PYTEST_ARGS ?=
 
-.PHONY: help install proto proto-check breaking docs lint fmt test run bench clean
+.PHONY: help install proto proto-check breaking docs lint fmt test run bench bench-rest conformance clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -69,6 +69,15 @@ run: $(STAMP) ## start the server on the embedded default (SQLite file, demo see
 bench: $(STAMP) ## benchmarks, results in bench/results/ (the full suite is F9)
 	$(PY) bench/store_paging.py
 	$(PY) -m bench.events_fanout
+
+bench-rest: $(STAMP) ## REST GET /service/{id} (in-process) vs gRPC GetService, about a minute
+	$(PY) bench/rest_vs_grpc.py
+
+# MEF's OpenAPI files are not in this repository (see README, "Conformance"); not part of `make test`.
+conformance: $(STAMP) ## schemathesis against the REST adapter: make conformance SPEC_DIR=DIR
+	@test -n "$(SPEC_DIR)" || { echo "usage: make conformance SPEC_DIR=DIR (MEF Interlude OpenAPI files; see README)"; exit 2; }
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[conformance]'
+	$(PY) scripts/conformance.py "$(SPEC_DIR)"
 
 clean: ## remove local environments and caches
 	rm -rf $(VENV) node_modules .mypy_cache .ruff_cache .pytest_cache var

@@ -29,6 +29,11 @@ class ServerProcess:
     log_path: Path
     workdir: Path
     args: list[str] = field(default_factory=list)
+    rest: str = ""  # HOST:PORT of the REST adapter, when started with --rest-listen
+
+    @property
+    def rest_url(self) -> str:
+        return f"http://{self.rest}"
 
     def logs(self) -> str:
         return self.log_path.read_text(errors="replace")
@@ -103,7 +108,9 @@ def launch(
             if time.monotonic() > deadline:
                 raise TimeoutError(f"no ready file after {START_TIMEOUT_S}s:\n{server.logs()}")
             time.sleep(0.05)
-        server.target = ready.read_text().strip()
+        first, *others = ready.read_text().split()
+        server.target = first
+        server.rest = next((o.removeprefix("rest=") for o in others if o.startswith("rest=")), "")
         _wait_until_serving(server.target, deadline, credentials)
     except BaseException:
         server.stop(timeout=2.0)

@@ -29,6 +29,8 @@ class ServiceBinding:
 
     service_name: str
     add_to_server: Callable[[grpc.aio.Server], None]
+    # The servicer itself, so the in-process REST adapter calls the very same code.
+    servicer: object | None = None
 
 
 @dataclass(frozen=True)

@@ -66,6 +66,10 @@ class Config:
     event_prune_interval: float = 60.0
     event_subscriber_buffer: int = 10_000
     security: SecuritySettings = field(default_factory=SecuritySettings)
+    hub_max_attempts: int = 10
+    hub_backoff_initial: float = 1.0
+    hub_backoff_max: float = 60.0
+    hub_delivery_timeout: float = 10.0
 
 
 def parse_listen(value: str) -> Listen:
@@ -126,7 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser of `interlude-server`."""
     parser = argparse.ArgumentParser(
         prog="interlude-server",
-        description="MEF LSO Interlude Partner-side server (gRPC).",
+        description="MEF LSO Interlude Partner-side server (gRPC, and the MEF REST form).",
     )
     parser.add_argument(
         "--grpc-listen",
@@ -229,6 +233,34 @@ def build_parser() -> argparse.ArgumentParser:
         help="events buffered per stream before a slow subscriber is cut off (default 10000)",
     )
     add_security_arguments(parser)
+    parser.add_argument(
+        "--hub-max-attempts",
+        type=int,
+        default=10,
+        metavar="N",
+        help="REST hub: failed deliveries of one event before its registration is dead-lettered (default 10)",
+    )
+    parser.add_argument(
+        "--hub-backoff-initial",
+        type=parse_grace,
+        default=1.0,
+        metavar="SECONDS",
+        help="REST hub: delay after the first failed delivery; doubles per failure (default 1)",
+    )
+    parser.add_argument(
+        "--hub-backoff-max",
+        type=parse_grace,
+        default=60.0,
+        metavar="SECONDS",
+        help="REST hub: longest delay between delivery attempts (default 60)",
+    )
+    parser.add_argument(
+        "--hub-delivery-timeout",
+        type=parse_grace,
+        default=10.0,
+        metavar="SECONDS",
+        help="REST hub: how long one delivery may take before it counts as failed (default 10)",
+    )
     return parser
 
 
@@ -243,8 +275,8 @@ def parse_args(argv: list[str] | None = None) -> Config:
     """Parse the command line; exits with status 2 and a message on bad flags."""
     parser = build_parser()
     ns = parser.parse_args(argv)
-    if ns.rest_listen is not None:
-        parser.error("--rest-listen: the MEF REST adapter is not built yet (issue F6); use off")
+    if ns.hub_max_attempts < 1:
+        parser.error("argument --hub-max-attempts: must be at least 1")
     try:
         db_path = sqlite_path(ns.db)
     except argparse.ArgumentTypeError as exc:
@@ -275,4 +307,8 @@ def parse_args(argv: list[str] | None = None) -> Config:
         event_prune_interval=ns.event_prune_interval,
         event_subscriber_buffer=ns.event_subscriber_buffer,
         security=security,
+        hub_max_attempts=ns.hub_max_attempts,
+        hub_backoff_initial=ns.hub_backoff_initial,
+        hub_backoff_max=ns.hub_backoff_max,
+        hub_delivery_timeout=ns.hub_delivery_timeout,
     )

@@ -8,6 +8,7 @@ import os
 import signal
 import sys
 from pathlib import Path
+from typing import Any
 
 import structlog
 
@@ -28,6 +29,8 @@ from interlude_server.partner.processor import OrderProcessor
 from interlude_server.partner.simulator import FaultRule, SimulatedPartner, load_faults
 from interlude_server.partner.test_runner import TestRunner
 from interlude_server.partner.test_simulator import SimulatedTester, TestFaultRule, load_test_faults
+from interlude_server.rest.delivery import Dispatcher
+from interlude_server.rest.server import InProcessRest, delivery_settings, start_in_process
 from interlude_server.seed.loader import SeedError, load_seed
 from interlude_server.store.sqlite import SqliteStore
 
@@ -79,7 +82,13 @@ async def serve(
             return 2
         log = await store.event_log_state()
         hub = EventHub(log.last_seq, config.event_subscriber_buffer)
-        store.on_commit(hub.publish)
+        dispatcher = Dispatcher(store, lambda: hub.last_seq, delivery_settings(config))
+
+        def committed(events: list[tuple[str, Any]]) -> None:
+            hub.publish(events)  # first: delivery reads up to hub.last_seq
+            dispatcher.notify()
+
+        store.on_commit(committed)
         processor = OrderProcessor(
             store, SimulatedPartner(config.sim_step_delay, faults), config.sim_step_delay
         )
@@ -99,6 +108,14 @@ async def serve(
         except RuntimeError as exc:
             _log.error("server.bind_failed", address=config.grpc_listen.address, error=str(exc))
             return 1
+        rest: InProcessRest | None = None
+        if config.rest_listen is not None:
+            try:
+                rest = await start_in_process(config, store, dispatcher, bindings)
+            except OSError as exc:
+                _log.error("server.bind_failed", address=config.rest_listen.address, error=str(exc))
+                await running.stop(0)
+                return 1
         retention = asyncio.create_task(
             run_retention(
                 store,
@@ -109,12 +126,14 @@ async def serve(
         )
         resumed = await processor.start()
         tests_resumed = await runner.start()
-        await _wait_for_signal(config, running, resumed, tests_resumed)
+        await _wait_for_signal(config, running, resumed, rest, tests_resumed)
 
         def draining() -> None:
             hub.close()
             wakeups.close()
 
+        if rest is not None:
+            await rest.stop(config.shutdown_grace)
         await running.stop(config.shutdown_grace, on_draining=draining)
         await processor.stop()
         await runner.stop()
@@ -131,20 +150,27 @@ async def serve(
 
 
 async def _wait_for_signal(
-    config: Config, running: RunningServer, resumed: int, tests_resumed: int = 0
+    config: Config,
+    running: RunningServer,
+    resumed: int,
+    rest: InProcessRest | None,
+    tests_resumed: int = 0,
 ) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     address = running.listen.address
+    rest_address = rest.server.listen.address if rest is not None else "off"
     if config.ready_file is not None:
-        write_ready_file(config.ready_file, address)
+        # First line: the gRPC address; then `rest=HOST:PORT` when the REST adapter runs.
+        write_ready_file(config.ready_file, address + ("" if rest is None else f"\nrest={rest_address}"))
     _log.info(
         "server.started",
         address=address,
         auth=config.security.auth,
         tls="mtls" if config.security.tls and config.security.tls.client_ca else bool(config.security.tls),
+        rest_address=rest_address,
         pid=os.getpid(),
         db=str(config.db_path),
         orders_resumed=resumed,

@@ -170,4 +170,4 @@ def events_binding(store: Store, hub: EventHub, buyer_of: BuyerResolver, log_id:
         response_serializer=_serialize,
     )
     handler = grpc.method_handlers_generic_handler(SERVICE, {"StreamEvents": stream})
-    return ServiceBinding(SERVICE, lambda server: server.add_generic_rpc_handlers((handler,)))
+    return ServiceBinding(SERVICE, lambda server: server.add_generic_rpc_handlers((handler,)), servicer)

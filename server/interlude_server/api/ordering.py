@@ -235,4 +235,5 @@ def ordering_binding(store: Store, buyer_of: BuyerResolver, processor: OrderProc
     return ServiceBinding(
         "mef.lso.interlude.v1.ServiceOrderingService",
         lambda server: ordering_pb2_grpc.add_ServiceOrderingServiceServicer_to_server(servicer, server),
+        servicer,
     )

@@ -70,6 +70,31 @@ class EventLogState:
     pruned_through_time: timestamp_pb2.Timestamp | None
 
 
+@dataclass(frozen=True)
+class HubSubscription:
+    """A MEF `/hub` registration and where its delivery stands.
+
+    `cursor` is the sequence of the newest event in the log that was delivered
+    (answered 2xx) or filtered out; delivery resumes after it. `event_types`
+    holds EventType numbers (empty: every type of the registration's `api`).
+    """
+
+    id: str
+    buyer_id: str
+    api: str
+    callback: str
+    query: str
+    event_types: tuple[int, ...]
+    base_url: str
+    secret: str
+    authorization: str
+    cursor: int
+    created: str
+    state: str = "active"  # or "deadLettered"
+    attempts: int = 0  # failed attempts at the event after `cursor`
+    last_error: str = ""
+
+
 # Called on the event loop, in commit order, with the (buyer_id, event) pairs each commit made durable.
 CommitListener = Callable[[list[tuple[str, events_pb2.Event]]], None]
 
@@ -205,6 +230,20 @@ class Tx(TestTx, Protocol):
 
     def put_specification(self, spec: catalog_pb2.ServiceSpecification) -> None: ...
 
+    def last_event_seq(self) -> int:
+        """The newest sequence the event log ever assigned (0 for an empty log)."""
+
+    def put_hub_subscription(self, sub: HubSubscription) -> None:
+        """Insert or replace a hub registration (keyed by id)."""
+
+    def delete_hub_subscription(self, buyer_id: str, sub_id: str) -> bool:
+        """Remove the buyer's registration; False if it has none with that id."""
+
+    def update_hub_delivery(
+        self, sub_id: str, cursor: int, state: str, attempts: int, last_error: str
+    ) -> bool:
+        """Record where delivery stands; False if the registration was removed meanwhile."""
+
     def put_policy(self, policy: catalog_pb2.ServicePolicy) -> None: ...
 
 
@@ -253,6 +292,11 @@ class Store(TestReads, Protocol):
 
     async def count_services(self) -> int:
         """Services across all buyers (seeding decides whether to load)."""
+
+    async def get_hub_subscription(self, buyer_id: str, sub_id: str) -> HubSubscription | None: ...
+
+    async def list_hub_subscriptions(self) -> list[HubSubscription]:
+        """Every buyer's hub registrations, oldest first (delivery resumes them at start)."""
 
     def on_commit(self, listener: CommitListener) -> None:
         """Register the one listener told about every commit that appended events (call after open)."""

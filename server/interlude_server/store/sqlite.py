@@ -27,7 +27,15 @@ from interlude_grpc.mef.lso.interlude.v1 import (
     ordering_pb2,
 )
 from interlude_server.store import sqlite_queries as q
-from interlude_server.store.base import CommitListener, EventLogState, Page, PageRequest, ServiceQuery
+from interlude_server.store.base import (
+    CommitListener,
+    EventLogState,
+    HubSubscription,
+    Page,
+    PageRequest,
+    ServiceQuery,
+)
+from interlude_server.store.sqlite_hub import SELECT_HUB, hub_from_row
 from interlude_server.store.sqlite_keys import key_timestamp, timestamp_key
 from interlude_server.store.sqlite_schema import (
     MIGRATIONS,
@@ -161,6 +169,21 @@ class SqliteStore(TestReadsMixin):
                 "SELECT COALESCE(MAX(seq), 0) FROM events WHERE event_time < ?", (key,)
             ).fetchone()
             return int(seq)
+
+        return await self._read(read)
+
+    # -- hub registrations --------------------------------------------------
+
+    async def get_hub_subscription(self, buyer_id: str, sub_id: str) -> HubSubscription | None:
+        def read(conn: sqlite3.Connection) -> HubSubscription | None:
+            row = conn.execute(f"{SELECT_HUB} WHERE buyer_id = ? AND id = ?", (buyer_id, sub_id)).fetchone()
+            return None if row is None else hub_from_row(row)
+
+        return await self._read(read)
+
+    async def list_hub_subscriptions(self) -> list[HubSubscription]:
+        def read(conn: sqlite3.Connection) -> list[HubSubscription]:
+            return [hub_from_row(r) for r in conn.execute(f"{SELECT_HUB} ORDER BY created, id").fetchall()]
 
         return await self._read(read)
 
