@@ -4,9 +4,10 @@ asyncio), and the shipped service config."""
 
 from __future__ import annotations
 
+import time
 import uuid
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
 
 import grpc
 import pytest
@@ -27,6 +28,7 @@ from tests.client.proxy import DroppingProxy
 from tests.server_process import ServerProcess
 
 CIR = "ingressBandwidthProfilePerOvcEndPoint.cir.amount"
+T = TypeVar("T")
 SERVICES = (inventory_pb2, catalog_pb2, ordering_pb2, events_pb2)
 
 
@@ -105,6 +107,16 @@ def test_a_dropped_answer_is_retried_with_the_same_request_id_and_creates_no_dup
         orders = list(direct.list_service_orders(ordering_pb2.ServiceOrderFilter(external_id=marker)))
         assert [o.id for o in orders] == [order.id]
         assert direct.wait_for_order(order.id).state == ordering_pb2.SERVICE_ORDER_STATE_COMPLETED
+
+
+def _retry_until_answered(call: Callable[[], T], attempts: int = 10) -> T:
+    """An application's own retry: the channel may first try the connection that just died."""
+    for _ in range(attempts - 1):
+        try:
+            return call()
+        except ce.Unavailable:
+            time.sleep(0.1)
+    return call()
 
 
 def test_errors_are_typed_and_carry_every_field_violation(client: InterludeClient) -> None:
@@ -221,10 +233,10 @@ def test_without_the_retry_policy_the_lost_answer_is_unavailable_and_a_manual_re
             with pytest.raises(ce.Unavailable):
                 through_proxy.create_connectivity(request)
             assert request.request_id  # filled in place, so the same request retries safely
-            order = through_proxy.create_connectivity(request)
+            order = _retry_until_answered(lambda: through_proxy.create_connectivity(request))
     finally:
         proxy.close()
-    assert proxy.requests_with(marker.encode()) == 2
+    assert proxy.requests_with(marker.encode()) >= 2
     with InterludeClient(demo_server.target, buyer="sp-alpha") as direct:
         orders = list(direct.list_service_orders(ordering_pb2.ServiceOrderFilter(external_id=marker)))
     assert [o.id for o in orders] == [order.id]

@@ -1,0 +1,94 @@
+"""Real X.509 certificates for TLS tests, made with the openssl command: a CA, a server
+certificate for `localhost`/127.0.0.1 and a client certificate, all signed by the CA."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Certs:
+    ca: Path
+    server_cert: Path
+    server_key: Path
+    client_cert: Path
+    client_key: Path
+
+
+def _openssl(*args: str, cwd: Path) -> None:
+    openssl = shutil.which("openssl")
+    assert openssl is not None, "the openssl command is required for TLS tests"
+    subprocess.run([openssl, *args], cwd=cwd, check=True, capture_output=True, timeout=30)
+
+
+def _issue(directory: Path, name: str, subject: str, extensions: str) -> None:
+    (directory / f"{name}.ext").write_text(extensions)
+    _openssl(
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        f"{name}.key",
+        "-subj",
+        subject,
+        "-out",
+        f"{name}.csr",
+        cwd=directory,
+    )
+    _openssl(
+        "x509",
+        "-req",
+        "-in",
+        f"{name}.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-days",
+        "2",
+        "-sha256",
+        "-extfile",
+        f"{name}.ext",
+        "-out",
+        f"{name}.pem",
+        cwd=directory,
+    )
+
+
+def make_certs(directory: Path) -> Certs:
+    directory.mkdir(parents=True, exist_ok=True)
+    _openssl(
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=interlude test CA",
+        cwd=directory,
+    )
+    _issue(
+        directory,
+        "server",
+        "/CN=localhost",
+        "subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n",
+    )
+    _issue(directory, "client", "/CN=sp-alpha", "extendedKeyUsage=clientAuth\n")
+    return Certs(
+        directory / "ca.pem",
+        directory / "server.pem",
+        directory / "server.key",
+        directory / "client.pem",
+        directory / "client.key",
+    )
