@@ -91,6 +91,10 @@ def test_update_follows_the_order_to_completion(run: Run) -> None:
     assert code == exits.OK
     assert snapshots[-1]["state"] == "SERVICE_ORDER_STATE_COMPLETED"
     assert run.json("orders", "get", order_id)["state"] == "SERVICE_ORDER_STATE_COMPLETED"
+    code, out, _ = run("orders", "get", order_id, "--follow")  # already over: one line, at once
+    assert code == exits.OK
+    assert len(out.splitlines()) == 1
+    assert "COMPLETED" in out
     service = run.json("services", "get", "alpha-ovc-1-ep-1")
     assert (
         service["serviceConfiguration"]["attributes"]["ingressBandwidthProfilePerOvcEndPoint"]["cir"][

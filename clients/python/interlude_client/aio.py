@@ -101,12 +101,13 @@ class AsyncInterludeClient:
         request: Req,
         items_of: Callable[[Resp], Sequence[Any]],
         limit: int | None,
+        timeout: float | None,
     ) -> AsyncPager[Any, Any]:
         async def fetch(token: str) -> Resp:
             page_request: Any = type(request)()
             page_request.CopyFrom(request)
             page_request.page_token = token
-            return await self._call(method, page_request, None)
+            return await self._call(method, page_request, timeout)
 
         return AsyncPager(fetch, items_of, limit=limit)
 
@@ -123,9 +124,10 @@ class AsyncInterludeClient:
         page_size: int = 0,
         order_by: str = "",
         limit: int | None = None,
+        timeout: float | None = None,
     ) -> AsyncPager[inventory_pb2.ListServicesResponse, inventory_pb2.Service]:
         request = inventory_pb2.ListServicesRequest(filter=filter, page_size=page_size, order_by=order_by)
-        return self._pager(self.inventory.ListServices, request, lambda r: r.services, limit)
+        return self._pager(self.inventory.ListServices, request, lambda r: r.services, limit, timeout)
 
     # --- catalog ------------------------------------------------------------------------
 
@@ -143,10 +145,15 @@ class AsyncInterludeClient:
         *,
         page_size: int = 0,
         limit: int | None = None,
+        timeout: float | None = None,
     ) -> AsyncPager[catalog_pb2.ListServiceSpecificationsResponse, catalog_pb2.ServiceSpecification]:
         request = catalog_pb2.ListServiceSpecificationsRequest(filter=filter, page_size=page_size)
         return self._pager(
-            self.catalog.ListServiceSpecifications, request, lambda r: r.service_specifications, limit
+            self.catalog.ListServiceSpecifications,
+            request,
+            lambda r: r.service_specifications,
+            limit,
+            timeout,
         )
 
     async def get_service_policy(
@@ -161,9 +168,12 @@ class AsyncInterludeClient:
         *,
         page_size: int = 0,
         limit: int | None = None,
+        timeout: float | None = None,
     ) -> AsyncPager[catalog_pb2.ListServicePoliciesResponse, catalog_pb2.ServicePolicy]:
         request = catalog_pb2.ListServicePoliciesRequest(filter=filter, page_size=page_size)
-        return self._pager(self.catalog.ListServicePolicies, request, lambda r: r.service_policies, limit)
+        return self._pager(
+            self.catalog.ListServicePolicies, request, lambda r: r.service_policies, limit, timeout
+        )
 
     # --- ordering: reads ----------------------------------------------------------------
 
@@ -179,9 +189,12 @@ class AsyncInterludeClient:
         *,
         page_size: int = 0,
         limit: int | None = None,
+        timeout: float | None = None,
     ) -> AsyncPager[ordering_pb2.ListServiceOrdersResponse, ordering_pb2.ServiceOrder]:
         request = ordering_pb2.ListServiceOrdersRequest(filter=filter, page_size=page_size)
-        return self._pager(self.ordering.ListServiceOrders, request, lambda r: r.service_orders, limit)
+        return self._pager(
+            self.ordering.ListServiceOrders, request, lambda r: r.service_orders, limit, timeout
+        )
 
     def list_service_tracking_records(
         self,
@@ -189,10 +202,15 @@ class AsyncInterludeClient:
         *,
         page_size: int = 0,
         limit: int | None = None,
+        timeout: float | None = None,
     ) -> AsyncPager[ordering_pb2.ListServiceTrackingRecordsResponse, ordering_pb2.ServiceTrackingRecord]:
         request = ordering_pb2.ListServiceTrackingRecordsRequest(filter=filter, page_size=page_size)
         return self._pager(
-            self.ordering.ListServiceTrackingRecords, request, lambda r: r.service_tracking_records, limit
+            self.ordering.ListServiceTrackingRecords,
+            request,
+            lambda r: r.service_tracking_records,
+            limit,
+            timeout,
         )
 
     # --- ordering: changes (each one an order; request_id filled when empty) ------------

@@ -108,12 +108,13 @@ class InterludeClient:
         request: Req,
         items_of: Callable[[Resp], Sequence[Any]],
         limit: int | None,
+        timeout: float | None,
     ) -> Pager[Any, Any]:
         def fetch(token: str) -> Resp:
             page_request: Any = type(request)()
             page_request.CopyFrom(request)
             page_request.page_token = token
-            return self._call(method, page_request, None)
+            return self._call(method, page_request, timeout)
 
         return Pager(fetch, items_of, limit=limit)
 
@@ -130,9 +131,10 @@ class InterludeClient:
         page_size: int = 0,
         order_by: str = "",
         limit: int | None = None,
+        timeout: float | None = None,
     ) -> Pager[inventory_pb2.ListServicesResponse, inventory_pb2.Service]:
         request = inventory_pb2.ListServicesRequest(filter=filter, page_size=page_size, order_by=order_by)
-        return self._pager(self.inventory.ListServices, request, lambda r: r.services, limit)
+        return self._pager(self.inventory.ListServices, request, lambda r: r.services, limit, timeout)
 
     # --- catalog ------------------------------------------------------------------------
 
@@ -148,10 +150,15 @@ class InterludeClient:
         *,
         page_size: int = 0,
         limit: int | None = None,
+        timeout: float | None = None,
     ) -> Pager[catalog_pb2.ListServiceSpecificationsResponse, catalog_pb2.ServiceSpecification]:
         request = catalog_pb2.ListServiceSpecificationsRequest(filter=filter, page_size=page_size)
         return self._pager(
-            self.catalog.ListServiceSpecifications, request, lambda r: r.service_specifications, limit
+            self.catalog.ListServiceSpecifications,
+            request,
+            lambda r: r.service_specifications,
+            limit,
+            timeout,
         )
 
     def get_service_policy(
@@ -166,9 +173,12 @@ class InterludeClient:
         *,
         page_size: int = 0,
         limit: int | None = None,
+        timeout: float | None = None,
     ) -> Pager[catalog_pb2.ListServicePoliciesResponse, catalog_pb2.ServicePolicy]:
         request = catalog_pb2.ListServicePoliciesRequest(filter=filter, page_size=page_size)
-        return self._pager(self.catalog.ListServicePolicies, request, lambda r: r.service_policies, limit)
+        return self._pager(
+            self.catalog.ListServicePolicies, request, lambda r: r.service_policies, limit, timeout
+        )
 
     # --- ordering: reads ----------------------------------------------------------------
 
@@ -182,9 +192,12 @@ class InterludeClient:
         *,
         page_size: int = 0,
         limit: int | None = None,
+        timeout: float | None = None,
     ) -> Pager[ordering_pb2.ListServiceOrdersResponse, ordering_pb2.ServiceOrder]:
         request = ordering_pb2.ListServiceOrdersRequest(filter=filter, page_size=page_size)
-        return self._pager(self.ordering.ListServiceOrders, request, lambda r: r.service_orders, limit)
+        return self._pager(
+            self.ordering.ListServiceOrders, request, lambda r: r.service_orders, limit, timeout
+        )
 
     def list_service_tracking_records(
         self,
@@ -192,10 +205,15 @@ class InterludeClient:
         *,
         page_size: int = 0,
         limit: int | None = None,
+        timeout: float | None = None,
     ) -> Pager[ordering_pb2.ListServiceTrackingRecordsResponse, ordering_pb2.ServiceTrackingRecord]:
         request = ordering_pb2.ListServiceTrackingRecordsRequest(filter=filter, page_size=page_size)
         return self._pager(
-            self.ordering.ListServiceTrackingRecords, request, lambda r: r.service_tracking_records, limit
+            self.ordering.ListServiceTrackingRecords,
+            request,
+            lambda r: r.service_tracking_records,
+            limit,
+            timeout,
         )
 
     # --- ordering: changes (each one an order; request_id filled when empty) ------------

@@ -25,7 +25,7 @@ POLICY_COLUMNS: list[Column] = [
 
 def _list(args: argparse.Namespace, ctx: Context) -> int:
     pager = ctx.client.list_service_specifications(
-        page_size=getattr(args, "page_size", 0), limit=getattr(args, "limit", None)
+        page_size=getattr(args, "page_size", 0), limit=getattr(args, "limit", None), timeout=ctx.timeout
     )
     ctx.output.table(pager, SPEC_COLUMNS)
     return exits.OK
@@ -43,7 +43,8 @@ def _policy(args: argparse.Namespace, ctx: Context) -> int:
 
 def _policies(args: argparse.Namespace, ctx: Context) -> int:
     ctx.output.table(
-        ctx.client.list_service_policies(page_size=args.page_size, limit=args.limit), POLICY_COLUMNS
+        ctx.client.list_service_policies(page_size=args.page_size, limit=args.limit, timeout=ctx.timeout),
+        POLICY_COLUMNS,
     )
     return exits.OK
 

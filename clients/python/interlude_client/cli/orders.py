@@ -105,8 +105,7 @@ def _create(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def _get(args: argparse.Namespace, ctx: Context) -> int:
-    ctx.output.one(ctx.client.get_service_order(args.id, timeout=ctx.timeout))
-    return exits.OK
+    return report(ctx, ctx.client.get_service_order(args.id, timeout=ctx.timeout), args.follow)
 
 
 def _list(args: argparse.Namespace, ctx: Context) -> int:
@@ -118,7 +117,10 @@ def _list(args: argparse.Namespace, ctx: Context) -> int:
         external_id=args.external_id or "",
     )
     ctx.output.table(
-        ctx.client.list_service_orders(filter_, page_size=args.page_size, limit=args.limit), ORDER_COLUMNS
+        ctx.client.list_service_orders(
+            filter_, page_size=args.page_size, limit=args.limit, timeout=ctx.timeout
+        ),
+        ORDER_COLUMNS,
     )
     return exits.OK
 
@@ -197,6 +199,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     create.set_defaults(run=_create)
     get = sub.add_parser("get", help="one order, with its items")
     get.add_argument("id")
+    get.add_argument("--follow", "-f", action="store_true", help="show progress until the order ends")
     get.set_defaults(run=_get)
     listing = sub.add_parser("list", help="list orders (every page)")
     listing.add_argument("--state", action="append", help="order state, e.g. in_progress (repeatable)")
