@@ -23,7 +23,7 @@ from interlude_client import builders
 from interlude_client.channel import CallMetadata, ChannelOptions, Token, create_aio_channel
 from interlude_client.client import DEFAULT_TARGET
 from interlude_client.errors import from_rpc_error
-from interlude_client.paging import AsyncPager
+from interlude_client.paging import AsyncPager, PageT
 from interlude_client.streams import ResumeOptions, astream_events
 from interlude_grpc.mef.lso.interlude.v1 import (
     catalog_pb2,
@@ -39,6 +39,7 @@ from interlude_grpc.mef.lso.interlude.v1 import (
 
 Req = TypeVar("Req")
 Resp = TypeVar("Resp")
+Item = TypeVar("Item")
 
 
 class AsyncInterludeClient:
@@ -97,13 +98,13 @@ class AsyncInterludeClient:
 
     def _pager(
         self,
-        method: grpc.aio.UnaryUnaryMultiCallable[Req, Resp],
+        method: grpc.aio.UnaryUnaryMultiCallable[Req, PageT],
         request: Req,
-        items_of: Callable[[Resp], Sequence[Any]],
+        items_of: Callable[[PageT], Sequence[Item]],
         limit: int | None,
         timeout: float | None,
-    ) -> AsyncPager[Any, Any]:
-        async def fetch(token: str) -> Resp:
+    ) -> AsyncPager[PageT, Item]:
+        async def fetch(token: str) -> PageT:
             page_request: Any = type(request)()
             page_request.CopyFrom(request)
             page_request.page_token = token

@@ -29,7 +29,7 @@ import grpc
 from interlude_client import builders
 from interlude_client.channel import CallMetadata, ChannelOptions, Token, create_channel
 from interlude_client.errors import from_rpc_error
-from interlude_client.paging import Pager
+from interlude_client.paging import Pager, PageT
 from interlude_client.streams import ResumeOptions, stream_events
 from interlude_grpc.mef.lso.interlude.v1 import (
     catalog_pb2,
@@ -45,6 +45,7 @@ from interlude_grpc.mef.lso.interlude.v1 import (
 
 Req = TypeVar("Req")
 Resp = TypeVar("Resp")
+Item = TypeVar("Item")
 DEFAULT_TARGET = "127.0.0.1:50051"
 
 
@@ -104,13 +105,13 @@ class InterludeClient:
 
     def _pager(
         self,
-        method: grpc.UnaryUnaryMultiCallable[Req, Resp],
+        method: grpc.UnaryUnaryMultiCallable[Req, PageT],
         request: Req,
-        items_of: Callable[[Resp], Sequence[Any]],
+        items_of: Callable[[PageT], Sequence[Item]],
         limit: int | None,
         timeout: float | None,
-    ) -> Pager[Any, Any]:
-        def fetch(token: str) -> Resp:
+    ) -> Pager[PageT, Item]:
+        def fetch(token: str) -> PageT:
             page_request: Any = type(request)()
             page_request.CopyFrom(request)
             page_request.page_token = token
