@@ -25,64 +25,24 @@ def _openssl(*args: str, cwd: Path) -> None:
     subprocess.run([openssl, *args], cwd=cwd, check=True, capture_output=True, timeout=30)
 
 
+def _new_key(directory: Path, name: str, subject: str, *request: str) -> None:
+    """A new P-256 key `name.key` and, per `request`, a CSR or a self-signed certificate."""
+    _openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+             "-keyout", f"{name}.key", "-subj", subject, *request, cwd=directory)  # fmt: skip
+
+
 def _issue(directory: Path, name: str, subject: str, extensions: str) -> None:
+    """A key and a certificate `name.pem` signed by the CA, with these X.509 extensions."""
     (directory / f"{name}.ext").write_text(extensions)
-    _openssl(
-        "req",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:prime256v1",
-        "-nodes",
-        "-keyout",
-        f"{name}.key",
-        "-subj",
-        subject,
-        "-out",
-        f"{name}.csr",
-        cwd=directory,
-    )
-    _openssl(
-        "x509",
-        "-req",
-        "-in",
-        f"{name}.csr",
-        "-CA",
-        "ca.pem",
-        "-CAkey",
-        "ca.key",
-        "-CAcreateserial",
-        "-days",
-        "2",
-        "-sha256",
-        "-extfile",
-        f"{name}.ext",
-        "-out",
-        f"{name}.pem",
-        cwd=directory,
-    )
+    _new_key(directory, name, subject, "-out", f"{name}.csr")
+    _openssl("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+             "-days", "2", "-sha256", "-extfile", f"{name}.ext", "-out", f"{name}.pem",
+             cwd=directory)  # fmt: skip
 
 
 def make_certs(directory: Path) -> Certs:
     directory.mkdir(parents=True, exist_ok=True)
-    _openssl(
-        "req",
-        "-x509",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:prime256v1",
-        "-nodes",
-        "-keyout",
-        "ca.key",
-        "-out",
-        "ca.pem",
-        "-days",
-        "2",
-        "-subj",
-        "/CN=interlude test CA",
-        cwd=directory,
-    )
+    _new_key(directory, "ca", "/CN=interlude test CA", "-x509", "-days", "2", "-out", "ca.pem")
     _issue(
         directory,
         "server",
