@@ -11,7 +11,7 @@ NODE_STAMP := node_modules/.installed
 BUF := node_modules/.bin/buf
 PYTEST_ARGS ?=
 
-.PHONY: help install proto proto-check breaking docs lint fmt test run bench clean
+.PHONY: help install proto proto-check breaking stubs docs lint fmt test run bench bench-rest conformance clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -44,8 +44,16 @@ breaking: $(NODE_STAMP) ## fail if proto/ breaks the landed v1 contract
 	  $(BUF) breaking --against ".git#ref=$$base" && echo "buf breaking: no breaking change against $$base"; \
 	else echo "buf breaking: baseline $$base is not in this clone's history (shallow clone?); fetch it to check"; exit 1; fi
 
-docs: $(STAMP) ## regenerate docs/state-machines.md from the enforced tables
+# Go and Java stubs (buf.gen.yaml) generated into a temporary directory and checked, so the
+# go_package/java_* options stay valid. Needs Debian's protoc plugins: installed with
+# apt-get when missing and running as root; elsewhere `make test STUBS=skip` skips it.
+# STUBS_OUT=DIR keeps the generated code.
+stubs: $(NODE_STAMP) ## generate and check Go and Java stubs with buf
+	bash scripts/check_stubs.sh
+
+docs: $(STAMP) ## regenerate docs/state-machines.md and docs/testing.md from the enforced tables
 	$(PY) scripts/gen_state_docs.py
+	$(PY) scripts/gen_test_docs.py
 
 lint: $(STAMP) $(NODE_STAMP) ## ruff, mypy, buf lint and buf format check
 	$(VENV)/bin/ruff check .
@@ -59,7 +67,7 @@ fmt: $(STAMP) $(NODE_STAMP) ## apply ruff and buf formatting
 	$(VENV)/bin/ruff check --fix .
 	$(BUF) format -w
 
-test: lint proto-check breaking ## the whole suite: lint, generated-code freshness, tests
+test: lint proto-check breaking $(if $(filter skip,$(STUBS)),,stubs) ## the whole suite: lint, generated-code freshness, Go/Java stubs, tests
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 run: $(STAMP) ## start the server on the embedded default (SQLite file, demo seed)
@@ -69,6 +77,15 @@ bench: $(STAMP) ## benchmarks, results in bench/results/ (the full suite is F9)
 	$(PY) bench/store_paging.py
 	$(PY) -m bench.events_fanout
 	$(PY) -m bench.pm_stream
+
+bench-rest: $(STAMP) ## REST GET /service/{id} (in-process) vs gRPC GetService, about a minute
+	$(PY) bench/rest_vs_grpc.py
+
+# MEF's OpenAPI files are not in this repository (see README, "Conformance"); not part of `make test`.
+conformance: $(STAMP) ## schemathesis against the REST adapter: make conformance SPEC_DIR=DIR
+	@test -n "$(SPEC_DIR)" || { echo "usage: make conformance SPEC_DIR=DIR (MEF Interlude OpenAPI files; see README)"; exit 2; }
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[conformance]'
+	$(PY) scripts/conformance.py "$(SPEC_DIR)"
 
 clean: ## remove local environments and caches
 	rm -rf $(VENV) node_modules .mypy_cache .ruff_cache .pytest_cache var

@@ -11,6 +11,7 @@ from pathlib import Path
 from interlude_server.domain.mef import mef_name
 from interlude_server.domain.pm_states import JOB, TASK
 from interlude_server.domain.states import ITEM, ORDER, SERVICE, StateMachine
+from interlude_server.domain.test_states import TEST_JOB, TEST_JOB_TASK
 
 TARGET = Path(__file__).resolve().parent.parent / "docs" / "state-machines.md"
 
@@ -31,7 +32,7 @@ def render() -> str:
         "FAILED_PRECONDITION, reason `INVALID_STATE_TRANSITION`, naming the current state.\n"
         "States are in MEF spelling; the service table's `modify` rows are configuration-only changes.\n\n"
     )
-    return header + "\n".join(_table(m) for m in (ORDER, ITEM, SERVICE, JOB, TASK))
+    return header + "\n".join(_table(m) for m in (ORDER, ITEM, SERVICE, TEST_JOB, TEST_JOB_TASK, JOB, TASK))
 
 
 def main() -> int:

@@ -29,6 +29,11 @@ class ServerProcess:
     log_path: Path
     workdir: Path
     args: list[str] = field(default_factory=list)
+    rest: str = ""  # HOST:PORT of the REST adapter, when started with --rest-listen
+
+    @property
+    def rest_url(self) -> str:
+        return f"http://{self.rest}"
 
     def logs(self) -> str:
         return self.log_path.read_text(errors="replace")
@@ -62,8 +67,14 @@ def server_command(workdir: Path, *extra_args: str) -> list[str]:
     ]
 
 
-def _wait_until_serving(target: str, deadline: float) -> None:
-    with grpc.insecure_channel(target) as channel:
+def _channel(target: str, credentials: grpc.ChannelCredentials | None) -> grpc.Channel:
+    if credentials is None:
+        return grpc.insecure_channel(target)
+    return grpc.secure_channel(target, credentials)
+
+
+def _wait_until_serving(target: str, deadline: float, credentials: grpc.ChannelCredentials | None) -> None:
+    with _channel(target, credentials) as channel:
         stub = health_pb2_grpc.HealthStub(channel)
         while True:
             try:
@@ -77,8 +88,11 @@ def _wait_until_serving(target: str, deadline: float) -> None:
             time.sleep(0.05)
 
 
-def launch(workdir: Path, *extra_args: str) -> ServerProcess:
-    """Start a server process and wait (bounded) until it is ready and SERVING."""
+def launch(
+    workdir: Path, *extra_args: str, credentials: grpc.ChannelCredentials | None = None
+) -> ServerProcess:
+    """Start a server process and wait (bounded) until it is ready and SERVING
+    (health is checked over TLS with `credentials` when given)."""
     workdir.mkdir(parents=True, exist_ok=True)
     ready = workdir / "ready"
     log_path = workdir / "server.log"
@@ -94,8 +108,10 @@ def launch(workdir: Path, *extra_args: str) -> ServerProcess:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"no ready file after {START_TIMEOUT_S}s:\n{server.logs()}")
             time.sleep(0.05)
-        server.target = ready.read_text().strip()
-        _wait_until_serving(server.target, deadline)
+        first, *others = ready.read_text().split()
+        server.target = first
+        server.rest = next((o.removeprefix("rest=") for o in others if o.startswith("rest=")), "")
+        _wait_until_serving(server.target, deadline, credentials)
     except BaseException:
         server.stop(timeout=2.0)
         raise

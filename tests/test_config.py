@@ -30,7 +30,8 @@ def _run(*args: str) -> subprocess.CompletedProcess[str]:
         (["--grpc-listen", "127.0.0.1:70000"], ["--grpc-listen", "0 to 65535"]),
         (["--seed", "/nonexistent/seed.json"], ["--seed", "/nonexistent/seed.json"]),
         (["--db", "postgresql://db/interlude"], ["--db", "sqlite:///PATH"]),
-        (["--rest-listen", "127.0.0.1:8080"], ["--rest-listen", "not built yet"]),
+        (["--rest-listen", "localhost"], ["--rest-listen", "HOST:PORT"]),
+        (["--hub-max-attempts", "0"], ["--hub-max-attempts", "at least 1"]),
         (["--shutdown-grace", "-1"], ["--shutdown-grace", ">= 0"]),
         (["--log-format", "xml"], ["--log-format", "json", "console"]),
     ],
@@ -39,7 +40,8 @@ def _run(*args: str) -> subprocess.CompletedProcess[str]:
         "listen-port-range",
         "seed-missing",
         "db-not-sqlite",
-        "rest-unbuilt",
+        "rest-listen-no-port",
+        "hub-attempts",
         "grace",
         "log",
     ],
@@ -74,3 +76,17 @@ def test_database_directory_is_created_and_the_demo_seed_is_loaded(
     assert db.is_file()
     assert '"event": "seed.loaded"' in logs
     assert "services_loaded=23" in logs
+
+
+def test_a_bad_sim_seed_or_test_fault_file_exits_2_naming_the_problem(tmp_path: Path) -> None:
+    seed = _run("--sim-seed", "abc")
+    assert seed.returncode == 2
+    assert "--sim-seed" in seed.stderr
+    faults = tmp_path / "faults.json"
+    faults.write_text('{"testFaults": [{"jobName": "X*", "effect": "melt"}]}')
+    bad = _run(
+        "--db", f"sqlite:///{tmp_path / 'db.sqlite'}", "--sim-faults", str(faults), "--log-format", "json"
+    )
+    assert bad.returncode == 2
+    assert "sim_faults.invalid" in bad.stderr
+    assert "testFaults[0]" in bad.stderr

@@ -13,7 +13,9 @@ import grpc
 
 from interlude_server import contract
 from interlude_server.api.interceptors import RpcLoggingInterceptor
+from interlude_server.api.principal import AuthGate
 from interlude_server.api.unimplemented import unimplemented_handlers
+from interlude_server.auth.settings import DEFAULT_MAX_MESSAGE_BYTES
 from interlude_server.config import Listen
 from interlude_server.health import SERVICE_NAME as HEALTH_SERVICE_NAME
 from interlude_server.health import Health
@@ -27,6 +29,19 @@ class ServiceBinding:
 
     service_name: str
     add_to_server: Callable[[grpc.aio.Server], None]
+    # The servicer itself, so the in-process REST adapter calls the very same code.
+    servicer: object | None = None
+
+
+@dataclass(frozen=True)
+class ServerSecurity:
+    """How the server is reached and who may call: TLS credentials (None = plaintext), the
+    gate that admits each RPC (None = the x-interlude-buyer development behaviour), and the
+    largest request message accepted."""
+
+    credentials: grpc.ServerCredentials | None = None
+    gate: AuthGate | None = None
+    max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
 
 
 @dataclass(frozen=True)
@@ -48,7 +63,10 @@ class RunningServer:
 
 
 async def start_server(
-    listen: Listen, bindings: Sequence[ServiceBinding] = (), default_buyer: str = ""
+    listen: Listen,
+    bindings: Sequence[ServiceBinding] = (),
+    default_buyer: str = "",
+    security: ServerSecurity | None = None,
 ) -> RunningServer:
     """Build, bind and start the server; health reads SERVING when this returns.
 
@@ -59,10 +77,14 @@ async def start_server(
     bound = {binding.service_name for binding in bindings}
     if unknown := bound - set(names):
         raise ValueError(f"not contract services: {sorted(unknown)}")
+    security = security or ServerSecurity()
     server = grpc.aio.server(
-        interceptors=[RpcLoggingInterceptor(default_buyer)],
-        # A second server on a port in use must fail, not silently share it.
-        options=[("grpc.so_reuseport", 0)],
+        interceptors=[RpcLoggingInterceptor(default_buyer, security.gate)],
+        options=[
+            # A second server on a port in use must fail, not silently share it.
+            ("grpc.so_reuseport", 0),
+            ("grpc.max_receive_message_length", security.max_message_bytes),
+        ],
     )
     for binding in bindings:
         binding.add_to_server(server)
@@ -73,7 +95,11 @@ async def start_server(
     await health.not_serving()
     health.register(server)
     reflected = enable_reflection(server, [*names, HEALTH_SERVICE_NAME])
-    port: int = server.add_insecure_port(listen.address)
+    port: int = (
+        server.add_insecure_port(listen.address)
+        if security.credentials is None
+        else server.add_secure_port(listen.address, security.credentials)
+    )
     await server.start()
     await health.serving()
     return RunningServer(server, health, Listen(listen.host, port), reflected)

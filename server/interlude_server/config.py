@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import argparse
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
+
+from interlude_server.auth.settings import SecuritySettings, add_security_arguments, settings_from_args
 
 LogFormat = Literal["json", "console"]
 
@@ -58,12 +60,17 @@ class Config:
     default_buyer: str = "sp-alpha"
     sim_step_delay: float = 1.0
     sim_faults: Path | None = None
+    sim_seed: int = 0
     event_retention_hours: float = 168.0
     event_retention_count: int = 1_000_000
     event_prune_interval: float = 60.0
     event_subscriber_buffer: int = 10_000
-    sim_seed: int = 0
     sim_time_scale: float = 1.0
+    security: SecuritySettings = field(default_factory=SecuritySettings)
+    hub_max_attempts: int = 10
+    hub_backoff_initial: float = 1.0
+    hub_backoff_max: float = 60.0
+    hub_delivery_timeout: float = 10.0
 
 
 def parse_listen(value: str) -> Listen:
@@ -124,7 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser of `interlude-server`."""
     parser = argparse.ArgumentParser(
         prog="interlude-server",
-        description="MEF LSO Interlude Partner-side server (gRPC).",
+        description="MEF LSO Interlude Partner-side server (gRPC, and the MEF REST form).",
     )
     parser.add_argument(
         "--grpc-listen",
@@ -175,7 +182,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--default-buyer",
         default="sp-alpha",
         metavar="BUYER",
-        help="buyer of calls without x-interlude-buyer metadata (default sp-alpha); F7 replaces it",
+        help="with --auth none: buyer of calls without x-interlude-buyer metadata (default sp-alpha)",
     )
     parser.add_argument(
         "--sim-step-delay",
@@ -190,6 +197,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         metavar="PATH",
         help='Partner simulator: JSON fault rules {"faults": [{"externalId": "FAIL-*", "reason": "..."}]}',
+    )
+    parser.add_argument(
+        "--sim-seed",
+        type=int,
+        default=0,
+        metavar="N",
+        help="Partner simulator: seed of simulated measurements; same seed, same values (default 0)",
     )
     parser.add_argument(
         "--event-retention-hours",
@@ -220,19 +234,41 @@ def build_parser() -> argparse.ArgumentParser:
         help="events buffered per stream before a slow subscriber is cut off (default 10000)",
     )
     parser.add_argument(
-        "--sim-seed",
-        type=int,
-        default=0,
-        metavar="N",
-        help="Partner simulator: seed of its pseudo-random choices, e.g. measured values (default 0)",
-    )
-    parser.add_argument(
         "--sim-time-scale",
         type=parse_scale,
         default=1.0,
         metavar="FACTOR",
         help="Partner simulator: simulated time runs FACTOR times faster than the wall clock; "
         "900 makes a 15-minute measurement bin arrive every second (default 1)",
+    )
+    add_security_arguments(parser)
+    parser.add_argument(
+        "--hub-max-attempts",
+        type=int,
+        default=10,
+        metavar="N",
+        help="REST hub: failed deliveries of one event before its registration is dead-lettered (default 10)",
+    )
+    parser.add_argument(
+        "--hub-backoff-initial",
+        type=parse_grace,
+        default=1.0,
+        metavar="SECONDS",
+        help="REST hub: delay after the first failed delivery; doubles per failure (default 1)",
+    )
+    parser.add_argument(
+        "--hub-backoff-max",
+        type=parse_grace,
+        default=60.0,
+        metavar="SECONDS",
+        help="REST hub: longest delay between delivery attempts (default 60)",
+    )
+    parser.add_argument(
+        "--hub-delivery-timeout",
+        type=parse_grace,
+        default=10.0,
+        metavar="SECONDS",
+        help="REST hub: how long one delivery may take before it counts as failed (default 10)",
     )
     return parser
 
@@ -259,8 +295,8 @@ def parse_args(argv: list[str] | None = None) -> Config:
     """Parse the command line; exits with status 2 and a message on bad flags."""
     parser = build_parser()
     ns = parser.parse_args(argv)
-    if ns.rest_listen is not None:
-        parser.error("--rest-listen: the MEF REST adapter is not built yet (issue F6); use off")
+    if ns.hub_max_attempts < 1:
+        parser.error("argument --hub-max-attempts: must be at least 1")
     try:
         db_path = sqlite_path(ns.db)
     except argparse.ArgumentTypeError as exc:
@@ -269,6 +305,8 @@ def parse_args(argv: list[str] | None = None) -> Config:
         parser.error("argument --event-retention-count: must be at least 1")
     if ns.event_subscriber_buffer < 1:
         parser.error("argument --event-subscriber-buffer: must be at least 1")
+    hosts = [ns.grpc_listen.host] + ([ns.rest_listen.host] if ns.rest_listen is not None else [])
+    security = settings_from_args(parser, ns, hosts)
     log_format: LogFormat = ns.log_format or ("console" if sys.stderr.isatty() else "json")
     return Config(
         grpc_listen=ns.grpc_listen,
@@ -283,10 +321,15 @@ def parse_args(argv: list[str] | None = None) -> Config:
         default_buyer=ns.default_buyer,
         sim_step_delay=ns.sim_step_delay,
         sim_faults=ns.sim_faults,
+        sim_seed=ns.sim_seed,
         event_retention_hours=ns.event_retention_hours,
         event_retention_count=ns.event_retention_count,
         event_prune_interval=ns.event_prune_interval,
         event_subscriber_buffer=ns.event_subscriber_buffer,
-        sim_seed=ns.sim_seed,
         sim_time_scale=ns.sim_time_scale,
+        security=security,
+        hub_max_attempts=ns.hub_max_attempts,
+        hub_backoff_initial=ns.hub_backoff_initial,
+        hub_backoff_max=ns.hub_backoff_max,
+        hub_delivery_timeout=ns.hub_delivery_timeout,
     )

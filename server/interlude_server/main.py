@@ -8,6 +8,7 @@ import os
 import signal
 import sys
 from pathlib import Path
+from typing import Any
 
 import structlog
 
@@ -16,15 +17,22 @@ from interlude_server.api.events import events_binding
 from interlude_server.api.inventory import inventory_binding
 from interlude_server.api.ordering import ordering_binding
 from interlude_server.api.performance import performance_binding
-from interlude_server.api.principal import BuyerResolver
-from interlude_server.app import RunningServer, start_server
+from interlude_server.api.principal import AuthGate, BuyerResolver
+from interlude_server.api.service_test import service_test_binding
+from interlude_server.api.tls import server_credentials
+from interlude_server.app import RunningServer, ServerSecurity, start_server
+from interlude_server.auth.settings import build_authenticator
 from interlude_server.config import Config, parse_args
-from interlude_server.events.hub import EventHub, MeasurementHub, close_all, route_commits
+from interlude_server.events.hub import EventHub, MeasurementHub, Wakeups, close_all, route_commits
 from interlude_server.events.retention import run_retention
 from interlude_server.observability.logging import configure_logging
 from interlude_server.partner.pm_engine import PmEngine, SimClock
 from interlude_server.partner.processor import OrderProcessor
 from interlude_server.partner.simulator import FaultRule, SimulatedPartner, load_faults
+from interlude_server.partner.test_runner import TestRunner
+from interlude_server.partner.test_simulator import SimulatedTester, TestFaultRule, load_test_faults
+from interlude_server.rest.delivery import Dispatcher
+from interlude_server.rest.server import InProcessRest, delivery_settings, start_in_process
 from interlude_server.seed.loader import SeedError, load_seed
 from interlude_server.store.sqlite import SqliteStore
 
@@ -47,7 +55,23 @@ async def _seed(config: Config, store: SqliteStore) -> None:
     _log.info("seed.loaded", source=str(source), summary=str(summary))
 
 
-async def serve(config: Config, faults: list[FaultRule]) -> int:
+def server_security(config: Config) -> ServerSecurity:
+    """Read the TLS, key and mapping files; raises ValueError or OSError naming the bad file."""
+    settings = config.security
+    authenticator = build_authenticator(settings, config.default_buyer)
+    return ServerSecurity(
+        credentials=server_credentials(settings.tls) if settings.tls is not None else None,
+        gate=AuthGate(authenticator),
+        max_message_bytes=settings.max_message_bytes,
+    )
+
+
+async def serve(
+    config: Config,
+    faults: list[FaultRule],
+    security: ServerSecurity,
+    test_faults: list[TestFaultRule] | None = None,
+) -> int:
     """Serve until SIGTERM or SIGINT, then shut down gracefully; the process exit code."""
     store = SqliteStore(config.db_path)
     await store.open()
@@ -63,24 +87,48 @@ async def serve(config: Config, faults: list[FaultRule]) -> int:
         measurement_hub = MeasurementHub(
             await store.measurement_log_last_seq(), config.event_subscriber_buffer
         )
-        store.on_commit(route_commits(hub, measurement_hub))
+        route = route_commits(hub, measurement_hub)
+        dispatcher = Dispatcher(store, lambda: hub.last_seq, delivery_settings(config))
+
+        def committed(items: list[tuple[str, Any]]) -> None:
+            route(items)  # first: delivery reads up to hub.last_seq
+            dispatcher.notify()
+
+        store.on_commit(committed)
         processor = OrderProcessor(
             store, SimulatedPartner(config.sim_step_delay, faults), config.sim_step_delay
         )
-        pm_engine = PmEngine(store, config.sim_seed, SimClock(config.sim_time_scale), config.sim_step_delay)
-        buyer_of = BuyerResolver(config.default_buyer)
+        wakeups = Wakeups()
+        tester = SimulatedTester(config.sim_step_delay, config.sim_seed, test_faults)
+        runner = TestRunner(store, tester, config.sim_step_delay, config.sim_seed, wakeups)
+        pm_engine = PmEngine(
+            store,
+            config.sim_seed,
+            SimClock(config.sim_time_scale, await store.sim_clock_origin_ns()),
+            config.sim_step_delay,
+        )
+        buyer_of = BuyerResolver(config.default_buyer, dev_header=config.security.auth == "none")
         bindings = [
             inventory_binding(store, buyer_of),
             catalog_binding(store, buyer_of),
             ordering_binding(store, buyer_of, processor),
             events_binding(store, hub, buyer_of, log.log_id),
+            service_test_binding(store, buyer_of, runner, wakeups, log.log_id),
             performance_binding(store, buyer_of, pm_engine, measurement_hub, log.log_id),
         ]
         try:
-            running = await start_server(config.grpc_listen, bindings, config.default_buyer)
+            running = await start_server(config.grpc_listen, bindings, config.default_buyer, security)
         except RuntimeError as exc:
             _log.error("server.bind_failed", address=config.grpc_listen.address, error=str(exc))
             return 1
+        rest: InProcessRest | None = None
+        if config.rest_listen is not None:
+            try:
+                rest = await start_in_process(config, store, dispatcher, bindings)
+            except OSError as exc:
+                _log.error("server.bind_failed", address=config.rest_listen.address, error=str(exc))
+                await running.stop(0)
+                return 1
         retention = asyncio.create_task(
             run_retention(
                 store,
@@ -90,10 +138,19 @@ async def serve(config: Config, faults: list[FaultRule]) -> int:
             )
         )
         resumed = await processor.start()
+        tests_resumed = await runner.start()
         jobs_resumed = await pm_engine.start()
-        await _wait_for_signal(config, running, resumed, jobs_resumed)
-        await running.stop(config.shutdown_grace, on_draining=lambda: close_all(hub, measurement_hub))
+        await _wait_for_signal(config, running, resumed, rest, tests_resumed, jobs_resumed)
+
+        def draining() -> None:
+            close_all(hub, measurement_hub)
+            wakeups.close()
+
+        if rest is not None:
+            await rest.stop(config.shutdown_grace)
+        await running.stop(config.shutdown_grace, on_draining=draining)
         await processor.stop()
+        await runner.stop()
         await pm_engine.stop()
     finally:
         if retention is not None:
@@ -107,21 +164,34 @@ async def serve(config: Config, faults: list[FaultRule]) -> int:
     return 0
 
 
-async def _wait_for_signal(config: Config, running: RunningServer, resumed: int, jobs: int) -> None:
+async def _wait_for_signal(
+    config: Config,
+    running: RunningServer,
+    resumed: int,
+    rest: InProcessRest | None,
+    tests_resumed: int = 0,
+    jobs_resumed: int = 0,
+) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     address = running.listen.address
+    rest_address = rest.server.listen.address if rest is not None else "off"
     if config.ready_file is not None:
-        write_ready_file(config.ready_file, address)
+        # First line: the gRPC address; then `rest=HOST:PORT` when the REST adapter runs.
+        write_ready_file(config.ready_file, address + ("" if rest is None else f"\nrest={rest_address}"))
     _log.info(
         "server.started",
         address=address,
+        auth=config.security.auth,
+        tls="mtls" if config.security.tls and config.security.tls.client_ca else bool(config.security.tls),
+        rest_address=rest_address,
         pid=os.getpid(),
         db=str(config.db_path),
         orders_resumed=resumed,
-        pm_jobs_resumed=jobs,
+        test_jobs_resumed=tests_resumed,
+        pm_jobs_resumed=jobs_resumed,
         services=len(running.reflected_services),
     )
     await stop.wait()
@@ -135,10 +205,16 @@ def main(argv: list[str] | None = None) -> int:
     config.db_path.parent.mkdir(parents=True, exist_ok=True)
     try:
         faults = load_faults(config.sim_faults) if config.sim_faults else []
+        test_faults = load_test_faults(config.sim_faults) if config.sim_faults else []
     except ValueError as exc:
         _log.error("sim_faults.invalid", error=str(exc))
         return 2
-    return asyncio.run(serve(config, faults))
+    try:
+        security = server_security(config)
+    except (ValueError, OSError) as exc:
+        _log.error("security.invalid", error=str(exc))
+        return 2
+    return asyncio.run(serve(config, faults, security, test_faults))
 
 
 if __name__ == "__main__":

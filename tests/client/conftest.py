@@ -14,3 +14,7 @@ def probe() -> Iterator[ProbeServer]:
     server = ProbeServer()
     yield server
     server.stop()
+
+
+# The e2e suite's demo server (demo seed, fast simulator, FAIL-* fault rule), shared here.
+from tests.e2e.conftest import demo_server  # noqa: E402, F401

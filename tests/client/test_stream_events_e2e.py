@@ -13,6 +13,7 @@ from pathlib import Path
 import grpc
 from google.protobuf import duration_pb2, field_mask_pb2, struct_pb2, timestamp_pb2
 
+from interlude_client import InterludeClient
 from interlude_client import errors as ce
 from interlude_client.streams import Backoff, stream_events
 from interlude_grpc.mef.lso.interlude.v1 import (
@@ -87,7 +88,7 @@ def _log_after(target: str, token: str) -> list[events_pb2.Event]:
 
 
 class Consumer:
-    """Reads `stream_events` on a thread, as an SP's event loop would, until stopped.
+    """Reads `InterludeClient.stream_events` on a thread, as an SP's event loop would, until stopped.
 
     Heartbeats every second let it notice the stop request on a quiet stream."""
 
@@ -95,10 +96,9 @@ class Consumer:
         self.responses: list[events_pb2.StreamEventsResponse] = []
         self.reconnects: list[tuple[int, type[ce.InterludeError], str]] = []
         self.error: ce.InterludeError | None = None
-        self._stream = stream_events(
-            events_pb2_grpc.EventServiceStub(channel),
+        # Through the typed client, as an SP would: its stream_events resumes by token.
+        self._stream = InterludeClient(channel=channel, buyer="sp-alpha").stream_events(
             events_pb2.StreamEventsRequest(heartbeat_interval=EVERY_SECOND),
-            ALPHA,
             backoff=Backoff(maximum=0.5),
             on_reconnect=lambda attempt, error: self.reconnects.append((attempt, type(error), error.reason)),
         )

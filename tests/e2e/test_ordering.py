@@ -107,6 +107,25 @@ def test_a_cir_change_within_policy_completes(stubs: Stubs) -> None:
     assert int(after.etag) == int(before.etag) + 1
 
 
+def test_an_update_sent_as_proto3_json_like_grpcurl_completes(stubs: Stubs) -> None:
+    # grpcurl and other JSON clients send the mask in its JSON form; the parser turns each
+    # camelCase attribute segment into snake_case, which must still name the attribute.
+    body = {
+        "service": {
+            "id": "alpha-ovc-1-ep-1",
+            "serviceConfiguration": {
+                "attributes": {"ingressBandwidthProfilePerOvcEndPoint": {"cir": {"amount": 250}}}
+            },
+        },
+        "updateMask": "serviceConfiguration.attributes.ingressBandwidthProfilePerOvcEndPoint.cir.amount",
+    }
+    request = json_format.ParseDict(body, ordering_pb2.UpdateServiceRequest())
+    assert "ingress_bandwidth_profile_per_ovc_end_point" in request.update_mask.paths[0]
+    order = stubs.ordering.UpdateService(request, metadata=ALPHA).service_order
+    assert wait_for_order(stubs, order.id).state == Ord.SERVICE_ORDER_STATE_COMPLETED
+    assert _cir(_service(stubs, "alpha-ovc-1-ep-1")) == 250
+
+
 def test_a_cir_change_outside_policy_is_refused_naming_the_field_and_rule(stubs: Stubs) -> None:
     with pytest.raises(grpc.RpcError) as raised:
         stubs.ordering.UpdateService(_cir_update("alpha-ovc-1-ep-1", 5000), metadata=ALPHA)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import random
 import sqlite3
 from typing import Any
@@ -101,22 +100,20 @@ async def test_concurrent_inserts_neither_duplicate_nor_skip_existing_services(s
 
     await store.write(put)
 
-    async def insert_between() -> None:
-        for i in range(399, 0, -2):  # odd ids, first ahead of the walk, later behind it
-            await store.write(putter(service(f"svc-{i:04d}")))
+    # Odd ids, one committed after each page read: the first ones land ahead of the
+    # walk, the later ones behind it. Interleaved, so every walk sees inserts land.
+    inserts = [f"svc-{i:04d}" for i in range(399, 0, -2)]
+    seen: list[str] = []
+    after = None
+    while True:
+        page = await store.list_services(BUYER, ServiceQuery(), PageRequest(limit=7, after=after))
+        seen.extend(s.id for s in page.items)
+        if inserts:
+            await store.write(putter(service(inserts.pop(0))))
+        if page.last_key is None:
+            break
+        after = page.last_key
 
-    async def page_through() -> list[str]:
-        ids: list[str] = []
-        after = None
-        while True:
-            page = await store.list_services(BUYER, ServiceQuery(), PageRequest(limit=7, after=after))
-            ids.extend(s.id for s in page.items)
-            await asyncio.sleep(0)
-            if page.last_key is None:
-                return ids
-            after = page.last_key
-
-    _, seen = await asyncio.gather(insert_between(), page_through())
     assert len(seen) == len(set(seen)), "an item was returned twice"
     assert seen == sorted(seen)
     assert {s.id for s in existing} <= set(seen), "a pre-existing item was skipped"

@@ -54,6 +54,8 @@ from interlude_grpc.mef.lso.interlude.v1 import (
     events_pb2_grpc,
     performance_pb2,
     performance_pb2_grpc,
+    service_test_pb2,
+    service_test_pb2_grpc,
 )
 
 Resp = TypeVar("Resp")
@@ -338,6 +340,60 @@ async def aevents_only(
         aclose = getattr(iterator, "aclose", None)
         if callable(aclose):
             await aclose()
+
+
+# --- ServiceTestService.StreamTestResults ----------------------------------------------
+
+
+def _resumed_test_request(
+    request: service_test_pb2.StreamTestResultsRequest, token: str
+) -> service_test_pb2.StreamTestResultsRequest:
+    if not token:
+        return request
+    resumed = service_test_pb2.StreamTestResultsRequest()
+    resumed.CopyFrom(request)
+    resumed.resume_token = token
+    return resumed
+
+
+def _test_token(response: service_test_pb2.StreamTestResultsResponse) -> str:
+    return response.resume_token
+
+
+def stream_test_results(
+    stub: service_test_pb2_grpc.ServiceTestServiceStub,
+    request: service_test_pb2.StreamTestResultsRequest,
+    metadata: Metadata = (),
+    *,
+    sleep: Callable[[float], None] = time.sleep,
+    **options: Unpack[ResumeOptions],
+) -> Generator[service_test_pb2.StreamTestResultsResponse, None, None]:
+    """Every StreamTestResults item of one job (state changes, measurements, step progress,
+    summaries, heartbeats, the sync marker) until the job's final state, resuming on
+    reconnect with the last token seen; see `resumable`."""
+    return resumable(
+        lambda token: stub.StreamTestResults(_resumed_test_request(request, token), metadata=tuple(metadata)),
+        _test_token,
+        sleep=sleep,
+        **options,
+    )
+
+
+def astream_test_results(
+    stub: service_test_pb2_grpc.ServiceTestServiceAsyncStub,
+    request: service_test_pb2.StreamTestResultsRequest,
+    metadata: Metadata = (),
+    *,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    **options: Unpack[ResumeOptions],
+) -> AsyncGenerator[service_test_pb2.StreamTestResultsResponse, None]:
+    """The asyncio twin of `stream_test_results`, over a stub on a grpc.aio channel."""
+    return aresumable(
+        lambda token: stub.StreamTestResults(_resumed_test_request(request, token), metadata=tuple(metadata)),
+        _test_token,
+        sleep=sleep,
+        **options,
+    )
 
 
 # --- PerformanceService.StreamPerformanceData ---------------------------------------------

@@ -99,4 +99,5 @@ def catalog_binding(store: Store, buyer_of: BuyerResolver) -> ServiceBinding:
     return ServiceBinding(
         SERVICE_NAME,
         lambda server: catalog_pb2_grpc.add_ServiceCatalogServiceServicer_to_server(servicer, server),
+        servicer,
     )

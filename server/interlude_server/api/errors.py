@@ -25,6 +25,7 @@ from interlude_server.domain.errors import (
     InUse,
     InvalidArgument,
     InvalidState,
+    MissingScope,
     NotFound,
     NotPermitted,
     PolicyViolation,
@@ -32,6 +33,7 @@ from interlude_server.domain.errors import (
     ResumeTokenExpired,
     ShuttingDown,
     SlowConsumer,
+    Unauthenticated,
 )
 
 DOMAIN = "mef.lso.interlude"
@@ -101,6 +103,8 @@ _CODES: dict[type[DomainError], grpc.StatusCode] = {
     ResumeTokenExpired: grpc.StatusCode.OUT_OF_RANGE,
     SlowConsumer: grpc.StatusCode.RESOURCE_EXHAUSTED,
     ShuttingDown: grpc.StatusCode.UNAVAILABLE,
+    Unauthenticated: grpc.StatusCode.UNAUTHENTICATED,
+    MissingScope: grpc.StatusCode.PERMISSION_DENIED,
 }
 
 
@@ -130,6 +134,10 @@ def status_for(exc: DomainError) -> status_pb2.Status:
         metadata["current_etag"] = exc.current_etag
     if isinstance(exc, SlowConsumer):
         metadata["resume_token"] = exc.resume_token
+    if isinstance(exc, Unauthenticated):
+        metadata["cause"] = exc.cause
+    if isinstance(exc, MissingScope):
+        metadata["required_scope"] = exc.scope
     return rich_status(
         code,
         common_pb2.ErrorReason.Value(_REASON_PREFIX + exc.reason),

@@ -21,11 +21,12 @@ from typing import Any
 import grpc
 from google.protobuf import timestamp_pb2
 
-from interlude_grpc.mef.lso.interlude.v1 import common_pb2, events_pb2, performance_pb2
+from interlude_grpc.mef.lso.interlude.v1 import common_pb2, events_pb2
+from interlude_server.api import streaming
 from interlude_server.api.principal import BuyerResolver
 from interlude_server.app import ServiceBinding
 from interlude_server.domain import clock
-from interlude_server.domain.errors import InvalidArgument, ResumeTokenExpired, Violation
+from interlude_server.domain.errors import ResumeTokenExpired
 from interlude_server.events import tokens
 from interlude_server.events.filters import matcher
 from interlude_server.events.hub import EventHub, Matcher
@@ -34,26 +35,10 @@ from interlude_server.store.base import EventLogState, Store
 
 Context = grpc.aio.ServicerContext[Any, Any]
 Response = events_pb2.StreamEventsResponse
-DEFAULT_HEARTBEAT_S = 30.0
-MIN_HEARTBEAT_S = 1.0
 REPLAY_PAGE = 500
 WIRE_CACHE_EVENTS = 65_536
 SERVICE = "mef.lso.interlude.v1.EventService"
 RESYNC = "re-read the resources you follow (List/Get), then stream again from now"
-
-
-def heartbeat_seconds(
-    request: events_pb2.StreamEventsRequest | performance_pb2.StreamPerformanceDataRequest,
-) -> float:
-    if not request.HasField("heartbeat_interval"):
-        return DEFAULT_HEARTBEAT_S
-    seconds = request.heartbeat_interval.ToNanoseconds() / 1e9
-    if seconds < MIN_HEARTBEAT_S:
-        raise InvalidArgument(
-            "heartbeat_interval is too short",
-            [Violation("heartbeat_interval", f"must be at least {MIN_HEARTBEAT_S:g} s")],
-        )
-    return seconds
 
 
 def _before(a: timestamp_pb2.Timestamp, b: timestamp_pb2.Timestamp) -> bool:
@@ -126,7 +111,7 @@ class EventsServicer:
         self, request: events_pb2.StreamEventsRequest, context: Context
     ) -> AsyncIterator[bytes | Response]:
         buyer = self.buyer_of(context)
-        interval = heartbeat_seconds(request)
+        interval = streaming.heartbeat_seconds(request)
         matches = matcher(request.filter)
         after = await self._start_after(request)
         subscription = self.hub.subscribe(buyer, matches)
@@ -151,4 +136,4 @@ def events_binding(store: Store, hub: EventHub, buyer_of: BuyerResolver, log_id:
         response_serializer=_serialize,
     )
     handler = grpc.method_handlers_generic_handler(SERVICE, {"StreamEvents": stream})
-    return ServiceBinding(SERVICE, lambda server: server.add_generic_rpc_handlers((handler,)))
+    return ServiceBinding(SERVICE, lambda server: server.add_generic_rpc_handlers((handler,)), servicer)

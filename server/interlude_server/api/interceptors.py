@@ -12,7 +12,7 @@ import asyncio
 import inspect
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 import grpc
@@ -20,26 +20,19 @@ import structlog
 
 from interlude_grpc.mef.lso.interlude.v1 import common_pb2
 from interlude_server.api import errors
-from interlude_server.api.principal import BUYER_METADATA
+from interlude_server.api.principal import BUYER_METADATA, AuthGate, Metadata, metadata_value
+from interlude_server.auth.principal import Principal, acting_as, within_validity
 from interlude_server.domain.errors import DomainError
 
 if TYPE_CHECKING:
     Context: TypeAlias = grpc.aio.ServicerContext[Any, Any]
     Handler: TypeAlias = grpc.RpcMethodHandler[Any, Any]
-Metadata: TypeAlias = Iterable[tuple[str, str | bytes]] | None
 
 REQUEST_ID_METADATA = "x-request-id"
 
 _log = structlog.get_logger("interlude_server.rpc")
 
 _DONE = object()
-
-
-def _metadata_value(metadata: Metadata, key: str) -> str:
-    for item_key, value in metadata or ():
-        if item_key == key and isinstance(value, str):
-            return value
-    return ""
 
 
 def _request_id_field(request: object) -> str:
@@ -50,10 +43,16 @@ def _request_id_field(request: object) -> str:
 class _RpcScope:
     """The logging context of one RPC, from its first byte to its status."""
 
-    def __init__(self, method: str, metadata: Metadata, default_buyer: str = "") -> None:
+    def __init__(
+        self, method: str, metadata: Metadata, default_buyer: str = "", gate: AuthGate | None = None
+    ) -> None:
         self.method = method
-        self.request_id = _metadata_value(metadata, REQUEST_ID_METADATA)
-        self.buyer = _metadata_value(metadata, BUYER_METADATA) or default_buyer
+        self.metadata = metadata
+        self.gate = gate
+        self.request_id = metadata_value(metadata, REQUEST_ID_METADATA)
+        # Until the gate admits the call, only auth none may name a buyer by header.
+        dev = gate is None or gate.honours_dev_header
+        self.buyer = (metadata_value(metadata, BUYER_METADATA) or default_buyer) if dev else ""
         self.peer = ""
         self.started = time.perf_counter()
 
@@ -84,10 +83,23 @@ class _RpcScope:
         else:
             _log.error("rpc.finished", exc_info=error, **fields)
 
-    async def run(self, context: Context, call: Callable[[], Awaitable[Any]]) -> Any:
-        """Run the handler behaviour `call` and log how it ended."""
+    def admit(self, context: Context) -> Principal | None:
+        """The principal the call acts as (the gate refuses with a DomainError)."""
+        if self.gate is None:
+            return None
+        principal = self.gate(self.method, self.metadata, context)
+        if principal is not None and principal.buyer != self.buyer:
+            self.buyer = principal.buyer
+            structlog.contextvars.bind_contextvars(buyer=self.buyer)
+        return principal
+
+    async def run(self, context: Context, call: Callable[[], Awaitable[Any]], streaming: bool = False) -> Any:
+        """Admit the call, run the handler behaviour `call` as its principal (a response stream
+        only while its token is valid), and log how it ended."""
         try:
-            result = await call()
+            principal = self.admit(context)
+            with acting_as(principal):
+                result = await (within_validity(principal, call) if streaming else call())
         except grpc.aio.AbortError:
             self.finished(context.code())
             raise
@@ -140,16 +152,18 @@ async def _write_all(responses: object, context: Context) -> None:
             await context.write(response)
 
 
-def _wrap(handler: Handler, method: str, metadata: Metadata, default_buyer: str) -> Handler:
+def _wrap(
+    handler: Handler, method: str, metadata: Metadata, default_buyer: str, gate: AuthGate | None
+) -> Handler:
     """A copy of `handler` whose behaviour is logged as one RPC."""
     request_streaming: bool = handler.request_streaming
     if handler.response_streaming:
         behavior = handler.stream_stream if request_streaming else handler.unary_stream
 
         async def logged_stream(request: Any, context: Context) -> None:
-            scope = _RpcScope(method, metadata, default_buyer)
+            scope = _RpcScope(method, metadata, default_buyer, gate)
             scope.bind(context, None if request_streaming else request)
-            await scope.run(context, lambda: _stream(behavior, request, context))
+            await scope.run(context, lambda: _stream(behavior, request, context), streaming=True)
 
         factory = (
             grpc.stream_stream_rpc_method_handler
@@ -161,7 +175,7 @@ def _wrap(handler: Handler, method: str, metadata: Metadata, default_buyer: str)
         behavior = handler.stream_unary if request_streaming else handler.unary_unary
 
         async def logged_unary(request: Any, context: Context) -> Any:
-            scope = _RpcScope(method, metadata, default_buyer)
+            scope = _RpcScope(method, metadata, default_buyer, gate)
             scope.bind(context, None if request_streaming else request)
             return await scope.run(context, lambda: _call(behavior, request, context))
 
@@ -181,11 +195,13 @@ async def _stream(behavior: Callable[..., Any] | None, request: Any, context: Co
 
 
 class RpcLoggingInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc,unused-ignore]
-    """Logs `rpc.finished` (method, peer, request_id, buyer, code, duration_ms) once per RPC;
-    `default_buyer` is logged for calls that name none (see api.principal)."""
+    """Admits each RPC through the AuthGate (if given), runs it as the admitted principal and
+    logs `rpc.finished` (method, peer, request_id, buyer, code, duration_ms) once per RPC;
+    `default_buyer` is logged for auth-none calls that name none (see api.principal)."""
 
-    def __init__(self, default_buyer: str = "") -> None:
+    def __init__(self, default_buyer: str = "", gate: AuthGate | None = None) -> None:
         self.default_buyer = default_buyer
+        self.gate = gate
 
     async def intercept_service(
         self,
@@ -196,6 +212,6 @@ class RpcLoggingInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc,un
         metadata = handler_call_details.invocation_metadata
         handler = await continuation(handler_call_details)
         if handler is None:  # no service has this method: grpc answers UNIMPLEMENTED
-            _RpcScope(method, metadata, self.default_buyer).finished(grpc.StatusCode.UNIMPLEMENTED)
+            _RpcScope(method, metadata, self.default_buyer, self.gate).finished(grpc.StatusCode.UNIMPLEMENTED)
             return None
-        return _wrap(handler, method, metadata, self.default_buyer)
+        return _wrap(handler, method, metadata, self.default_buyer, self.gate)

@@ -82,4 +82,5 @@ def inventory_binding(store: Store, buyer_of: BuyerResolver) -> ServiceBinding:
     return ServiceBinding(
         "mef.lso.interlude.v1.ServiceInventoryService",
         lambda server: inventory_pb2_grpc.add_ServiceInventoryServiceServicer_to_server(servicer, server),
+        servicer,
     )

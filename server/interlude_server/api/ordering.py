@@ -54,8 +54,8 @@ class OrderingServicer(ordering_pb2_grpc.ServiceOrderingServiceServicer):
     async def _once(
         self, buyer: str, method: str, request: Any, response_type: type[R], effect: Callable[[Tx], R]
     ) -> R:
-        """Run `effect` idempotently (see idempotency.once)."""
-        return await self.store.write(idempotency.once(buyer, method, request, response_type, effect))
+        """Run `effect` once per request_id (see idempotency.run_once)."""
+        return await idempotency.run_once(self.store, buyer, method, request, response_type, effect)
 
     async def _replayed(self, buyer: str, method: str, request: Any, response_type: type[R]) -> R | None:
         """The stored response of a retried request, checked before validation (a retry must not
@@ -175,14 +175,14 @@ class OrderingServicer(ordering_pb2_grpc.ServiceOrderingServiceServicer):
     async def ListServiceOrders(
         self, request: ordering_pb2.ListServiceOrdersRequest, context: Context
     ) -> ordering_pb2.ListServiceOrdersResponse:
-        errors = Errors()
-        for name in ("order_date", "completion_date", "expected_completion_date", "start_date"):
-            filters.check_range(errors, f"filter.{name}", getattr(request.filter, name))
-        errors.raise_if_any("the filter is not valid")
-        params = paging.page_params(request.page_size, request.page_token, paging.fingerprint(request.filter))
-        page = await self.store.list_orders(self.buyer_of(context), request.filter, params.request)
+        buyer = self.buyer_of(context)
+        page, token = await paging.list_page(
+            request,
+            lambda p: self.store.list_orders(buyer, request.filter, p),
+            ("order_date", "completion_date", "expected_completion_date", "start_date"),
+        )
         return ordering_pb2.ListServiceOrdersResponse(
-            service_orders=page.items, next_page_token=params.next_token(page), total_size=page.total
+            service_orders=page.items, next_page_token=token, total_size=page.total
         )
 
     async def CancelServiceOrder(
@@ -235,4 +235,5 @@ def ordering_binding(store: Store, buyer_of: BuyerResolver, processor: OrderProc
     return ServiceBinding(
         "mef.lso.interlude.v1.ServiceOrderingService",
         lambda server: ordering_pb2_grpc.add_ServiceOrderingServiceServicer_to_server(servicer, server),
+        servicer,
     )

@@ -12,20 +12,21 @@ import base64
 import binascii
 import hashlib
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from google.protobuf.message import Message
 
-from interlude_server.domain.errors import InvalidArgument, Violation
+from interlude_server.api import filters
+from interlude_server.domain.errors import Errors, InvalidArgument, Violation
 from interlude_server.store.base import Page, PageRequest
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 1000
 
 Key = tuple[str | int | float, ...]
-T = TypeVar("T")
+Item = TypeVar("Item")
 
 
 def fingerprint(*parts: Message | str) -> str:
@@ -86,9 +87,15 @@ def page_params(page_size: int, page_token: str, query_fingerprint: str) -> Page
     return PageParams(PageRequest(limit=limit, after=after), query_fingerprint)
 
 
-async def fetch_page(request: Any, fetch: Callable[[PageRequest], Awaitable[Page[T]]]) -> tuple[Page[T], str]:
-    """Serve one page of a List RPC whose request has `filter`, `page_size` and `page_token`:
-    the page and its next_page_token."""
+async def list_page(
+    request: Any, fetch: Callable[[PageRequest], Awaitable[Page[Item]]], ranges: Sequence[str] = ()
+) -> tuple[Page[Item], str]:
+    """The common body of a List RPC: validate the filter's time `ranges` (field names under
+    `filter`) and the paging input, fetch one page; returns it with its next_page_token."""
+    errors = Errors()
+    for name in ranges:
+        filters.check_range(errors, f"filter.{name}", getattr(request.filter, name))
+    errors.raise_if_any("the filter is not valid")
     params = page_params(request.page_size, request.page_token, fingerprint(request.filter))
     page = await fetch(params.request)
     return page, params.next_token(page)

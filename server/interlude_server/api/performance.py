@@ -15,13 +15,13 @@ import grpc
 from google.protobuf.message import Message
 
 from interlude_grpc.mef.lso.interlude.v1 import common_pb2, performance_pb2
-from interlude_server.api import errors, filters, paging
+from interlude_server.api import errors, paging
 from interlude_server.api.performance_stream import MeasurementStreamer
 from interlude_server.api.principal import BuyerResolver
 from interlude_server.api.wire import passthrough_handler
 from interlude_server.app import ServiceBinding
 from interlude_server.domain import clock, idempotency, pm_jobs, pm_profiles
-from interlude_server.domain.errors import Errors, InvalidArgument, NotFound, Violation
+from interlude_server.domain.errors import InvalidArgument, NotFound, Violation
 from interlude_server.domain.pm_model import subject_ids
 from interlude_server.domain.pm_states import JOB
 from interlude_server.domain.pm_validate import check_modification
@@ -46,13 +46,6 @@ def _found(item: M | None, kind: str, item_id: str) -> M:
     return item
 
 
-def _check_ranges(*ranges: tuple[str, common_pb2.TimeRange]) -> None:
-    errs = Errors()
-    for where, value in ranges:
-        filters.check_range(errs, where, value)
-    errs.raise_if_any("the filter is not valid")
-
-
 class PerformanceServicer:
     """Serves the calling buyer's PM resources; never another buyer's. Registered from the
     service descriptor (api/wire.py), so the measurement stream may send shared bytes."""
@@ -75,7 +68,7 @@ class PerformanceServicer:
     async def _once(
         self, buyer: str, method: str, request: Any, response_type: type[M], effect: Callable[[Tx], M]
     ) -> M:
-        return await self.store.write(idempotency.once(buyer, method, request, response_type, effect))
+        return await idempotency.run_once(self.store, buyer, method, request, response_type, effect)
 
     # -- profiles -------------------------------------------------------------
 
@@ -105,9 +98,10 @@ class PerformanceServicer:
     async def ListPerformanceProfiles(
         self, request: Pm.ListPerformanceProfilesRequest, context: Context
     ) -> Pm.ListPerformanceProfilesResponse:
-        _check_ranges(("filter.creation_date_time", request.filter.creation_date_time))
-        page, token = await paging.fetch_page(
-            request, functools.partial(self.store.list_pm_profiles, self.buyer_of(context), request.filter)
+        page, token = await paging.list_page(
+            request,
+            functools.partial(self.store.list_pm_profiles, self.buyer_of(context), request.filter),
+            ("creation_date_time",),
         )
         return Pm.ListPerformanceProfilesResponse(
             performance_profiles=page.items, next_page_token=token, total_size=page.total
@@ -193,9 +187,10 @@ class PerformanceServicer:
     async def ListPerformanceJobs(
         self, request: Pm.ListPerformanceJobsRequest, context: Context
     ) -> Pm.ListPerformanceJobsResponse:
-        _check_ranges(("filter.creation_date_time", request.filter.creation_date_time))
-        page, token = await paging.fetch_page(
-            request, functools.partial(self.store.list_pm_jobs, self.buyer_of(context), request.filter)
+        page, token = await paging.list_page(
+            request,
+            functools.partial(self.store.list_pm_jobs, self.buyer_of(context), request.filter),
+            ("creation_date_time",),
         )
         return Pm.ListPerformanceJobsResponse(
             performance_jobs=page.items, next_page_token=token, total_size=page.total
@@ -290,9 +285,10 @@ class PerformanceServicer:
     async def ListPerformanceJobTasks(
         self, request: Pm.ListPerformanceJobTasksRequest, context: Context
     ) -> Pm.ListPerformanceJobTasksResponse:
-        _check_ranges(("filter.creation_date_time", request.filter.creation_date_time))
-        page, token = await paging.fetch_page(
-            request, functools.partial(self.store.list_pm_tasks, self.buyer_of(context), request.filter)
+        page, token = await paging.list_page(
+            request,
+            functools.partial(self.store.list_pm_tasks, self.buyer_of(context), request.filter),
+            ("creation_date_time",),
         )
         return Pm.ListPerformanceJobTasksResponse(
             performance_job_tasks=page.items, next_page_token=token, total_size=page.total
@@ -324,13 +320,10 @@ class PerformanceServicer:
         self, request: Pm.ListPerformanceReportsRequest, context: Context
     ) -> Pm.ListPerformanceReportsResponse:
         f = request.filter
-        _check_ranges(
-            ("filter.creation_date_time", f.creation_date_time),
-            ("filter.reporting_timeframe_start_date", f.reporting_timeframe_start_date),
-            ("filter.reporting_timeframe_end_date", f.reporting_timeframe_end_date),
-        )
-        page, token = await paging.fetch_page(
-            request, functools.partial(self.store.list_pm_reports, self.buyer_of(context), request.filter)
+        page, token = await paging.list_page(
+            request,
+            functools.partial(self.store.list_pm_reports, self.buyer_of(context), f),
+            ("creation_date_time", "reporting_timeframe_start_date", "reporting_timeframe_end_date"),
         )
         for report in page.items:
             report.ClearField("report_content")  # as MEF PerformanceReport_Find: Get a report for it
@@ -341,9 +334,10 @@ class PerformanceServicer:
     async def ListPerformanceTrackingRecords(
         self, request: Pm.ListPerformanceTrackingRecordsRequest, context: Context
     ) -> Pm.ListPerformanceTrackingRecordsResponse:
-        _check_ranges(("filter.creation_date_time", request.filter.creation_date_time))
-        page, token = await paging.fetch_page(
-            request, functools.partial(self.store.list_pm_tracking, self.buyer_of(context), request.filter)
+        page, token = await paging.list_page(
+            request,
+            functools.partial(self.store.list_pm_tracking, self.buyer_of(context), request.filter),
+            ("creation_date_time",),
         )
         return Pm.ListPerformanceTrackingRecordsResponse(
             performance_tracking_records=page.items,

@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Callable
 
 from interlude_grpc.mef.lso.interlude.v1 import common_pb2, performance_pb2
 from interlude_server.api import filters
-from interlude_server.api.events import heartbeat_seconds
+from interlude_server.api.streaming import heartbeat_seconds
 from interlude_server.domain import clock
 from interlude_server.domain.errors import Errors, NotFound
 from interlude_server.events import tokens

@@ -1,27 +1,93 @@
-"""Who is calling: the buyer (Service Provider) every read and write is scoped to.
+"""Who is calling, over gRPC: credentials from metadata and the TLS peer, to a buyer.
 
-Until authentication lands (F7), the buyer comes from the `x-interlude-buyer`
-metadata and defaults to the configured demo buyer.
+The RPC interceptor asks an AuthGate to admit each call (see
+interlude_server.auth) and runs the handler as the admitted principal; the
+servicers read the buyer through a BuyerResolver. In `--auth none` (development)
+the buyer comes from the `x-interlude-buyer` metadata or the default buyer;
+in every other mode that header is ignored.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import functools
+from collections.abc import Iterable
+from typing import Any, TypeAlias
 
 import grpc
 
+from interlude_server.auth.authenticator import Authenticator
+from interlude_server.auth.principal import (
+    Credentials,
+    PeerCertificate,
+    Principal,
+    bearer_token,
+    current_principal,
+)
+from interlude_server.domain.errors import Unauthenticated
+
 BUYER_METADATA = "x-interlude-buyer"
+AUTHORIZATION_METADATA = "authorization"
 DEFAULT_BUYER = "sp-alpha"
+
+Context: TypeAlias = "grpc.aio.ServicerContext[Any, Any]"
+Metadata: TypeAlias = Iterable[tuple[str, str | bytes]] | None
+
+
+def metadata_value(metadata: Metadata, key: str) -> str:
+    """The text value of metadata `key`; empty if absent."""
+    for item_key, value in metadata or ():
+        if item_key == key and isinstance(value, str):
+            return value
+    return ""
+
+
+@functools.lru_cache(maxsize=1024)
+def _certificate(pem: bytes) -> PeerCertificate:
+    return PeerCertificate.from_pem(pem)
+
+
+def peer_certificate(context: Context) -> PeerCertificate | None:
+    """The client certificate the TLS handshake verified, if any."""
+    pems = list((context.auth_context() or {}).get("x509_pem_cert", ()))
+    return _certificate(pems[0]) if pems else None
+
+
+def credentials_of(metadata: Metadata, context: Context) -> Credentials:
+    """What a gRPC call presented: `authorization` metadata, client certificate, dev header."""
+    return Credentials(
+        bearer=bearer_token(metadata_value(metadata, AUTHORIZATION_METADATA)),
+        certificate=peer_certificate(context),
+        dev_buyer=metadata_value(metadata, BUYER_METADATA) or None,
+    )
+
+
+class AuthGate:
+    """Admits a gRPC call: the principal it acts as (None for health and reflection),
+    or a DomainError (Unauthenticated, MissingScope) that the interceptor sends as a rich status."""
+
+    def __init__(self, authenticator: Authenticator) -> None:
+        self.authenticator = authenticator
+
+    @property
+    def honours_dev_header(self) -> bool:
+        return self.authenticator.honours_dev_header
+
+    def __call__(self, method: str, metadata: Metadata, context: Context) -> Principal | None:
+        return self.authenticator.admit(credentials_of(metadata, context), method)
 
 
 class BuyerResolver:
-    """Resolves the calling buyer from a grpc.aio context."""
+    """The buyer a servicer acts for: the admitted principal's, else (auth none only)
+    the `x-interlude-buyer` metadata or the default buyer."""
 
-    def __init__(self, default_buyer: str = DEFAULT_BUYER) -> None:
+    def __init__(self, default_buyer: str = DEFAULT_BUYER, *, dev_header: bool = True) -> None:
         self.default_buyer = default_buyer
+        self.dev_header = dev_header
 
-    def __call__(self, context: grpc.aio.ServicerContext[Any, Any]) -> str:
-        for key, value in context.invocation_metadata() or ():
-            if key == BUYER_METADATA and isinstance(value, str) and value:
-                return value
-        return self.default_buyer
+    def __call__(self, context: Context) -> str:
+        principal = current_principal()
+        if principal is not None:
+            return principal.buyer
+        if not self.dev_header:  # no adapter admitted this call: fail closed
+            raise Unauthenticated("the call carries no authenticated principal", "missing_credentials")
+        return metadata_value(context.invocation_metadata(), BUYER_METADATA) or self.default_buyer

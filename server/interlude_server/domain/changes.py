@@ -6,6 +6,9 @@ validation (orders.prepare_order), policy check, state machine and audit trail.
 
 from __future__ import annotations
 
+import re
+from typing import Any
+
 from interlude_grpc.mef.lso.interlude.v1 import catalog_pb2, common_pb2, inventory_pb2, ordering_pb2
 from interlude_server.domain import documents, jsonptr
 from interlude_server.domain.errors import (
@@ -39,12 +42,35 @@ def _desired_copy(current: inventory_pb2.Service, etag: str) -> inventory_pb2.Se
     return desired
 
 
-def mask_pointer(path: str) -> str | None:
-    """`service_configuration.attributes.a.b` → `/a/b`; None for other paths."""
+def _snake(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+def _attribute_keys(source: Any, segments: list[str]) -> list[str]:
+    """The request document's own keys for a mask's attribute path.
+
+    A FieldMask sent as proto3 JSON (grpcurl, other languages' JSON codecs) arrives with
+    each camelCase segment turned into snake_case (`cirAmount` → `cir_amount`), so a
+    segment that is not a key of the document matches the one key whose snake_case form
+    it is; anything else is kept as given (and then reported as having no value).
+    """
+    keys: list[str] = []
+    for segment in segments:
+        if isinstance(source, dict) and segment not in source:
+            matches = [k for k in source if _snake(k) == segment]
+            segment = matches[0] if len(matches) == 1 else segment
+        keys.append(segment)
+        source = source.get(segment) if isinstance(source, dict) else None
+    return keys
+
+
+def mask_pointer(path: str, source: Any = None) -> str | None:
+    """`service_configuration.attributes.a.b` → `/a/b` (keys as the request document spells
+    them); None for other paths."""
     if path == CONFIG_PREFIX:
         return ""
     if path.startswith(CONFIG_PREFIX + "."):
-        return jsonptr.join(path[len(CONFIG_PREFIX) + 1 :].split("."))
+        return jsonptr.join(_attribute_keys(source, path[len(CONFIG_PREFIX) + 1 :].split(".")))
     return None
 
 
@@ -64,7 +90,7 @@ def update_order(
     source = documents.to_dict(req.service.service_configuration)
     bad: list[Violation] = []
     for path in paths:
-        pointer = mask_pointer(path)
+        pointer = mask_pointer(path, source)
         if path in _TOP_LEVEL:
             setattr(desired, path, getattr(req.service, path))
         elif pointer == "":

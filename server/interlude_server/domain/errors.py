@@ -150,6 +150,36 @@ class ShuttingDown(DomainError):
     reason = "SHUTTING_DOWN"
 
 
+class Unauthenticated(DomainError):
+    """No credentials, or credentials that do not prove who is calling.
+
+    `cause` says which check failed, in a stable snake_case word (`missing_credentials`,
+    `token_expired`, `invalid_audience`, ...; see interlude_server.auth); it never repeats
+    the credential itself.
+    """
+
+    reason = "UNAUTHENTICATED"
+
+    def __init__(self, message: str, cause: str) -> None:
+        super().__init__(message)
+        self.cause = cause
+
+    @property
+    def mef_code(self) -> str:
+        """The MEF REST `code` of the 401 body."""
+        return "missingCredentials" if self.cause == "missing_credentials" else "invalidCredentials"
+
+
+class MissingScope(DomainError):
+    """The caller is known but its credentials do not grant the scope the operation needs."""
+
+    reason = "MISSING_SCOPE"
+
+    def __init__(self, operation: str, scope: str) -> None:
+        super().__init__(f"{operation} needs the {scope!r} scope")
+        self.scope = scope
+
+
 @dataclass(frozen=True)
 class Errors:
     """Collects violations so validation reports all of them at once."""

@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 from google.protobuf.message import Message
 
 from interlude_server.domain.errors import RequestIdReused
-from interlude_server.store.base import IdempotencyRecord, Tx
+from interlude_server.store.base import IdempotencyRecord, Store, Tx
 
 M = TypeVar("M", bound=Message)
 
@@ -41,11 +41,11 @@ def remember(tx: Tx, buyer_id: str, request_id: str, method: str, digest: str, r
     tx.put_idempotency(buyer_id, request_id, IdempotencyRecord(method, digest, response.SerializeToString()))
 
 
-def once(
-    buyer_id: str, method: str, request: Any, response_type: type[M], effect: Callable[[Tx], M]
-) -> Callable[[Tx], M]:
-    """A write function that runs `effect` and stores its response under the request's
-    `request_id`, in one transaction; a retry of the same request gets the stored response."""
+async def run_once(
+    store: Store, buyer_id: str, method: str, request: Any, response_type: type[M], effect: Callable[[Tx], M]
+) -> M:
+    """Run `effect` and store its response under the request's request_id, in one transaction;
+    a retry of the same request gets the stored response instead (no request_id: just run it)."""
     rid: str = request.request_id
     digest = fingerprint(method, request)
 
@@ -57,4 +57,4 @@ def once(
             remember(tx, buyer_id, rid, method, digest, response)
         return response
 
-    return run
+    return await store.write(run)

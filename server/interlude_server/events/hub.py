@@ -165,3 +165,48 @@ def close_all(*hubs: Hub[Any]) -> None:
     """Shutdown: end the streams of every hub (they resume elsewhere or after the restart)."""
     for hub in hubs:
         hub.close()
+
+
+class Wakeups:
+    """Wakes the streams following one key (e.g. a test job) after a commit that touched it.
+
+    Streams that re-read their items from the durable store after each wakeup
+    need no buffer: a stream arms its waiter before reading, so a commit made
+    after the read always wakes it, and one made before is in the read.
+    """
+
+    def __init__(self) -> None:
+        self._waiters: dict[str, set[asyncio.Event]] = {}
+        self.closed = False
+
+    def waiter(self, key: str) -> asyncio.Event:
+        event = asyncio.Event()
+        self._waiters.setdefault(key, set()).add(event)
+        return event
+
+    def release(self, key: str, event: asyncio.Event) -> None:
+        waiters = self._waiters.get(key)
+        if waiters is not None:
+            waiters.discard(event)
+            if not waiters:
+                del self._waiters[key]
+
+    def notify(self, key: str) -> None:
+        for event in self._waiters.get(key, ()):
+            event.set()
+
+    def close(self) -> None:
+        """Shutdown: wake every stream so it can end."""
+        self.closed = True
+        for waiters in self._waiters.values():
+            for event in waiters:
+                event.set()
+
+    @staticmethod
+    async def wait(event: asyncio.Event, wait_s: float) -> bool:
+        """True if woken, False after `wait_s` seconds."""
+        try:
+            await asyncio.wait_for(event.wait(), wait_s)
+        except TimeoutError:
+            return False
+        return True

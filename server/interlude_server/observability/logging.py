@@ -3,18 +3,44 @@
 Per-RPC context (method, peer, request id, buyer) is bound with
 structlog.contextvars by the RPC interceptor, so merge_contextvars comes first
 and every event logged while serving an RPC carries it. The standard library's
-loggers (grpc's own) are routed through the same renderer.
+loggers (grpc's own) are routed through the same renderer. Credentials are
+redacted from every event just before it is rendered.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import sys
 
 import structlog
-from structlog.typing import Processor
+from structlog.typing import EventDict, Processor, WrappedLogger
 
 _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
+
+
+REDACTED = "[redacted]"
+# Fields that hold credentials whatever their value looks like.
+SECRET_FIELDS = frozenset(
+    {"authorization", "token", "access_token", "id_token", "bearer", "password", "secret", "client_secret"}
+)
+_JWT = re.compile(r"eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
+_BEARER = re.compile(r"(?i)\b(bearer)\s+[A-Za-z0-9._~+/=-]+")
+
+
+def _scrub(text: str) -> str:
+    return _BEARER.sub(rf"\1 {REDACTED}", _JWT.sub(REDACTED, text))
+
+
+def redact_secrets(_logger: WrappedLogger, _method: str, event_dict: EventDict) -> EventDict:
+    """Never let a credential reach a log line: secret fields are replaced, and bearer tokens
+    or JWTs inside any text (messages, tracebacks, peer-supplied strings) are cut out."""
+    for key, value in event_dict.items():
+        if key.lower() in SECRET_FIELDS:
+            event_dict[key] = REDACTED
+        elif isinstance(value, str):
+            event_dict[key] = _scrub(value)
+    return event_dict
 
 
 def configure_logging(log_format: str, level: str) -> None:
@@ -31,6 +57,7 @@ def configure_logging(log_format: str, level: str) -> None:
         renderer = structlog.processors.JSONRenderer()
     else:
         renderer = structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
+    shared.append(redact_secrets)  # last before rendering: it also sees formatted tracebacks
     structlog.configure(
         processors=[*shared, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(numeric_level),

@@ -1,11 +1,14 @@
-"""The interface between order processing and the Partner's network."""
+"""The interfaces between order processing, test execution and the Partner's network."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Protocol
 
-from interlude_grpc.mef.lso.interlude.v1 import ordering_pb2
+from interlude_grpc.mef.lso.interlude.v1 import ordering_pb2, service_test_pb2
 from interlude_server.domain.fulfilment import ItemOutcome
+from interlude_server.domain.test_catalog import Resolved
+from interlude_server.domain.test_plan import Step
 
 
 class PartnerBackend(Protocol):
@@ -22,3 +25,31 @@ class PartnerBackend(Protocol):
     async def apply(
         self, buyer_id: str, order: ordering_pb2.ServiceOrder, item: ordering_pb2.ServiceOrderItem
     ) -> ItemOutcome: ...
+
+
+@dataclass(frozen=True)
+class StepOutcome:
+    """What the test heads measured in one step, or why they could not (error_code + reason)."""
+
+    measurements: list[service_test_pb2.TestMeasurement] = field(default_factory=list)
+    error_code: str = ""
+    reason: str = ""
+
+
+class TestBackend(Protocol):
+    """Carries out test steps in the Partner network.
+
+    `run_step` runs step `step_index` of the run's plan and returns its
+    measurements (sequence numbers are assigned when they are recorded). It must
+    be repeatable: after a suspend, a cancel race or a crash the same step may be
+    run again, and the result is recorded only if the job is still at that step.
+    """
+
+    async def run_step(
+        self,
+        job: service_test_pb2.TestJob,
+        resolved: Resolved,
+        run_number: int,
+        step_index: int,
+        step: Step,
+    ) -> StepOutcome: ...

@@ -8,7 +8,6 @@ order of every buyer is picked up where it stood.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 
 import structlog
 
@@ -16,6 +15,7 @@ from interlude_grpc.mef.lso.interlude.v1 import ordering_pb2
 from interlude_server.domain import clock, fulfilment
 from interlude_server.domain.states import ITEM, ORDER
 from interlude_server.partner.backend import PartnerBackend
+from interlude_server.partner.workers import Workers
 from interlude_server.store.base import Store
 
 Ord = ordering_pb2
@@ -47,7 +47,7 @@ class OrderProcessor:
         self.store = store
         self.backend = backend
         self.step_delay = step_delay
-        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._workers = Workers("order", max(step_delay, 1.0))
 
     async def start(self) -> int:
         """Resume every unfinished order; returns how many."""
@@ -58,30 +58,11 @@ class OrderProcessor:
 
     def submit(self, buyer_id: str, order_id: str) -> None:
         """Make sure the order is being processed (a no-op if it already is)."""
-        if order_id not in self._tasks:
-            task = asyncio.create_task(self._run(buyer_id, order_id), name=f"order:{order_id}")
-            self._tasks[order_id] = task
-            task.add_done_callback(lambda _t: self._tasks.pop(order_id, None))
+        log = _log.bind(order_id=order_id, buyer=buyer_id)
+        self._workers.submit(order_id, lambda: self._step(buyer_id, order_id), log)
 
     async def stop(self) -> None:
-        tasks = list(self._tasks.values())
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-
-    async def _run(self, buyer_id: str, order_id: str) -> None:
-        log = _log.bind(order_id=order_id, buyer=buyer_id)
-        while True:
-            try:
-                if not await self._step(buyer_id, order_id):
-                    return
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("order.step_failed")
-                await asyncio.sleep(max(self.step_delay, 1.0))
+        await self._workers.stop()
 
     async def _step(self, buyer_id: str, order_id: str) -> bool:
         """Advance the order by one step; False once there is nothing left to do."""

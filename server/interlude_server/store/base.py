@@ -21,6 +21,7 @@ from interlude_grpc.mef.lso.interlude.v1 import (
     events_pb2,
     inventory_pb2,
     ordering_pb2,
+    service_test_pb2,
 )
 from interlude_server.store.pm_base import MeasurementBatch, PmStore, PmTx
 
@@ -70,6 +71,31 @@ class EventLogState:
     pruned_through_time: timestamp_pb2.Timestamp | None
 
 
+@dataclass(frozen=True)
+class HubSubscription:
+    """A MEF `/hub` registration and where its delivery stands.
+
+    `cursor` is the sequence of the newest event in the log that was delivered
+    (answered 2xx) or filtered out; delivery resumes after it. `event_types`
+    holds EventType numbers (empty: every type of the registration's `api`).
+    """
+
+    id: str
+    buyer_id: str
+    api: str
+    callback: str
+    query: str
+    event_types: tuple[int, ...]
+    base_url: str
+    secret: str
+    authorization: str
+    cursor: int
+    created: str
+    state: str = "active"  # or "deadLettered"
+    attempts: int = 0  # failed attempts at the event after `cursor`
+    last_error: str = ""
+
+
 # What a commit makes durable and publishes: log events and measurement batches.
 Committed = events_pb2.Event | MeasurementBatch
 # Called on the event loop, in commit order, with the (buyer_id, item) pairs each commit made durable.
@@ -85,7 +111,99 @@ class ServiceQuery:
     order_by: str = ""
 
 
-class Tx(PmTx, Protocol):
+@dataclass(frozen=True)
+class TestRun:
+    """Where the current run of a test job stands: the runner's durable progress."""
+
+    __test__ = False  # not a pytest test class
+
+    run_number: int
+    next_step: int  # index of the next step of the run's plan to execute
+    started: timestamp_pb2.Timestamp | None
+    result_id: str  # the id the run's result gets when it ends
+
+
+class TestTx(Protocol):
+    """The service-function-testing part of a write transaction (store/sqlite_tests.py)."""
+
+    def get_test_profile(self, buyer_id: str, profile_id: str) -> service_test_pb2.TestProfile | None: ...
+
+    def put_test_profile(self, p: service_test_pb2.TestProfile) -> None: ...
+
+    def delete_test_profile(self, buyer_id: str, profile_id: str) -> None: ...
+
+    def get_test_job(self, buyer_id: str, job_id: str) -> service_test_pb2.TestJob | None: ...
+
+    def put_test_job(self, j: service_test_pb2.TestJob) -> None: ...
+
+    def get_test_run(self, buyer_id: str, job_id: str) -> TestRun | None: ...
+
+    def put_test_run(self, buyer_id: str, job_id: str, run: TestRun) -> None: ...
+
+    def get_test_job_task(self, buyer_id: str, task_id: str) -> service_test_pb2.TestJobTask | None: ...
+
+    def put_test_job_task(self, t: service_test_pb2.TestJobTask) -> None: ...
+
+    def open_test_job_tasks(self, buyer_id: str, job_id: str) -> list[service_test_pb2.TestJobTask]:
+        """The job's tasks still ACKNOWLEDGED, oldest first."""
+
+    def put_test_result(
+        self,
+        r: service_test_pb2.TestResult,
+        job: service_test_pb2.TestJob,
+        profile: service_test_pb2.TestProfileValue,
+    ) -> None:
+        """Store a result; `profile` gives the specification and contacts lists filter on."""
+
+    def append_test_item(
+        self, buyer_id: str, job_id: str, run_number: int, item: service_test_pb2.StreamTestResultsResponse
+    ) -> int:
+        """Append a stream item of the job (run 0: not part of a run); returns its sequence."""
+
+    def test_measurements(
+        self, buyer_id: str, job_id: str, run_number: int
+    ) -> list[service_test_pb2.TestMeasurement]: ...
+
+
+class TestReads(Protocol):
+    """The service-function-testing reads of the store (store/sqlite_tests.py)."""
+
+    async def get_test_profile(
+        self, buyer_id: str, profile_id: str
+    ) -> service_test_pb2.TestProfile | None: ...
+
+    async def list_test_profiles(
+        self, buyer_id: str, f: service_test_pb2.TestProfileFilter, page: PageRequest
+    ) -> Page[service_test_pb2.TestProfile]: ...
+
+    async def get_test_job(self, buyer_id: str, job_id: str) -> service_test_pb2.TestJob | None: ...
+
+    async def list_test_jobs(
+        self, buyer_id: str, f: service_test_pb2.TestJobFilter, page: PageRequest
+    ) -> Page[service_test_pb2.TestJob]: ...
+
+    async def active_test_jobs(self) -> list[service_test_pb2.TestJob]:
+        """Every buyer's jobs not in a terminal state, oldest first (runner resume)."""
+
+    async def get_test_job_task(self, buyer_id: str, task_id: str) -> service_test_pb2.TestJobTask | None: ...
+
+    async def list_test_job_tasks(
+        self, buyer_id: str, f: service_test_pb2.TestJobTaskFilter, page: PageRequest
+    ) -> Page[service_test_pb2.TestJobTask]: ...
+
+    async def get_test_result(self, buyer_id: str, result_id: str) -> service_test_pb2.TestResult | None: ...
+
+    async def list_test_results(
+        self, buyer_id: str, f: service_test_pb2.TestResultFilter, page: PageRequest
+    ) -> Page[service_test_pb2.TestResult]: ...
+
+    async def read_test_items(
+        self, buyer_id: str, job_id: str, after_seq: int, limit: int
+    ) -> list[tuple[int, service_test_pb2.StreamTestResultsResponse]]:
+        """The job's stream items with sequence > after_seq, oldest first, at most `limit`."""
+
+
+class Tx(TestTx, PmTx, Protocol):
     """Synchronous view of the store inside one write transaction."""
 
     def get_service(self, buyer_id: str, service_id: str) -> inventory_pb2.Service | None: ...
@@ -115,10 +233,24 @@ class Tx(PmTx, Protocol):
 
     def put_specification(self, spec: catalog_pb2.ServiceSpecification) -> None: ...
 
+    def last_event_seq(self) -> int:
+        """The newest sequence the event log ever assigned (0 for an empty log)."""
+
+    def put_hub_subscription(self, sub: HubSubscription) -> None:
+        """Insert or replace a hub registration (keyed by id)."""
+
+    def delete_hub_subscription(self, buyer_id: str, sub_id: str) -> bool:
+        """Remove the buyer's registration; False if it has none with that id."""
+
+    def update_hub_delivery(
+        self, sub_id: str, cursor: int, state: str, attempts: int, last_error: str
+    ) -> bool:
+        """Record where delivery stands; False if the registration was removed meanwhile."""
+
     def put_policy(self, policy: catalog_pb2.ServicePolicy) -> None: ...
 
 
-class Store(PmStore, Protocol):
+class Store(TestReads, PmStore, Protocol):
     """Persistence for inventory, catalog, policy, orders, history and idempotency."""
 
     async def open(self) -> None:
@@ -163,6 +295,11 @@ class Store(PmStore, Protocol):
 
     async def count_services(self) -> int:
         """Services across all buyers (seeding decides whether to load)."""
+
+    async def get_hub_subscription(self, buyer_id: str, sub_id: str) -> HubSubscription | None: ...
+
+    async def list_hub_subscriptions(self) -> list[HubSubscription]:
+        """Every buyer's hub registrations, oldest first (delivery resumes them at start)."""
 
     def on_commit(self, listener: CommitListener) -> None:
         """Register the one listener told about every commit that appended events (call after open)."""

@@ -31,10 +31,12 @@ from interlude_server.store.base import (
     CommitListener,
     Committed,
     EventLogState,
+    HubSubscription,
     Page,
     PageRequest,
     ServiceQuery,
 )
+from interlude_server.store.sqlite_hub import SELECT_HUB, hub_from_row
 from interlude_server.store.sqlite_keys import key_timestamp, timestamp_key
 from interlude_server.store.sqlite_pm import SqlitePmReads
 from interlude_server.store.sqlite_schema import (
@@ -44,6 +46,7 @@ from interlude_server.store.sqlite_schema import (
     SchemaVersionError,
     configure_reader,
 )
+from interlude_server.store.sqlite_tests import TestReadsMixin
 from interlude_server.store.sqlite_tx import SqliteTx
 from interlude_server.store.sqlite_writer import GroupCommitWriter, WriterStats
 
@@ -57,7 +60,7 @@ T = TypeVar("T")
 _TERMINAL = ", ".join(str(s) for s in TERMINAL_ORDER_STATES)
 
 
-class SqliteStore(SqlitePmReads):
+class SqliteStore(TestReadsMixin, SqlitePmReads):
     """Persistence in one SQLite file: WAL, durable group commit, keyset paging."""
 
     def __init__(
@@ -168,6 +171,21 @@ class SqliteStore(SqlitePmReads):
                 "SELECT COALESCE(MAX(seq), 0) FROM events WHERE event_time < ?", (key,)
             ).fetchone()
             return int(seq)
+
+        return await self._read(read)
+
+    # -- hub registrations --------------------------------------------------
+
+    async def get_hub_subscription(self, buyer_id: str, sub_id: str) -> HubSubscription | None:
+        def read(conn: sqlite3.Connection) -> HubSubscription | None:
+            row = conn.execute(f"{SELECT_HUB} WHERE buyer_id = ? AND id = ?", (buyer_id, sub_id)).fetchone()
+            return None if row is None else hub_from_row(row)
+
+        return await self._read(read)
+
+    async def list_hub_subscriptions(self) -> list[HubSubscription]:
+        def read(conn: sqlite3.Connection) -> list[HubSubscription]:
+            return [hub_from_row(r) for r in conn.execute(f"{SELECT_HUB} ORDER BY created, id").fetchall()]
 
         return await self._read(read)
 

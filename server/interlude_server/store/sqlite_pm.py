@@ -143,22 +143,22 @@ class SqlitePmTx:
     def _c(self) -> sqlite3.Connection:
         raise NotImplementedError
 
-    def _get(self, table: str, buyer_id: str, row_id: str, parse: Callable[[bytes], T]) -> T | None:
+    def _pm_get(self, table: str, buyer_id: str, row_id: str, parse: Callable[[bytes], T]) -> T | None:
         row = self._c.execute(
             f"SELECT body FROM {table} WHERE buyer_id = ? AND id = ?", (buyer_id, row_id)
         ).fetchone()
         return None if row is None else parse(row[0])
 
-    def _upsert(self, table: str, columns: dict[str, object]) -> None:
+    def _pm_upsert(self, table: str, columns: dict[str, object]) -> None:
         names = ", ".join(columns)
         marks = ", ".join("?" for _ in columns)
         self._c.execute(f"INSERT OR REPLACE INTO {table} ({names}) VALUES ({marks})", tuple(columns.values()))
 
     def get_pm_profile(self, buyer_id: str, profile_id: str) -> Pm.PerformanceProfile | None:
-        return self._get("pm_profiles", buyer_id, profile_id, Pm.PerformanceProfile.FromString)
+        return self._pm_get("pm_profiles", buyer_id, profile_id, Pm.PerformanceProfile.FromString)
 
     def put_pm_profile(self, profile: Pm.PerformanceProfile) -> None:
-        self._upsert(
+        self._pm_upsert(
             "pm_profiles",
             {
                 "buyer_id": profile.buyer_id,
@@ -185,12 +185,12 @@ class SqlitePmTx:
         return int(n)
 
     def get_pm_job(self, buyer_id: str, job_id: str) -> Pm.PerformanceJob | None:
-        return self._get("pm_jobs", buyer_id, job_id, Pm.PerformanceJob.FromString)
+        return self._pm_get("pm_jobs", buyer_id, job_id, Pm.PerformanceJob.FromString)
 
     def put_pm_job(self, job: Pm.PerformanceJob) -> None:
         service_id, from_id, to_id, entity = _pair(job.monitored_object)
         value = job.performance_profile_value
-        self._upsert(
+        self._pm_upsert(
             "pm_jobs",
             {
                 "buyer_id": job.buyer_id,
@@ -212,10 +212,10 @@ class SqlitePmTx:
         )
 
     def get_pm_task(self, buyer_id: str, task_id: str) -> Pm.PerformanceJobTask | None:
-        return self._get("pm_tasks", buyer_id, task_id, Pm.PerformanceJobTask.FromString)
+        return self._pm_get("pm_tasks", buyer_id, task_id, Pm.PerformanceJobTask.FromString)
 
     def put_pm_task(self, task: Pm.PerformanceJobTask) -> None:
-        self._upsert(
+        self._pm_upsert(
             "pm_tasks",
             {
                 "buyer_id": task.buyer_id,
@@ -245,7 +245,7 @@ class SqlitePmTx:
         subject = report.monitored_object[0] if report.monitored_object else Pm.MonitoredObjectRef()
         service_id, from_id, to_id, entity = _pair(subject)
         timeframe = report.reporting_timeframe
-        self._upsert(
+        self._pm_upsert(
             "pm_reports",
             {
                 "buyer_id": report.buyer_id,
@@ -322,7 +322,7 @@ class SqlitePmReads:
     async def _read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         raise NotImplementedError
 
-    async def _one(self, table: str, buyer_id: str, row_id: str, parse: Callable[[bytes], T]) -> T | None:
+    async def _pm_one(self, table: str, buyer_id: str, row_id: str, parse: Callable[[bytes], T]) -> T | None:
         def run(conn: sqlite3.Connection) -> T | None:
             row = conn.execute(
                 f"SELECT body FROM {table} WHERE buyer_id = ? AND id = ?", (buyer_id, row_id)
@@ -331,28 +331,28 @@ class SqlitePmReads:
 
         return await self._read(run)
 
-    async def _page(
+    async def _pm_page(
         self, table: str, where: q.Where, ordering: q.Ordering, page: PageRequest, parse: Callable[[bytes], T]
     ) -> Page[T]:
         return await self._read(lambda conn: q.fetch_page(conn, table, where, ordering, page, parse))
 
     async def get_pm_profile(self, buyer_id: str, profile_id: str) -> Pm.PerformanceProfile | None:
-        return await self._one("pm_profiles", buyer_id, profile_id, Pm.PerformanceProfile.FromString)
+        return await self._pm_one("pm_profiles", buyer_id, profile_id, Pm.PerformanceProfile.FromString)
 
     async def list_pm_profiles(
         self, buyer_id: str, query: Pm.PerformanceProfileFilter, page: PageRequest
     ) -> Page[Pm.PerformanceProfile]:
         where = profile_where(buyer_id, query)
-        return await self._page("pm_profiles", where, NEWEST_FIRST, page, Pm.PerformanceProfile.FromString)
+        return await self._pm_page("pm_profiles", where, NEWEST_FIRST, page, Pm.PerformanceProfile.FromString)
 
     async def get_pm_job(self, buyer_id: str, job_id: str) -> Pm.PerformanceJob | None:
-        return await self._one("pm_jobs", buyer_id, job_id, Pm.PerformanceJob.FromString)
+        return await self._pm_one("pm_jobs", buyer_id, job_id, Pm.PerformanceJob.FromString)
 
     async def list_pm_jobs(
         self, buyer_id: str, query: Pm.PerformanceJobFilter, page: PageRequest
     ) -> Page[Pm.PerformanceJob]:
         where = job_where(buyer_id, query)
-        return await self._page("pm_jobs", where, NEWEST_FIRST, page, Pm.PerformanceJob.FromString)
+        return await self._pm_page("pm_jobs", where, NEWEST_FIRST, page, Pm.PerformanceJob.FromString)
 
     async def live_pm_jobs(self, live_states: tuple[int, ...]) -> list[Pm.PerformanceJob]:
         marks = ", ".join("?" for _ in live_states)
@@ -367,28 +367,28 @@ class SqlitePmReads:
         return await self._read(run)
 
     async def get_pm_task(self, buyer_id: str, task_id: str) -> Pm.PerformanceJobTask | None:
-        return await self._one("pm_tasks", buyer_id, task_id, Pm.PerformanceJobTask.FromString)
+        return await self._pm_one("pm_tasks", buyer_id, task_id, Pm.PerformanceJobTask.FromString)
 
     async def list_pm_tasks(
         self, buyer_id: str, query: Pm.PerformanceJobTaskFilter, page: PageRequest
     ) -> Page[Pm.PerformanceJobTask]:
         where = task_where(buyer_id, query)
-        return await self._page("pm_tasks", where, NEWEST_FIRST, page, Pm.PerformanceJobTask.FromString)
+        return await self._pm_page("pm_tasks", where, NEWEST_FIRST, page, Pm.PerformanceJobTask.FromString)
 
     async def get_pm_report(self, buyer_id: str, report_id: str) -> Pm.PerformanceReport | None:
-        return await self._one("pm_reports", buyer_id, report_id, Pm.PerformanceReport.FromString)
+        return await self._pm_one("pm_reports", buyer_id, report_id, Pm.PerformanceReport.FromString)
 
     async def list_pm_reports(
         self, buyer_id: str, query: Pm.PerformanceReportFilter, page: PageRequest
     ) -> Page[Pm.PerformanceReport]:
         where = report_where(buyer_id, query)
-        return await self._page("pm_reports", where, NEWEST_FIRST, page, Pm.PerformanceReport.FromString)
+        return await self._pm_page("pm_reports", where, NEWEST_FIRST, page, Pm.PerformanceReport.FromString)
 
     async def list_pm_tracking(
         self, buyer_id: str, query: Pm.PerformanceTrackingRecordFilter, page: PageRequest
     ) -> Page[Pm.PerformanceTrackingRecord]:
         where = tracking_where(buyer_id, query)
-        return await self._page(
+        return await self._pm_page(
             "pm_tracking", where, TRACKING_ORDER, page, Pm.PerformanceTrackingRecord.FromString
         )
 

@@ -15,6 +15,7 @@ import sqlite3
 from collections.abc import Sequence
 
 from interlude_server.store.sqlite_pm_schema import PM_TABLES
+from interlude_server.store.sqlite_tests import TESTS_MIGRATION
 
 # Orders in these states never change again (MEF terminal states plus the
 # TMF641 cancelled extension): REJECTED, COMPLETED, FAILED, PARTIAL, CANCELLED.
@@ -168,11 +169,34 @@ _V2: tuple[str, ...] = (
     "CREATE INDEX events_time ON events (event_time)",
 )
 
+# Version 3: MEF REST hub registrations (F6), each with a durable delivery cursor into `events`.
+_V3: tuple[str, ...] = (
+    """CREATE TABLE hub_subscriptions (
+        id TEXT PRIMARY KEY,
+        buyer_id TEXT NOT NULL,
+        api TEXT NOT NULL,
+        callback TEXT NOT NULL,
+        query TEXT NOT NULL,
+        event_types TEXT NOT NULL,
+        base_url TEXT NOT NULL,
+        secret TEXT NOT NULL,
+        authorization TEXT NOT NULL,
+        cursor INTEGER NOT NULL,
+        state TEXT NOT NULL,
+        attempts INTEGER NOT NULL,
+        last_error TEXT NOT NULL,
+        created TEXT NOT NULL
+    )""",
+    "CREATE INDEX hub_subscriptions_buyer ON hub_subscriptions (buyer_id, id)",
+)
+
 Migration = Sequence[str]
 
 # MIGRATIONS[i] migrates version i to i + 1. Append only.
-# PM_TABLES: Performance Monitoring (F4).
-MIGRATIONS: tuple[Migration, ...] = (_V1, _V2, PM_TABLES)
+# Version 3 (F5): service function testing; its tables live with their code in sqlite_tests.
+# Version 4 (F6): REST hub registrations and their delivery cursors (_V3 above).
+# Version 5 (F4): performance monitoring; its tables live in sqlite_pm_schema.
+MIGRATIONS: tuple[Migration, ...] = (_V1, _V2, TESTS_MIGRATION, _V3, PM_TABLES)
 
 SCHEMA_VERSION = len(MIGRATIONS)
 

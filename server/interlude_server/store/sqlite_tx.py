@@ -18,9 +18,11 @@ from interlude_grpc.mef.lso.interlude.v1 import (
     inventory_pb2,
     ordering_pb2,
 )
-from interlude_server.store.base import Committed, IdempotencyRecord
+from interlude_server.store.base import Committed, HubSubscription, IdempotencyRecord
+from interlude_server.store.sqlite_hub import HUB_COLUMNS, hub_row
 from interlude_server.store.sqlite_keys import field_key, timestamp_key
 from interlude_server.store.sqlite_pm import SqlitePmTx
+from interlude_server.store.sqlite_tests import TestTxMixin
 
 _SERVICE_COLUMNS = (
     "state, config_type, service_type, external_id, admin_state, oper_state, "
@@ -63,7 +65,7 @@ def _order_row(o: ordering_pb2.ServiceOrder) -> tuple[int | str | bytes, ...]:
     )
 
 
-class SqliteTx(SqlitePmTx):
+class SqliteTx(TestTxMixin, SqlitePmTx):
     """Synchronous access to the store inside one write transaction (implements `Tx`)."""
 
     def __init__(self, conn: sqlite3.Connection) -> None:
@@ -246,6 +248,11 @@ class SqliteTx(SqlitePmTx):
             "SELECT COALESCE(MAX(seq), 0) FROM events WHERE event_time < ?", (timestamp_key(before),)
         ).fetchone()
         through = max(int(by_time), int(last) - keep_last)
+        # Never prune what an active hub registration has still to deliver; a registration
+        # that stops accepting is dead-lettered after its retries, which releases the hold.
+        (held,) = c.execute("SELECT MIN(cursor) FROM hub_subscriptions WHERE state = 'active'").fetchone()
+        if held is not None:
+            through = min(through, int(held))
         if through <= 0:
             return 0
         row = c.execute("SELECT MAX(event_time) FROM events WHERE seq <= ?", (through,)).fetchone()
@@ -281,3 +288,32 @@ class SqliteTx(SqlitePmTx):
             "INSERT OR REPLACE INTO policies (buyer_id, spec_id, config_type, body) VALUES (?, ?, ?, ?)",
             (b, spec_id, policy.service_configuration_type, policy.SerializeToString()),
         )
+
+    # -- hub registrations --------------------------------------------------
+
+    def last_event_seq(self) -> int:
+        row = self._c.execute("SELECT seq FROM sqlite_sequence WHERE name = 'events'").fetchone()
+        return int(row[0]) if row else 0
+
+    def put_hub_subscription(self, sub: HubSubscription) -> None:
+        _require("a hub subscription", id=sub.id, buyer_id=sub.buyer_id)
+        marks = ", ".join("?" * len(HUB_COLUMNS))
+        self._c.execute(
+            f"INSERT OR REPLACE INTO hub_subscriptions ({', '.join(HUB_COLUMNS)}) VALUES ({marks})",
+            hub_row(sub),
+        )
+
+    def delete_hub_subscription(self, buyer_id: str, sub_id: str) -> bool:
+        cur = self._c.execute(
+            "DELETE FROM hub_subscriptions WHERE buyer_id = ? AND id = ?", (buyer_id, sub_id)
+        )
+        return cur.rowcount > 0
+
+    def update_hub_delivery(
+        self, sub_id: str, cursor: int, state: str, attempts: int, last_error: str
+    ) -> bool:
+        cur = self._c.execute(
+            "UPDATE hub_subscriptions SET cursor = ?, state = ?, attempts = ?, last_error = ? WHERE id = ?",
+            (cursor, state, attempts, last_error, sub_id),
+        )
+        return cur.rowcount > 0

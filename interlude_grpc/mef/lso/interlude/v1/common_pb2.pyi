@@ -301,6 +301,16 @@ class _ErrorReasonEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ErrorReas
     """The stream's consumer fell too far behind and was cut off; resume from the last token
     (ErrorInfo metadata `resume_token` holds it too) and nothing is lost (RESOURCE_EXHAUSTED).
     """
+    ERROR_REASON_HUB_SUBSCRIPTION_NOT_FOUND: _ErrorReason.ValueType  # 50
+    """No hub registration (MEF `/hub/{id}`) with that id exists for the caller (NOT_FOUND; REST 404)."""
+    ERROR_REASON_INVALID_BODY: _ErrorReason.ValueType  # 51
+    """REST only: the request body is not a JSON document of the expected shape (REST 400 `invalidBody`)."""
+    ERROR_REASON_PATH_NOT_FOUND: _ErrorReason.ValueType  # 52
+    """REST only: no resource lives at the requested path (REST 404)."""
+    ERROR_REASON_UPSTREAM_UNAVAILABLE: _ErrorReason.ValueType  # 53
+    """REST gateway only: the upstream gRPC server cannot be reached (UNAVAILABLE; REST 503)."""
+    ERROR_REASON_METHOD_NOT_ALLOWED: _ErrorReason.ValueType  # 54
+    """REST only: the path exists but the HTTP method is not an operation on it (REST 405)."""
 
 class ErrorReason(_ErrorReason, metaclass=_ErrorReasonEnumTypeWrapper):
     """ErrorReason lists the stable reasons the server puts into
@@ -364,6 +374,16 @@ ERROR_REASON_SLOW_CONSUMER: ErrorReason.ValueType  # 25
 """The stream's consumer fell too far behind and was cut off; resume from the last token
 (ErrorInfo metadata `resume_token` holds it too) and nothing is lost (RESOURCE_EXHAUSTED).
 """
+ERROR_REASON_HUB_SUBSCRIPTION_NOT_FOUND: ErrorReason.ValueType  # 50
+"""No hub registration (MEF `/hub/{id}`) with that id exists for the caller (NOT_FOUND; REST 404)."""
+ERROR_REASON_INVALID_BODY: ErrorReason.ValueType  # 51
+"""REST only: the request body is not a JSON document of the expected shape (REST 400 `invalidBody`)."""
+ERROR_REASON_PATH_NOT_FOUND: ErrorReason.ValueType  # 52
+"""REST only: no resource lives at the requested path (REST 404)."""
+ERROR_REASON_UPSTREAM_UNAVAILABLE: ErrorReason.ValueType  # 53
+"""REST gateway only: the upstream gRPC server cannot be reached (UNAVAILABLE; REST 503)."""
+ERROR_REASON_METHOD_NOT_ALLOWED: ErrorReason.ValueType  # 54
+"""REST only: the path exists but the HTTP method is not an operation on it (REST 405)."""
 Global___ErrorReason: _TypeAlias = ErrorReason  # noqa: Y015
 
 @_typing.final

@@ -57,6 +57,8 @@ class TestType(_TestType, metaclass=_TestTypeEnumTypeWrapper):
     each type has two JSON Schemas of ours, NOT MEF-published: the job (and
     profile) configuration `urn:interlude-grpc:test:<name>:v1` and the
     result `urn:interlude-grpc:test-result:<name>:v1`; <name> is given per value.
+    The parameters of each are listed by GetTestCapabilities and documented, with
+    their units, bounds and defaults, in docs/testing.md.
     """
 
 TEST_TYPE_UNSPECIFIED: TestType.ValueType  # 0
@@ -2357,6 +2359,7 @@ class TestSummary(_message.Message):
     VERDICT_FIELD_NUMBER: _builtins.int
     STATISTICS_FIELD_NUMBER: _builtins.int
     REASON_FIELD_NUMBER: _builtins.int
+    ERROR_CODE_FIELD_NUMBER: _builtins.int
     test_result_id: _builtins.str
     """The result the summary belongs to."""
     run_number: _builtins.int
@@ -2365,6 +2368,12 @@ class TestSummary(_message.Message):
     """The overall verdict of the run."""
     reason: _builtins.str
     """Why the verdict is what it is, e.g. which step failed; empty for a plain PASS."""
+    error_code: _builtins.str
+    """Set when the verdict is ERROR (the test could not be carried out): a stable
+    UPPER_SNAKE code, one of `TEST_HEAD_UNAVAILABLE` (a generator or collector
+    failed), `FAR_END_UNREACHABLE` (nothing answered) or `SERVICE_NOT_ACTIVE` (the
+    service was not active when the run started). Empty otherwise.
+    """
     @_builtins.property
     def statistics(self) -> _containers.RepeatedCompositeFieldContainer[Global___TestStatistic]:
         """Statistics per step and metric."""
@@ -2377,10 +2386,11 @@ class TestSummary(_message.Message):
         verdict: Global___TestVerdict.ValueType = ...,
         statistics: _abc.Iterable[Global___TestStatistic] | None = ...,
         reason: _builtins.str = ...,
+        error_code: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["reason", b"reason", "run_number", b"run_number", "statistics", b"statistics", "test_result_id", b"test_result_id", "verdict", b"verdict"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["error_code", b"error_code", "reason", b"reason", "run_number", b"run_number", "statistics", b"statistics", "test_result_id", b"test_result_id", "verdict", b"verdict"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -2699,7 +2709,8 @@ Global___StreamTestResultsRequest: _TypeAlias = StreamTestResultsRequest  # noqa
 class StreamTestResultsResponse(_message.Message):
     """StreamTestResultsResponse is the stream envelope. Items of a job are
     delivered in the order they happened: state changes (e.g. SCHEDULED,
-    IN_PROGRESS, COMPLETED), each run's measurements, then that run's summary.
+    IN_PROGRESS, COMPLETED), each run's measurements with a step_progress after
+    each step, then that run's summary.
     """
 
     DESCRIPTOR: _descriptor.Descriptor
@@ -2710,6 +2721,7 @@ class StreamTestResultsResponse(_message.Message):
     SUMMARY_FIELD_NUMBER: _builtins.int
     HEARTBEAT_FIELD_NUMBER: _builtins.int
     SYNC_FIELD_NUMBER: _builtins.int
+    STEP_PROGRESS_FIELD_NUMBER: _builtins.int
     resume_token: _builtins.str
     """Resume from here to continue after this item, missing nothing and seeing
     nothing twice; set on every item (for heartbeat and sync it equals theirs).
@@ -2734,6 +2746,10 @@ class StreamTestResultsResponse(_message.Message):
     def sync(self) -> _common_pb2.StreamSync:
         """The end of the replay; everything after it is live."""
 
+    @_builtins.property
+    def step_progress(self) -> Global___TestStepProgress:
+        """A step of the current run finished; sent after that step's measurements."""
+
     def __init__(
         self,
         *,
@@ -2743,13 +2759,54 @@ class StreamTestResultsResponse(_message.Message):
         summary: Global___TestSummary | None = ...,
         heartbeat: _common_pb2.StreamHeartbeat | None = ...,
         sync: _common_pb2.StreamSync | None = ...,
+        step_progress: Global___TestStepProgress | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["heartbeat", b"heartbeat", "kind", b"kind", "measurement", b"measurement", "state_change", b"state_change", "summary", b"summary", "sync", b"sync"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["heartbeat", b"heartbeat", "kind", b"kind", "measurement", b"measurement", "state_change", b"state_change", "step_progress", b"step_progress", "summary", b"summary", "sync", b"sync"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["heartbeat", b"heartbeat", "kind", b"kind", "measurement", b"measurement", "resume_token", b"resume_token", "state_change", b"state_change", "summary", b"summary", "sync", b"sync"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["heartbeat", b"heartbeat", "kind", b"kind", "measurement", b"measurement", "resume_token", b"resume_token", "state_change", b"state_change", "step_progress", b"step_progress", "summary", b"summary", "sync", b"sync"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_kind: _TypeAlias = _typing.Literal["state_change", "measurement", "summary", "heartbeat", "sync"]  # noqa: Y015
+    _WhichOneofReturnType_kind: _TypeAlias = _typing.Literal["state_change", "measurement", "summary", "heartbeat", "sync", "step_progress"]  # noqa: Y015
     _WhichOneofArgType_kind: _TypeAlias = _typing.Literal["kind", b"kind"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_kind) -> _WhichOneofReturnType_kind | None: ...
 
 Global___StreamTestResultsResponse: _TypeAlias = StreamTestResultsResponse  # noqa: Y015
+
+@_typing.final
+class TestStepProgress(_message.Message):
+    """TestStepProgress says how far a run has got: one per finished step (our extension)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RUN_NUMBER_FIELD_NUMBER: _builtins.int
+    STEP_NAME_FIELD_NUMBER: _builtins.int
+    STEP_NUMBER_FIELD_NUMBER: _builtins.int
+    STEP_COUNT_FIELD_NUMBER: _builtins.int
+    VERDICT_FIELD_NUMBER: _builtins.int
+    run_number: _builtins.int
+    """The run, as in TestMeasurement.run_number."""
+    step_name: _builtins.str
+    """The step that finished, as in TestMeasurement.step_name."""
+    step_number: _builtins.int
+    """Its position in the run, from 1."""
+    step_count: _builtins.int
+    """How many steps the run has."""
+    verdict: Global___TestVerdict.ValueType
+    """PASS if every thresholded value of the step met its threshold, FAIL if one
+    missed; UNSPECIFIED when the step has no threshold.
+    """
+    def __init__(
+        self,
+        *,
+        run_number: _builtins.int = ...,
+        step_name: _builtins.str = ...,
+        step_number: _builtins.int = ...,
+        step_count: _builtins.int = ...,
+        verdict: Global___TestVerdict.ValueType = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["run_number", b"run_number", "step_count", b"step_count", "step_name", b"step_name", "step_number", b"step_number", "verdict", b"verdict"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___TestStepProgress: _TypeAlias = TestStepProgress  # noqa: Y015

@@ -1,0 +1,49 @@
+"""The exit codes of `interlude`, documented in `interlude --help` and the README."""
+
+from __future__ import annotations
+
+import grpc
+
+from interlude_client.errors import InterludeError
+
+OK = 0
+NOT_COMPLETED = 1  # a followed order ended failed, partial, rejected or cancelled
+USAGE = 2  # a bad command line or input file
+REFUSED = 3  # the server refused the request: invalid, policy, conflict, stale etag, reused request_id
+NOT_FOUND = 4  # no such resource (for this buyer)
+DENIED = 5  # unauthenticated or not permitted (e.g. CONNECTIVITY_NOT_PERMITTED)
+UNAVAILABLE = 6  # the server cannot be reached, is shutting down, or the deadline passed
+ERROR = 7  # any other server error (INTERNAL with an incident id, UNIMPLEMENTED, ...)
+INTERRUPTED = 130  # Ctrl-C
+
+_BY_CODE = {
+    grpc.StatusCode.INVALID_ARGUMENT: REFUSED,
+    grpc.StatusCode.FAILED_PRECONDITION: REFUSED,
+    grpc.StatusCode.ALREADY_EXISTS: REFUSED,
+    grpc.StatusCode.ABORTED: REFUSED,
+    grpc.StatusCode.OUT_OF_RANGE: REFUSED,
+    grpc.StatusCode.NOT_FOUND: NOT_FOUND,
+    grpc.StatusCode.UNAUTHENTICATED: DENIED,
+    grpc.StatusCode.PERMISSION_DENIED: DENIED,
+    grpc.StatusCode.UNAVAILABLE: UNAVAILABLE,
+    grpc.StatusCode.DEADLINE_EXCEEDED: UNAVAILABLE,
+}
+
+EPILOG = """exit codes:
+  0    success
+  1    a followed order ended failed, partial, rejected or cancelled
+  2    bad command line or input file
+  3    request refused (INVALID_ARGUMENT, FAILED_PRECONDITION, ALREADY_EXISTS, ABORTED, OUT_OF_RANGE)
+  4    NOT_FOUND
+  5    UNAUTHENTICATED or PERMISSION_DENIED
+  6    UNAVAILABLE or DEADLINE_EXCEEDED (server unreachable, shutting down, too slow)
+  7    any other error (INTERNAL, UNIMPLEMENTED, ...)
+  130  interrupted"""
+
+
+class UsageError(Exception):
+    """A problem with what the user typed or gave as a file (exit code 2)."""
+
+
+def for_error(error: InterludeError) -> int:
+    return _BY_CODE.get(error.code, ERROR)

@@ -1,0 +1,121 @@
+"""How the CLI prints: a human table (default) or JSON (`--output json`).
+
+JSON is the proto3 JSON mapping (camelCase names, enum names, RFC 3339 times), the same
+form grpcurl prints, so the output of one tool reads as the input of the other. A list
+prints one JSON array; a stream or a followed order prints one JSON object per line.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TextIO
+
+from google.protobuf import json_format
+from google.protobuf.message import Message
+
+from interlude_client.errors import InterludeError
+
+Column = tuple[str, Callable[[Any], str]]
+
+
+def as_dict(message: Message) -> dict[str, Any]:
+    return json_format.MessageToDict(message)
+
+
+def enum_label(message: Message, field_name: str) -> str:
+    """An enum field's value name without the enum's prefix (SERVICE_STATE_ACTIVE -> ACTIVE)."""
+    descriptor = message.DESCRIPTOR.fields_by_name[field_name].enum_type
+    assert descriptor is not None
+    value = descriptor.values_by_number.get(getattr(message, field_name))
+    if value is None:
+        return str(getattr(message, field_name))
+    prefix = descriptor.values[0].name.removesuffix("UNSPECIFIED")
+    return value.name.removeprefix(prefix)
+
+
+def short_type(urn: str) -> str:
+    """`urn:mef:lso:spec:legato:carrier-ethernet-evc:v0.0.1:all` -> `carrier-ethernet-evc`."""
+    parts = urn.split(":")
+    return parts[5] if len(parts) > 6 and urn.startswith("urn:mef:") else urn
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, dict | list):
+        return json.dumps(value, separators=(",", ":"))
+    return str(value)
+
+
+@dataclass
+class Output:
+    """Where and how a command prints its results and errors."""
+
+    json: bool = False
+    out: TextIO = field(default_factory=lambda: sys.stdout)
+    err: TextIO = field(default_factory=lambda: sys.stderr)
+
+    def line(self, text: str) -> None:
+        self.out.write(text + "\n")
+        self.out.flush()
+
+    def one(self, message: Message) -> None:
+        """One resource: pretty JSON, or `field: value` lines (nested values as compact JSON)."""
+        data = as_dict(message)
+        if self.json:
+            self.line(json.dumps(data, indent=2))
+            return
+        width = max((len(k) for k in data), default=0)
+        for key, value in data.items():
+            self.line(f"{key.ljust(width)}  {_cell(value)}")
+
+    def json_line(self, message: Message) -> None:
+        self.line(json.dumps(as_dict(message), separators=(",", ":")))
+
+    def table(self, items: Iterable[Message], columns: Sequence[Column]) -> int:
+        """A list: an aligned table with a header, or a JSON array; the number of items."""
+        rows = list(items)
+        if self.json:
+            self.line(json.dumps([as_dict(m) for m in rows], indent=2))
+            return len(rows)
+        cells = [[name for name, _ in columns]] + [[get(m) for _, get in columns] for m in rows]
+        widths = [max(len(row[i]) for row in cells) for i in range(len(columns))]
+        for row in cells:
+            self.line("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+        return len(rows)
+
+    def error(self, error: InterludeError) -> None:
+        """A failed call: code, reason, message, then every field violation and failed rule."""
+        if self.json:
+            self.err.write(json.dumps(error_dict(error), indent=2) + "\n")
+            return
+        head = f"{error.code.name} {error.reason}".strip()
+        self.err.write(f"error: {head}: {error.message}\n")
+        for violation in error.field_violations:
+            code = f" ({violation.reason})" if violation.reason else ""
+            self.err.write(f"  field {violation.field}: {violation.description}{code}\n")
+        for failed in error.precondition_violations:
+            self.err.write(f"  rule {failed.subject}: {failed.description}\n")
+        for key, value in sorted(error.metadata.items()):
+            self.err.write(f"  {key}: {value}\n")
+
+    def problem(self, text: str) -> None:
+        self.err.write(f"error: {text}\n")
+
+
+def error_dict(error: InterludeError) -> dict[str, Any]:
+    return {
+        "code": error.code.name,
+        "reason": error.reason,
+        "message": error.message,
+        "metadata": error.metadata,
+        "fieldViolations": [
+            {"field": v.field, "description": v.description, "reason": v.reason}
+            for v in error.field_violations
+        ],
+        "preconditionViolations": [
+            {"type": p.type, "subject": p.subject, "description": p.description}
+            for p in error.precondition_violations
+        ],
+    }

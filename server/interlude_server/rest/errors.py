@@ -1,0 +1,190 @@
+"""One table from every ErrorReason to one REST status and MEF error code.
+
+Every failure reaches the REST client through `mef_error`, from a
+google.rpc.Status: in-process the domain error's rich status (the same one
+gRPC would send, via api.errors.status_for), in gateway mode the status the
+upstream sent. So gRPC and REST can never disagree about an error. A 422 is
+an array with one entry per field violation, `propertyPath` a JSON Pointer
+into the request body translated from the gRPC field path.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import grpc
+from google.rpc import error_details_pb2, status_pb2  # type: ignore[import-untyped,unused-ignore]
+
+from interlude_grpc.mef.lso.interlude.v1 import common_pb2
+
+R = common_pb2.ErrorReason
+REFERENCE_PREFIX = "urn:mef:lso:interlude:error:"
+REASON_HEADER = "X-Interlude-Reason"
+MAX_REASON = 255  # MEF Error.reason maxLength
+
+
+@dataclass(frozen=True)
+class RestCode:
+    """The HTTP status and the MEF `code` an error is sent with (for a 422, the code of
+    a violation that names none)."""
+
+    http: int
+    code: str
+
+
+# The single source of truth for REST errors; tests/rest checks that every ErrorReason is
+# here and that the README's error table says the same.
+REST_CODES: dict[int, RestCode] = {
+    R.ERROR_REASON_UNSPECIFIED: RestCode(500, "internalError"),
+    R.ERROR_REASON_RPC_NOT_IMPLEMENTED: RestCode(501, "notImplemented"),
+    R.ERROR_REASON_INVALID_REQUEST: RestCode(422, "invalidValue"),
+    R.ERROR_REASON_INVALID_PAGE_TOKEN: RestCode(400, "invalidQuery"),
+    R.ERROR_REASON_INVALID_FILTER: RestCode(400, "invalidQuery"),
+    R.ERROR_REASON_INVALID_FIELD_MASK: RestCode(400, "invalidQuery"),
+    R.ERROR_REASON_SERVICE_NOT_FOUND: RestCode(404, "notFound"),
+    R.ERROR_REASON_SERVICE_ORDER_NOT_FOUND: RestCode(404, "notFound"),
+    R.ERROR_REASON_SERVICE_SPECIFICATION_NOT_FOUND: RestCode(404, "notFound"),
+    R.ERROR_REASON_PERFORMANCE_RESOURCE_NOT_FOUND: RestCode(404, "notFound"),
+    R.ERROR_REASON_TEST_RESOURCE_NOT_FOUND: RestCode(404, "notFound"),
+    R.ERROR_REASON_ETAG_MISMATCH: RestCode(409, "conflict"),
+    R.ERROR_REASON_REQUEST_ID_REUSED: RestCode(409, "conflict"),
+    R.ERROR_REASON_POLICY_VIOLATION: RestCode(422, "invalidValue"),
+    R.ERROR_REASON_CONNECTIVITY_NOT_PERMITTED: RestCode(403, "accessDenied"),
+    R.ERROR_REASON_INVALID_STATE_TRANSITION: RestCode(409, "conflict"),
+    R.ERROR_REASON_RESUME_TOKEN_EXPIRED: RestCode(400, "invalidQuery"),
+    R.ERROR_REASON_INVALID_RESUME_TOKEN: RestCode(400, "invalidQuery"),
+    R.ERROR_REASON_PROFILE_IN_USE: RestCode(422, "performanceProfileInUse"),
+    R.ERROR_REASON_OUT_OF_SERVICE_CONSENT_REQUIRED: RestCode(422, "otherIssue"),
+    R.ERROR_REASON_UNAUTHENTICATED: RestCode(401, "invalidCredentials"),
+    R.ERROR_REASON_MISSING_SCOPE: RestCode(403, "accessDenied"),
+    R.ERROR_REASON_OVERLOADED: RestCode(503, "internalError"),
+    R.ERROR_REASON_SHUTTING_DOWN: RestCode(503, "internalError"),
+    R.ERROR_REASON_INTERNAL: RestCode(500, "internalError"),
+    R.ERROR_REASON_SLOW_CONSUMER: RestCode(503, "internalError"),
+    R.ERROR_REASON_HUB_SUBSCRIPTION_NOT_FOUND: RestCode(404, "notFound"),
+    R.ERROR_REASON_INVALID_BODY: RestCode(400, "invalidBody"),
+    R.ERROR_REASON_PATH_NOT_FOUND: RestCode(404, "notFound"),
+    R.ERROR_REASON_UPSTREAM_UNAVAILABLE: RestCode(503, "internalError"),
+    R.ERROR_REASON_METHOD_NOT_ALLOWED: RestCode(405, "notImplemented"),
+}
+
+# A reason this table does not know (a newer upstream in gateway mode) maps by its gRPC code.
+_BY_GRPC_CODE: dict[int, RestCode] = {
+    grpc.StatusCode.INVALID_ARGUMENT.value[0]: RestCode(422, "invalidValue"),
+    grpc.StatusCode.NOT_FOUND.value[0]: RestCode(404, "notFound"),
+    grpc.StatusCode.ALREADY_EXISTS.value[0]: RestCode(409, "conflict"),
+    grpc.StatusCode.ABORTED.value[0]: RestCode(409, "conflict"),
+    grpc.StatusCode.FAILED_PRECONDITION.value[0]: RestCode(422, "otherIssue"),
+    grpc.StatusCode.OUT_OF_RANGE.value[0]: RestCode(400, "invalidQuery"),
+    grpc.StatusCode.PERMISSION_DENIED.value[0]: RestCode(403, "accessDenied"),
+    grpc.StatusCode.UNAUTHENTICATED.value[0]: RestCode(401, "invalidCredentials"),
+    grpc.StatusCode.UNIMPLEMENTED.value[0]: RestCode(501, "notImplemented"),
+    grpc.StatusCode.UNAVAILABLE.value[0]: RestCode(503, "internalError"),
+    grpc.StatusCode.RESOURCE_EXHAUSTED.value[0]: RestCode(503, "internalError"),
+}
+
+
+@dataclass(frozen=True)
+class MefError:
+    """A REST error response: status, MEF body (an object, or an array for 422) and the stable reason."""
+
+    http: int
+    body: Any
+    reason: str
+    headers: tuple[tuple[str, str], ...] = ()
+
+
+# A query problem names its own Error400 code when it is more precise than `invalidQuery`.
+_QUERY_CODES = ("missingQueryParameter", "missingQueryValue")
+
+
+def rest_code(reason: str, grpc_code: int) -> RestCode:
+    """The REST code of an ErrorInfo reason (falling back on the gRPC code for unknown reasons)."""
+    try:
+        return REST_CODES[R.Value("ERROR_REASON_" + reason)]
+    except ValueError:
+        return _BY_GRPC_CODE.get(grpc_code, RestCode(500, "internalError"))
+
+
+_TOKEN = re.compile(r"[^.\[\]]+")
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(w[:1].upper() + w[1:] for w in rest)
+
+
+def property_path(field: str, body_root: str = "") -> str:
+    """A JSON Pointer into the REST body for a gRPC field path.
+
+    `service_order.service_order_item[0].service.service_configuration.attributes.cir`
+    with body root `service_order` is `/serviceOrderItem/0/service/serviceConfiguration/cir`:
+    the root is dropped, proto names become camelCase, and an extension point's
+    `attributes` level is flattened (its properties keep their MEF spelling).
+    A field that already is a pointer is returned unchanged.
+    """
+    if field.startswith("/") or not field:
+        return field
+    tokens = _TOKEN.findall(field)
+    root = _TOKEN.findall(body_root)
+    if root and tokens[: len(root)] == root:
+        tokens = tokens[len(root) :]
+    out: list[str] = []
+    in_document = False
+    for token in tokens:
+        if in_document or token.startswith("@") or token.isdigit():
+            out.append(token)
+        elif token == "attributes":
+            in_document = True
+        else:
+            out.append(_camel(token))
+    return "".join("/" + t.replace("~", "~0").replace("/", "~1") for t in out)
+
+
+def _details(status: status_pb2.Status) -> tuple[str, list[Any]]:
+    reason = ""
+    violations: list[Any] = []
+    for detail in status.details:
+        if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
+            info = error_details_pb2.ErrorInfo()
+            detail.Unpack(info)
+            reason = info.reason
+        elif detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
+            bad = error_details_pb2.BadRequest()
+            detail.Unpack(bad)
+            violations.extend(bad.field_violations)
+    return reason, violations
+
+
+def mef_error(status: status_pb2.Status, body_root: str = "") -> MefError:
+    """The MEF error response for a rich gRPC status."""
+    reason, violations = _details(status)
+    code = rest_code(reason, status.code)
+    message = status.message or reason
+    if code.http == 422:
+        body: Any = [
+            {
+                "code": v.reason if v.reason and code.code in ("invalidValue", "otherIssue") else code.code,
+                "propertyPath": property_path(v.field, body_root),
+                "reason": v.description[:MAX_REASON] or message[:MAX_REASON],
+                "message": message,
+                "referenceError": REFERENCE_PREFIX + reason,
+            }
+            for v in violations
+        ] or [
+            {"code": code.code, "reason": message[:MAX_REASON], "referenceError": REFERENCE_PREFIX + reason}
+        ]
+    else:
+        mef_code = code.code
+        if code.http == 400 and violations and violations[0].reason in _QUERY_CODES:
+            mef_code = violations[0].reason
+        body = {
+            "code": mef_code,
+            "reason": message[:MAX_REASON],
+            "referenceError": REFERENCE_PREFIX + reason,
+        }
+        if violations:
+            body["message"] = "; ".join(f"{v.field}: {v.description}" for v in violations)
+    return MefError(code.http, body, reason or "INTERNAL")

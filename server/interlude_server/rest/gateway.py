@@ -1,0 +1,86 @@
+"""`interlude-rest-gateway`: the MEF REST form in front of a remote Interlude gRPC server.
+
+Same routes and mapping as the in-process adapter; each REST call becomes one
+call through the generated stubs (like grpc-gateway). The hub needs the event
+log, so it is served only in-process: here `/hub` answers 501.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import sys
+from pathlib import Path
+
+import structlog
+
+from interlude_server.api.principal import DEFAULT_BUYER
+from interlude_server.config import LOG_LEVELS, Listen, parse_listen
+from interlude_server.main import write_ready_file
+from interlude_server.observability.logging import configure_logging
+from interlude_server.rest.app import build_app
+from interlude_server.rest.backend import GatewayBackend
+from interlude_server.rest.server import start_rest
+
+_log = structlog.get_logger("interlude_server.rest.gateway")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="interlude-rest-gateway",
+        description="MEF LSO Interlude REST form in front of a remote Interlude gRPC server.",
+    )
+    parser.add_argument(
+        "--upstream", required=True, type=parse_listen, metavar="HOST:PORT", help="gRPC server"
+    )
+    parser.add_argument(
+        "--listen",
+        type=parse_listen,
+        default=parse_listen("127.0.0.1:8080"),
+        metavar="HOST:PORT",
+        help="REST listen address; port 0 picks a free port (default 127.0.0.1:8080)",
+    )
+    parser.add_argument("--default-buyer", default=DEFAULT_BUYER, metavar="BUYER")
+    parser.add_argument("--timeout", type=float, default=30.0, metavar="SECONDS", help="per upstream call")
+    parser.add_argument("--ready-file", type=Path, default=None, metavar="PATH")
+    parser.add_argument("--log-format", choices=("json", "console"), default=None)
+    parser.add_argument("--log-level", choices=LOG_LEVELS, default="info")
+    return parser
+
+
+async def run(
+    upstream: Listen, listen: Listen, default_buyer: str, call_timeout: float, ready: Path | None
+) -> int:
+    backend = GatewayBackend(upstream.address, call_timeout)
+    try:
+        server = await start_rest(listen, build_app(backend, None, default_buyer))
+    except OSError as exc:
+        _log.error("gateway.bind_failed", address=listen.address, error=str(exc))
+        await backend.close()
+        return 1
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    if ready is not None:
+        write_ready_file(ready, server.listen.address)
+    _log.info("gateway.started", address=server.listen.address, upstream=upstream.address)
+    await stop.wait()
+    await server.stop()
+    await backend.close()
+    _log.info("gateway.stopped")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    ns = build_parser().parse_args(argv)
+    configure_logging(ns.log_format or ("console" if sys.stderr.isatty() else "json"), ns.log_level)
+    code = asyncio.run(run(ns.upstream, ns.listen, ns.default_buyer, ns.timeout, ns.ready_file))
+    if ns.ready_file is not None:
+        ns.ready_file.unlink(missing_ok=True)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

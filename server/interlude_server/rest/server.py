@@ -1,0 +1,72 @@
+"""Run a REST application on a listen address (port 0 picks a free port)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from interlude_server.app import ServiceBinding
+from interlude_server.config import Config, Listen
+from interlude_server.rest.app import build_app
+from interlude_server.rest.backend import InProcessBackend
+from interlude_server.rest.delivery import DeliverySettings, Dispatcher
+from interlude_server.rest.hub import HubApi
+from interlude_server.store.base import Store
+
+
+@dataclass(frozen=True)
+class RestServer:
+    runner: web.AppRunner
+    listen: Listen  # with the port actually bound
+
+    async def stop(self) -> None:
+        await self.runner.cleanup()
+
+
+async def start_rest(listen: Listen, app: web.Application, shutdown_timeout: float = 5.0) -> RestServer:
+    """Bind and serve `app`; raises OSError if the address cannot be bound."""
+    runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=shutdown_timeout)
+    await runner.setup()
+    site = web.TCPSite(runner, listen.host, listen.port, reuse_port=False)
+    try:
+        await site.start()
+    except BaseException:
+        await runner.cleanup()
+        raise
+    port = int(runner.addresses[0][1])
+    return RestServer(runner, Listen(listen.host, port))
+
+
+@dataclass(frozen=True)
+class InProcessRest:
+    """The REST adapter inside interlude-server: its HTTP server and hub delivery."""
+
+    server: RestServer
+    dispatcher: Dispatcher
+
+    async def stop(self, grace: float) -> None:
+        """Stop taking requests, then let deliveries in flight finish and record their cursors."""
+        await self.server.stop()
+        await self.dispatcher.close(grace)
+
+
+async def start_in_process(
+    config: Config, store: Store, dispatcher: Dispatcher, bindings: Sequence[ServiceBinding]
+) -> InProcessRest:
+    """Serve REST on `config.rest_listen` over the servicers of `bindings`, and resume hub delivery."""
+    assert config.rest_listen is not None
+    app = build_app(InProcessBackend(bindings), HubApi(store, dispatcher), config.default_buyer)
+    server = await start_rest(config.rest_listen, app)
+    await dispatcher.open()
+    return InProcessRest(server, dispatcher)
+
+
+def delivery_settings(config: Config) -> DeliverySettings:
+    return DeliverySettings(
+        max_attempts=config.hub_max_attempts,
+        backoff_initial=config.hub_backoff_initial,
+        backoff_max=config.hub_backoff_max,
+        timeout=config.hub_delivery_timeout,
+    )
