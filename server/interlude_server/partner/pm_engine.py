@@ -27,6 +27,7 @@ from interlude_server.domain import clock, pm_jobs, pm_reports
 from interlude_server.domain.pm_model import duration_seconds, settings_of, subject_ids
 from interlude_server.domain.pm_states import JOB, LIVE_JOB_STATES
 from interlude_server.partner.pm_measure import measure, uniform
+from interlude_server.partner.workers import Step, Workers
 from interlude_server.store.base import PageRequest, Store
 from interlude_server.store.sqlite_keys import key_timestamp
 
@@ -59,14 +60,15 @@ def _ts(ns: int) -> timestamp_pb2.Timestamp:
 
 
 class PmEngine:
-    """Runs one task per live job; `step_delay` paces validation and task steps."""
+    """Drives each live job with one worker task (partner/workers); `step_delay` paces
+    validation and task steps. A poke (`submit`) wakes a job's worker early."""
 
     def __init__(self, store: Store, seed: int, sim_clock: SimClock, step_delay: float) -> None:
         self.store = store
         self.seed = seed
         self.clock = sim_clock
         self.step_delay = step_delay
-        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._workers = Workers("pm.job", max(step_delay, 1.0))
         self._pokes: dict[str, asyncio.Event] = {}
 
     async def start(self) -> int:
@@ -79,22 +81,12 @@ class PmEngine:
     def submit(self, buyer_id: str, job_id: str) -> None:
         """Make sure the job is followed, and wake it: something about it changed."""
         self._pokes.setdefault(job_id, asyncio.Event()).set()
-        if job_id not in self._tasks:
-            task = asyncio.create_task(self._run(buyer_id, job_id), name=f"pm-job:{job_id}")
-            self._tasks[job_id] = task
-            task.add_done_callback(lambda _t: self._done(job_id))
-
-    def _done(self, job_id: str) -> None:
-        self._tasks.pop(job_id, None)
-        self._pokes.pop(job_id, None)
+        self._workers.submit(
+            job_id, self._stepper(buyer_id, job_id), _log.bind(job_id=job_id, buyer=buyer_id)
+        )
 
     async def stop(self) -> None:
-        tasks = list(self._tasks.values())
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await self._workers.stop()
 
     async def _wait(self, job_id: str, seconds: float) -> None:
         """Sleep up to `seconds`, waking early when the job is poked."""
@@ -103,26 +95,27 @@ class PmEngine:
             await asyncio.wait_for(poke.wait(), max(seconds, 0.0))
         poke.clear()
 
-    async def _run(self, buyer_id: str, job_id: str) -> None:
-        log = _log.bind(job_id=job_id, buyer=buyer_id)
+    def _stepper(self, buyer_id: str, job_id: str) -> Step:
+        """The job's step: one task step, state step or bin; False once the job has ended.
+        It remembers where measuring stands between steps (the next bin's start)."""
         next_start: int | None = None
-        while True:
-            try:
-                job = await self.store.get_pm_job(buyer_id, job_id)
-                if job is None or job.state in JOB.terminal:
-                    return
-                if await self._task_step(buyer_id, job):
-                    continue
-                if job.state == Pm.PERFORMANCE_JOB_STATE_IN_PROGRESS:
-                    next_start = await self._measure_step(job, next_start)
-                else:
-                    next_start = None
-                    await self._state_step(job)
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("pm.step_failed")
-                await asyncio.sleep(max(self.step_delay, 1.0))
+
+        async def step() -> bool:
+            nonlocal next_start
+            job = await self.store.get_pm_job(buyer_id, job_id)
+            if job is None or job.state in JOB.terminal:
+                self._pokes.pop(job_id, None)
+                return False
+            if await self._task_step(buyer_id, job):
+                return True
+            if job.state == Pm.PERFORMANCE_JOB_STATE_IN_PROGRESS:
+                next_start = await self._measure_step(job, next_start)
+            else:
+                next_start = None
+                await self._state_step(job)
+            return True
+
+        return step
 
     async def _task_step(self, buyer_id: str, job: Pm.PerformanceJob) -> bool:
         """Advance the job's oldest open modify/cancel task by one step; False if there is none."""
