@@ -11,7 +11,19 @@ import pytest
 from tests.e2e.helpers import Stubs
 from tests.server_process import ServerProcess, launch
 
-FAULTS = {"faults": [{"externalId": "FAIL-*", "reason": "simulated: the Partner's NE rejected the change"}]}
+FAULTS = {
+    "faults": [{"externalId": "FAIL-*", "reason": "simulated: the Partner's NE rejected the change"}],
+    # A test job named FAIL-* misses its loss threshold in every CIR step (verdict FAIL).
+    "testFaults": [
+        {
+            "jobName": "FAIL-*",
+            "effect": "breach",
+            "step": "cir-step-*",
+            "metric": "frameLossRatio",
+            "value": 2.5,
+        }
+    ],
+}
 
 
 @pytest.fixture(scope="module")
