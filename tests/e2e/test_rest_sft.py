@@ -31,13 +31,12 @@ from tests.e2e.mef_names import (
     TEST_RESULT_COMMON,
     unknown_in,
 )
-from tests.e2e.rest import Listener, RestClient
+from tests.e2e.rest import SFT, Listener, RestClient
 from tests.e2e.sft import SftClient, config_type, job
 from tests.e2e.streams import Collector
 from tests.server_process import ServerProcess, launch
 
 St = service_test_pb2
-SFT = "/mefApi/interlude/serviceFunctionTesting/v3"
 LISTENER = "/buyer/mefApi/interlude/serviceFunctionTestingNotification/v3/listener/"
 FAULTS = {
     "testFaults": [
@@ -358,6 +357,15 @@ def test_errors_of_the_sft_api_carry_the_grpc_reasons(rest: RestClient, tests: S
         ("invalidValue", "/testMode"),
         ("unexpectedProperty", "/x"),
     }
+    no_job = rest.post(f"{SFT}/cancelTestJob", {"testJob": {"id": ""}})
+    _mef_error(no_job, 422, "missingProperty", "INVALID_REQUEST")
+    assert [e["propertyPath"] for e in no_job.body] == ["/testJob/id"]  # gRPC: the request's `id`
+    profile = rest.post(
+        f"{SFT}/testProfile", {"name": "p", "isBundled": False, "lifecycleStatus": "approved"}
+    )
+    _mef_error(profile, 422, "", "INVALID_REQUEST")
+    paths = {e["propertyPath"] for e in profile.body}
+    assert {"/validFor", "/relatedServiceSpecification/id"} <= paths  # MEF's reference, not the proto name
     oos = job(
         "oos",
         "rfc2544-throughput",

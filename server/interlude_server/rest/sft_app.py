@@ -13,13 +13,14 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from aiohttp import web
+from google.rpc import error_details_pb2, status_pb2  # type: ignore[import-untyped,unused-ignore]
 
 from interlude_grpc.mef.lso.interlude.v1 import service_test_pb2
 from interlude_server.domain.errors import NotFound
 from interlude_server.rest import app as a
 from interlude_server.rest import query, sft_inbound, sft_query
 from interlude_server.rest import sft_mapping as sm
-from interlude_server.rest.backend import Backend
+from interlude_server.rest.backend import Backend, RpcFailure
 
 St = service_test_pb2
 _SFT = "ServiceTestService"
@@ -44,6 +45,33 @@ _TASK_METHODS: dict[int, tuple[str, Any]] = {
 }
 
 
+# gRPC field names whose MEF property has another shape (a reference object), and the
+# request-level `id` of a task RPC, which MEF carries as the body's `testJob.id`.
+_MEF_SHAPES = {"related_service_specification_id": "related_service_specification.id"}
+_TASK_FIELDS = {"id": "test_job.id"}
+
+
+def _mef_field(field: str, renames: dict[str, str]) -> str:
+    head, sep, pointer = field.partition("/")  # a pointer into a document is MEF's already
+    if head in renames:
+        head = renames[head]
+    *parents, leaf = head.split(".")
+    if leaf in _MEF_SHAPES:
+        head = ".".join([*parents, _MEF_SHAPES[leaf]])
+    return head + sep + pointer
+
+
+def _mef_fields(status: status_pb2.Status, renames: dict[str, str]) -> None:
+    """Rename the field violations of `status` (in place) to the MEF shape of the body."""
+    for detail in status.details:
+        if detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
+            bad = error_details_pb2.BadRequest()
+            detail.Unpack(bad)
+            for violation in bad.field_violations:
+                violation.field = _mef_field(violation.field, renames)
+            detail.Pack(bad)
+
+
 def _hrefs(request: web.Request) -> sm.SftHrefs:
     return sm.SftHrefs(a.hrefs(request))
 
@@ -62,8 +90,14 @@ class SftApi:
     def __init__(self, backend: Backend) -> None:
         self.backend = backend
 
-    async def _call(self, request: web.Request, method: str, req: Any) -> Any:
-        return await self.backend.call(_SFT, method, req, a.buyer(request))
+    async def _call(
+        self, request: web.Request, method: str, req: Any, renames: dict[str, str] | None = None
+    ) -> Any:
+        try:
+            return await self.backend.call(_SFT, method, req, a.buyer(request))
+        except RpcFailure as failure:
+            _mef_fields(failure.status, renames or {})
+            raise
 
     async def _list(
         self,
@@ -166,7 +200,7 @@ class SftApi:
                 fields["modification"] = mod
                 request[a.BODY_ROOT] = "modification"
             req = request_type(request_id=_request_id(request), **fields)
-            t = (await self._call(request, method, req)).test_job_task
+            t = (await self._call(request, method, req, _TASK_FIELDS)).test_job_task
             h = _hrefs(request)
             return a.respond(sm.task(t, h), 201, {"Location": h.task(t.task_type, t.id)})
 
