@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 
 import grpc
 import pytest
@@ -26,12 +27,16 @@ FAULTS = {
 }
 
 
-@pytest.fixture(scope="module")
-def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    workdir = tmp_path_factory.mktemp("demo")
+def launch_demo(workdir: Path, *extra: str) -> ServerProcess:
+    """A server with the demo seed, a fast simulator and the FAULTS rules, plus `extra` flags."""
     faults = workdir / "faults.json"
     faults.write_text(json.dumps(FAULTS))
-    running = launch(workdir, "--seed", "demo", "--sim-step-delay", "0.02", "--sim-faults", str(faults))
+    return launch(workdir, "--seed", "demo", "--sim-step-delay", "0.02", "--sim-faults", str(faults), *extra)
+
+
+@pytest.fixture(scope="module")
+def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    running = launch_demo(tmp_path_factory.mktemp("demo"))
     yield running
     assert running.stop() == 0
 

@@ -7,7 +7,6 @@ part delivers the test events of the durable log to a real listener.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -17,6 +16,7 @@ from google.protobuf import json_format, timestamp_pb2
 
 from interlude_grpc.mef.lso.interlude.v1 import events_pb2, service_test_pb2
 from interlude_server.rest.errors import property_path
+from tests.e2e.conftest import launch_demo
 from tests.e2e.helpers import ALPHA, rich_error
 from tests.e2e.mef_names import (
     EVENT,
@@ -33,27 +33,16 @@ from tests.e2e.mef_names import (
 )
 from tests.e2e.rest import SFT, Listener, RestClient
 from tests.e2e.sft import SftClient, config_type, job
-from tests.e2e.streams import Collector
-from tests.server_process import ServerProcess, launch
+from tests.e2e.streams import event_log
+from tests.server_process import ServerProcess
 
 St = service_test_pb2
 LISTENER = "/buyer/mefApi/interlude/serviceFunctionTestingNotification/v3/listener/"
-FAULTS = {
-    "testFaults": [
-        {"jobName": "BREACH-*", "effect": "breach", "step": "lbm-*", "metric": "roundTripTime", "value": 900}
-    ]
-}
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    workdir = tmp_path_factory.mktemp("rest-sft")
-    faults = workdir / "faults.json"
-    faults.write_text(json.dumps(FAULTS))
-    running = launch(
-        workdir, "--seed", "demo", "--sim-step-delay", "0.02", "--sim-faults", str(faults),
-        "--rest-listen", "127.0.0.1:0",
-    )  # fmt: skip
+    running = launch_demo(tmp_path_factory.mktemp("rest-sft"), "--rest-listen", "127.0.0.1:0")
     yield running
     assert running.stop() == 0
 
@@ -381,14 +370,8 @@ def test_errors_of_the_sft_api_carry_the_grpc_reasons(rest: RestClient, tests: S
 
 
 def _test_events(server: ServerProcess, job_id: str) -> list[events_pb2.Event]:
-    """The job's events in the durable log (gRPC replay up to the sync marker)."""
-    with grpc.insecure_channel(server.target) as channel:
-        request = events_pb2.StreamEventsRequest(start_time=timestamp_pb2.Timestamp(seconds=1))
-        collector = Collector(channel, request, ALPHA)
-        collector.wait_for(collector.synced)
-        events = collector.events()
-        collector.stop()
-    return [e for e in events if e.resource.id == job_id or e.test_result.test_job.id == job_id]
+    """The job's events in the durable log, in log order."""
+    return [e for e in event_log(server.target) if job_id in (e.resource.id, e.test_result.test_job.id)]
 
 
 def test_the_sft_hub_delivers_test_events_in_log_order(
@@ -403,7 +386,7 @@ def test_the_sft_hub_delivers_test_events_in_log_order(
         ).body
         bad = rest.post(f"{SFT}/hub", {"callback": listener.url, "query": "eventType=serviceCreateEvent"})
         _mef_error(bad, 422, "invalidValue", "INVALID_REQUEST")
-        created = rest.post(f"{SFT}/testJob", _job_body("BREACH-hub", {"count": 2})).body
+        created = rest.post(f"{SFT}/testJob", _job_body("hub job", {"count": 2})).body
         tests.follow(created["id"])
         log = _test_events(server, created["id"])
         assert [e.event_type for e in log][:2] == [

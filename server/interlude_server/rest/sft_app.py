@@ -103,14 +103,16 @@ class SftApi:
         self,
         request: web.Request,
         method: str,
-        make: Callable[[int, str], Any],
+        spec: Any,
         field: str,
         to_json: Callable[[Any, sm.SftHrefs], Any],
     ) -> web.Response:
+        """One MEF page of a List RPC: `spec` is its filter; the request type is `{method}Request`."""
+        request_type = getattr(St, method + "Request")
         win = query.window(a.params(request))
 
         async def fetch(size: int, token: str, _skipping: bool) -> tuple[Sequence[Any], str, int]:
-            r = await self._call(request, method, make(size, token))
+            r = await self._call(request, method, request_type(filter=spec, page_size=size, page_token=token))
             return getattr(r, field), r.next_page_token, r.total_size
 
         page = await query.page_at(fetch, win)
@@ -133,11 +135,10 @@ class SftApi:
         return a.respond(sm.profile(p, _hrefs(request)), headers=a._etag(p.etag))
 
     async def list_profiles(self, request: web.Request) -> web.Response:
-        spec = sft_query.profile_filter(a.params(request))
         return await self._list(
             request,
             "ListTestProfiles",
-            lambda size, token: St.ListTestProfilesRequest(filter=spec, page_size=size, page_token=token),
+            sft_query.profile_filter(a.params(request)),
             "test_profiles",
             sm.profile,
         )
@@ -178,11 +179,10 @@ class SftApi:
         return a.respond(sm.job(j, _hrefs(request)), headers=a._etag(j.etag))
 
     async def list_jobs(self, request: web.Request) -> web.Response:
-        spec = sft_query.job_filter(a.params(request))
         return await self._list(
             request,
             "ListTestJobs",
-            lambda size, token: St.ListTestJobsRequest(filter=spec, page_size=size, page_token=token),
+            sft_query.job_filter(a.params(request)),
             "test_jobs",
             sm.job_find,
         )
@@ -214,11 +214,10 @@ class SftApi:
             return a.respond(sm.task(t, _hrefs(request)))
 
         async def listing(request: web.Request) -> web.Response:
-            spec = sft_query.task_filter(a.params(request), kind.task_type)
             return await self._list(
                 request,
                 "ListTestJobTasks",
-                lambda size, token: St.ListTestJobTasksRequest(filter=spec, page_size=size, page_token=token),
+                sft_query.task_filter(a.params(request), kind.task_type),
                 "test_job_tasks",
                 sm.task,
             )
@@ -237,11 +236,10 @@ class SftApi:
         return a.respond(sm.result(r, _hrefs(request)))
 
     async def list_results(self, request: web.Request) -> web.Response:
-        spec = sft_query.result_filter(a.params(request))
         return await self._list(
             request,
             "ListTestResults",
-            lambda size, token: St.ListTestResultsRequest(filter=spec, page_size=size, page_token=token),
+            sft_query.result_filter(a.params(request)),
             "test_results",
             lambda r, h: sm.result(r, h, listed=True),
         )
