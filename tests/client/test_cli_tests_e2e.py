@@ -128,6 +128,11 @@ def test_capabilities_and_profiles(run: Run, tmp_path: Path) -> None:
     assert created["lifecycleState"] == "TEST_PROFILE_LIFECYCLE_STATE_AVAILABLE"
     code, out, _ = run("tests", "profiles", "list", "--specification", "ip-uni")
     assert created["id"] in out
+    with InterludeClient(run.target, buyer="sp-alpha") as client:
+        change = St.TestProfile(id=created["id"], description="two pings")
+        updated = client.update_test_profile(change, ["description"], etag=created["etag"])
+    assert (updated.description, updated.name) == ("two pings", "cli ping")
+    assert run.json("tests", "profiles", "get", created["id"])["description"] == "two pings"
     code, out, err = run(
         "tests", "run", "ip-ping", "alpha-ip-uni-1", "alpha-ip-uni-2", "--profile", created["id"], "-f"
     )

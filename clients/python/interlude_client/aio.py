@@ -351,6 +351,24 @@ class AsyncInterludeClient:
             self.service_test.ListTestProfiles, request, lambda r: r.test_profiles, limit, timeout
         )
 
+    async def update_test_profile(
+        self,
+        profile: service_test_pb2.TestProfile,
+        paths: Sequence[str],
+        *,
+        etag: str = "",
+        request_id: str | None = None,
+        validate_only: bool = False,
+        timeout: float | None = None,
+    ) -> service_test_pb2.TestProfile:
+        """UpdateTestProfile: change the fields of `profile` (with its id) named in `paths`."""
+        request = service_test_pb2.UpdateTestProfileRequest(
+            test_profile=profile, etag=etag, validate_only=validate_only
+        )
+        request.update_mask.paths.extend(paths)
+        request = builders.with_request_id(request, request_id)
+        return (await self._call(self.service_test.UpdateTestProfile, request, timeout)).test_profile
+
     async def delete_test_profile(
         self, profile_id: str, *, etag: str = "", request_id: str | None = None, timeout: float | None = None
     ) -> None:
