@@ -25,6 +25,10 @@ APIS = {
         "serviceOrderingManagement",
         "service-ordering-management",
     ),
+    "/mefApi/interlude/serviceFunctionTesting/v3": (
+        "serviceFunctionTest.api",
+        "service-function-test-openapi",
+    ),
 }
 
 
@@ -64,7 +68,10 @@ def main() -> int:
     ns = parser.parse_args()
     specs = find_specs(ns.spec_dir)
     if not specs:
-        print(f"no MEF inventory/ordering OpenAPI files in {ns.spec_dir}; see the README", file=sys.stderr)
+        print(
+            f"no MEF inventory/ordering/testing OpenAPI files in {ns.spec_dir}; see the README",
+            file=sys.stderr,
+        )
         return 2
     schemathesis = Path(sys.executable).with_name("schemathesis")
     failed = 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 
 import grpc
 import pytest
@@ -11,15 +12,31 @@ import pytest
 from tests.e2e.helpers import Stubs
 from tests.server_process import ServerProcess, launch
 
-FAULTS = {"faults": [{"externalId": "FAIL-*", "reason": "simulated: the Partner's NE rejected the change"}]}
+FAULTS = {
+    "faults": [{"externalId": "FAIL-*", "reason": "simulated: the Partner's NE rejected the change"}],
+    # A test job named FAIL-* misses its loss threshold in every CIR step (verdict FAIL).
+    "testFaults": [
+        {
+            "jobName": "FAIL-*",
+            "effect": "breach",
+            "step": "cir-step-*",
+            "metric": "frameLossRatio",
+            "value": 2.5,
+        }
+    ],
+}
+
+
+def launch_demo(workdir: Path, *extra: str) -> ServerProcess:
+    """A server with the demo seed, a fast simulator and the FAULTS rules, plus `extra` flags."""
+    faults = workdir / "faults.json"
+    faults.write_text(json.dumps(FAULTS))
+    return launch(workdir, "--seed", "demo", "--sim-step-delay", "0.02", "--sim-faults", str(faults), *extra)
 
 
 @pytest.fixture(scope="module")
 def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    workdir = tmp_path_factory.mktemp("demo")
-    faults = workdir / "faults.json"
-    faults.write_text(json.dumps(FAULTS))
-    running = launch(workdir, "--seed", "demo", "--sim-step-delay", "0.02", "--sim-faults", str(faults))
+    running = launch_demo(tmp_path_factory.mktemp("demo"))
     yield running
     assert running.stop() == 0
 

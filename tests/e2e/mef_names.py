@@ -126,3 +126,101 @@ def unknown_in(doc: Any, names: set[str], children: dict[str, Any] | None = None
     out: list[str] = []
     _walk(doc, names, children or {}, "", out)
     return out
+
+
+# Service Function Testing v3 (Mplify 149), plus our documented job extensions.
+SFT_REF = {"id", "href"}
+SFT_CONTACT = {"name", "emailAddress", "phoneNumber", "phoneNumberExtension", "organization", "postalAddress"}
+PROFILE_REF_OR_VALUE = {
+    "@type",
+    "id",
+    "href",
+    "serviceSpecificTestProfileConfiguration",
+    "relatedServiceSpecification",
+    "relatedContact",
+}
+JOB_COMMON = {
+    "name",
+    "description",
+    "requestedStartDateTime",
+    "requestedEndDateTime",
+    "recurrencePeriod",
+    "testProfile",
+    "relatedServiceFrom",
+    "relatedServiceTo",
+    "serviceSpecificTestJobConfiguration",
+}
+JOB_EXTENSIONS = {"testMode", "outOfServiceConsent"}
+TEST_JOB = (
+    JOB_COMMON
+    | JOB_EXTENSIONS
+    | {
+        "id",
+        "href",
+        "state",
+        "creationDate",
+        "lastModifiedDate",
+        "actualStartDateTime",
+        "actualEndDateTime",
+        "terminationError",
+    }
+)
+TEST_JOB_FIND = {
+    "id",
+    "name",
+    "requestedStartDateTime",
+    "requestedEndDateTime",
+    "relatedServiceFrom",
+    "relatedServiceTo",
+    "testProfile",
+}
+TASK = {"id", "href", "state", "creationDate", "testJob"}
+TASK_REASONS = {
+    "cancelTestJob": {"cancellationReason", "cancellationDeniedReason"},
+    "modifyTestJob": {"modificationReason", "modificationDeniedReason"} | JOB_COMMON | JOB_EXTENSIONS,
+    "suspendTestJob": {"suspensionReason", "suspensionDeniedReason"},
+    "resumeTestJob": {"resumptionReason", "resumptionDeniedReason"},
+}
+TEST_PROFILE = {
+    "id",
+    "href",
+    "creationDate",
+    "lastUpdate",
+    "lifecycleState",
+    "name",
+    "description",
+    "isBundled",
+    "lifecycleStatus",
+    "validFor",
+    "testProfileRelationship",
+    "serviceSpecificTestProfileConfiguration",
+    "relatedServiceSpecification",
+    "relatedContact",
+}
+TEST_RESULT_COMMON = {
+    "id",
+    "href",
+    "testJob",
+    "relatedServiceFrom",
+    "relatedServiceTo",
+    "actualStartDateTime",
+    "actualEndDateTime",
+}
+TEST_RESULT = TEST_RESULT_COMMON | {"serviceSpecificTestResultConfiguration"}
+SFT_CHILDREN: dict[str, Any] = {
+    "testJob": (SFT_REF, {}),
+    "relatedServiceFrom": (SFT_REF, {}),
+    "relatedServiceTo": (SFT_REF, {}),
+    "relatedServiceSpecification": (SFT_REF, {}),
+    "relatedContact": (SFT_CONTACT, {}),
+    "recurrencePeriod": ({"amount", "units"}, {}),
+    "terminationError": ({"code", "propertyPath", "value"}, {}),
+    "testProfile": (
+        PROFILE_REF_OR_VALUE,
+        {"relatedServiceSpecification": (SFT_REF, {}), "relatedContact": (SFT_CONTACT, {})},
+    ),
+    "testProfileRelationship": (
+        {"id", "name", "role", "relatedServiceSpecification", "order", "validFor"},
+        {"relatedServiceSpecification": (SFT_REF, {})},
+    ),
+}

@@ -17,6 +17,7 @@ from aiohttp import web
 INV = "/mefApi/interlude/serviceInventory/v2"
 ORD = "/mefApi/interlude/serviceOrderingManagement/v1"
 CAT = "/mefApi/interlude/serviceCatalog/v1"
+SFT = "/mefApi/interlude/serviceFunctionTesting/v3"
 
 
 @dataclass

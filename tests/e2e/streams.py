@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import grpc
+from google.protobuf import timestamp_pb2
 
 from interlude_grpc.mef.lso.interlude.v1 import common_pb2, events_pb2, events_pb2_grpc, ordering_pb2
 from tests.e2e.helpers import ALPHA, Stubs, wait_for_order
@@ -120,3 +121,15 @@ def completed_orders(events: list[events_pb2.Event]) -> set[str]:
         for e in events
         if e.event_type == events_pb2.EVENT_TYPE_SERVICE_ORDER_STATE_CHANGE and e.state == "completed"
     }
+
+
+def event_log(target: str, metadata: Metadata = ALPHA) -> list[events_pb2.Event]:
+    """Every event of the buyer in the durable log, in log order (a gRPC replay from the
+    beginning up to its sync marker): the truth hub deliveries are checked against."""
+    with grpc.insecure_channel(target) as channel:
+        request = events_pb2.StreamEventsRequest(start_time=timestamp_pb2.Timestamp(seconds=1))
+        collector = Collector(channel, request, metadata)
+        collector.wait_for(collector.synced)
+        events = collector.events()
+        collector.stop()
+    return events

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.rest import INV, ORD, RestClient
+from tests.e2e.rest import INV, ORD, SFT, RestClient
 from tests.server_process import ServerProcess, launch
 
 
@@ -61,6 +61,11 @@ def _rebased(doc: object, old: str, new: str) -> object:
         f"{INV}/service?colour=red",
         f"{ORD}/serviceOrder?limit=5",
         f"{ORD}/serviceOrder/unknown",
+        f"{SFT}/testJob?limit=5",
+        f"{SFT}/testJob/unknown",
+        f"{SFT}/testProfile?colour=red",
+        f"{SFT}/suspendTestJob?state=accepted",
+        f"{SFT}/testResult/unknown",
     ],
 )
 def test_gateway_answers_what_the_in_process_adapter_answers(

@@ -16,13 +16,12 @@ from typing import Any
 
 import grpc
 import pytest
-from google.protobuf import timestamp_pb2
 
 from interlude_grpc.mef.lso.interlude.v1 import events_pb2, ordering_pb2
-from tests.e2e.helpers import ALPHA, Stubs, wait_for_order
+from tests.e2e.helpers import Stubs, wait_for_order
 from tests.e2e.mef_names import EVENT, EVENT_PAYLOAD, HUB, HUB_EXTENSIONS, unknown_in
 from tests.e2e.rest import INV, ORD, Listener, RestClient
-from tests.e2e.streams import Collector
+from tests.e2e.streams import event_log
 from tests.server_process import ServerProcess, launch
 
 OUTAGE_S = 30.0  # the listener outage the issue asks delivery to survive
@@ -96,14 +95,7 @@ def _finish(server: ServerProcess, order_ids: list[str]) -> None:
 
 
 def _log(server: ServerProcess) -> list[events_pb2.Event]:
-    """Every event of sp-alpha in the durable log, in log order (gRPC replay up to its sync marker)."""
-    with grpc.insecure_channel(server.target) as channel:
-        request = events_pb2.StreamEventsRequest(start_time=timestamp_pb2.Timestamp(seconds=1))
-        collector = Collector(channel, request, ALPHA)
-        collector.wait_for(collector.synced)
-        events = collector.events()
-        collector.stop()
-    return events
+    return event_log(server.target)
 
 
 def _register(rest: RestClient, api: str, body: dict[str, Any]) -> tuple[str, int]:

@@ -8,7 +8,6 @@ the gRPC message (protobuf's own JSON mapping), not from the adapter's code.
 from __future__ import annotations
 
 import copy
-import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -17,11 +16,11 @@ import pytest
 from google.protobuf import json_format, timestamp_pb2
 
 from interlude_grpc.mef.lso.interlude.v1 import catalog_pb2, common_pb2, inventory_pb2, ordering_pb2
-from tests.e2e.conftest import FAULTS
+from tests.e2e.conftest import launch_demo
 from tests.e2e.helpers import ALPHA, OVC_EP, Stubs, rich_error, wait_for_order
 from tests.e2e.mef_names import ERROR, ERROR_422, unknown_in, unknown_in_order, unknown_in_service
 from tests.e2e.rest import CAT, INV, ORD, RestClient
-from tests.server_process import ServerProcess, launch
+from tests.server_process import ServerProcess
 
 Inv = inventory_pb2
 Ord = ordering_pb2
@@ -30,13 +29,7 @@ CIR = ("ingressBandwidthProfilePerOvcEndPoint", "cir", "amount")
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    workdir = tmp_path_factory.mktemp("rest")
-    faults = workdir / "faults.json"
-    faults.write_text(json.dumps(FAULTS))
-    running = launch(
-        workdir, "--seed", "demo", "--sim-step-delay", "0.02", "--sim-faults", str(faults),
-        "--rest-listen", "127.0.0.1:0",
-    )  # fmt: skip
+    running = launch_demo(tmp_path_factory.mktemp("rest"), "--rest-listen", "127.0.0.1:0")
     yield running
     assert running.stop() == 0
 

@@ -24,7 +24,7 @@ from interlude_client.channel import CallMetadata, ChannelOptions, Token, create
 from interlude_client.client import DEFAULT_TARGET
 from interlude_client.errors import from_rpc_error
 from interlude_client.paging import AsyncPager, PageT
-from interlude_client.streams import ResumeOptions, astream_events
+from interlude_client.streams import ResumeOptions, astream_events, astream_test_results
 from interlude_grpc.mef.lso.interlude.v1 import (
     catalog_pb2,
     catalog_pb2_grpc,
@@ -35,6 +35,8 @@ from interlude_grpc.mef.lso.interlude.v1 import (
     inventory_pb2_grpc,
     ordering_pb2,
     ordering_pb2_grpc,
+    service_test_pb2,
+    service_test_pb2_grpc,
 )
 
 Req = TypeVar("Req")
@@ -74,6 +76,7 @@ class AsyncInterludeClient:
         self.catalog = catalog_pb2_grpc.ServiceCatalogServiceStub(self.channel)
         self.ordering = ordering_pb2_grpc.ServiceOrderingServiceStub(self.channel)
         self.events = events_pb2_grpc.EventServiceStub(self.channel)
+        self.service_test = service_test_pb2_grpc.ServiceTestServiceStub(self.channel)
         self._sleep = sleep
 
     async def __aenter__(self) -> AsyncInterludeClient:
@@ -300,6 +303,167 @@ class AsyncInterludeClient:
     ) -> ordering_pb2.ServiceOrder:
         request = builders.with_request_id(request, request_id)
         return (await self._call(self.ordering.CreateConnectivity, request, timeout)).service_order
+
+    # --- service function testing ------------------------------------------------------
+
+    async def get_test_capabilities(
+        self,
+        service_types: Sequence[str] = (),
+        test_types: Sequence[service_test_pb2.TestType.ValueType] = (),
+        *,
+        timeout: float | None = None,
+    ) -> list[service_test_pb2.TestCapability]:
+        request = service_test_pb2.GetTestCapabilitiesRequest(
+            service_types=service_types, test_types=test_types
+        )
+        return list(
+            (await self._call(self.service_test.GetTestCapabilities, request, timeout)).test_capabilities
+        )
+
+    async def create_test_profile(
+        self,
+        profile: service_test_pb2.TestProfile,
+        *,
+        request_id: str | None = None,
+        validate_only: bool = False,
+        timeout: float | None = None,
+    ) -> service_test_pb2.TestProfile:
+        request = service_test_pb2.CreateTestProfileRequest(test_profile=profile, validate_only=validate_only)
+        request = builders.with_request_id(request, request_id)
+        return (await self._call(self.service_test.CreateTestProfile, request, timeout)).test_profile
+
+    async def get_test_profile(
+        self, profile_id: str, *, timeout: float | None = None
+    ) -> service_test_pb2.TestProfile:
+        request = service_test_pb2.GetTestProfileRequest(id=profile_id)
+        return (await self._call(self.service_test.GetTestProfile, request, timeout)).test_profile
+
+    def list_test_profiles(
+        self,
+        filter: service_test_pb2.TestProfileFilter | None = None,
+        *,
+        page_size: int = 0,
+        limit: int | None = None,
+        timeout: float | None = None,
+    ) -> AsyncPager[service_test_pb2.ListTestProfilesResponse, service_test_pb2.TestProfile]:
+        request = service_test_pb2.ListTestProfilesRequest(filter=filter, page_size=page_size)
+        return self._pager(
+            self.service_test.ListTestProfiles, request, lambda r: r.test_profiles, limit, timeout
+        )
+
+    async def update_test_profile(
+        self,
+        profile: service_test_pb2.TestProfile,
+        paths: Sequence[str],
+        *,
+        etag: str = "",
+        request_id: str | None = None,
+        validate_only: bool = False,
+        timeout: float | None = None,
+    ) -> service_test_pb2.TestProfile:
+        """UpdateTestProfile: change the fields of `profile` (with its id) named in `paths`."""
+        request = service_test_pb2.UpdateTestProfileRequest(
+            test_profile=profile, etag=etag, validate_only=validate_only
+        )
+        request.update_mask.paths.extend(paths)
+        request = builders.with_request_id(request, request_id)
+        return (await self._call(self.service_test.UpdateTestProfile, request, timeout)).test_profile
+
+    async def delete_test_profile(
+        self, profile_id: str, *, etag: str = "", request_id: str | None = None, timeout: float | None = None
+    ) -> None:
+        request = service_test_pb2.DeleteTestProfileRequest(id=profile_id, etag=etag)
+        await self._call(
+            self.service_test.DeleteTestProfile, builders.with_request_id(request, request_id), timeout
+        )
+
+    async def create_test_job(
+        self,
+        job: service_test_pb2.TestJob,
+        *,
+        request_id: str | None = None,
+        validate_only: bool = False,
+        timeout: float | None = None,
+    ) -> service_test_pb2.TestJob:
+        request = service_test_pb2.CreateTestJobRequest(test_job=job, validate_only=validate_only)
+        request = builders.with_request_id(request, request_id)
+        return (await self._call(self.service_test.CreateTestJob, request, timeout)).test_job
+
+    async def get_test_job(self, job_id: str, *, timeout: float | None = None) -> service_test_pb2.TestJob:
+        request = service_test_pb2.GetTestJobRequest(id=job_id)
+        return (await self._call(self.service_test.GetTestJob, request, timeout)).test_job
+
+    def list_test_jobs(
+        self,
+        filter: service_test_pb2.TestJobFilter | None = None,
+        *,
+        page_size: int = 0,
+        limit: int | None = None,
+        timeout: float | None = None,
+    ) -> AsyncPager[service_test_pb2.ListTestJobsResponse, service_test_pb2.TestJob]:
+        request = service_test_pb2.ListTestJobsRequest(filter=filter, page_size=page_size)
+        return self._pager(self.service_test.ListTestJobs, request, lambda r: r.test_jobs, limit, timeout)
+
+    async def change_test_job(
+        self, request: builders.TaskRequest, *, request_id: str | None = None, timeout: float | None = None
+    ) -> service_test_pb2.TestJobTask:
+        """Cancel, modify, suspend or resume a job (by the request's type; see
+        `builders.sft_task_request`); the task that tracks the change."""
+        request = builders.with_request_id(request, request_id)
+        method = getattr(self.service_test, type(request).__name__.removesuffix("Request"))
+        task: service_test_pb2.TestJobTask = (await self._call(method, request, timeout)).test_job_task
+        return task
+
+    async def get_test_job_task(
+        self, task_id: str, *, timeout: float | None = None
+    ) -> service_test_pb2.TestJobTask:
+        request = service_test_pb2.GetTestJobTaskRequest(id=task_id)
+        return (await self._call(self.service_test.GetTestJobTask, request, timeout)).test_job_task
+
+    def list_test_job_tasks(
+        self,
+        filter: service_test_pb2.TestJobTaskFilter | None = None,
+        *,
+        page_size: int = 0,
+        limit: int | None = None,
+        timeout: float | None = None,
+    ) -> AsyncPager[service_test_pb2.ListTestJobTasksResponse, service_test_pb2.TestJobTask]:
+        request = service_test_pb2.ListTestJobTasksRequest(filter=filter, page_size=page_size)
+        return self._pager(
+            self.service_test.ListTestJobTasks, request, lambda r: r.test_job_tasks, limit, timeout
+        )
+
+    async def get_test_result(
+        self, result_id: str, *, timeout: float | None = None
+    ) -> service_test_pb2.TestResult:
+        request = service_test_pb2.GetTestResultRequest(id=result_id)
+        return (await self._call(self.service_test.GetTestResult, request, timeout)).test_result
+
+    def list_test_results(
+        self,
+        filter: service_test_pb2.TestResultFilter | None = None,
+        *,
+        page_size: int = 0,
+        limit: int | None = None,
+        timeout: float | None = None,
+    ) -> AsyncPager[service_test_pb2.ListTestResultsResponse, service_test_pb2.TestResult]:
+        request = service_test_pb2.ListTestResultsRequest(filter=filter, page_size=page_size)
+        return self._pager(
+            self.service_test.ListTestResults, request, lambda r: r.test_results, limit, timeout
+        )
+
+    def stream_test_results(
+        self, job_id: str, *, heartbeat_seconds: int = 0, **options: Unpack[ResumeOptions]
+    ) -> AsyncGenerator[service_test_pb2.StreamTestResultsResponse, None]:
+        """Follow one job live (replay, sync marker, then new items) until its final
+        state, resuming across reconnects (see interlude_client.streams). Close it to end."""
+        return astream_test_results(
+            self.service_test,
+            builders.sft_results_request(job_id, heartbeat_seconds),
+            self.metadata.pairs(),
+            sleep=self._sleep,
+            **options,
+        )
 
     # --- events -------------------------------------------------------------------------
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Mapping
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol, TypeAlias, TypeVar
 
 from google.protobuf import duration_pb2, field_mask_pb2, struct_pb2
 
@@ -19,6 +19,7 @@ from interlude_grpc.mef.lso.interlude.v1 import (
     events_pb2,
     inventory_pb2,
     ordering_pb2,
+    service_test_pb2,
 )
 
 ATTRIBUTES = "service_configuration.attributes"
@@ -148,3 +149,71 @@ class OrderFollower:
     @property
     def done(self) -> bool:
         return self.last is not None and self.last.state in TERMINAL_ORDER_STATES
+
+
+# --- service function testing --------------------------------------------------------
+
+St = service_test_pb2
+TaskRequest: TypeAlias = (
+    St.CancelTestJobRequest | St.ModifyTestJobRequest | St.SuspendTestJobRequest | St.ResumeTestJobRequest
+)
+TASK_REQUESTS: dict[str, type[TaskRequest]] = {
+    "cancel": St.CancelTestJobRequest,
+    "suspend": St.SuspendTestJobRequest,
+    "resume": St.ResumeTestJobRequest,
+}
+TERMINAL_TEST_JOB_STATES = frozenset(
+    {St.TEST_JOB_STATE_COMPLETED, St.TEST_JOB_STATE_CANCELLED, St.TEST_JOB_STATE_REJECTED}
+)
+
+
+def sft_configuration_type(test: str) -> str:
+    """The configuration `@type` of a test: a URN as given, or a short name (`y1564-sat`)
+    as `urn:interlude-grpc:test:y1564-sat:v1` (see GetTestCapabilities)."""
+    return test if test.startswith("urn:") else f"urn:interlude-grpc:test:{test}:v1"
+
+
+def sft_job(
+    test: str,
+    source: str,
+    target: str,
+    parameters: Mapping[str, Any] | None = None,
+    *,
+    name: str = "",
+    profile_id: str = "",
+    mode: St.TestMode.ValueType = St.TEST_MODE_UNSPECIFIED,
+    consent: bool = False,
+    end_after: duration_pb2.Duration | None = None,
+) -> St.TestJob:
+    """A job running `test` from service end point `source` to `target` now, with the given
+    configuration parameters, settings from profile `profile_id` (else none inline), and
+    an end `end_after` from now (default one hour)."""
+    job = St.TestJob(
+        name=name or f"{test.split(':')[-2] if test.startswith('urn:') else test} {source} -> {target}",
+        related_service_from=common_pb2.ServiceRef(id=source),
+        related_service_to=common_pb2.ServiceRef(id=target),
+        test_mode=mode,
+        out_of_service_consent=consent,
+    )
+    job.service_specific_test_job_configuration.type = sft_configuration_type(test)
+    job.service_specific_test_job_configuration.attributes.update(dict(parameters or {}))
+    if profile_id:
+        job.test_profile_ref.id = profile_id
+    else:
+        job.test_profile_value.SetInParent()
+    job.requested_end_date_time.GetCurrentTime()
+    job.requested_end_date_time.seconds += (end_after or duration_pb2.Duration(seconds=3600)).seconds
+    return job
+
+
+def sft_task_request(action: str, job_id: str, *, reason: str = "", etag: str = "") -> TaskRequest:
+    """The request that cancels, suspends or resumes job `job_id` (`action` names which)."""
+    return TASK_REQUESTS[action](id=job_id, reason=reason, etag=etag)
+
+
+def sft_results_request(job_id: str, heartbeat_seconds: int = 0) -> St.StreamTestResultsRequest:
+    """A StreamTestResults request for one job (heartbeat 0: the server's default)."""
+    request = St.StreamTestResultsRequest(test_job_id=job_id)
+    if heartbeat_seconds:
+        request.heartbeat_interval.seconds = heartbeat_seconds
+    return request

@@ -376,4 +376,5 @@ def service_test_binding(
     return ServiceBinding(
         "mef.lso.interlude.v1.ServiceTestService",
         lambda server: service_test_pb2_grpc.add_ServiceTestServiceServicer_to_server(servicer, server),
+        servicer,
     )

@@ -34,6 +34,7 @@ from interlude_server.rest import mapping as m
 from interlude_server.rest.backend import Backend, RpcFailure, not_implemented
 from interlude_server.rest.errors import REASON_HEADER, MefError, mef_error
 from interlude_server.rest.hub import HubApi
+from interlude_server.rest.sft_mapping import SFT_BASE
 
 JSON = "application/json;charset=utf-8"
 BUYER_HEADER = "X-Interlude-Buyer"
@@ -249,6 +250,8 @@ class RestApi:
         ]
 
     def routes(self) -> list[web.RouteDef]:
+        from interlude_server.rest.sft_app import SftApi  # it reuses this module's helpers
+
         inv, ord_, cat = m.INVENTORY_BASE, m.ORDERING_BASE, m.CATALOG_BASE
         return [
             web.get(inv + "/service", self.list_services, allow_head=False),
@@ -263,6 +266,8 @@ class RestApi:
             web.get(cat + "/serviceSpecification/{id}", self.get_specification, allow_head=False),
             web.get(cat + "/servicePolicy", self.list_policies, allow_head=False),
             web.get(cat + "/servicePolicy/{id}", self.get_policy, allow_head=False),
+            *SftApi(self.backend).routes(),
+            *self._hub_routes(SFT_BASE, "serviceFunctionTesting"),
         ]
 
 

@@ -123,10 +123,13 @@ def property_path(field: str, body_root: str = "") -> str:
     with body root `service_order` is `/serviceOrderItem/0/service/serviceConfiguration/cir`:
     the root is dropped, proto names become camelCase, and an extension point's
     `attributes` level is flattened (its properties keep their MEF spelling).
-    A field that already is a pointer is returned unchanged.
+    A field that already is a pointer is returned unchanged; one that ends in a pointer
+    into a document (`test_job.service_specific_test_job_configuration/cirSteps/0`)
+    keeps that pointer as it is.
     """
     if field.startswith("/") or not field:
         return field
+    field, _, inner = field.partition("/")
     tokens = _TOKEN.findall(field)
     root = _TOKEN.findall(body_root)
     if root and tokens[: len(root)] == root:
@@ -140,7 +143,9 @@ def property_path(field: str, body_root: str = "") -> str:
             in_document = True
         else:
             out.append(_camel(token))
-    return "".join("/" + t.replace("~", "~0").replace("/", "~1") for t in out)
+    return "".join("/" + t.replace("~", "~0").replace("/", "~1") for t in out) + (
+        f"/{inner}" if inner else ""
+    )
 
 
 def _details(status: status_pb2.Status) -> tuple[str, list[Any]]:

@@ -35,11 +35,15 @@ API_EVENTS: dict[str, tuple[int, ...]] = {
         E.EVENT_TYPE_SERVICE_ORDER_ITEM_STATE_CHANGE,
         E.EVENT_TYPE_SERVICE_ORDER_INFORMATION_REQUIRED,
     ),
+    "serviceFunctionTesting": tuple(
+        range(E.EVENT_TYPE_TEST_PROFILE_CREATE, E.EVENT_TYPE_TEST_RESULT_CREATE + 1)
+    ),
 }
 # Where the buyer's listener API lives below its callback (the notification API of each API).
 NOTIFICATION_BASE = {
     "serviceInventory": "/mefApi/interlude/serviceInventoryNotification/v2",
     "serviceOrdering": "/mefApi/interlude/serviceOrderingNotification/v1",
+    "serviceFunctionTesting": "/mefApi/interlude/serviceFunctionTestingNotification/v3",
 }
 _KEYS = ("callback", "query", "signingSecret", "authorization")
 

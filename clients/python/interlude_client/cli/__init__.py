@@ -3,6 +3,7 @@
     interlude --buyer sp-alpha services list
     interlude -o json orders get ORDER_ID
     interlude update alpha-ovc-1-ep-1 --set ingressBandwidthProfilePerOvcEndPoint.cir.amount=200 --follow
+    interlude tests run y1564-sat alpha-evc-1-ep-1 alpha-evc-1-ep-2 --follow
 
 Each command group lives in its own module with a `register(commands)` function that
 adds its subcommands and sets `run(args, ctx) -> exit code`; adding a group (e.g. `pm`,
@@ -16,11 +17,11 @@ import sys
 from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError, version
 
-from interlude_client.cli import catalog, events, exits, orders, services
+from interlude_client.cli import catalog, events, exits, orders, services, tests
 from interlude_client.cli.context import Context, add_connection_options
 from interlude_client.errors import InterludeError
 
-COMMAND_MODULES = (services, catalog, orders, events)
+COMMAND_MODULES = (services, catalog, orders, events, tests)
 
 
 def _version() -> str:

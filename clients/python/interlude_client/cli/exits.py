@@ -7,13 +7,17 @@ import grpc
 from interlude_client.errors import InterludeError
 
 OK = 0
-NOT_COMPLETED = 1  # a followed order ended failed, partial, rejected or cancelled
+NOT_COMPLETED = (
+    1  # a followed order ended failed/partial/rejected/cancelled, or a test job cancelled/rejected
+)
 USAGE = 2  # a bad command line or input file
 REFUSED = 3  # the server refused the request: invalid, policy, conflict, stale etag, reused request_id
 NOT_FOUND = 4  # no such resource (for this buyer)
 DENIED = 5  # unauthenticated or not permitted (e.g. CONNECTIVITY_NOT_PERMITTED)
 UNAVAILABLE = 6  # the server cannot be reached, is shutting down, or the deadline passed
 ERROR = 7  # any other server error (INTERNAL with an incident id, UNIMPLEMENTED, ...)
+TEST_FAILED = 8  # a followed test completed and a run's verdict is FAIL (a threshold was missed)
+TEST_UNDECIDED = 9  # a followed test completed without a FAIL but a run is INCONCLUSIVE or ERROR
 INTERRUPTED = 130  # Ctrl-C
 
 _BY_CODE = {
@@ -31,13 +35,16 @@ _BY_CODE = {
 
 EPILOG = """exit codes:
   0    success
-  1    a followed order ended failed, partial, rejected or cancelled
+  1    a followed order ended failed, partial, rejected or cancelled;
+       a followed test job ended cancelled or rejected
   2    bad command line or input file
   3    request refused (INVALID_ARGUMENT, FAILED_PRECONDITION, ALREADY_EXISTS, ABORTED, OUT_OF_RANGE)
   4    NOT_FOUND
   5    UNAUTHENTICATED or PERMISSION_DENIED
   6    UNAVAILABLE or DEADLINE_EXCEEDED (server unreachable, shutting down, too slow)
   7    any other error (INTERNAL, UNIMPLEMENTED, ...)
+  8    a followed test completed with verdict FAIL (a threshold was missed)
+  9    a followed test completed with verdict INCONCLUSIVE or ERROR (not decided / not carried out)
   130  interrupted"""
 
 

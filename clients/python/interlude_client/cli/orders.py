@@ -10,9 +10,10 @@ import json
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from google.protobuf import json_format
+from google.protobuf.message import Message
 
 from interlude_client.cli import exits
 from interlude_client.cli.context import Context
@@ -20,6 +21,7 @@ from interlude_client.cli.output import Column, enum_label
 from interlude_client.cli.services import add_list_options, enum_value
 from interlude_grpc.mef.lso.interlude.v1 import common_pb2, ordering_pb2
 
+M = TypeVar("M", bound=Message)
 ORDER_COLUMNS: list[Column] = [
     ("ID", lambda o: o.id),
     ("STATE", lambda o: enum_label(o, "state")),
@@ -67,7 +69,7 @@ def _change_options(parser: argparse.ArgumentParser, *, etag: bool = True) -> No
         parser.add_argument("--etag", default="", help="only if the resource still has this etag")
 
 
-def _read_json(source: str) -> str:
+def read_json(source: str) -> str:
     try:
         return sys.stdin.read() if source == "-" else Path(source).read_text()
     except OSError as problem:
@@ -92,12 +94,18 @@ def parse_assignments(pairs: list[str]) -> dict[str, Any]:
     return values
 
 
-def _create(args: argparse.Namespace, ctx: Context) -> int:
-    order = ordering_pb2.ServiceOrder()
+def read_message(source: str, message: M) -> M:
+    """`message` filled from the proto JSON in file `source` (- for stdin); UsageError if it is not."""
     try:
-        json_format.Parse(_read_json(args.file), order)
+        json_format.Parse(read_json(source), message)
     except json_format.ParseError as problem:
-        raise exits.UsageError(f"{args.file}: not a ServiceOrder in proto JSON: {problem}") from problem
+        name = message.DESCRIPTOR.name
+        raise exits.UsageError(f"{source}: not a {name} in proto JSON: {problem}") from problem
+    return message
+
+
+def _create(args: argparse.Namespace, ctx: Context) -> int:
+    order = read_message(args.file, ordering_pb2.ServiceOrder())
     created = ctx.client.create_service_order(
         order, request_id=args.request_id, validate_only=args.validate_only, timeout=ctx.timeout
     )
