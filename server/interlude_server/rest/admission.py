@@ -47,9 +47,10 @@ class Admit:
         self.authenticator = authenticator
 
     def __call__(self, request: web.Request) -> Caller:
-        credentials = http_credentials(request.headers, _ssl_object(request))
         operation = rest_operation(request.method, route_template(request))
-        principal = self.authenticator.admit(credentials, operation.operation)
+        principal = self.authenticator.admit(
+            lambda: http_credentials(request.headers, _ssl_object(request)), operation.operation
+        )
         if principal is None:  # no REST operation is public; never serve one unscoped
             message = f"{operation.operation_id} is not served without a principal"
             raise Unauthenticated(message, "missing_credentials")

@@ -283,12 +283,10 @@ class RestApi:
 def _failure(exc: BaseException, request: web.Request) -> MefError | None:
     root = request.get(BODY_ROOT, "")
     if isinstance(exc, Unauthenticated | MissingScope):
-        refusal = http_refusal(exc)  # MEF 401 missingCredentials/invalidCredentials, 403 accessDenied
-        err = mef_error(status_for(exc))
-        body = {**err.body, "code": refusal.code}
-        return dataclasses.replace(
-            err, http=refusal.status, body=body, headers=tuple(refusal.headers.items())
-        )
+        # MEF 401 missingCredentials/invalidCredentials or 403 accessDenied, with the
+        # RFC 6750 challenge; the body is the one the gRPC status maps to.
+        challenge = tuple(http_refusal(exc).headers.items())
+        return dataclasses.replace(mef_error(status_for(exc)), headers=challenge)
     if isinstance(exc, RpcFailure):
         return mef_error(exc.status, root)
     if isinstance(exc, DomainError):
