@@ -16,7 +16,7 @@ import pytest
 
 from interlude_server.rest.operations import REST_OPERATIONS
 from tests.e2e.rest import INV, ORD, RestClient, gateway_process
-from tests.security import ALL, REFUSED, Kit
+from tests.security import ALL, REFUSED, CertificateAuthority, Issued, Kit
 from tests.server_process import ServerProcess, launch
 
 Metadata = tuple[tuple[str, str], ...]
@@ -60,6 +60,10 @@ def token_server(tmp_path_factory: pytest.TempPathFactory, kit: Kit) -> Iterator
         "1",
         "--max-message-bytes",
         "65536",
+        "--hub-callback-allow",
+        "127.0.0.0/8",
+        "--hub-callback-allow",
+        "*.sp-alpha.example",
     )
 
 
@@ -72,8 +76,16 @@ def _https(server: ServerProcess) -> str:
     return f"https://{server.rest}"
 
 
-def _client(server: ServerProcess, kit: Kit, token: str | None = None, **kw: object) -> RestClient:
-    return RestClient(_https(server), None, token=token, tls=kit.ssl_context(**kw))  # type: ignore[arg-type]
+def _client(
+    server: ServerProcess,
+    kit: Kit,
+    token: str | None = None,
+    *,
+    client: Issued | None = None,
+    trust: CertificateAuthority | None = None,
+) -> RestClient:
+    """An HTTPS client of the REST port, sending no development buyer header."""
+    return RestClient(_https(server), None, token=token, tls=kit.ssl_context(client, trust))
 
 
 def _authorization(metadata: Metadata) -> dict[str, str]:
@@ -147,7 +159,7 @@ def _concrete(template: str) -> str:
 def test_every_rest_operation_needs_its_scope(token_server: ServerProcess, kit: Kit) -> None:
     problems: list[str] = []
     for (method, template), operation in REST_OPERATIONS.items():
-        body = {} if method == "POST" else None
+        body: dict[str, str] | None = {} if method == "POST" else None
         others = tuple(s for s in ALL if s != operation.scope)
         without = _client(token_server, kit, kit.issuer.mint(scopes=others))
         refused = without.call(method, _concrete(template), body)
@@ -168,6 +180,17 @@ def test_a_body_over_the_size_limit_is_refused(token_server: ServerProcess, kit:
     assert reply.status == 400
     assert reply.headers["X-Interlude-Reason"] == "INVALID_BODY"
     assert "65536" in reply.body["reason"]
+
+
+def test_hub_callbacks_are_held_to_the_allow_list(token_server: ServerProcess, kit: Kit) -> None:
+    rest = _client(token_server, kit, kit.issuer.mint())
+    allowed = rest.post(f"{ORD}/hub", {"callback": "http://127.0.0.1:9/listener"})
+    assert allowed.status == 201, allowed.body
+    assert rest.delete(f"{ORD}/hub/{allowed.body['id']}").status == 204
+    for refused in ("http://169.254.169.254/latest", "https://sp-beta.example/x", "file:///etc/passwd"):
+        reply = rest.post(f"{ORD}/hub", {"callback": refused})
+        assert reply.status == 422, refused
+        assert [(v["propertyPath"], v["code"]) for v in reply.body] == [("/callback", "invalidValue")]
 
 
 # --- transport -------------------------------------------------------------------------------------
