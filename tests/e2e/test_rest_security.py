@@ -46,30 +46,29 @@ def _serve(
     assert running.stop() == 0
 
 
-@pytest.fixture(scope="module")
-def token_server(tmp_path_factory: pytest.TempPathFactory, kit: Kit) -> Iterator[ServerProcess]:
-    yield from _serve(
-        tmp_path_factory,
-        "rest-token",
-        kit,
-        "--auth",
-        "token",
+# The secured servers of this module, by mode: the flags after `--auth MODE`.
+MODES: dict[str, Callable[[Kit], list[str]]] = {
+    "token": lambda kit: [
         *kit.tls_args(),
         *kit.token_args(),
-        "--jwt-leeway",
-        "1",
-        "--max-message-bytes",
-        "65536",
-        "--hub-callback-allow",
-        "127.0.0.0/8",
-        "--hub-callback-allow",
-        "*.sp-alpha.example",
-    )
+        *("--jwt-leeway", "1", "--max-message-bytes", "65536"),
+        *("--hub-callback-allow", "127.0.0.0/8", "--hub-callback-allow", "*.sp-alpha.example"),
+    ],
+    "mtls": lambda kit: kit.tls_args(mtls=True),
+    "token+mtls": lambda kit: [*kit.tls_args(mtls=True), *kit.token_args()],
+}
 
 
-@pytest.fixture(scope="module")
-def mtls_server(tmp_path_factory: pytest.TempPathFactory, kit: Kit) -> Iterator[ServerProcess]:
-    yield from _serve(tmp_path_factory, "rest-mtls", kit, "--auth", "mtls", *kit.tls_args(mtls=True))
+def _server_of(mode: str) -> Callable[[pytest.TempPathFactory, Kit], Iterator[ServerProcess]]:
+    def serve(tmp_path_factory: pytest.TempPathFactory, kit: Kit) -> Iterator[ServerProcess]:
+        yield from _serve(tmp_path_factory, f"rest-{mode}", kit, "--auth", mode, *MODES[mode](kit))
+
+    return serve
+
+
+token_server = pytest.fixture(scope="module", name="token_server")(_server_of("token"))
+mtls_server = pytest.fixture(scope="module", name="mtls_server")(_server_of("mtls"))
+both_server = pytest.fixture(scope="module", name="both_server")(_server_of("token+mtls"))
 
 
 def _https(server: ServerProcess) -> str:
@@ -232,6 +231,21 @@ def test_mtls_handshake_fails_without_a_certificate_from_the_client_ca(
     for client in (None, kit.rogue_client, expired):
         rest = _client(mtls_server, kit, client=client)
         assert _handshake_fails(functools.partial(rest.get, f"{INV}/service")), client
+
+
+def test_token_and_certificate_must_name_the_same_buyer(both_server: ServerProcess, kit: Kit) -> None:
+    same = _client(both_server, kit, kit.issuer.mint("sp-alpha"), client=kit.alpha_client)
+    assert _only(_services(same), "alpha-")
+    # Alpha's certificate entry grants `order`: the (empty) order reaches validation.
+    assert same.post(f"{ORD}/serviceOrder", {}).status == 422
+    crossed = _client(both_server, kit, kit.issuer.mint("sp-beta"), client=kit.alpha_client).get(
+        f"{INV}/service"
+    )
+    assert (crossed.status, crossed.body["code"]) == (401, "invalidCredentials")
+    no_token = _client(both_server, kit, client=kit.alpha_client).get(f"{INV}/service")
+    assert (no_token.status, no_token.body["code"]) == (401, "missingCredentials")
+    capped = _client(both_server, kit, kit.issuer.mint("sp-beta"), client=kit.beta_client)  # `read` only
+    assert (capped.post(f"{ORD}/serviceOrder", {}).status, capped.get(f"{INV}/service").status) == (403, 200)
 
 
 # --- gateway ---------------------------------------------------------------------------------------
