@@ -76,6 +76,7 @@ run: $(STAMP) ## start the server on the embedded default (SQLite file, demo see
 bench: $(STAMP) ## benchmarks, results in bench/results/ (the full suite is F9)
 	$(PY) bench/store_paging.py
 	$(PY) -m bench.events_fanout
+	$(PY) -m bench.pm_stream
 
 bench-rest: $(STAMP) ## REST GET /service/{id} (in-process) vs gRPC GetService, about a minute
 	$(PY) bench/rest_vs_grpc.py

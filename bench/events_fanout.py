@@ -226,9 +226,11 @@ class Subscribers:
                     proc.kill()
 
 
-def deliveries_per_s(target: str, method: str, request: bytes, who: str, expected: int) -> float:
-    """100 subscribers each reading `expected` messages; total deliveries per second."""
-    subs = Subscribers(target, method, [(request, who)] * SUBSCRIBERS, expected)
+def deliveries_per_s(
+    target: str, method: str, request: bytes, who: str, expected: int, subscribers: int = SUBSCRIBERS
+) -> float:
+    """`subscribers` streams each reading `expected` messages; total deliveries per second."""
+    subs = Subscribers(target, method, [(request, who)] * subscribers, expected)
     subs.go.set()
     parts = subs.collect()
     elapsed = float(max(p["end"] for p in parts) - min(p["start"] for p in parts))
@@ -343,17 +345,27 @@ def latency_phase(
     }
 
 
-def replay_rounds(target: str, raw: RawServer, expected: int, rounds: int, label: str) -> dict[str, Any]:
-    """Alternate raw and ours (ABBA...) for `rounds` rounds; the rates and the ratio of medians."""
+def replay_rounds(
+    target: str,
+    raw: RawServer,
+    expected: int,
+    rounds: int,
+    label: str,
+    stream: tuple[str, bytes, str] | None = None,
+    subscribers: int = SUBSCRIBERS,
+) -> dict[str, Any]:
+    """Alternate raw and ours (ABBA...) for `rounds` rounds; the rates and the ratio of medians.
+    `stream` is ours as (method, serialized request, buyer): StreamEvents replay by default."""
+    method, request, who = stream or (STREAM_EVENTS, replay_request(), REPLAY_BUYER)
     ours_rates: list[float] = []
     raw_rates: list[float] = []
     for round_no in range(rounds):
         for name in ("raw", "ours") if round_no % 2 == 0 else ("ours", "raw"):
             if name == "raw":
-                rate = deliveries_per_s(raw.target, RAW_METHOD, b"", REPLAY_BUYER, expected)
+                rate = deliveries_per_s(raw.target, RAW_METHOD, b"", who, expected, subscribers)
                 raw_rates.append(rate)
             else:
-                rate = deliveries_per_s(target, STREAM_EVENTS, replay_request(), REPLAY_BUYER, expected)
+                rate = deliveries_per_s(target, method, request, who, expected, subscribers)
                 ours_rates.append(rate)
             print(f"{label} round {round_no + 1} {name}: {rate:,.0f} deliveries/s", flush=True)
     return {

@@ -34,6 +34,7 @@ def _run(*args: str) -> subprocess.CompletedProcess[str]:
         (["--hub-max-attempts", "0"], ["--hub-max-attempts", "at least 1"]),
         (["--shutdown-grace", "-1"], ["--shutdown-grace", ">= 0"]),
         (["--log-format", "xml"], ["--log-format", "json", "console"]),
+        (["--sim-time-scale", "0"], ["--sim-time-scale", "positive number"]),
     ],
     ids=[
         "listen-no-port",
@@ -44,6 +45,7 @@ def _run(*args: str) -> subprocess.CompletedProcess[str]:
         "hub-attempts",
         "grace",
         "log",
+        "time-scale",
     ],
 )
 def test_bad_flag_exits_2_naming_the_flag(args: list[str], expected: list[str]) -> None:

@@ -16,6 +16,7 @@ from interlude_server.api.catalog import catalog_binding
 from interlude_server.api.events import events_binding
 from interlude_server.api.inventory import inventory_binding
 from interlude_server.api.ordering import ordering_binding
+from interlude_server.api.performance import performance_binding
 from interlude_server.api.principal import AuthGate, BuyerResolver
 from interlude_server.api.service_test import service_test_binding
 from interlude_server.api.tls import server_credentials
@@ -23,9 +24,10 @@ from interlude_server.app import RunningServer, ServerSecurity, start_server
 from interlude_server.auth.authenticator import Authenticator
 from interlude_server.auth.settings import build_authenticator
 from interlude_server.config import Config, parse_args
-from interlude_server.events.hub import EventHub, Wakeups
+from interlude_server.events.hub import EventHub, MeasurementHub, Wakeups, close_all, route_commits
 from interlude_server.events.retention import run_retention
 from interlude_server.observability.logging import configure_logging
+from interlude_server.partner.pm_engine import PmEngine, SimClock
 from interlude_server.partner.processor import OrderProcessor
 from interlude_server.partner.simulator import FaultRule, SimulatedPartner, load_faults
 from interlude_server.partner.test_runner import TestRunner
@@ -83,10 +85,14 @@ async def serve(
             return 2
         log = await store.event_log_state()
         hub = EventHub(log.last_seq, config.event_subscriber_buffer)
+        measurement_hub = MeasurementHub(
+            await store.measurement_log_last_seq(), config.event_subscriber_buffer
+        )
+        route = route_commits(hub, measurement_hub)
         dispatcher = Dispatcher(store, lambda: hub.last_seq, delivery_settings(config))
 
-        def committed(events: list[tuple[str, Any]]) -> None:
-            hub.publish(events)  # first: delivery reads up to hub.last_seq
+        def committed(items: list[tuple[str, Any]]) -> None:
+            route(items)  # first: delivery reads up to hub.last_seq
             dispatcher.notify()
 
         store.on_commit(committed)
@@ -96,6 +102,12 @@ async def serve(
         wakeups = Wakeups()
         tester = SimulatedTester(config.sim_step_delay, config.sim_seed, test_faults)
         runner = TestRunner(store, tester, config.sim_step_delay, config.sim_seed, wakeups)
+        pm_engine = PmEngine(
+            store,
+            config.sim_seed,
+            SimClock(config.sim_time_scale, await store.sim_clock_origin_ns()),
+            config.sim_step_delay,
+        )
         buyer_of = BuyerResolver(config.default_buyer, dev_header=config.security.auth == "none")
         bindings = [
             inventory_binding(store, buyer_of),
@@ -103,6 +115,7 @@ async def serve(
             ordering_binding(store, buyer_of, processor),
             events_binding(store, hub, buyer_of, log.log_id),
             service_test_binding(store, buyer_of, runner, wakeups, log.log_id),
+            performance_binding(store, buyer_of, pm_engine, measurement_hub, log.log_id),
         ]
         try:
             running = await start_server(config.grpc_listen, bindings, config.default_buyer, security)
@@ -133,10 +146,11 @@ async def serve(
         )
         resumed = await processor.start()
         tests_resumed = await runner.start()
-        await _wait_for_signal(config, running, resumed, rest, tests_resumed)
+        jobs_resumed = await pm_engine.start()
+        await _wait_for_signal(config, running, resumed, rest, tests_resumed, jobs_resumed)
 
         def draining() -> None:
-            hub.close()
+            close_all(hub, measurement_hub)
             wakeups.close()
 
         if rest is not None:
@@ -144,6 +158,7 @@ async def serve(
         await running.stop(config.shutdown_grace, on_draining=draining)
         await processor.stop()
         await runner.stop()
+        await pm_engine.stop()
     finally:
         if retention is not None:
             retention.cancel()
@@ -162,6 +177,7 @@ async def _wait_for_signal(
     resumed: int,
     rest: InProcessRest | None,
     tests_resumed: int = 0,
+    jobs_resumed: int = 0,
 ) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -182,6 +198,7 @@ async def _wait_for_signal(
         db=str(config.db_path),
         orders_resumed=resumed,
         test_jobs_resumed=tests_resumed,
+        pm_jobs_resumed=jobs_resumed,
         services=len(running.reflected_services),
     )
     await stop.wait()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Sequence
+from typing import Any
 
 import grpc
 
@@ -15,14 +16,14 @@ Metadata = tuple[tuple[str, str], ...]
 LOCK_TOGGLE = ["alpha-uni-1", "alpha-uni-2", "alpha-ovc-1-ep-1", "alpha-evc-1-ep-1"]
 
 
-class Collector:
-    """Reads a StreamEvents call on a thread, keeping every response and the final error."""
+class StreamCollector:
+    """Reads a server-streaming call on a thread, keeping every response and the final error.
 
-    def __init__(
-        self, channel: grpc.Channel, request: events_pb2.StreamEventsRequest, metadata: Metadata = ALPHA
-    ) -> None:
-        self.call = events_pb2_grpc.EventServiceStub(channel).StreamEvents(request, metadata=metadata)
-        self.responses: list[events_pb2.StreamEventsResponse] = []
+    Works for any stream envelope with a `kind` oneof whose members carry `resume_token`."""
+
+    def __init__(self, call: Any) -> None:
+        self.call = call
+        self.responses: list[Any] = []
         self.error: grpc.RpcError | None = None
         self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._read, daemon=True)
@@ -36,9 +37,14 @@ class Collector:
         except grpc.RpcError as error:
             self.error = error
 
-    def events(self) -> list[events_pb2.Event]:
+    def of_kind(self, kind: str) -> list[Any]:
+        """The payloads of the responses of one `kind`, e.g. "update" or "heartbeat"."""
         with self._lock:
-            return [r.event for r in self.responses if r.HasField("event")]
+            return [getattr(r, kind) for r in self.responses if r.WhichOneof("kind") == kind]
+
+    def ended(self) -> bool:
+        """The call finished (OK or with an error)."""
+        return not self._thread.is_alive()
 
     def last_token(self) -> str:
         with self._lock:
@@ -63,6 +69,18 @@ class Collector:
     def stop(self) -> None:
         self.call.cancel()
         self._thread.join(timeout=5)
+
+
+class Collector(StreamCollector):
+    """Collects a StreamEvents call."""
+
+    def __init__(
+        self, channel: grpc.Channel, request: events_pb2.StreamEventsRequest, metadata: Metadata = ALPHA
+    ) -> None:
+        super().__init__(events_pb2_grpc.EventServiceStub(channel).StreamEvents(request, metadata=metadata))
+
+    def events(self) -> list[events_pb2.Event]:
+        return list(self.of_kind("event"))
 
 
 def toggle_admin_states(

@@ -52,6 +52,8 @@ from interlude_client.errors import (
 from interlude_grpc.mef.lso.interlude.v1 import (
     events_pb2,
     events_pb2_grpc,
+    performance_pb2,
+    performance_pb2_grpc,
     service_test_pb2,
     service_test_pb2_grpc,
 )
@@ -392,3 +394,33 @@ def astream_test_results(
         sleep=sleep,
         **options,
     )
+
+
+# --- PerformanceService.StreamPerformanceData ---------------------------------------------
+
+
+def measurement_token(response: performance_pb2.StreamPerformanceDataResponse) -> str:
+    """The resume token of a StreamPerformanceData response: its update's, heartbeat's or sync's."""
+    kind = response.WhichOneof("kind")
+    return "" if kind is None else str(getattr(response, kind).resume_token)
+
+
+def stream_performance_data(
+    stub: performance_pb2_grpc.PerformanceServiceStub,
+    request: performance_pb2.StreamPerformanceDataRequest,
+    metadata: Metadata = (),
+    *,
+    sleep: Callable[[float], None] = time.sleep,
+    **options: Unpack[ResumeOptions],
+) -> Generator[performance_pb2.StreamPerformanceDataResponse, None, None]:
+    """Every StreamPerformanceData response (updates, heartbeats, sync markers), resuming on
+    reconnect with the last token seen (which overrides `range.after`); see `resumable`."""
+
+    def open_stream(token: str) -> Iterable[performance_pb2.StreamPerformanceDataResponse]:
+        resumed = performance_pb2.StreamPerformanceDataRequest()
+        resumed.CopyFrom(request)
+        if token:
+            resumed.resume_token = token
+        return stub.StreamPerformanceData(resumed, metadata=tuple(metadata))
+
+    return resumable(open_stream, measurement_token, sleep=sleep, **options)

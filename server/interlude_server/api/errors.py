@@ -22,6 +22,7 @@ from interlude_grpc.mef.lso.interlude.v1 import common_pb2
 from interlude_server.domain.errors import (
     DomainError,
     EtagMismatch,
+    InUse,
     InvalidArgument,
     InvalidState,
     MissingScope,
@@ -96,6 +97,7 @@ _CODES: dict[type[DomainError], grpc.StatusCode] = {
     PolicyViolation: grpc.StatusCode.FAILED_PRECONDITION,
     NotPermitted: grpc.StatusCode.PERMISSION_DENIED,
     InvalidState: grpc.StatusCode.FAILED_PRECONDITION,
+    InUse: grpc.StatusCode.FAILED_PRECONDITION,
     EtagMismatch: grpc.StatusCode.ABORTED,
     RequestIdReused: grpc.StatusCode.ALREADY_EXISTS,
     ResumeTokenExpired: grpc.StatusCode.OUT_OF_RANGE,
@@ -124,7 +126,7 @@ def status_for(exc: DomainError) -> status_pb2.Status:
     ]
     metadata: dict[str, str] = {}
     resource = None
-    if isinstance(exc, NotFound):
+    if isinstance(exc, NotFound | InUse):
         resource = ResourceInfo(resource_type=exc.resource.type, resource_name=exc.resource.id)
     if isinstance(exc, InvalidState):
         metadata["current_state"] = exc.current_state

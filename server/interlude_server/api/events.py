@@ -14,27 +14,23 @@ keyed by sequence serves every stream that sends the event, live or replayed.
 
 from __future__ import annotations
 
-from collections import OrderedDict
+import functools
 from collections.abc import AsyncIterator
 from typing import Any
 
 import grpc
 from google.protobuf import timestamp_pb2
 
-from interlude_grpc.mef.lso.interlude.v1 import events_pb2
+from interlude_grpc.mef.lso.interlude.v1 import common_pb2, events_pb2
 from interlude_server.api import streaming
 from interlude_server.api.principal import BuyerResolver
 from interlude_server.app import ServiceBinding
-from interlude_server.domain.errors import (
-    InvalidArgument,
-    ResumeTokenExpired,
-    ShuttingDown,
-    SlowConsumer,
-    Violation,
-)
+from interlude_server.domain import clock
+from interlude_server.domain.errors import ResumeTokenExpired
 from interlude_server.events import tokens
 from interlude_server.events.filters import matcher
 from interlude_server.events.hub import EventHub, Matcher
+from interlude_server.events.streaming import Envelope, SharedWire, replay_then_follow
 from interlude_server.store.base import EventLogState, Store
 
 Context = grpc.aio.ServicerContext[Any, Any]
@@ -49,26 +45,16 @@ def _before(a: timestamp_pb2.Timestamp, b: timestamp_pb2.Timestamp) -> bool:
     return a.ToNanoseconds() <= b.ToNanoseconds()
 
 
-class WireCache:
+def _event_response(event: events_pb2.Event, token: str) -> Response:
+    event.resume_token = token
+    return Response(event=event)
+
+
+class WireCache(SharedWire[events_pb2.Event]):
     """The serialized StreamEventsResponse of recent events, by sequence (LRU, bounded)."""
 
     def __init__(self, log_id: str, capacity: int = WIRE_CACHE_EVENTS) -> None:
-        self.log_id = log_id
-        self.capacity = capacity
-        self._wire: OrderedDict[int, bytes] = OrderedDict()
-
-    def token(self, seq: int) -> str:
-        return streaming.token(self.log_id, seq)
-
-    def response(self, event: events_pb2.Event) -> bytes:
-        wire = self._wire.get(event.sequence)
-        if wire is None:
-            event.resume_token = self.token(event.sequence)
-            wire = Response(event=event).SerializeToString()
-            self._wire[event.sequence] = wire
-            if len(self._wire) > self.capacity:
-                self._wire.popitem(last=False)
-        return wire
+        super().__init__(log_id, _event_response, capacity)
 
 
 def _serialize(response: bytes | Response) -> bytes:
@@ -95,39 +81,31 @@ class EventsServicer:
             return None
         state: EventLogState = await self.store.event_log_state()
         if point == "resume_token":
-            resume = tokens.decode(request.resume_token)
-            if resume.log_id != state.log_id or resume.seq < state.pruned_through_seq:
-                raise ResumeTokenExpired(f"the events after this resume token are no longer kept; {RESYNC}")
-            if resume.seq > state.last_seq:
-                raise InvalidArgument(
-                    "resume_token points past the end of the log",
-                    [Violation("resume_token", "not a token of this server")],
-                    reason="INVALID_RESUME_TOKEN",
-                )
-            return resume.seq
+            return tokens.resume_after(
+                request.resume_token, state.log_id, state.last_seq, state.pruned_through_seq, RESYNC
+            )
         if state.pruned_through_time is not None and _before(request.start_time, state.pruned_through_time):
             raise ResumeTokenExpired(f"events from start_time are no longer kept; {RESYNC}")
         return await self.store.seq_before(request.start_time)
 
-    async def _replay(self, buyer: str, matches: Matcher, after: int, up_to: int) -> AsyncIterator[bytes]:
+    async def _replay(
+        self, buyer: str, matches: Matcher, after: int, up_to: int
+    ) -> AsyncIterator[tuple[int, bytes]]:
         recent = self.hub.recent(buyer, after, up_to)
         if recent is not None:  # a recent position: the hub's tail has every event after it
             for event in recent:
                 if matches(event):
-                    yield self.wire.response(event)
+                    yield event.sequence, self.wire.response(event)
             return
         cursor = after
         while cursor < up_to:
             page = await self.store.read_events(buyer, cursor, up_to, REPLAY_PAGE)
             for event in page:
                 if matches(event):
-                    yield self.wire.response(event)
+                    yield event.sequence, self.wire.response(event)
             if len(page) < REPLAY_PAGE:
                 return
             cursor = page[-1].sequence
-
-    def _heartbeat(self, seq: int) -> Response:
-        return Response(heartbeat=streaming.heartbeat(self.log_id, seq))
 
     async def StreamEvents(
         self, request: events_pb2.StreamEventsRequest, context: Context
@@ -137,29 +115,17 @@ class EventsServicer:
         matches = matcher(request.filter)
         after = await self._start_after(request)
         subscription = self.hub.subscribe(buyer, matches)
-        try:
-            cursor = subscription.start_seq if after is None else after
-            async for response in self._replay(buyer, matches, cursor, subscription.start_seq):
-                yield response
-            cursor = max(cursor, subscription.start_seq)
-            yield Response(sync=streaming.sync(self.log_id, cursor))
-            while True:
-                event = await subscription.next(interval)
-                if subscription.overflowed:
-                    raise SlowConsumer(
-                        "you fell too far behind; resume from your last token", self._token(cursor)
-                    )
-                if subscription.closed:
-                    raise ShuttingDown("the server is shutting down; resume from your last token")
-                if event is None:
-                    if subscription.idle:  # every event up to the hub's newest was delivered or filtered out
-                        cursor = max(cursor, self.hub.last_seq)
-                    yield self._heartbeat(cursor)
-                elif event.sequence > cursor:
-                    cursor = event.sequence
-                    yield self.wire.response(event)
-        finally:
-            self.hub.unsubscribe(subscription)
+        envelope = Envelope[events_pb2.Event, bytes | Response](
+            token=self._token,
+            item=self.wire.response,  # the same bytes for every stream
+            heartbeat=lambda token: Response(
+                heartbeat=common_pb2.StreamHeartbeat(resume_token=token, server_time=clock.now())
+            ),
+            sync=lambda token: Response(sync=common_pb2.StreamSync(resume_token=token)),
+        )
+        replay = functools.partial(self._replay, buyer, matches)
+        async for response in replay_then_follow(self.hub, subscription, after, replay, envelope, interval):
+            yield response
 
 
 def events_binding(store: Store, hub: EventHub, buyer_of: BuyerResolver, log_id: str) -> ServiceBinding:

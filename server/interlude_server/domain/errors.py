@@ -102,6 +102,16 @@ class InvalidState(DomainError):
         self.current_state = current_state
 
 
+class InUse(DomainError):
+    """The resource is used by others and cannot be deleted (e.g. a PM profile used by a job)."""
+
+    reason = "PROFILE_IN_USE"
+
+    def __init__(self, message: str, resource_type: str, resource_id: str) -> None:
+        super().__init__(message)
+        self.resource = _Resource(resource_type, resource_id)
+
+
 class EtagMismatch(DomainError):
     """The client's etag is stale: someone changed the resource since it read it."""
 

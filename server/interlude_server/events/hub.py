@@ -1,15 +1,17 @@
-"""In-process fan-out: every committed event reaches every live subscriber once.
+"""In-process fan-out: every committed item reaches every live subscriber once.
 
-The store tells the hub about each commit (on the event loop, in commit
-order) with the events it made durable; the hub hands each event to the
-subscribers whose buyer and filter match, without touching the database.
+The store tells the hubs about each commit (on the event loop, in commit
+order) with what it made durable: log events go to the EventHub, measurement
+batches to the measurement hub (`route_commits`). A hub hands each item to
+the subscribers whose buyer and filter match, without touching the database.
+Items carry their log position as `sequence`.
 Each subscriber has a bounded buffer: one that cannot keep up is marked
 overflowed and cut off by its stream (it resumes from its token, losing
 nothing), so a slow consumer never stalls writers or other subscribers.
 
-The hub also keeps the most recent events it published (the tail), so the
+The hub also keeps the most recent items it published (the tail), so the
 usual resume, a reconnect after a short break, replays from memory: every
-event committed after `tail_floor` is in the tail, in sequence order. Older
+item committed after `tail_floor` is in the tail, in sequence order. Older
 positions, and any position after a restart, replay from the store.
 """
 
@@ -19,16 +21,28 @@ import asyncio
 import bisect
 from collections import deque
 from collections.abc import Callable
+from typing import Any, Generic, Protocol, TypeVar
 
 from interlude_grpc.mef.lso.interlude.v1 import events_pb2
+from interlude_server.store.base import CommitListener, Committed
+from interlude_server.store.pm_base import MeasurementBatch
 
+
+class Sequenced(Protocol):
+    """An item of a durable log: its position, strictly increasing in commit order."""
+
+    @property
+    def sequence(self) -> int: ...
+
+
+T = TypeVar("T", bound=Sequenced)
 Matcher = Callable[[events_pb2.Event], bool]
 
 
-class Subscription:
-    """One live subscriber's buffer of matching events."""
+class Subscription(Generic[T]):
+    """One live subscriber's buffer of matching items."""
 
-    def __init__(self, buyer_id: str, matches: Matcher, start_seq: int, capacity: int) -> None:
+    def __init__(self, buyer_id: str, matches: Callable[[T], bool], start_seq: int, capacity: int) -> None:
         self.buyer_id = buyer_id
         self.matches = matches
         # The hub's newest sequence when this subscription started: the replay covers up to it.
@@ -36,10 +50,10 @@ class Subscription:
         self.capacity = capacity
         self.overflowed = False
         self.closed = False
-        self._buffer: deque[events_pb2.Event] = deque()
+        self._buffer: deque[T] = deque()
         self._wakeup = asyncio.Event()
 
-    def offer(self, buyer_id: str, event: events_pb2.Event) -> None:
+    def offer(self, buyer_id: str, event: T) -> None:
         if self.overflowed or buyer_id != self.buyer_id or not self.matches(event):
             return
         if len(self._buffer) >= self.capacity:
@@ -57,8 +71,8 @@ class Subscription:
     def idle(self) -> bool:
         return not self._buffer
 
-    async def next(self, wait_s: float) -> events_pb2.Event | None:
-        """The next buffered event, or None after `wait_s` seconds, overflow or close."""
+    async def next(self, wait_s: float) -> T | None:
+        """The next buffered item, or None after `wait_s` seconds, overflow or close."""
         if not self._buffer and not (self.overflowed or self.closed):
             self._wakeup.clear()
             try:
@@ -73,22 +87,22 @@ class Subscription:
 TAIL_EVENTS = 16_384
 
 
-class EventHub:
-    """Receives committed events from the store and fans them out to subscriptions."""
+class Hub(Generic[T]):
+    """Receives committed items of one log and fans them out to subscriptions."""
 
     def __init__(self, last_seq: int, capacity: int = 10_000, tail: int = TAIL_EVENTS) -> None:
         self.last_seq = last_seq
         self.capacity = capacity
-        self._subscriptions: set[Subscription] = set()
+        self._subscriptions: set[Subscription[T]] = set()
         self.published = 0
         # The tail: parallel lists, trimmed in halves so that appends stay O(1) amortised.
         self.tail_size = tail
         self.tail_floor = last_seq
         self._tail_seqs: list[int] = []
-        self._tail: list[tuple[str, events_pb2.Event]] = []
+        self._tail: list[tuple[str, T]] = []
 
-    def publish(self, events: list[tuple[str, events_pb2.Event]]) -> None:
-        """The store's commit listener: runs on the event loop, in commit order."""
+    def publish(self, events: list[tuple[str, T]]) -> None:
+        """Runs on the event loop, in commit order."""
         for buyer_id, event in events:
             self.last_seq = max(self.last_seq, event.sequence)
             for subscription in self._subscriptions:
@@ -102,7 +116,7 @@ class EventHub:
             del self._tail_seqs[:cut], self._tail[:cut]
         self.published += len(events)
 
-    def recent(self, buyer_id: str, after_seq: int, up_to_seq: int) -> list[events_pb2.Event] | None:
+    def recent(self, buyer_id: str, after_seq: int, up_to_seq: int) -> list[T] | None:
         """`buyer_id`'s events with after_seq < sequence <= up_to_seq, from memory; None if
         the tail does not reach back to `after_seq` (the caller reads the store)."""
         if not self.tail_size or after_seq < self.tail_floor:
@@ -111,12 +125,12 @@ class EventHub:
         end = bisect.bisect_right(self._tail_seqs, up_to_seq)
         return [event for buyer, event in self._tail[start:end] if buyer == buyer_id]
 
-    def subscribe(self, buyer_id: str, matches: Matcher) -> Subscription:
-        subscription = Subscription(buyer_id, matches, self.last_seq, self.capacity)
+    def subscribe(self, buyer_id: str, matches: Callable[[T], bool]) -> Subscription[T]:
+        subscription = Subscription[T](buyer_id, matches, self.last_seq, self.capacity)
         self._subscriptions.add(subscription)
         return subscription
 
-    def unsubscribe(self, subscription: Subscription) -> None:
+    def unsubscribe(self, subscription: Subscription[T]) -> None:
         self._subscriptions.discard(subscription)
 
     def close(self) -> None:
@@ -127,6 +141,30 @@ class EventHub:
     @property
     def subscribers(self) -> int:
         return len(self._subscriptions)
+
+
+EventHub = Hub[events_pb2.Event]
+MeasurementHub = Hub[MeasurementBatch]
+
+
+def route_commits(events: EventHub, measurements: MeasurementHub) -> CommitListener:
+    """The store's one commit listener: each committed item to the hub of its log, in commit order."""
+
+    def publish(items: list[tuple[str, Committed]]) -> None:
+        logged = [(b, i) for b, i in items if isinstance(i, events_pb2.Event)]
+        measured = [(b, i) for b, i in items if isinstance(i, MeasurementBatch)]
+        if logged:
+            events.publish(logged)
+        if measured:
+            measurements.publish(measured)
+
+    return publish
+
+
+def close_all(*hubs: Hub[Any]) -> None:
+    """Shutdown: end the streams of every hub (they resume elsewhere or after the restart)."""
+    for hub in hubs:
+        hub.close()
 
 
 class Wakeups:

@@ -7,7 +7,7 @@ import binascii
 import json
 from dataclasses import dataclass
 
-from interlude_server.domain.errors import InvalidArgument, Violation
+from interlude_server.domain.errors import InvalidArgument, ResumeTokenExpired, Violation
 
 
 @dataclass(frozen=True)
@@ -41,3 +41,18 @@ def decode(token: str, field: str = "resume_token") -> ResumePoint:
             reason="INVALID_RESUME_TOKEN",
         )
     return point
+
+
+def resume_after(token: str, log_id: str, last_seq: int, pruned_through_seq: int, resync: str) -> int:
+    """The sequence a stream resumes after: RESUME_TOKEN_EXPIRED if the log moved on (another
+    log, or the items after the token were pruned), INVALID_RESUME_TOKEN if it is not ours."""
+    point = decode(token)
+    if point.log_id != log_id or point.seq < pruned_through_seq:
+        raise ResumeTokenExpired(f"the items after this resume token are no longer kept; {resync}")
+    if point.seq > last_seq:
+        raise InvalidArgument(
+            "resume_token points past the end of the log",
+            [Violation("resume_token", "not a token of this server")],
+            reason="INVALID_RESUME_TOKEN",
+        )
+    return point.seq

@@ -23,6 +23,7 @@ from interlude_grpc.mef.lso.interlude.v1 import (
     ordering_pb2,
     service_test_pb2,
 )
+from interlude_server.store.pm_base import MeasurementBatch, PmStore, PmTx
 
 T = TypeVar("T")
 Item = TypeVar("Item")
@@ -95,8 +96,10 @@ class HubSubscription:
     last_error: str = ""
 
 
-# Called on the event loop, in commit order, with the (buyer_id, event) pairs each commit made durable.
-CommitListener = Callable[[list[tuple[str, events_pb2.Event]]], None]
+# What a commit makes durable and publishes: log events and measurement batches.
+Committed = events_pb2.Event | MeasurementBatch
+# Called on the event loop, in commit order, with the (buyer_id, item) pairs each commit made durable.
+CommitListener = Callable[[list[tuple[str, Committed]]], None]
 
 
 @dataclass(frozen=True)
@@ -200,7 +203,7 @@ class TestReads(Protocol):
         """The job's stream items with sequence > after_seq, oldest first, at most `limit`."""
 
 
-class Tx(TestTx, Protocol):
+class Tx(TestTx, PmTx, Protocol):
     """Synchronous view of the store inside one write transaction."""
 
     def get_service(self, buyer_id: str, service_id: str) -> inventory_pb2.Service | None: ...
@@ -247,7 +250,7 @@ class Tx(TestTx, Protocol):
     def put_policy(self, policy: catalog_pb2.ServicePolicy) -> None: ...
 
 
-class Store(TestReads, Protocol):
+class Store(TestReads, PmStore, Protocol):
     """Persistence for inventory, catalog, policy, orders, history and idempotency."""
 
     async def open(self) -> None:

@@ -29,6 +29,7 @@ from interlude_grpc.mef.lso.interlude.v1 import (
 from interlude_server.store import sqlite_queries as q
 from interlude_server.store.base import (
     CommitListener,
+    Committed,
     EventLogState,
     HubSubscription,
     Page,
@@ -37,6 +38,7 @@ from interlude_server.store.base import (
 )
 from interlude_server.store.sqlite_hub import SELECT_HUB, hub_from_row
 from interlude_server.store.sqlite_keys import key_timestamp, timestamp_key
+from interlude_server.store.sqlite_pm import SqlitePmReads
 from interlude_server.store.sqlite_schema import (
     MIGRATIONS,
     TERMINAL_ORDER_STATES,
@@ -58,7 +60,7 @@ T = TypeVar("T")
 _TERMINAL = ", ".join(str(s) for s in TERMINAL_ORDER_STATES)
 
 
-class SqliteStore(TestReadsMixin):
+class SqliteStore(TestReadsMixin, SqlitePmReads):
     """Persistence in one SQLite file: WAL, durable group commit, keyset paging."""
 
     def __init__(
@@ -128,7 +130,7 @@ class SqliteStore(TestReadsMixin):
             raise RuntimeError("the store is not open")
         loop = asyncio.get_running_loop()
 
-        def publish(events: list[tuple[str, events_pb2.Event]]) -> None:
+        def publish(events: list[tuple[str, Committed]]) -> None:
             # Runs on the writer thread after COMMIT: it must never fail the committed writes.
             with contextlib.suppress(RuntimeError):  # the loop is closed: nobody listens any more
                 loop.call_soon_threadsafe(listener, events)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Sequence
 
+from interlude_server.store.sqlite_pm_schema import PM_TABLES
 from interlude_server.store.sqlite_tests import TESTS_MIGRATION
 
 # Orders in these states never change again (MEF terminal states plus the
@@ -194,7 +195,8 @@ Migration = Sequence[str]
 # MIGRATIONS[i] migrates version i to i + 1. Append only.
 # Version 3 (F5): service function testing; its tables live with their code in sqlite_tests.
 # Version 4 (F6): REST hub registrations and their delivery cursors (_V3 above).
-MIGRATIONS: tuple[Migration, ...] = (_V1, _V2, TESTS_MIGRATION, _V3)
+# Version 5 (F4): performance monitoring; its tables live in sqlite_pm_schema.
+MIGRATIONS: tuple[Migration, ...] = (_V1, _V2, TESTS_MIGRATION, _V3, PM_TABLES)
 
 SCHEMA_VERSION = len(MIGRATIONS)
 

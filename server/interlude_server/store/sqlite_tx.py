@@ -18,9 +18,10 @@ from interlude_grpc.mef.lso.interlude.v1 import (
     inventory_pb2,
     ordering_pb2,
 )
-from interlude_server.store.base import HubSubscription, IdempotencyRecord
+from interlude_server.store.base import Committed, HubSubscription, IdempotencyRecord
 from interlude_server.store.sqlite_hub import HUB_COLUMNS, hub_row
 from interlude_server.store.sqlite_keys import field_key, timestamp_key
+from interlude_server.store.sqlite_pm import SqlitePmTx
 from interlude_server.store.sqlite_tests import TestTxMixin
 
 _SERVICE_COLUMNS = (
@@ -64,13 +65,13 @@ def _order_row(o: ordering_pb2.ServiceOrder) -> tuple[int | str | bytes, ...]:
     )
 
 
-class SqliteTx(TestTxMixin):
+class SqliteTx(TestTxMixin, SqlitePmTx):
     """Synchronous access to the store inside one write transaction (implements `Tx`)."""
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self._conn: sqlite3.Connection | None = conn
-        # Events appended by this write, published to live subscribers after the commit.
-        self.appended: list[tuple[str, events_pb2.Event]] = []
+        # Events and measurement batches appended by this write, published after the commit.
+        self.appended: list[tuple[str, Committed]] = []
 
     def close(self) -> None:
         """Make further use fail: a Tx must not outlive its write function."""

@@ -1,0 +1,172 @@
+"""StreamPerformanceData: stored measurements of a range, a sync marker, then live ones.
+
+Built on the same replay-then-follow loop as StreamEvents (events/streaming),
+over the measurement log: a resume token names a batch of that log, so a client
+that resumes with its last token misses nothing and sees nothing twice. Only
+the caller's jobs and services can be named; another buyer's are NOT_FOUND.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import AsyncIterator, Callable
+
+from interlude_grpc.mef.lso.interlude.v1 import common_pb2, performance_pb2
+from interlude_server.api import filters
+from interlude_server.api.streaming import heartbeat_seconds
+from interlude_server.domain import clock
+from interlude_server.domain.errors import Errors, NotFound
+from interlude_server.events import tokens
+from interlude_server.events.hub import MeasurementHub
+from interlude_server.events.streaming import Envelope, SharedWire, replay_then_follow
+from interlude_server.store.base import Store
+from interlude_server.store.pm_base import MeasurementBatch, MeasurementRange
+from interlude_server.store.sqlite_keys import timestamp_key
+
+Pm = performance_pb2
+Response = Pm.StreamPerformanceDataResponse
+REPLAY_PAGE = 500
+RESYNC = "read the job's reports (ListPerformanceReports) for the gap, then stream again"
+BatchMatcher = Callable[[MeasurementBatch], bool]
+
+
+def _whole_update(batch: MeasurementBatch, token: str) -> Response:
+    return Response(update=Pm.MeasurementUpdate(measurements=batch.measurements, resume_token=token))
+
+
+def _check(request: Pm.StreamPerformanceDataRequest) -> None:
+    """Every violation of the request at once."""
+    errors = Errors()
+    once = request.mode == Pm.STREAM_MODE_ONCE
+    if once and not request.range.HasField("after") and not request.resume_token:
+        errors.add(
+            "range.after", "ONCE mode needs the start of the range (or a resume_token)", "missingProperty"
+        )
+    if not once and request.range.HasField("before"):
+        errors.add("range.before", "only allowed in ONCE mode: a STREAM has no end")
+    filters.check_range(errors, "range", request.range)
+    if len(set(request.performance_job_ids)) != len(request.performance_job_ids):
+        errors.add("performance_job_ids", "lists a job twice")
+    errors.raise_if_any("the stream request is not valid")
+
+
+def _matcher(request: Pm.StreamPerformanceDataRequest) -> BatchMatcher:
+    jobs = set(request.performance_job_ids)
+    services = set(request.service_ids)
+
+    def matches(batch: MeasurementBatch) -> bool:
+        return (not jobs or batch.job_id in jobs) and (
+            not services or not services.isdisjoint(batch.service_ids)
+        )
+
+    return matches
+
+
+class MeasurementStreamer:
+    """Serves StreamPerformanceData for the PerformanceService."""
+
+    def __init__(self, store: Store, hub: MeasurementHub, event_log_id: str) -> None:
+        self.store = store
+        self.hub = hub
+        # Tokens of this log must never be mistaken for event-log tokens.
+        self.log_id = f"{event_log_id}/pm"
+        # A whole batch's response is the same bytes for every stream without a metric filter.
+        self.wire = SharedWire[MeasurementBatch](self.log_id, _whole_update)
+
+    def _token(self, seq: int) -> str:
+        return self.wire.token(seq)
+
+    async def _check_subjects(self, buyer: str, request: Pm.StreamPerformanceDataRequest) -> None:
+        for job_id in request.performance_job_ids:
+            if await self.store.get_pm_job(buyer, job_id) is None:
+                raise NotFound("PerformanceJob", job_id, "PERFORMANCE_RESOURCE_NOT_FOUND")
+        for service_id in request.service_ids:
+            if await self.store.get_service(buyer, service_id) is None:
+                raise NotFound("Service", service_id, "SERVICE_NOT_FOUND")
+
+    def _update(self, names: frozenset[str], batch: MeasurementBatch) -> bytes | Response | None:
+        """The response for a batch: shared bytes of the whole batch, or only the `names` metrics."""
+        if not names:
+            return self.wire.response(batch)
+        chosen = [m for m in batch.measurements if m.metric_name in names]
+        if not chosen:
+            return None
+        return Response(
+            update=Pm.MeasurementUpdate(measurements=chosen, resume_token=self._token(batch.sequence))
+        )
+
+    def _emit(
+        self,
+        names: frozenset[str],
+        matches: BatchMatcher,
+        window: MeasurementRange,
+        batches: list[MeasurementBatch],
+    ) -> list[tuple[int, bytes | Response]]:
+        out: list[tuple[int, bytes | Response]] = []
+        for batch in batches:
+            if window.covers(batch) and matches(batch):
+                response = self._update(names, batch)
+                if response is not None:
+                    out.append((batch.sequence, response))
+        return out
+
+    async def _replay(
+        self,
+        buyer: str,
+        names: frozenset[str],
+        matches: BatchMatcher,
+        window: MeasurementRange,
+        after: int,
+        up_to: int,
+    ) -> AsyncIterator[tuple[int, bytes | Response]]:
+        recent = self.hub.recent(buyer, after, up_to)
+        if recent is not None:  # a recent position: the hub's tail has every batch after it
+            for item in self._emit(names, matches, window, recent):
+                yield item
+            return
+        cursor = after
+        while cursor < up_to:
+            where = MeasurementRange(cursor, up_to, window.start_after_key, window.start_before_key)
+            page = await self.store.read_measurements(buyer, where, REPLAY_PAGE)
+            for item in self._emit(names, matches, window, page):
+                yield item
+            if len(page) < REPLAY_PAGE:
+                return
+            cursor = page[-1].sequence
+
+    async def _start(self, request: Pm.StreamPerformanceDataRequest) -> tuple[int | None, MeasurementRange]:
+        """Where the replay starts (None: live only) and its interval-start window."""
+        rng = request.range
+        before = timestamp_key(rng.before) if rng.HasField("before") else ""
+        if request.resume_token:
+            last = await self.store.measurement_log_last_seq()
+            after = tokens.resume_after(request.resume_token, self.log_id, last, 0, RESYNC)
+            return after, MeasurementRange(0, 0, "", before)
+        if rng.HasField("after"):
+            return 0, MeasurementRange(0, 0, timestamp_key(rng.after), before)
+        return None, MeasurementRange(0, 0)
+
+    async def stream(
+        self, buyer: str, request: Pm.StreamPerformanceDataRequest
+    ) -> AsyncIterator[bytes | Response]:
+        interval = heartbeat_seconds(request)
+        _check(request)
+        await self._check_subjects(buyer, request)
+        after, window = await self._start(request)
+        matches = _matcher(request)
+        names = frozenset(request.metric_names)
+        subscription = self.hub.subscribe(buyer, matches)
+        envelope = Envelope[MeasurementBatch, bytes | Response](
+            token=self._token,
+            item=functools.partial(self._update, names),
+            heartbeat=lambda token: Response(
+                heartbeat=common_pb2.StreamHeartbeat(resume_token=token, server_time=clock.now())
+            ),
+            sync=lambda token: Response(sync=common_pb2.StreamSync(resume_token=token)),
+        )
+        replay = functools.partial(self._replay, buyer, names, matches, window)
+        follow = request.mode != Pm.STREAM_MODE_ONCE
+        async for response in replay_then_follow(
+            self.hub, subscription, after, replay, envelope, interval, follow
+        ):
+            yield response

@@ -1,0 +1,110 @@
+"""The replay-then-follow loop shared by every resumable stream (events, measurements).
+
+A stream subscribes to its hub first (fixing `start_seq`), replays the durable
+log after its start point up to `start_seq`, sends the sync marker, then (unless
+it is a one-shot stream) follows live items, sending a heartbeat with a fresh
+resume token whenever it is quiet. Because the subscription starts before the
+replay ends, nothing committed in between is lost, and a live item at or below
+the cursor is never sent twice. A subscriber that overflows its buffer is cut
+with SLOW_CONSUMER and the token to resume from.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+from google.protobuf.message import Message
+
+from interlude_server.domain.errors import ShuttingDown, SlowConsumer
+from interlude_server.events import tokens
+from interlude_server.events.hub import Hub, Sequenced, Subscription
+
+T = TypeVar("T", bound=Sequenced)
+R = TypeVar("R")
+
+# Replays the log: (after_seq, up_to_seq) -> (sequence, response) pairs, oldest first.
+Replay = Callable[[int, int], AsyncIterator[tuple[int, R]]]
+
+
+WIRE_CACHE_ITEMS = 65_536
+
+
+class SharedWire(Generic[T]):
+    """The serialized response of recent log items, by sequence (LRU, bounded).
+
+    A log item's response is the same bytes for every subscriber (its resume token
+    names the global position), so it is built and serialized once and shared by
+    every stream that sends it, live or replayed. Such streams are registered with
+    a serializer that passes bytes through (api/wire.py)."""
+
+    def __init__(
+        self, log_id: str, build: Callable[[T, str], Message], capacity: int = WIRE_CACHE_ITEMS
+    ) -> None:
+        self.log_id = log_id
+        self.build = build
+        self.capacity = capacity
+        self._wire: OrderedDict[int, bytes] = OrderedDict()
+
+    def token(self, seq: int) -> str:
+        return tokens.encode(tokens.ResumePoint(self.log_id, seq))
+
+    def response(self, item: T) -> bytes:
+        wire = self._wire.get(item.sequence)
+        if wire is None:
+            wire = self.build(item, self.token(item.sequence)).SerializeToString()
+            self._wire[item.sequence] = wire
+            if len(self._wire) > self.capacity:
+                self._wire.popitem(last=False)
+        return wire
+
+
+@dataclass(frozen=True)
+class Envelope(Generic[T, R]):
+    """How a stream renders what it sends; each carries the resume token that follows it."""
+
+    token: Callable[[int], str]
+    # The response for an item (its token is that of item.sequence); None: nothing is for the client.
+    item: Callable[[T], R | None]
+    heartbeat: Callable[[str], R]
+    sync: Callable[[str], R]
+
+
+async def replay_then_follow(
+    hub: Hub[T],
+    subscription: Subscription[T],
+    after: int | None,
+    replay: Replay[R],
+    envelope: Envelope[T, R],
+    heartbeat_s: float,
+    follow: bool = True,
+) -> AsyncIterator[R]:
+    """The stream's responses; `after` None starts live. Always unsubscribes when done."""
+    try:
+        cursor = subscription.start_seq if after is None else after
+        async for seq, response in replay(cursor, subscription.start_seq):
+            cursor = max(cursor, seq)
+            yield response
+        cursor = max(cursor, subscription.start_seq)
+        yield envelope.sync(envelope.token(cursor))
+        while follow:
+            item = await subscription.next(heartbeat_s)
+            if subscription.overflowed:
+                raise SlowConsumer(
+                    "you fell too far behind; resume from your last token", envelope.token(cursor)
+                )
+            if subscription.closed:
+                raise ShuttingDown("the server is shutting down; resume from your last token")
+            if item is None:
+                if subscription.idle:  # everything up to the hub's newest was delivered or filtered out
+                    cursor = max(cursor, hub.last_seq)
+                yield envelope.heartbeat(envelope.token(cursor))
+            elif item.sequence > cursor:
+                cursor = item.sequence
+                live = envelope.item(item)
+                if live is not None:
+                    yield live
+    finally:
+        hub.unsubscribe(subscription)
