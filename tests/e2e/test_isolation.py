@@ -378,8 +378,18 @@ def test_the_matrix_names_b_resources_on_every_built_rpc(
             assert _leaks(on_b_as_b, world.b_markers), f"{name}: B does not see its own resource"
 
 
-def test_a_stream_of_buyer_a_never_carries_buyer_b_events(world: World) -> None:
+def _admin_state(
+    world: World, who: Metadata, service_id: str, state: common_pb2.AdministrativeState.ValueType
+) -> ordering_pb2.ServiceOrder:
+    """Lock or unlock a service as `who`, and wait until the order completes."""
     stubs = Stubs.on(world.channel)
+    request = Ord.SetAdministrativeStateRequest(service_id=service_id, administrative_state=state)
+    order = stubs.ordering.SetAdministrativeState(request, metadata=who).service_order
+    wait_for_order(stubs, order.id, who)
+    return order
+
+
+def test_a_stream_of_buyer_a_never_carries_buyer_b_events(world: World) -> None:
     replay = Collector(
         world.channel,
         events_pb2.StreamEventsRequest(start_time=timestamp_pb2.Timestamp(seconds=1)),
@@ -388,20 +398,8 @@ def test_a_stream_of_buyer_a_never_carries_buyer_b_events(world: World) -> None:
     try:
         replay.wait_for(replay.synced)
         # Live: B changes something, then A does; A's own event proves everything before it arrived.
-        b_order = stubs.ordering.SetAdministrativeState(
-            Ord.SetAdministrativeStateRequest(
-                service_id="beta-uni-2", administrative_state=common_pb2.ADMINISTRATIVE_STATE_LOCKED
-            ),
-            metadata=world.beta,
-        ).service_order
-        wait_for_order(stubs, b_order.id, world.beta)
-        a_order = stubs.ordering.SetAdministrativeState(
-            Ord.SetAdministrativeStateRequest(
-                service_id="alpha-uni-3", administrative_state=common_pb2.ADMINISTRATIVE_STATE_LOCKED
-            ),
-            metadata=world.alpha,
-        ).service_order
-        wait_for_order(stubs, a_order.id, world.alpha)
+        b_order = _admin_state(world, world.beta, "beta-uni-2", common_pb2.ADMINISTRATIVE_STATE_LOCKED)
+        a_order = _admin_state(world, world.alpha, "alpha-uni-3", common_pb2.ADMINISTRATIVE_STATE_LOCKED)
         replay.wait_for(lambda: any(e.resource.id == a_order.id for e in replay.events()))
     finally:
         replay.stop()
@@ -525,26 +523,13 @@ def test_buyer_a_never_reaches_buyer_b_on_any_rest_route(world: World) -> None:
 
 
 def test_hub_callbacks_deliver_only_their_buyers_events(world: World) -> None:
-    stubs = Stubs.on(world.channel)
     mine, theirs = Listener(), Listener()
     try:
         for who, listener in ((world.alpha, mine), (world.beta, theirs)):
             reply = world.rest(who).post(f"{ORD}/hub", {"callback": listener.url})
             assert reply.status == 201, reply.body
-        b_order = stubs.ordering.SetAdministrativeState(
-            Ord.SetAdministrativeStateRequest(
-                service_id="beta-uni-1", administrative_state=common_pb2.ADMINISTRATIVE_STATE_UNLOCKED
-            ),
-            metadata=world.beta,
-        ).service_order
-        wait_for_order(stubs, b_order.id, world.beta)
-        a_order = stubs.ordering.SetAdministrativeState(
-            Ord.SetAdministrativeStateRequest(
-                service_id="alpha-uni-2", administrative_state=common_pb2.ADMINISTRATIVE_STATE_LOCKED
-            ),
-            metadata=world.alpha,
-        ).service_order
-        wait_for_order(stubs, a_order.id, world.alpha)
+        b_order = _admin_state(world, world.beta, "beta-uni-1", common_pb2.ADMINISTRATIVE_STATE_UNLOCKED)
+        a_order = _admin_state(world, world.alpha, "alpha-uni-2", common_pb2.ADMINISTRATIVE_STATE_LOCKED)
         # Delivery is in log order, so A's last event arriving proves B's earlier ones were passed over.
         mine.wait_for(lambda bodies: any(b["event"]["id"] == a_order.id for b in bodies))
         theirs.wait_for(lambda bodies: any(b["event"]["id"] == b_order.id for b in bodies))

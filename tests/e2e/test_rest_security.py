@@ -17,7 +17,7 @@ import pytest
 from interlude_server.rest.operations import REST_OPERATIONS
 from tests.e2e.rest import INV, ORD, RestClient, gateway_process
 from tests.security import ALL, REFUSED, CertificateAuthority, Issued, Kit
-from tests.server_process import ServerProcess, launch
+from tests.server_process import ServerProcess, serve_demo
 
 Metadata = tuple[tuple[str, str], ...]
 
@@ -30,20 +30,11 @@ def kit(tmp_path_factory: pytest.TempPathFactory) -> Kit:
 def _serve(
     tmp_path_factory: pytest.TempPathFactory, name: str, kit: Kit, *args: str
 ) -> Iterator[ServerProcess]:
-    mtls = "--tls-client-ca" in args
-    running = launch(
-        tmp_path_factory.mktemp(name),
-        "--seed",
-        "demo",
-        "--sim-step-delay",
-        "0.02",
-        "--rest-listen",
-        "127.0.0.1:0",
-        *args,
-        credentials=kit.credentials(kit.alpha_client if mtls else None),
-    )
-    yield running
-    assert running.stop() == 0
+    """A secured server with the REST adapter; gRPC health is checked with alpha's certificate
+    when the server wants one."""
+    client = kit.alpha_client if "--tls-client-ca" in args else None
+    workdir = tmp_path_factory.mktemp(name)
+    yield from serve_demo(workdir, "--rest-listen", "127.0.0.1:0", *args, credentials=kit.credentials(client))
 
 
 # The secured servers of this module, by mode: the flags after `--auth MODE`.

@@ -30,7 +30,7 @@ from interlude_server.auth.scopes import RPC_SCOPES
 from tests.e2e.helpers import Stubs, rich_error
 from tests.e2e.rpc import invoke, methods, path
 from tests.security import ALL, REFUSED, Kit, bearer
-from tests.server_process import ServerProcess, launch, server_command
+from tests.server_process import ServerProcess, serve_demo, server_command
 
 
 @pytest.fixture(scope="module")
@@ -41,17 +41,7 @@ def kit(tmp_path_factory: pytest.TempPathFactory) -> Kit:
 def _serve(
     tmp_path_factory: pytest.TempPathFactory, name: str, credentials: grpc.ChannelCredentials, *args: str
 ) -> Iterator[ServerProcess]:
-    running = launch(
-        tmp_path_factory.mktemp(name),
-        "--seed",
-        "demo",
-        "--sim-step-delay",
-        "0.02",
-        *args,
-        credentials=credentials,
-    )
-    yield running
-    assert running.stop() == 0
+    yield from serve_demo(tmp_path_factory.mktemp(name), *args, credentials=credentials)
 
 
 @pytest.fixture(scope="module")
