@@ -10,8 +10,10 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 import json
+import ssl
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -276,3 +278,40 @@ class Kit:
             private_key=client.key if client else None,
             certificate_chain=client.cert if client else None,
         )
+
+    def ssl_context(
+        self, client: Issued | None = None, trust: CertificateAuthority | None = None
+    ) -> ssl.SSLContext:
+        """An HTTPS client context trusting `trust` (default: the Partner's CA), presenting `client`."""
+        context = ssl.create_default_context(cadata=(trust or self.partner_ca).pem.decode())
+        if client is not None:
+            cert, key = client.write(self.root / "clients", uuid.uuid4().hex)
+            context.load_cert_chain(cert, key)
+        return context
+
+
+def _other_key_same_kid(kit: Kit) -> str:
+    return TokenIssuer(kid=kit.issuer.kid).mint("sp-alpha")
+
+
+# Refused credentials: (case, the call metadata of the case, the `cause` it is refused with).
+REFUSED: list[tuple[str, Callable[[Kit], tuple[tuple[str, str], ...]], str]] = [
+    ("missing", lambda kit: (), "missing_credentials"),
+    ("expired", lambda kit: bearer(kit.issuer.mint(exp=int(time.time()) - 600)), "token_expired"),
+    ("not yet valid", lambda kit: bearer(kit.issuer.mint(nbf=int(time.time()) + 600)), "token_not_yet_valid"),
+    ("wrong audience", lambda kit: bearer(kit.issuer.mint(aud="another-partner")), "invalid_audience"),
+    ("wrong issuer", lambda kit: bearer(kit.issuer.mint(iss="https://evil.example")), "invalid_issuer"),
+    ("bad signature", lambda kit: bearer(_other_key_same_kid(kit)), "invalid_signature"),
+    ("unknown key", lambda kit: bearer(TokenIssuer(kid="key-9").mint()), "unknown_key"),
+    ("no exp", lambda kit: bearer(kit.issuer.mint(omit=("exp",))), "missing_claim"),
+    ("no buyer", lambda kit: bearer(kit.issuer.mint(omit=("sub",))), "missing_claim"),
+    (
+        "alg none",
+        lambda kit: bearer(
+            jwt.encode(kit.issuer.claims("sp-alpha"), "", algorithm="none", headers={"kid": "key-1"})
+        ),
+        "disallowed_algorithm",
+    ),
+    ("not a jwt", lambda kit: bearer("not-a-token"), "malformed_token"),
+    ("basic auth", lambda kit: (("authorization", "Basic c3A6cHc="),), "malformed_authorization"),
+]

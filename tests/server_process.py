@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -116,3 +117,12 @@ def launch(
         server.stop(timeout=2.0)
         raise
     return server
+
+
+def serve_demo(
+    workdir: Path, *args: str, credentials: grpc.ChannelCredentials | None = None
+) -> Iterator[ServerProcess]:
+    """A demo-seeded server with a fast simulator, for a module fixture: stopped (exit 0) after."""
+    running = launch(workdir, "--seed", "demo", "--sim-step-delay", "0.02", *args, credentials=credentials)
+    yield running
+    assert running.stop() == 0

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Literal
 
 from interlude_server.auth.settings import SecuritySettings, add_security_arguments, settings_from_args
+from interlude_server.rest.hub import CallbackPolicy
 
 LogFormat = Literal["json", "console"]
 
@@ -71,6 +72,7 @@ class Config:
     hub_backoff_initial: float = 1.0
     hub_backoff_max: float = 60.0
     hub_delivery_timeout: float = 10.0
+    hub_callback_allow: tuple[str, ...] = ()
 
 
 def parse_listen(value: str) -> Listen:
@@ -270,6 +272,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="REST hub: how long one delivery may take before it counts as failed (default 10)",
     )
+    parser.add_argument(
+        "--hub-callback-allow",
+        action="append",
+        default=[],
+        metavar="HOST|*.DOMAIN|CIDR",
+        help="REST hub: callbacks may go only to these hosts (repeatable; default: any http(s) host)",
+    )
     return parser
 
 
@@ -297,6 +306,10 @@ def parse_args(argv: list[str] | None = None) -> Config:
     ns = parser.parse_args(argv)
     if ns.hub_max_attempts < 1:
         parser.error("argument --hub-max-attempts: must be at least 1")
+    try:
+        CallbackPolicy(ns.hub_callback_allow)
+    except ValueError as exc:
+        parser.error(f"argument --hub-callback-allow: {exc}")
     try:
         db_path = sqlite_path(ns.db)
     except argparse.ArgumentTypeError as exc:
@@ -332,4 +345,5 @@ def parse_args(argv: list[str] | None = None) -> Config:
         hub_backoff_initial=ns.hub_backoff_initial,
         hub_backoff_max=ns.hub_backoff_max,
         hub_delivery_timeout=ns.hub_delivery_timeout,
+        hub_callback_allow=tuple(ns.hub_callback_allow),
     )

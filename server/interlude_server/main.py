@@ -21,6 +21,7 @@ from interlude_server.api.principal import AuthGate, BuyerResolver
 from interlude_server.api.service_test import service_test_binding
 from interlude_server.api.tls import server_credentials
 from interlude_server.app import RunningServer, ServerSecurity, start_server
+from interlude_server.auth.authenticator import Authenticator
 from interlude_server.auth.settings import build_authenticator
 from interlude_server.config import Config, parse_args
 from interlude_server.events.hub import EventHub, MeasurementHub, Wakeups, close_all, route_commits
@@ -124,7 +125,13 @@ async def serve(
         rest: InProcessRest | None = None
         if config.rest_listen is not None:
             try:
-                rest = await start_in_process(config, store, dispatcher, bindings)
+                gate = security.gate
+                authenticator = (
+                    gate.authenticator
+                    if gate is not None
+                    else Authenticator("none", default_buyer=config.default_buyer)
+                )
+                rest = await start_in_process(config, store, dispatcher, bindings, authenticator)
             except OSError as exc:
                 _log.error("server.bind_failed", address=config.rest_listen.address, error=str(exc))
                 await running.stop(0)

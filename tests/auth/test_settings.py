@@ -86,15 +86,12 @@ def test_credentials_are_redacted_from_log_events() -> None:
     assert event["count"] == 3
 
 
-def test_rest_beside_authenticated_grpc_is_refused_until_rest_checks_credentials(
+def test_rest_serves_beside_authenticated_grpc_but_not_in_clear_on_a_remote_address(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     parser = build_parser()
-    ns = parser.parse_args(
-        ["--rest-listen", "127.0.0.1:0", "--auth", "token", *TOKEN, "--jwt-jwks-file", "j"]
-    )
+    args = ["--rest-listen", "0.0.0.0:8080", "--auth", "token", *TOKEN, "--jwt-jwks-file", "j"]
+    assert settings_from_args(parser, parser.parse_args(args), ["127.0.0.1"]).auth == "token"
     with pytest.raises(SystemExit):
-        settings_from_args(parser, ns, ["127.0.0.1"])
-    assert "the REST adapter does not check credentials yet" in capsys.readouterr().err
-    dev = parser.parse_args(["--rest-listen", "127.0.0.1:0"])
-    assert settings_from_args(parser, dev, ["127.0.0.1"]).auth == "none"
+        settings_from_args(parser, parser.parse_args(args), ["127.0.0.1", "0.0.0.0"])
+    assert "credentials would cross the network in clear on '0.0.0.0'" in capsys.readouterr().err

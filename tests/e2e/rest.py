@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import ssl
+import subprocess
+import sys
 import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -28,22 +33,39 @@ class Reply:
 
 
 class RestClient:
-    """Blocking JSON over HTTP against one base URL, as a given buyer."""
+    """Blocking JSON over HTTP(S) against one base URL, as a given buyer.
 
-    def __init__(self, base_url: str, buyer: str = "sp-alpha") -> None:
+    `buyer` is sent as the development `X-Interlude-Buyer` header (None: not sent);
+    `token` as `Authorization: Bearer`; `tls` is the client's SSL context for https URLs
+    (trusted CA and, for mTLS, the client certificate).
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        buyer: str | None = "sp-alpha",
+        *,
+        token: str | None = None,
+        tls: ssl.SSLContext | None = None,
+    ) -> None:
         self.base_url = base_url
         self.buyer = buyer
+        self.token = token
+        self.tls = tls
 
     def call(self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None) -> Reply:
         data = None if body is None else json.dumps(body).encode()
         request = urllib.request.Request(self.base_url + path, data=data, method=method)
-        request.add_header("X-Interlude-Buyer", self.buyer)
+        if self.buyer is not None:
+            request.add_header("X-Interlude-Buyer", self.buyer)
+        if self.token is not None:
+            request.add_header("Authorization", f"Bearer {self.token}")
         if data is not None:
             request.add_header("Content-Type", "application/json")
         for key, value in (headers or {}).items():
             request.add_header(key, value)
         try:
-            with urllib.request.urlopen(request, timeout=10) as response:
+            with urllib.request.urlopen(request, timeout=10, context=self.tls) as response:
                 raw, status, got = response.read(), response.status, dict(response.headers)
         except urllib.error.HTTPError as error:
             raw, status, got = error.read(), error.code, dict(error.headers)
@@ -132,3 +154,26 @@ class Listener:
         while not predicate(self.bodies()):
             assert time.monotonic() < deadline, f"listener has {len(self.bodies())} events; timed out"
             time.sleep(0.05)
+
+
+@contextlib.contextmanager
+def gateway_process(workdir: Path, upstream: str, *extra: str) -> Iterator[str]:
+    """A real `interlude-rest-gateway` in front of `upstream`; yields its base URL."""
+    ready = workdir / "gateway.ready"
+    command = [
+        sys.executable, "-m", "interlude_server.rest.gateway", "--upstream", upstream,
+        "--listen", "127.0.0.1:0", "--ready-file", str(ready), "--log-format", "json", *extra,
+    ]  # fmt: skip
+    with (workdir / "gateway.log").open("wb") as log:
+        proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 15
+        while not ready.exists():
+            assert proc.poll() is None, (workdir / "gateway.log").read_text()
+            assert time.monotonic() < deadline, "gateway did not start"
+            time.sleep(0.05)
+        yield "http://" + ready.read_text().strip()
+    finally:
+        proc.terminate()
+        code = proc.wait(10)
+    assert code == 0

@@ -10,9 +10,12 @@ RPC is covered the day it appears. Calls carry real bearer tokens (`--auth token
 
 from __future__ import annotations
 
+import json
+import time
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
+from typing import Any
 
 import grpc
 import pytest
@@ -26,9 +29,13 @@ from interlude_grpc.mef.lso.interlude.v1 import (
     events_pb2,
     inventory_pb2,
     ordering_pb2,
+    service_test_pb2,
 )
+from interlude_server.rest.operations import REST_OPERATIONS
 from tests.e2e.helpers import EVC, Stubs, wait_for_order
+from tests.e2e.rest import CAT, INV, ORD, SFT, Listener, Reply, RestClient
 from tests.e2e.rpc import Outcome, invoke, methods, path, request_class
+from tests.e2e.sft import SftClient, config_type, in_seconds, job, profile_request
 from tests.e2e.streams import Collector
 from tests.security import AUDIENCE, ISSUER, TokenIssuer, bearer
 from tests.server_process import ServerProcess, launch
@@ -36,6 +43,7 @@ from tests.server_process import ServerProcess, launch
 Metadata = tuple[tuple[str, str], ...]
 V1 = "/mef.lso.interlude.v1."
 Ord = ordering_pb2
+St = service_test_pb2
 
 
 @dataclass
@@ -43,12 +51,32 @@ class Ids:
     """The resources a request names: B's real ones, or ghosts that exist for nobody."""
 
     service: str
+    service2: str
     uni: str
     uni2: str
     order: str
+    profile: str
+    job: str
+    task: str
+    result: str
 
     def all(self) -> list[str]:
-        return [self.service, self.uni, self.uni2, self.order]
+        return [
+            self.service,
+            self.service2,
+            self.uni,
+            self.uni2,
+            self.order,
+            self.profile,
+            self.job,
+            self.task,
+            self.result,
+        ]
+
+    @classmethod
+    def ghost(cls) -> Ids:
+        ghost = "ghost-" + uuid.uuid4().hex[:8]
+        return cls(*(f"{ghost}-{f.name}" for f in fields(cls)))
 
 
 @dataclass
@@ -59,7 +87,14 @@ class World:
     b: Ids
     ghost: Ids
     spec: str
+    rest_url: str
     b_markers: set[str] = field(default_factory=set)
+    # B's hub registrations, by API base path (ghosts: ids that exist for nobody).
+    b_hubs: dict[str, str] = field(default_factory=dict)
+    ghost_hubs: dict[str, str] = field(default_factory=dict)
+
+    def rest(self, who: Metadata) -> RestClient:
+        return RestClient(self.rest_url, None, token=dict(who)["authorization"].removeprefix("Bearer "))
 
 
 @pytest.fixture(scope="module")
@@ -85,6 +120,8 @@ def token_server(tmp_path_factory: pytest.TempPathFactory, issuer: TokenIssuer) 
         AUDIENCE,
         "--jwt-public-key-file",
         str(pem),
+        "--rest-listen",
+        "127.0.0.1:0",
     )
     yield running
     assert running.stop() == 0
@@ -114,20 +151,46 @@ def world(token_server: ServerProcess, issuer: TokenIssuer) -> Iterator[World]:
             .service_specifications[0]
             .id
         )
-        ghost = "ghost-" + uuid.uuid4().hex[:8]
-        world = World(
-            channel,
-            alpha,
-            beta,
-            Ids("beta-ovc-1-ep-1", "beta-uni-1", "beta-uni-2", locked.id),
-            Ids(f"{ghost}-svc", f"{ghost}-uni", f"{ghost}-uni2", f"{ghost}-order"),
-            spec,
-        )
+        profile, tested, task, result = _beta_tests(SftClient(channel), beta)
+        services_of_b = ("beta-ovc-1-ep-1", "beta-ovc-1-ep-2", "beta-uni-1", "beta-uni-2")
+        b = Ids(*services_of_b, locked.id, profile, tested, task, result)
+        world = World(channel, alpha, beta, b, Ids.ghost(), spec, token_server.rest_url)
+        for api in (INV, ORD, SFT):
+            registered = world.rest(beta).post(f"{api}/hub", {"callback": "http://127.0.0.1:9/b"})
+            assert registered.status == 201, registered.body
+            world.b_hubs[api] = registered.body["id"]
+            world.ghost_hubs[api] = uuid.uuid4().hex
         world.b_markers = (
             {"sp-beta"} | {s.id for s in services.services} | {o.id for o in orders.service_orders}
         )
+        world.b_markers |= {profile, tested, task, result, *world.b_hubs.values()}
         assert {"beta-uni-1", "beta-ovc-1-ep-1", locked.id} <= world.b_markers
         yield world
+
+
+def _beta_tests(tests: SftClient, beta: Metadata) -> tuple[str, str, str, str]:
+    """B's own service-test resources: a profile, and a finished job with its task and result."""
+    profile = profile_request("b-profile", "carrier-ethernet-evc-end-point", "y1564-sat", {"cirSteps": [50]})
+    profile_id = tests.stub.CreateTestProfile(
+        St.CreateTestProfileRequest(test_profile=profile), metadata=beta
+    ).test_profile.id
+    later = in_seconds(600)
+    loopback = job("b-loopback", "ethernet-loopback", "beta-ovc-1-ep-1", "beta-ovc-1-ep-2", {"count": 2})
+    loopback.requested_start_date_time.CopyFrom(later)
+    by_job = tests.create(loopback, beta).id
+    deadline = time.monotonic() + 10
+    while tests.get(by_job, beta).state != St.TEST_JOB_STATE_SCHEDULED:
+        assert time.monotonic() < deadline, "B's job was not scheduled"
+        time.sleep(0.02)
+    start_now = St.TestJobModification(requested_start_date_time=in_seconds(0))
+    task = tests.stub.ModifyTestJob(
+        St.ModifyTestJobRequest(id=by_job, modification=start_now), metadata=beta
+    ).test_job_task
+    tests.follow(by_job, beta)
+    result = tests.stub.ListTestResults(
+        St.ListTestResultsRequest(filter=St.TestResultFilter(test_job_id=by_job)), metadata=beta
+    ).test_results[0]
+    return profile_id, by_job, task.id, result.id
 
 
 def _cir_update(service_id: str) -> ordering_pb2.UpdateServiceRequest:
@@ -198,7 +261,54 @@ CASES: dict[str, Builder] = {
     V1 + "EventService/StreamEvents": lambda ids, spec: events_pb2.StreamEventsRequest(
         start_time=timestamp_pb2.Timestamp(seconds=1)
     ),
+    V1 + "ServiceTestService/GetTestProfile": lambda ids, spec: St.GetTestProfileRequest(id=ids.profile),
+    V1 + "ServiceTestService/UpdateTestProfile": lambda ids, spec: St.UpdateTestProfileRequest(
+        test_profile=St.TestProfile(id=ids.profile, name="renamed"),
+        update_mask=field_mask_pb2.FieldMask(paths=["name"]),
+    ),
+    V1 + "ServiceTestService/DeleteTestProfile": lambda ids, spec: St.DeleteTestProfileRequest(
+        id=ids.profile
+    ),
+    V1 + "ServiceTestService/CreateTestJob": lambda ids, spec: St.CreateTestJobRequest(
+        test_job=job(
+            "steal",
+            "y1564-sat",
+            ids.service,
+            ids.service2,
+            test_profile_ref=St.TestProfileRef(id=ids.profile),
+        )
+    ),
+    V1 + "ServiceTestService/GetTestJob": lambda ids, spec: St.GetTestJobRequest(id=ids.job),
+    V1 + "ServiceTestService/CancelTestJob": lambda ids, spec: St.CancelTestJobRequest(id=ids.job),
+    V1 + "ServiceTestService/ModifyTestJob": lambda ids, spec: St.ModifyTestJobRequest(id=ids.job),
+    V1 + "ServiceTestService/SuspendTestJob": lambda ids, spec: St.SuspendTestJobRequest(id=ids.job),
+    V1 + "ServiceTestService/ResumeTestJob": lambda ids, spec: St.ResumeTestJobRequest(id=ids.job),
+    V1 + "ServiceTestService/GetTestJobTask": lambda ids, spec: St.GetTestJobTaskRequest(id=ids.task),
+    V1 + "ServiceTestService/ListTestJobTasks": lambda ids, spec: St.ListTestJobTasksRequest(
+        filter=St.TestJobTaskFilter(test_job_id=ids.job)
+    ),
+    V1 + "ServiceTestService/GetTestResult": lambda ids, spec: St.GetTestResultRequest(id=ids.result),
+    V1 + "ServiceTestService/ListTestResults": lambda ids, spec: St.ListTestResultsRequest(
+        filter=St.TestResultFilter(test_job_id=ids.job)
+    ),
+    V1 + "ServiceTestService/StreamTestResults": lambda ids, spec: St.StreamTestResultsRequest(
+        test_job_id=ids.job
+    ),
 }
+# RPCs whose case B itself answers with B's data: proof the case names B's real resources.
+B_SEES_ITS_OWN = (
+    "GetService",
+    "GetServiceOrder",
+    "ListServices",
+    "ListServiceTrackingRecords",
+    "GetTestProfile",
+    "GetTestJob",
+    "GetTestJobTask",
+    "ListTestJobTasks",
+    "GetTestResult",
+    "ListTestResults",
+    "StreamTestResults",
+)
 
 
 def _generic(method: MethodDescriptor) -> Builder:
@@ -263,13 +373,23 @@ def test_the_matrix_names_b_resources_on_every_built_rpc(
     for name, build in CASES.items():
         method = by_path[name]
         on_b_as_b = invoke(world.channel, method, build(world.b, world.spec), world.beta, max_messages=50)
-        if name.endswith(("GetService", "GetServiceOrder", "ListServices", "ListServiceTrackingRecords")):
+        if name.rpartition("/")[2] in B_SEES_ITS_OWN:
             assert on_b_as_b.code == grpc.StatusCode.OK, (name, on_b_as_b)
             assert _leaks(on_b_as_b, world.b_markers), f"{name}: B does not see its own resource"
 
 
-def test_a_stream_of_buyer_a_never_carries_buyer_b_events(world: World) -> None:
+def _admin_state(
+    world: World, who: Metadata, service_id: str, state: common_pb2.AdministrativeState.ValueType
+) -> ordering_pb2.ServiceOrder:
+    """Lock or unlock a service as `who`, and wait until the order completes."""
     stubs = Stubs.on(world.channel)
+    request = Ord.SetAdministrativeStateRequest(service_id=service_id, administrative_state=state)
+    order = stubs.ordering.SetAdministrativeState(request, metadata=who).service_order
+    wait_for_order(stubs, order.id, who)
+    return order
+
+
+def test_a_stream_of_buyer_a_never_carries_buyer_b_events(world: World) -> None:
     replay = Collector(
         world.channel,
         events_pb2.StreamEventsRequest(start_time=timestamp_pb2.Timestamp(seconds=1)),
@@ -278,20 +398,8 @@ def test_a_stream_of_buyer_a_never_carries_buyer_b_events(world: World) -> None:
     try:
         replay.wait_for(replay.synced)
         # Live: B changes something, then A does; A's own event proves everything before it arrived.
-        b_order = stubs.ordering.SetAdministrativeState(
-            Ord.SetAdministrativeStateRequest(
-                service_id="beta-uni-2", administrative_state=common_pb2.ADMINISTRATIVE_STATE_LOCKED
-            ),
-            metadata=world.beta,
-        ).service_order
-        wait_for_order(stubs, b_order.id, world.beta)
-        a_order = stubs.ordering.SetAdministrativeState(
-            Ord.SetAdministrativeStateRequest(
-                service_id="alpha-uni-3", administrative_state=common_pb2.ADMINISTRATIVE_STATE_LOCKED
-            ),
-            metadata=world.alpha,
-        ).service_order
-        wait_for_order(stubs, a_order.id, world.alpha)
+        b_order = _admin_state(world, world.beta, "beta-uni-2", common_pb2.ADMINISTRATIVE_STATE_LOCKED)
+        a_order = _admin_state(world, world.alpha, "alpha-uni-3", common_pb2.ADMINISTRATIVE_STATE_LOCKED)
         replay.wait_for(lambda: any(e.resource.id == a_order.id for e in replay.events()))
     finally:
         replay.stop()
@@ -311,3 +419,193 @@ def test_a_stream_of_buyer_a_never_carries_buyer_b_events(world: World) -> None:
     finally:
         b_stream.stop()
     assert any(e.resource.id == b_order.id for e in b_stream.events())
+
+
+# --- REST ------------------------------------------------------------------------------------------
+
+RestCase = Callable[[Ids, str, dict[str, str]], tuple[str, Any]]
+
+
+def _modify_order_body(service_id: str) -> dict[str, Any]:
+    config = {"@type": "urn:mef:lso:spec:cantata-sonata:carrier-ethernet-ovc-end-point:v1.0.0:all"}
+    return {
+        "requestedStartDate": "2026-01-01T00:00:00Z",
+        "requestedCompletionDate": "2026-01-02T00:00:00Z",
+        "serviceOrderItem": [
+            {
+                "id": "1",
+                "action": "modify",
+                "service": {"id": service_id, "serviceConfiguration": config},
+            }
+        ],
+    }
+
+
+def _test_job_body(ids: Ids) -> dict[str, Any]:
+    """A loopback test between B's OVC end points, with B's profile."""
+    return {
+        "name": "isolation",
+        "requestedEndDateTime": "2099-01-01T00:00:00Z",
+        "testProfile": {"@type": "TestProfileRef", "id": ids.profile},
+        "relatedServiceFrom": {"id": ids.service},
+        "relatedServiceTo": {"id": ids.service2},
+        "serviceSpecificTestJobConfiguration": {"@type": config_type("ethernet-loopback")},
+    }
+
+
+def _task_cases(resource: str) -> dict[tuple[str, str], RestCase]:
+    """A task resource: B's job as the task's subject, B's task id, and a list of B's job's tasks."""
+    return {
+        ("POST", f"{SFT}/{resource}"): lambda ids, spec, hubs: (
+            f"{SFT}/{resource}",
+            {"testJob": {"id": ids.job}},
+        ),
+        ("GET", f"{SFT}/{resource}"): lambda ids, spec, hubs: (f"{SFT}/{resource}?testJobId={ids.job}", None),
+        ("GET", f"{SFT}/{resource}/{{id}}"): lambda ids, spec, hubs: (f"{SFT}/{resource}/{ids.task}", None),
+    }
+
+
+# Every route of the adapter (rest.operations.REST_OPERATIONS), with a request naming B's resources:
+# (ids, catalog spec, hub registrations by API) -> (path with query, body or None).
+REST_CASES: dict[tuple[str, str], RestCase] = {
+    ("GET", INV + "/service"): lambda ids, spec, hubs: (
+        f"{INV}/service?serviceOrder.id={ids.order}&serviceOrderItem.id=1",
+        None,
+    ),
+    ("GET", INV + "/service/{id}"): lambda ids, spec, hubs: (f"{INV}/service/{ids.service}", None),
+    ("POST", INV + "/hub"): lambda ids, spec, hubs: (
+        f"{INV}/hub",
+        {"callback": f"http://127.0.0.1:9/{ids.service}", "query": f"eventType={ids.service}"},
+    ),
+    ("GET", INV + "/hub/{id}"): lambda ids, spec, hubs: (f"{INV}/hub/{hubs[INV]}", None),
+    ("DELETE", INV + "/hub/{id}"): lambda ids, spec, hubs: (f"{INV}/hub/{hubs[INV]}", None),
+    ("POST", ORD + "/serviceOrder"): lambda ids, spec, hubs: (
+        f"{ORD}/serviceOrder",
+        _modify_order_body(ids.service),
+    ),
+    ("GET", ORD + "/serviceOrder"): lambda ids, spec, hubs: (
+        f"{ORD}/serviceOrder?externalId={ids.order}",
+        None,
+    ),
+    ("GET", ORD + "/serviceOrder/{id}"): lambda ids, spec, hubs: (f"{ORD}/serviceOrder/{ids.order}", None),
+    ("POST", ORD + "/serviceOrder/{id}/cancel"): lambda ids, spec, hubs: (
+        f"{ORD}/serviceOrder/{ids.order}/cancel",
+        {},
+    ),
+    ("POST", ORD + "/hub"): lambda ids, spec, hubs: (
+        f"{ORD}/hub",
+        {"callback": f"http://127.0.0.1:9/{ids.order}", "query": f"eventType={ids.order}"},
+    ),
+    ("GET", ORD + "/hub/{id}"): lambda ids, spec, hubs: (f"{ORD}/hub/{hubs[ORD]}", None),
+    ("DELETE", ORD + "/hub/{id}"): lambda ids, spec, hubs: (f"{ORD}/hub/{hubs[ORD]}", None),
+    ("GET", CAT + "/serviceSpecification"): lambda ids, spec, hubs: (f"{CAT}/serviceSpecification", None),
+    ("GET", CAT + "/serviceSpecification/{id}"): lambda ids, spec, hubs: (
+        f"{CAT}/serviceSpecification/{spec}",
+        None,
+    ),
+    ("GET", CAT + "/servicePolicy"): lambda ids, spec, hubs: (f"{CAT}/servicePolicy", None),
+    ("GET", CAT + "/servicePolicy/{id}"): lambda ids, spec, hubs: (f"{CAT}/servicePolicy/{spec}", None),
+    # Service function testing: B's profile, job, task and result, and jobs on B's services.
+    ("POST", SFT + "/testProfile"): lambda ids, spec, hubs: (
+        f"{SFT}/testProfile",
+        {"name": ids.profile, "relatedServiceSpecification": {"id": ids.profile}},
+    ),
+    ("GET", SFT + "/testProfile"): lambda ids, spec, hubs: (f"{SFT}/testProfile", None),
+    ("GET", SFT + "/testProfile/{id}"): lambda ids, spec, hubs: (f"{SFT}/testProfile/{ids.profile}", None),
+    ("PATCH", SFT + "/testProfile/{id}"): lambda ids, spec, hubs: (
+        f"{SFT}/testProfile/{ids.profile}",
+        {"description": "taken over"},
+    ),
+    ("DELETE", SFT + "/testProfile/{id}"): lambda ids, spec, hubs: (f"{SFT}/testProfile/{ids.profile}", None),
+    ("POST", SFT + "/testJob"): lambda ids, spec, hubs: (f"{SFT}/testJob", _test_job_body(ids)),
+    ("GET", SFT + "/testJob"): lambda ids, spec, hubs: (
+        f"{SFT}/testJob?relatedServiceIdFrom={ids.service}",
+        None,
+    ),
+    ("GET", SFT + "/testJob/{id}"): lambda ids, spec, hubs: (f"{SFT}/testJob/{ids.job}", None),
+    **{
+        key: case
+        for resource in ("cancelTestJob", "suspendTestJob", "resumeTestJob", "modifyTestJob")
+        for key, case in _task_cases(resource).items()
+    },
+    ("GET", SFT + "/testResult"): lambda ids, spec, hubs: (f"{SFT}/testResult?testJobId={ids.job}", None),
+    ("GET", SFT + "/testResult/{id}"): lambda ids, spec, hubs: (f"{SFT}/testResult/{ids.result}", None),
+    ("POST", SFT + "/hub"): lambda ids, spec, hubs: (
+        f"{SFT}/hub",
+        {"callback": f"http://127.0.0.1:9/{ids.job}", "query": "eventType=notAnEvent"},
+    ),
+    ("GET", SFT + "/hub/{id}"): lambda ids, spec, hubs: (f"{SFT}/hub/{hubs[SFT]}", None),
+    ("DELETE", SFT + "/hub/{id}"): lambda ids, spec, hubs: (f"{SFT}/hub/{hubs[SFT]}", None),
+}
+
+
+def _rest_normal(reply: Reply, ids: Ids, hubs: dict[str, str]) -> tuple[object, ...]:
+    text = json.dumps(reply.body, sort_keys=True)
+    for value in sorted([*ids.all(), *hubs.values()], key=len, reverse=True):
+        text = text.replace(value, "<id>")
+    return reply.status, reply.headers.get("X-Interlude-Reason", ""), text
+
+
+def test_every_rest_route_has_an_isolation_case() -> None:
+    assert set(REST_CASES) == set(REST_OPERATIONS)
+
+
+def test_buyer_a_never_reaches_buyer_b_on_any_rest_route(world: World) -> None:
+    # The gRPC matrix let B delete its own profile; B makes a fresh one for the REST cases.
+    fresh = profile_request(
+        "b-profile-rest", "carrier-ethernet-evc-end-point", "y1564-sat", {"cirSteps": [50]}
+    )
+    request = St.CreateTestProfileRequest(test_profile=fresh)
+    b = replace(
+        world.b,
+        profile=SftClient(world.channel).stub.CreateTestProfile(request, metadata=world.beta).test_profile.id,
+    )
+    alpha = world.rest(world.alpha)
+    problems: list[str] = []
+    for (method, template), case in REST_CASES.items():
+        path_b, body_b = case(b, world.spec, world.b_hubs)
+        path_g, body_g = case(world.ghost, world.spec, world.ghost_hubs)
+        on_b, on_ghost = alpha.call(method, path_b, body_b), alpha.call(method, path_g, body_g)
+        name = f"{method} {template}"
+        if on_b.status == 403:
+            problems.append(f"{name}: 403 reveals that B's resource exists")
+        if _rest_normal(on_b, b, world.b_hubs) != _rest_normal(on_ghost, world.ghost, world.ghost_hubs):
+            got = f"{on_b.status} {on_b.body}"
+            problems.append(f"{name}: B's resource answers {got}, a ghost {on_ghost.status}")
+        # An error may echo the id A sent (as for a ghost); a success must carry nothing of B's.
+        answered = json.dumps(on_b.body) if on_b.status < 300 else ""
+        if leaked := sorted(m for m in world.b_markers | {b.profile} if m in answered):
+            problems.append(f"{name}: A received B's {leaked}")
+    assert not problems, "\n".join(problems)
+    # The cases name B's real resources: B itself gets them (and its hubs survived A's DELETEs).
+    beta = world.rest(world.beta)
+    owned = [
+        ("GET", INV + "/service/{id}"),
+        ("GET", ORD + "/serviceOrder/{id}"),
+        ("GET", SFT + "/testProfile/{id}"),
+        ("GET", SFT + "/testJob/{id}"),
+        ("GET", SFT + "/testResult/{id}"),
+    ]
+    for key in owned + [("GET", api + "/hub/{id}") for api in (INV, ORD, SFT)]:
+        path_b, _ = REST_CASES[key](b, world.spec, world.b_hubs)
+        assert beta.get(path_b).status == 200, key
+
+
+def test_hub_callbacks_deliver_only_their_buyers_events(world: World) -> None:
+    mine, theirs = Listener(), Listener()
+    try:
+        for who, listener in ((world.alpha, mine), (world.beta, theirs)):
+            reply = world.rest(who).post(f"{ORD}/hub", {"callback": listener.url})
+            assert reply.status == 201, reply.body
+        b_order = _admin_state(world, world.beta, "beta-uni-1", common_pb2.ADMINISTRATIVE_STATE_UNLOCKED)
+        a_order = _admin_state(world, world.alpha, "alpha-uni-2", common_pb2.ADMINISTRATIVE_STATE_LOCKED)
+        # Delivery is in log order, so A's last event arriving proves B's earlier ones were passed over.
+        mine.wait_for(lambda bodies: any(b["event"]["id"] == a_order.id for b in bodies))
+        theirs.wait_for(lambda bodies: any(b["event"]["id"] == b_order.id for b in bodies))
+        seen = b"".join(d.raw for d in mine.deliveries())
+        markers = world.b_markers | {b_order.id}
+        assert not [m for m in markers if m.encode() in seen]
+        assert not [d for d in theirs.deliveries() if a_order.id.encode() in d.raw]
+    finally:
+        mine.close()
+        theirs.close()

@@ -4,15 +4,12 @@ in-process adapter answers (same mapping, same error table), through the generat
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.e2e.rest import INV, ORD, SFT, RestClient
+from tests.e2e.rest import INV, ORD, SFT, RestClient, gateway_process
 from tests.server_process import ServerProcess, launch
 
 
@@ -23,28 +20,10 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     assert running.stop() == 0
 
 
-def _gateway(workdir: Path, upstream: str) -> tuple[subprocess.Popen[bytes], str]:
-    ready = workdir / "gateway.ready"
-    command = [
-        sys.executable, "-m", "interlude_server.rest.gateway", "--upstream", upstream,
-        "--listen", "127.0.0.1:0", "--ready-file", str(ready), "--log-format", "json",
-    ]  # fmt: skip
-    log = (workdir / "gateway.log").open("wb")
-    proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-    deadline = time.monotonic() + 15
-    while not ready.exists():
-        assert proc.poll() is None, (workdir / "gateway.log").read_text()
-        assert time.monotonic() < deadline, "gateway did not start"
-        time.sleep(0.05)
-    return proc, "http://" + ready.read_text().strip()
-
-
 @pytest.fixture(scope="module")
 def gateway(server: ServerProcess, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RestClient]:
-    proc, url = _gateway(tmp_path_factory.mktemp("gateway"), server.target)
-    yield RestClient(url)
-    proc.terminate()
-    assert proc.wait(10) == 0
+    with gateway_process(tmp_path_factory.mktemp("gateway"), server.target) as url:
+        yield RestClient(url)
 
 
 def _rebased(doc: object, old: str, new: str) -> object:
@@ -88,10 +67,6 @@ def test_gateway_refuses_the_hub_and_reports_an_unreachable_upstream(
         "notImplemented",
         "RPC_NOT_IMPLEMENTED",
     )
-    proc, url = _gateway(tmp_path, "127.0.0.1:1")
-    try:
+    with gateway_process(tmp_path, "127.0.0.1:1") as url:
         down = RestClient(url).get(f"{INV}/service/alpha-uni-1")
-    finally:
-        proc.terminate()
-        proc.wait(10)
     assert (down.status, down.headers["X-Interlude-Reason"]) == (503, "UPSTREAM_UNAVAILABLE")

@@ -13,7 +13,6 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import grpc
-import jwt
 import pytest
 from google.protobuf import duration_pb2
 from google.protobuf.descriptor import ServiceDescriptor
@@ -30,8 +29,8 @@ from interlude_grpc.mef.lso.interlude.v1 import (
 from interlude_server.auth.scopes import RPC_SCOPES
 from tests.e2e.helpers import Stubs, rich_error
 from tests.e2e.rpc import invoke, methods, path
-from tests.security import ALL, Kit, TokenIssuer, bearer
-from tests.server_process import ServerProcess, launch, server_command
+from tests.security import ALL, REFUSED, Kit, bearer
+from tests.server_process import ServerProcess, serve_demo, server_command
 
 
 @pytest.fixture(scope="module")
@@ -42,17 +41,7 @@ def kit(tmp_path_factory: pytest.TempPathFactory) -> Kit:
 def _serve(
     tmp_path_factory: pytest.TempPathFactory, name: str, credentials: grpc.ChannelCredentials, *args: str
 ) -> Iterator[ServerProcess]:
-    running = launch(
-        tmp_path_factory.mktemp(name),
-        "--seed",
-        "demo",
-        "--sim-step-delay",
-        "0.02",
-        *args,
-        credentials=credentials,
-    )
-    yield running
-    assert running.stop() == 0
+    yield from serve_demo(tmp_path_factory.mktemp(name), *args, credentials=credentials)
 
 
 @pytest.fixture(scope="module")
@@ -153,32 +142,6 @@ def test_a_valid_token_acts_for_its_buyer_only(token_channel: grpc.Channel, kit:
     assert beta
     assert all(s.startswith("alpha-") for s in alpha)
     assert all(s.startswith("beta-") for s in beta)
-
-
-def _other_key_same_kid(kit: Kit) -> str:
-    return TokenIssuer(kid=kit.issuer.kid).mint("sp-alpha")
-
-
-REFUSED: list[tuple[str, Callable[[Kit], tuple[tuple[str, str], ...]], str]] = [
-    ("missing", lambda kit: (), "missing_credentials"),
-    ("expired", lambda kit: bearer(kit.issuer.mint(exp=int(time.time()) - 600)), "token_expired"),
-    ("not yet valid", lambda kit: bearer(kit.issuer.mint(nbf=int(time.time()) + 600)), "token_not_yet_valid"),
-    ("wrong audience", lambda kit: bearer(kit.issuer.mint(aud="another-partner")), "invalid_audience"),
-    ("wrong issuer", lambda kit: bearer(kit.issuer.mint(iss="https://evil.example")), "invalid_issuer"),
-    ("bad signature", lambda kit: bearer(_other_key_same_kid(kit)), "invalid_signature"),
-    ("unknown key", lambda kit: bearer(TokenIssuer(kid="key-9").mint()), "unknown_key"),
-    ("no exp", lambda kit: bearer(kit.issuer.mint(omit=("exp",))), "missing_claim"),
-    ("no buyer", lambda kit: bearer(kit.issuer.mint(omit=("sub",))), "missing_claim"),
-    (
-        "alg none",
-        lambda kit: bearer(
-            jwt.encode(kit.issuer.claims("sp-alpha"), "", algorithm="none", headers={"kid": "key-1"})
-        ),
-        "disallowed_algorithm",
-    ),
-    ("not a jwt", lambda kit: bearer("not-a-token"), "malformed_token"),
-    ("basic auth", lambda kit: (("authorization", "Basic c3A6cHc="),), "malformed_authorization"),
-]
 
 
 @pytest.mark.parametrize(("case", "metadata_of", "cause"), REFUSED, ids=[r[0] for r in REFUSED])

@@ -73,7 +73,7 @@ class AuthGate:
         return self.authenticator.honours_dev_header
 
     def __call__(self, method: str, metadata: Metadata, context: Context) -> Principal | None:
-        return self.authenticator.admit(credentials_of(metadata, context), method)
+        return self.authenticator.admit(lambda: credentials_of(metadata, context), method)
 
 
 class BuyerResolver:

@@ -7,9 +7,11 @@ development buyer header) into `Credentials`, asks the `Authenticator` for the
 and runs the call inside `acting_as(principal)` so every read and write is
 scoped to that buyer.
 
-A REST adapter serves HTTPS with `tls.server_ssl_context(settings.tls)` and, per
-request, admits `http.http_credentials(request.headers, ssl_object)` for the full
-gRPC method the route calls (or a REST-only operationId from
-scopes.REST_ONLY_SCOPES), runs the call inside `acting_as(principal)`, and answers
-a refusal with `http.http_refusal(exc)` (MEF 401/403 with RFC 6750 challenges).
+The gRPC side is api/principal.py (AuthGate, behind the interceptor); the REST
+side is rest/admission.py (an aiohttp middleware): it serves HTTPS with
+`tls.server_ssl_context(settings.tls)`, admits `http.http_credentials(request.headers,
+ssl_object)` for the gRPC method the route calls (rest/operations.py; hub
+operations are REST-only operationIds of scopes.REST_ONLY_SCOPES), runs the call
+inside `acting_as(principal)`, and answers a refusal with the MEF 401/403 of
+`http.http_refusal(exc)`.
 """

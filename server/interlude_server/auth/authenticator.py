@@ -13,6 +13,7 @@ their cause; credentials never are.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Literal, get_args
 
 import structlog
@@ -87,15 +88,19 @@ class Authenticator:
         if scope not in principal.scopes:
             raise MissingScope(operation, scope)
 
-    def admit(self, credentials: Credentials, operation: str) -> Principal | None:
+    def admit(self, credentials: Credentials | Callable[[], Credentials], operation: str) -> Principal | None:
         """Authenticate and authorize one call of `operation`; None for public operations.
 
-        Every refusal is logged as `auth.denied` with the operation and the cause.
+        `credentials` may be a function that reads them from the call, so a malformed
+        header is refused like any other credential. Every refusal is logged as
+        `auth.denied` with the operation and the cause.
         """
         if is_public(operation):
             return None
         principal: Principal | None = None
         try:
+            if callable(credentials):
+                credentials = credentials()
             if credentials.dev_buyer is not None and not self.honours_dev_header:
                 _log.warning("auth.dev_header_ignored", operation=operation, auth=self.mode)
             principal = self.authenticate(credentials)

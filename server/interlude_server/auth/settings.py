@@ -118,10 +118,6 @@ def _check(ns: argparse.Namespace, hosts: list[str]) -> list[str]:
             )
     elif any(k is not None for k in key_flags) or ns.jwt_issuer or ns.jwt_audience:
         problems.append("the --jwt-* flags are used only with --auth token or token+mtls")
-    if getattr(ns, "rest_listen", None) is not None and mode != "none":
-        # Until the REST adapter admits requests through auth/http.py, it must not serve
-        # beside an authenticated gRPC port: its buyer would come from a header.
-        problems.append(f"--rest-listen with --auth {mode}: the REST adapter does not check credentials yet")
     if ns.max_message_bytes < 1024:
         problems.append("--max-message-bytes must be at least 1024")
     remote = [h for h in hosts if not is_loopback(h)]

@@ -7,6 +7,7 @@ request with `peer_certificate_of(transport.get_extra_info("ssl_object"))`.
 
 from __future__ import annotations
 
+import functools
 import ssl
 
 from interlude_server.auth.principal import PeerCertificate
@@ -28,4 +29,10 @@ def server_ssl_context(tls: TlsFiles) -> ssl.SSLContext:
 def peer_certificate_of(ssl_object: ssl.SSLObject | ssl.SSLSocket | None) -> PeerCertificate | None:
     """The client certificate the handshake verified, if any."""
     der = ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
-    return PeerCertificate.from_der(der) if der else None
+    return _parsed(der) if der else None
+
+
+@functools.lru_cache(maxsize=1024)
+def _parsed(der: bytes) -> PeerCertificate:
+    """Parsed once per certificate: a keep-alive client presents the same one on every request."""
+    return PeerCertificate.from_der(der)

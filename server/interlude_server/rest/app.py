@@ -1,7 +1,9 @@
 """The aiohttp application: MEF Interlude REST paths onto the contract's RPCs.
 
 Handlers read like the servicers: parse (query or body) -> call the backend
--> map to MEF JSON. Errors of every kind end in one middleware that turns
+-> map to MEF JSON. A first middleware admits every request whose route
+matched (rest.admission: the caller's principal, or a 401/403 refusal) before
+any handler runs; errors of every kind end in the outer middleware that turns
 them into MEF error bodies through `rest.errors.mef_error`.
 """
 
@@ -28,16 +30,17 @@ from interlude_grpc.mef.lso.interlude.v1 import (
     ordering_pb2,
 )
 from interlude_server.api.errors import rich_status, status_for
-from interlude_server.domain.errors import DomainError
+from interlude_server.auth.http import http_refusal
+from interlude_server.domain.errors import DomainError, MissingScope, Unauthenticated
 from interlude_server.rest import inbound, query
 from interlude_server.rest import mapping as m
-from interlude_server.rest.backend import Backend, RpcFailure, not_implemented
+from interlude_server.rest.admission import Admission
+from interlude_server.rest.backend import Backend, Caller, RpcFailure, not_implemented
 from interlude_server.rest.errors import REASON_HEADER, MefError, mef_error
 from interlude_server.rest.hub import HubApi
 from interlude_server.rest.sft_mapping import SFT_BASE
 
 JSON = "application/json;charset=utf-8"
-BUYER_HEADER = "X-Interlude-Buyer"
 REQUEST_ID_HEADER = "X-Request-Id"
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 _log = structlog.get_logger("interlude_server.rest")
@@ -45,7 +48,8 @@ _INV = "ServiceInventoryService"
 _ORD = "ServiceOrderingService"
 _CAT = "ServiceCatalogService"
 BODY_ROOT = "body_root"
-BUYER = web.AppKey("default_buyer", str)
+ADMISSION = web.AppKey("admission", Admission)
+CALLER = "caller"
 
 
 _ENCODE = json.JSONEncoder(separators=(",", ":")).encode
@@ -63,8 +67,10 @@ def error_response(err: MefError) -> web.Response:
     return respond(err.body, err.http, {REASON_HEADER: err.reason, **dict(err.headers)})
 
 
-def buyer(request: web.Request) -> str:
-    return request.headers.get(BUYER_HEADER) or request.app[BUYER]
+def caller(request: web.Request) -> Caller:
+    """Who the request acts for; set by the `admitted` middleware before any handler runs."""
+    found: Caller = request[CALLER]
+    return found
 
 
 def _etag(etag: str) -> dict[str, str]:
@@ -88,6 +94,14 @@ def hrefs(request: web.Request) -> m.Hrefs:
 async def _json_body(request: web.Request) -> Any:
     try:
         return await request.json(loads=json.loads)
+    except web.HTTPRequestEntityTooLarge as exc:
+        raise RpcFailure(
+            rich_status(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                common_pb2.ERROR_REASON_INVALID_BODY,
+                f"the body is larger than {request.client_max_size} bytes (--max-message-bytes)",
+            )
+        ) from exc
     except ValueError as exc:
         raise RpcFailure(
             rich_status(
@@ -109,7 +123,7 @@ class RestApi:
 
     async def get_service(self, request: web.Request) -> web.Response:
         response = await self.backend.call(
-            _INV, "GetService", inventory_pb2.GetServiceRequest(id=request.match_info["id"]), buyer(request)
+            _INV, "GetService", inventory_pb2.GetServiceRequest(id=request.match_info["id"]), caller(request)
         )
         s = response.service
         return respond(m.service(s, hrefs(request)), headers=_etag(s.etag))
@@ -120,7 +134,7 @@ class RestApi:
             raise RpcFailure(not_implemented(f"filtering by {', '.join(missing)} is not supported"))
         win = query.window(given)
         spec = query.service_filter(given)
-        who = buyer(request)
+        who = caller(request)
 
         async def fetch(size: int, token: str, skipping: bool) -> tuple[Sequence[Any], str, int]:
             req = inventory_pb2.ListServicesRequest(filter=spec, page_size=size, page_token=token)
@@ -141,21 +155,21 @@ class RestApi:
         req = ordering_pb2.CreateServiceOrderRequest(
             service_order=order, request_id=request.headers.get(REQUEST_ID_HEADER, "")
         )
-        r = await self.backend.call(_ORD, "CreateServiceOrder", req, buyer(request))
+        r = await self.backend.call(_ORD, "CreateServiceOrder", req, caller(request))
         h = hrefs(request)
         headers = {"Location": h.order(r.service_order.id), **_etag(r.service_order.etag)}
         return respond(m.order(r.service_order, h), 201, headers)
 
     async def get_order(self, request: web.Request) -> web.Response:
         req = ordering_pb2.GetServiceOrderRequest(id=request.match_info["id"])
-        r = await self.backend.call(_ORD, "GetServiceOrder", req, buyer(request))
+        r = await self.backend.call(_ORD, "GetServiceOrder", req, caller(request))
         return respond(m.order(r.service_order, hrefs(request)), headers=_etag(r.service_order.etag))
 
     async def list_orders(self, request: web.Request) -> web.Response:
         given = params(request)
         win = query.window(given)
         spec = query.order_filter(given)
-        who = buyer(request)
+        who = caller(request)
 
         async def fetch(size: int, token: str, _skipping: bool) -> tuple[Sequence[Any], str, int]:
             req = ordering_pb2.ListServiceOrdersRequest(filter=spec, page_size=size, page_token=token)
@@ -176,13 +190,13 @@ class RestApi:
             cancellation_reason=str(reason),
             request_id=request.headers.get(REQUEST_ID_HEADER, ""),
         )
-        r = await self.backend.call(_ORD, "CancelServiceOrder", req, buyer(request))
+        r = await self.backend.call(_ORD, "CancelServiceOrder", req, caller(request))
         return respond(m.order(r.service_order, hrefs(request)))
 
     # -- serviceCatalog v1 (extension: the contract's JSON form) ---------------
 
     async def _catalog(self, request: web.Request, method: str, req: Message, field: str) -> web.Response:
-        r = await self.backend.call(_CAT, method, req, buyer(request))
+        r = await self.backend.call(_CAT, method, req, caller(request))
         return respond(json_format.MessageToDict(getattr(r, field)))
 
     async def _catalog_list(self, request: web.Request, method: str, req: Any, field: str) -> web.Response:
@@ -191,7 +205,7 @@ class RestApi:
             if name not in query.PAGING:
                 raise query.bad_parameter(name, "this extension takes only offset and limit")
         win = query.window(given)
-        who = buyer(request)
+        who = caller(request)
 
         async def fetch(size: int, token: str, _skipping: bool) -> tuple[Sequence[Any], str, int]:
             req.page_size, req.page_token = size, token
@@ -234,13 +248,13 @@ class RestApi:
 
         async def register(request: web.Request) -> web.Response:
             data = await _json_body(request)
-            return respond(await hub.register(api, buyer(request), hrefs(request).base, data), 201)
+            return respond(await hub.register(api, caller(request).buyer, hrefs(request).base, data), 201)
 
         async def retrieve(request: web.Request) -> web.Response:
-            return respond(await hub.retrieve(api, buyer(request), request.match_info["id"]))
+            return respond(await hub.retrieve(api, caller(request).buyer, request.match_info["id"]))
 
         async def unregister(request: web.Request) -> web.Response:
-            await hub.unregister(api, buyer(request), request.match_info["id"])
+            await hub.unregister(api, caller(request).buyer, request.match_info["id"])
             return web.Response(status=204)
 
         return [
@@ -273,6 +287,11 @@ class RestApi:
 
 def _failure(exc: BaseException, request: web.Request) -> MefError | None:
     root = request.get(BODY_ROOT, "")
+    if isinstance(exc, Unauthenticated | MissingScope):
+        # MEF 401 missingCredentials/invalidCredentials or 403 accessDenied, with the
+        # RFC 6750 challenge; the body is the one the gRPC status maps to.
+        challenge = tuple(http_refusal(exc).headers.items())
+        return dataclasses.replace(mef_error(status_for(exc)), headers=challenge)
     if isinstance(exc, RpcFailure):
         return mef_error(exc.status, root)
     if isinstance(exc, DomainError):
@@ -321,14 +340,27 @@ async def errors_and_logging(request: web.Request, handler: Handler) -> web.Stre
         path=request.path,
         status=response.status,
         reason=reason,
-        buyer=buyer(request),
+        buyer=request[CALLER].buyer if CALLER in request else "",
         duration_ms=round((time.perf_counter() - started) * 1000, 3),
     )
     return response
 
 
-def build_app(backend: Backend, hub: HubApi | None, default_buyer: str) -> web.Application:
-    app = web.Application(middlewares=[errors_and_logging])
-    app[BUYER] = default_buyer
+@web.middleware
+async def admitted(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Admit the request for its route's operation before the handler runs; a path or method
+    that matches no route goes on to its 404/405 (nothing is served, so nothing is checked)."""
+    if request.match_info.http_exception is None:
+        request[CALLER] = request.app[ADMISSION](request)
+    return await handler(request)
+
+
+def build_app(
+    backend: Backend, hub: HubApi | None, admission: Admission, max_body_bytes: int
+) -> web.Application:
+    """The adapter; `max_body_bytes` caps a request body (413 beyond), as --max-message-bytes
+    caps a gRPC message."""
+    app = web.Application(middlewares=[errors_and_logging, admitted], client_max_size=max_body_bytes)
+    app[ADMISSION] = admission
     app.add_routes(RestApi(backend, hub).routes())
     return app

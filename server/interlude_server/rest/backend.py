@@ -3,11 +3,17 @@
 Both backends take the same request messages and give the same responses;
 both fail with a google.rpc.Status (RpcFailure), so the REST error mapping is
 one function whichever deployment runs.
+
+The `Caller` of a call says who it acts for: in-process, the principal the
+REST middleware admitted (the servicers run inside `acting_as(principal)`,
+exactly as behind the gRPC interceptor); in gateway mode, the caller's own
+credentials, forwarded so the upstream admits the call itself.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import grpc
@@ -24,7 +30,8 @@ from interlude_grpc.mef.lso.interlude.v1 import (
 from interlude_server.api.errors import rich_status, status_for
 from interlude_server.api.principal import BUYER_METADATA
 from interlude_server.app import ServiceBinding
-from interlude_server.domain.errors import DomainError
+from interlude_server.auth.principal import Principal, acting_as
+from interlude_server.domain.errors import DomainError, Unauthenticated
 
 PACKAGE = "mef.lso.interlude.v1."
 _DETAILS_KEY = "grpc-status-details-bin"
@@ -38,10 +45,28 @@ class RpcFailure(Exception):
         self.status = status
 
 
-class Backend(Protocol):
-    """Runs one unary RPC of the contract for a buyer."""
+Metadata = tuple[tuple[str, str], ...]
 
-    async def call(self, service: str, method: str, request: Message, buyer: str) -> Any:
+
+@dataclass(frozen=True)
+class Caller:
+    """Who one REST request acts for.
+
+    `buyer` scopes the hub and names the caller in logs; `principal` is set when this
+    process admitted the request; `forward` is the metadata a gateway sends upstream
+    (the caller's `authorization`, and `x-interlude-buyer`, which the upstream honours
+    only in auth none mode).
+    """
+
+    buyer: str
+    principal: Principal | None = None
+    forward: Metadata = ()
+
+
+class Backend(Protocol):
+    """Runs one unary RPC of the contract for a caller."""
+
+    async def call(self, service: str, method: str, request: Message, caller: Caller) -> Any:
         """`service` is the short name (`ServiceInventoryService`); raises RpcFailure."""
 
     async def close(self) -> None: ...
@@ -67,12 +92,15 @@ class InProcessBackend:
             b.service_name.removeprefix(PACKAGE): b.servicer for b in bindings if b.servicer is not None
         }
 
-    async def call(self, service: str, method: str, request: Message, buyer: str) -> Any:
+    async def call(self, service: str, method: str, request: Message, caller: Caller) -> Any:
         servicer = self._servicers.get(service)
         if servicer is None:
             raise RpcFailure(not_implemented(f"{service} is not served here"))
+        if caller.principal is None:  # the middleware admits every request: fail closed
+            raise RpcFailure(status_for(Unauthenticated("no admitted principal", "missing_credentials")))
         try:
-            return await getattr(servicer, method)(request, _Context(buyer))
+            with acting_as(caller.principal):
+                return await getattr(servicer, method)(request, _Context(caller.buyer))
         except DomainError as exc:
             raise RpcFailure(status_for(exc)) from exc
 
@@ -100,11 +128,18 @@ def status_of(error: grpc.aio.AioRpcError) -> status_pb2.Status:
 
 
 class GatewayBackend:
-    """Calls a remote Interlude gRPC server through the generated stubs (the buyer travels
-    in the `x-interlude-buyer` metadata, as from any other client)."""
+    """Calls a remote Interlude gRPC server through the generated stubs, with the caller's
+    `authorization` (and development buyer header) as metadata, as from any other client;
+    over TLS when `credentials` are given."""
 
-    def __init__(self, upstream: str, timeout: float = 30.0) -> None:
-        self._channel = grpc.aio.insecure_channel(upstream)
+    def __init__(
+        self, upstream: str, timeout: float = 30.0, credentials: grpc.ChannelCredentials | None = None
+    ) -> None:
+        self._channel = (
+            grpc.aio.secure_channel(upstream, credentials)
+            if credentials is not None
+            else grpc.aio.insecure_channel(upstream)
+        )
         self._timeout = timeout
         self._stubs: dict[str, Any] = {
             "ServiceInventoryService": inventory_pb2_grpc.ServiceInventoryServiceStub(self._channel),
@@ -113,14 +148,12 @@ class GatewayBackend:
             "ServiceTestService": service_test_pb2_grpc.ServiceTestServiceStub(self._channel),
         }
 
-    async def call(self, service: str, method: str, request: Message, buyer: str) -> Any:
+    async def call(self, service: str, method: str, request: Message, caller: Caller) -> Any:
         stub = self._stubs.get(service)
         if stub is None:
             raise RpcFailure(not_implemented(f"{service} is not mapped by the gateway"))
         try:
-            return await getattr(stub, method)(
-                request, metadata=((BUYER_METADATA, buyer),), timeout=self._timeout
-            )
+            return await getattr(stub, method)(request, metadata=caller.forward, timeout=self._timeout)
         except grpc.aio.AioRpcError as exc:
             raise RpcFailure(status_of(exc)) from exc
 

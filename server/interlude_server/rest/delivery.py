@@ -30,7 +30,7 @@ import structlog
 
 from interlude_grpc.mef.lso.interlude.v1 import events_pb2
 from interlude_server.rest import mapping as m
-from interlude_server.rest.hub import API_EVENTS, NOTIFICATION_BASE
+from interlude_server.rest.hub import API_EVENTS, NOTIFICATION_BASE, CallbackPolicy
 from interlude_server.rest.sft_mapping import SftHrefs
 from interlude_server.store.base import HubSubscription, Store
 
@@ -49,6 +49,7 @@ class DeliverySettings:
     backoff_max: float = 60.0
     timeout: float = 10.0
     page: int = 200
+    callbacks: CallbackPolicy = field(default_factory=CallbackPolicy)
 
 
 def envelope(event: events_pb2.Event, base_url: str) -> dict[str, object]:
@@ -149,6 +150,10 @@ class Dispatcher:
         sub = worker.sub
         wanted = set(sub.event_types or API_EVENTS[sub.api])
         cursor = sub.cursor
+        if problem := self.settings.callbacks.problem(sub.callback):
+            # Registered before the allow-list changed: never POST there.
+            await self._record(worker, cursor, DEAD, sub.attempts, f"callback refused: {problem}")
+            return
         try:
             while not self._stopping.is_set():
                 up_to = self.last_seq()
@@ -206,7 +211,8 @@ class Dispatcher:
         """ "" when the listener accepted the event, else what went wrong."""
         assert self._session is not None
         try:
-            async with self._session.post(url, data=body, headers=headers) as response:
+            # No redirects: a listener must not bounce deliveries past the callback policy.
+            async with self._session.post(url, data=body, headers=headers, allow_redirects=False) as response:
                 if 200 <= response.status < 300:
                     return ""
                 return f"listener answered HTTP {response.status}"

@@ -148,25 +148,29 @@ def property_path(field: str, body_root: str = "") -> str:
     )
 
 
-def _details(status: status_pb2.Status) -> tuple[str, list[Any]]:
+def _details(status: status_pb2.Status) -> tuple[str, list[Any], dict[str, str]]:
     reason = ""
     violations: list[Any] = []
+    metadata: dict[str, str] = {}
     for detail in status.details:
         if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
             info = error_details_pb2.ErrorInfo()
             detail.Unpack(info)
             reason = info.reason
+            metadata = dict(info.metadata)
         elif detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
             bad = error_details_pb2.BadRequest()
             detail.Unpack(bad)
             violations.extend(bad.field_violations)
-    return reason, violations
+    return reason, violations, metadata
 
 
 def mef_error(status: status_pb2.Status, body_root: str = "") -> MefError:
     """The MEF error response for a rich gRPC status."""
-    reason, violations = _details(status)
+    reason, violations, metadata = _details(status)
     code = rest_code(reason, status.code)
+    if reason == "UNAUTHENTICATED" and metadata.get("cause") == "missing_credentials":
+        code = RestCode(401, "missingCredentials")  # MEF tells absent from bad credentials
     message = status.message or reason
     if code.http == 422:
         body: Any = [

@@ -6,12 +6,18 @@ committed after its 201. Extensions (documented in the README): the optional
 `signingSecret` (HMAC-SHA256 signature header on each delivery) and
 `authorization` (sent as the `Authorization` header to the listener), both
 write-only; `GET /hub/{id}` adds `deliveryStatus`.
+
+Every operation is scoped to the caller's buyer (the admitted principal's), and
+a callback must pass the CallbackPolicy (the SSRF guard) both when it is
+registered and before each worker delivers to it.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import uuid
+from collections.abc import Sequence
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
@@ -89,7 +95,58 @@ def _string(data: dict[str, Any], key: str, violations: list[Violation]) -> str:
     return value
 
 
-def _check_body(data: Any) -> dict[str, str]:
+class CallbackPolicy:
+    """Where hub deliveries may go: the server POSTs to URLs its callers chose (SSRF guard).
+
+    Always: an absolute `http`/`https` URL with a host and no user info. With an allow-list
+    (`--hub-callback-allow`, repeatable), the host must also match one entry: an exact host
+    name (`listener.sp.example`), a domain suffix (`*.sp.example`: any name below it) or an IP
+    network (`203.0.113.0/24`, for IP literals). The check is on the URL as given; names are
+    not resolved, so allow-list names you control.
+    """
+
+    def __init__(self, allow: Sequence[str] = ()) -> None:
+        """Raises ValueError naming a malformed entry."""
+        self.allow = tuple(allow)
+        self._networks: list[ipaddress.IPv4Network | ipaddress.IPv6Network] = []
+        self._hosts: set[str] = set()
+        self._suffixes: list[str] = []
+        for entry in self.allow:
+            if "/" in entry:
+                try:
+                    self._networks.append(ipaddress.ip_network(entry, strict=False))
+                except ValueError as exc:
+                    raise ValueError(f"{entry!r} is not an IP network: {exc}") from exc
+            elif entry.startswith("*.") and len(entry) > 2:
+                self._suffixes.append(entry[1:].lower())
+            elif entry and "*" not in entry:
+                self._hosts.add(entry.lower().strip("[]"))
+            else:
+                raise ValueError(f"{entry!r} is not a host, *.domain or IP network")
+
+    def problem(self, url: str) -> str | None:
+        """Why `url` may not be a callback; None if it may."""
+        try:
+            parts = urlsplit(url)
+            host = (parts.hostname or "").lower()
+        except ValueError:
+            return "must be an absolute http(s) URL"
+        if parts.scheme not in ("http", "https") or not host:
+            return "must be an absolute http(s) URL"
+        if parts.username is not None or parts.password is not None:
+            return "must not carry user info (use the `authorization` extension)"
+        if not self.allow or host in self._hosts or any(host.endswith(s) for s in self._suffixes):
+            return None
+        try:
+            address = ipaddress.ip_address(host)
+        except ValueError:
+            address = None
+        if address is not None and any(address in n for n in self._networks):
+            return None
+        return f"the callback host {host!r} is not on this Partner's allow-list (--hub-callback-allow)"
+
+
+def _check_body(data: Any, policy: CallbackPolicy) -> dict[str, str]:
     violations: list[Violation] = []
     if not isinstance(data, dict):
         raise InvalidArgument(
@@ -101,11 +158,10 @@ def _check_body(data: Any) -> dict[str, str]:
                 Violation(f"/{key}", "not a property of EventSubscriptionInput", "unexpectedProperty")
             )
     values = {key: _string(data, key, violations) for key in _KEYS}
-    url = urlsplit(values["callback"])
     if "callback" not in data:
         violations.append(Violation("/callback", "required", "missingProperty"))
-    elif url.scheme not in ("http", "https") or not url.netloc:
-        violations.append(Violation("/callback", "must be an absolute http(s) URL", "invalidValue"))
+    elif problem := policy.problem(values["callback"]):
+        violations.append(Violation("/callback", problem, "invalidValue"))
     if violations:
         raise InvalidArgument("the hub registration is not valid", violations)
     return values
@@ -127,12 +183,13 @@ def subscription_json(sub: HubSubscription, *, status: bool = False) -> dict[str
 class HubApi:
     """The `/hub` operations for every API, scoped to the calling buyer."""
 
-    def __init__(self, store: Store, deliveries: Deliveries) -> None:
+    def __init__(self, store: Store, deliveries: Deliveries, policy: CallbackPolicy | None = None) -> None:
         self.store = store
         self.deliveries = deliveries
+        self.policy = policy or CallbackPolicy()
 
     async def register(self, api: str, buyer: str, base_url: str, data: Any) -> dict[str, Any]:
-        values = _check_body(data)
+        values = _check_body(data, self.policy)
         types = event_types(values["query"], api)
         draft = HubSubscription(
             id=uuid.uuid4().hex,

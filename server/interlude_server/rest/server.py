@@ -1,18 +1,23 @@
-"""Run a REST application on a listen address (port 0 picks a free port)."""
+"""Run a REST application on a listen address (port 0 picks a free port), over HTTPS when
+TLS files are given (the same --tls-* files as gRPC; with --tls-client-ca, mTLS)."""
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from aiohttp import web
 
 from interlude_server.app import ServiceBinding
+from interlude_server.auth.authenticator import Authenticator
+from interlude_server.auth.tls import server_ssl_context
 from interlude_server.config import Config, Listen
+from interlude_server.rest.admission import Admit
 from interlude_server.rest.app import build_app
 from interlude_server.rest.backend import InProcessBackend
 from interlude_server.rest.delivery import DeliverySettings, Dispatcher
-from interlude_server.rest.hub import HubApi
+from interlude_server.rest.hub import CallbackPolicy, HubApi
 from interlude_server.store.base import Store
 
 
@@ -25,11 +30,16 @@ class RestServer:
         await self.runner.cleanup()
 
 
-async def start_rest(listen: Listen, app: web.Application, shutdown_timeout: float = 5.0) -> RestServer:
+async def start_rest(
+    listen: Listen,
+    app: web.Application,
+    shutdown_timeout: float = 5.0,
+    ssl_context: ssl.SSLContext | None = None,
+) -> RestServer:
     """Bind and serve `app`; raises OSError if the address cannot be bound."""
     runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=shutdown_timeout)
     await runner.setup()
-    site = web.TCPSite(runner, listen.host, listen.port, reuse_port=False)
+    site = web.TCPSite(runner, listen.host, listen.port, reuse_port=False, ssl_context=ssl_context)
     try:
         await site.start()
     except BaseException:
@@ -53,12 +63,20 @@ class InProcessRest:
 
 
 async def start_in_process(
-    config: Config, store: Store, dispatcher: Dispatcher, bindings: Sequence[ServiceBinding]
+    config: Config,
+    store: Store,
+    dispatcher: Dispatcher,
+    bindings: Sequence[ServiceBinding],
+    authenticator: Authenticator,
 ) -> InProcessRest:
-    """Serve REST on `config.rest_listen` over the servicers of `bindings`, and resume hub delivery."""
+    """Serve REST on `config.rest_listen` over the servicers of `bindings`, admitting each request
+    with the gRPC server's `authenticator`, and resume hub delivery. Raises OSError (bind, TLS files)."""
     assert config.rest_listen is not None
-    app = build_app(InProcessBackend(bindings), HubApi(store, dispatcher), config.default_buyer)
-    server = await start_rest(config.rest_listen, app)
+    security = config.security
+    hub = HubApi(store, dispatcher, dispatcher.settings.callbacks)
+    app = build_app(InProcessBackend(bindings), hub, Admit(authenticator), security.max_message_bytes)
+    tls = server_ssl_context(security.tls) if security.tls is not None else None
+    server = await start_rest(config.rest_listen, app, ssl_context=tls)
     await dispatcher.open()
     return InProcessRest(server, dispatcher)
 
@@ -69,4 +87,5 @@ def delivery_settings(config: Config) -> DeliverySettings:
         backoff_initial=config.hub_backoff_initial,
         backoff_max=config.hub_backoff_max,
         timeout=config.hub_delivery_timeout,
+        callbacks=CallbackPolicy(config.hub_callback_allow),
     )

@@ -94,7 +94,7 @@ class SftApi:
         self, request: web.Request, method: str, req: Any, renames: dict[str, str] | None = None
     ) -> Any:
         try:
-            return await self.backend.call(_SFT, method, req, a.buyer(request))
+            return await self.backend.call(_SFT, method, req, a.caller(request))
         except RpcFailure as failure:
             _mef_fields(failure.status, renames or {})
             raise
