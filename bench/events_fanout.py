@@ -226,9 +226,11 @@ class Subscribers:
                     proc.kill()
 
 
-def deliveries_per_s(target: str, method: str, request: bytes, who: str, expected: int) -> float:
-    """100 subscribers each reading `expected` messages; total deliveries per second."""
-    subs = Subscribers(target, method, [(request, who)] * SUBSCRIBERS, expected)
+def deliveries_per_s(
+    target: str, method: str, request: bytes, who: str, expected: int, subscribers: int = SUBSCRIBERS
+) -> float:
+    """`subscribers` (100) each reading `expected` messages; total deliveries per second."""
+    subs = Subscribers(target, method, [(request, who)] * subscribers, expected)
     subs.go.set()
     parts = subs.collect()
     elapsed = float(max(p["end"] for p in parts) - min(p["start"] for p in parts))
@@ -343,17 +345,21 @@ def latency_phase(
     }
 
 
-def replay_rounds(target: str, raw: RawServer, expected: int, rounds: int, label: str) -> dict[str, Any]:
+def replay_rounds(
+    target: str, raw: RawServer, expected: int, rounds: int, label: str, subscribers: int = SUBSCRIBERS
+) -> dict[str, Any]:
     """Alternate raw and ours (ABBA...) for `rounds` rounds; the rates and the ratio of medians."""
     ours_rates: list[float] = []
     raw_rates: list[float] = []
     for round_no in range(rounds):
         for name in ("raw", "ours") if round_no % 2 == 0 else ("ours", "raw"):
             if name == "raw":
-                rate = deliveries_per_s(raw.target, RAW_METHOD, b"", REPLAY_BUYER, expected)
+                rate = deliveries_per_s(raw.target, RAW_METHOD, b"", REPLAY_BUYER, expected, subscribers)
                 raw_rates.append(rate)
             else:
-                rate = deliveries_per_s(target, STREAM_EVENTS, replay_request(), REPLAY_BUYER, expected)
+                rate = deliveries_per_s(
+                    target, STREAM_EVENTS, replay_request(), REPLAY_BUYER, expected, subscribers
+                )
                 ours_rates.append(rate)
             print(f"{label} round {round_no + 1} {name}: {rate:,.0f} deliveries/s", flush=True)
     return {
@@ -372,6 +378,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0, help="length of each latency phase")
     parser.add_argument("--target-events-per-s", type=float, default=1000.0)
     parser.add_argument("--full-fanout-events-per-s", type=float, default=100.0)
+    parser.add_argument("--subscribers", type=int, default=SUBSCRIBERS, help="the smoke run uses a few")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="bench-events-") as tmp:
@@ -394,12 +401,14 @@ def main() -> None:
             raw = start_raw(workdir, workdir / "replay.bin", RESPONSE_TYPE)
             print(f"replay log: {len(replay) - 1} events + sync; {per_order:.1f} events/order", flush=True)
 
-            warm = replay_rounds(server.target, raw, len(replay), args.rounds, "replay (recent)")
+            warm = replay_rounds(
+                server.target, raw, len(replay), args.rounds, "replay (recent)", args.subscribers
+            )
             tenants = latency_phase(
                 server,
                 services_of,
                 locked,
-                [buyer(i) for i in range(SUBSCRIBERS)],
+                [buyer(i) for i in range(args.subscribers)],
                 args.target_events_per_s / per_order,
                 args.seconds,
             )
@@ -408,7 +417,7 @@ def main() -> None:
                 server,
                 mine,
                 locked,
-                [REPLAY_BUYER] * SUBSCRIBERS,
+                [REPLAY_BUYER] * args.subscribers,
                 args.full_fanout_events_per_s / per_order,
                 args.seconds,
             )
@@ -416,7 +425,9 @@ def main() -> None:
             # After a restart the hub's tail is empty: every replay reads the SQLite log.
             server.stop()
             server = launch(workdir / "server", "--seed", "none", "--sim-step-delay", "0")
-            cold = replay_rounds(server.target, raw, len(replay), args.rounds, "replay (after restart)")
+            cold = replay_rounds(
+                server.target, raw, len(replay), args.rounds, "replay (after restart)", args.subscribers
+            )
         finally:
             if raw is not None:
                 raw.stop()
@@ -425,7 +436,7 @@ def main() -> None:
     data = {
         "replay": {
             "goal": "ratio >= 0.7",
-            "subscribers": SUBSCRIBERS,
+            "subscribers": args.subscribers,
             "events_per_subscriber": len(replay) - 1,
             "rounds": args.rounds,
             "recent_position": warm,
@@ -437,7 +448,7 @@ def main() -> None:
             **fanout,
             "note": (
                 "100 subscribers of one buyer each receive every event; 1000 events/s would need "
-                f"{SUBSCRIBERS * 1000:,} deliveries/s, above the raw ceiling measured here "
+                f"{args.subscribers * 1000:,} deliveries/s, above the raw ceiling measured here "
                 f"({warm['raw_median']:,}/s)"
             ),
         },
