@@ -29,7 +29,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -118,16 +118,46 @@ def peak_rss(server: ServerProcess, count: int) -> dict[str, Any]:
     }
 
 
-def run_module(module: str, args: Sequence[str], result: str) -> dict[str, Any]:
-    """Run bench.`module` with `args` as its own process; the JSON it wrote to RESULTS/`result`."""
-    started = time.monotonic()
-    print(f"== {module} {' '.join(args)}", flush=True)
-    subprocess.run(
-        [sys.executable, "-m", f"bench.{module}", *args], cwd=ROOT, check=True, env=os.environ.copy()
-    )
-    data: dict[str, Any] = json.loads((RESULTS / result).read_text())
-    data["suite_seconds"] = round(time.monotonic() - started, 1)
-    return data
+@dataclass
+class Module:
+    """A benchmark run as its own process (bench.`name` `args`) and the JSON file it writes."""
+
+    name: str
+    args: Sequence[str]
+    result: str
+
+    def start(self) -> subprocess.Popen[bytes]:
+        print(f"== {self.name} {' '.join(self.args)}", flush=True)
+        command = [sys.executable, "-m", f"bench.{self.name}", *self.args]
+        return subprocess.Popen(command, cwd=ROOT, env=os.environ.copy(), stdin=subprocess.DEVNULL)
+
+    def collect(self, proc: subprocess.Popen[bytes], started: float) -> dict[str, Any]:
+        if proc.wait() != 0:
+            raise RuntimeError(f"bench.{self.name} failed with exit code {proc.returncode}")
+        data: dict[str, Any] = json.loads((RESULTS / self.result).read_text())
+        data["suite_seconds"] = round(time.monotonic() - started, 1)
+        return data
+
+
+def run_modules(modules: dict[str, Module], together: bool, meanwhile: Callable[[], None]) -> dict[str, Any]:
+    """Run the modules one after the other after `meanwhile()` (measurements: nothing else on
+    the machine's two cores), or, `together`, all at once beside it (the smoke run only checks
+    that they work, so it need not wait for each)."""
+    results: dict[str, Any] = {}
+    if together:
+        started = time.monotonic()
+        procs = {key: module.start() for key, module in modules.items()}
+        try:
+            meanwhile()
+        finally:
+            for key, module in modules.items():
+                results[key] = module.collect(procs[key], started)
+        return results
+    meanwhile()
+    for key, module in modules.items():
+        started = time.monotonic()
+        results[key] = module.collect(module.start(), started)
+    return results
 
 
 def unary_workloads(workdir: Path, sizes: Sizes) -> dict[str, Any]:
@@ -290,13 +320,20 @@ def main() -> None:
     args = parser.parse_args()
     sizes = SMOKE if args.smoke else FULL
     started = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix="bench-suite-") as tmp:
-        results = unary_workloads(Path(tmp), sizes)
-    results["list_services_paging"] = run_module("store_paging", sizes.paging, "store_paging.json")
-    results["stream_events_fanout"] = run_module("events_fanout", sizes.fanout, "events_fanout.json")
+    modules = {
+        "list_services_paging": Module("store_paging", sizes.paging, "store_paging.json"),
+        "stream_events_fanout": Module("events_fanout", sizes.fanout, "events_fanout.json"),
+        "rest_vs_grpc": Module("rest_vs_grpc", sizes.rest, "rest_vs_grpc.json"),
+    }
     if sizes.pm is not None and importlib.util.find_spec("bench.pm_stream") is not None:
-        results["stream_performance_data"] = run_module("pm_stream", sizes.pm, "pm_stream.json")
-    results["rest_vs_grpc"] = run_module("rest_vs_grpc", sizes.rest, "rest_vs_grpc.json")
+        modules["stream_performance_data"] = Module("pm_stream", sizes.pm, "pm_stream.json")
+    results: dict[str, Any] = {}
+
+    def unary_part() -> None:
+        with tempfile.TemporaryDirectory(prefix="bench-suite-") as tmp:
+            results.update(unary_workloads(Path(tmp), sizes))
+
+    results.update(run_modules(modules, args.smoke, unary_part))
     data = {
         "mode": "smoke" if args.smoke else "full",
         "seconds": round(time.monotonic() - started, 1),
