@@ -314,6 +314,23 @@ def table(r: dict[str, Any]) -> list[list[str]]:
     return rows
 
 
+README = ROOT / "bench" / "README.md"
+BEGIN, END = "<!-- latest:begin", "<!-- latest:end -->"
+
+
+def show_in_readme(table_md: str, data: dict[str, Any]) -> None:
+    """Put the table of a full run between the markers of bench/README.md."""
+    text = README.read_text()
+    start, end = text.find(BEGIN), text.find(END)
+    if start < 0 or end < start:
+        print(f"{README}: no table markers; table not copied")
+        return
+    begin_line = text[start : text.index("\n", start) + 1]
+    when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    block = f"{begin_line}{table_md}\nFull run of {data['seconds']:.0f} s, {when}.\n"
+    README.write_text(text[:start] + block + text[end:])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--smoke", action="store_true", help="tiny sizes: checks the harness, not the server")
@@ -342,7 +359,10 @@ def main() -> None:
     path = write_results(
         "latest", data, ["workload", "ours", "baseline", "ratio", "goal", ""], table(results)
     )
-    print(path.with_suffix(".md").read_text())
+    table_md = path.with_suffix(".md").read_text()
+    if not args.smoke:
+        show_in_readme(table_md, data)
+    print(table_md)
     print(f"suite took {data['seconds']} s; results in {path}")
 
 
