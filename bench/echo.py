@@ -8,18 +8,19 @@ server returned for the same request, so both send payloads of the same size.
 The bytes go out as they are (no deserialization, no serialization, no store, no
 interceptors, no logging): what grpcio itself costs per call on this machine.
 
-    python bench/echo.py --response /pkg.Service/Method=FILE [--response ...] --ready-file PATH
+    python -m bench.echo --response /pkg.Service/Method=FILE [--response ...] --ready-file PATH
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import signal
 from pathlib import Path
 from typing import Any
 
 import grpc
+
+from bench.raw_stream import serve_until_signalled
 
 
 class _Echo(grpc.GenericRpcHandler):
@@ -51,16 +52,7 @@ def parse_response(value: str) -> tuple[str, bytes]:
 async def serve(responses: dict[str, bytes], ready_file: Path, listen: str) -> None:
     server = grpc.aio.server()
     server.add_generic_rpc_handlers((_Echo(responses),))
-    port = server.add_insecure_port(listen)
-    await server.start()
-    host = listen.rsplit(":", 1)[0]
-    await asyncio.to_thread(ready_file.write_text, f"{host}:{port}\n")
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    await stop.wait()
-    await server.stop(0.5)
+    await serve_until_signalled(server, ready_file, listen)
 
 
 def main() -> None:

@@ -62,7 +62,7 @@ class RawServer:
 def start_raw(workdir: Path, messages: Path, message_type: str) -> RawServer:
     """Start the baseline streaming `messages` (a raw_stream.write_messages file)."""
     args = ["--messages", str(messages), "--message-type", message_type]
-    return start_baseline(workdir, "raw_stream.py", args)
+    return start_baseline(workdir, "raw_stream", args)
 
 
 def start_echo(workdir: Path, responses: dict[str, bytes]) -> RawServer:
@@ -72,22 +72,22 @@ def start_echo(workdir: Path, responses: dict[str, bytes]) -> RawServer:
         file = workdir / f"echo-{n}.bin"
         file.write_bytes(body)
         args += ["--response", f"{path}={file}"]
-    return start_baseline(workdir, "echo.py", args)
+    return start_baseline(workdir, "echo", args)
 
 
-def start_baseline(workdir: Path, script: str, args: Sequence[str]) -> RawServer:
-    """Start bench/`script` with `args` and a ready file; wait (bounded) until it listens."""
-    ready = workdir / f"{script}.ready"
+def start_baseline(workdir: Path, module: str, args: Sequence[str]) -> RawServer:
+    """Start bench.`module` with `args` and a ready file; wait (bounded) until it listens."""
+    ready = workdir / f"{module}.ready"
     ready.unlink(missing_ok=True)
-    cmd = [sys.executable, str(BENCH / script), *args, "--ready-file", str(ready)]
-    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL)
+    cmd = [sys.executable, "-m", f"bench.{module}", *args, "--ready-file", str(ready)]
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdin=subprocess.DEVNULL)
     deadline = time.monotonic() + START_TIMEOUT_S
     while not ready.exists() or not ready.read_text().strip():
         if proc.poll() is not None:
-            raise RuntimeError(f"{script} exited with {proc.returncode}")
+            raise RuntimeError(f"bench.{module} exited with {proc.returncode}")
         if time.monotonic() > deadline:
             proc.kill()
-            raise TimeoutError(f"{script} did not start")
+            raise TimeoutError(f"bench.{module} did not start")
         time.sleep(0.05)
     return RawServer(proc, ready.read_text().strip())
 
