@@ -51,11 +51,11 @@ class LoadResult:
         }
 
 
-def ensure_h2load() -> str | None:
-    """The h2load executable; installed with apt-get when missing and running as root.
-    None when it cannot be had (the caller falls back to the Python generator)."""
+def ensure_h2load(install: bool = True) -> str | None:
+    """The h2load executable; with `install`, installed with apt-get when missing and running
+    as root. None when it cannot be had (the caller falls back to the Python generator)."""
     found = shutil.which("h2load")
-    if found or os.geteuid() != 0 or shutil.which("apt-get") is None:
+    if found or not install or os.geteuid() != 0 or shutil.which("apt-get") is None:
         return found
     quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, "check": False}
     subprocess.run(["apt-get", "update", "-qq"], **quiet)  # type: ignore[call-overload]
