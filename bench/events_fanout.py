@@ -384,6 +384,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0, help="length of each latency phase")
     parser.add_argument("--target-events-per-s", type=float, default=1000.0)
     parser.add_argument("--full-fanout-events-per-s", type=float, default=100.0)
+    parser.add_argument("--subscribers", type=int, default=SUBSCRIBERS, help="the smoke run uses a few")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="bench-events-") as tmp:
@@ -406,12 +407,14 @@ def main() -> None:
             raw = start_raw(workdir, workdir / "replay.bin", RESPONSE_TYPE)
             print(f"replay log: {len(replay) - 1} events + sync; {per_order:.1f} events/order", flush=True)
 
-            warm = replay_rounds(server.target, raw, len(replay), args.rounds, "replay (recent)")
+            warm = replay_rounds(
+                server.target, raw, len(replay), args.rounds, "replay (recent)", args.subscribers
+            )
             tenants = latency_phase(
                 server,
                 services_of,
                 locked,
-                [buyer(i) for i in range(SUBSCRIBERS)],
+                [buyer(i) for i in range(args.subscribers)],
                 args.target_events_per_s / per_order,
                 args.seconds,
             )
@@ -420,7 +423,7 @@ def main() -> None:
                 server,
                 mine,
                 locked,
-                [REPLAY_BUYER] * SUBSCRIBERS,
+                [REPLAY_BUYER] * args.subscribers,
                 args.full_fanout_events_per_s / per_order,
                 args.seconds,
             )
@@ -428,7 +431,9 @@ def main() -> None:
             # After a restart the hub's tail is empty: every replay reads the SQLite log.
             server.stop()
             server = launch(workdir / "server", "--seed", "none", "--sim-step-delay", "0")
-            cold = replay_rounds(server.target, raw, len(replay), args.rounds, "replay (after restart)")
+            cold = replay_rounds(
+                server.target, raw, len(replay), args.rounds, "replay (after restart)", args.subscribers
+            )
         finally:
             if raw is not None:
                 raw.stop()
@@ -437,7 +442,7 @@ def main() -> None:
     data = {
         "replay": {
             "goal": "ratio >= 0.7",
-            "subscribers": SUBSCRIBERS,
+            "subscribers": args.subscribers,
             "events_per_subscriber": len(replay) - 1,
             "rounds": args.rounds,
             "recent_position": warm,
@@ -449,7 +454,7 @@ def main() -> None:
             **fanout,
             "note": (
                 "100 subscribers of one buyer each receive every event; 1000 events/s would need "
-                f"{SUBSCRIBERS * 1000:,} deliveries/s, above the raw ceiling measured here "
+                f"{args.subscribers * 1000:,} deliveries/s, above the raw ceiling measured here "
                 f"({warm['raw_median']:,}/s)"
             ),
         },

@@ -10,6 +10,7 @@ Results go to bench/results/NAME.json (everything measured) and NAME.md
 from __future__ import annotations
 
 import json
+import os
 import platform
 import statistics
 import subprocess
@@ -24,15 +25,27 @@ from tests.server_process import ServerProcess, launch
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
-RESULTS = BENCH / "results"
+# BENCH_RESULTS moves every result file elsewhere (the smoke run writes to a temporary directory)
+RESULTS = Path(os.environ.get("BENCH_RESULTS") or BENCH / "results")
 
-__all__ = ["ROOT", "RawServer", "ServerProcess", "launch", "percentile", "start_raw", "write_results"]
+__all__ = [
+    "ROOT",
+    "RawServer",
+    "ServerProcess",
+    "cpu_seconds",
+    "launch",
+    "memory_mib",
+    "percentile",
+    "start_echo",
+    "start_raw",
+    "write_results",
+]
 START_TIMEOUT_S = 15.0
 
 
 @dataclass
 class RawServer:
-    """The raw grpc.aio streaming baseline (bench/raw_stream.py) in its own process."""
+    """A raw grpc.aio baseline (bench/raw_stream.py or bench/echo.py) in its own process."""
 
     proc: subprocess.Popen[bytes]
     target: str
@@ -48,28 +61,52 @@ class RawServer:
 
 def start_raw(workdir: Path, messages: Path, message_type: str) -> RawServer:
     """Start the baseline streaming `messages` (a raw_stream.write_messages file)."""
-    ready = workdir / "raw.ready"
+    args = ["--messages", str(messages), "--message-type", message_type]
+    return start_baseline(workdir, "raw_stream", args)
+
+
+def start_echo(workdir: Path, responses: dict[str, bytes]) -> RawServer:
+    """Start the raw unary echo baseline (bench/echo.py) answering each path with its bytes."""
+    args: list[str] = []
+    for n, (path, body) in enumerate(responses.items()):
+        file = workdir / f"echo-{n}.bin"
+        file.write_bytes(body)
+        args += ["--response", f"{path}={file}"]
+    return start_baseline(workdir, "echo", args)
+
+
+def start_baseline(workdir: Path, module: str, args: Sequence[str]) -> RawServer:
+    """Start bench.`module` with `args` and a ready file; wait (bounded) until it listens."""
+    ready = workdir / f"{module}.ready"
     ready.unlink(missing_ok=True)
-    cmd = [
-        sys.executable,
-        str(BENCH / "raw_stream.py"),
-        "--messages",
-        str(messages),
-        "--message-type",
-        message_type,
-        "--ready-file",
-        str(ready),
-    ]
-    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL)
+    cmd = [sys.executable, "-m", f"bench.{module}", *args, "--ready-file", str(ready)]
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdin=subprocess.DEVNULL)
     deadline = time.monotonic() + START_TIMEOUT_S
     while not ready.exists() or not ready.read_text().strip():
         if proc.poll() is not None:
-            raise RuntimeError(f"raw stream server exited with {proc.returncode}")
+            raise RuntimeError(f"bench.{module} exited with {proc.returncode}")
         if time.monotonic() > deadline:
             proc.kill()
-            raise TimeoutError("raw stream server did not start")
+            raise TimeoutError(f"bench.{module} did not start")
         time.sleep(0.05)
     return RawServer(proc, ready.read_text().strip())
+
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far (/proc/PID/stat utime and stime)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # fields 14 and 15 of stat(5)
+
+
+def memory_mib(pid: int) -> dict[str, float]:
+    """Peak (VmHWM) and current (VmRSS) resident memory of a process, in MiB."""
+    status = dict(
+        line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines() if ":" in line
+    )
+    return {key: round(int(status[key].split()[0]) / 1024, 1) for key in ("VmHWM", "VmRSS")}
 
 
 def percentile(values: Sequence[float], q: float) -> float:
@@ -98,8 +135,6 @@ def environment() -> dict[str, Any]:
 
 
 def _cpus() -> int:
-    import os
-
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
@@ -107,7 +142,7 @@ def write_results(
     name: str, data: dict[str, Any], header: Sequence[str], rows: Sequence[Sequence[Any]]
 ) -> Path:
     """Write RESULTS/name.json and RESULTS/name.md (a markdown table); the JSON path."""
-    RESULTS.mkdir(exist_ok=True)
+    RESULTS.mkdir(parents=True, exist_ok=True)
     data = {"benchmark": name, **data, "environment": environment()}
     path = RESULTS / f"{name}.json"
     path.write_text(json.dumps(data, indent=2) + "\n")

@@ -9,7 +9,7 @@ so both sides send the same bytes), parsed once at start; each send serializes
 the message as any grpc.aio servicer does. Nothing else runs in it: no store,
 no filter, no tokens, no logging.
 
-    python bench/raw_stream.py --messages FILE --message-type mef.lso.interlude.v1.StreamEventsResponse \
+    python -m bench.raw_stream --messages FILE --message-type mef.lso.interlude.v1.StreamEventsResponse \
         --ready-file PATH        # writes host:port when serving
 """
 
@@ -78,6 +78,11 @@ async def serve(messages_file: Path, message_type: str, ready_file: Path, listen
     messages = [cls.FromString(payload) for payload in read_messages(messages_file)]
     server = grpc.aio.server()
     server.add_generic_rpc_handlers((_handler(messages),))
+    await serve_until_signalled(server, ready_file, listen)
+
+
+async def serve_until_signalled(server: grpc.aio.Server, ready_file: Path, listen: str) -> None:
+    """Start a baseline `server` on `listen`, write host:port to `ready_file`, stop on SIGTERM/SIGINT."""
     port = server.add_insecure_port(listen)
     await server.start()
     host = listen.rsplit(":", 1)[0]

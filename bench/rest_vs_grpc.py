@@ -9,7 +9,7 @@ alike; the result is the median calls/s of each and the ratio REST/gRPC
 
 Writes bench/results/rest_vs_grpc.json.
 
-    .venv/bin/python bench/rest_vs_grpc.py [--seconds 8] [--rounds 3] [--concurrency 32]
+    .venv/bin/python -m bench.rest_vs_grpc [--seconds 8] [--rounds 3] [--concurrency 32]
 """
 
 from __future__ import annotations
@@ -30,9 +30,10 @@ from pathlib import Path
 import aiohttp
 import grpc
 
+from bench.harness import RESULTS as HARNESS_RESULTS
 from interlude_grpc.mef.lso.interlude.v1 import inventory_pb2, inventory_pb2_grpc
 
-RESULTS = Path(__file__).parent / "results" / "rest_vs_grpc.json"
+RESULTS = HARNESS_RESULTS / "rest_vs_grpc.json"
 SERVICE_ID = "alpha-uni-1"
 BUYER = "sp-alpha"
 

@@ -13,7 +13,7 @@ interleaved A/B so that machine noise hits both sizes alike:
 Writes bench/results/store_paging.json with the median milliseconds per read for
 each size and the ratio 100k/1k (the goal is <= 1.2).
 
-    .venv/bin/python bench/store_paging.py [--reps 300] [--rounds 3] [--keep DIR]
+    .venv/bin/python -m bench.store_paging [--reps 300] [--rounds 3] [--keep DIR]
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from typing import Any
 
 from google.protobuf import timestamp_pb2
 
+from bench.harness import RESULTS as HARNESS_RESULTS
 from interlude_grpc.mef.lso.interlude.v1 import common_pb2, inventory_pb2
 from interlude_server.store.base import PageRequest, ServiceQuery
 from interlude_server.store.sqlite import SqliteStore
@@ -46,7 +47,7 @@ BATCH = 2_000
 UNI = "urn:mef:lso:spec:legato:carrier-ethernet-operator-uni:v1.0.0:all"
 OVC_EP = "urn:mef:lso:spec:legato:carrier-ethernet-ovc-endpoint:v1.0.0:all"
 OVC = "urn:mef:lso:spec:legato:carrier-ethernet-ovc:v1.0.0:all"
-RESULTS = Path(__file__).parent / "results" / "store_paging.json"
+RESULTS = HARNESS_RESULTS / "store_paging.json"
 
 
 def _ts(seconds: int) -> timestamp_pb2.Timestamp:
@@ -186,8 +187,8 @@ async def timed(read: Read) -> float:
     return (time.perf_counter() - started) * 1000
 
 
-async def run(workdir: Path, reps: int, rounds: int) -> dict[str, Any]:
-    small_n, large_n = SIZES
+async def run(workdir: Path, reps: int, rounds: int, sizes: tuple[int, int] = SIZES) -> dict[str, Any]:
+    small_n, large_n = sizes
     small, small_build, body = await build(workdir / "small.db", small_n)
     large, large_build, _ = await build(workdir / "large.db", large_n)
     try:
@@ -244,6 +245,9 @@ def main() -> int:
     )
     parser.add_argument("--reps", type=int, default=300, help="timed reads per size per round (default 300)")
     parser.add_argument("--rounds", type=int, default=3, help="rounds (default 3)")
+    parser.add_argument(
+        "--sizes", type=lambda v: tuple(int(x) for x in v.split(",")), default=SIZES, help="SMALL,LARGE"
+    )
     parser.add_argument("--keep", type=Path, help="build the databases in DIR and keep them")
     parser.add_argument("--out", type=Path, default=RESULTS, help=f"result file (default {RESULTS})")
     args = parser.parse_args()
@@ -252,10 +256,10 @@ def main() -> int:
         args.keep.mkdir(parents=True, exist_ok=True)
         for old in args.keep.glob("*.db*"):
             old.unlink()
-        report = asyncio.run(run(args.keep, args.reps, args.rounds))
+        report = asyncio.run(run(args.keep, args.reps, args.rounds, args.sizes))
     else:
         with tempfile.TemporaryDirectory(prefix="store-paging-") as tmp:
-            report = asyncio.run(run(Path(tmp), args.reps, args.rounds))
+            report = asyncio.run(run(Path(tmp), args.reps, args.rounds, args.sizes))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2) + "\n")
     sys.stdout.write(json.dumps(report["results"], indent=2) + "\n")

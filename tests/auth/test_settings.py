@@ -86,6 +86,19 @@ def test_credentials_are_redacted_from_log_events() -> None:
     assert event["count"] == 3
 
 
+def test_redaction_finds_tokens_in_any_letter_case_and_keeps_other_text() -> None:
+    token = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJzcC1hbHBoYSJ9.c2lnbmF0dXJl"
+    event = redact_secrets(
+        None,
+        "info",
+        {"a": "BEARER abc.def", "b": f"x{token}y", "c": "bearer-less text, no token", "d": "plain"},
+    )
+    assert event["a"] == "BEARER [redacted]"
+    assert token not in event["b"]
+    assert event["c"] == "bearer-less text, no token"
+    assert event["d"] == "plain"
+
+
 def test_rest_serves_beside_authenticated_grpc_but_not_in_clear_on_a_remote_address(
     capsys: pytest.CaptureFixture[str],
 ) -> None:

@@ -29,6 +29,10 @@ _BEARER = re.compile(r"(?i)\b(bearer)\s+[A-Za-z0-9._~+/=-]+")
 
 
 def _scrub(text: str) -> str:
+    # Most text (every field of every rpc.finished line) holds neither pattern's literal; two
+    # substring tests cost ~0.2 µs against ~2.7 µs for the two substitutions (bench/README.md).
+    if "eyJ" not in text and "bearer" not in text.lower():
+        return text
     return _BEARER.sub(rf"\1 {REDACTED}", _JWT.sub(REDACTED, text))
 
 

@@ -1,0 +1,371 @@
+"""`make bench`: every workload of the suite, each against its baseline measured in the same run.
+
+Runs, in order, with the sizes of the issue (or tiny ones with --smoke):
+
+1. GetService on a 100k-service inventory vs the raw echo server (bench/unary.py);
+2. durable CreateServiceOrder MODIFY, 64 in flight, vs the echo server; then a
+   restart, after which every acknowledged order must be there;
+3. peak RSS of the 100k server holding 1,000 idle StreamEvents streams;
+4. ListServices page of 100 at 100k vs 1k services (bench/store_paging.py);
+5. StreamEvents fan-out to 100 subscribers and commit->delivery latency
+   (bench/events_fanout.py);
+6. StreamPerformanceData fan-out (bench/pm_stream.py, when present);
+7. REST GET /service/{id} vs gRPC GetService (bench/rest_vs_grpc.py).
+
+4-7 run as their own modules (each writes its result file); this one gathers
+everything into RESULTS/latest.json and the table RESULTS/latest.md.
+
+    .venv/bin/python -m bench.suite [--smoke]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import grpc
+
+from bench import unary
+from bench.harness import RESULTS, ROOT, ServerProcess, memory_mib, start_echo, write_results
+from bench.load import ensure_h2load
+from bench.store_paging import BUYER as INVENTORY_BUYER
+from interlude_grpc.mef.lso.interlude.v1 import events_pb2
+
+STREAM_EVENTS = "/mef.lso.interlude.v1.EventService/StreamEvents"
+
+
+@dataclass(frozen=True)
+class Sizes:
+    services: int
+    rounds: int
+    seconds: float
+    idle_streams: int
+    paging: Sequence[str]  # arguments of bench.store_paging
+    fanout: Sequence[str]  # of bench.events_fanout
+    rest: Sequence[str]  # of bench.rest_vs_grpc
+    pm: Sequence[str] | None  # of bench.pm_stream; None: not run
+
+
+FULL = Sizes(100_000, 3, 5.0, 1_000, [], [], ["--seconds", "5"], [])
+SMOKE = Sizes(
+    2_000,
+    1,
+    0.5,
+    20,
+    ["--sizes", "1000,2000", "--reps", "3", "--rounds", "1"],
+    [
+        "--rounds",
+        "1",
+        "--events",
+        "20",
+        "--seconds",
+        "1",
+        "--subscribers",
+        "4",
+        "--target-events-per-s",
+        "50",
+    ],
+    ["--seconds", "0.3", "--rounds", "1", "--concurrency", "4"],
+    None,
+)
+
+
+async def _idle_streams(target: str, buyer: str, count: int) -> list[Any]:
+    """`count` live StreamEvents streams, each past its sync marker (then idle)."""
+    channels = [grpc.aio.insecure_channel(target) for _ in range(max(1, count // 100))]
+    request = events_pb2.StreamEventsRequest().SerializeToString()
+    calls: list[Any] = []
+    for n in range(count):
+        stream: Any = channels[n % len(channels)].unary_stream(
+            STREAM_EVENTS, request_serializer=None, response_deserializer=None
+        )
+        calls.append(stream(request, metadata=((unary.BUYER_HEADER, buyer),)))
+    await asyncio.gather(*(call.read() for call in calls))  # the sync marker
+    return [channels, calls]
+
+
+def peak_rss(server: ServerProcess, count: int) -> dict[str, Any]:
+    """The server's resident memory before and while it holds `count` idle streams."""
+    before = memory_mib(server.proc.pid)
+
+    async def hold() -> dict[str, float]:
+        channels, calls = await _idle_streams(server.target, INVENTORY_BUYER, count)
+        await asyncio.sleep(1.0)
+        held = memory_mib(server.proc.pid)
+        for call in calls:
+            call.cancel()
+        for channel in channels:
+            await channel.close()
+        return held
+
+    held = asyncio.run(hold())
+    return {
+        "idle_streams": count,
+        "before_streams_mib": before,
+        "with_streams_mib": held,
+        "peak_mib": held["VmHWM"],
+    }
+
+
+@dataclass
+class Module:
+    """A benchmark run as its own process (bench.`name` `args`) and the JSON file it writes."""
+
+    name: str
+    args: Sequence[str]
+    result: str
+
+    def start(self) -> subprocess.Popen[bytes]:
+        print(f"== {self.name} {' '.join(self.args)}", flush=True)
+        command = [sys.executable, "-m", f"bench.{self.name}", *self.args]
+        return subprocess.Popen(command, cwd=ROOT, env=os.environ.copy(), stdin=subprocess.DEVNULL)
+
+    def collect(self, proc: subprocess.Popen[bytes], started: float) -> dict[str, Any]:
+        if proc.wait() != 0:
+            raise RuntimeError(f"bench.{self.name} failed with exit code {proc.returncode}")
+        data: dict[str, Any] = json.loads((RESULTS / self.result).read_text())
+        data["suite_seconds"] = round(time.monotonic() - started, 1)
+        return data
+
+
+def run_modules(modules: dict[str, Module], together: bool, meanwhile: Callable[[], None]) -> dict[str, Any]:
+    """Run the modules one after the other after `meanwhile()` (measurements: nothing else on
+    the machine's two cores), or, `together`, all at once beside it (the smoke run only checks
+    that they work, so it need not wait for each)."""
+    results: dict[str, Any] = {}
+    if together:
+        started = time.monotonic()
+        procs = {key: module.start() for key, module in modules.items()}
+        try:
+            meanwhile()
+        finally:
+            for key, module in modules.items():
+                results[key] = module.collect(procs[key], started)
+        return results
+    meanwhile()
+    for key, module in modules.items():
+        started = time.monotonic()
+        results[key] = module.collect(module.start(), started)
+    return results
+
+
+def unary_workloads(workdir: Path, sizes: Sizes) -> dict[str, Any]:
+    # the smoke run (in make test) uses h2load if it is there but installs nothing
+    h2load_exe = ensure_h2load(install=sizes is FULL)
+    print(
+        f"== unary workloads; load generator: {'h2load' if h2load_exe else 'python (h2load not available)'}"
+    )
+    inventory = unary.inventory_server(workdir / "inventory", sizes.services)
+    orders: ServerProcess | None = None
+    echo = None
+    try:
+        orders, unis = unary.order_server(workdir / "orders")
+        get_bytes = unary.call_once(
+            inventory.target,
+            unary.GET_SERVICE,
+            unary.get_service_request(sizes.services),
+            INVENTORY_BUYER,
+        )
+        order_bytes = unary.call_once(
+            orders.target, unary.CREATE_ORDER, unary.modify_request(unis[0], 2000), unis[0].buyer
+        )
+        echo = start_echo(workdir, {unary.GET_SERVICE: get_bytes, unary.CREATE_ORDER: order_bytes})
+        print("== GetService", flush=True)
+        get = unary.get_service(
+            inventory, echo, sizes.services, h2load_exe=h2load_exe, rounds=sizes.rounds, seconds=sizes.seconds
+        )
+        get["response_bytes"] = len(get_bytes)
+        print("== CreateServiceOrder MODIFY", flush=True)
+        modify, acked = unary.modify_orders(orders, unis, echo, rounds=sizes.rounds, seconds=sizes.seconds)
+        modify["response_bytes"] = len(order_bytes)
+        orders, modify["durability"] = unary.acks_after_restart(orders, acked)
+        print(f"   acks after restart: {modify['durability']}", flush=True)
+        print("== peak RSS", flush=True)
+        rss = peak_rss(inventory, sizes.idle_streams)
+        rss["services"] = sizes.services
+    finally:
+        for process in (echo, orders, inventory):
+            if process is not None:
+                process.stop()
+    return {"get_service": get, "modify_orders": modify, "peak_rss": rss}
+
+
+def _figures(side: dict[str, float]) -> str:
+    return (
+        f"{side['calls_per_s']:,.0f}/s, p50 {side['p50_ms']} ms, p99 {side['p99_ms']} ms, "
+        f"{side['cpu_us_per_call']:.0f} µs CPU/call"
+    )
+
+
+def _met(ok: bool) -> str:
+    return "met" if ok else "NOT met"
+
+
+def table(r: dict[str, Any]) -> list[list[str]]:
+    """One row per workload: what we did, the baseline, the ratio, the goal, met or not."""
+    rows = []
+    get = r["get_service"]
+    ours, echo = get["median"]["ours"], get["median"]["echo"]
+    rows.append([
+        f"GetService, {get['services']:,} services ({get['generator']})",
+        _figures(ours),
+        "echo " + _figures(echo),
+        f"{get['ratio_calls_per_s']:.2f}x calls/s, {get['ratio_cpu_us_per_call']:.2f}x CPU",
+        "≥ 0.75x calls/s, ≤ 1.35x CPU",
+        _met(get["ratio_calls_per_s"] >= 0.75 and get["ratio_cpu_us_per_call"] <= 1.35),
+    ])  # fmt: skip
+    mod = r["modify_orders"]
+    ours, echo = mod["median"]["ours"], mod["median"]["echo"]
+    durable = mod["durability"]
+    all_there = durable["found_after_restart"] == durable["acked"]
+    rows.append([
+        f"CreateServiceOrder MODIFY, {mod['concurrency']} in flight ({mod['generator']})",
+        _figures(ours) + f"; {durable['found_after_restart']}/{durable['acked']} acks found after restart",
+        f"echo {echo['calls_per_s']:,.0f}/s, {echo['cpu_us_per_call']:.0f} µs CPU",
+        f"{mod['ratio_calls_per_s']:.2f}x calls/s",
+        "≥ 0.5x calls/s, every ack committed",
+        _met(mod["ratio_calls_per_s"] >= 0.5 and all_there),
+    ])  # fmt: skip
+    paging = r["list_services_paging"]["results"]
+    worst = max(paging, key=lambda k: paging[k]["ratio"])
+    rows.append([
+        "ListServices page of 100, large vs small inventory (store)",
+        f"worst: {worst} {paging[worst]['ratio']:.2f}",
+        "the same read at the small size",
+        f"{paging[worst]['ratio']:.2f}",
+        "≤ 1.2",
+        _met(paging[worst]["ratio"] <= 1.2),
+    ])  # fmt: skip
+    fan = r["stream_events_fanout"]
+    for label, key in (
+        ("recent position", "recent_position"),
+        ("after restart, from SQLite", "after_restart_from_sqlite"),
+    ):
+        replay = fan["replay"][key]
+        rows.append([
+            f"StreamEvents, {fan['replay']['subscribers']} subscribers replaying ({label})",
+            f"{replay['ours_median']:,} msgs/s",
+            f"raw aio {replay['raw_median']:,} msgs/s",
+            f"{replay['ratio']:.2f}",
+            "≥ 0.7",
+            _met(replay["ratio"] >= 0.7),
+        ])  # fmt: skip
+    lat = fan["latency_100_tenants"]
+    rows.append([
+        f"StreamEvents commit→delivery, {lat['subscribers']} tenants, {lat['deliveries_per_s']:,} events/s",
+        f"p50 {lat['p50_ms']} ms, p99 {lat['p99_ms']} ms",
+        "",
+        "",
+        "p99 ≤ 50 ms",
+        _met(lat["p99_ms"] <= 50),
+    ])  # fmt: skip
+    pm = r.get("stream_performance_data")
+    if pm is None:
+        rows.append(
+            [
+                "StreamPerformanceData, 50 subscribers",
+                "not run (bench/pm_stream.py absent or smoke)",
+                "",
+                "",
+                "≥ 0.7",
+                "—",
+            ]
+        )
+    else:
+        rows.append(
+            [
+                "StreamPerformanceData, 50 subscribers",
+                "see pm_stream.json",
+                "",
+                str(pm.get("ratio", "")),
+                "≥ 0.7",
+                "—",
+            ]
+        )
+    rest = r["rest_vs_grpc"]
+    rows.append([
+        "REST GET /service/{id} in-process vs gRPC GetService",
+        f"{rest['median_calls_per_s']['rest']:,.0f}/s",
+        f"gRPC {rest['median_calls_per_s']['grpc']:,.0f}/s",
+        f"{rest['ratio_rest_over_grpc']:.2f}",
+        "≥ 1.0",
+        _met(rest["ratio_rest_over_grpc"] >= 1.0),
+    ])  # fmt: skip
+    rss = r["peak_rss"]
+    rows.append([
+        f"peak RSS, {rss['services']:,} services, {rss['idle_streams']:,} idle streams",
+        f"{rss['peak_mib']} MiB (VmHWM); VmRSS {rss['before_streams_mib']['VmRSS']} MiB before the streams, "
+        f"{rss['with_streams_mib']['VmRSS']} MiB with them",
+        "",
+        "",
+        "≤ 500 MiB",
+        _met(rss["peak_mib"] <= 500),
+    ])  # fmt: skip
+    return rows
+
+
+README = ROOT / "bench" / "README.md"
+BEGIN, END = "<!-- latest:begin", "<!-- latest:end -->"
+
+
+def show_in_readme(table_md: str, data: dict[str, Any]) -> None:
+    """Put the table of a full run between the markers of bench/README.md."""
+    text = README.read_text()
+    start, end = text.find(BEGIN), text.find(END)
+    if start < 0 or end < start:
+        print(f"{README}: no table markers; table not copied")
+        return
+    begin_line = text[start : text.index("\n", start) + 1]
+    when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    block = f"{begin_line}{table_md}\nFull run of {data['seconds']:.0f} s, {when}.\n"
+    README.write_text(text[:start] + block + text[end:])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes: checks the harness, not the server")
+    args = parser.parse_args()
+    sizes = SMOKE if args.smoke else FULL
+    started = time.monotonic()
+    modules = {
+        "list_services_paging": Module("store_paging", sizes.paging, "store_paging.json"),
+        "stream_events_fanout": Module("events_fanout", sizes.fanout, "events_fanout.json"),
+        "rest_vs_grpc": Module("rest_vs_grpc", sizes.rest, "rest_vs_grpc.json"),
+    }
+    if sizes.pm is not None and importlib.util.find_spec("bench.pm_stream") is not None:
+        modules["stream_performance_data"] = Module("pm_stream", sizes.pm, "pm_stream.json")
+    results: dict[str, Any] = {}
+
+    def unary_part() -> None:
+        with tempfile.TemporaryDirectory(prefix="bench-suite-") as tmp:
+            results.update(unary_workloads(Path(tmp), sizes))
+
+    results.update(run_modules(modules, args.smoke, unary_part))
+    data = {
+        "mode": "smoke" if args.smoke else "full",
+        "seconds": round(time.monotonic() - started, 1),
+        **results,
+    }
+    path = write_results(
+        "latest", data, ["workload", "ours", "baseline", "ratio", "goal", ""], table(results)
+    )
+    table_md = path.with_suffix(".md").read_text()
+    if not args.smoke:
+        show_in_readme(table_md, data)
+    print(table_md)
+    print(f"suite took {data['seconds']} s; results in {path}")
+
+
+if __name__ == "__main__":
+    main()

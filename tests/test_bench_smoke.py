@@ -1,0 +1,59 @@
+"""`make bench-smoke`: the benchmark suite runs end to end at tiny sizes and writes its results.
+
+It checks that the harness works (every workload ran, the JSON and the table were
+written with the fields the README reads), never how fast anything was.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+WORKLOADS = (
+    "get_service",
+    "modify_orders",
+    "peak_rss",
+    "list_services_paging",
+    "stream_events_fanout",
+    "rest_vs_grpc",
+)
+
+
+def test_the_suite_runs_end_to_end_and_writes_json_and_table(tmp_path: Path) -> None:
+    env = {**os.environ, "BENCH_RESULTS": str(tmp_path)}
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.suite", "--smoke"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    latest = json.loads((tmp_path / "latest.json").read_text())
+    assert latest["mode"] == "smoke"
+    for workload in WORKLOADS:
+        assert workload in latest, workload
+    for unary in ("get_service", "modify_orders"):
+        for side in ("ours", "echo"):
+            figures = latest[unary]["median"][side]
+            assert set(figures) == {"calls_per_s", "p50_ms", "p99_ms", "cpu_us_per_call"}
+            assert figures["calls_per_s"] > 0
+        assert latest[unary]["generator"] in {"h2load", "python"}
+        assert len(latest[unary]["rounds"]["ours"]) == 1
+    durability = latest["modify_orders"]["durability"]
+    assert durability["acked"] > 0
+    assert durability["found_after_restart"] == durability["acked"], durability["missing"]
+    assert latest["peak_rss"]["peak_mib"] > 0
+    assert latest["peak_rss"]["idle_streams"] == 20
+    table = (tmp_path / "latest.md").read_text()
+    assert table.startswith("| workload | ours | baseline | ratio | goal |")
+    assert "GetService" in table
+    assert "peak RSS" in table
+    # the reused benchmarks wrote their own files to the same place, not to bench/results
+    for name in ("store_paging.json", "events_fanout.json", "rest_vs_grpc.json"):
+        assert (tmp_path / name).exists(), name
