@@ -408,7 +408,7 @@ def main() -> None:
             print(f"replay log: {len(replay) - 1} events + sync; {per_order:.1f} events/order", flush=True)
 
             warm = replay_rounds(
-                server.target, raw, len(replay), args.rounds, "replay (recent)", args.subscribers
+                server.target, raw, len(replay), args.rounds, "replay (recent)", subscribers=args.subscribers
             )
             tenants = latency_phase(
                 server,
@@ -432,7 +432,12 @@ def main() -> None:
             server.stop()
             server = launch(workdir / "server", "--seed", "none", "--sim-step-delay", "0")
             cold = replay_rounds(
-                server.target, raw, len(replay), args.rounds, "replay (after restart)", args.subscribers
+                server.target,
+                raw,
+                len(replay),
+                args.rounds,
+                "replay (after restart)",
+                subscribers=args.subscribers,
             )
         finally:
             if raw is not None:
