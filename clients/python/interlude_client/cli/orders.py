@@ -67,7 +67,7 @@ def _change_options(parser: argparse.ArgumentParser, *, etag: bool = True) -> No
         parser.add_argument("--etag", default="", help="only if the resource still has this etag")
 
 
-def _read_json(source: str) -> str:
+def read_json(source: str) -> str:
     try:
         return sys.stdin.read() if source == "-" else Path(source).read_text()
     except OSError as problem:
@@ -95,7 +95,7 @@ def parse_assignments(pairs: list[str]) -> dict[str, Any]:
 def _create(args: argparse.Namespace, ctx: Context) -> int:
     order = ordering_pb2.ServiceOrder()
     try:
-        json_format.Parse(_read_json(args.file), order)
+        json_format.Parse(read_json(args.file), order)
     except json_format.ParseError as problem:
         raise exits.UsageError(f"{args.file}: not a ServiceOrder in proto JSON: {problem}") from problem
     created = ctx.client.create_service_order(
