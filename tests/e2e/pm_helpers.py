@@ -23,19 +23,10 @@ IP_PM = "urn:mef:lso:spec:legato:ip-performance-monitoring-configuration:v0.0.1:
 TIME_SCALE = "9000"
 
 
-def launch_pm_server(workdir: Path) -> ServerProcess:
+def launch_pm_server(workdir: Path, *extra_args: str) -> ServerProcess:
     """A real server with the demo seed, a fast simulator and PM time scaled by TIME_SCALE."""
-    return launch(
-        workdir,
-        "--seed",
-        "demo",
-        "--sim-step-delay",
-        "0.02",
-        "--sim-time-scale",
-        TIME_SCALE,
-        "--sim-seed",
-        "7",
-    )
+    fast = ("--seed", "demo", "--sim-step-delay", "0.02", "--sim-time-scale", TIME_SCALE, "--sim-seed", "7")
+    return launch(workdir, *fast, *extra_args)
 
 
 def profile(**overrides: object) -> Pm.PerformanceProfile:

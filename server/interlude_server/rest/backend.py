@@ -19,6 +19,7 @@ from interlude_grpc.mef.lso.interlude.v1 import (
     common_pb2,
     inventory_pb2_grpc,
     ordering_pb2_grpc,
+    performance_pb2_grpc,
 )
 from interlude_server.api.errors import rich_status, status_for
 from interlude_server.api.principal import BUYER_METADATA
@@ -109,6 +110,7 @@ class GatewayBackend:
             "ServiceInventoryService": inventory_pb2_grpc.ServiceInventoryServiceStub(self._channel),
             "ServiceOrderingService": ordering_pb2_grpc.ServiceOrderingServiceStub(self._channel),
             "ServiceCatalogService": catalog_pb2_grpc.ServiceCatalogServiceStub(self._channel),
+            "PerformanceService": performance_pb2_grpc.PerformanceServiceStub(self._channel),
         }
 
     async def call(self, service: str, method: str, request: Message, buyer: str) -> Any:

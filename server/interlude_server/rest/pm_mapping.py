@@ -1,0 +1,161 @@
+"""PerformanceService messages -> MEF JSON of Performance Monitoring v5 (Mplify 143).
+
+Same rules as `rest.mapping` (whose helpers it uses): camelCase MEF names,
+MEF enum spellings, RFC 3339 times, `href`s from the request's base URL,
+required properties always present, optional ones only when set. The v5
+spec's own spellings differ from our generic rule in three places, handled
+here: job types are kebab-case (`on-demand`), time units are upper case
+(`MIN`), and references name their target (`performanceProfileId`,
+`serviceId`, `entityId`) with a discriminating `@type`.
+"""
+
+from __future__ import annotations
+
+from interlude_grpc.mef.lso.interlude.v1 import performance_pb2
+from interlude_server.domain.mef import upper_name
+from interlude_server.rest.mapping import Json, _optional, extension, spellings, termination_error, time
+
+PM_BASE = "/mefApi/interlude/performanceMonitoring/v5"
+Pm = performance_pb2
+
+JOB_STATE = spellings(Pm.PerformanceJobState, Pm.PerformanceJobState.values())
+REPORT_STATE = spellings(Pm.PerformanceReportState, Pm.PerformanceReportState.values())
+LIFECYCLE_STATUS = spellings(
+    Pm.PerformanceProfileLifecycleStatus, Pm.PerformanceProfileLifecycleStatus.values()
+)
+JOB_TYPE = {
+    int(v): upper_name(Pm.PerformanceJobType, int(v)).lower().replace("_", "-")
+    for v in Pm.PerformanceJobType.values()
+    if v
+}
+OUTPUT_FORMAT = spellings(Pm.PerformanceOutputFormat, Pm.PerformanceOutputFormat.values())
+RESULT_FORMAT = spellings(Pm.PerformanceResultFormat, Pm.PerformanceResultFormat.values())
+UNITS = {int(v): upper_name(Pm.TimeDurationUnits, int(v)) for v in Pm.TimeDurationUnits.values() if v}
+
+
+class PmHrefs:
+    """Absolute URLs of the PM resources under the base URL a request came in on."""
+
+    def __init__(self, base: str) -> None:
+        self.base = base.rstrip("/")
+        self._root = self.base + PM_BASE
+
+    def profile(self, profile_id: str) -> str:
+        return f"{self._root}/performanceProfile/{profile_id}"
+
+    def job(self, job_id: str) -> str:
+        return f"{self._root}/performanceJob/{job_id}"
+
+    def report(self, report_id: str) -> str:
+        return f"{self._root}/performanceReport/{report_id}"
+
+    def service(self, service_id: str) -> str:
+        return f"{self.base}/mefApi/interlude/serviceInventory/v2/service/{service_id}"
+
+
+def duration(d: Pm.TimeDuration) -> Json:
+    return {"timeDurationValue": d.value, "timeDurationUnits": UNITS.get(d.units, "")}
+
+
+def monitored_object(ref: Pm.MonitoredObjectRef, hrefs: PmHrefs) -> Json:
+    kind = ref.WhichOneof("ref")
+    if kind == "service":
+        return {
+            "@type": "ServiceRef",
+            "serviceId": ref.service.id,
+            "serviceHref": hrefs.service(ref.service.id),
+        }
+    if kind == "service_from_to":
+        pair = ref.service_from_to
+        return {
+            "@type": "ServiceFromToRef",
+            "serviceFrom": {"serviceFromId": pair.service_from.id},
+            "serviceTo": {"serviceToId": pair.service_to.id},
+        }
+    out: Json = {"@type": "EntityRef", "entityId": ref.entity.id}
+    _optional(out, entityHref=ref.entity.href)
+    return out
+
+
+def _settings(out: Json, p: Pm.PerformanceProfile | Pm.PerformanceProfileValue) -> Json:
+    """The settings a profile and an inline profile value share."""
+    out["granularity"] = duration(p.granularity)
+    out["jobType"] = JOB_TYPE.get(p.job_type, "")
+    out["outputFormat"] = OUTPUT_FORMAT.get(p.output_format, "")
+    out["reportingPeriod"] = duration(p.reporting_period)
+    out["resultFormat"] = RESULT_FORMAT.get(p.result_format, "")
+    out["serviceSpecificConfiguration"] = extension(p.service_specific_configuration)
+    if p.HasField("job_priority"):
+        out["jobPriority"] = p.job_priority
+    return out
+
+
+def profile(p: Pm.PerformanceProfile, hrefs: PmHrefs) -> Json:
+    """A MEF `PerformanceProfile`."""
+    out: Json = {
+        "id": p.id,
+        "href": hrefs.profile(p.id),
+        "creationDateTime": time(p.creation_date_time),
+        "isAssigned": p.is_assigned,
+        "lifecycleStatus": LIFECYCLE_STATUS.get(p.lifecycle_status, ""),
+    }
+    _settings(out, p)
+    _optional(out, description=p.description)
+    if p.HasField("last_time_modified"):
+        out["lastTimeModified"] = time(p.last_time_modified)
+    return out
+
+
+def schedule(s: Pm.ScheduleDefinition) -> Json:
+    out: Json = {}
+    if s.HasField("schedule_definition_start_time"):
+        out["scheduleDefinitionStartTime"] = time(s.schedule_definition_start_time)
+    if s.HasField("schedule_definition_end_time"):
+        out["scheduleDefinitionEndTime"] = time(s.schedule_definition_end_time)
+    if s.HasField("recurring_schedule"):
+        r = s.recurring_schedule
+        out["recurringSchedule"] = {
+            "second": r.second,
+            "minute": r.minute,
+            "hour": r.hour,
+            "dayOfMonth": r.day_of_month,
+            "month": r.month,
+            "dayOfWeek": r.day_of_week,
+        }
+    if s.HasField("execution_duration"):
+        out["executionDuration"] = duration(s.execution_duration)
+    return out
+
+
+def job(j: Pm.PerformanceJob, hrefs: PmHrefs) -> Json:
+    """A MEF `PerformanceJob`; its profile is a `PerformanceProfileRef` or a `PerformanceProfileValue`."""
+    if j.HasField("performance_profile_ref"):
+        ref = j.performance_profile_ref
+        settings: Json = {
+            "@type": "PerformanceProfileRef",
+            "performanceProfileId": ref.id,
+            "performanceProfileHref": hrefs.profile(ref.id),
+        }
+    else:
+        settings = _settings({"@type": "PerformanceProfileValue"}, j.performance_profile_value)
+    out: Json = {
+        "id": j.id,
+        "href": hrefs.job(j.id),
+        "creationDateTime": time(j.creation_date_time),
+        "state": JOB_STATE.get(j.state, ""),
+        "monitoredObject": monitored_object(j.monitored_object, hrefs),
+        "performanceProfile": settings,
+        "scheduleDefinition": schedule(j.schedule_definition),
+    }
+    _optional(
+        out,
+        buyerJobId=j.buyer_job_id,
+        consumingApplicationId=j.consuming_application_id,
+        producingApplicationId=j.producing_application_id,
+        description=j.description,
+    )
+    if j.HasField("last_time_modified"):
+        out["lastTimeModified"] = time(j.last_time_modified)
+    if j.termination_error:
+        out["terminationError"] = [termination_error(e) for e in j.termination_error]
+    return out
