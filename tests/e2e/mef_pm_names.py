@@ -73,3 +73,49 @@ def unknown_in_job(doc: Any) -> list[str]:
         "scheduleDefinition": (SCHEDULE, {"executionDuration": (TIME_DURATION, {})}),
     }
     return unknown_in(doc, JOB, children)
+
+
+JOB_REF = {"@type", "performanceJobId", "performanceJobHref"}
+CANCEL_TASK = {"id", "href", "creationDateTime", "state", "performanceJob"}
+REPORT = {
+    "id",
+    "href",
+    "creationDateTime",
+    "state",
+    "performanceJob",
+    "reportContent",
+    "reportUrl",
+    "terminationError",
+    "description",
+    "granularity",
+    "monitoredObject",
+    "outputFormat",
+    "reportingTimeframe",
+    "resultFormat",
+    "serviceSpecificConfiguration",
+}
+REPORT_CONTENT = {"monitoredObject", "reportContentItem"}
+REPORT_ITEM = {"measurementTime", "measurementData"}
+MEASUREMENT_TIME = {"measurementStartDate", "measurementEndDate", "measurementInterval"}
+
+
+def unknown_in_cancel_task(doc: Any) -> list[str]:
+    return unknown_in(doc, CANCEL_TASK, {"performanceJob": (JOB_REF, {})})
+
+
+def unknown_in_report(doc: Any) -> list[str]:
+    item: dict[str, Any] = {
+        "measurementTime": (MEASUREMENT_TIME, {"measurementInterval": (TIME_DURATION, {})})
+    }
+    children = {
+        "performanceJob": (JOB_REF, {}),
+        "granularity": (TIME_DURATION, {}),
+        "monitoredObject": (MONITORED_OBJECT, {}),
+        "reportingTimeframe": ({"reportingStartDate", "reportingEndDate"}, {}),
+        "reportUrl": ({"url", "retentionPeriod"}, {}),
+        "reportContent": (
+            REPORT_CONTENT,
+            {"monitoredObject": (MONITORED_OBJECT, {}), "reportContentItem": (REPORT_ITEM, item)},
+        ),
+    }
+    return unknown_in(doc, REPORT, children)

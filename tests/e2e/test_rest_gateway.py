@@ -61,6 +61,8 @@ def _rebased(doc: object, old: str, new: str) -> object:
         f"{INV}/service?colour=red",
         f"{ORD}/serviceOrder?limit=5",
         f"{ORD}/serviceOrder/unknown",
+        "/mefApi/interlude/performanceMonitoring/v5/performanceProfile?limit=5",
+        "/mefApi/interlude/performanceMonitoring/v5/performanceJob/unknown",
     ],
 )
 def test_gateway_answers_what_the_in_process_adapter_answers(

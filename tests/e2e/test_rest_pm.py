@@ -7,7 +7,8 @@ the adapter's mapping code.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import grpc
@@ -16,9 +17,14 @@ from google.protobuf import timestamp_pb2
 
 from interlude_grpc.mef.lso.interlude.v1 import common_pb2, performance_pb2
 from tests.e2e.helpers import ALPHA, BETA, rich_error
-from tests.e2e.mef_names import ERROR, unknown_in
-from tests.e2e.mef_pm_names import unknown_in_job, unknown_in_profile
-from tests.e2e.pm_helpers import IP_PM, Pmc, launch_pm_server, profile, service_job
+from tests.e2e.mef_names import ERROR, ERROR_422, unknown_in
+from tests.e2e.mef_pm_names import (
+    unknown_in_cancel_task,
+    unknown_in_job,
+    unknown_in_profile,
+    unknown_in_report,
+)
+from tests.e2e.pm_helpers import CE_PM, IP_PM, Pmc, launch_pm_server, profile, service_job
 from tests.e2e.rest import RestClient
 from tests.server_process import ServerProcess
 
@@ -259,3 +265,189 @@ def test_an_unsupported_list_filter_is_refused_not_ignored(rest: RestClient) -> 
     assert reply.status == 400, reply.body
     assert reply.body["code"] == "invalidQuery"
     assert unknown_in(reply.body, ERROR) == []
+
+
+CE_BODY = {
+    "lifecycleStatus": "approved",
+    "jobType": "proactive",
+    "outputFormat": "json",
+    "resultFormat": "payload",
+    "granularity": {"timeDurationValue": 15, "timeDurationUnits": "MIN"},
+    "reportingPeriod": {"timeDurationValue": 1, "timeDurationUnits": "HOUR"},
+    "jobPriority": 2,
+    "description": "made over REST",
+    "serviceSpecificConfiguration": {"@type": CE_PM},
+}
+
+
+def _job_body(profile_id: str) -> dict[str, Any]:
+    return {
+        "performanceProfile": {"@type": "PerformanceProfileRef", "performanceProfileId": profile_id},
+        "monitoredObject": {"@type": "ServiceRef", "serviceId": "alpha-evc-1"},
+        "scheduleDefinition": {},
+        "buyerJobId": "rest-job",
+    }
+
+
+def _grpc_error(call: Callable[[], object]) -> Any:
+    with pytest.raises(grpc.RpcError) as caught:
+        call()
+    return rich_error(caught.value)
+
+
+def test_created_over_rest_is_what_grpc_sees(alpha: Pmc, rest: RestClient) -> None:
+    made = rest.post(f"{PM}/performanceProfile", CE_BODY)
+    assert made.status == 201, made.body
+    assert made.headers["Location"] == made.body["href"]
+    stored = alpha.stub.GetPerformanceProfile(
+        Pm.GetPerformanceProfileRequest(id=made.body["id"]), metadata=ALPHA
+    ).performance_profile
+    assert_same_profile(made.body, stored, rest.base_url)
+    assert stored.job_priority == 2
+
+    created = rest.post(f"{PM}/performanceJob", _job_body(stored.id))
+    assert created.status == 201, created.body
+    assert unknown_in_job(created.body) == []
+    assert created.headers["Location"] == created.body["href"]
+    job = alpha.wait_for_job(created.body["id"], Pm.PERFORMANCE_JOB_STATE_IN_PROGRESS)
+    assert job.buyer_job_id == "rest-job"
+    assert job.performance_profile_ref.id == stored.id
+    assert job.monitored_object.service.id == "alpha-evc-1"
+    assert_same_job(rest.get(f"{PM}/performanceJob/{job.id}").body, job, rest.base_url)
+
+
+def test_invalid_bodies_are_one_422_entry_per_problem(alpha: Pmc, rest: RestClient) -> None:
+    grpc_error = _grpc_error(
+        lambda: alpha.stub.CreatePerformanceProfile(
+            Pm.CreatePerformanceProfileRequest(performance_profile=Pm.PerformanceProfile()), metadata=ALPHA
+        )
+    )
+    assert grpc_error.code == grpc.StatusCode.INVALID_ARGUMENT
+    bad = {**CE_BODY, "jobType": "sometimes", "colour": "red"}
+    del bad["granularity"]
+    reply = rest.post(f"{PM}/performanceProfile", bad)
+    assert reply.status == 422, reply.body
+    assert reply.headers["X-Interlude-Reason"] == grpc_error.reason
+    paths = {entry["propertyPath"] for entry in reply.body}
+    assert paths == {"/jobType", "/colour", "/granularity"}
+    assert all(unknown_in(entry, ERROR_422) == [] for entry in reply.body)
+
+    job = {"performanceProfile": {"@type": "Nope"}, "monitoredObject": {"@type": "ServiceRef"}}
+    reply = rest.post(f"{PM}/performanceJob", job)
+    assert reply.status == 422, reply.body
+    assert {e["propertyPath"] for e in reply.body} == {
+        "/scheduleDefinition",
+        "/performanceProfile/@type",
+        "/monitoredObject/serviceId",
+    }
+
+
+def test_job_actions_and_cancel_task_match_grpc(alpha: Pmc, rest: RestClient) -> None:
+    _, job = alpha.running_job()
+    path = f"{PM}/performanceJob/{job.id}"
+    assert rest.post(f"{path}/suspend", None).status == 204
+    assert alpha.job(job.id).state == Pm.PERFORMANCE_JOB_STATE_SUSPENDED
+    grpc_error = _grpc_error(
+        lambda: alpha.stub.SuspendPerformanceJob(Pm.SuspendPerformanceJobRequest(id=job.id), metadata=ALPHA)
+    )
+    again = rest.post(f"{path}/suspend", None)
+    assert again.status == 409, again.body
+    assert again.headers["X-Interlude-Reason"] == grpc_error.reason == "INVALID_STATE_TRANSITION"
+    assert rest.post(f"{path}/resume", None).status == 204
+    assert alpha.job(job.id).state == Pm.PERFORMANCE_JOB_STATE_IN_PROGRESS
+
+    cancel = rest.post(
+        f"{PM}/cancelPerformanceJob",
+        {"performanceJob": {"@type": "PerformanceJobRef", "performanceJobId": job.id}},
+    )
+    assert cancel.status == 201, cancel.body
+    assert unknown_in_cancel_task(cancel.body) == []
+    assert cancel.body["performanceJob"]["performanceJobId"] == job.id
+    assert cancel.headers["Location"] == f"{rest.base_url}{PM}/cancelPerformanceJob/{cancel.body['id']}"
+    alpha.wait_for_job(job.id, Pm.PERFORMANCE_JOB_STATE_CANCELLED)
+    task = alpha.stub.GetPerformanceJobTask(
+        Pm.GetPerformanceJobTaskRequest(id=cancel.body["id"]), metadata=ALPHA
+    ).performance_job_task
+    got = rest.get(f"{PM}/cancelPerformanceJob/{task.id}")
+    assert got.status == 200
+    assert got.body == {
+        "id": task.id,
+        "href": cancel.headers["Location"],
+        "creationDateTime": _time(task.creation_date_time),
+        "state": _camel(Pm.PerformanceJobProcessState.Name(task.state), "PERFORMANCE_JOB_PROCESS_STATE_"),
+        "performanceJob": {
+            "@type": "PerformanceJobRef",
+            "performanceJobId": job.id,
+            "performanceJobHref": f"{rest.base_url}{path}",
+        },
+    }
+    assert got.body["state"] == "completed"
+    grpc_error = _grpc_error(
+        lambda: alpha.stub.ResumePerformanceJob(Pm.ResumePerformanceJobRequest(id=job.id), metadata=ALPHA)
+    )
+    resumed = rest.post(f"{path}/resume", None)
+    assert (resumed.status, resumed.headers["X-Interlude-Reason"]) == (409, grpc_error.reason)
+
+
+def test_profile_delete_matches_grpc(alpha: Pmc, rest: RestClient) -> None:
+    made, job = alpha.running_job()
+    grpc_error = _grpc_error(
+        lambda: alpha.stub.DeletePerformanceProfile(
+            Pm.DeletePerformanceProfileRequest(id=made.id), metadata=ALPHA
+        )
+    )
+    refused = rest.delete(f"{PM}/performanceProfile/{made.id}")
+    assert refused.status == 422, refused.body  # MEF's Error422 code performanceProfileInUse
+    assert refused.headers["X-Interlude-Reason"] == grpc_error.reason == "PROFILE_IN_USE"
+    assert [entry["code"] for entry in refused.body] == ["performanceProfileInUse"]
+    alpha.stub.CancelPerformanceJob(Pm.CancelPerformanceJobRequest(id=job.id), metadata=ALPHA)
+    alpha.wait_for_job(job.id, Pm.PERFORMANCE_JOB_STATE_CANCELLED)
+    assert rest.delete(f"{PM}/performanceProfile/{made.id}").status == 204
+    assert rest.get(f"{PM}/performanceProfile/{made.id}").status == 404
+
+
+def test_reports_over_rest_are_the_reports_grpc_returns(alpha: Pmc, rest: RestClient) -> None:
+    _, job = alpha.running_job()
+    listing = Pm.ListPerformanceReportsRequest(filter=Pm.PerformanceReportFilter(performance_job_id=job.id))
+    deadline = time.monotonic() + 10
+    completed = Pm.PERFORMANCE_REPORT_STATE_COMPLETED
+    while True:
+        listed = alpha.stub.ListPerformanceReports(listing, metadata=ALPHA)
+        if any(r.state == completed for r in listed.performance_reports):
+            break
+        assert time.monotonic() < deadline, "no completed report in time"
+        time.sleep(0.05)
+    every = alpha.stub.ListPerformanceReports(Pm.ListPerformanceReportsRequest(), metadata=ALPHA)
+    reply = rest.get(f"{PM}/performanceReport")
+    assert reply.status == 200
+    by_id = {r["id"]: r for r in reply.body}
+    assert set(by_id) >= {r.id for r in listed.performance_reports}
+    assert len(reply.body) >= len(every.performance_reports)
+    for r in listed.performance_reports:
+        full = alpha.stub.GetPerformanceReport(
+            Pm.GetPerformanceReportRequest(id=r.id), metadata=ALPHA
+        ).performance_report
+        got = rest.get(f"{PM}/performanceReport/{r.id}").body
+        assert unknown_in_report(got) == []
+        assert unknown_in_report(by_id[r.id]) == []
+        assert "reportContent" not in by_id[r.id]
+        assert got["state"] == _camel(Pm.PerformanceReportState.Name(full.state), "PERFORMANCE_REPORT_STATE_")
+        assert got["performanceJob"]["performanceJobId"] == job.id
+        assert got["granularity"] == _duration(full.granularity)
+        assert got["reportingTimeframe"] == {
+            "reportingStartDate": _time(full.reporting_timeframe.reporting_start_date),
+            "reportingEndDate": _time(full.reporting_timeframe.reporting_end_date),
+        }
+        assert len(got.get("reportContent", [])) == len(full.report_content)
+        assert full.report_content or full.state != completed
+        for content, expected in zip(got.get("reportContent", []), full.report_content, strict=True):
+            assert content["monitoredObject"]["serviceId"] == expected.monitored_object.service.id
+            items = content["reportContentItem"]
+            assert len(items) == len(expected.report_content_item)
+            for item, want in zip(items, expected.report_content_item, strict=True):
+                start = want.measurement_time.measurement_start_date
+                assert item["measurementTime"]["measurementStartDate"] == _time(start)
+                assert [d["@type"] for d in item["measurementData"]] == [
+                    d.type for d in want.measurement_data
+                ]
+    alpha.stub.CancelPerformanceJob(Pm.CancelPerformanceJobRequest(id=job.id), metadata=ALPHA)

@@ -34,7 +34,6 @@ from interlude_server.rest import mapping as m
 from interlude_server.rest.backend import Backend, RpcFailure, not_implemented
 from interlude_server.rest.errors import REASON_HEADER, MefError, mef_error
 from interlude_server.rest.hub import HubApi
-from interlude_server.rest.pm_app import PmRestApi
 
 JSON = "application/json;charset=utf-8"
 BUYER_HEADER = "X-Interlude-Buyer"
@@ -327,5 +326,7 @@ def build_app(backend: Backend, hub: HubApi | None, default_buyer: str) -> web.A
     app = web.Application(middlewares=[errors_and_logging])
     app[BUYER] = default_buyer
     app.add_routes(RestApi(backend, hub).routes())
-    app.add_routes(PmRestApi(backend, respond, buyer).routes())
+    from interlude_server.rest.pm_app import PmRestApi
+
+    app.add_routes(PmRestApi(backend).routes())
     return app

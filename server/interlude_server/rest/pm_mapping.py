@@ -30,6 +30,7 @@ JOB_TYPE = {
 }
 OUTPUT_FORMAT = spellings(Pm.PerformanceOutputFormat, Pm.PerformanceOutputFormat.values())
 RESULT_FORMAT = spellings(Pm.PerformanceResultFormat, Pm.PerformanceResultFormat.values())
+TASK_STATE = spellings(Pm.PerformanceJobProcessState, Pm.PerformanceJobProcessState.values())
 UNITS = {int(v): upper_name(Pm.TimeDurationUnits, int(v)) for v in Pm.TimeDurationUnits.values() if v}
 
 
@@ -48,6 +49,9 @@ class PmHrefs:
 
     def report(self, report_id: str) -> str:
         return f"{self._root}/performanceReport/{report_id}"
+
+    def cancel_task(self, task_id: str) -> str:
+        return f"{self._root}/cancelPerformanceJob/{task_id}"
 
     def service(self, service_id: str) -> str:
         return f"{self.base}/mefApi/interlude/serviceInventory/v2/service/{service_id}"
@@ -158,4 +162,69 @@ def job(j: Pm.PerformanceJob, hrefs: PmHrefs) -> Json:
         out["lastTimeModified"] = time(j.last_time_modified)
     if j.termination_error:
         out["terminationError"] = [termination_error(e) for e in j.termination_error]
+    return out
+
+
+def job_ref(job_id: str, hrefs: PmHrefs) -> Json:
+    return {"@type": "PerformanceJobRef", "performanceJobId": job_id, "performanceJobHref": hrefs.job(job_id)}
+
+
+def _content(c: Pm.ReportContentPerMonitoredObject, hrefs: PmHrefs) -> Json:
+    items = []
+    for item in c.report_content_item:
+        t = item.measurement_time
+        items.append(
+            {
+                "measurementTime": {
+                    "measurementStartDate": time(t.measurement_start_date),
+                    "measurementEndDate": time(t.measurement_end_date),
+                    "measurementInterval": duration(t.measurement_interval),
+                },
+                "measurementData": [extension(d) for d in item.measurement_data],
+            }
+        )
+    return {"monitoredObject": monitored_object(c.monitored_object, hrefs), "reportContentItem": items}
+
+
+def report(r: Pm.PerformanceReport, hrefs: PmHrefs) -> Json:
+    """A MEF `PerformanceReport` (lists carry no `reportContent`, as over gRPC)."""
+    frame = r.reporting_timeframe
+    out: Json = {
+        "id": r.id,
+        "href": hrefs.report(r.id),
+        "creationDateTime": time(r.creation_date_time),
+        "state": REPORT_STATE.get(r.state, ""),
+        "performanceJob": job_ref(r.performance_job.id, hrefs),
+        "granularity": duration(r.granularity),
+        "monitoredObject": [monitored_object(o, hrefs) for o in r.monitored_object],
+        "outputFormat": OUTPUT_FORMAT.get(r.output_format, ""),
+        "resultFormat": RESULT_FORMAT.get(r.result_format, ""),
+        "reportingTimeframe": {
+            "reportingStartDate": time(frame.reporting_start_date),
+            "reportingEndDate": time(frame.reporting_end_date),
+        },
+        "serviceSpecificConfiguration": extension(r.service_specific_configuration),
+    }
+    _optional(out, description=r.description)
+    if r.report_content:
+        out["reportContent"] = [_content(c, hrefs) for c in r.report_content]
+    if r.HasField("report_url"):
+        url: Json = {"url": r.report_url.url}
+        if r.report_url.HasField("retention_period"):
+            url["retentionPeriod"] = time(r.report_url.retention_period)
+        out["reportUrl"] = url
+    if r.termination_error:
+        out["terminationError"] = [termination_error(e) for e in r.termination_error]
+    return out
+
+
+def cancel_task(t: Pm.PerformanceJobTask, hrefs: PmHrefs) -> Json:
+    """A MEF `CancelPerformanceJob` (the cancel task of a job)."""
+    out: Json = {
+        "id": t.id,
+        "href": hrefs.cancel_task(t.id),
+        "creationDateTime": time(t.creation_date_time),
+        "state": TASK_STATE.get(t.state, ""),
+        "performanceJob": job_ref(t.performance_job.id, hrefs),
+    }
     return out
