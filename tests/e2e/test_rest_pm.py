@@ -15,9 +15,9 @@ import grpc
 import pytest
 from google.protobuf import timestamp_pb2
 
-from interlude_grpc.mef.lso.interlude.v1 import common_pb2, performance_pb2
+from interlude_grpc.mef.lso.interlude.v1 import common_pb2, events_pb2, performance_pb2
 from tests.e2e.helpers import ALPHA, BETA, rich_error
-from tests.e2e.mef_names import ERROR, ERROR_422, unknown_in
+from tests.e2e.mef_names import ERROR, ERROR_422, EVENT, unknown_in
 from tests.e2e.mef_pm_names import (
     unknown_in_cancel_task,
     unknown_in_job,
@@ -25,7 +25,8 @@ from tests.e2e.mef_pm_names import (
     unknown_in_report,
 )
 from tests.e2e.pm_helpers import CE_PM, IP_PM, Pmc, launch_pm_server, profile, service_job
-from tests.e2e.rest import RestClient
+from tests.e2e.rest import Delivery, Listener, RestClient
+from tests.e2e.streams import Collector
 from tests.server_process import ServerProcess
 
 Pm = performance_pb2
@@ -451,3 +452,60 @@ def test_reports_over_rest_are_the_reports_grpc_returns(alpha: Pmc, rest: RestCl
                     d.type for d in want.measurement_data
                 ]
     alpha.stub.CancelPerformanceJob(Pm.CancelPerformanceJobRequest(id=job.id), metadata=ALPHA)
+
+
+def test_pm_hub_delivers_the_jobs_events_in_log_order(
+    alpha: Pmc, rest: RestClient, server: ServerProcess
+) -> None:
+    listener = Listener()
+    try:
+        wanted = "performanceJobCreateEvent,performanceJobStateChangeEvent,performanceJobReportReadyEvent"
+        hub = rest.post(f"{PM}/hub", {"callback": listener.url, "query": f"eventType={wanted}"})
+        assert hub.status == 201, hub.body
+        made = alpha.create_profile()
+        job = alpha.create_job(service_job(made.id, "alpha-evc-1"))
+
+        def mine() -> list[Delivery]:
+            return [d for d in listener.deliveries() if d.body["event"]["id"] == job.id]
+
+        listener.wait_for(
+            lambda _: any(d.body["eventType"] == "performanceJobReportReadyEvent" for d in mine())
+        )
+        got = mine()
+        with grpc.insecure_channel(server.target) as channel:
+            request = events_pb2.StreamEventsRequest(
+                filter=events_pb2.EventFilter(
+                    resource_ids=[job.id],
+                    event_types=[
+                        events_pb2.EVENT_TYPE_PERFORMANCE_JOB_CREATE,
+                        events_pb2.EVENT_TYPE_PERFORMANCE_JOB_STATE_CHANGE,
+                        events_pb2.EVENT_TYPE_PERFORMANCE_JOB_REPORT_READY,
+                    ],
+                ),
+                start_time=timestamp_pb2.Timestamp(seconds=1),
+            )
+            collector = Collector(channel, request, ALPHA)
+            collector.wait_for(lambda: len(collector.events()) >= len(got))
+            log = collector.events()
+            collector.stop()
+        assert [d.body["eventId"] for d in got] == [e.event_id for e in log[: len(got)]]
+        assert {d.path.rsplit("/", 1)[1] for d in got} <= set(wanted.split(","))
+        assert all(
+            d.path.startswith("/buyer/mefApi/interlude/performanceNotification/v5/listener/") for d in got
+        )
+        assert got[0].body["eventType"] == "performanceJobCreateEvent"
+        for d in got:  # MEF names of the notification and of its PerformanceJob*EventPayload
+            assert unknown_in(d.body, EVENT) == []
+            assert unknown_in(d.body["event"], {"id", "href", "state", "reportId", "reportHref"}) == []
+        assert got[0].body["event"]["href"] == f"{rest.base_url}{PM}/performanceJob/{job.id}"
+        states = [
+            d.body["event"]["state"] for d in got if d.body["eventType"] == "performanceJobStateChangeEvent"
+        ]
+        assert "inProgress" in states
+        ready = next(d.body["event"] for d in got if d.body["eventType"] == "performanceJobReportReadyEvent")
+        assert ready["reportHref"] == f"{rest.base_url}{PM}/performanceReport/{ready['reportId']}"
+        assert rest.get(f"{PM}/performanceReport/{ready['reportId']}").status == 200
+        alpha.stub.CancelPerformanceJob(Pm.CancelPerformanceJobRequest(id=job.id), metadata=ALPHA)
+        assert rest.delete(f"{PM}/hub/{hub.body['id']}").status == 204
+    finally:
+        listener.close()

@@ -34,6 +34,7 @@ from interlude_server.rest import mapping as m
 from interlude_server.rest.backend import Backend, RpcFailure, not_implemented
 from interlude_server.rest.errors import REASON_HEADER, MefError, mef_error
 from interlude_server.rest.hub import HubApi
+from interlude_server.rest.pm_mapping import PM_BASE
 
 JSON = "application/json;charset=utf-8"
 BUYER_HEADER = "X-Interlude-Buyer"
@@ -259,6 +260,7 @@ class RestApi:
             web.get(ord_ + "/serviceOrder/{id}", self.get_order, allow_head=False),
             web.post(ord_ + "/serviceOrder/{id}/cancel", self.cancel_order),
             *self._hub_routes(ord_, "serviceOrdering"),
+            *self._hub_routes(PM_BASE, "performanceMonitoring"),
             web.get(cat + "/serviceSpecification", self.list_specifications, allow_head=False),
             web.get(cat + "/serviceSpecification/{id}", self.get_specification, allow_head=False),
             web.get(cat + "/servicePolicy", self.list_policies, allow_head=False),

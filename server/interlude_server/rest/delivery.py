@@ -31,6 +31,7 @@ import structlog
 from interlude_grpc.mef.lso.interlude.v1 import events_pb2
 from interlude_server.rest import mapping as m
 from interlude_server.rest.hub import API_EVENTS, NOTIFICATION_BASE
+from interlude_server.rest.pm_events import PM_RESOURCES, pm_refs
 from interlude_server.store.base import HubSubscription, Store
 
 SIGNATURE_HEADER = "X-Interlude-Signature"
@@ -59,6 +60,8 @@ def envelope(event: events_pb2.Event, base_url: str) -> dict[str, object]:
         inner["href"] = hrefs.service(ref.id)
     elif ref.resource_type == events_pb2.RESOURCE_TYPE_SERVICE_ORDER:
         inner["href"] = hrefs.order(ref.id)
+    elif ref.resource_type in PM_RESOURCES:
+        inner.update(pm_refs(event, base_url))
     if ref.order_item_id:
         inner["orderItemId"] = ref.order_item_id
     if event.state:

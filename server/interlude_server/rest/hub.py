@@ -19,6 +19,7 @@ from interlude_grpc.mef.lso.interlude.v1 import events_pb2
 from interlude_server.domain import clock
 from interlude_server.domain.errors import InvalidArgument, NotFound, Violation
 from interlude_server.rest import mapping as m
+from interlude_server.rest.pm_events import PM_EVENTS, PM_NOTIFICATION_BASE
 from interlude_server.store.base import HubSubscription, Store, Tx
 
 E = events_pb2
@@ -35,11 +36,13 @@ API_EVENTS: dict[str, tuple[int, ...]] = {
         E.EVENT_TYPE_SERVICE_ORDER_ITEM_STATE_CHANGE,
         E.EVENT_TYPE_SERVICE_ORDER_INFORMATION_REQUIRED,
     ),
+    "performanceMonitoring": PM_EVENTS,
 }
 # Where the buyer's listener API lives below its callback (the notification API of each API).
 NOTIFICATION_BASE = {
     "serviceInventory": "/mefApi/interlude/serviceInventoryNotification/v2",
     "serviceOrdering": "/mefApi/interlude/serviceOrderingNotification/v1",
+    "performanceMonitoring": PM_NOTIFICATION_BASE,
 }
 _KEYS = ("callback", "query", "signingSecret", "authorization")
 
