@@ -509,3 +509,49 @@ def test_pm_hub_delivers_the_jobs_events_in_log_order(
         assert rest.delete(f"{PM}/hub/{hub.body['id']}").status == 204
     finally:
         listener.close()
+
+
+def test_modify_task_over_rest_matches_grpc(alpha: Pmc, rest: RestClient) -> None:
+    _, job = alpha.running_job()
+    body = {
+        "performanceJob": {"@type": "PerformanceJobRef", "performanceJobId": job.id},
+        "description": "hourly now",
+        "performanceProfile": {"granularity": {"timeDurationValue": 1, "timeDurationUnits": "HOUR"}},
+    }
+    grpc_error = _grpc_error(
+        lambda: alpha.stub.ModifyPerformanceJob(
+            Pm.ModifyPerformanceJobRequest(
+                id=job.id, modification=Pm.PerformanceJobModification(description="x")
+            ),
+            metadata=ALPHA,
+        )
+    )
+    refused = rest.post(f"{PM}/modifyPerformanceJob", body)  # only scheduled or suspended jobs
+    assert (refused.status, refused.headers["X-Interlude-Reason"]) == (409, grpc_error.reason)
+
+    assert rest.post(f"{PM}/performanceJob/{job.id}/suspend", None).status == 204
+    made = rest.post(f"{PM}/modifyPerformanceJob", body)
+    assert made.status == 201, made.body
+    assert made.headers["Location"] == f"{rest.base_url}{PM}/modifyPerformanceJob/{made.body['id']}"
+    assert made.body["description"] == "hourly now"
+    assert made.body["performanceProfile"] == {
+        "granularity": {"timeDurationValue": 1, "timeDurationUnits": "HOUR"}
+    }
+    modified = alpha.wait_for_job(job.id, Pm.PERFORMANCE_JOB_STATE_IN_PROGRESS)
+    assert modified.description == "hourly now"
+    assert modified.performance_profile_value.granularity.units == Pm.TIME_DURATION_UNITS_HOUR
+    task = alpha.stub.GetPerformanceJobTask(
+        Pm.GetPerformanceJobTaskRequest(id=made.body["id"]), metadata=ALPHA
+    ).performance_job_task
+    got = rest.get(f"{PM}/modifyPerformanceJob/{task.id}")
+    assert got.status == 200
+    assert got.body["state"] == _camel(
+        Pm.PerformanceJobProcessState.Name(task.state), "PERFORMANCE_JOB_PROCESS_STATE_"
+    )
+    assert got.body["performanceJob"]["performanceJobId"] == job.id
+    assert got.body["creationDateTime"] == _time(task.creation_date_time)
+    assert rest.get(f"{PM}/cancelPerformanceJob/{task.id}").status == 404  # a modify task is not a cancel
+    bad = rest.post(f"{PM}/modifyPerformanceJob", {"description": 7})
+    assert bad.status == 422
+    assert {e["propertyPath"] for e in bad.body} == {"/performanceJob", "/description"}
+    alpha.stub.CancelPerformanceJob(Pm.CancelPerformanceJobRequest(id=job.id), metadata=ALPHA)

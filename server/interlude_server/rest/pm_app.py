@@ -139,13 +139,26 @@ class PmRestApi:
             request, "CancelPerformanceJob", req, "performance_job_task", pm.cancel_task
         )
 
-    async def get_cancel(self, request: web.Request) -> web.Response:
+    async def create_modify(self, request: web.Request) -> web.Response:
+        job_id, change = inbound.modification(await app._json_body(request))
+        request[app.BODY_ROOT] = "modification"
+        req = Pm.ModifyPerformanceJobRequest(id=job_id, modification=change, request_id=_request_id(request))
+        return await self._created(
+            request, "ModifyPerformanceJob", req, "performance_job_task", pm.modify_task
+        )
+
+    async def _task(self, request: web.Request, kind: int, to_json: ToJson) -> web.Response:
         req = Pm.GetPerformanceJobTaskRequest(id=request.match_info["id"])
-        r = await self._call(request, "GetPerformanceJobTask", req)
-        task = r.performance_job_task
-        if task.task_type != Pm.PERFORMANCE_JOB_TASK_TYPE_CANCEL:  # a modify task is another resource
-            raise NotFound("CancelPerformanceJob", task.id, "PERFORMANCE_RESOURCE_NOT_FOUND")
-        return app.respond(pm.cancel_task(task, hrefs(request)))
+        task = (await self._call(request, "GetPerformanceJobTask", req)).performance_job_task
+        if task.task_type != kind:  # a cancel task is not a modifyPerformanceJob, and back
+            raise NotFound("PerformanceJobTask", task.id, "PERFORMANCE_RESOURCE_NOT_FOUND")
+        return app.respond(to_json(task, hrefs(request)))
+
+    async def get_cancel(self, request: web.Request) -> web.Response:
+        return await self._task(request, Pm.PERFORMANCE_JOB_TASK_TYPE_CANCEL, pm.cancel_task)
+
+    async def get_modify(self, request: web.Request) -> web.Response:
+        return await self._task(request, Pm.PERFORMANCE_JOB_TASK_TYPE_MODIFY, pm.modify_task)
 
     # -- performanceReport --------------------------------------------------------
 
@@ -171,6 +184,8 @@ class PmRestApi:
             web.post(base + "/performanceJob/{id}/resume", self.resume_job),
             web.post(base + "/cancelPerformanceJob", self.create_cancel),
             web.get(base + "/cancelPerformanceJob/{id}", self.get_cancel, allow_head=False),
+            web.post(base + "/modifyPerformanceJob", self.create_modify),
+            web.get(base + "/modifyPerformanceJob/{id}", self.get_modify, allow_head=False),
             web.get(base + "/performanceReport", self.list_reports, allow_head=False),
             web.get(base + "/performanceReport/{id}", self.get_report, allow_head=False),
         ]

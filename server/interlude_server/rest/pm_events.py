@@ -48,7 +48,7 @@ def pm_refs(event: events_pb2.Event, base_url: str) -> dict[str, str]:
     if kind == E.RESOURCE_TYPE_PERFORMANCE_JOB_TASK:
         if event.event_type == E.EVENT_TYPE_CANCEL_PERFORMANCE_JOB_STATE_CHANGE:
             return {"href": hrefs.cancel_task(ref.id)}
-        return {}  # modifyPerformanceJob is not served over REST yet: no href to give
+        return {"href": hrefs.modify_task(ref.id)}
     out = {"href": hrefs.job(ref.id)}
     if ref.report_id:
         out |= {"reportId": ref.report_id, "reportHref": hrefs.report(ref.report_id)}

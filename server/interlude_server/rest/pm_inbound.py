@@ -182,16 +182,52 @@ def job(doc: Any) -> Pm.PerformanceJob:
     return out
 
 
+def _job_ref(r: Reader, d: Json) -> str:
+    if "performanceJob" not in d:
+        return ""  # already reported missing
+    ref_keys = {"@type", "performanceJobId", "performanceJobHref"}
+    ref = r.obj(d["performanceJob"], "/performanceJob", ref_keys, ("performanceJobId",))
+    return r.string(ref, "performanceJobId", "/performanceJob")
+
+
 def cancel_job_id(doc: Any) -> str:
     """The job a `CancelPerformanceJob_Create` body names."""
     r = Reader()
-    d = r.obj(doc, "", {"performanceJob"}, ("performanceJob",))
-    ref = r.obj(
-        d.get("performanceJob", {}),
-        "/performanceJob",
-        {"@type", "performanceJobId", "performanceJobHref"},
-        ("performanceJobId",),
-    )
-    job_id = r.string(ref, "performanceJobId", "/performanceJob")
+    job_id = _job_ref(r, r.obj(doc, "", {"performanceJob"}, ("performanceJob",)))
     r.raise_if_any()
     return job_id
+
+
+_MODIFY_KEYS = {
+    "performanceJob",
+    "buyerJobId",
+    "consumingApplicationId",
+    "producingApplicationId",
+    "description",
+    "performanceProfile",
+    "scheduleDefinition",
+}
+
+
+def modification(doc: Any) -> tuple[str, Pm.PerformanceJobModification]:
+    """The job and the changes a `ModifyPerformanceJob_Create` body asks for."""
+    r = Reader()
+    d = r.obj(doc, "", _MODIFY_KEYS, ("performanceJob",))
+    job_id = _job_ref(r, d)
+    out = Pm.PerformanceJobModification()
+    for key, name in (
+        ("buyerJobId", "buyer_job_id"),
+        ("consumingApplicationId", "consuming_application_id"),
+        ("producingApplicationId", "producing_application_id"),
+        ("description", "description"),
+    ):
+        if key in d:
+            setattr(out, name, r.string(d, key, ""))
+    if "performanceProfile" in d:
+        where = "/performanceProfile"
+        given = r.obj(d["performanceProfile"], where, _VALUE_KEYS - {"jobType"})
+        _settings(r, given, where, out.performance_profile_value)
+    if "scheduleDefinition" in d:
+        _schedule(r, d["scheduleDefinition"], "/scheduleDefinition", out.schedule_definition)
+    r.raise_if_any()
+    return job_id, out

@@ -53,6 +53,9 @@ class PmHrefs:
     def cancel_task(self, task_id: str) -> str:
         return f"{self._root}/cancelPerformanceJob/{task_id}"
 
+    def modify_task(self, task_id: str) -> str:
+        return f"{self._root}/modifyPerformanceJob/{task_id}"
+
     def service(self, service_id: str) -> str:
         return f"{self.base}/mefApi/interlude/serviceInventory/v2/service/{service_id}"
 
@@ -218,13 +221,49 @@ def report(r: Pm.PerformanceReport, hrefs: PmHrefs) -> Json:
     return out
 
 
-def cancel_task(t: Pm.PerformanceJobTask, hrefs: PmHrefs) -> Json:
-    """A MEF `CancelPerformanceJob` (the cancel task of a job)."""
-    out: Json = {
+def _task(t: Pm.PerformanceJobTask, href: str, hrefs: PmHrefs) -> Json:
+    return {
         "id": t.id,
-        "href": hrefs.cancel_task(t.id),
+        "href": href,
         "creationDateTime": time(t.creation_date_time),
         "state": TASK_STATE.get(t.state, ""),
         "performanceJob": job_ref(t.performance_job.id, hrefs),
     }
+
+
+def cancel_task(t: Pm.PerformanceJobTask, hrefs: PmHrefs) -> Json:
+    """A MEF `CancelPerformanceJob` (the cancel task of a job)."""
+    return _task(t, hrefs.cancel_task(t.id), hrefs)
+
+
+def modify_task(t: Pm.PerformanceJobTask, hrefs: PmHrefs) -> Json:
+    """A MEF `ModifyPerformanceJob`: the task, with the changes it asked for."""
+    out = _task(t, hrefs.modify_task(t.id), hrefs)
+    change = t.modification
+    if change.HasField("buyer_job_id"):
+        out["buyerJobId"] = change.buyer_job_id
+    if change.HasField("consuming_application_id"):
+        out["consumingApplicationId"] = change.consuming_application_id
+    if change.HasField("producing_application_id"):
+        out["producingApplicationId"] = change.producing_application_id
+    if change.HasField("description"):
+        out["description"] = change.description
+    if change.HasField("performance_profile_value"):
+        value = change.performance_profile_value
+        settings: Json = {}
+        if value.HasField("granularity"):
+            settings["granularity"] = duration(value.granularity)
+        if value.HasField("reporting_period"):
+            settings["reportingPeriod"] = duration(value.reporting_period)
+        if value.output_format:
+            settings["outputFormat"] = OUTPUT_FORMAT.get(value.output_format, "")
+        if value.result_format:
+            settings["resultFormat"] = RESULT_FORMAT.get(value.result_format, "")
+        if value.HasField("service_specific_configuration"):
+            settings["serviceSpecificConfiguration"] = extension(value.service_specific_configuration)
+        if value.HasField("job_priority"):
+            settings["jobPriority"] = value.job_priority
+        out["performanceProfile"] = settings
+    if change.HasField("schedule_definition"):
+        out["scheduleDefinition"] = schedule(change.schedule_definition)
     return out
