@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import grpc
@@ -13,12 +14,19 @@ from google.protobuf.message import Message
 from interlude_grpc.mef.lso.interlude.v1 import common_pb2, performance_pb2, performance_pb2_grpc
 from tests.e2e.helpers import ALPHA
 from tests.e2e.streams import Metadata, StreamCollector
+from tests.server_process import ServerProcess, launch
 
 Pm = performance_pb2
 CE_PM = "urn:mef:lso:spec:legato:carrier-ethernet-performance-monitoring-configuration:v0.0.1:all"
 IP_PM = "urn:mef:lso:spec:legato:ip-performance-monitoring-configuration:v0.0.1:all"
 # With --sim-time-scale 9000 a 15-minute bin closes every 0.1 s and an hourly report every 0.4 s.
 TIME_SCALE = "9000"
+
+
+def launch_pm_server(workdir: Path, *extra_args: str) -> ServerProcess:
+    """A real server with the demo seed, a fast simulator and PM time scaled by TIME_SCALE."""
+    fast = ("--seed", "demo", "--sim-step-delay", "0.02", "--sim-time-scale", TIME_SCALE, "--sim-seed", "7")
+    return launch(workdir, *fast, *extra_args)
 
 
 def profile(**overrides: object) -> Pm.PerformanceProfile:

@@ -29,10 +29,13 @@ from interlude_grpc.mef.lso.interlude.v1 import (
     events_pb2,
     inventory_pb2,
     ordering_pb2,
+    performance_pb2,
     service_test_pb2,
 )
 from interlude_server.rest.operations import REST_OPERATIONS
+from interlude_server.rest.pm_mapping import PM_BASE as PM
 from tests.e2e.helpers import EVC, Stubs, wait_for_order
+from tests.e2e.pm_helpers import Pmc, service_job
 from tests.e2e.rest import CAT, INV, ORD, SFT, Listener, Reply, RestClient
 from tests.e2e.rpc import Outcome, invoke, methods, path, request_class
 from tests.e2e.sft import SftClient, config_type, in_seconds, job, profile_request
@@ -44,6 +47,7 @@ Metadata = tuple[tuple[str, str], ...]
 V1 = "/mef.lso.interlude.v1."
 Ord = ordering_pb2
 St = service_test_pb2
+Pm = performance_pb2
 
 
 @dataclass
@@ -59,19 +63,14 @@ class Ids:
     job: str
     task: str
     result: str
+    # B's performance monitoring resources (made by the REST test; empty before).
+    pm_profile: str = ""
+    pm_job: str = ""
+    pm_task: str = ""
+    pm_report: str = ""
 
     def all(self) -> list[str]:
-        return [
-            self.service,
-            self.service2,
-            self.uni,
-            self.uni2,
-            self.order,
-            self.profile,
-            self.job,
-            self.task,
-            self.result,
-        ]
+        return [getattr(self, f.name) for f in fields(self) if getattr(self, f.name)]
 
     @classmethod
     def ghost(cls) -> Ids:
@@ -155,7 +154,7 @@ def world(token_server: ServerProcess, issuer: TokenIssuer) -> Iterator[World]:
         services_of_b = ("beta-ovc-1-ep-1", "beta-ovc-1-ep-2", "beta-uni-1", "beta-uni-2")
         b = Ids(*services_of_b, locked.id, profile, tested, task, result)
         world = World(channel, alpha, beta, b, Ids.ghost(), spec, token_server.rest_url)
-        for api in (INV, ORD, SFT):
+        for api in (INV, ORD, SFT, PM):
             registered = world.rest(beta).post(f"{api}/hub", {"callback": "http://127.0.0.1:9/b"})
             assert registered.status == 201, registered.body
             world.b_hubs[api] = registered.body["id"]
@@ -536,6 +535,68 @@ REST_CASES: dict[tuple[str, str], RestCase] = {
     ),
     ("GET", SFT + "/hub/{id}"): lambda ids, spec, hubs: (f"{SFT}/hub/{hubs[SFT]}", None),
     ("DELETE", SFT + "/hub/{id}"): lambda ids, spec, hubs: (f"{SFT}/hub/{hubs[SFT]}", None),
+    # Performance monitoring: B's profile, job and cancel task, and a job on B's service.
+    ("POST", PM + "/performanceProfile"): lambda ids, spec, hubs: (
+        f"{PM}/performanceProfile",
+        {"description": ids.pm_profile},
+    ),
+    ("GET", PM + "/performanceProfile"): lambda ids, spec, hubs: (f"{PM}/performanceProfile", None),
+    ("GET", PM + "/performanceProfile/{id}"): lambda ids, spec, hubs: (
+        f"{PM}/performanceProfile/{ids.pm_profile}",
+        None,
+    ),
+    ("DELETE", PM + "/performanceProfile/{id}"): lambda ids, spec, hubs: (
+        f"{PM}/performanceProfile/{ids.pm_profile}",
+        None,
+    ),
+    ("POST", PM + "/performanceJob"): lambda ids, spec, hubs: (
+        f"{PM}/performanceJob",
+        {
+            "performanceProfile": {"@type": "PerformanceProfileRef", "performanceProfileId": ids.pm_profile},
+            "monitoredObject": {"@type": "ServiceRef", "serviceId": ids.service},
+            "scheduleDefinition": {},
+        },
+    ),
+    ("GET", PM + "/performanceJob"): lambda ids, spec, hubs: (f"{PM}/performanceJob", None),
+    ("GET", PM + "/performanceJob/{id}"): lambda ids, spec, hubs: (f"{PM}/performanceJob/{ids.pm_job}", None),
+    ("POST", PM + "/performanceJob/{id}/suspend"): lambda ids, spec, hubs: (
+        f"{PM}/performanceJob/{ids.pm_job}/suspend",
+        None,
+    ),
+    ("POST", PM + "/performanceJob/{id}/resume"): lambda ids, spec, hubs: (
+        f"{PM}/performanceJob/{ids.pm_job}/resume",
+        None,
+    ),
+    ("POST", PM + "/cancelPerformanceJob"): lambda ids, spec, hubs: (
+        f"{PM}/cancelPerformanceJob",
+        {"performanceJob": {"@type": "PerformanceJobRef", "performanceJobId": ids.pm_job}},
+    ),
+    ("GET", PM + "/cancelPerformanceJob/{id}"): lambda ids, spec, hubs: (
+        f"{PM}/cancelPerformanceJob/{ids.pm_task}",
+        None,
+    ),
+    ("POST", PM + "/modifyPerformanceJob"): lambda ids, spec, hubs: (
+        f"{PM}/modifyPerformanceJob",
+        {"performanceJob": {"@type": "PerformanceJobRef", "performanceJobId": ids.pm_job}},
+    ),
+    ("GET", PM + "/modifyPerformanceJob/{id}"): lambda ids, spec, hubs: (
+        f"{PM}/modifyPerformanceJob/{ids.pm_task}",
+        None,
+    ),
+    ("GET", PM + "/performanceReport"): lambda ids, spec, hubs: (
+        f"{PM}/performanceReport?offset=0",
+        None,
+    ),
+    ("GET", PM + "/performanceReport/{id}"): lambda ids, spec, hubs: (
+        f"{PM}/performanceReport/{ids.pm_report}",
+        None,
+    ),
+    ("POST", PM + "/hub"): lambda ids, spec, hubs: (
+        f"{PM}/hub",
+        {"callback": f"http://127.0.0.1:9/{ids.pm_job}", "query": "eventType=notAnEvent"},
+    ),
+    ("GET", PM + "/hub/{id}"): lambda ids, spec, hubs: (f"{PM}/hub/{hubs[PM]}", None),
+    ("DELETE", PM + "/hub/{id}"): lambda ids, spec, hubs: (f"{PM}/hub/{hubs[PM]}", None),
 }
 
 
@@ -556,9 +617,21 @@ def test_buyer_a_never_reaches_buyer_b_on_any_rest_route(world: World) -> None:
         "b-profile-rest", "carrier-ethernet-evc-end-point", "y1564-sat", {"cirSteps": [50]}
     )
     request = St.CreateTestProfileRequest(test_profile=fresh)
+    # B's PM profile and job (cancelled: its cancel task is B's too). No report: this server's
+    # simulated time is not scaled, so its report id is one nobody has.
+    pm = Pmc(world.channel, world.beta)
+    pm_profile = pm.create_profile()
+    pm_job = pm.create_job(service_job(pm_profile.id, "beta-ovc-1"))
+    pm.wait_for_job(pm_job.id, Pm.PERFORMANCE_JOB_STATE_IN_PROGRESS)
+    cancel = Pm.CancelPerformanceJobRequest(id=pm_job.id)
+    pm_task = pm.stub.CancelPerformanceJob(cancel, metadata=world.beta).performance_job_task
     b = replace(
         world.b,
         profile=SftClient(world.channel).stub.CreateTestProfile(request, metadata=world.beta).test_profile.id,
+        pm_profile=pm_profile.id,
+        pm_job=pm_job.id,
+        pm_task=pm_task.id,
+        pm_report="b-report-" + uuid.uuid4().hex[:8],
     )
     alpha = world.rest(world.alpha)
     problems: list[str] = []
@@ -574,7 +647,9 @@ def test_buyer_a_never_reaches_buyer_b_on_any_rest_route(world: World) -> None:
             problems.append(f"{name}: B's resource answers {got}, a ghost {on_ghost.status}")
         # An error may echo the id A sent (as for a ghost); a success must carry nothing of B's.
         answered = json.dumps(on_b.body) if on_b.status < 300 else ""
-        if leaked := sorted(m for m in world.b_markers | {b.profile} if m in answered):
+        if leaked := sorted(
+            m for m in world.b_markers | {b.profile, b.pm_profile, b.pm_job, b.pm_task} if m in answered
+        ):
             problems.append(f"{name}: A received B's {leaked}")
     assert not problems, "\n".join(problems)
     # The cases name B's real resources: B itself gets them (and its hubs survived A's DELETEs).
@@ -585,8 +660,11 @@ def test_buyer_a_never_reaches_buyer_b_on_any_rest_route(world: World) -> None:
         ("GET", SFT + "/testProfile/{id}"),
         ("GET", SFT + "/testJob/{id}"),
         ("GET", SFT + "/testResult/{id}"),
+        ("GET", PM + "/performanceProfile/{id}"),
+        ("GET", PM + "/performanceJob/{id}"),
+        ("GET", PM + "/cancelPerformanceJob/{id}"),
     ]
-    for key in owned + [("GET", api + "/hub/{id}") for api in (INV, ORD, SFT)]:
+    for key in owned + [("GET", api + "/hub/{id}") for api in (INV, ORD, SFT, PM)]:
         path_b, _ = REST_CASES[key](b, world.spec, world.b_hubs)
         assert beta.get(path_b).status == 200, key
 

@@ -11,9 +11,9 @@ from google.protobuf import timestamp_pb2
 
 from interlude_grpc.mef.lso.interlude.v1 import common_pb2, events_pb2, performance_pb2
 from tests.e2e.helpers import ALPHA, BETA, rich_error
-from tests.e2e.pm_helpers import IP_PM, TIME_SCALE, Pmc, epoch, keys, profile, service_job
+from tests.e2e.pm_helpers import IP_PM, Pmc, epoch, keys, launch_pm_server, profile, service_job
 from tests.e2e.streams import Collector
-from tests.server_process import ServerProcess, launch
+from tests.server_process import ServerProcess
 
 Pm = performance_pb2
 Ev = events_pb2
@@ -22,17 +22,7 @@ BIN_S = 0.1  # a 15-minute bin at TIME_SCALE
 
 @pytest.fixture(scope="module")
 def pm_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    running = launch(
-        tmp_path_factory.mktemp("pm"),
-        "--seed",
-        "demo",
-        "--sim-step-delay",
-        "0.02",
-        "--sim-time-scale",
-        TIME_SCALE,
-        "--sim-seed",
-        "7",
-    )
+    running = launch_pm_server(tmp_path_factory.mktemp("pm"))
     yield running
     assert running.stop() == 0
 

@@ -45,6 +45,8 @@ def _rebased(doc: object, old: str, new: str) -> object:
         f"{SFT}/testProfile?colour=red",
         f"{SFT}/suspendTestJob?state=accepted",
         f"{SFT}/testResult/unknown",
+        "/mefApi/interlude/performanceMonitoring/v5/performanceProfile?limit=5",
+        "/mefApi/interlude/performanceMonitoring/v5/performanceJob/unknown",
     ],
 )
 def test_gateway_answers_what_the_in_process_adapter_answers(

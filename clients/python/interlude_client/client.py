@@ -30,7 +30,12 @@ from interlude_client import builders
 from interlude_client.channel import CallMetadata, ChannelOptions, Token, create_channel
 from interlude_client.errors import from_rpc_error
 from interlude_client.paging import Pager, PageT
-from interlude_client.streams import ResumeOptions, stream_events, stream_test_results
+from interlude_client.streams import (
+    ResumeOptions,
+    stream_events,
+    stream_performance_data,
+    stream_test_results,
+)
 from interlude_grpc.mef.lso.interlude.v1 import (
     catalog_pb2,
     catalog_pb2_grpc,
@@ -41,6 +46,8 @@ from interlude_grpc.mef.lso.interlude.v1 import (
     inventory_pb2_grpc,
     ordering_pb2,
     ordering_pb2_grpc,
+    performance_pb2,
+    performance_pb2_grpc,
     service_test_pb2,
     service_test_pb2_grpc,
 )
@@ -84,6 +91,7 @@ class InterludeClient:
         self.ordering = ordering_pb2_grpc.ServiceOrderingServiceStub(self.channel)
         self.events = events_pb2_grpc.EventServiceStub(self.channel)
         self.service_test = service_test_pb2_grpc.ServiceTestServiceStub(self.channel)
+        self.performance = performance_pb2_grpc.PerformanceServiceStub(self.channel)
         self._sleep = sleep
 
     def __enter__(self) -> InterludeClient:
@@ -306,6 +314,172 @@ class InterludeClient:
     ) -> ordering_pb2.ServiceOrder:
         request = builders.with_request_id(request, request_id)
         return self._call(self.ordering.CreateConnectivity, request, timeout).service_order
+
+    # --- performance monitoring: profiles ------------------------------------------------
+
+    def create_performance_profile(
+        self,
+        profile: performance_pb2.PerformanceProfile,
+        *,
+        request_id: str | None = None,
+        validate_only: bool = False,
+        timeout: float | None = None,
+    ) -> performance_pb2.PerformanceProfile:
+        request = performance_pb2.CreatePerformanceProfileRequest(
+            performance_profile=profile, validate_only=validate_only
+        )
+        request = builders.with_request_id(request, request_id)
+        return self._call(self.performance.CreatePerformanceProfile, request, timeout).performance_profile
+
+    def get_performance_profile(
+        self, profile_id: str, *, timeout: float | None = None
+    ) -> performance_pb2.PerformanceProfile:
+        request = performance_pb2.GetPerformanceProfileRequest(id=profile_id)
+        return self._call(self.performance.GetPerformanceProfile, request, timeout).performance_profile
+
+    def list_performance_profiles(
+        self,
+        filter: performance_pb2.PerformanceProfileFilter | None = None,
+        *,
+        page_size: int = 0,
+        limit: int | None = None,
+        timeout: float | None = None,
+    ) -> Pager[performance_pb2.ListPerformanceProfilesResponse, performance_pb2.PerformanceProfile]:
+        request = performance_pb2.ListPerformanceProfilesRequest(filter=filter, page_size=page_size)
+        return self._pager(
+            self.performance.ListPerformanceProfiles,
+            request,
+            lambda r: r.performance_profiles,
+            limit,
+            timeout,
+        )
+
+    def delete_performance_profile(
+        self,
+        profile_id: str,
+        *,
+        etag: str = "",
+        request_id: str | None = None,
+        timeout: float | None = None,
+    ) -> None:
+        request = performance_pb2.DeletePerformanceProfileRequest(id=profile_id, etag=etag)
+        request = builders.with_request_id(request, request_id)
+        self._call(self.performance.DeletePerformanceProfile, request, timeout)
+
+    # --- performance monitoring: jobs ----------------------------------------------------
+
+    def create_performance_job(
+        self,
+        job: performance_pb2.PerformanceJob,
+        *,
+        request_id: str | None = None,
+        validate_only: bool = False,
+        timeout: float | None = None,
+    ) -> performance_pb2.PerformanceJob:
+        request = performance_pb2.CreatePerformanceJobRequest(
+            performance_job=job, validate_only=validate_only
+        )
+        request = builders.with_request_id(request, request_id)
+        return self._call(self.performance.CreatePerformanceJob, request, timeout).performance_job
+
+    def get_performance_job(
+        self, job_id: str, *, timeout: float | None = None
+    ) -> performance_pb2.PerformanceJob:
+        request = performance_pb2.GetPerformanceJobRequest(id=job_id)
+        return self._call(self.performance.GetPerformanceJob, request, timeout).performance_job
+
+    def list_performance_jobs(
+        self,
+        filter: performance_pb2.PerformanceJobFilter | None = None,
+        *,
+        page_size: int = 0,
+        limit: int | None = None,
+        timeout: float | None = None,
+    ) -> Pager[performance_pb2.ListPerformanceJobsResponse, performance_pb2.PerformanceJob]:
+        request = performance_pb2.ListPerformanceJobsRequest(filter=filter, page_size=page_size)
+        return self._pager(
+            self.performance.ListPerformanceJobs, request, lambda r: r.performance_jobs, limit, timeout
+        )
+
+    def suspend_performance_job(
+        self,
+        job_id: str,
+        *,
+        reason: str = "",
+        etag: str = "",
+        request_id: str | None = None,
+        timeout: float | None = None,
+    ) -> performance_pb2.PerformanceJob:
+        request = builders.with_request_id(
+            performance_pb2.SuspendPerformanceJobRequest(id=job_id, reason=reason, etag=etag), request_id
+        )
+        return self._call(self.performance.SuspendPerformanceJob, request, timeout).performance_job
+
+    def resume_performance_job(
+        self,
+        job_id: str,
+        *,
+        reason: str = "",
+        etag: str = "",
+        request_id: str | None = None,
+        timeout: float | None = None,
+    ) -> performance_pb2.PerformanceJob:
+        request = builders.with_request_id(
+            performance_pb2.ResumePerformanceJobRequest(id=job_id, reason=reason, etag=etag), request_id
+        )
+        return self._call(self.performance.ResumePerformanceJob, request, timeout).performance_job
+
+    def cancel_performance_job(
+        self,
+        job_id: str,
+        *,
+        reason: str = "",
+        etag: str = "",
+        request_id: str | None = None,
+        timeout: float | None = None,
+    ) -> performance_pb2.PerformanceJobTask:
+        """Asks for the job's cancellation; the answer is the cancel task (MEF
+        `cancelPerformanceJob`), the job itself ends cancelled when the task completes."""
+        request = builders.with_request_id(
+            performance_pb2.CancelPerformanceJobRequest(id=job_id, reason=reason, etag=etag), request_id
+        )
+        return self._call(self.performance.CancelPerformanceJob, request, timeout).performance_job_task
+
+    # --- performance monitoring: reports and measurements ----------------------------------
+
+    def get_performance_report(
+        self, report_id: str, *, timeout: float | None = None
+    ) -> performance_pb2.PerformanceReport:
+        request = performance_pb2.GetPerformanceReportRequest(id=report_id)
+        return self._call(self.performance.GetPerformanceReport, request, timeout).performance_report
+
+    def list_performance_reports(
+        self,
+        filter: performance_pb2.PerformanceReportFilter | None = None,
+        *,
+        page_size: int = 0,
+        limit: int | None = None,
+        timeout: float | None = None,
+    ) -> Pager[performance_pb2.ListPerformanceReportsResponse, performance_pb2.PerformanceReport]:
+        request = performance_pb2.ListPerformanceReportsRequest(filter=filter, page_size=page_size)
+        return self._pager(
+            self.performance.ListPerformanceReports, request, lambda r: r.performance_reports, limit, timeout
+        )
+
+    def stream_performance_data(
+        self,
+        request: performance_pb2.StreamPerformanceDataRequest | None = None,
+        **options: Unpack[ResumeOptions],
+    ) -> Generator[performance_pb2.StreamPerformanceDataResponse, None, None]:
+        """Every StreamPerformanceData response (updates, heartbeats, the sync marker),
+        resuming from the last token across reconnects. Close it to end the call."""
+        return stream_performance_data(
+            self.performance,
+            request or performance_pb2.StreamPerformanceDataRequest(),
+            self.metadata.pairs(),
+            sleep=self._sleep,
+            **options,
+        )
 
     # --- service function testing ------------------------------------------------------
 

@@ -405,6 +405,16 @@ def measurement_token(response: performance_pb2.StreamPerformanceDataResponse) -
     return "" if kind is None else str(getattr(response, kind).resume_token)
 
 
+def _resumed_pm_request(
+    request: performance_pb2.StreamPerformanceDataRequest, token: str
+) -> performance_pb2.StreamPerformanceDataRequest:
+    resumed = performance_pb2.StreamPerformanceDataRequest()
+    resumed.CopyFrom(request)
+    if token:
+        resumed.resume_token = token
+    return resumed
+
+
 def stream_performance_data(
     stub: performance_pb2_grpc.PerformanceServiceStub,
     request: performance_pb2.StreamPerformanceDataRequest,
@@ -415,12 +425,30 @@ def stream_performance_data(
 ) -> Generator[performance_pb2.StreamPerformanceDataResponse, None, None]:
     """Every StreamPerformanceData response (updates, heartbeats, sync markers), resuming on
     reconnect with the last token seen (which overrides `range.after`); see `resumable`."""
+    return resumable(
+        lambda token: stub.StreamPerformanceData(
+            _resumed_pm_request(request, token), metadata=tuple(metadata)
+        ),
+        measurement_token,
+        sleep=sleep,
+        **options,
+    )
 
-    def open_stream(token: str) -> Iterable[performance_pb2.StreamPerformanceDataResponse]:
-        resumed = performance_pb2.StreamPerformanceDataRequest()
-        resumed.CopyFrom(request)
-        if token:
-            resumed.resume_token = token
-        return stub.StreamPerformanceData(resumed, metadata=tuple(metadata))
 
-    return resumable(open_stream, measurement_token, sleep=sleep, **options)
+def astream_performance_data(
+    stub: performance_pb2_grpc.PerformanceServiceAsyncStub,
+    request: performance_pb2.StreamPerformanceDataRequest,
+    metadata: Metadata = (),
+    *,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    **options: Unpack[ResumeOptions],
+) -> AsyncGenerator[performance_pb2.StreamPerformanceDataResponse, None]:
+    """The asyncio twin of `stream_performance_data`, over a stub on a grpc.aio channel."""
+    return aresumable(
+        lambda token: stub.StreamPerformanceData(
+            _resumed_pm_request(request, token), metadata=tuple(metadata)
+        ),
+        measurement_token,
+        sleep=sleep,
+        **options,
+    )

@@ -360,4 +360,6 @@ def performance_binding(
     servicer = PerformanceServicer(store, buyer_of, engine, MeasurementStreamer(store, hub, log_id))
     service = Pm.DESCRIPTOR.services_by_name["PerformanceService"]
     handler = passthrough_handler(service, servicer)
-    return ServiceBinding(service.full_name, lambda server: server.add_generic_rpc_handlers((handler,)))
+    return ServiceBinding(
+        service.full_name, lambda server: server.add_generic_rpc_handlers((handler,)), servicer
+    )

@@ -38,6 +38,7 @@ from interlude_server.rest.admission import Admission
 from interlude_server.rest.backend import Backend, Caller, RpcFailure, not_implemented
 from interlude_server.rest.errors import REASON_HEADER, MefError, mef_error
 from interlude_server.rest.hub import HubApi
+from interlude_server.rest.pm_mapping import PM_BASE
 from interlude_server.rest.sft_mapping import SFT_BASE
 
 JSON = "application/json;charset=utf-8"
@@ -276,6 +277,7 @@ class RestApi:
             web.get(ord_ + "/serviceOrder/{id}", self.get_order, allow_head=False),
             web.post(ord_ + "/serviceOrder/{id}/cancel", self.cancel_order),
             *self._hub_routes(ord_, "serviceOrdering"),
+            *self._hub_routes(PM_BASE, "performanceMonitoring"),
             web.get(cat + "/serviceSpecification", self.list_specifications, allow_head=False),
             web.get(cat + "/serviceSpecification/{id}", self.get_specification, allow_head=False),
             web.get(cat + "/servicePolicy", self.list_policies, allow_head=False),
@@ -363,4 +365,7 @@ def build_app(
     app = web.Application(middlewares=[errors_and_logging, admitted], client_max_size=max_body_bytes)
     app[ADMISSION] = admission
     app.add_routes(RestApi(backend, hub).routes())
+    from interlude_server.rest.pm_app import PmRestApi
+
+    app.add_routes(PmRestApi(backend).routes())
     return app

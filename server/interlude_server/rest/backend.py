@@ -25,6 +25,7 @@ from interlude_grpc.mef.lso.interlude.v1 import (
     common_pb2,
     inventory_pb2_grpc,
     ordering_pb2_grpc,
+    performance_pb2_grpc,
     service_test_pb2_grpc,
 )
 from interlude_server.api.errors import rich_status, status_for
@@ -146,6 +147,7 @@ class GatewayBackend:
             "ServiceOrderingService": ordering_pb2_grpc.ServiceOrderingServiceStub(self._channel),
             "ServiceCatalogService": catalog_pb2_grpc.ServiceCatalogServiceStub(self._channel),
             "ServiceTestService": service_test_pb2_grpc.ServiceTestServiceStub(self._channel),
+            "PerformanceService": performance_pb2_grpc.PerformanceServiceStub(self._channel),
         }
 
     async def call(self, service: str, method: str, request: Message, caller: Caller) -> Any:

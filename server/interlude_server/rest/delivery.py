@@ -31,6 +31,7 @@ import structlog
 from interlude_grpc.mef.lso.interlude.v1 import events_pb2
 from interlude_server.rest import mapping as m
 from interlude_server.rest.hub import API_EVENTS, NOTIFICATION_BASE, CallbackPolicy
+from interlude_server.rest.pm_events import PM_RESOURCES, pm_refs
 from interlude_server.rest.sft_mapping import SftHrefs
 from interlude_server.store.base import HubSubscription, Store
 
@@ -61,6 +62,8 @@ def envelope(event: events_pb2.Event, base_url: str) -> dict[str, object]:
         inner["href"] = hrefs.service(ref.id)
     elif ref.resource_type == events_pb2.RESOURCE_TYPE_SERVICE_ORDER:
         inner["href"] = hrefs.order(ref.id)
+    elif ref.resource_type in PM_RESOURCES:
+        inner.update(pm_refs(event, base_url))
     elif href := SftHrefs(hrefs).of_event(ref, event):
         inner["href"] = href
     if ref.order_item_id:

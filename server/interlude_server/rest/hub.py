@@ -25,6 +25,7 @@ from interlude_grpc.mef.lso.interlude.v1 import events_pb2
 from interlude_server.domain import clock
 from interlude_server.domain.errors import InvalidArgument, NotFound, Violation
 from interlude_server.rest import mapping as m
+from interlude_server.rest.pm_events import PM_EVENTS, PM_NOTIFICATION_BASE
 from interlude_server.store.base import HubSubscription, Store, Tx
 
 E = events_pb2
@@ -44,12 +45,14 @@ API_EVENTS: dict[str, tuple[int, ...]] = {
     "serviceFunctionTesting": tuple(
         range(E.EVENT_TYPE_TEST_PROFILE_CREATE, E.EVENT_TYPE_TEST_RESULT_CREATE + 1)
     ),
+    "performanceMonitoring": PM_EVENTS,
 }
 # Where the buyer's listener API lives below its callback (the notification API of each API).
 NOTIFICATION_BASE = {
     "serviceInventory": "/mefApi/interlude/serviceInventoryNotification/v2",
     "serviceOrdering": "/mefApi/interlude/serviceOrderingNotification/v1",
     "serviceFunctionTesting": "/mefApi/interlude/serviceFunctionTestingNotification/v3",
+    "performanceMonitoring": PM_NOTIFICATION_BASE,
 }
 _KEYS = ("callback", "query", "signingSecret", "authorization")
 

@@ -17,6 +17,7 @@ from types import MappingProxyType
 
 from interlude_server.auth.scopes import required_scope
 from interlude_server.rest.mapping import CATALOG_BASE, INVENTORY_BASE, ORDERING_BASE
+from interlude_server.rest.pm_mapping import PM_BASE
 from interlude_server.rest.sft_mapping import SFT_BASE
 
 _V1 = "/mef.lso.interlude.v1."
@@ -48,6 +49,7 @@ def _hub(base: str, retrieve_id: str) -> dict[tuple[str, str], RestOperation]:
 
 _INV, _ORD, _CAT = "ServiceInventoryService", "ServiceOrderingService", "ServiceCatalogService"
 _SFT = "ServiceTestService"
+_PM = "PerformanceService"
 
 
 def _sft_task(resource: str, method: str) -> dict[tuple[str, str], RestOperation]:
@@ -97,6 +99,44 @@ REST_OPERATIONS: Mapping[tuple[str, str], RestOperation] = MappingProxyType(
         ("GET", SFT_BASE + "/testResult"): _rpc("listTestResult", _SFT, "ListTestResults"),
         ("GET", SFT_BASE + "/testResult/{id}"): _rpc("retrieveTestResult", _SFT, "GetTestResult"),
         **_hub(SFT_BASE, "retrieveHub"),
+        ("POST", PM_BASE + "/performanceProfile"): _rpc(
+            "createPerformanceProfile", _PM, "CreatePerformanceProfile"
+        ),
+        ("GET", PM_BASE + "/performanceProfile"): _rpc(
+            "listPerformanceProfile", _PM, "ListPerformanceProfiles"
+        ),
+        ("GET", PM_BASE + "/performanceProfile/{id}"): _rpc(
+            "retrievePerformanceProfile", _PM, "GetPerformanceProfile"
+        ),
+        ("DELETE", PM_BASE + "/performanceProfile/{id}"): _rpc(
+            "deletePerformanceProfile", _PM, "DeletePerformanceProfile"
+        ),
+        ("POST", PM_BASE + "/performanceJob"): _rpc("createPerformanceJob", _PM, "CreatePerformanceJob"),
+        ("GET", PM_BASE + "/performanceJob"): _rpc("listPerformanceJob", _PM, "ListPerformanceJobs"),
+        ("GET", PM_BASE + "/performanceJob/{id}"): _rpc("retrievePerformanceJob", _PM, "GetPerformanceJob"),
+        ("POST", PM_BASE + "/performanceJob/{id}/suspend"): _rpc(
+            "suspendPerformanceJob", _PM, "SuspendPerformanceJob"
+        ),
+        ("POST", PM_BASE + "/performanceJob/{id}/resume"): _rpc(
+            "resumePerformanceJob", _PM, "ResumePerformanceJob"
+        ),
+        ("POST", PM_BASE + "/cancelPerformanceJob"): _rpc(
+            "createCancelPerformanceJob", _PM, "CancelPerformanceJob"
+        ),
+        ("GET", PM_BASE + "/cancelPerformanceJob/{id}"): _rpc(
+            "retrieveCancelPerformanceJob", _PM, "GetPerformanceJobTask"
+        ),
+        ("POST", PM_BASE + "/modifyPerformanceJob"): _rpc(
+            "createModifyPerformanceJob", _PM, "ModifyPerformanceJob"
+        ),
+        ("GET", PM_BASE + "/modifyPerformanceJob/{id}"): _rpc(
+            "retrieveModifyPerformanceJob", _PM, "GetPerformanceJobTask"
+        ),
+        ("GET", PM_BASE + "/performanceReport"): _rpc("listPerformanceReport", _PM, "ListPerformanceReports"),
+        ("GET", PM_BASE + "/performanceReport/{id}"): _rpc(
+            "retrievePerformanceReport", _PM, "GetPerformanceReport"
+        ),
+        **_hub(PM_BASE, "retrieveHub"),
     }
 )
 

@@ -17,11 +17,11 @@ import sys
 from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError, version
 
-from interlude_client.cli import catalog, events, exits, orders, services, tests
+from interlude_client.cli import catalog, events, exits, orders, pm, services, tests
 from interlude_client.cli.context import Context, add_connection_options
 from interlude_client.errors import InterludeError
 
-COMMAND_MODULES = (services, catalog, orders, events, tests)
+COMMAND_MODULES = (services, catalog, orders, events, pm, tests)
 
 
 def _version() -> str:
