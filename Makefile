@@ -78,6 +78,11 @@ soak: $(STAMP) ## crash safety: SOAK_ROUNDS (30) SIGKILLs under 64-in-flight loa
 	INTERLUDE_CRASH_ROUNDS=$(SOAK_ROUNDS) INTERLUDE_CRASH_ACKS=$(SOAK_ACKS) timeout 900 \
 	  $(VENV)/bin/pytest tests/e2e/test_durability.py -k sigkills -o timeout=880 -q
 
+FUZZ_EXAMPLES ?= 100
+fuzz: $(STAMP) ## bad input: FUZZ_EXAMPLES (100) batches of 8 per RPC and REST route (~96k cases), at most 20 minutes
+	INTERLUDE_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) timeout 1200 \
+	  $(VENV)/bin/pytest tests/fuzz -o timeout=1100 -q -p no:cacheprovider
+
 run: $(STAMP) ## start the server on the embedded default (SQLite file, demo seed)
 	$(VENV)/bin/interlude-server --seed demo
 
