@@ -34,6 +34,7 @@ def _run(*args: str) -> subprocess.CompletedProcess[str]:
         (["--hub-max-attempts", "0"], ["--hub-max-attempts", "at least 1"]),
         (["--shutdown-grace", "-1"], ["--shutdown-grace", ">= 0"]),
         (["--log-format", "xml"], ["--log-format", "json", "console"]),
+        (["--db-max-bytes", "4096"], ["--db-max-bytes", "at least 65536"]),
     ],
     ids=[
         "listen-no-port",
@@ -44,6 +45,7 @@ def _run(*args: str) -> subprocess.CompletedProcess[str]:
         "hub-attempts",
         "grace",
         "log",
+        "db-max-bytes",
     ],
 )
 def test_bad_flag_exits_2_naming_the_flag(args: list[str], expected: list[str]) -> None:

@@ -65,7 +65,7 @@ class CrashReport:
     faults: list[str] = field(default_factory=list)  # INTERNAL/UNKNOWN answers: must stay empty
 
 
-def _connectivity(n: int, rid: str) -> Ord.CreateConnectivityRequest:
+def connectivity_request(n: int, rid: str) -> Ord.CreateConnectivityRequest:
     a, b = UNIS[n % 3], UNIS[(n + 1) % 3]
     return Ord.CreateConnectivityRequest(
         connectivity_configuration=common_pb2.ExtensionPayload(type=EVC),
@@ -95,7 +95,7 @@ def _admin(n: int, rid: str) -> Ord.SetAdministrativeStateRequest:
 
 
 _KINDS: list[tuple[str, str, Callable[[int, str], Any]]] = [
-    ("connectivity", "CreateConnectivity", _connectivity),
+    ("connectivity", "CreateConnectivity", connectivity_request),
     ("modify", "UpdateService", _modify),
     ("admin", "SetAdministrativeState", _admin),
 ]

@@ -32,6 +32,7 @@ from interlude_server.domain.errors import (
     ResumeTokenExpired,
     ShuttingDown,
     SlowConsumer,
+    StorageUnavailable,
     Unauthenticated,
 )
 
@@ -107,6 +108,7 @@ _CODES: dict[type[DomainError], grpc.StatusCode] = {
     ResumeTokenExpired: grpc.StatusCode.OUT_OF_RANGE,
     SlowConsumer: grpc.StatusCode.RESOURCE_EXHAUSTED,
     ShuttingDown: grpc.StatusCode.UNAVAILABLE,
+    StorageUnavailable: grpc.StatusCode.UNAVAILABLE,
     Unauthenticated: grpc.StatusCode.UNAUTHENTICATED,
     MissingScope: grpc.StatusCode.PERMISSION_DENIED,
 }
