@@ -57,10 +57,13 @@ def _id(item: tuple[d.ServiceDescriptor, d.MethodDescriptor]) -> str:
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     workdir: Path = tmp_path_factory.mktemp("fuzz")
     running = launch(workdir, "--seed", "demo", "--sim-step-delay", "0.01", "--rest-listen", "127.0.0.1:0")
-    yield running
-    assert running.proc.poll() is None, f"the server died:\n{running.logs()[-4000:]}"
-    assert "Traceback" not in running.logs(), "the server logged an unexpected exception"
-    assert running.stop() == 0
+    try:
+        yield running
+        assert running.proc.poll() is None, f"the server died:\n{running.logs()[-4000:]}"
+        assert "Traceback" not in running.logs(), "the server logged an unexpected exception"
+    finally:  # stopped even when a check fails, so no server outlives the tests
+        code = running.stop()
+    assert code == 0
 
 
 @pytest.fixture(scope="module")
