@@ -11,7 +11,7 @@ NODE_STAMP := node_modules/.installed
 BUF := node_modules/.bin/buf
 PYTEST_ARGS ?=
 
-.PHONY: help install proto proto-check breaking stubs docs lint fmt test run bench bench-smoke bench-rest conformance clean
+.PHONY: help install proto proto-check breaking stubs docs lint fmt test run bench bench-smoke bench-rest conformance fuzz soak clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -69,6 +69,19 @@ fmt: $(STAMP) $(NODE_STAMP) ## apply ruff and buf formatting
 
 test: lint proto-check breaking $(if $(filter skip,$(STUBS)),,stubs) ## the whole suite: lint, generated-code freshness, Go/Java stubs, tests
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+# Heavier variants of the reliability tests (README, "Reliability"); each stops by itself:
+# the test's own bounds first, then `timeout` as a backstop.
+SOAK_ROUNDS ?= 30
+SOAK_ACKS ?= 60
+soak: $(STAMP) ## crash safety: SOAK_ROUNDS (30) SIGKILLs under 64-in-flight load, at most 15 minutes
+	INTERLUDE_CRASH_ROUNDS=$(SOAK_ROUNDS) INTERLUDE_CRASH_ACKS=$(SOAK_ACKS) timeout 900 \
+	  $(VENV)/bin/pytest tests/e2e/test_durability.py -k sigkills -o timeout=880 -q
+
+FUZZ_EXAMPLES ?= 100
+fuzz: $(STAMP) ## bad input: FUZZ_EXAMPLES (100) batches of 8 per RPC and REST route (~96k cases), at most 20 minutes
+	INTERLUDE_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) timeout 1200 \
+	  $(VENV)/bin/pytest tests/fuzz -o timeout=1100 -q -p no:cacheprovider
 
 run: $(STAMP) ## start the server on the embedded default (SQLite file, demo seed)
 	$(VENV)/bin/interlude-server --seed demo

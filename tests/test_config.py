@@ -35,6 +35,7 @@ def _run(*args: str) -> subprocess.CompletedProcess[str]:
         (["--shutdown-grace", "-1"], ["--shutdown-grace", ">= 0"]),
         (["--log-format", "xml"], ["--log-format", "json", "console"]),
         (["--sim-time-scale", "0"], ["--sim-time-scale", "positive number"]),
+        (["--db-max-bytes", "4096"], ["--db-max-bytes", "at least 65536"]),
     ],
     ids=[
         "listen-no-port",
@@ -46,6 +47,7 @@ def _run(*args: str) -> subprocess.CompletedProcess[str]:
         "grace",
         "log",
         "time-scale",
+        "db-max-bytes",
     ],
 )
 def test_bad_flag_exits_2_naming_the_flag(args: list[str], expected: list[str]) -> None:

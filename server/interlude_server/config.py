@@ -73,6 +73,7 @@ class Config:
     hub_backoff_max: float = 60.0
     hub_delivery_timeout: float = 10.0
     hub_callback_allow: tuple[str, ...] = ()
+    db_max_bytes: int | None = None
 
 
 def parse_listen(value: str) -> Listen:
@@ -151,6 +152,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--db", default=DEFAULT_DB, metavar="URL", help=f"database URL (default {DEFAULT_DB})"
+    )
+    parser.add_argument(
+        "--db-max-bytes",
+        type=int,
+        default=None,
+        metavar="BYTES",
+        help="largest the database may grow (SQLite max_page_count); past it writes fail with "
+        "UNAVAILABLE STORAGE_UNAVAILABLE as on a full disk, reads keep working (default no limit)",
     )
     parser.add_argument(
         "--seed",
@@ -314,6 +323,8 @@ def parse_args(argv: list[str] | None = None) -> Config:
         db_path = sqlite_path(ns.db)
     except argparse.ArgumentTypeError as exc:
         parser.error(f"argument --db: {exc}")
+    if ns.db_max_bytes is not None and ns.db_max_bytes < 65536:
+        parser.error("argument --db-max-bytes: must be at least 65536")
     if ns.event_retention_count < 1:
         parser.error("argument --event-retention-count: must be at least 1")
     if ns.event_subscriber_buffer < 1:
@@ -346,4 +357,5 @@ def parse_args(argv: list[str] | None = None) -> Config:
         hub_backoff_max=ns.hub_backoff_max,
         hub_delivery_timeout=ns.hub_delivery_timeout,
         hub_callback_allow=tuple(ns.hub_callback_allow),
+        db_max_bytes=ns.db_max_bytes,
     )

@@ -74,7 +74,7 @@ async def serve(
     test_faults: list[TestFaultRule] | None = None,
 ) -> int:
     """Serve until SIGTERM or SIGINT, then shut down gracefully; the process exit code."""
-    store = SqliteStore(config.db_path)
+    store = SqliteStore(config.db_path, max_bytes=config.db_max_bytes)
     await store.open()
     retention: asyncio.Task[None] | None = None
     try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 import uuid
@@ -11,6 +12,7 @@ from pathlib import Path
 import grpc
 
 from interlude_grpc.mef.lso.interlude.v1 import common_pb2, inventory_pb2, ordering_pb2
+from tests.e2e.crash import run_crash_rounds
 from tests.e2e.helpers import ALPHA, EVC, Stubs, wait_for_order
 from tests.server_process import launch
 
@@ -104,3 +106,17 @@ def test_acknowledged_orders_survive_sigkill_and_finish_after_restart(tmp_path: 
             assert total == 0, "no half-applied order may remain"
     finally:
         assert restarted.stop() == 0
+
+
+def test_mixed_load_survives_ten_sigkills(tmp_path: Path) -> None:
+    """64 writers in flight (orders, modifies, admin-state changes), SIGKILL, restart: 10 times
+    (`make soak` sets INTERLUDE_CRASH_ROUNDS and INTERLUDE_CRASH_ACKS higher)."""
+    rounds = int(os.environ.get("INTERLUDE_CRASH_ROUNDS", "10"))
+    acks = int(os.environ.get("INTERLUDE_CRASH_ACKS", "12"))
+    report = run_crash_rounds(tmp_path / "rounds", rounds=rounds, in_flight=64, acks=acks)
+    assert report.faults == []
+    kinds = {write.kind for write in report.acked.values()}
+    assert kinds == {"connectivity", "modify", "admin"}, f"the load was not mixed: {kinds}"
+    assert report.retries_checked == len(report.acked) >= rounds * acks
+    assert report.lost_in_crash > 0, "the kills should have cut calls off in flight"
+    assert sum(report.resumed) > 0, "the simulator should have resumed orders caught by a kill"

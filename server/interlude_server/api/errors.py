@@ -33,6 +33,7 @@ from interlude_server.domain.errors import (
     ResumeTokenExpired,
     ShuttingDown,
     SlowConsumer,
+    StorageUnavailable,
     Unauthenticated,
 )
 
@@ -51,6 +52,12 @@ ResourceInfo = error_details_pb2.ResourceInfo
 def reason_name(reason: ErrorReason) -> str:
     """The ErrorInfo reason for an ErrorReason value, e.g. `RPC_NOT_IMPLEMENTED`."""
     return common_pb2.ErrorReason.Name(reason).removeprefix(_REASON_PREFIX)
+
+
+def _utf8(text: str) -> str:
+    """`text` as valid UTF-8: a request may carry lone surrogates (JSON `"\\ud800"`), which a
+    proto string cannot hold; they are escaped so the error naming them can still be sent."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def _pack(message: Message) -> any_pb2.Any:
@@ -103,6 +110,7 @@ _CODES: dict[type[DomainError], grpc.StatusCode] = {
     ResumeTokenExpired: grpc.StatusCode.OUT_OF_RANGE,
     SlowConsumer: grpc.StatusCode.RESOURCE_EXHAUSTED,
     ShuttingDown: grpc.StatusCode.UNAVAILABLE,
+    StorageUnavailable: grpc.StatusCode.UNAVAILABLE,
     Unauthenticated: grpc.StatusCode.UNAUTHENTICATED,
     MissingScope: grpc.StatusCode.PERMISSION_DENIED,
 }
@@ -117,11 +125,11 @@ def status_for(exc: DomainError) -> status_pb2.Status:
     """The rich status a domain error is sent as: the one mapping of domain errors to gRPC."""
     code = code_for(exc)
     violations = [
-        FieldViolation(field=v.field, description=v.description, reason=v.code)
+        FieldViolation(field=_utf8(v.field), description=_utf8(v.description), reason=v.code)
         for v in getattr(exc, "violations", ())
     ]
     rules = [
-        PreconditionViolation(type=r.type, subject=r.subject, description=r.description)
+        PreconditionViolation(type=r.type, subject=_utf8(r.subject), description=_utf8(r.description))
         for r in getattr(exc, "rules", ())
     ]
     metadata: dict[str, str] = {}
@@ -141,8 +149,8 @@ def status_for(exc: DomainError) -> status_pb2.Status:
     return rich_status(
         code,
         common_pb2.ErrorReason.Value(_REASON_PREFIX + exc.reason),
-        exc.message,
-        metadata=metadata,
+        _utf8(exc.message),
+        metadata={k: _utf8(v) for k, v in metadata.items()},
         field_violations=violations,
         precondition_violations=rules,
         resource=resource,

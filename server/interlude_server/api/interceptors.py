@@ -19,7 +19,7 @@ import grpc
 import structlog
 
 from interlude_grpc.mef.lso.interlude.v1 import common_pb2
-from interlude_server.api import errors
+from interlude_server.api import errors, wellformed
 from interlude_server.api.principal import BUYER_METADATA, AuthGate, Metadata, metadata_value
 from interlude_server.auth.principal import Principal, acting_as, within_validity
 from interlude_server.domain.errors import DomainError
@@ -163,7 +163,11 @@ def _wrap(
         async def logged_stream(request: Any, context: Context) -> None:
             scope = _RpcScope(method, metadata, default_buyer, gate)
             scope.bind(context, None if request_streaming else request)
-            await scope.run(context, lambda: _stream(behavior, request, context), streaming=True)
+            await scope.run(
+                context,
+                lambda: _stream(behavior, _usable(request, request_streaming), context),
+                streaming=True,
+            )
 
         factory = (
             grpc.stream_stream_rpc_method_handler
@@ -177,7 +181,9 @@ def _wrap(
         async def logged_unary(request: Any, context: Context) -> Any:
             scope = _RpcScope(method, metadata, default_buyer, gate)
             scope.bind(context, None if request_streaming else request)
-            return await scope.run(context, lambda: _call(behavior, request, context))
+            return await scope.run(
+                context, lambda: _call(behavior, _usable(request, request_streaming), context)
+            )
 
         factory = (
             grpc.stream_unary_rpc_method_handler if request_streaming else grpc.unary_unary_rpc_method_handler
@@ -185,9 +191,21 @@ def _wrap(
         wrapped = logged_unary
     return factory(
         wrapped,
-        request_deserializer=handler.request_deserializer,
+        request_deserializer=wellformed.lenient(handler.request_deserializer, _type_name(handler, method)),
         response_serializer=handler.response_serializer,
     )
+
+
+def _type_name(handler: Handler, method: str) -> str:
+    """The request message's full name (from `Message.FromString`), else the method's."""
+    owner = getattr(handler.request_deserializer, "__self__", None)
+    descriptor = getattr(owner, "DESCRIPTOR", None)
+    return str(getattr(descriptor, "full_name", f"request of {method}"))
+
+
+def _usable(request: Any, request_streaming: bool) -> Any:
+    """A unary request the handler can use (raises InvalidArgument, see api.wellformed)."""
+    return request if request_streaming else wellformed.checked(request)
 
 
 async def _stream(behavior: Callable[..., Any] | None, request: Any, context: Context) -> None:

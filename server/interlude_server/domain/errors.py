@@ -144,6 +144,12 @@ class SlowConsumer(DomainError):
         self.resume_token = resume_token
 
 
+class StorageUnavailable(DomainError):
+    """The database refused a write (full, over its size limit, read-only); nothing changed."""
+
+    reason = "STORAGE_UNAVAILABLE"
+
+
 class ShuttingDown(DomainError):
     """The server is stopping; retry on another replica or after it restarts."""
 

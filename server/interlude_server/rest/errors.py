@@ -68,6 +68,7 @@ REST_CODES: dict[int, RestCode] = {
     R.ERROR_REASON_PATH_NOT_FOUND: RestCode(404, "notFound"),
     R.ERROR_REASON_UPSTREAM_UNAVAILABLE: RestCode(503, "internalError"),
     R.ERROR_REASON_METHOD_NOT_ALLOWED: RestCode(405, "notImplemented"),
+    R.ERROR_REASON_STORAGE_UNAVAILABLE: RestCode(503, "internalError"),
 }
 
 # A reason this table does not know (a newer upstream in gateway mode) maps by its gRPC code.

@@ -26,6 +26,7 @@ from interlude_grpc.mef.lso.interlude.v1 import (
     inventory_pb2,
     ordering_pb2,
 )
+from interlude_server.domain.errors import StorageUnavailable
 from interlude_server.store import sqlite_queries as q
 from interlude_server.store.base import (
     CommitListener,
@@ -48,7 +49,7 @@ from interlude_server.store.sqlite_schema import (
 )
 from interlude_server.store.sqlite_tests import TestReadsMixin
 from interlude_server.store.sqlite_tx import SqliteTx
-from interlude_server.store.sqlite_writer import GroupCommitWriter, WriterStats
+from interlude_server.store.sqlite_writer import GroupCommitWriter, TransactionLost, WriterStats
 
 if TYPE_CHECKING:
     from interlude_server.store.base import Store, Tx
@@ -70,8 +71,10 @@ class SqliteStore(TestReadsMixin, SqlitePmReads):
         read_threads: int = 2,
         max_batch: int = 256,
         migrations: Sequence[Migration] = MIGRATIONS,
+        max_bytes: int | None = None,
     ) -> None:
         self._path = Path(path)
+        self._max_bytes = max_bytes
         self._read_threads = read_threads
         self._max_batch = max_batch
         self._migrations = migrations
@@ -99,7 +102,9 @@ class SqliteStore(TestReadsMixin, SqlitePmReads):
         if self._writer is not None or self._closed:
             raise RuntimeError("a SqliteStore opens once")
         await asyncio.to_thread(self._path.parent.mkdir, parents=True, exist_ok=True)
-        writer = GroupCommitWriter(self._path, max_batch=self._max_batch, migrations=self._migrations)
+        writer = GroupCommitWriter(
+            self._path, max_batch=self._max_batch, migrations=self._migrations, max_bytes=self._max_bytes
+        )
         await asyncio.wrap_future(writer.start())
         self._writer = writer
         self._readers = ThreadPoolExecutor(self._read_threads, thread_name_prefix="store-read")
@@ -123,7 +128,14 @@ class SqliteStore(TestReadsMixin, SqlitePmReads):
     async def write(self, fn: Callable[[SqliteTx], T]) -> T:
         if self._writer is None or self._closed:
             raise RuntimeError("the store is not open")
-        return await asyncio.wrap_future(self._writer.submit(fn))
+        try:
+            return await asyncio.wrap_future(self._writer.submit(fn))
+        except (sqlite3.Error, TransactionLost) as exc:
+            if (cause := _storage_failure(exc)) is not None:
+                raise StorageUnavailable(
+                    f"the database takes no writes now: {cause}; nothing was changed"
+                ) from exc
+            raise
 
     def on_commit(self, listener: CommitListener) -> None:
         if self._writer is None:
@@ -342,3 +354,19 @@ if TYPE_CHECKING:
     def _implements(store: SqliteStore, tx: SqliteTx) -> tuple[Store, Tx]:
         """mypy proves here that the classes satisfy the Protocols."""
         return store, tx
+
+
+# SQLite primary result codes that mean the file cannot take writes, not that the write was wrong.
+_SQLITE_READONLY, _SQLITE_IOERR, _SQLITE_FULL = 8, 10, 13
+
+
+def _storage_failure(exc: BaseException) -> str | None:
+    """What SQLite said, if `exc` (or the error that rolled its group back) is disk full,
+    read-only or an I/O error; None for any other failure."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        code = getattr(seen, "sqlite_errorcode", None)
+        if isinstance(code, int) and code & 0xFF in (_SQLITE_READONLY, _SQLITE_IOERR, _SQLITE_FULL):
+            return str(seen)
+        seen = seen.__cause__
+    return None

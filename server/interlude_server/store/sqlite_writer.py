@@ -57,9 +57,15 @@ class GroupCommitWriter:
     """A thread that owns one connection and group-commits submitted functions."""
 
     def __init__(
-        self, path: Path, *, max_batch: int = 256, migrations: Sequence[Migration] = MIGRATIONS
+        self,
+        path: Path,
+        *,
+        max_batch: int = 256,
+        migrations: Sequence[Migration] = MIGRATIONS,
+        max_bytes: int | None = None,
     ) -> None:
         self._path = path
+        self._max_bytes = max_bytes
         self._max_batch = max_batch
         self._migrations = migrations
         self._queue: queue.SimpleQueue[_Job | _Stop] = queue.SimpleQueue()
@@ -106,6 +112,10 @@ class GroupCommitWriter:
         try:
             configure_writer(conn)
             version = migrate(conn, self._migrations)
+            if self._max_bytes is not None:
+                # SQLite's own quota: past it a write fails with SQLITE_FULL, as on a full disk.
+                page_size = conn.execute("PRAGMA page_size").fetchone()[0]
+                conn.execute(f"PRAGMA max_page_count={max(1, self._max_bytes // page_size)}")
         except BaseException as exc:
             conn.close()
             ready.set_exception(exc)
@@ -162,6 +172,7 @@ class GroupCommitWriter:
                 # SQLite rolled the whole transaction back (e.g. disk full):
                 # everything before this job is gone too. Start over for the rest.
                 lost = TransactionLost(f"the write group was rolled back by SQLite: {value!r}")
+                lost.__cause__ = value
                 for prior, _ in done:
                     self._failed += 1
                     prior.future.set_exception(lost)

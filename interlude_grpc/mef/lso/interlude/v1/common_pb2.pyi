@@ -311,6 +311,10 @@ class _ErrorReasonEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ErrorReas
     """REST gateway only: the upstream gRPC server cannot be reached (UNAVAILABLE; REST 503)."""
     ERROR_REASON_METHOD_NOT_ALLOWED: _ErrorReason.ValueType  # 54
     """REST only: the path exists but the HTTP method is not an operation on it (REST 405)."""
+    ERROR_REASON_STORAGE_UNAVAILABLE: _ErrorReason.ValueType  # 70
+    """The database cannot take writes (disk full, over --db-max-bytes, read-only): nothing was
+    changed; reads keep working; retry later (UNAVAILABLE; REST 503).
+    """
 
 class ErrorReason(_ErrorReason, metaclass=_ErrorReasonEnumTypeWrapper):
     """ErrorReason lists the stable reasons the server puts into
@@ -384,6 +388,10 @@ ERROR_REASON_UPSTREAM_UNAVAILABLE: ErrorReason.ValueType  # 53
 """REST gateway only: the upstream gRPC server cannot be reached (UNAVAILABLE; REST 503)."""
 ERROR_REASON_METHOD_NOT_ALLOWED: ErrorReason.ValueType  # 54
 """REST only: the path exists but the HTTP method is not an operation on it (REST 405)."""
+ERROR_REASON_STORAGE_UNAVAILABLE: ErrorReason.ValueType  # 70
+"""The database cannot take writes (disk full, over --db-max-bytes, read-only): nothing was
+changed; reads keep working; retry later (UNAVAILABLE; REST 503).
+"""
 Global___ErrorReason: _TypeAlias = ErrorReason  # noqa: Y015
 
 @_typing.final

@@ -1,0 +1,104 @@
+"""Requests the protobuf runtime accepts but the server cannot use, refused before any handler.
+
+Two kinds of bad input get past grpc into a handler, and ended as INTERNAL or UNKNOWN before
+this check (found by tests/fuzz):
+- bytes that are not a serialized request at all: grpc's own deserializer error is UNKNOWN;
+- Timestamps and Durations outside the range the well-known types define (e.g. nanos -1 or
+  year 10000): well-formed on the wire, but every conversion of them raises ValueError.
+Both are answered INVALID_ARGUMENT (INVALID_REQUEST) naming the field, for every RPC at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from google.protobuf.message import Message
+
+from interlude_server.domain.errors import InvalidArgument, Violation
+
+# The ranges google/protobuf/timestamp.proto and duration.proto define.
+_MIN_TIMESTAMP_S = -62_135_596_800  # 0001-01-01T00:00:00Z
+_MAX_TIMESTAMP_S = 253_402_300_799  # 9999-12-31T23:59:59Z
+_MAX_DURATION_S = 315_576_000_000  # 10,000 years
+_MAX_NANOS = 999_999_999
+
+
+class Undecodable:
+    """Stands in for a request whose bytes did not parse; the handler is never called with it."""
+
+    def __init__(self, type_name: str, error: Exception) -> None:
+        self.type_name = type_name
+        self.error = error
+
+
+def lenient(deserializer: Callable[[bytes], Any] | None, type_name: str) -> Callable[[bytes], Any] | None:
+    """`deserializer`, except that bytes it cannot parse become an Undecodable request."""
+    if deserializer is None:
+        return None
+
+    def parse(data: bytes) -> Any:
+        try:
+            return deserializer(data)
+        except Exception as exc:  # DecodeError, or anything the runtime raises on garbage
+            return Undecodable(type_name, exc)
+
+    return parse
+
+
+def _timestamp_problem(seconds: int, nanos: int) -> str:
+    if not _MIN_TIMESTAMP_S <= seconds <= _MAX_TIMESTAMP_S:
+        return "must be between 0001-01-01T00:00:00Z and 9999-12-31T23:59:59Z"
+    if not 0 <= nanos <= _MAX_NANOS:
+        return f"nanos must be between 0 and {_MAX_NANOS}"
+    return ""
+
+
+def _duration_problem(seconds: int, nanos: int) -> str:
+    if not -_MAX_DURATION_S <= seconds <= _MAX_DURATION_S:
+        return f"seconds must be between -{_MAX_DURATION_S} and {_MAX_DURATION_S}"
+    if not -_MAX_NANOS <= nanos <= _MAX_NANOS or (seconds > 0 > nanos) or (seconds < 0 < nanos):
+        return f"nanos must be between -{_MAX_NANOS} and {_MAX_NANOS}, with the sign of seconds"
+    return ""
+
+
+_CHECKS = {
+    "google.protobuf.Timestamp": _timestamp_problem,
+    "google.protobuf.Duration": _duration_problem,
+}
+
+
+def _violations(message: Message, prefix: str) -> Iterator[Violation]:
+    check = _CHECKS.get(message.DESCRIPTOR.full_name)
+    if check is not None:
+        problem = check(getattr(message, "seconds"), getattr(message, "nanos"))  # noqa: B009
+        if problem:
+            yield Violation(prefix, problem)
+        return
+    for field, value in message.ListFields():
+        if field.message_type is None:
+            continue
+        path = f"{prefix}.{field.name}" if prefix else field.name
+        if field.message_type.GetOptions().map_entry:
+            if field.message_type.fields_by_name["value"].message_type is not None:
+                for key, item in value.items():
+                    yield from _violations(item, f"{path}[{key!r}]")
+        elif field.is_repeated:
+            for index, item in enumerate(value):
+                yield from _violations(item, f"{path}[{index}]")
+        else:
+            yield from _violations(value, path)
+
+
+def checked(request: Any) -> Any:
+    """`request`, if the server can use it; else InvalidArgument naming every bad field."""
+    if isinstance(request, Undecodable):
+        raise InvalidArgument(
+            f"the request is not a serialized {request.type_name}",
+            [Violation("request", f"cannot be parsed as {request.type_name}: {request.error}")],
+        )
+    if isinstance(request, Message):
+        violations = list(_violations(request, ""))
+        if violations:
+            raise InvalidArgument("the request has out-of-range timestamps or durations", violations)
+    return request
