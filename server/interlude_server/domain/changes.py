@@ -120,9 +120,10 @@ def admin_state_order(
     current: inventory_pb2.Service, req: ordering_pb2.SetAdministrativeStateRequest
 ) -> ordering_pb2.ServiceOrder:
     """A one-item modify order setting `administrativeState.state` of the service or a component."""
-    if req.administrative_state == common_pb2.ADMINISTRATIVE_STATE_UNSPECIFIED:
+    known = req.administrative_state in common_pb2.AdministrativeState.values()
+    if not known or req.administrative_state == common_pb2.ADMINISTRATIVE_STATE_UNSPECIFIED:
         raise InvalidArgument(
-            "administrative_state is required",
+            "administrative_state is required" if known else "administrative_state is not a known value",
             [Violation("administrative_state", "must be LOCKED or UNLOCKED")],
         )
     base = ""
