@@ -24,6 +24,7 @@ from google.protobuf import timestamp_pb2
 from interlude_grpc.mef.lso.interlude.v1 import common_pb2, events_pb2
 from interlude_server.api import streaming
 from interlude_server.api.principal import BuyerResolver
+from interlude_server.api.wire import passthrough_handler
 from interlude_server.app import ServiceBinding
 from interlude_server.domain import clock
 from interlude_server.domain.errors import ResumeTokenExpired
@@ -37,7 +38,6 @@ Context = grpc.aio.ServicerContext[Any, Any]
 Response = events_pb2.StreamEventsResponse
 REPLAY_PAGE = 500
 WIRE_CACHE_EVENTS = 65_536
-SERVICE = "mef.lso.interlude.v1.EventService"
 RESYNC = "re-read the resources you follow (List/Get), then stream again from now"
 
 
@@ -55,10 +55,6 @@ class WireCache(SharedWire[events_pb2.Event]):
 
     def __init__(self, log_id: str, capacity: int = WIRE_CACHE_EVENTS) -> None:
         super().__init__(log_id, _event_response, capacity)
-
-
-def _serialize(response: bytes | Response) -> bytes:
-    return response if isinstance(response, bytes) else response.SerializeToString()
 
 
 class EventsServicer:
@@ -130,10 +126,8 @@ class EventsServicer:
 
 def events_binding(store: Store, hub: EventHub, buyer_of: BuyerResolver, log_id: str) -> ServiceBinding:
     servicer = EventsServicer(store, hub, buyer_of, log_id)
-    stream = grpc.unary_stream_rpc_method_handler(
-        servicer.StreamEvents,
-        request_deserializer=events_pb2.StreamEventsRequest.FromString,
-        response_serializer=_serialize,
+    service = events_pb2.DESCRIPTOR.services_by_name["EventService"]
+    handler = passthrough_handler(service, servicer)
+    return ServiceBinding(
+        service.full_name, lambda server: server.add_generic_rpc_handlers((handler,)), servicer
     )
-    handler = grpc.method_handlers_generic_handler(SERVICE, {"StreamEvents": stream})
-    return ServiceBinding(SERVICE, lambda server: server.add_generic_rpc_handlers((handler,)), servicer)
