@@ -17,6 +17,7 @@ from interlude_server.store import sqlite_queries as q
 from interlude_server.store.base import Committed, Page, PageRequest
 from interlude_server.store.pm_base import MeasurementBatch, MeasurementRange
 from interlude_server.store.sqlite_keys import field_key, timestamp_key
+from interlude_server.store.sqlite_reads import BodyReads
 
 Pm = performance_pb2
 T = TypeVar("T")
@@ -316,43 +317,26 @@ class SqlitePmTx:
         return str(end)
 
 
-class SqlitePmReads:
+class SqlitePmReads(BodyReads):
     """PM reads; mixed into SqliteStore, whose `_read` runs a function on a reader connection."""
 
-    async def _read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        raise NotImplementedError
-
-    async def _pm_one(self, table: str, buyer_id: str, row_id: str, parse: Callable[[bytes], T]) -> T | None:
-        def run(conn: sqlite3.Connection) -> T | None:
-            row = conn.execute(
-                f"SELECT body FROM {table} WHERE buyer_id = ? AND id = ?", (buyer_id, row_id)
-            ).fetchone()
-            return None if row is None else parse(row[0])
-
-        return await self._read(run)
-
-    async def _pm_page(
-        self, table: str, where: q.Where, ordering: q.Ordering, page: PageRequest, parse: Callable[[bytes], T]
-    ) -> Page[T]:
-        return await self._read(lambda conn: q.fetch_page(conn, table, where, ordering, page, parse))
-
     async def get_pm_profile(self, buyer_id: str, profile_id: str) -> Pm.PerformanceProfile | None:
-        return await self._pm_one("pm_profiles", buyer_id, profile_id, Pm.PerformanceProfile.FromString)
+        return await self._by_id("pm_profiles", buyer_id, profile_id, Pm.PerformanceProfile.FromString)
 
     async def list_pm_profiles(
         self, buyer_id: str, query: Pm.PerformanceProfileFilter, page: PageRequest
     ) -> Page[Pm.PerformanceProfile]:
         where = profile_where(buyer_id, query)
-        return await self._pm_page("pm_profiles", where, NEWEST_FIRST, page, Pm.PerformanceProfile.FromString)
+        return await self._page_of("pm_profiles", where, NEWEST_FIRST, page, Pm.PerformanceProfile.FromString)
 
     async def get_pm_job(self, buyer_id: str, job_id: str) -> Pm.PerformanceJob | None:
-        return await self._pm_one("pm_jobs", buyer_id, job_id, Pm.PerformanceJob.FromString)
+        return await self._by_id("pm_jobs", buyer_id, job_id, Pm.PerformanceJob.FromString)
 
     async def list_pm_jobs(
         self, buyer_id: str, query: Pm.PerformanceJobFilter, page: PageRequest
     ) -> Page[Pm.PerformanceJob]:
         where = job_where(buyer_id, query)
-        return await self._pm_page("pm_jobs", where, NEWEST_FIRST, page, Pm.PerformanceJob.FromString)
+        return await self._page_of("pm_jobs", where, NEWEST_FIRST, page, Pm.PerformanceJob.FromString)
 
     async def live_pm_jobs(self, live_states: tuple[int, ...]) -> list[Pm.PerformanceJob]:
         marks = ", ".join("?" for _ in live_states)
@@ -367,28 +351,28 @@ class SqlitePmReads:
         return await self._read(run)
 
     async def get_pm_task(self, buyer_id: str, task_id: str) -> Pm.PerformanceJobTask | None:
-        return await self._pm_one("pm_tasks", buyer_id, task_id, Pm.PerformanceJobTask.FromString)
+        return await self._by_id("pm_tasks", buyer_id, task_id, Pm.PerformanceJobTask.FromString)
 
     async def list_pm_tasks(
         self, buyer_id: str, query: Pm.PerformanceJobTaskFilter, page: PageRequest
     ) -> Page[Pm.PerformanceJobTask]:
         where = task_where(buyer_id, query)
-        return await self._pm_page("pm_tasks", where, NEWEST_FIRST, page, Pm.PerformanceJobTask.FromString)
+        return await self._page_of("pm_tasks", where, NEWEST_FIRST, page, Pm.PerformanceJobTask.FromString)
 
     async def get_pm_report(self, buyer_id: str, report_id: str) -> Pm.PerformanceReport | None:
-        return await self._pm_one("pm_reports", buyer_id, report_id, Pm.PerformanceReport.FromString)
+        return await self._by_id("pm_reports", buyer_id, report_id, Pm.PerformanceReport.FromString)
 
     async def list_pm_reports(
         self, buyer_id: str, query: Pm.PerformanceReportFilter, page: PageRequest
     ) -> Page[Pm.PerformanceReport]:
         where = report_where(buyer_id, query)
-        return await self._pm_page("pm_reports", where, NEWEST_FIRST, page, Pm.PerformanceReport.FromString)
+        return await self._page_of("pm_reports", where, NEWEST_FIRST, page, Pm.PerformanceReport.FromString)
 
     async def list_pm_tracking(
         self, buyer_id: str, query: Pm.PerformanceTrackingRecordFilter, page: PageRequest
     ) -> Page[Pm.PerformanceTrackingRecord]:
         where = tracking_where(buyer_id, query)
-        return await self._pm_page(
+        return await self._page_of(
             "pm_tracking", where, TRACKING_ORDER, page, Pm.PerformanceTrackingRecord.FromString
         )
 

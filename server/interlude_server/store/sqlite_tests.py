@@ -10,13 +10,13 @@ the commit order a StreamTestResults client resumes from.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable
 from typing import Any, TypeVar
 
 from interlude_grpc.mef.lso.interlude.v1 import service_test_pb2
 from interlude_server.store import sqlite_queries as q
 from interlude_server.store.base import Page, PageRequest, TestRun
 from interlude_server.store.sqlite_keys import field_key, key_timestamp, timestamp_key
+from interlude_server.store.sqlite_reads import BodyReads
 
 St = service_test_pb2
 T = TypeVar("T")
@@ -335,45 +335,30 @@ def _result_where(buyer_id: str, f: service_test_pb2.TestResultFilter) -> q.Wher
     return w
 
 
-class TestReadsMixin:
+class TestReadsMixin(BodyReads):
     """The testing part of SqliteStore; `_read` runs a function in one read transaction."""
 
     __test__ = False  # not a pytest test class
-    _read: Callable[..., Any]
-
-    async def _one(self, table: str, buyer_id: str, item_id: str, parse: Callable[[bytes], T]) -> T | None:
-        def run(conn: sqlite3.Connection) -> T | None:
-            row = conn.execute(
-                f"SELECT body FROM {table} WHERE buyer_id = ? AND id = ?", (buyer_id, item_id)
-            ).fetchone()
-            return None if row is None else parse(bytes(row[0]))
-
-        result: T | None = await self._read(run)
-        return result
-
-    async def _page(
-        self, table: str, where: q.Where, page: PageRequest, parse: Callable[[bytes], T]
-    ) -> Page[T]:
-        result: Page[T] = await self._read(
-            lambda conn: q.fetch_page(conn, table, where, _NEWEST_FIRST, page, parse)
-        )
-        return result
 
     async def get_test_profile(self, buyer_id: str, profile_id: str) -> service_test_pb2.TestProfile | None:
-        return await self._one("test_profiles", buyer_id, profile_id, St.TestProfile.FromString)
+        return await self._by_id("test_profiles", buyer_id, profile_id, St.TestProfile.FromString)
 
     async def list_test_profiles(
         self, buyer_id: str, f: service_test_pb2.TestProfileFilter, page: PageRequest
     ) -> Page[service_test_pb2.TestProfile]:
-        return await self._page("test_profiles", _profile_where(buyer_id, f), page, St.TestProfile.FromString)
+        return await self._page_of(
+            "test_profiles", _profile_where(buyer_id, f), _NEWEST_FIRST, page, St.TestProfile.FromString
+        )
 
     async def get_test_job(self, buyer_id: str, job_id: str) -> service_test_pb2.TestJob | None:
-        return await self._one("test_jobs", buyer_id, job_id, St.TestJob.FromString)
+        return await self._by_id("test_jobs", buyer_id, job_id, St.TestJob.FromString)
 
     async def list_test_jobs(
         self, buyer_id: str, f: service_test_pb2.TestJobFilter, page: PageRequest
     ) -> Page[service_test_pb2.TestJob]:
-        return await self._page("test_jobs", _job_where(buyer_id, f), page, St.TestJob.FromString)
+        return await self._page_of(
+            "test_jobs", _job_where(buyer_id, f), _NEWEST_FIRST, page, St.TestJob.FromString
+        )
 
     async def active_test_jobs(self) -> list[service_test_pb2.TestJob]:
         def run(conn: sqlite3.Connection) -> list[service_test_pb2.TestJob]:
@@ -386,20 +371,24 @@ class TestReadsMixin:
         return jobs
 
     async def get_test_job_task(self, buyer_id: str, task_id: str) -> service_test_pb2.TestJobTask | None:
-        return await self._one("test_job_tasks", buyer_id, task_id, St.TestJobTask.FromString)
+        return await self._by_id("test_job_tasks", buyer_id, task_id, St.TestJobTask.FromString)
 
     async def list_test_job_tasks(
         self, buyer_id: str, f: service_test_pb2.TestJobTaskFilter, page: PageRequest
     ) -> Page[service_test_pb2.TestJobTask]:
-        return await self._page("test_job_tasks", _task_where(buyer_id, f), page, St.TestJobTask.FromString)
+        return await self._page_of(
+            "test_job_tasks", _task_where(buyer_id, f), _NEWEST_FIRST, page, St.TestJobTask.FromString
+        )
 
     async def get_test_result(self, buyer_id: str, result_id: str) -> service_test_pb2.TestResult | None:
-        return await self._one("test_results", buyer_id, result_id, St.TestResult.FromString)
+        return await self._by_id("test_results", buyer_id, result_id, St.TestResult.FromString)
 
     async def list_test_results(
         self, buyer_id: str, f: service_test_pb2.TestResultFilter, page: PageRequest
     ) -> Page[service_test_pb2.TestResult]:
-        return await self._page("test_results", _result_where(buyer_id, f), page, St.TestResult.FromString)
+        return await self._page_of(
+            "test_results", _result_where(buyer_id, f), _NEWEST_FIRST, page, St.TestResult.FromString
+        )
 
     async def read_test_items(
         self, buyer_id: str, job_id: str, after_seq: int, limit: int
