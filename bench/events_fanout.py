@@ -191,12 +191,17 @@ class Subscribers:
     """PROCESSES subscriber processes sharing the plan's streams, started and awaited together."""
 
     def __init__(
-        self, target: str, method: str, requests: Sequence[tuple[bytes, str]], expected: int = 0
+        self,
+        target: str,
+        method: str,
+        requests: Sequence[tuple[bytes, str]],
+        expected: int = 0,
+        processes: int = PROCESSES,
     ) -> None:
         ctx = mp.get_context("spawn")
         self.ready, self.results = ctx.Queue(), ctx.Queue()
         self.go, self.stop = ctx.Event(), ctx.Event()
-        share = len(requests) // PROCESSES
+        share = len(requests) // processes
         self.procs = [
             ctx.Process(
                 target=_subscriber_main,
@@ -209,7 +214,7 @@ class Subscribers:
                     self.stop,
                 ),
             )
-            for i in range(PROCESSES)
+            for i in range(processes)
         ]
         for proc in self.procs:
             proc.start()
@@ -227,10 +232,16 @@ class Subscribers:
 
 
 def deliveries_per_s(
-    target: str, method: str, request: bytes, who: str, expected: int, subscribers: int = SUBSCRIBERS
+    target: str,
+    method: str,
+    request: bytes,
+    who: str,
+    expected: int,
+    subscribers: int = SUBSCRIBERS,
+    processes: int = PROCESSES,
 ) -> float:
     """`subscribers` streams each reading `expected` messages; total deliveries per second."""
-    subs = Subscribers(target, method, [(request, who)] * subscribers, expected)
+    subs = Subscribers(target, method, [(request, who)] * subscribers, expected, processes)
     subs.go.set()
     parts = subs.collect()
     elapsed = float(max(p["end"] for p in parts) - min(p["start"] for p in parts))
@@ -320,12 +331,16 @@ def latency_phase(
     subscriber_buyers: list[str],
     orders_per_s: float,
     seconds: float,
+    processes: int = PROCESSES,
+    settle_s: float = 1.5,
 ) -> dict[str, Any]:
     request = events_pb2.StreamEventsRequest().SerializeToString()
-    subs = Subscribers(server.target, STREAM_EVENTS, [(request, b) for b in subscriber_buyers])
+    subs = Subscribers(
+        server.target, STREAM_EVENTS, [(request, b) for b in subscriber_buyers], processes=processes
+    )
     try:
         produced = asyncio.run(produce(server.target, services_of, locked, orders_per_s, seconds))
-        time.sleep(1.5)  # let the last orders finish and their events arrive
+        time.sleep(settle_s)  # let the last orders finish and their events arrive
     finally:
         subs.stop.set()
     latencies = list(itertools.chain.from_iterable(p["latencies_ms"] for p in subs.collect()))
@@ -353,6 +368,7 @@ def replay_rounds(
     label: str,
     stream: tuple[str, bytes, str] | None = None,
     subscribers: int = SUBSCRIBERS,
+    processes: int = PROCESSES,
 ) -> dict[str, Any]:
     """Alternate raw and ours (ABBA...) for `rounds` rounds; the rates and the ratio of medians.
     `stream` is ours as (method, serialized request, buyer): StreamEvents replay by default."""
@@ -362,10 +378,10 @@ def replay_rounds(
     for round_no in range(rounds):
         for name in ("raw", "ours") if round_no % 2 == 0 else ("ours", "raw"):
             if name == "raw":
-                rate = deliveries_per_s(raw.target, RAW_METHOD, b"", who, expected, subscribers)
+                rate = deliveries_per_s(raw.target, RAW_METHOD, b"", who, expected, subscribers, processes)
                 raw_rates.append(rate)
             else:
-                rate = deliveries_per_s(target, method, request, who, expected, subscribers)
+                rate = deliveries_per_s(target, method, request, who, expected, subscribers, processes)
                 ours_rates.append(rate)
             print(f"{label} round {round_no + 1} {name}: {rate:,.0f} deliveries/s", flush=True)
     return {
@@ -385,7 +401,13 @@ def main() -> None:
     parser.add_argument("--target-events-per-s", type=float, default=1000.0)
     parser.add_argument("--full-fanout-events-per-s", type=float, default=100.0)
     parser.add_argument("--subscribers", type=int, default=SUBSCRIBERS, help="the smoke run uses a few")
+    parser.add_argument("--processes", type=int, default=PROCESSES, help="subscriber processes")
+    parser.add_argument(
+        "--settle-seconds", type=float, default=1.5, help="wait for in-flight orders and their events"
+    )
+    parser.add_argument("--probe-seconds", type=float, default=2.0, help="orders placed to size the log")
     args = parser.parse_args()
+    settle = args.settle_seconds
 
     with tempfile.TemporaryDirectory(prefix="bench-events-") as tmp:
         workdir = Path(tmp)
@@ -396,19 +418,25 @@ def main() -> None:
             # Fill REPLAY_BUYER's log and learn how many events an order makes.
             mine = {REPLAY_BUYER: services_of[REPLAY_BUYER]}
             locked: dict[str, bool] = {}
-            probe = asyncio.run(produce(server.target, mine, locked, FILL_ORDERS_PER_S, 2.0))
-            time.sleep(1.0)
+            probe = asyncio.run(produce(server.target, mine, locked, FILL_ORDERS_PER_S, args.probe_seconds))
+            time.sleep(settle)
             per_order = (len(capture_replay(server.target, REPLAY_BUYER)) - 1) / probe.accepted
             fill_s = max(0.0, (args.events / per_order - probe.accepted) / FILL_ORDERS_PER_S)
             asyncio.run(produce(server.target, mine, locked, FILL_ORDERS_PER_S, fill_s))
-            time.sleep(1.5)
+            time.sleep(settle)
             replay = capture_replay(server.target, REPLAY_BUYER)
             write_messages(workdir / "replay.bin", replay)
             raw = start_raw(workdir, workdir / "replay.bin", RESPONSE_TYPE)
             print(f"replay log: {len(replay) - 1} events + sync; {per_order:.1f} events/order", flush=True)
 
             warm = replay_rounds(
-                server.target, raw, len(replay), args.rounds, "replay (recent)", subscribers=args.subscribers
+                server.target,
+                raw,
+                len(replay),
+                args.rounds,
+                "replay (recent)",
+                subscribers=args.subscribers,
+                processes=args.processes,
             )
             tenants = latency_phase(
                 server,
@@ -417,6 +445,8 @@ def main() -> None:
                 [buyer(i) for i in range(args.subscribers)],
                 args.target_events_per_s / per_order,
                 args.seconds,
+                args.processes,
+                settle,
             )
             print(f"100 tenants: {tenants}", flush=True)
             fanout = latency_phase(
@@ -426,6 +456,8 @@ def main() -> None:
                 [REPLAY_BUYER] * args.subscribers,
                 args.full_fanout_events_per_s / per_order,
                 args.seconds,
+                args.processes,
+                settle,
             )
             print(f"full fan-out: {fanout}", flush=True)
             # After a restart the hub's tail is empty: every replay reads the SQLite log.
@@ -438,6 +470,7 @@ def main() -> None:
                 args.rounds,
                 "replay (after restart)",
                 subscribers=args.subscribers,
+                processes=args.processes,
             )
         finally:
             if raw is not None:
