@@ -157,9 +157,18 @@ def start_order(
 
 
 def complete_item(
-    tx: Tx, buyer_id: str, order_id: str, item_id: str, outcome: ItemOutcome, now: timestamp_pb2.Timestamp
+    tx: Tx,
+    buyer_id: str,
+    order_id: str,
+    item_id: str,
+    outcome: ItemOutcome,
+    now: timestamp_pb2.Timestamp,
+    *,
+    finish: bool = False,
 ) -> ordering_pb2.ServiceOrder | None:
-    """Record the outcome of an in-progress item and, on success, apply it to the inventory."""
+    """Record the outcome of an in-progress item and, on success, apply it to the inventory;
+    with `finish`, also finish the order if that was its last item (one transaction, the
+    order's state change after the item's)."""
     order = tx.get_order(buyer_id, order_id)
     item = next((i for i in order.service_order_item if i.id == item_id), None) if order else None
     if order is None or item is None or item.state != Ord.SERVICE_ORDER_ITEM_STATE_IN_PROGRESS:
@@ -176,6 +185,8 @@ def complete_item(
     _bump(order)
     tx.put_order(order)
     _item_events(tx, order, [item], now)
+    if finish and all(i.state in ITEM.terminal for i in order.service_order_item):
+        return finish_order(tx, buyer_id, order_id, now)
     return order
 
 

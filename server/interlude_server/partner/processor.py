@@ -2,7 +2,8 @@
 
 One task per unfinished order. Each step is one durable transaction that
 re-reads the order, so steps survive restarts: on start, every unfinished
-order of every buyer is picked up where it stood.
+order of every buyer is picked up where it stood. The order a step returns
+chooses the next step, so the store is read once per order, not per step.
 """
 
 from __future__ import annotations
@@ -59,38 +60,57 @@ class OrderProcessor:
     def submit(self, buyer_id: str, order_id: str) -> None:
         """Make sure the order is being processed (a no-op if it already is)."""
         log = _log.bind(order_id=order_id, buyer=buyer_id)
-        self._workers.submit(order_id, lambda: self._step(buyer_id, order_id), log)
+        known: list[ordering_pb2.ServiceOrder | None] = [None]
+
+        async def step() -> bool:
+            if known[0] is None:
+                known[0] = await self.store.get_order(buyer_id, order_id)
+            order, known[0] = known[0], None
+            known[0] = await self._step(buyer_id, order_id, order)
+            return known[0] is not None
+
+        self._workers.submit(order_id, step, log)
 
     async def stop(self) -> None:
         await self._workers.stop()
 
-    async def _step(self, buyer_id: str, order_id: str) -> bool:
-        """Advance the order by one step; False once there is nothing left to do."""
-        order = await self.store.get_order(buyer_id, order_id)
+    async def _step(
+        self, buyer_id: str, order_id: str, order: ordering_pb2.ServiceOrder | None
+    ) -> ordering_pb2.ServiceOrder | None:
+        """Advance the order by one step from `order`, as last read or written; the order as the
+        step left it, or None once there is nothing left to do.
+
+        `order` only chooses the step: each step re-reads the order in its transaction and
+        acts only if it still applies (a cancellation may have come in meanwhile), so no
+        separate read is needed between steps. The item that completes the last one also
+        finishes the order, in the same transaction.
+        """
         if order is None or order.state in ORDER.terminal:
-            return False
+            return None
         if order.state in _CANCELLING:
             await asyncio.sleep(self.step_delay)
-            await self.store.write(
+            return await self.store.write(
                 lambda tx: fulfilment.advance_cancellation(tx, buyer_id, order_id, clock.now())
             )
-        elif order.state == Ord.SERVICE_ORDER_STATE_ACKNOWLEDGED:
+        if order.state == Ord.SERVICE_ORDER_STATE_ACKNOWLEDGED:
             wait = order.requested_start_date.ToNanoseconds() / 1e9 - clock.now().ToNanoseconds() / 1e9
             await asyncio.sleep(min(max(wait, 0.0), 1.0) if wait > 0 else self.step_delay)
-            if wait <= 0:
-                await self.store.write(lambda tx: fulfilment.start_order(tx, buyer_id, order_id, clock.now()))
-        elif order.state == Ord.SERVICE_ORDER_STATE_IN_PROGRESS:
+            if wait > 0:
+                return await self.store.get_order(buyer_id, order_id)
+            return await self.store.write(
+                lambda tx: fulfilment.start_order(tx, buyer_id, order_id, clock.now())
+            )
+        if order.state == Ord.SERVICE_ORDER_STATE_IN_PROGRESS:
             item = next_item(order)
             if item is None:
-                await self.store.write(
+                return await self.store.write(
                     lambda tx: fulfilment.finish_order(tx, buyer_id, order_id, clock.now())
                 )
-            else:
-                outcome = await self.backend.apply(buyer_id, order, item)
-                item_id = item.id
-                await self.store.write(
-                    lambda tx: fulfilment.complete_item(tx, buyer_id, order_id, item_id, outcome, clock.now())
+            outcome = await self.backend.apply(buyer_id, order, item)
+            item_id = item.id
+            return await self.store.write(
+                lambda tx: fulfilment.complete_item(
+                    tx, buyer_id, order_id, item_id, outcome, clock.now(), finish=True
                 )
-        else:  # pending or held: waiting for something the simulator never does
-            return False
-        return True
+            )
+        return None  # pending or held: waiting for something the simulator never does

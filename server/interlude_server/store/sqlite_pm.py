@@ -16,7 +16,7 @@ from interlude_grpc.mef.lso.interlude.v1 import performance_pb2
 from interlude_server.store import sqlite_queries as q
 from interlude_server.store.base import Committed, Page, PageRequest
 from interlude_server.store.pm_base import MeasurementBatch, MeasurementRange
-from interlude_server.store.sqlite_keys import field_key, timestamp_key
+from interlude_server.store.sqlite_keys import field_key, next_seq, timestamp_key
 from interlude_server.store.sqlite_reads import BodyReads
 
 Pm = performance_pb2
@@ -267,21 +267,20 @@ class SqlitePmTx:
         )
 
     def add_pm_tracking(self, buyer_id: str, record: Pm.PerformanceTrackingRecord) -> None:
-        cur = self._c.execute(
-            "INSERT INTO pm_tracking (buyer_id, related_id, related_type, created, body) "
-            "VALUES (?, ?, ?, ?, ?)",
+        seq = next_seq(self._c, "pm_tracking")
+        if not record.id:
+            record.id = str(seq)
+        self._c.execute(
+            "INSERT INTO pm_tracking (seq, buyer_id, related_id, related_type, created, body) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
             (
+                seq,
                 buyer_id,
                 record.related_object_id,
                 int(record.related_object_type),
                 field_key(record, "creation_date_time"),
-                b"",
+                record.SerializeToString(),
             ),
-        )
-        if not record.id:
-            record.id = str(cur.lastrowid)
-        self._c.execute(
-            "UPDATE pm_tracking SET body = ? WHERE seq = ?", (record.SerializeToString(), cur.lastrowid)
         )
 
     def append_measurements(self, buyer_id: str, batch: MeasurementBatch) -> int:

@@ -1,7 +1,8 @@
 """Reads every body-per-row table shares: one row by (buyer, id), one keyset page.
 
-Mixed into SqliteStore (with the area mixins that use it); `_read` is the store's:
-it runs a function on a reader connection in one read transaction.
+Mixed into SqliteStore (with the area mixins that use it); `_read` and `_read_now` are
+the store's: a function on a reader thread in one read transaction, or one statement
+run at once on the caller's thread.
 """
 
 from __future__ import annotations
@@ -22,6 +23,9 @@ class BodyReads:
     async def _read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         raise NotImplementedError  # SqliteStore's
 
+    async def _read_now(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        raise NotImplementedError  # SqliteStore's
+
     async def _by_id(self, table: str, buyer_id: str, row_id: str, parse: Callable[[bytes], T]) -> T | None:
         def run(conn: sqlite3.Connection) -> T | None:
             row = conn.execute(
@@ -29,7 +33,7 @@ class BodyReads:
             ).fetchone()
             return None if row is None else parse(bytes(row[0]))
 
-        return await self._read(run)
+        return await self._read_now(run)
 
     async def _page_of(
         self, table: str, where: q.Where, ordering: q.Ordering, page: PageRequest, parse: Callable[[bytes], T]

@@ -20,7 +20,7 @@ from interlude_grpc.mef.lso.interlude.v1 import (
 )
 from interlude_server.store.base import Committed, HubSubscription, IdempotencyRecord
 from interlude_server.store.sqlite_hub import HUB_COLUMNS, hub_row
-from interlude_server.store.sqlite_keys import field_key, timestamp_key
+from interlude_server.store.sqlite_keys import field_key, next_seq, timestamp_key
 from interlude_server.store.sqlite_pm import SqlitePmTx
 from interlude_server.store.sqlite_tests import TestTxMixin
 
@@ -105,11 +105,14 @@ class SqliteTx(TestTxMixin, SqlitePmTx):
                 (b, sid, *row),
             )
         else:
-            self._count("services", b, int(old[0]), -1, old[1])
             self._delete_service_sides(b, sid)
             assignments = ", ".join(f"{col.strip()} = ?" for col in _SERVICE_COLUMNS.split(","))
             c.execute(f"UPDATE services SET {assignments} WHERE buyer_id = ? AND id = ?", (*row, b, sid))
-        self._count("services", b, int(service.state), +1, service.service_configuration.type)
+        counted = (int(service.state), service.service_configuration.type)
+        if old is None or (int(old[0]), old[1]) != counted:  # an unchanged count key moves by 0
+            if old is not None:
+                self._count("services", b, int(old[0]), -1, old[1])
+            self._count("services", b, counted[0], +1, counted[1])
         c.executemany(
             "INSERT OR IGNORE INTO service_contacts (buyer_id, name, service_id) VALUES (?, ?, ?)",
             [(b, ci.name, sid) for ci in service.related_contact_information if ci.name],
@@ -172,11 +175,13 @@ class SqliteTx(TestTxMixin, SqlitePmTx):
                 (b, oid, *row),
             )
         else:
-            self._count("orders", b, int(old[0]), -1)
             c.execute("DELETE FROM order_services WHERE buyer_id = ? AND order_id = ?", (b, oid))
             assignments = ", ".join(f"{col.strip()} = ?" for col in _ORDER_COLUMNS.split(","))
             c.execute(f"UPDATE orders SET {assignments} WHERE buyer_id = ? AND id = ?", (*row, b, oid))
-        self._count("orders", b, int(order.state), +1)
+        if old is None or int(old[0]) != int(order.state):  # an unchanged count key moves by 0
+            if old is not None:
+                self._count("orders", b, int(old[0]), -1)
+            self._count("orders", b, int(order.state), +1)
         c.executemany(
             "INSERT OR IGNORE INTO order_services (buyer_id, service_id, order_id) VALUES (?, ?, ?)",
             [(b, item.service.id, oid) for item in order.service_order_item if item.service.id],
@@ -184,11 +189,14 @@ class SqliteTx(TestTxMixin, SqlitePmTx):
 
     def add_tracking(self, buyer_id: str, record: ordering_pb2.ServiceTrackingRecord) -> None:
         _require("a tracking record", buyer_id=buyer_id)
-        c = self._c
-        cur = c.execute(
-            "INSERT INTO tracking (buyer_id, service_id, service_order_id, time, body) "
-            "VALUES (?, ?, ?, ?, ?)",
+        seq = next_seq(self._c, "tracking")
+        if not record.id:
+            record.id = str(seq)
+        self._c.execute(
+            "INSERT INTO tracking (seq, buyer_id, service_id, service_order_id, time, body) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
             (
+                seq,
                 buyer_id,
                 record.service_id,
                 record.service_order_id,
@@ -196,11 +204,6 @@ class SqliteTx(TestTxMixin, SqlitePmTx):
                 record.SerializeToString(),
             ),
         )
-        if not record.id:
-            record.id = str(cur.lastrowid)
-            c.execute(
-                "UPDATE tracking SET body = ? WHERE seq = ?", (record.SerializeToString(), cur.lastrowid)
-            )
 
     # -- idempotency and events ---------------------------------------------
 
@@ -225,15 +228,20 @@ class SqliteTx(TestTxMixin, SqlitePmTx):
 
     def append_event(self, buyer_id: str, event: events_pb2.Event) -> int:
         _require("an event", buyer_id=buyer_id)
-        c = self._c
-        cur = c.execute(
-            "INSERT INTO events (buyer_id, event_type, resource_id, event_time, body) VALUES (?, ?, ?, ?, ?)",
-            (buyer_id, int(event.event_type), event.resource.id, field_key(event, "event_time"), b""),
-        )
-        seq = cur.lastrowid
-        assert seq is not None
+        seq = next_seq(self._c, "events")
         event.sequence = seq
-        c.execute("UPDATE events SET body = ? WHERE seq = ?", (event.SerializeToString(), seq))
+        self._c.execute(
+            "INSERT INTO events (seq, buyer_id, event_type, resource_id, event_time, body) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (
+                seq,
+                buyer_id,
+                int(event.event_type),
+                event.resource.id,
+                field_key(event, "event_time"),
+                event.SerializeToString(),
+            ),
+        )
         published = events_pb2.Event()
         published.CopyFrom(event)
         self.appended.append((buyer_id, published))
