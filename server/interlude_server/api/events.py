@@ -29,7 +29,7 @@ from interlude_server.app import ServiceBinding
 from interlude_server.domain import clock
 from interlude_server.domain.errors import ResumeTokenExpired
 from interlude_server.events import tokens
-from interlude_server.events.filters import matcher
+from interlude_server.events.filters import matcher, selects_all
 from interlude_server.events.hub import EventHub, Matcher
 from interlude_server.events.streaming import Envelope, SharedWire, replay_then_follow
 from interlude_server.store.base import EventLogState, Store
@@ -48,6 +48,28 @@ def _before(a: timestamp_pb2.Timestamp, b: timestamp_pb2.Timestamp) -> bool:
 def _event_response(event: events_pb2.Event, token: str) -> Response:
     event.resume_token = token
     return Response(event=event)
+
+
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    while value > 0x7F:
+        out.append((value & 0x7F) | 0x80)
+        value >>= 7
+    out.append(value)
+    return bytes(out)
+
+
+# The key of StreamEventsResponse.event on the wire: its field number, length-delimited.
+_EVENT_KEY = _varint(Response.DESCRIPTOR.fields_by_name["event"].number << 3 | 2)
+
+
+def _response_from_body(body: bytes, token: str) -> bytes:
+    """The serialized StreamEventsResponse of a logged event, built from the Event's stored
+    bytes without parsing them: serialized messages concatenate as a merge, so the stored
+    Event followed by an Event holding only `resume_token` is that event with its token.
+    The same message, field for field, as _event_response builds (bytes may differ in order)."""
+    event = body + events_pb2.Event(resume_token=token).SerializeToString()
+    return _EVENT_KEY + _varint(len(event)) + event
 
 
 class WireCache(SharedWire[events_pb2.Event]):
@@ -70,6 +92,9 @@ class EventsServicer:
     def _token(self, seq: int) -> str:
         return self.wire.token(seq)
 
+    def _from_body(self, seq: int, body: bytes) -> bytes:
+        return _response_from_body(body, self._token(seq))
+
     async def _start_after(self, request: events_pb2.StreamEventsRequest) -> int | None:
         """The sequence to replay after; None means now."""
         point = request.WhichOneof("start_point")
@@ -85,23 +110,31 @@ class EventsServicer:
         return await self.store.seq_before(request.start_time)
 
     async def _replay(
-        self, buyer: str, matches: Matcher, after: int, up_to: int
+        self, buyer: str, matches: Matcher | None, after: int, up_to: int
     ) -> AsyncIterator[tuple[int, bytes]]:
+        """`matches` None: the stream takes every event, so the log's bytes are sent unparsed."""
         recent = self.hub.recent(buyer, after, up_to)
         if recent is not None:  # a recent position: the hub's tail has every event after it
             for event in recent:
-                if matches(event):
+                if matches is None or matches(event):
                     yield event.sequence, self.wire.response(event)
             return
         cursor = after
         while cursor < up_to:
-            page = await self.store.read_events(buyer, cursor, up_to, REPLAY_PAGE)
-            for event in page:
+            page = await self.store.read_event_bodies(buyer, cursor, up_to, REPLAY_PAGE)
+            for seq, body in page:
+                if matches is None:
+                    yield (
+                        seq,
+                        self.wire.response_at(seq, functools.partial(self._from_body, seq, body)),
+                    )
+                    continue
+                event = events_pb2.Event.FromString(body)
                 if matches(event):
-                    yield event.sequence, self.wire.response(event)
+                    yield seq, self.wire.response(event)
             if len(page) < REPLAY_PAGE:
                 return
-            cursor = page[-1].sequence
+            cursor = page[-1][0]
 
     async def StreamEvents(
         self, request: events_pb2.StreamEventsRequest, context: Context
@@ -119,7 +152,7 @@ class EventsServicer:
             ),
             sync=lambda token: Response(sync=common_pb2.StreamSync(resume_token=token)),
         )
-        replay = functools.partial(self._replay, buyer, matches)
+        replay = functools.partial(self._replay, buyer, None if selects_all(request.filter) else matches)
         async for response in replay_then_follow(self.hub, subscription, after, replay, envelope, interval):
             yield response
 

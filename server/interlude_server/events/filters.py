@@ -21,3 +21,10 @@ def matcher(spec: events_pb2.EventFilter) -> Matcher:
         )
 
     return matches
+
+
+def selects_all(spec: events_pb2.EventFilter) -> bool:
+    """True when the filter is empty: every event of the buyer matches."""
+    return not (
+        spec.event_types or spec.resource_ids or spec.service_configuration_types or spec.resource_types
+    )

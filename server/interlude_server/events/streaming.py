@@ -52,10 +52,16 @@ class SharedWire(Generic[T]):
         return tokens.encode(tokens.ResumePoint(self.log_id, seq))
 
     def response(self, item: T) -> bytes:
-        wire = self._wire.get(item.sequence)
+        return self.response_at(
+            item.sequence, lambda: self.build(item, self.token(item.sequence)).SerializeToString()
+        )
+
+    def response_at(self, seq: int, serialize: Callable[[], bytes]) -> bytes:
+        """The response of the item at `seq`, from the cache or else from `serialize()`."""
+        wire = self._wire.get(seq)
         if wire is None:
-            wire = self.build(item, self.token(item.sequence)).SerializeToString()
-            self._wire[item.sequence] = wire
+            wire = serialize()
+            self._wire[seq] = wire
             if len(self._wire) > self.capacity:
                 self._wire.popitem(last=False)
         return wire

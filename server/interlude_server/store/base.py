@@ -311,5 +311,11 @@ class Store(TestReads, PmStore, Protocol):
     ) -> list[events_pb2.Event]:
         """The buyer's events with after_seq < sequence <= up_to_seq, oldest first, at most `limit`."""
 
+    async def read_event_bodies(
+        self, buyer_id: str, after_seq: int, up_to_seq: int, limit: int
+    ) -> list[tuple[int, bytes]]:
+        """As read_events, but each event as (sequence, its serialized Event) without parsing:
+        a replay that needs no field of the event sends the stored bytes as they are."""
+
     async def seq_before(self, time: timestamp_pb2.Timestamp) -> int:
         """The newest sequence of an event committed before `time` (0 if none)."""

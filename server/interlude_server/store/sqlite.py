@@ -166,12 +166,19 @@ class SqliteStore(TestReadsMixin, SqlitePmReads):
     async def read_events(
         self, buyer_id: str, after_seq: int, up_to_seq: int, limit: int
     ) -> list[events_pb2.Event]:
-        def read(conn: sqlite3.Connection) -> list[events_pb2.Event]:
+        rows = await self.read_event_bodies(buyer_id, after_seq, up_to_seq, limit)
+        return [events_pb2.Event.FromString(body) for _, body in rows]
+
+    async def read_event_bodies(
+        self, buyer_id: str, after_seq: int, up_to_seq: int, limit: int
+    ) -> list[tuple[int, bytes]]:
+        def read(conn: sqlite3.Connection) -> list[tuple[int, bytes]]:
             rows = conn.execute(
-                "SELECT body FROM events WHERE buyer_id = ? AND seq > ? AND seq <= ? ORDER BY seq LIMIT ?",
+                "SELECT seq, body FROM events WHERE buyer_id = ? AND seq > ? AND seq <= ? "
+                "ORDER BY seq LIMIT ?",
                 (buyer_id, after_seq, up_to_seq, limit),
             ).fetchall()
-            return [events_pb2.Event.FromString(body) for (body,) in rows]
+            return [(int(seq), bytes(body)) for seq, body in rows]
 
         return await self._read(read)
 
