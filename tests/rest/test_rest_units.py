@@ -22,6 +22,9 @@ MEF_CODES = {
     404: {"notFound"},
     405: {"notImplemented"},
     409: {"conflict"},
+    # MEF defines no 429; shedding sends the standard HTTP status with MEF's own code for
+    # "too many simultaneous requests" (an Error422Code in the MEF specs).
+    429: {"tooManyRequests"},
     422: {
         "missingProperty",
         "invalidValue",
@@ -35,6 +38,7 @@ MEF_CODES = {
     500: {"internalError"},
     501: {"notImplemented"},
     503: {"internalError"},
+    504: {"internalError"},
 }
 
 
