@@ -9,7 +9,8 @@ every RPC and REST request (`Limits.max_inflight_rpcs`, `Limits.max_streams`).
 from __future__ import annotations
 
 import argparse
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, fields
 
 DEFAULT_MAX_CONCURRENT_STREAMS = 100
 DEFAULT_KEEPALIVE_TIME = 60.0
@@ -88,97 +89,93 @@ def _count(value: str) -> int:
     return int(value)
 
 
+# (flag, Limits field, parser, metavar, help; the default is appended from Limits()).
+_FLAGS: tuple[tuple[str, str, Callable[[str], float], str, str], ...] = (
+    (
+        "--max-concurrent-streams",
+        "max_concurrent_streams",
+        _count,
+        "N",
+        "concurrent calls (unary or streaming) per client connection; more wait on the client's "
+        "side (HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS)",
+    ),
+    (
+        "--keepalive-time",
+        "keepalive_time",
+        _positive_seconds,
+        "SECONDS",
+        "ping a connection quiet for this long",
+    ),
+    (
+        "--keepalive-timeout",
+        "keepalive_timeout",
+        _positive_seconds,
+        "SECONDS",
+        "close a connection whose ping is not acknowledged in time",
+    ),
+    (
+        "--keepalive-min-ping-interval",
+        "keepalive_min_ping_interval",
+        _positive_seconds,
+        "SECONDS",
+        "a client pinging more often than this is sent GOAWAY (too_many_pings)",
+    ),
+    (
+        "--max-connection-age",
+        "max_connection_age",
+        _seconds,
+        "SECONDS",
+        "send GOAWAY to a connection this old, so clients reconnect and rebalance; 0 = never",
+    ),
+    (
+        "--max-connection-age-grace",
+        "max_connection_age_grace",
+        _seconds,
+        "SECONDS",
+        "after GOAWAY, how long open calls may go on before they are cut (UNAVAILABLE; streams "
+        "resume from their token)",
+    ),
+    (
+        "--max-inflight-rpcs",
+        "max_inflight_rpcs",
+        _count,
+        "N",
+        "unary calls (gRPC and REST together) served at once; beyond, RESOURCE_EXHAUSTED "
+        "OVERLOADED (REST 429) with a retry delay",
+    ),
+    (
+        "--max-streams",
+        "max_streams",
+        _count,
+        "N",
+        "long-lived streams open at once, all connections together; beyond, RESOURCE_EXHAUSTED "
+        "OVERLOADED with a retry delay",
+    ),
+    (
+        "--overload-retry-after",
+        "overload_retry_after",
+        _positive_seconds,
+        "SECONDS",
+        "the retry delay a shed call carries (RetryInfo; REST Retry-After, rounded up)",
+    ),
+)
+
+
 def add_limit_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("overload (see README: Reliability)")
-    d = Limits()
-    group.add_argument(
-        "--max-concurrent-streams",
-        type=_count,
-        default=d.max_concurrent_streams,
-        metavar="N",
-        help="concurrent calls (unary or streaming) per client connection; more wait on the "
-        f"client's side (HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS, default {d.max_concurrent_streams})",
-    )
-    group.add_argument(
-        "--keepalive-time",
-        type=_positive_seconds,
-        default=d.keepalive_time,
-        metavar="SECONDS",
-        help=f"ping a connection quiet for this long (default {d.keepalive_time:g})",
-    )
-    group.add_argument(
-        "--keepalive-timeout",
-        type=_positive_seconds,
-        default=d.keepalive_timeout,
-        metavar="SECONDS",
-        help=f"close a connection whose ping is not acknowledged in time (default {d.keepalive_timeout:g})",
-    )
+    defaults = Limits()
+    for flag, name, kind, metavar, text in _FLAGS:
+        default = getattr(defaults, name)
+        group.add_argument(
+            flag, dest=name, type=kind, default=default, metavar=metavar, help=f"{text} (default {default:g})"
+        )
     group.add_argument(
         "--keepalive-permit-without-calls",
         action=argparse.BooleanOptionalAction,
-        default=d.keepalive_permit_without_calls,
+        default=defaults.keepalive_permit_without_calls,
         help="accept client keepalive pings on a connection with no call open (default yes)",
-    )
-    group.add_argument(
-        "--keepalive-min-ping-interval",
-        type=_positive_seconds,
-        default=d.keepalive_min_ping_interval,
-        metavar="SECONDS",
-        help="a client pinging more often than this is sent GOAWAY (too_many_pings) "
-        f"(default {d.keepalive_min_ping_interval:g})",
-    )
-    group.add_argument(
-        "--max-connection-age",
-        type=_seconds,
-        default=d.max_connection_age,
-        metavar="SECONDS",
-        help="send GOAWAY to a connection this old, so clients reconnect and rebalance; "
-        f"0 = never (default {d.max_connection_age:g})",
-    )
-    group.add_argument(
-        "--max-connection-age-grace",
-        type=_seconds,
-        default=d.max_connection_age_grace,
-        metavar="SECONDS",
-        help="after GOAWAY, how long open calls may go on before they are cut (UNAVAILABLE; "
-        f"streams resume from their token) (default {d.max_connection_age_grace:g})",
-    )
-    group.add_argument(
-        "--max-inflight-rpcs",
-        type=_count,
-        default=d.max_inflight_rpcs,
-        metavar="N",
-        help="unary calls (gRPC and REST together) served at once; beyond, RESOURCE_EXHAUSTED "
-        f"OVERLOADED (REST 429) with a retry delay (default {d.max_inflight_rpcs})",
-    )
-    group.add_argument(
-        "--max-streams",
-        type=_count,
-        default=d.max_streams,
-        metavar="N",
-        help="long-lived streams open at once, all connections together; beyond, RESOURCE_EXHAUSTED "
-        f"OVERLOADED with a retry delay (default {d.max_streams})",
-    )
-    group.add_argument(
-        "--overload-retry-after",
-        type=_positive_seconds,
-        default=d.overload_retry_after,
-        metavar="SECONDS",
-        help="the retry delay a shed call carries (RetryInfo; REST Retry-After, rounded up) "
-        f"(default {d.overload_retry_after:g})",
     )
 
 
 def limits_from_args(ns: argparse.Namespace) -> Limits:
-    return Limits(
-        max_concurrent_streams=ns.max_concurrent_streams,
-        keepalive_time=ns.keepalive_time,
-        keepalive_timeout=ns.keepalive_timeout,
-        keepalive_permit_without_calls=ns.keepalive_permit_without_calls,
-        keepalive_min_ping_interval=ns.keepalive_min_ping_interval,
-        max_connection_age=ns.max_connection_age,
-        max_connection_age_grace=ns.max_connection_age_grace,
-        max_inflight_rpcs=ns.max_inflight_rpcs,
-        max_streams=ns.max_streams,
-        overload_retry_after=ns.overload_retry_after,
-    )
+    return Limits(**{f.name: getattr(ns, f.name) for f in fields(Limits)})

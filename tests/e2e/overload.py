@@ -63,11 +63,3 @@ def wait_until(predicate: Callable[[], bool], what: str, timeout: float = 15.0) 
     while not predicate():
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
         time.sleep(0.05)
-
-
-def rss_mib(pid: int) -> float:
-    """The resident set size of process `pid` (VmRSS), in MiB."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    raise AssertionError(f"no VmRSS for {pid}")

@@ -125,9 +125,10 @@ _CODES: dict[type[DomainError], grpc.StatusCode] = {
 
 
 # When a call refused for a passing condition may be tried again (google.rpc.RetryInfo;
-# REST Retry-After): a restarting server is back, or another replica answers, within a
-# second; a full or read-only database needs an operator, so retrying often helps nobody.
-_RETRY_DELAYS: dict[type[DomainError], float] = {ShuttingDown: 1.0, StorageUnavailable: 5.0}
+# REST Retry-After). A full or read-only database needs an operator, so retrying often helps
+# nobody. SHUTTING_DOWN carries none: a stream cut by a shutdown should reconnect (to another
+# replica) at once, by its client's own backoff.
+_RETRY_DELAYS: dict[type[DomainError], float] = {StorageUnavailable: 5.0}
 
 
 def code_for(exc: DomainError) -> grpc.StatusCode:

@@ -24,6 +24,7 @@ R = common_pb2.ErrorReason
 REFERENCE_PREFIX = "urn:mef:lso:interlude:error:"
 REASON_HEADER = "X-Interlude-Reason"
 MAX_REASON = 255  # MEF Error.reason maxLength
+DEFAULT_RETRY_AFTER_S = 1  # a 503 whose status gave no RetryInfo (shutting down, upstream down)
 
 
 @dataclass(frozen=True)
@@ -207,4 +208,6 @@ def mef_error(status: status_pb2.Status, body_root: str = "") -> MefError:
         }
         if violations:
             body["message"] = "; ".join(f"{v.field}: {v.description}" for v in violations)
+    if code.http == 503 and not headers:
+        headers = (("Retry-After", str(DEFAULT_RETRY_AFTER_S)),)  # every 503 is "retry later"
     return MefError(code.http, body, reason or "INTERNAL", headers)
