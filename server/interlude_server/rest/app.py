@@ -3,9 +3,10 @@
 Handlers read like the servicers: parse (query or body) -> call the backend
 -> map to MEF JSON. A first middleware sheds a request past the server's
 bound on work in flight (api.overload: 429 with Retry-After), the next admits
-every request whose route matched (rest.admission: the caller's principal, or a
-401/403 refusal) before any handler runs; errors of every kind end in the outer middleware that turns
-them into MEF error bodies through `rest.errors.mef_error`.
+every request whose route matched (rest.admission: the caller's principal, or
+a 401/403 refusal) before any handler runs; errors of every kind end in the
+outer middleware that turns them into MEF error bodies through
+`rest.errors.mef_error`.
 """
 
 from __future__ import annotations
