@@ -74,9 +74,12 @@ test: lint proto-check breaking $(if $(filter skip,$(STUBS)),,stubs) ## the whol
 # the test's own bounds first, then `timeout` as a backstop.
 SOAK_ROUNDS ?= 30
 SOAK_ACKS ?= 60
-soak: $(STAMP) ## crash safety: SOAK_ROUNDS (30) SIGKILLs under 64-in-flight load, at most 15 minutes
+SOAK_IDLE ?= 3000
+soak: $(STAMP) ## crash safety: SOAK_ROUNDS (30) SIGKILLs under 64-in-flight load; SOAK_IDLE (3000) idle streams, 2x20 s of writes; at most 18 minutes
 	INTERLUDE_CRASH_ROUNDS=$(SOAK_ROUNDS) INTERLUDE_CRASH_ACKS=$(SOAK_ACKS) timeout 900 \
 	  $(VENV)/bin/pytest tests/e2e/test_durability.py -k sigkills -o timeout=880 -q
+	INTERLUDE_IDLE_STREAMS=$(SOAK_IDLE) INTERLUDE_IDLE_SECONDS=20 timeout 180 \
+	  $(VENV)/bin/pytest tests/e2e/test_idle_streams.py -o timeout=170 -q
 
 FUZZ_EXAMPLES ?= 100
 fuzz: $(STAMP) ## bad input: FUZZ_EXAMPLES (100) batches of 8 per RPC and REST route (~96k cases), at most 20 minutes

@@ -89,7 +89,12 @@ SMOKE = Sizes(
 
 async def _idle_streams(target: str, buyer: str, count: int) -> list[Any]:
     """`count` live StreamEvents streams, each past its sync marker (then idle)."""
-    channels = [grpc.aio.insecure_channel(target) for _ in range(max(1, count // 100))]
+    # At most 100 streams per connection (the server's --max-concurrent-streams default); a
+    # local subchannel pool gives each channel a connection of its own instead of sharing one.
+    channels = [
+        grpc.aio.insecure_channel(target, options=[("grpc.use_local_subchannel_pool", 1)])
+        for _ in range(max(1, -(-count // 100)))
+    ]
     request = events_pb2.StreamEventsRequest().SerializeToString()
     calls: list[Any] = []
     for n in range(count):

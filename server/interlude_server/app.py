@@ -13,12 +13,14 @@ import grpc
 
 from interlude_server import contract
 from interlude_server.api.interceptors import RpcLoggingInterceptor
+from interlude_server.api.overload import LoadLimiter
 from interlude_server.api.principal import AuthGate
 from interlude_server.api.unimplemented import unimplemented_handlers
 from interlude_server.auth.settings import DEFAULT_MAX_MESSAGE_BYTES
 from interlude_server.config import Listen
 from interlude_server.health import SERVICE_NAME as HEALTH_SERVICE_NAME
 from interlude_server.health import Health
+from interlude_server.limits import Limits, grpc_options
 from interlude_server.reflection import enable_reflection
 
 
@@ -67,8 +69,14 @@ async def start_server(
     bindings: Sequence[ServiceBinding] = (),
     default_buyer: str = "",
     security: ServerSecurity | None = None,
+    limits: Limits | None = None,
+    limiter: LoadLimiter | None = None,
 ) -> RunningServer:
     """Build, bind and start the server; health reads SERVING when this returns.
+
+    `limits` sets the per-connection channel arguments (concurrent streams, keepalive,
+    connection age); `limiter` sheds calls past the server's bound on work in flight
+    (shared with the in-process REST adapter; None: nothing is shed).
 
     Raises RuntimeError if the address cannot be bound, ValueError if a binding
     names a service that is not in the contract.
@@ -79,11 +87,12 @@ async def start_server(
         raise ValueError(f"not contract services: {sorted(unknown)}")
     security = security or ServerSecurity()
     server = grpc.aio.server(
-        interceptors=[RpcLoggingInterceptor(default_buyer, security.gate)],
+        interceptors=[RpcLoggingInterceptor(default_buyer, security.gate, limiter)],
         options=[
             # A second server on a port in use must fail, not silently share it.
             ("grpc.so_reuseport", 0),
             ("grpc.max_receive_message_length", security.max_message_bytes),
+            *grpc_options(limits or Limits()),
         ],
     )
     for binding in bindings:

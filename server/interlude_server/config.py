@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Literal
 
 from interlude_server.auth.settings import SecuritySettings, add_security_arguments, settings_from_args
+from interlude_server.limits import Limits, add_limit_arguments, limits_from_args
 from interlude_server.rest.hub import CallbackPolicy
 
 LogFormat = Literal["json", "console"]
@@ -74,6 +75,7 @@ class Config:
     hub_delivery_timeout: float = 10.0
     hub_callback_allow: tuple[str, ...] = ()
     db_max_bytes: int | None = None
+    limits: Limits = field(default_factory=Limits)
 
 
 def parse_listen(value: str) -> Listen:
@@ -253,6 +255,7 @@ def build_parser() -> argparse.ArgumentParser:
         "900 makes a 15-minute measurement bin arrive every second (default 1)",
     )
     add_security_arguments(parser)
+    add_limit_arguments(parser)
     parser.add_argument(
         "--hub-max-attempts",
         type=int,
@@ -358,4 +361,5 @@ def parse_args(argv: list[str] | None = None) -> Config:
         hub_delivery_timeout=ns.hub_delivery_timeout,
         hub_callback_allow=tuple(ns.hub_callback_allow),
         db_max_bytes=ns.db_max_bytes,
+        limits=limits_from_args(ns),
     )

@@ -16,6 +16,7 @@ from interlude_server.api.catalog import catalog_binding
 from interlude_server.api.events import events_binding
 from interlude_server.api.inventory import inventory_binding
 from interlude_server.api.ordering import ordering_binding
+from interlude_server.api.overload import LoadLimiter
 from interlude_server.api.performance import performance_binding
 from interlude_server.api.principal import AuthGate, BuyerResolver
 from interlude_server.api.service_test import service_test_binding
@@ -117,8 +118,13 @@ async def serve(
             service_test_binding(store, buyer_of, runner, wakeups, log.log_id),
             performance_binding(store, buyer_of, pm_engine, measurement_hub, log.log_id),
         ]
+        limits = config.limits
+        # One bound for gRPC and REST together: both end in the same servicers and store.
+        limiter = LoadLimiter(limits.max_inflight_rpcs, limits.max_streams, limits.overload_retry_after)
         try:
-            running = await start_server(config.grpc_listen, bindings, config.default_buyer, security)
+            running = await start_server(
+                config.grpc_listen, bindings, config.default_buyer, security, limits, limiter
+            )
         except RuntimeError as exc:
             _log.error("server.bind_failed", address=config.grpc_listen.address, error=str(exc))
             return 1
@@ -131,7 +137,7 @@ async def serve(
                     if gate is not None
                     else Authenticator("none", default_buyer=config.default_buyer)
                 )
-                rest = await start_in_process(config, store, dispatcher, bindings, authenticator)
+                rest = await start_in_process(config, store, dispatcher, bindings, authenticator, limiter)
             except OSError as exc:
                 _log.error("server.bind_failed", address=config.rest_listen.address, error=str(exc))
                 await running.stop(0)

@@ -23,6 +23,7 @@ from interlude_client.streams import (
 )
 from interlude_grpc.mef.lso.interlude.v1 import events_pb2, events_pb2_grpc
 from interlude_server.api.errors import status_for
+from interlude_server.api.overload import LoadLimiter, Overloaded
 from interlude_server.domain import errors as de
 from tests.client.probe import Cut, ProbeServer, Script, wait_until
 
@@ -285,3 +286,20 @@ def test_full_jitter_stays_below_a_cap_that_doubles_up_to_the_maximum() -> None:
     assert all(0 <= d < 0.4 for d in delays)
     assert max(delays) > 0.3
     assert min(delays) < 0.1  # full jitter: anywhere from zero to the cap
+
+
+def test_a_stream_shed_as_overloaded_retries_no_sooner_than_the_server_asks(
+    probe: ProbeServer, stub: events_pb2_grpc.EventServiceStub
+) -> None:
+    limiter = LoadLimiter(max_unary=1, max_streams=0, retry_after=0.7)
+    with pytest.raises(Overloaded) as shed:
+        limiter.enter(streaming=True)
+    script = probe.script(events=3, cuts=[Cut(0, shed.value.status)])
+    reconnects = Reconnects()
+    responses = list(
+        stream_events(stub, REQUEST, backoff=FIXED, on_reconnect=reconnects, sleep=reconnects.sleep)
+    )
+    assert [r.event.sequence for r in responses if r.HasField("event")] == [1, 2, 3]
+    assert reconnects.calls == [(1, ce.ResourceExhausted, "OVERLOADED")]
+    assert reconnects.sleeps == [0.7]  # the server's RetryInfo, above the backoff's 0.1
+    assert script.tokens_requested() == ["", ""]

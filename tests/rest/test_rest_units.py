@@ -9,8 +9,9 @@ import grpc
 import pytest
 
 from interlude_grpc.mef.lso.interlude.v1 import common_pb2, events_pb2
-from interlude_server.api.errors import FieldViolation, rich_status
-from interlude_server.domain.errors import InvalidArgument
+from interlude_server.api.errors import FieldViolation, rich_status, status_for
+from interlude_server.api.overload import LoadLimiter, Overloaded
+from interlude_server.domain.errors import InvalidArgument, ShuttingDown, StorageUnavailable
 from interlude_server.rest.errors import REST_CODES, mef_error, property_path, rest_code
 from interlude_server.rest.hub import event_types
 
@@ -22,6 +23,9 @@ MEF_CODES = {
     404: {"notFound"},
     405: {"notImplemented"},
     409: {"conflict"},
+    # MEF defines no 429; shedding sends the standard HTTP status with MEF's own code for
+    # "too many simultaneous requests" (an Error422Code in the MEF specs).
+    429: {"tooManyRequests"},
     422: {
         "missingProperty",
         "invalidValue",
@@ -35,6 +39,7 @@ MEF_CODES = {
     500: {"internalError"},
     501: {"notImplemented"},
     503: {"internalError"},
+    504: {"internalError"},
 }
 
 
@@ -117,3 +122,20 @@ def test_an_empty_hub_query_selects_every_type_and_a_foreign_type_is_refused() -
     with pytest.raises(InvalidArgument) as caught:
         event_types("eventType=serviceOrderCreateEvent&colour=red", "serviceInventory")
     assert [v.field for v in caught.value.violations] == ["/query", "/query"]
+
+
+def test_a_shed_request_is_429_with_retry_after_rounded_up_and_every_503_says_when_to_retry() -> None:
+    limiter = LoadLimiter(max_unary=0, max_streams=0, retry_after=1.2)
+    with pytest.raises(Overloaded) as shed:
+        limiter.enter(streaming=False)
+    overloaded = mef_error(shed.value.status)
+    assert (overloaded.http, overloaded.body["code"], overloaded.reason) == (
+        429,
+        "tooManyRequests",
+        "OVERLOADED",
+    )
+    assert dict(overloaded.headers) == {"Retry-After": "2"}
+    storage = mef_error(status_for(StorageUnavailable("the database takes no writes now")))
+    assert (storage.http, dict(storage.headers)) == (503, {"Retry-After": "5"})
+    stopping = mef_error(status_for(ShuttingDown("the server is shutting down")))
+    assert (stopping.http, dict(stopping.headers)) == (503, {"Retry-After": "1"})

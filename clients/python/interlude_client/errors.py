@@ -40,6 +40,7 @@ def _reason(value: common_pb2.ErrorReason.ValueType) -> str:
 RESUME_TOKEN_EXPIRED = _reason(common_pb2.ERROR_REASON_RESUME_TOKEN_EXPIRED)
 SLOW_CONSUMER = _reason(common_pb2.ERROR_REASON_SLOW_CONSUMER)
 SHUTTING_DOWN = _reason(common_pb2.ERROR_REASON_SHUTTING_DOWN)
+OVERLOADED = _reason(common_pb2.ERROR_REASON_OVERLOADED)
 
 
 class FieldViolation(tuple[str, str]):
@@ -87,8 +88,9 @@ class InterludeError(Exception):
     `reason`, `domain` and `metadata` come from the ErrorInfo ("" and {} when there
     is none); `field_violations` from BadRequest (all of them, in the server's
     order); `precondition_violations` from PreconditionFailure; `resource_info`
-    from ResourceInfo. `status` is the whole google.rpc.Status (None without
-    details) for anything else; `rpc_error` is the original grpc error.
+    from ResourceInfo; `retry_delay` (seconds) from RetryInfo: when the same call may
+    succeed (e.g. after OVERLOADED), None when the server gave none. `status` is the
+    whole google.rpc.Status (None without details) for anything else; `rpc_error` is the original grpc error.
     """
 
     grpc_code: ClassVar[grpc.StatusCode] = grpc.StatusCode.UNKNOWN
@@ -104,6 +106,7 @@ class InterludeError(Exception):
         field_violations: Iterable[FieldViolation] = (),
         precondition_violations: Iterable[PreconditionViolation] = (),
         resource_info: ResourceInfo | None = None,
+        retry_delay: float | None = None,
         status: Any = None,
         rpc_error: grpc.RpcError | None = None,
     ) -> None:
@@ -116,6 +119,7 @@ class InterludeError(Exception):
         self.field_violations: list[FieldViolation] = list(field_violations)
         self.precondition_violations: list[PreconditionViolation] = list(precondition_violations)
         self.resource_info = resource_info
+        self.retry_delay = retry_delay
         self.status = status
         self.rpc_error = rpc_error
 
@@ -273,6 +277,10 @@ def _details(status: Any) -> dict[str, Any]:
             resource = error_details_pb2.ResourceInfo()
             detail.Unpack(resource)
             found["resource_info"] = ResourceInfo(resource.resource_type, resource.resource_name)
+        elif detail.Is(error_details_pb2.RetryInfo.DESCRIPTOR):
+            retry = error_details_pb2.RetryInfo()
+            detail.Unpack(retry)
+            found["retry_delay"] = retry.retry_delay.ToNanoseconds() / 1e9
     return found
 
 

@@ -3,9 +3,10 @@
 Every item of our server streams (an event, a heartbeat, the sync marker)
 carries a resume token meaning "continue right after this point". The
 iterators here remember the last token they saw; when the stream breaks in a
-way a retry can fix (UNAVAILABLE, e.g. the server restarting, or
-RESOURCE_EXHAUSTED with reason SLOW_CONSUMER) they wait (exponential backoff,
-full jitter, reset by every message that arrives) and open a new call from
+way a retry can fix (UNAVAILABLE, e.g. the server restarting or a connection
+aged out, or RESOURCE_EXHAUSTED with reason SLOW_CONSUMER or OVERLOADED) they
+wait (exponential backoff, full jitter, reset by every message that arrives; at
+least the server's RetryInfo delay when it sent one) and open a new call from
 that token, so the caller sees every item once, in order, across reconnects.
 Any other error is raised as an `interlude_client.errors.InterludeError`;
 a token the server no longer keeps raises `ResumeTokenExpired`, whose
@@ -43,6 +44,7 @@ from typing import Generic, TypedDict, TypeVar, Unpack
 import grpc
 
 from interlude_client.errors import (
+    OVERLOADED,
     SLOW_CONSUMER,
     InterludeError,
     ResourceExhausted,
@@ -91,11 +93,13 @@ class Backoff:
 
 def is_retryable(error: InterludeError) -> bool:
     """Whether resuming from the last token can fix the error: UNAVAILABLE (the server is
-    restarting, shutting down or unreachable) or RESOURCE_EXHAUSTED with reason
-    SLOW_CONSUMER (the server cut a subscriber that fell behind)."""
+    restarting, shutting down or unreachable, or the connection aged out) or
+    RESOURCE_EXHAUSTED with reason SLOW_CONSUMER (the server cut a subscriber that fell
+    behind) or OVERLOADED (the server is at its bound of open streams; retried after the
+    delay it gives)."""
     if isinstance(error, Unavailable):
         return True
-    return isinstance(error, ResourceExhausted) and error.reason == SLOW_CONSUMER
+    return isinstance(error, ResourceExhausted) and error.reason in (SLOW_CONSUMER, OVERLOADED)
 
 
 class ResumeOptions(TypedDict, total=False):
@@ -149,7 +153,8 @@ class _Progress(Generic[Resp]):
         # Our own last token is as good as the server's; the server's helps only when
         # nothing arrived yet (e.g. cut as a slow consumer before the first item).
         self.token = self.token or error.metadata.get("resume_token", "")
-        delay = self.backoff.delay(self.failures)
+        # Never sooner than the server asked (RetryInfo, e.g. with OVERLOADED).
+        delay = max(self.backoff.delay(self.failures), error.retry_delay or 0.0)
         _log.info(
             "stream.reconnecting attempt=%d code=%s reason=%s delay_s=%.3f resumed=%s",
             self.failures,

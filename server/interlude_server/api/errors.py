@@ -13,13 +13,14 @@ from collections.abc import Mapping, Sequence
 from typing import Any, NoReturn, TypeAlias
 
 import grpc
-from google.protobuf import any_pb2
+from google.protobuf import any_pb2, duration_pb2
 from google.protobuf.message import Message
 from google.rpc import error_details_pb2, status_pb2  # type: ignore[import-untyped,unused-ignore]
 from grpc_status import rpc_status
 
 from interlude_grpc.mef.lso.interlude.v1 import common_pb2
 from interlude_server.domain.errors import (
+    DeadlineExceeded,
     DomainError,
     EtagMismatch,
     InUse,
@@ -75,8 +76,10 @@ def rich_status(
     field_violations: Sequence[error_details_pb2.BadRequest.FieldViolation] = (),
     precondition_violations: Sequence[error_details_pb2.PreconditionFailure.Violation] = (),
     resource: error_details_pb2.ResourceInfo | None = None,
+    retry_delay: float | None = None,
 ) -> status_pb2.Status:
-    """Build the google.rpc.Status for a grpc.StatusCode `code` (never OK)."""
+    """Build the google.rpc.Status for a grpc.StatusCode `code` (never OK); `retry_delay`
+    (seconds) adds a google.rpc.RetryInfo: when the same call may succeed."""
     if code == grpc.StatusCode.OK:
         raise ValueError("a rich error needs a non-OK status code")
     details = [
@@ -88,6 +91,10 @@ def rich_status(
         details.append(_pack(error_details_pb2.PreconditionFailure(violations=precondition_violations)))
     if resource is not None:
         details.append(_pack(resource))
+    if retry_delay is not None:
+        delay = duration_pb2.Duration()
+        delay.FromNanoseconds(round(retry_delay * 1e9))
+        details.append(_pack(error_details_pb2.RetryInfo(retry_delay=delay)))
     status_code: int = code.value[0]
     return status_pb2.Status(code=status_code, message=message, details=details)
 
@@ -111,9 +118,17 @@ _CODES: dict[type[DomainError], grpc.StatusCode] = {
     SlowConsumer: grpc.StatusCode.RESOURCE_EXHAUSTED,
     ShuttingDown: grpc.StatusCode.UNAVAILABLE,
     StorageUnavailable: grpc.StatusCode.UNAVAILABLE,
+    DeadlineExceeded: grpc.StatusCode.DEADLINE_EXCEEDED,
     Unauthenticated: grpc.StatusCode.UNAUTHENTICATED,
     MissingScope: grpc.StatusCode.PERMISSION_DENIED,
 }
+
+
+# When a call refused for a passing condition may be tried again (google.rpc.RetryInfo;
+# REST Retry-After). A full or read-only database needs an operator, so retrying often helps
+# nobody. SHUTTING_DOWN carries none: a stream cut by a shutdown should reconnect (to another
+# replica) at once, by its client's own backoff.
+_RETRY_DELAYS: dict[type[DomainError], float] = {StorageUnavailable: 5.0}
 
 
 def code_for(exc: DomainError) -> grpc.StatusCode:
@@ -154,6 +169,7 @@ def status_for(exc: DomainError) -> status_pb2.Status:
         field_violations=violations,
         precondition_violations=rules,
         resource=resource,
+        retry_delay=_RETRY_DELAYS.get(type(exc)),
     )
 
 

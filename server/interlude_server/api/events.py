@@ -153,7 +153,8 @@ class EventsServicer:
             sync=lambda token: Response(sync=common_pb2.StreamSync(resume_token=token)),
         )
         replay = functools.partial(self._replay, buyer, None if selects_all(request.filter) else matches)
-        async for response in replay_then_follow(self.hub, subscription, after, replay, envelope, interval):
+        responses = replay_then_follow(self.hub, subscription, after, replay, envelope, interval)
+        async for response in streaming.observed("events", self.hub, responses):
             yield response
 
 

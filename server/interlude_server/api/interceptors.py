@@ -1,9 +1,12 @@
-"""The RPC logging interceptor: one `rpc.finished` event per RPC, of every kind.
+"""The RPC interceptor: admission, deadline, and one `rpc.finished` event per RPC, of every kind.
 
 It wraps the behaviour of unary and streaming handlers alike, binds the RPC's
 context (method, peer, request id, buyer) with structlog.contextvars so every
 event logged while serving it carries the same fields, and logs the final
-status code and duration once the handler is done.
+status code and duration once the handler is done. Before anything else it
+sheds a call past the server's bound on work in flight (api.overload), and it
+binds the call's deadline so the store does not begin a write the caller has
+given up on (domain.deadlines).
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ import asyncio
 import inspect
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterator
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 import grpc
@@ -20,8 +23,10 @@ import structlog
 
 from interlude_grpc.mef.lso.interlude.v1 import common_pb2
 from interlude_server.api import errors, wellformed
+from interlude_server.api.overload import LoadLimiter, Overloaded
 from interlude_server.api.principal import BUYER_METADATA, AuthGate, Metadata, metadata_value
 from interlude_server.auth.principal import Principal, acting_as, within_validity
+from interlude_server.domain import deadlines
 from interlude_server.domain.errors import DomainError
 
 if TYPE_CHECKING:
@@ -97,6 +102,8 @@ class _RpcScope:
         """Admit the call, run the handler behaviour `call` as its principal (a response stream
         only while its token is valid), and log how it ended."""
         try:
+            deadlines.bind(context.time_remaining())
+            deadlines.check(deadlines.current(), "the call began")
             principal = self.admit(context)
             with acting_as(principal):
                 result = await (within_validity(principal, call) if streaming else call())
@@ -104,7 +111,10 @@ class _RpcScope:
             self.finished(context.code())
             raise
         except asyncio.CancelledError:
-            self.finished(grpc.StatusCode.CANCELLED)
+            # grpc.aio cancels the handler when the client cancels or the deadline passes.
+            remaining = context.time_remaining()
+            expired = remaining is not None and remaining <= 0
+            self.finished(grpc.StatusCode.DEADLINE_EXCEEDED if expired else grpc.StatusCode.CANCELLED)
             raise
         except DomainError as exc:
             self.finished(errors.code_for(exc))
@@ -126,6 +136,26 @@ class _RpcScope:
         self.finished(context.code())
         return result
 
+    async def admitted(
+        self,
+        limiter: LoadLimiter | None,
+        context: Context,
+        call: Callable[[], Awaitable[Any]],
+        streaming: bool = False,
+    ) -> Any:
+        """`run` the call if the limiter has room for it; else refuse it at once (OVERLOADED)."""
+        if limiter is None or limiter.exempt(self.method):
+            return await self.run(context, call, streaming)
+        try:
+            limiter.enter(streaming)
+        except Overloaded as exc:
+            self.finished(grpc.StatusCode.RESOURCE_EXHAUSTED, reason="OVERLOADED")
+            await errors.abort(context, exc.status)
+        try:
+            return await self.run(context, call, streaming)
+        finally:
+            limiter.leave(streaming)
+
 
 async def _call(behavior: Callable[..., Any] | None, *args: Any) -> Any:
     """Call a handler behaviour: async ones on the loop, sync ones (generated defaults) in a thread.
@@ -145,15 +175,26 @@ async def _call(behavior: Callable[..., Any] | None, *args: Any) -> Any:
 async def _write_all(responses: object, context: Context) -> None:
     """Send the responses a streaming behaviour yielded (none if it wrote them itself)."""
     if isinstance(responses, AsyncIterator):
-        async for response in responses:
-            await context.write(response)
+        try:
+            async for response in responses:
+                await context.write(response)
+        finally:
+            # Cancelled (client gone, deadline) while writing: close the handler's generator
+            # now, so its subscription is released at once rather than when it is collected.
+            if isinstance(responses, AsyncGenerator):
+                await responses.aclose()
     elif isinstance(responses, Iterator):
         while (response := await asyncio.to_thread(next, responses, _DONE)) is not _DONE:
             await context.write(response)
 
 
 def _wrap(
-    handler: Handler, method: str, metadata: Metadata, default_buyer: str, gate: AuthGate | None
+    handler: Handler,
+    method: str,
+    metadata: Metadata,
+    default_buyer: str,
+    gate: AuthGate | None,
+    limiter: LoadLimiter | None = None,
 ) -> Handler:
     """A copy of `handler` whose behaviour is logged as one RPC."""
     request_streaming: bool = handler.request_streaming
@@ -163,7 +204,8 @@ def _wrap(
         async def logged_stream(request: Any, context: Context) -> None:
             scope = _RpcScope(method, metadata, default_buyer, gate)
             scope.bind(context, None if request_streaming else request)
-            await scope.run(
+            await scope.admitted(
+                limiter,
                 context,
                 lambda: _stream(behavior, _usable(request, request_streaming), context),
                 streaming=True,
@@ -181,8 +223,8 @@ def _wrap(
         async def logged_unary(request: Any, context: Context) -> Any:
             scope = _RpcScope(method, metadata, default_buyer, gate)
             scope.bind(context, None if request_streaming else request)
-            return await scope.run(
-                context, lambda: _call(behavior, _usable(request, request_streaming), context)
+            return await scope.admitted(
+                limiter, context, lambda: _call(behavior, _usable(request, request_streaming), context)
             )
 
         factory = (
@@ -213,13 +255,17 @@ async def _stream(behavior: Callable[..., Any] | None, request: Any, context: Co
 
 
 class RpcLoggingInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc,unused-ignore]
-    """Admits each RPC through the AuthGate (if given), runs it as the admitted principal and
-    logs `rpc.finished` (method, peer, request_id, buyer, code, duration_ms) once per RPC;
-    `default_buyer` is logged for auth-none calls that name none (see api.principal)."""
+    """Sheds each RPC past the limiter's bound (if given), admits it through the AuthGate (if
+    given), runs it as the admitted principal and logs `rpc.finished` (method, peer,
+    request_id, buyer, code, duration_ms) once per RPC; `default_buyer` is logged for
+    auth-none calls that name none (see api.principal)."""
 
-    def __init__(self, default_buyer: str = "", gate: AuthGate | None = None) -> None:
+    def __init__(
+        self, default_buyer: str = "", gate: AuthGate | None = None, limiter: LoadLimiter | None = None
+    ) -> None:
         self.default_buyer = default_buyer
         self.gate = gate
+        self.limiter = limiter
 
     async def intercept_service(
         self,
@@ -232,4 +278,4 @@ class RpcLoggingInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc,un
         if handler is None:  # no service has this method: grpc answers UNIMPLEMENTED
             _RpcScope(method, metadata, self.default_buyer, self.gate).finished(grpc.StatusCode.UNIMPLEMENTED)
             return None
-        return _wrap(handler, method, metadata, self.default_buyer, self.gate)
+        return _wrap(handler, method, metadata, self.default_buyer, self.gate, self.limiter)

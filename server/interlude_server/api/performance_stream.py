@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Callable
 
 from interlude_grpc.mef.lso.interlude.v1 import common_pb2, performance_pb2
 from interlude_server.api import filters
-from interlude_server.api.streaming import heartbeat_seconds
+from interlude_server.api.streaming import heartbeat_seconds, observed
 from interlude_server.domain import clock
 from interlude_server.domain.errors import Errors, NotFound
 from interlude_server.events import tokens
@@ -166,7 +166,6 @@ class MeasurementStreamer:
         )
         replay = functools.partial(self._replay, buyer, names, matches, window)
         follow = request.mode != Pm.STREAM_MODE_ONCE
-        async for response in replay_then_follow(
-            self.hub, subscription, after, replay, envelope, interval, follow
-        ):
+        responses = replay_then_follow(self.hub, subscription, after, replay, envelope, interval, follow)
+        async for response in observed("performance", self.hub, responses):
             yield response

@@ -1,13 +1,22 @@
-"""What every resumable stream shares: heartbeat intervals, heartbeats and resume tokens."""
+"""What every resumable stream shares: heartbeat intervals, heartbeats, resume tokens, and
+the `stream.closed` event that tells an operator why a stream ended and what it left open."""
 
 from __future__ import annotations
 
-from typing import Any
+import asyncio
+from collections.abc import AsyncGenerator, AsyncIterator
+from typing import Any, TypeVar
+
+import structlog
 
 from interlude_grpc.mef.lso.interlude.v1 import common_pb2
 from interlude_server.domain import clock
-from interlude_server.domain.errors import InvalidArgument, Violation
+from interlude_server.domain.errors import DomainError, InvalidArgument, Violation
 from interlude_server.events import tokens
+from interlude_server.events.hub import Hub
+
+R = TypeVar("R")
+_log = structlog.get_logger("interlude_server.stream")
 
 DEFAULT_HEARTBEAT_S = 30.0
 MIN_HEARTBEAT_S = 1.0
@@ -39,3 +48,31 @@ def heartbeat(log_id: str, seq: int) -> common_pb2.StreamHeartbeat:
 def sync(log_id: str, seq: int) -> common_pb2.StreamSync:
     """The end-of-replay marker, with the token to resume after the replay."""
     return common_pb2.StreamSync(resume_token=token(log_id, seq))
+
+
+async def observed(stream: str, hub: Hub[Any], responses: AsyncIterator[R]) -> AsyncGenerator[R, None]:
+    """`responses`, then one `stream.closed` event: why the stream ended (`ended`, `cancelled`
+    by the client or its deadline, or the reason it was cut, e.g. `slow_consumer`), how many
+    responses it sent, and how many subscribers its hub still has (the gauge that shows a
+    cancelled stream gave its subscription back). The inner stream is closed first, so its
+    subscription is gone by the time the event is logged."""
+    sent = 0
+    why = "ended"
+    try:
+        async for response in responses:
+            sent += 1
+            yield response
+    except DomainError as exc:
+        why = exc.reason.lower()
+        raise
+    except (asyncio.CancelledError, GeneratorExit):
+        why = "cancelled"
+        raise
+    except Exception:
+        why = "failed"
+        raise
+    finally:
+        closing = getattr(responses, "aclose", None)
+        if closing is not None:
+            await closing()
+        _log.info("stream.closed", stream=stream, why=why, sent=sent, subscribers=hub.subscribers)

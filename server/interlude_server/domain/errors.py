@@ -156,6 +156,12 @@ class ShuttingDown(DomainError):
     reason = "SHUTTING_DOWN"
 
 
+class DeadlineExceeded(DomainError):
+    """The caller's deadline passed before the write began: nothing was changed."""
+
+    reason = "DEADLINE_EXCEEDED"
+
+
 class Unauthenticated(DomainError):
     """No credentials, or credentials that do not prove who is calling.
 

@@ -1,10 +1,12 @@
 """The aiohttp application: MEF Interlude REST paths onto the contract's RPCs.
 
 Handlers read like the servicers: parse (query or body) -> call the backend
--> map to MEF JSON. A first middleware admits every request whose route
-matched (rest.admission: the caller's principal, or a 401/403 refusal) before
-any handler runs; errors of every kind end in the outer middleware that turns
-them into MEF error bodies through `rest.errors.mef_error`.
+-> map to MEF JSON. A first middleware sheds a request past the server's
+bound on work in flight (api.overload: 429 with Retry-After), the next admits
+every request whose route matched (rest.admission: the caller's principal, or
+a 401/403 refusal) before any handler runs; errors of every kind end in the
+outer middleware that turns them into MEF error bodies through
+`rest.errors.mef_error`.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from interlude_grpc.mef.lso.interlude.v1 import (
     ordering_pb2,
 )
 from interlude_server.api.errors import rich_status, status_for
+from interlude_server.api.overload import LoadLimiter, Overloaded
 from interlude_server.auth.http import http_refusal
 from interlude_server.domain.errors import DomainError, MissingScope, Unauthenticated
 from interlude_server.rest import inbound, query
@@ -50,6 +53,7 @@ _ORD = "ServiceOrderingService"
 _CAT = "ServiceCatalogService"
 BODY_ROOT = "body_root"
 ADMISSION = web.AppKey("admission", Admission)
+LIMITER = web.AppKey("limiter", LoadLimiter)
 CALLER = "caller"
 
 
@@ -294,7 +298,7 @@ def _failure(exc: BaseException, request: web.Request) -> MefError | None:
         # RFC 6750 challenge; the body is the one the gRPC status maps to.
         challenge = tuple(http_refusal(exc).headers.items())
         return dataclasses.replace(mef_error(status_for(exc)), headers=challenge)
-    if isinstance(exc, RpcFailure):
+    if isinstance(exc, RpcFailure | Overloaded):
         return mef_error(exc.status, root)
     if isinstance(exc, DomainError):
         return mef_error(status_for(exc), root)
@@ -349,6 +353,17 @@ async def errors_and_logging(request: web.Request, handler: Handler) -> web.Stre
 
 
 @web.middleware
+async def limited(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Refuse the request at once (429 OVERLOADED, Retry-After) when the server is at its bound
+    of calls in flight; gRPC and REST share the bound (api.overload)."""
+    limiter = request.app.get(LIMITER)
+    if limiter is None:
+        return await handler(request)
+    with limiter.admitted():
+        return await handler(request)
+
+
+@web.middleware
 async def admitted(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Admit the request for its route's operation before the handler runs; a path or method
     that matches no route goes on to its 404/405 (nothing is served, so nothing is checked)."""
@@ -358,12 +373,18 @@ async def admitted(request: web.Request, handler: Handler) -> web.StreamResponse
 
 
 def build_app(
-    backend: Backend, hub: HubApi | None, admission: Admission, max_body_bytes: int
+    backend: Backend,
+    hub: HubApi | None,
+    admission: Admission,
+    max_body_bytes: int,
+    limiter: LoadLimiter | None = None,
 ) -> web.Application:
     """The adapter; `max_body_bytes` caps a request body (413 beyond), as --max-message-bytes
-    caps a gRPC message."""
-    app = web.Application(middlewares=[errors_and_logging, admitted], client_max_size=max_body_bytes)
+    caps a gRPC message; `limiter` (None: nothing is shed) bounds the requests in flight."""
+    app = web.Application(middlewares=[errors_and_logging, limited, admitted], client_max_size=max_body_bytes)
     app[ADMISSION] = admission
+    if limiter is not None:
+        app[LIMITER] = limiter
     app.add_routes(RestApi(backend, hub).routes())
     from interlude_server.rest.pm_app import PmRestApi
 

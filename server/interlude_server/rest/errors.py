@@ -10,6 +10,7 @@ into the request body translated from the gRPC field path.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -23,6 +24,7 @@ R = common_pb2.ErrorReason
 REFERENCE_PREFIX = "urn:mef:lso:interlude:error:"
 REASON_HEADER = "X-Interlude-Reason"
 MAX_REASON = 255  # MEF Error.reason maxLength
+DEFAULT_RETRY_AFTER_S = 1  # a 503 whose status gave no RetryInfo (shutting down, upstream down)
 
 
 @dataclass(frozen=True)
@@ -59,7 +61,7 @@ REST_CODES: dict[int, RestCode] = {
     R.ERROR_REASON_OUT_OF_SERVICE_CONSENT_REQUIRED: RestCode(422, "otherIssue"),
     R.ERROR_REASON_UNAUTHENTICATED: RestCode(401, "invalidCredentials"),
     R.ERROR_REASON_MISSING_SCOPE: RestCode(403, "accessDenied"),
-    R.ERROR_REASON_OVERLOADED: RestCode(503, "internalError"),
+    R.ERROR_REASON_OVERLOADED: RestCode(429, "tooManyRequests"),
     R.ERROR_REASON_SHUTTING_DOWN: RestCode(503, "internalError"),
     R.ERROR_REASON_INTERNAL: RestCode(500, "internalError"),
     R.ERROR_REASON_SLOW_CONSUMER: RestCode(503, "internalError"),
@@ -69,6 +71,7 @@ REST_CODES: dict[int, RestCode] = {
     R.ERROR_REASON_UPSTREAM_UNAVAILABLE: RestCode(503, "internalError"),
     R.ERROR_REASON_METHOD_NOT_ALLOWED: RestCode(405, "notImplemented"),
     R.ERROR_REASON_STORAGE_UNAVAILABLE: RestCode(503, "internalError"),
+    R.ERROR_REASON_DEADLINE_EXCEEDED: RestCode(504, "internalError"),
 }
 
 # A reason this table does not know (a newer upstream in gateway mode) maps by its gRPC code.
@@ -84,6 +87,7 @@ _BY_GRPC_CODE: dict[int, RestCode] = {
     grpc.StatusCode.UNIMPLEMENTED.value[0]: RestCode(501, "notImplemented"),
     grpc.StatusCode.UNAVAILABLE.value[0]: RestCode(503, "internalError"),
     grpc.StatusCode.RESOURCE_EXHAUSTED.value[0]: RestCode(503, "internalError"),
+    grpc.StatusCode.DEADLINE_EXCEEDED.value[0]: RestCode(504, "internalError"),
 }
 
 
@@ -149,10 +153,11 @@ def property_path(field: str, body_root: str = "") -> str:
     )
 
 
-def _details(status: status_pb2.Status) -> tuple[str, list[Any], dict[str, str]]:
+def _details(status: status_pb2.Status) -> tuple[str, list[Any], dict[str, str], tuple[tuple[str, str], ...]]:
     reason = ""
     violations: list[Any] = []
     metadata: dict[str, str] = {}
+    headers: tuple[tuple[str, str], ...] = ()
     for detail in status.details:
         if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
             info = error_details_pb2.ErrorInfo()
@@ -163,12 +168,18 @@ def _details(status: status_pb2.Status) -> tuple[str, list[Any], dict[str, str]]
             bad = error_details_pb2.BadRequest()
             detail.Unpack(bad)
             violations.extend(bad.field_violations)
-    return reason, violations, metadata
+        elif detail.Is(error_details_pb2.RetryInfo.DESCRIPTOR):
+            retry = error_details_pb2.RetryInfo()
+            detail.Unpack(retry)
+            # RetryInfo's delay as Retry-After (RFC 9110: whole seconds, so rounded up).
+            seconds = max(1, math.ceil(retry.retry_delay.ToNanoseconds() / 1e9))
+            headers = (("Retry-After", str(seconds)),)
+    return reason, violations, metadata, headers
 
 
 def mef_error(status: status_pb2.Status, body_root: str = "") -> MefError:
     """The MEF error response for a rich gRPC status."""
-    reason, violations, metadata = _details(status)
+    reason, violations, metadata, headers = _details(status)
     code = rest_code(reason, status.code)
     if reason == "UNAUTHENTICATED" and metadata.get("cause") == "missing_credentials":
         code = RestCode(401, "missingCredentials")  # MEF tells absent from bad credentials
@@ -197,4 +208,6 @@ def mef_error(status: status_pb2.Status, body_root: str = "") -> MefError:
         }
         if violations:
             body["message"] = "; ".join(f"{v.field}: {v.description}" for v in violations)
-    return MefError(code.http, body, reason or "INTERNAL")
+    if code.http == 503 and not headers:
+        headers = (("Retry-After", str(DEFAULT_RETRY_AFTER_S)),)  # every 503 is "retry later"
+    return MefError(code.http, body, reason or "INTERNAL", headers)

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
+from interlude_server.api.overload import LoadLimiter
 from interlude_server.app import ServiceBinding
 from interlude_server.auth.authenticator import Authenticator
 from interlude_server.auth.tls import server_ssl_context
@@ -68,13 +69,17 @@ async def start_in_process(
     dispatcher: Dispatcher,
     bindings: Sequence[ServiceBinding],
     authenticator: Authenticator,
+    limiter: LoadLimiter | None = None,
 ) -> InProcessRest:
     """Serve REST on `config.rest_listen` over the servicers of `bindings`, admitting each request
-    with the gRPC server's `authenticator`, and resume hub delivery. Raises OSError (bind, TLS files)."""
+    with the gRPC server's `authenticator` and shedding past the gRPC server's `limiter`, and
+    resume hub delivery. Raises OSError (bind, TLS files)."""
     assert config.rest_listen is not None
     security = config.security
     hub = HubApi(store, dispatcher, dispatcher.settings.callbacks)
-    app = build_app(InProcessBackend(bindings), hub, Admit(authenticator), security.max_message_bytes)
+    app = build_app(
+        InProcessBackend(bindings), hub, Admit(authenticator), security.max_message_bytes, limiter
+    )
     tls = server_ssl_context(security.tls) if security.tls is not None else None
     server = await start_rest(config.rest_listen, app, ssl_context=tls)
     await dispatcher.open()

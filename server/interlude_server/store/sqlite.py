@@ -26,6 +26,7 @@ from interlude_grpc.mef.lso.interlude.v1 import (
     inventory_pb2,
     ordering_pb2,
 )
+from interlude_server.domain import deadlines
 from interlude_server.domain.errors import StorageUnavailable
 from interlude_server.store import sqlite_queries as q
 from interlude_server.store.base import (
@@ -129,7 +130,8 @@ class SqliteStore(TestReadsMixin, SqlitePmReads):
         if self._writer is None or self._closed:
             raise RuntimeError("the store is not open")
         try:
-            return await asyncio.wrap_future(self._writer.submit(fn))
+            # A write whose call's deadline passes before it begins is not done (domain.deadlines).
+            return await asyncio.wrap_future(self._writer.submit(deadlines.bounded(fn)))
         except (sqlite3.Error, TransactionLost) as exc:
             if (cause := _storage_failure(exc)) is not None:
                 raise StorageUnavailable(

@@ -315,6 +315,10 @@ class _ErrorReasonEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ErrorReas
     """The database cannot take writes (disk full, over --db-max-bytes, read-only): nothing was
     changed; reads keep working; retry later (UNAVAILABLE; REST 503).
     """
+    ERROR_REASON_DEADLINE_EXCEEDED: _ErrorReason.ValueType  # 71
+    """The call's deadline passed before its work was done; nothing was changed, and a retry
+    with the same request_id is safe (DEADLINE_EXCEEDED; REST gateway 504).
+    """
 
 class ErrorReason(_ErrorReason, metaclass=_ErrorReasonEnumTypeWrapper):
     """ErrorReason lists the stable reasons the server puts into
@@ -391,6 +395,10 @@ ERROR_REASON_METHOD_NOT_ALLOWED: ErrorReason.ValueType  # 54
 ERROR_REASON_STORAGE_UNAVAILABLE: ErrorReason.ValueType  # 70
 """The database cannot take writes (disk full, over --db-max-bytes, read-only): nothing was
 changed; reads keep working; retry later (UNAVAILABLE; REST 503).
+"""
+ERROR_REASON_DEADLINE_EXCEEDED: ErrorReason.ValueType  # 71
+"""The call's deadline passed before its work was done; nothing was changed, and a retry
+with the same request_id is safe (DEADLINE_EXCEEDED; REST gateway 504).
 """
 Global___ErrorReason: _TypeAlias = ErrorReason  # noqa: Y015
 
