@@ -1,4 +1,10 @@
-"""Shared fixtures: the contract as the descriptors describe it, and real server processes."""
+"""Shared fixtures: the contract as the descriptors describe it, real server processes, and
+the store they keep their data in.
+
+Modules marked `pytest.mark.stores("sqlite", "postgresql")` run once per store: their
+servers get their `--db` from `db_for` (a SQLite file in the server's directory, or a fresh
+database of the session's PostgreSQL server). Unmarked modules run on SQLite only.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +18,10 @@ import pytest
 from google.protobuf.descriptor import ServiceDescriptor
 
 import interlude_grpc.mef.lso.interlude.v1 as v1pkg
+from tests.pg_cluster import PgServer, PostgresUnavailable, provide
 from tests.server_process import ServerProcess, launch
+
+DbFor = Callable[[Path], "str | None"]
 
 
 def _contract_services() -> list[ServiceDescriptor]:
@@ -30,6 +39,47 @@ def contract_services() -> list[ServiceDescriptor]:
     services = _contract_services()
     assert services, "the contract declares no service"
     return services
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    marker = metafunc.definition.get_closest_marker("stores")
+    if marker is not None and "store_kind" in metafunc.fixturenames:
+        metafunc.parametrize("store_kind", marker.args, indirect=True, scope="module")
+
+
+@pytest.fixture(scope="module")
+def store_kind(request: pytest.FixtureRequest) -> str:
+    """The store of this module's servers: sqlite, or each of the module's `stores` marker."""
+    return str(getattr(request, "param", "sqlite"))
+
+
+@pytest.fixture(scope="module")
+def db_for(store_kind: str, request: pytest.FixtureRequest) -> DbFor:
+    """The `--db` of a server living in a directory: None (a SQLite file there) or a
+    PostgreSQL database made for that directory (the same one again on a restart)."""
+    if store_kind == "sqlite":
+        return lambda workdir: None
+    pg: PgServer = request.getfixturevalue("pg_server")
+    made: dict[Path, str] = {}
+
+    def url(workdir: Path) -> str:
+        if workdir not in made:
+            made[workdir] = pg.create_database(workdir.name)
+        return made[workdir]
+
+    return url
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PgServer]:
+    """A real PostgreSQL server for the whole session (tests/pg_cluster.py); fails, never skips,
+    when none can be provided."""
+    try:
+        running = provide()
+    except PostgresUnavailable as exc:
+        pytest.fail(str(exc), pytrace=False)
+    yield running
+    running.stop()
 
 
 @pytest.fixture(scope="module")

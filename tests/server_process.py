@@ -1,8 +1,9 @@
 """Real `interlude-server` processes for tests.
 
 A server process is `python -m interlude_server.main` on 127.0.0.1 port 0 with
-its own SQLite path, JSON logs to a file and a ready file that tells where it
-listens; it is started for real and stopped with SIGTERM.
+its own SQLite path (or the PostgreSQL database given as `db`), JSON logs to a
+file and a ready file that tells where it listens; it is started for real and
+stopped with SIGTERM.
 """
 
 from __future__ import annotations
@@ -50,8 +51,9 @@ class ServerProcess:
         return self.proc.wait()
 
 
-def server_command(workdir: Path, *extra_args: str) -> list[str]:
-    """The command line of a test server whose files all live in `workdir`."""
+def server_command(workdir: Path, *extra_args: str, db: str | None = None) -> list[str]:
+    """The command line of a test server whose files all live in `workdir` (and whose
+    data too, unless `db` names a database)."""
     return [
         sys.executable,
         "-m",
@@ -59,7 +61,7 @@ def server_command(workdir: Path, *extra_args: str) -> list[str]:
         "--grpc-listen",
         "127.0.0.1:0",
         "--db",
-        f"sqlite:///{workdir / 'interlude.db'}",
+        db or f"sqlite:///{workdir / 'interlude.db'}",
         "--ready-file",
         str(workdir / "ready"),
         "--log-format",
@@ -90,14 +92,17 @@ def _wait_until_serving(target: str, deadline: float, credentials: grpc.ChannelC
 
 
 def launch(
-    workdir: Path, *extra_args: str, credentials: grpc.ChannelCredentials | None = None
+    workdir: Path,
+    *extra_args: str,
+    credentials: grpc.ChannelCredentials | None = None,
+    db: str | None = None,
 ) -> ServerProcess:
     """Start a server process and wait (bounded) until it is ready and SERVING
-    (health is checked over TLS with `credentials` when given)."""
+    (health is checked over TLS with `credentials` when given); `db` as in server_command."""
     workdir.mkdir(parents=True, exist_ok=True)
     ready = workdir / "ready"
     log_path = workdir / "server.log"
-    args = server_command(workdir, *extra_args)
+    args = server_command(workdir, *extra_args, db=db)
     with log_path.open("wb") as log:
         proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     server = ServerProcess(proc, "", log_path, workdir, args)

@@ -1,17 +1,17 @@
 """Reads every body-per-row table shares: one row by (buyer, id), one keyset page.
 
-Mixed into SqliteStore (with the area mixins that use it); `_read` is the store's:
-it runs a function on a reader connection in one read transaction.
+Mixed into SqliteStore and PgStore (with the area mixins that use it); `_read` is
+the store's: it runs a function on a reader connection in one read transaction.
 """
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable
 from typing import TypeVar
 
 from interlude_server.store import sqlite_queries as q
 from interlude_server.store.base import Page, PageRequest
+from interlude_server.store.dialect import SQLITE, Conn, Dialect
 
 T = TypeVar("T")
 
@@ -19,11 +19,13 @@ T = TypeVar("T")
 class BodyReads:
     """`_by_id` and `_page_of` over tables with `buyer_id`, `id` and a serialized `body`."""
 
-    async def _read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        raise NotImplementedError  # SqliteStore's
+    _dialect: Dialect = SQLITE
+
+    async def _read(self, fn: Callable[[Conn], T]) -> T:
+        raise NotImplementedError  # the store's
 
     async def _by_id(self, table: str, buyer_id: str, row_id: str, parse: Callable[[bytes], T]) -> T | None:
-        def run(conn: sqlite3.Connection) -> T | None:
+        def run(conn: Conn) -> T | None:
             row = conn.execute(
                 f"SELECT body FROM {table} WHERE buyer_id = ? AND id = ?", (buyer_id, row_id)
             ).fetchone()
@@ -35,6 +37,6 @@ class BodyReads:
         self, table: str, where: q.Where, ordering: q.Ordering, page: PageRequest, parse: Callable[[bytes], T]
     ) -> Page[T]:
         result: Page[T] = await self._read(
-            lambda conn: q.fetch_page(conn, table, where, ordering, page, parse)
+            lambda conn: q.fetch_page(conn, table, where, ordering, page, parse, dialect=self._dialect)
         )
         return result
