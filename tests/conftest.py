@@ -9,6 +9,7 @@ database of the session's PostgreSQL server). Unmarked modules run on SQLite onl
 from __future__ import annotations
 
 import importlib
+import os
 import pkgutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -18,10 +19,12 @@ import pytest
 from google.protobuf.descriptor import ServiceDescriptor
 
 import interlude_grpc.mef.lso.interlude.v1 as v1pkg
+from tests import server_process
 from tests.pg_cluster import PgServer, PostgresUnavailable, provide
 from tests.server_process import ServerProcess, launch
 
 DbFor = Callable[[Path], "str | None"]
+STORE_ENV = "INTERLUDE_TEST_STORE"
 
 
 def _contract_services() -> list[ServiceDescriptor]:
@@ -53,13 +56,8 @@ def store_kind(request: pytest.FixtureRequest) -> str:
     return str(getattr(request, "param", "sqlite"))
 
 
-@pytest.fixture(scope="module")
-def db_for(store_kind: str, request: pytest.FixtureRequest) -> DbFor:
-    """The `--db` of a server living in a directory: None (a SQLite file there) or a
-    PostgreSQL database made for that directory (the same one again on a restart)."""
-    if store_kind == "sqlite":
-        return lambda workdir: None
-    pg: PgServer = request.getfixturevalue("pg_server")
+def _databases(pg: PgServer) -> Callable[[Path], str]:
+    """A PostgreSQL database per server directory (the same one again on a restart)."""
     made: dict[Path, str] = {}
 
     def url(workdir: Path) -> str:
@@ -68,6 +66,30 @@ def db_for(store_kind: str, request: pytest.FixtureRequest) -> DbFor:
         return made[workdir]
 
     return url
+
+
+@pytest.fixture(scope="module")
+def db_for(store_kind: str, request: pytest.FixtureRequest) -> DbFor:
+    """The `--db` of a server living in a directory: None (a SQLite file there, or whatever
+    INTERLUDE_TEST_STORE chose) or a PostgreSQL database made for that directory."""
+    if store_kind == "sqlite":
+        return lambda workdir: None
+    return _databases(request.getfixturevalue("pg_server"))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def every_server_on_postgresql(request: pytest.FixtureRequest) -> Iterator[None]:
+    """INTERLUDE_TEST_STORE=postgresql: every test server without an explicit `--db` runs on
+    PostgreSQL (a whole-suite run on it; `make test` runs only the marked modules twice)."""
+    choice = os.environ.get(STORE_ENV, "sqlite")
+    if choice not in ("sqlite", "postgresql"):
+        pytest.fail(f"{STORE_ENV} must be sqlite or postgresql, got {choice!r}", pytrace=False)
+    if choice == "sqlite":
+        yield
+        return
+    server_process.default_db = _databases(request.getfixturevalue("pg_server"))
+    yield
+    server_process.default_db = server_process.sqlite_in_workdir
 
 
 @pytest.fixture(scope="session")

@@ -12,7 +12,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,6 +20,16 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 START_TIMEOUT_S = 15.0
+
+
+# The database of a server started without `db`: None keeps it on a SQLite file in its
+# directory. With INTERLUDE_TEST_STORE=postgresql, tests/conftest.py sets this to hand
+# every server a PostgreSQL database of its own (the same one again on a restart).
+def sqlite_in_workdir(workdir: Path) -> str | None:
+    return None
+
+
+default_db: Callable[[Path], str | None] = sqlite_in_workdir
 
 
 @dataclass
@@ -102,7 +112,7 @@ def launch(
     workdir.mkdir(parents=True, exist_ok=True)
     ready = workdir / "ready"
     log_path = workdir / "server.log"
-    args = server_command(workdir, *extra_args, db=db)
+    args = server_command(workdir, *extra_args, db=db if db is not None else default_db(workdir))
     with log_path.open("wb") as log:
         proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     server = ServerProcess(proc, "", log_path, workdir, args)
