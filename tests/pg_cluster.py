@@ -5,7 +5,8 @@ or else a private throwaway cluster: `initdb` into a temporary directory and
 `pg_ctl start` on a free port of 127.0.0.1, stopped at the end of the session.
 The binaries come from PATH or Debian's /usr/lib/postgresql/<version>/bin
 (`.ci/run` installs the `postgresql` package when they are missing).
-PostgreSQL refuses to run as root, so as root the cluster runs as `nobody`.
+PostgreSQL refuses to run as root, so as root the cluster runs as `nobody`. A
+watchdog process stops the cluster if the test run dies before its teardown.
 When neither is possible the tests fail with a message saying what to do:
 PostgreSQL tests never skip.
 """
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import shlex
 import shutil
 import socket
 import subprocess
@@ -68,6 +70,7 @@ class PgServer:
     dsn: str  # a postgresql:// URL of the maintenance database
     datadir: Path | None = None  # a private cluster's, None for INTERLUDE_TEST_PG_DSN
     bindir: Path | None = None
+    watchdog: subprocess.Popen[bytes] | None = None
     created: list[str] = field(default_factory=list)
 
     template: str = ""  # a database with the current schema, made on first use
@@ -104,6 +107,9 @@ class PgServer:
         assert self.bindir is not None
         _as_owner([str(self.bindir / "pg_ctl"), "-D", str(self.datadir), "-m", "immediate", "-w", "stop"])
         shutil.rmtree(self.datadir.parent, ignore_errors=True)
+        if self.watchdog is not None:
+            self.watchdog.kill()
+            self.watchdog.wait()
 
 
 def _as_owner(cmd: list[str]) -> subprocess.CompletedProcess[str]:
@@ -158,7 +164,26 @@ def start_private_cluster(*, durable: bool = False) -> PgServer:
         raise PostgresUnavailable(f"pg_ctl start failed ({start.returncode}):\n{start.stderr}\n{log}")
     # Over the Unix socket: faster than TCP for the many small statements of a test.
     dsn = f"postgresql://postgres@/postgres?host={quote(str(sockets), safe='')}&port={port}"
-    return PgServer(dsn=dsn, datadir=datadir, bindir=bindir)
+    return PgServer(dsn=dsn, datadir=datadir, bindir=bindir, watchdog=_watchdog(bindir, datadir))
+
+
+def _watchdog(bindir: Path, datadir: Path) -> subprocess.Popen[bytes]:
+    """A process that stops the cluster and removes its directory once this one is gone,
+    so a test run killed before its teardown leaves no PostgreSQL running."""
+    stop = [str(bindir / "pg_ctl"), "-D", str(datadir), "-m", "immediate", "-w", "stop"]
+    if os.geteuid() == 0:
+        stop = ["runuser", "-u", _RUN_AS, "--", *stop]
+    script = (
+        f"while kill -0 {os.getpid()} 2>/dev/null; do sleep 1; done; "
+        f"{shlex.join(stop)} >/dev/null 2>&1; rm -rf {shlex.quote(str(datadir.parent))}"
+    )
+    return subprocess.Popen(
+        ["sh", "-c", script],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
 
 
 def provide(*, durable: bool = False) -> PgServer:

@@ -6,6 +6,7 @@ The behaviour both stores share is proven by the other store tests, run on both 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import threading
 import time
 from collections.abc import Callable
@@ -14,15 +15,18 @@ from urllib.parse import urlsplit
 import psycopg
 import pytest
 
-from interlude_grpc.mef.lso.interlude.v1 import events_pb2
+from interlude_grpc.mef.lso.interlude.v1 import events_pb2, inventory_pb2
 from interlude_server.domain.errors import StorageUnavailable
+from interlude_server.store.base import PageRequest, ServiceQuery
 from interlude_server.store.pg import PgStore
 from interlude_server.store.pg_notify import listen_for_events
 from interlude_server.store.pg_schema import translate
+from interlude_server.store.sqlite import SqliteStore
 from interlude_server.store.sqlite_schema import MIGRATIONS, SCHEMA_VERSION, SchemaVersionError
 from interlude_server.store.sqlite_tx import SqliteTx
 from tests.pg_cluster import PgServer
 from tests.store.builders import BUYER, OTHER_BUYER, putter, service
+from tests.store.test_sqlite_hub import SUB
 
 
 def _event(event_id: str) -> events_pb2.Event:
@@ -180,3 +184,25 @@ async def test_a_lost_connection_fails_one_write_as_storage_unavailable_then_wri
         assert await store.get_service(BUYER, "lost") is None
     finally:
         await store.close()
+
+
+async def test_text_with_nul_characters_is_stored_and_found_again_exactly(
+    store: SqliteStore | PgStore,
+) -> None:
+    """PostgreSQL text cannot hold NUL; the store escapes it, so both engines behave alike."""
+    odd = ["a\x00b", "a\U0010ffff\x01b", "\x00", "a\U0010ffffb"]
+
+    def put(tx: SqliteTx) -> None:
+        for n, value in enumerate(odd):
+            tx.put_service(service(f"s{n}", external_id=value))
+
+    await store.write(put)
+    for n, value in enumerate(odd):
+        page = await store.list_services(
+            BUYER, ServiceQuery(filter=inventory_pb2.ServiceFilter(external_id=value)), PageRequest(limit=10)
+        )
+        assert [s.id for s in page.items] == [f"s{n}"]
+    assert await store.get_service(BUYER, "s\x00") is None
+    sub = dataclasses.replace(SUB, id="h\x00", query="state=\x00\U0010ffff")
+    await store.write(lambda tx: tx.put_hub_subscription(sub))
+    assert await store.list_hub_subscriptions() == [sub]

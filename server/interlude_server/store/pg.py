@@ -16,6 +16,7 @@ query would need an async twin of the shared SQL code.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, TypeVar
 
@@ -84,9 +85,20 @@ class PgStore(SqlStore):
             if not conn.broken and conn.in_transaction:
                 conn.execute("ROLLBACK")  # it wrote nothing: ending it either way is the same
 
+    def _run_one(self, fn: Callable[[Conn], T]) -> T:
+        return fn(self._connection())  # autocommit: the statement is its own snapshot
+
     async def _read(self, fn: Callable[[Conn], T]) -> T:
+        return await self._on_reader(self._run_read, fn)
+
+    async def _read_one(self, fn: Callable[[Conn], T]) -> T:
+        return await self._on_reader(self._run_one, fn)
+
+    async def _on_reader(self, run: Callable[[Callable[[Conn], T]], T], fn: Callable[[Conn], T]) -> T:
+        if self._readers is None or self._closed:
+            raise RuntimeError("the store is not open")
         try:
-            return await super()._read(fn)
+            return await asyncio.get_running_loop().run_in_executor(self._readers, run, fn)
         except psycopg.OperationalError as exc:
             raise StorageUnavailable(f"the database cannot be read now: {str(exc).strip()}") from exc
 

@@ -93,7 +93,7 @@ class StoreReads(TestReadsMixin, SqlitePmReads):
             row = conn.execute(sql, params).fetchone()
             return None if row is None else bytes(row[0])
 
-        return await self._read(run)
+        return await self._read_one(run)
 
     async def get_service(self, buyer_id: str, service_id: str) -> inventory_pb2.Service | None:
         body = await self._get_body(

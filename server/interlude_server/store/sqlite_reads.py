@@ -24,6 +24,11 @@ class BodyReads:
     async def _read(self, fn: Callable[[Conn], T]) -> T:
         raise NotImplementedError  # the store's
 
+    async def _read_one(self, fn: Callable[[Conn], T]) -> T:
+        """A read of one statement, which is its own snapshot: PostgreSQL skips the
+        BEGIN/ROLLBACK round trips of `_read` for it."""
+        return await self._read(fn)
+
     async def _by_id(self, table: str, buyer_id: str, row_id: str, parse: Callable[[bytes], T]) -> T | None:
         def run(conn: Conn) -> T | None:
             row = conn.execute(
@@ -31,7 +36,7 @@ class BodyReads:
             ).fetchone()
             return None if row is None else parse(bytes(row[0]))
 
-        return await self._read(run)
+        return await self._read_one(run)
 
     async def _page_of(
         self, table: str, where: q.Where, ordering: q.Ordering, page: PageRequest, parse: Callable[[bytes], T]
