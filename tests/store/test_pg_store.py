@@ -206,3 +206,37 @@ async def test_text_with_nul_characters_is_stored_and_found_again_exactly(
     sub = dataclasses.replace(SUB, id="h\x00", query="state=\x00\U0010ffff")
     await store.write(lambda tx: tx.put_hub_subscription(sub))
     assert await store.list_hub_subscriptions() == [sub]
+
+
+async def test_two_writers_changing_one_row_take_turns(pg_server: PgServer) -> None:
+    """A write reads a row, computes, writes it back. On a second writer (replica) doing the
+    same meanwhile, the read waits for the first commit and sees its result: no lost update."""
+    dsn = pg_server.create_database("turns", migrated=True)
+    a, b = PgStore(dsn), PgStore(dsn)
+    await asyncio.gather(a.open(), b.open())
+    read_by_a = threading.Event()
+
+    def increment(pause: float) -> Callable[[SqliteTx], None]:
+        def run(tx: SqliteTx) -> None:
+            current = tx.get_service(BUYER, "counter")
+            assert current is not None
+            read_by_a.set()
+            time.sleep(pause)
+            current.description = str(int(current.description) + 1)
+            tx.put_service(current)
+
+        return run
+
+    try:
+        start = service("counter")
+        start.description = "0"
+        await a.write(putter(start))
+        slow = asyncio.create_task(a.write(increment(0.3)))
+        await asyncio.to_thread(read_by_a.wait, 5)
+        await b.write(increment(0))
+        await slow
+        counter = await b.get_service(BUYER, "counter")
+    finally:
+        await asyncio.gather(a.close(), b.close())
+    assert counter is not None
+    assert counter.description == "2"

@@ -50,6 +50,10 @@ class Dialect:
     greatest: str
     # SQL selecting the newest sequence a log ever assigned (one row, or none for an empty log).
     last_seq_sql: str
+    # Appended to a write transaction's read of a row it may change. PostgreSQL: FOR UPDATE
+    # locks the row until COMMIT, so two writers (replicas) changing one row take turns and
+    # the second reads what the first wrote, as SQLite's single writer guarantees anyway.
+    for_update: str
 
     def next_seq(self, conn: Conn, log: str) -> int | None:
         """The sequence of the next row of `log`, or None to let the table assign it.
@@ -75,12 +79,14 @@ SQLITE = Dialect(
     planner_hints=True,
     greatest="MAX",
     last_seq_sql="SELECT seq FROM sqlite_sequence WHERE name = ?",
+    for_update="",
 )
 POSTGRES = Dialect(
     name="postgresql",
     planner_hints=False,
     greatest="GREATEST",
     last_seq_sql="SELECT last_seq FROM seq_counters WHERE name = ?",
+    for_update=" FOR UPDATE",
 )
 
 

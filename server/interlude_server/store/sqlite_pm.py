@@ -147,7 +147,8 @@ class SqlitePmTx:
 
     def _pm_get(self, table: str, buyer_id: str, row_id: str, parse: Callable[[bytes], T]) -> T | None:
         row = self._c.execute(
-            f"SELECT body FROM {table} WHERE buyer_id = ? AND id = ?", (buyer_id, row_id)
+            f"SELECT body FROM {table} WHERE buyer_id = ? AND id = ?{self._dialect.for_update}",
+            (buyer_id, row_id),
         ).fetchone()
         return None if row is None else parse(row[0])
 

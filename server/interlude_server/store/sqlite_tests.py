@@ -122,7 +122,8 @@ class TestTxMixin:
 
     def _body(self, table: str, buyer_id: str, key: str, value: str) -> bytes | None:
         row = self._c.execute(
-            f"SELECT body FROM {table} WHERE buyer_id = ? AND {key} = ?", (buyer_id, value)
+            f"SELECT body FROM {table} WHERE buyer_id = ? AND {key} = ?{self._dialect.for_update}",
+            (buyer_id, value),
         ).fetchone()
         return None if row is None else bytes(row[0])
 
@@ -177,7 +178,7 @@ class TestTxMixin:
     def get_test_run(self, buyer_id: str, job_id: str) -> TestRun | None:
         row = self._c.execute(
             "SELECT run_number, next_step, started, result_id FROM test_runs "
-            "WHERE buyer_id = ? AND job_id = ?",
+            f"WHERE buyer_id = ? AND job_id = ?{self._dialect.for_update}",
             (buyer_id, job_id),
         ).fetchone()
         if row is None:

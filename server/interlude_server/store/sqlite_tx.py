@@ -30,6 +30,8 @@ _SERVICE_COLUMNS = (
     "state, config_type, service_type, external_id, admin_state, oper_state, "
     "service_date, start_date, end_date, update_time, body"
 )
+# What a put or delete of a service reads of the row it replaces (to keep row_counts right).
+_OLD_SERVICE = "SELECT state, config_type FROM services WHERE buyer_id = ? AND id = ?"
 _ORDER_COLUMNS = "state, external_id, order_date, completion_date, expected_completion_date, start_date, body"
 
 
@@ -90,7 +92,8 @@ class SqliteTx(TestTxMixin, SqlitePmTx):
 
     def get_service(self, buyer_id: str, service_id: str) -> inventory_pb2.Service | None:
         row = self._c.execute(
-            "SELECT body FROM services WHERE buyer_id = ? AND id = ?", (buyer_id, service_id)
+            f"SELECT body FROM services WHERE buyer_id = ? AND id = ?{self._dialect.for_update}",
+            (buyer_id, service_id),
         ).fetchone()
         return None if row is None else inventory_pb2.Service.FromString(row[0])
 
@@ -99,7 +102,8 @@ class SqliteTx(TestTxMixin, SqlitePmTx):
         _require("a service", buyer_id=b, id=sid)
         c = self._c
         old = c.execute(
-            "SELECT state, config_type FROM services WHERE buyer_id = ? AND id = ?", (b, sid)
+            f"{_OLD_SERVICE}{self._dialect.for_update}",
+            (b, sid),
         ).fetchone()
         row = _service_row(service)
         if old is None:
@@ -136,7 +140,8 @@ class SqliteTx(TestTxMixin, SqlitePmTx):
     def delete_service(self, buyer_id: str, service_id: str) -> None:
         c = self._c
         old = c.execute(
-            "SELECT state, config_type FROM services WHERE buyer_id = ? AND id = ?", (buyer_id, service_id)
+            f"{_OLD_SERVICE}{self._dialect.for_update}",
+            (buyer_id, service_id),
         ).fetchone()
         if old is None:
             return
@@ -161,7 +166,8 @@ class SqliteTx(TestTxMixin, SqlitePmTx):
 
     def get_order(self, buyer_id: str, order_id: str) -> ordering_pb2.ServiceOrder | None:
         row = self._c.execute(
-            "SELECT body FROM orders WHERE buyer_id = ? AND id = ?", (buyer_id, order_id)
+            f"SELECT body FROM orders WHERE buyer_id = ? AND id = ?{self._dialect.for_update}",
+            (buyer_id, order_id),
         ).fetchone()
         return None if row is None else ordering_pb2.ServiceOrder.FromString(row[0])
 
@@ -169,7 +175,9 @@ class SqliteTx(TestTxMixin, SqlitePmTx):
         b, oid = order.buyer_id, order.id
         _require("an order", buyer_id=b, id=oid)
         c = self._c
-        old = c.execute("SELECT state FROM orders WHERE buyer_id = ? AND id = ?", (b, oid)).fetchone()
+        old = c.execute(
+            f"SELECT state FROM orders WHERE buyer_id = ? AND id = ?{self._dialect.for_update}", (b, oid)
+        ).fetchone()
         row = _order_row(order)
         if old is None:
             c.execute(
