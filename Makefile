@@ -11,7 +11,7 @@ NODE_STAMP := node_modules/.installed
 BUF := node_modules/.bin/buf
 PYTEST_ARGS ?=
 
-.PHONY: help install proto proto-check breaking stubs docs lint fmt test run bench bench-smoke bench-rest conformance fuzz soak clean
+.PHONY: help install proto proto-check breaking stubs docs lint fmt test run bench bench-smoke bench-rest bench-pg conformance fuzz soak clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -99,6 +99,10 @@ bench-smoke: $(STAMP) ## the suite at tiny sizes into a temporary directory: the
 
 bench-rest: $(STAMP) ## REST GET /service/{id} (in-process) vs gRPC GetService, about a minute
 	$(PY) -m bench.rest_vs_grpc
+
+# Starts a private PostgreSQL cluster (fsync on) from the Debian binaries, or uses INTERLUDE_TEST_PG_DSN.
+bench-pg: $(STAMP) ## durable orders on PostgreSQL vs SQLite in one run, about a minute
+	$(PY) -m bench.pg_vs_sqlite
 
 # MEF's OpenAPI files are not in this repository (see README, "Conformance"); not part of `make test`.
 conformance: $(STAMP) ## schemathesis against the REST adapter: make conformance SPEC_DIR=DIR

@@ -154,11 +154,12 @@ class Uni:
     service: inventory_pb2.Service
 
 
-def order_server(workdir: Path) -> tuple[ServerProcess, list[Uni]]:
-    """A server seeded with 100 buyers of two UNIs each (no simulator step delay); the UNIs."""
+def order_server(workdir: Path, db: str | None = None) -> tuple[ServerProcess, list[Uni]]:
+    """A server seeded with 100 buyers of two UNIs each (no simulator step delay); the UNIs.
+    `db`: its --db (default a SQLite file in its directory)."""
     workdir.mkdir(parents=True, exist_ok=True)
     services_of = write_seed(workdir / "seed.json")
-    server = launch(workdir / "server", "--seed", str(workdir / "seed.json"), "--sim-step-delay", "0")
+    server = launch(workdir / "server", "--seed", str(workdir / "seed.json"), "--sim-step-delay", "0", db=db)
     unis = []
     for who, ids in services_of.items():
         for sid in ids:
@@ -216,12 +217,14 @@ def modify_orders(
     return {"concurrency": concurrency, "unis": len(unis), **result}, acked
 
 
-def acks_after_restart(server: ServerProcess, acked: dict[str, str]) -> tuple[ServerProcess, dict[str, Any]]:
-    """Stop the server, start it again on the same SQLite file and read back every
-    acknowledged order; the restarted server and the count found / missing."""
+def acks_after_restart(
+    server: ServerProcess, acked: dict[str, str], db: str | None = None
+) -> tuple[ServerProcess, dict[str, Any]]:
+    """Stop the server, start it again on the same database (its SQLite file, or `db`) and
+    read back every acknowledged order; the restarted server and the count found / missing."""
     server.stop()
     (server.workdir / "ready").unlink(missing_ok=True)
-    restarted = launch(server.workdir, "--seed", "none", "--sim-step-delay", "0")
+    restarted = launch(server.workdir, "--seed", "none", "--sim-step-delay", "0", db=db)
 
     async def read_back() -> list[str]:
         missing: list[str] = []

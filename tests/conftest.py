@@ -1,8 +1,15 @@
-"""Shared fixtures: the contract as the descriptors describe it, and real server processes."""
+"""Shared fixtures: the contract as the descriptors describe it, real server processes, and
+the store they keep their data in.
+
+Modules marked `pytest.mark.stores("sqlite", "postgresql")` run once per store: their
+servers get their `--db` from `db_for` (a SQLite file in the server's directory, or a fresh
+database of the session's PostgreSQL server). Unmarked modules run on SQLite only.
+"""
 
 from __future__ import annotations
 
 import importlib
+import os
 import pkgutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -12,7 +19,12 @@ import pytest
 from google.protobuf.descriptor import ServiceDescriptor
 
 import interlude_grpc.mef.lso.interlude.v1 as v1pkg
+from tests import server_process
+from tests.pg_cluster import PgServer, PostgresUnavailable, provide
 from tests.server_process import ServerProcess, launch
+
+DbFor = Callable[[Path], "str | None"]
+STORE_ENV = "INTERLUDE_TEST_STORE"
 
 
 def _contract_services() -> list[ServiceDescriptor]:
@@ -30,6 +42,66 @@ def contract_services() -> list[ServiceDescriptor]:
     services = _contract_services()
     assert services, "the contract declares no service"
     return services
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    marker = metafunc.definition.get_closest_marker("stores")
+    if marker is not None and "store_kind" in metafunc.fixturenames:
+        metafunc.parametrize("store_kind", marker.args, indirect=True, scope="module")
+
+
+@pytest.fixture(scope="module")
+def store_kind(request: pytest.FixtureRequest) -> str:
+    """The store of this module's servers: sqlite, or each of the module's `stores` marker."""
+    return str(getattr(request, "param", "sqlite"))
+
+
+def _databases(pg: PgServer) -> Callable[[Path], str]:
+    """A PostgreSQL database per server directory (the same one again on a restart)."""
+    made: dict[Path, str] = {}
+
+    def url(workdir: Path) -> str:
+        if workdir not in made:
+            made[workdir] = pg.create_database(workdir.name)
+        return made[workdir]
+
+    return url
+
+
+@pytest.fixture(scope="module")
+def db_for(store_kind: str, request: pytest.FixtureRequest) -> DbFor:
+    """The `--db` of a server living in a directory: None (a SQLite file there, or whatever
+    INTERLUDE_TEST_STORE chose) or a PostgreSQL database made for that directory."""
+    if store_kind == "sqlite":
+        return lambda workdir: None
+    return _databases(request.getfixturevalue("pg_server"))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def every_server_on_postgresql(request: pytest.FixtureRequest) -> Iterator[None]:
+    """INTERLUDE_TEST_STORE=postgresql: every test server without an explicit `--db` runs on
+    PostgreSQL (a whole-suite run on it; `make test` runs only the marked modules twice)."""
+    choice = os.environ.get(STORE_ENV, "sqlite")
+    if choice not in ("sqlite", "postgresql"):
+        pytest.fail(f"{STORE_ENV} must be sqlite or postgresql, got {choice!r}", pytrace=False)
+    if choice == "sqlite":
+        yield
+        return
+    server_process.default_db = _databases(request.getfixturevalue("pg_server"))
+    yield
+    server_process.default_db = server_process.sqlite_in_workdir
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PgServer]:
+    """A real PostgreSQL server for the whole session (tests/pg_cluster.py); fails, never skips,
+    when none can be provided."""
+    try:
+        running = provide()
+    except PostgresUnavailable as exc:
+        pytest.fail(str(exc), pytrace=False)
+    yield running
+    running.stop()
 
 
 @pytest.fixture(scope="module")

@@ -1,8 +1,9 @@
 """Real `interlude-server` processes for tests.
 
 A server process is `python -m interlude_server.main` on 127.0.0.1 port 0 with
-its own SQLite path, JSON logs to a file and a ready file that tells where it
-listens; it is started for real and stopped with SIGTERM.
+its own SQLite path (or the PostgreSQL database given as `db`), JSON logs to a
+file and a ready file that tells where it listens; it is started for real and
+stopped with SIGTERM.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,6 +20,16 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 START_TIMEOUT_S = 15.0
+
+
+# The database of a server started without `db`: None keeps it on a SQLite file in its
+# directory. With INTERLUDE_TEST_STORE=postgresql, tests/conftest.py sets this to hand
+# every server a PostgreSQL database of its own (the same one again on a restart).
+def sqlite_in_workdir(workdir: Path) -> str | None:
+    return None
+
+
+default_db: Callable[[Path], str | None] = sqlite_in_workdir
 
 
 @dataclass
@@ -50,8 +61,9 @@ class ServerProcess:
         return self.proc.wait()
 
 
-def server_command(workdir: Path, *extra_args: str) -> list[str]:
-    """The command line of a test server whose files all live in `workdir`."""
+def server_command(workdir: Path, *extra_args: str, db: str | None = None) -> list[str]:
+    """The command line of a test server whose files all live in `workdir` (and whose
+    data too, unless `db` names a database)."""
     return [
         sys.executable,
         "-m",
@@ -59,7 +71,7 @@ def server_command(workdir: Path, *extra_args: str) -> list[str]:
         "--grpc-listen",
         "127.0.0.1:0",
         "--db",
-        f"sqlite:///{workdir / 'interlude.db'}",
+        db or f"sqlite:///{workdir / 'interlude.db'}",
         "--ready-file",
         str(workdir / "ready"),
         "--log-format",
@@ -90,14 +102,17 @@ def _wait_until_serving(target: str, deadline: float, credentials: grpc.ChannelC
 
 
 def launch(
-    workdir: Path, *extra_args: str, credentials: grpc.ChannelCredentials | None = None
+    workdir: Path,
+    *extra_args: str,
+    credentials: grpc.ChannelCredentials | None = None,
+    db: str | None = None,
 ) -> ServerProcess:
     """Start a server process and wait (bounded) until it is ready and SERVING
-    (health is checked over TLS with `credentials` when given)."""
+    (health is checked over TLS with `credentials` when given); `db` as in server_command."""
     workdir.mkdir(parents=True, exist_ok=True)
     ready = workdir / "ready"
     log_path = workdir / "server.log"
-    args = server_command(workdir, *extra_args)
+    args = server_command(workdir, *extra_args, db=db if db is not None else default_db(workdir))
     with log_path.open("wb") as log:
         proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     server = ServerProcess(proc, "", log_path, workdir, args)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
 from collections.abc import Callable
@@ -9,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from interlude_server.config import parse_args
 from tests.server_process import ServerProcess
 
 
@@ -29,13 +31,17 @@ def _run(*args: str) -> subprocess.CompletedProcess[str]:
         (["--grpc-listen", "localhost"], ["--grpc-listen", "HOST:PORT", "'localhost'"]),
         (["--grpc-listen", "127.0.0.1:70000"], ["--grpc-listen", "0 to 65535"]),
         (["--seed", "/nonexistent/seed.json"], ["--seed", "/nonexistent/seed.json"]),
-        (["--db", "postgresql://db/interlude"], ["--db", "sqlite:///PATH"]),
+        (["--db", "mysql://db/interlude"], ["--db", "sqlite:///PATH", "postgresql://"]),
         (["--rest-listen", "localhost"], ["--rest-listen", "HOST:PORT"]),
         (["--hub-max-attempts", "0"], ["--hub-max-attempts", "at least 1"]),
         (["--shutdown-grace", "-1"], ["--shutdown-grace", ">= 0"]),
         (["--log-format", "xml"], ["--log-format", "json", "console"]),
         (["--sim-time-scale", "0"], ["--sim-time-scale", "positive number"]),
         (["--db-max-bytes", "4096"], ["--db-max-bytes", "at least 65536"]),
+        (
+            ["--db", "postgresql://u@h/db", "--db-max-bytes", "65536"],
+            ["--db-max-bytes", "SQLite only"],
+        ),
     ],
     ids=[
         "listen-no-port",
@@ -48,6 +54,7 @@ def _run(*args: str) -> subprocess.CompletedProcess[str]:
         "log",
         "time-scale",
         "db-max-bytes",
+        "db-max-bytes-postgresql",
     ],
 )
 def test_bad_flag_exits_2_naming_the_flag(args: list[str], expected: list[str]) -> None:
@@ -94,3 +101,22 @@ def test_a_bad_sim_seed_or_test_fault_file_exits_2_naming_the_problem(tmp_path: 
     assert bad.returncode == 2
     assert "sim_faults.invalid" in bad.stderr
     assert "testFaults[0]" in bad.stderr
+
+
+def test_db_names_a_sqlite_file_by_url_or_path_or_a_postgresql_database() -> None:
+    assert parse_args(["--db", "sqlite:///var/x.db"]).db_path == Path("var/x.db")
+    assert parse_args(["--db", "var/y.db"]).db_path == Path("var/y.db")
+    pg = parse_args(["--db", "postgresql://u@db.example.net:5433/interlude?sslmode=require"])
+    assert pg.db_path is None
+    assert pg.db_url == "postgresql://u@db.example.net:5433/interlude?sslmode=require"
+
+
+def test_an_unreachable_postgresql_exits_1_without_logging_the_password() -> None:
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    result = _run("--db", f"postgresql://u:hunter2@127.0.0.1:{port}/db", "--log-format", "json")
+    assert result.returncode == 1, result.stderr
+    assert '"event": "store.unavailable"' in result.stderr
+    assert "cannot reach the database" in result.stderr
+    assert "hunter2" not in result.stderr

@@ -11,6 +11,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit, urlunsplit
 
 from interlude_server.auth.settings import SecuritySettings, add_security_arguments, settings_from_args
 from interlude_server.limits import Limits, add_limit_arguments, limits_from_args
@@ -21,6 +22,7 @@ LogFormat = Literal["json", "console"]
 DEFAULT_GRPC_LISTEN = "127.0.0.1:50051"
 DEFAULT_DB = "sqlite:///./var/interlude.db"
 SQLITE_PREFIX = "sqlite:///"
+POSTGRES_PREFIXES = ("postgresql://", "postgres://")
 LOG_LEVELS = ("debug", "info", "warning", "error")
 
 
@@ -53,7 +55,7 @@ class Config:
     grpc_listen: Listen
     rest_listen: Listen | None
     db_url: str
-    db_path: Path
+    db_path: Path | None  # the SQLite file; None when db_url is a PostgreSQL URL
     seed: Seed
     log_format: LogFormat
     log_level: str
@@ -97,13 +99,28 @@ def parse_rest_listen(value: str) -> Listen | None:
     return parse_listen(value)
 
 
+def is_postgres_url(url: str) -> bool:
+    """Whether `--db` names a PostgreSQL database (libpq URL) rather than a SQLite file."""
+    return url.startswith(POSTGRES_PREFIXES)
+
+
+def redacted_db_url(url: str) -> str:
+    """The URL without its password, for logs."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
 def sqlite_path(url: str) -> Path:
-    """The file of a `sqlite:///PATH` URL."""
-    if not url.startswith(SQLITE_PREFIX) or len(url) == len(SQLITE_PREFIX):
+    """The file of a `sqlite:///PATH` URL, or of a plain PATH (no scheme)."""
+    plain = "://" not in url and url != ""
+    if not plain and (not url.startswith(SQLITE_PREFIX) or len(url) == len(SQLITE_PREFIX)):
         raise argparse.ArgumentTypeError(
-            f"expected sqlite:///PATH (only SQLite is supported for now), got {url!r}"
+            f"expected sqlite:///PATH, a file path or postgresql://USER@HOST/DBNAME, got {url!r}"
         )
-    path = url[len(SQLITE_PREFIX) :]
+    path = url if plain else url[len(SQLITE_PREFIX) :]
     if path == ":memory:":
         raise argparse.ArgumentTypeError("an in-memory database loses every order on exit; give a file path")
     return Path(path)
@@ -153,7 +170,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="MEF REST adapter listen address, or off (default off)",
     )
     parser.add_argument(
-        "--db", default=DEFAULT_DB, metavar="URL", help=f"database URL (default {DEFAULT_DB})"
+        "--db",
+        default=DEFAULT_DB,
+        metavar="URL",
+        help=f"sqlite:///PATH (or a plain file path) or postgresql://USER@HOST:PORT/DBNAME "
+        f"(default {DEFAULT_DB})",
     )
     parser.add_argument(
         "--db-max-bytes",
@@ -322,10 +343,14 @@ def parse_args(argv: list[str] | None = None) -> Config:
         CallbackPolicy(ns.hub_callback_allow)
     except ValueError as exc:
         parser.error(f"argument --hub-callback-allow: {exc}")
-    try:
-        db_path = sqlite_path(ns.db)
-    except argparse.ArgumentTypeError as exc:
-        parser.error(f"argument --db: {exc}")
+    db_path: Path | None = None
+    if not is_postgres_url(ns.db):
+        try:
+            db_path = sqlite_path(ns.db)
+        except argparse.ArgumentTypeError as exc:
+            parser.error(f"argument --db: {exc}")
+    elif ns.db_max_bytes is not None:
+        parser.error("argument --db-max-bytes: applies to SQLite only (PostgreSQL has its own quotas)")
     if ns.db_max_bytes is not None and ns.db_max_bytes < 65536:
         parser.error("argument --db-max-bytes: must be at least 65536")
     if ns.event_retention_count < 1:

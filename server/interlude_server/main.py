@@ -24,7 +24,8 @@ from interlude_server.api.tls import server_credentials
 from interlude_server.app import RunningServer, ServerSecurity, start_server
 from interlude_server.auth.authenticator import Authenticator
 from interlude_server.auth.settings import build_authenticator
-from interlude_server.config import Config, parse_args
+from interlude_server.config import Config, parse_args, redacted_db_url
+from interlude_server.domain.errors import StorageUnavailable
 from interlude_server.events.hub import EventHub, MeasurementHub, Wakeups, close_all, route_commits
 from interlude_server.events.retention import run_retention
 from interlude_server.observability.logging import configure_logging
@@ -36,6 +37,7 @@ from interlude_server.partner.test_simulator import SimulatedTester, TestFaultRu
 from interlude_server.rest.delivery import Dispatcher
 from interlude_server.rest.server import InProcessRest, delivery_settings, start_in_process
 from interlude_server.seed.loader import SeedError, load_seed
+from interlude_server.store.base import Store
 from interlude_server.store.sqlite import SqliteStore
 
 _log = structlog.get_logger("interlude_server")
@@ -49,7 +51,16 @@ def write_ready_file(path: Path, content: str) -> None:
     os.replace(tmp, path)
 
 
-async def _seed(config: Config, store: SqliteStore) -> None:
+def open_store(config: Config) -> Store:
+    """The store `--db` names: a SQLite file, or a PostgreSQL database (imported only then)."""
+    if config.db_path is not None:
+        return SqliteStore(config.db_path, max_bytes=config.db_max_bytes)
+    from interlude_server.store.pg import PgStore
+
+    return PgStore(config.db_url)
+
+
+async def _seed(config: Config, store: Store) -> None:
     if config.seed.kind == "none":
         return
     source = config.seed.path if config.seed.path is not None else "demo"
@@ -75,8 +86,12 @@ async def serve(
     test_faults: list[TestFaultRule] | None = None,
 ) -> int:
     """Serve until SIGTERM or SIGINT, then shut down gracefully; the process exit code."""
-    store = SqliteStore(config.db_path, max_bytes=config.db_max_bytes)
-    await store.open()
+    store = open_store(config)
+    try:
+        await store.open()
+    except StorageUnavailable as exc:
+        _log.error("store.unavailable", error=str(exc))
+        return 1
     retention: asyncio.Task[None] | None = None
     try:
         try:
@@ -201,7 +216,7 @@ async def _wait_for_signal(
         tls="mtls" if config.security.tls and config.security.tls.client_ca else bool(config.security.tls),
         rest_address=rest_address,
         pid=os.getpid(),
-        db=str(config.db_path),
+        db=str(config.db_path) if config.db_path is not None else redacted_db_url(config.db_url),
         orders_resumed=resumed,
         test_jobs_resumed=tests_resumed,
         pm_jobs_resumed=jobs_resumed,
@@ -215,7 +230,8 @@ def main(argv: list[str] | None = None) -> int:
     """Console entry point of `interlude-server`."""
     config = parse_args(argv)
     configure_logging(config.log_format, config.log_level)
-    config.db_path.parent.mkdir(parents=True, exist_ok=True)
+    if config.db_path is not None:
+        config.db_path.parent.mkdir(parents=True, exist_ok=True)
     try:
         faults = load_faults(config.sim_faults) if config.sim_faults else []
         test_faults = load_test_faults(config.sim_faults) if config.sim_faults else []

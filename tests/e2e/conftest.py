@@ -1,4 +1,8 @@
-"""A real server with the demo seed and a fast Partner simulator, shared per test module."""
+"""A real server with the demo seed and a fast Partner simulator, shared per test module.
+
+Its data lives where `db_for` (tests/conftest.py) says: on SQLite, or once per store in
+modules marked `pytest.mark.stores("sqlite", "postgresql")`.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ from pathlib import Path
 import grpc
 import pytest
 
+from tests.conftest import DbFor
 from tests.e2e.helpers import Stubs
 from tests.server_process import ServerProcess, launch
 
@@ -27,16 +32,19 @@ FAULTS = {
 }
 
 
-def launch_demo(workdir: Path, *extra: str) -> ServerProcess:
+def launch_demo(workdir: Path, *extra: str, db: str | None = None) -> ServerProcess:
     """A server with the demo seed, a fast simulator and the FAULTS rules, plus `extra` flags."""
     faults = workdir / "faults.json"
     faults.write_text(json.dumps(FAULTS))
-    return launch(workdir, "--seed", "demo", "--sim-step-delay", "0.02", "--sim-faults", str(faults), *extra)
+    return launch(
+        workdir, "--seed", "demo", "--sim-step-delay", "0.02", "--sim-faults", str(faults), *extra, db=db
+    )
 
 
 @pytest.fixture(scope="module")
-def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    running = launch_demo(tmp_path_factory.mktemp("demo"))
+def demo_server(tmp_path_factory: pytest.TempPathFactory, db_for: DbFor) -> Iterator[ServerProcess]:
+    workdir = tmp_path_factory.mktemp("demo")
+    running = launch_demo(workdir, db=db_for(workdir))
     yield running
     assert running.stop() == 0
 

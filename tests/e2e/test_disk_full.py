@@ -28,11 +28,21 @@ def _fill(stubs: Stubs, acked: list[str]) -> grpc.RpcError:
 
 def test_a_full_database_refuses_writes_keeps_reads_and_stays_intact(tmp_path: Path) -> None:
     workdir = tmp_path / "full"
-    first = launch(workdir, "--seed", "demo")
+    on_sqlite = (
+        f"sqlite:///{workdir / 'interlude.db'}"  # the quota is SQLite's, whatever INTERLUDE_TEST_STORE says
+    )
+    first = launch(workdir, "--seed", "demo", db=on_sqlite)
     assert first.stop() == 0
     size = (workdir / "interlude.db").stat().st_size
     server = launch(
-        workdir, "--seed", "demo", "--sim-step-delay", "0.01", "--db-max-bytes", str(size + 65536)
+        workdir,
+        "--seed",
+        "demo",
+        "--sim-step-delay",
+        "0.01",
+        "--db-max-bytes",
+        str(size + 65536),
+        db=on_sqlite,
     )
     acked: list[str] = []
     try:
@@ -56,7 +66,7 @@ def test_a_full_database_refuses_writes_keeps_reads_and_stays_intact(tmp_path: P
     with sqlite3.connect(workdir / "interlude.db") as db:
         assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     (workdir / "ready").unlink(missing_ok=True)
-    roomy = launch(workdir, "--seed", "demo", "--sim-step-delay", "0.01")
+    roomy = launch(workdir, "--seed", "demo", "--sim-step-delay", "0.01", db=on_sqlite)
     try:
         with grpc.insecure_channel(roomy.target) as channel:
             stubs = Stubs.on(channel)

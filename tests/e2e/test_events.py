@@ -12,10 +12,12 @@ import pytest
 from google.protobuf import duration_pb2, timestamp_pb2
 
 from interlude_grpc.mef.lso.interlude.v1 import common_pb2, events_pb2, events_pb2_grpc, ordering_pb2
+from tests.conftest import DbFor
 from tests.e2e.helpers import ALPHA, BETA, Stubs, rich_error, wait_for_order
 from tests.e2e.streams import Collector, completed_orders, toggle_admin_states
 from tests.server_process import ServerProcess, launch
 
+pytestmark = pytest.mark.stores("sqlite", "postgresql")
 Ev = events_pb2
 FAST = ("--seed", "demo", "--sim-step-delay", "0")
 
@@ -29,8 +31,8 @@ def _ids(events: list[events_pb2.Event]) -> list[str]:
 
 
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[ServerProcess]:
-    running = launch(tmp_path / "events", *FAST)
+def server(tmp_path: Path, db_for: DbFor) -> Iterator[ServerProcess]:
+    running = launch(tmp_path / "events", *FAST, db=db_for(tmp_path / "events"))
     yield running
     running.stop()
 
@@ -65,9 +67,9 @@ def test_a_resumed_subscriber_gets_exactly_the_events_it_missed(server: ServerPr
     assert all(e.resume_token for e in got)
 
 
-def test_resume_across_a_server_restart_loses_nothing(tmp_path: Path) -> None:
+def test_resume_across_a_server_restart_loses_nothing(tmp_path: Path, db_for: DbFor) -> None:
     workdir = tmp_path / "restart"
-    server = launch(workdir, *FAST)
+    server = launch(workdir, *FAST, db=db_for(workdir))
     with grpc.insecure_channel(server.target) as channel:
         reference = Collector(channel, events_pb2.StreamEventsRequest())
         reference.wait_for(reference.synced)
@@ -79,7 +81,7 @@ def test_resume_across_a_server_restart_loses_nothing(tmp_path: Path) -> None:
     assert reference.error is not None
     assert rich_error(reference.error).reason == "SHUTTING_DOWN"
     (workdir / "ready").unlink(missing_ok=True)
-    restarted = launch(workdir, *FAST)
+    restarted = launch(workdir, *FAST, db=db_for(workdir))
     try:
         with grpc.insecure_channel(restarted.target) as channel:
             resumed = Collector(channel, _resume(token))
@@ -92,9 +94,10 @@ def test_resume_across_a_server_restart_loses_nothing(tmp_path: Path) -> None:
     assert len(got) > 50
 
 
-def test_a_token_older_than_retention_is_out_of_range(tmp_path: Path) -> None:
+def test_a_token_older_than_retention_is_out_of_range(tmp_path: Path, db_for: DbFor) -> None:
+    workdir = tmp_path / "expiry"
     server = launch(
-        tmp_path / "expiry", *FAST, "--event-retention-count", "20", "--event-prune-interval", "0.1"
+        workdir, *FAST, "--event-retention-count", "20", "--event-prune-interval", "0.1", db=db_for(workdir)
     )
     try:
         with grpc.insecure_channel(server.target) as channel:
@@ -135,8 +138,11 @@ def _drain(items: Iterator[events_pb2.StreamEventsResponse], into: list[events_p
             into.append(item.event)
 
 
-def test_a_slow_subscriber_is_cut_off_and_resumes_while_a_fast_one_gets_everything(tmp_path: Path) -> None:
-    server = launch(tmp_path / "slow", *FAST, "--event-subscriber-buffer", "20")
+def test_a_slow_subscriber_is_cut_off_and_resumes_while_a_fast_one_gets_everything(
+    tmp_path: Path, db_for: DbFor
+) -> None:
+    workdir = tmp_path / "slow"
+    server = launch(workdir, *FAST, "--event-subscriber-buffer", "20", db=db_for(workdir))
     try:
         # Without BDP probing the slow client's HTTP/2 window stays small, so the server
         # feels the back-pressure after ~64 KiB instead of megabytes.

@@ -12,6 +12,8 @@ from interlude_grpc.mef.lso.interlude.v1 import common_pb2, inventory_pb2
 from tests.e2e.helpers import ALPHA, BETA, UNI, Stubs, rich_error
 from tests.server_process import ServerProcess
 
+pytestmark = pytest.mark.stores("sqlite", "postgresql")
+
 ALPHA_IDS = {
     "alpha-uni-1", "alpha-uni-2", "alpha-uni-3", "alpha-enni-1", "alpha-enni-2",
     "alpha-ovc-1", "alpha-ovc-1-ep-1", "alpha-ovc-1-ep-2",

@@ -11,6 +11,8 @@ from google.protobuf import field_mask_pb2, json_format, struct_pb2, timestamp_p
 from interlude_grpc.mef.lso.interlude.v1 import common_pb2, inventory_pb2, ordering_pb2
 from tests.e2e.helpers import ALPHA, BETA, EVC, OVC, Stubs, rich_error, wait_for_order
 
+pytestmark = pytest.mark.stores("sqlite", "postgresql")
+
 Ord = ordering_pb2
 CIR = "service_configuration.attributes.ingressBandwidthProfilePerOvcEndPoint.cir.amount"
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import random
-import sqlite3
 from typing import Any
 
 import pytest
@@ -14,6 +13,7 @@ from interlude_server.store.sqlite import SqliteStore
 from interlude_server.store.sqlite_keys import field_key, timestamp_key
 from interlude_server.store.sqlite_tx import SqliteTx
 from tests.store.builders import BUYER, OTHER_BUYER, OVC, UNI, putter, service, ts
+from tests.store.conftest import query
 
 ORDERS = ["", "id", "service_date", "service_date desc", "update_time", "update_time desc"]
 
@@ -151,14 +151,14 @@ async def test_totals_follow_puts_state_and_type_changes_and_deletes(store: Sqli
     assert await total(state=[active], external_id="x") == 2
     assert await total(external_id="x") == 3
     assert await store.count_services() == 14
-    with sqlite3.connect(store.path) as conn:
-        counted = conn.execute(
-            "SELECT buyer_id, state, config_type, n FROM row_counts "
-            "WHERE tbl = 'services' AND n != 0 ORDER BY 1, 2, 3"
-        ).fetchall()
-        actual = conn.execute(
-            "SELECT buyer_id, state, config_type, COUNT(*) FROM services GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"
-        ).fetchall()
+    counted = query(
+        store,
+        "SELECT buyer_id, state, config_type, n FROM row_counts "
+        "WHERE tbl = 'services' AND n != 0 ORDER BY 1, 2, 3",
+    )
+    actual = query(
+        store, "SELECT buyer_id, state, config_type, COUNT(*) FROM services GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"
+    )
     assert counted == actual
 
 

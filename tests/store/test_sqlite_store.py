@@ -191,8 +191,8 @@ async def test_data_survives_close_and_reopen(tmp_path: Path) -> None:
         await reopened.close()
 
 
-async def test_database_is_in_wal_mode_with_the_current_schema_version(store: SqliteStore) -> None:
-    with sqlite3.connect(store.path) as conn:
+async def test_database_is_in_wal_mode_with_the_current_schema_version(sqlite_store: SqliteStore) -> None:
+    with sqlite3.connect(sqlite_store.path) as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         assert conn.execute("SELECT version FROM schema_version").fetchall() == [(SCHEMA_VERSION,)]
 

@@ -9,7 +9,9 @@ from typing import Any
 from interlude_server.store.base import HubSubscription
 
 HUB_COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(HubSubscription))
-SELECT_HUB = f"SELECT {', '.join(HUB_COLUMNS)} FROM hub_subscriptions"
+# Quoted: `authorization` is a reserved word in PostgreSQL.
+_QUOTED = ", ".join(f'"{c}"' for c in HUB_COLUMNS)
+SELECT_HUB = f"SELECT {_QUOTED} FROM hub_subscriptions"
 
 
 def hub_row(sub: HubSubscription) -> tuple[Any, ...]:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
-
 from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2
 
@@ -41,14 +39,3 @@ def key_timestamp(key: str) -> timestamp_pb2.Timestamp | None:
     ts = timestamp_pb2.Timestamp()
     ts.seconds, ts.nanos = value // 1_000_000_000 - _EPOCH_OFFSET, value % 1_000_000_000
     return ts
-
-
-def next_seq(conn: sqlite3.Connection, table: str) -> int:
-    """The `seq` the next row of AUTOINCREMENT `table` gets: one more than the highest ever used.
-
-    Read inside the write transaction, whose lock no other writer (thread or process) can
-    take before the commit, so the row can be inserted once with a body that already
-    carries its own sequence, instead of inserted and then rewritten.
-    """
-    row = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = ?", (table,)).fetchone()
-    return (int(row[0]) if row else 0) + 1

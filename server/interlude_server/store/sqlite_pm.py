@@ -8,15 +8,15 @@ lives in this one module beside its schema (sqlite_pm_schema).
 from __future__ import annotations
 
 import dataclasses
-import sqlite3
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
 from interlude_grpc.mef.lso.interlude.v1 import performance_pb2
 from interlude_server.store import sqlite_queries as q
 from interlude_server.store.base import Committed, Page, PageRequest
+from interlude_server.store.dialect import MEASUREMENT_LOG, Conn, Dialect, upsert
 from interlude_server.store.pm_base import MeasurementBatch, MeasurementRange
-from interlude_server.store.sqlite_keys import field_key, next_seq, timestamp_key
+from interlude_server.store.sqlite_keys import field_key, timestamp_key
 from interlude_server.store.sqlite_reads import BodyReads
 
 Pm = performance_pb2
@@ -139,21 +139,21 @@ class SqlitePmTx:
     """PM writes; mixed into SqliteTx, whose `_c` is the open write connection."""
 
     appended: list[tuple[str, Committed]]
+    _dialect: Dialect
 
     @property
-    def _c(self) -> sqlite3.Connection:
+    def _c(self) -> Conn:
         raise NotImplementedError
 
     def _pm_get(self, table: str, buyer_id: str, row_id: str, parse: Callable[[bytes], T]) -> T | None:
         row = self._c.execute(
-            f"SELECT body FROM {table} WHERE buyer_id = ? AND id = ?", (buyer_id, row_id)
+            f"SELECT body FROM {table} WHERE buyer_id = ? AND id = ?{self._dialect.for_update}",
+            (buyer_id, row_id),
         ).fetchone()
         return None if row is None else parse(row[0])
 
     def _pm_upsert(self, table: str, columns: dict[str, object]) -> None:
-        names = ", ".join(columns)
-        marks = ", ".join("?" for _ in columns)
-        self._c.execute(f"INSERT OR REPLACE INTO {table} ({names}) VALUES ({marks})", tuple(columns.values()))
+        upsert(self._c, table, ("buyer_id", "id"), columns)
 
     def get_pm_profile(self, buyer_id: str, profile_id: str) -> Pm.PerformanceProfile | None:
         return self._pm_get("pm_profiles", buyer_id, profile_id, Pm.PerformanceProfile.FromString)
@@ -267,36 +267,42 @@ class SqlitePmTx:
         )
 
     def add_pm_tracking(self, buyer_id: str, record: Pm.PerformanceTrackingRecord) -> None:
-        seq = next_seq(self._c, "pm_tracking")
-        if not record.id:
-            record.id = str(seq)
-        self._c.execute(
-            "INSERT INTO pm_tracking (seq, buyer_id, related_id, related_type, created, body) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
+        (seq,) = self._c.execute(
+            "INSERT INTO pm_tracking (buyer_id, related_id, related_type, created, body) "
+            "VALUES (?, ?, ?, ?, ?) RETURNING seq",
             (
-                seq,
                 buyer_id,
                 record.related_object_id,
                 int(record.related_object_type),
                 field_key(record, "creation_date_time"),
-                record.SerializeToString(),
+                b"",
             ),
-        )
+        ).fetchone()
+        if not record.id:
+            record.id = str(seq)
+        self._c.execute("UPDATE pm_tracking SET body = ? WHERE seq = ?", (record.SerializeToString(), seq))
 
     def append_measurements(self, buyer_id: str, batch: MeasurementBatch) -> int:
         end_key = max(
             (timestamp_key(m.interval_end_time) for m in batch.measurements), default=batch.interval_start_key
         )
         body = Pm.MeasurementUpdate(measurements=batch.measurements).SerializeToString()
-        cur = self._c.execute(
-            "INSERT INTO pm_measurements (buyer_id, job_id, service_ids, interval_start, interval_end, body) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
-            (buyer_id, batch.job_id, "\n".join(batch.service_ids), batch.interval_start_key, end_key, body),
-        )
-        seq = cur.lastrowid
-        assert seq is not None
+        (seq,) = self._c.execute(
+            "INSERT INTO pm_measurements "
+            "(seq, buyer_id, job_id, service_ids, interval_start, interval_end, body) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING seq",
+            (
+                self._dialect.next_seq(self._c, MEASUREMENT_LOG),
+                buyer_id,
+                batch.job_id,
+                "\n".join(batch.service_ids),
+                batch.interval_start_key,
+                end_key,
+                body,
+            ),
+        ).fetchone()
         self.appended.append((buyer_id, dataclasses.replace(batch, sequence=seq)))
-        return seq
+        return int(seq)
 
     def job_measurements(
         self, buyer_id: str, job_id: str, start_after_key: str, start_before_key: str
@@ -340,7 +346,7 @@ class SqlitePmReads(BodyReads):
     async def live_pm_jobs(self, live_states: tuple[int, ...]) -> list[Pm.PerformanceJob]:
         marks = ", ".join("?" for _ in live_states)
 
-        def run(conn: sqlite3.Connection) -> list[Pm.PerformanceJob]:
+        def run(conn: Conn) -> list[Pm.PerformanceJob]:
             rows = conn.execute(
                 f"SELECT body FROM pm_jobs WHERE state IN ({marks}) ORDER BY created, buyer_id, id",
                 live_states,
@@ -376,14 +382,13 @@ class SqlitePmReads(BodyReads):
         )
 
     async def measurement_log_last_seq(self) -> int:
-        def run(conn: sqlite3.Connection) -> int:
-            row = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'pm_measurements'").fetchone()
-            return int(row[0]) if row else 0
+        def run(conn: Conn) -> int:
+            return self._dialect.last_seq(conn, MEASUREMENT_LOG)
 
         return await self._read(run)
 
     async def sim_clock_origin_ns(self) -> int:
-        def run(conn: sqlite3.Connection) -> int:
+        def run(conn: Conn) -> int:
             (origin,) = conn.execute("SELECT origin_ns FROM pm_sim_clock WHERE id = 1").fetchone()
             return int(origin)
 

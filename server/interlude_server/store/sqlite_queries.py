@@ -8,7 +8,6 @@ never a skip over earlier rows (no OFFSET).
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
@@ -20,6 +19,7 @@ from interlude_grpc.mef.lso.interlude.v1 import (
     ordering_pb2,
 )
 from interlude_server.store.base import Page, PageRequest
+from interlude_server.store.dialect import SQLITE, Conn, Dialect
 from interlude_server.store.sqlite_keys import timestamp_key
 
 Item = TypeVar("Item")
@@ -102,7 +102,7 @@ class Where:
                 sub_params.append(seek[2])
             clauses.append(f"{sub.column} IN ({select})")
             params.extend(sub_params)
-        return (" AND ".join(clauses) if clauses else "1"), params
+        return (" AND ".join(clauses) if clauses else "1 = 1"), params
 
 
 def _states(values: Sequence[int]) -> list[int]:
@@ -217,7 +217,7 @@ def counted(f: inventory_pb2.ServiceFilter | ordering_pb2.ServiceOrderFilter) ->
     return Counted(_states(list(f.state)), types)
 
 
-def counted_total(conn: sqlite3.Connection, table: str, buyer_id: str, c: Counted) -> int:
+def counted_total(conn: Conn, table: str, buyer_id: str, c: Counted) -> int:
     """O(1) total (a sum over a few rows per buyer) from row_counts, kept by every put and delete."""
     w = Where()
     w.add("tbl = ?", table)
@@ -239,13 +239,14 @@ def _check_after(ordering: Ordering, after: Key) -> None:
 
 
 def fetch_page(
-    conn: sqlite3.Connection,
+    conn: Conn,
     table: str,
     where: Where,
     ordering: Ordering,
     page: PageRequest,
     parse: Callable[[bytes], Item],
     total: int | None = None,
+    dialect: Dialect = SQLITE,
 ) -> Page[Item]:
     """One keyset page of `table` under `where`; counts the matches unless `total` is given.
 
@@ -253,12 +254,13 @@ def fetch_page(
     matches are probed by primary key) rather than by scanning the main table in
     sort order: a unary `+` keeps SQLite from using the sort index for the
     keyset. For the single-column order the keyset also narrows the side table.
+    PostgreSQL's planner needs no such hint (and has no unary `+` for text).
     """
     if page.limit < 1:
         raise ValueError("page limit must be at least 1")
     cols = ordering.columns
     op = "<" if ordering.descending else ">"
-    plus = "+" if where.subqueries else ""
+    plus = "+" if where.subqueries and dialect.planner_hints else ""
     keyset: list[str] = []
     key_params: list[object] = []
     seek: tuple[str, str, object] | None = None

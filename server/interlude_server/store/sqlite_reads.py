@@ -1,18 +1,17 @@
 """Reads every body-per-row table shares: one row by (buyer, id), one keyset page.
 
-Mixed into SqliteStore (with the area mixins that use it); `_read` and `_read_now` are
-the store's: a function on a reader thread in one read transaction, or one statement
-run at once on the caller's thread.
+Mixed into SqliteStore and PgStore (with the area mixins that use it); `_read` is
+the store's: it runs a function on a reader connection in one read transaction.
 """
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable
 from typing import TypeVar
 
 from interlude_server.store import sqlite_queries as q
 from interlude_server.store.base import Page, PageRequest
+from interlude_server.store.dialect import SQLITE, Conn, Dialect
 
 T = TypeVar("T")
 
@@ -20,25 +19,29 @@ T = TypeVar("T")
 class BodyReads:
     """`_by_id` and `_page_of` over tables with `buyer_id`, `id` and a serialized `body`."""
 
-    async def _read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        raise NotImplementedError  # SqliteStore's
+    _dialect: Dialect = SQLITE
 
-    async def _read_now(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        raise NotImplementedError  # SqliteStore's
+    async def _read(self, fn: Callable[[Conn], T]) -> T:
+        raise NotImplementedError  # the store's
+
+    async def _read_one(self, fn: Callable[[Conn], T]) -> T:
+        """A read of one statement, which is its own snapshot: PostgreSQL skips the
+        BEGIN/ROLLBACK round trips of `_read` for it."""
+        return await self._read(fn)
 
     async def _by_id(self, table: str, buyer_id: str, row_id: str, parse: Callable[[bytes], T]) -> T | None:
-        def run(conn: sqlite3.Connection) -> T | None:
+        def run(conn: Conn) -> T | None:
             row = conn.execute(
                 f"SELECT body FROM {table} WHERE buyer_id = ? AND id = ?", (buyer_id, row_id)
             ).fetchone()
             return None if row is None else parse(bytes(row[0]))
 
-        return await self._read_now(run)
+        return await self._read_one(run)
 
     async def _page_of(
         self, table: str, where: q.Where, ordering: q.Ordering, page: PageRequest, parse: Callable[[bytes], T]
     ) -> Page[T]:
         result: Page[T] = await self._read(
-            lambda conn: q.fetch_page(conn, table, where, ordering, page, parse)
+            lambda conn: q.fetch_page(conn, table, where, ordering, page, parse, dialect=self._dialect)
         )
         return result

@@ -12,8 +12,9 @@ from version i to version i + 1; later issues append steps, never edit them.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
+from interlude_server.store.dialect import Conn
 from interlude_server.store.sqlite_pm_schema import PM_TABLES
 from interlude_server.store.sqlite_tests import TESTS_MIGRATION
 
@@ -234,25 +235,40 @@ def schema_version(conn: sqlite3.Connection) -> int:
     return int(row[0]) if row is not None and row[0] is not None else 0
 
 
-def migrate(conn: sqlite3.Connection, migrations: Sequence[Migration] = MIGRATIONS) -> int:
+def migrate(
+    conn: Conn,
+    migrations: Sequence[Migration] = MIGRATIONS,
+    *,
+    begin: str = "BEGIN IMMEDIATE",
+    lock: Sequence[str] = (),
+    prelude: Sequence[str] = (),
+    translate: Callable[[str], str] = lambda statement: statement,
+) -> int:
     """Bring the schema to `len(migrations)` in one transaction; return that version.
 
     Raises SchemaVersionError if the database is newer than `migrations` know.
-    `conn` must be in autocommit mode (isolation_level=None).
+    `conn` must be in autocommit mode (isolation_level=None). The keywords serve
+    PostgreSQL (pg_schema): statements taking its migration lock, objects only it
+    needs (`prelude`, created with the first migration) and its dialect of each statement.
     """
     target = len(migrations)
-    conn.execute("BEGIN IMMEDIATE")
+    conn.execute(begin)
     try:
+        for statement in lock:
+            conn.execute(statement)
         conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
-        current = schema_version(conn)
+        row = conn.execute("SELECT MAX(version) FROM schema_version").fetchone()
+        current = int(row[0]) if row is not None and row[0] is not None else 0
         if current > target:
             raise SchemaVersionError(
                 f"database schema version {current} is newer than this server supports "
                 f"({target}); run a newer interlude-server or restore a matching backup"
             )
+        for statement in prelude if current == 0 else ():
+            conn.execute(statement)
         for step in migrations[current:]:
             for statement in step:
-                conn.execute(statement)
+                conn.execute(translate(statement))
         if current != target:
             conn.execute("DELETE FROM schema_version")
             conn.execute("INSERT INTO schema_version (version) VALUES (?)", (target,))

@@ -9,12 +9,12 @@ the commit order a StreamTestResults client resumes from.
 
 from __future__ import annotations
 
-import sqlite3
 from typing import Any, TypeVar
 
 from interlude_grpc.mef.lso.interlude.v1 import service_test_pb2
 from interlude_server.store import sqlite_queries as q
 from interlude_server.store.base import Page, PageRequest, TestRun
+from interlude_server.store.dialect import TEST_ITEM_LOG, Conn, Dialect, upsert
 from interlude_server.store.sqlite_keys import field_key, key_timestamp, timestamp_key
 from interlude_server.store.sqlite_reads import BodyReads
 
@@ -105,24 +105,25 @@ TESTS_MIGRATION: tuple[str, ...] = (
 )
 
 
-def _upsert(conn: sqlite3.Connection, table: str, columns: dict[str, Any]) -> None:
-    names = ", ".join(columns)
-    marks = ", ".join("?" for _ in columns)
-    conn.execute(f"INSERT OR REPLACE INTO {table} ({names}) VALUES ({marks})", tuple(columns.values()))
+def _upsert(conn: Conn, table: str, columns: dict[str, Any]) -> None:
+    """Every testing table but test_runs is keyed by (buyer_id, id)."""
+    upsert(conn, table, ("buyer_id", "job_id" if table == "test_runs" else "id"), columns)
 
 
 class TestTxMixin:
     """The testing part of SqliteTx; `_c` is the write connection."""
 
     __test__ = False  # not a pytest test class
+    _dialect: Dialect
 
     @property
-    def _c(self) -> sqlite3.Connection:
+    def _c(self) -> Conn:
         raise NotImplementedError
 
     def _body(self, table: str, buyer_id: str, key: str, value: str) -> bytes | None:
         row = self._c.execute(
-            f"SELECT body FROM {table} WHERE buyer_id = ? AND {key} = ?", (buyer_id, value)
+            f"SELECT body FROM {table} WHERE buyer_id = ? AND {key} = ?{self._dialect.for_update}",
+            (buyer_id, value),
         ).fetchone()
         return None if row is None else bytes(row[0])
 
@@ -177,7 +178,7 @@ class TestTxMixin:
     def get_test_run(self, buyer_id: str, job_id: str) -> TestRun | None:
         row = self._c.execute(
             "SELECT run_number, next_step, started, result_id FROM test_runs "
-            "WHERE buyer_id = ? AND job_id = ?",
+            f"WHERE buyer_id = ? AND job_id = ?{self._dialect.for_update}",
             (buyer_id, job_id),
         ).fetchone()
         if row is None:
@@ -255,12 +256,18 @@ class TestTxMixin:
     def append_test_item(
         self, buyer_id: str, job_id: str, run_number: int, item: service_test_pb2.StreamTestResultsResponse
     ) -> int:
-        cur = self._c.execute(
-            "INSERT INTO test_items (buyer_id, job_id, run_number, body) VALUES (?, ?, ?, ?)",
-            (buyer_id, job_id, run_number, item.SerializeToString()),
-        )
-        assert cur.lastrowid is not None
-        return int(cur.lastrowid)
+        (seq,) = self._c.execute(
+            "INSERT INTO test_items (seq, buyer_id, job_id, run_number, body) VALUES (?, ?, ?, ?, ?) "
+            "RETURNING seq",
+            (
+                self._dialect.next_seq(self._c, TEST_ITEM_LOG),
+                buyer_id,
+                job_id,
+                run_number,
+                item.SerializeToString(),
+            ),
+        ).fetchone()
+        return int(seq)
 
     def test_measurements(
         self, buyer_id: str, job_id: str, run_number: int
@@ -361,7 +368,7 @@ class TestReadsMixin(BodyReads):
         )
 
     async def active_test_jobs(self) -> list[service_test_pb2.TestJob]:
-        def run(conn: sqlite3.Connection) -> list[service_test_pb2.TestJob]:
+        def run(conn: Conn) -> list[service_test_pb2.TestJob]:
             rows = conn.execute(
                 f"SELECT body FROM test_jobs WHERE state NOT IN ({_TERMINAL_SQL}) ORDER BY creation_date"
             ).fetchall()
@@ -393,7 +400,7 @@ class TestReadsMixin(BodyReads):
     async def read_test_items(
         self, buyer_id: str, job_id: str, after_seq: int, limit: int
     ) -> list[tuple[int, service_test_pb2.StreamTestResultsResponse]]:
-        def run(conn: sqlite3.Connection) -> list[tuple[int, service_test_pb2.StreamTestResultsResponse]]:
+        def run(conn: Conn) -> list[tuple[int, service_test_pb2.StreamTestResultsResponse]]:
             rows = conn.execute(
                 "SELECT seq, body FROM test_items WHERE buyer_id = ? AND job_id = ? AND seq > ? "
                 "ORDER BY seq LIMIT ?",

@@ -1,13 +1,14 @@
-"""The write side of the SQLite store: a `Tx` over the writer's connection.
+"""The write side of the SQL stores: a `Tx` over the writer's connection.
 
 Each write function gets its own SqliteTx, valid only while the function runs.
+The SQL is shared by SQLite and PostgreSQL (PgStore runs this same class over
+its connection adapter); `dialect` holds the few differences (store/dialect.py).
 Every put keeps the side tables (contacts, order refs, relations, order
 services) and the row counts in step with the main row, in the same transaction.
 """
 
 from __future__ import annotations
 
-import sqlite3
 import time
 
 from google.protobuf import timestamp_pb2
@@ -19,8 +20,9 @@ from interlude_grpc.mef.lso.interlude.v1 import (
     ordering_pb2,
 )
 from interlude_server.store.base import Committed, HubSubscription, IdempotencyRecord
+from interlude_server.store.dialect import EVENT_LOG, SQLITE, Conn, Dialect, upsert
 from interlude_server.store.sqlite_hub import HUB_COLUMNS, hub_row
-from interlude_server.store.sqlite_keys import field_key, next_seq, timestamp_key
+from interlude_server.store.sqlite_keys import field_key, timestamp_key
 from interlude_server.store.sqlite_pm import SqlitePmTx
 from interlude_server.store.sqlite_tests import TestTxMixin
 
@@ -28,6 +30,8 @@ _SERVICE_COLUMNS = (
     "state, config_type, service_type, external_id, admin_state, oper_state, "
     "service_date, start_date, end_date, update_time, body"
 )
+# What a put or delete of a service reads of the row it replaces (to keep row_counts right).
+_OLD_SERVICE = "SELECT state, config_type FROM services WHERE buyer_id = ? AND id = ?"
 _ORDER_COLUMNS = "state, external_id, order_date, completion_date, expected_completion_date, start_date, body"
 
 
@@ -68,8 +72,9 @@ def _order_row(o: ordering_pb2.ServiceOrder) -> tuple[int | str | bytes, ...]:
 class SqliteTx(TestTxMixin, SqlitePmTx):
     """Synchronous access to the store inside one write transaction (implements `Tx`)."""
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
-        self._conn: sqlite3.Connection | None = conn
+    def __init__(self, conn: Conn, dialect: Dialect = SQLITE) -> None:
+        self._conn: Conn | None = conn
+        self._dialect = dialect
         # Events and measurement batches appended by this write, published after the commit.
         self.appended: list[tuple[str, Committed]] = []
 
@@ -78,7 +83,7 @@ class SqliteTx(TestTxMixin, SqlitePmTx):
         self._conn = None
 
     @property
-    def _c(self) -> sqlite3.Connection:
+    def _c(self) -> Conn:
         if self._conn is None:
             raise RuntimeError("this Tx belongs to a write that has finished")
         return self._conn
@@ -87,7 +92,8 @@ class SqliteTx(TestTxMixin, SqlitePmTx):
 
     def get_service(self, buyer_id: str, service_id: str) -> inventory_pb2.Service | None:
         row = self._c.execute(
-            "SELECT body FROM services WHERE buyer_id = ? AND id = ?", (buyer_id, service_id)
+            f"SELECT body FROM services WHERE buyer_id = ? AND id = ?{self._dialect.for_update}",
+            (buyer_id, service_id),
         ).fetchone()
         return None if row is None else inventory_pb2.Service.FromString(row[0])
 
@@ -96,7 +102,8 @@ class SqliteTx(TestTxMixin, SqlitePmTx):
         _require("a service", buyer_id=b, id=sid)
         c = self._c
         old = c.execute(
-            "SELECT state, config_type FROM services WHERE buyer_id = ? AND id = ?", (b, sid)
+            f"{_OLD_SERVICE}{self._dialect.for_update}",
+            (b, sid),
         ).fetchone()
         row = _service_row(service)
         if old is None:
@@ -114,12 +121,13 @@ class SqliteTx(TestTxMixin, SqlitePmTx):
                 self._count("services", b, int(old[0]), -1, old[1])
             self._count("services", b, counted[0], +1, counted[1])
         c.executemany(
-            "INSERT OR IGNORE INTO service_contacts (buyer_id, name, service_id) VALUES (?, ?, ?)",
+            "INSERT INTO service_contacts (buyer_id, name, service_id) VALUES (?, ?, ?) "
+            "ON CONFLICT DO NOTHING",
             [(b, ci.name, sid) for ci in service.related_contact_information if ci.name],
         )
         c.executemany(
-            "INSERT OR IGNORE INTO service_order_refs (buyer_id, order_id, item_id, service_id) "
-            "VALUES (?, ?, ?, ?)",
+            "INSERT INTO service_order_refs (buyer_id, order_id, item_id, service_id) "
+            "VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
             [
                 (b, ref.service_order_id, ref.item_id, sid)
                 for ref in service.service_order_item
@@ -127,14 +135,16 @@ class SqliteTx(TestTxMixin, SqlitePmTx):
             ],
         )
         c.executemany(
-            "INSERT OR IGNORE INTO service_relations (buyer_id, related_id, service_id) VALUES (?, ?, ?)",
+            "INSERT INTO service_relations (buyer_id, related_id, service_id) VALUES (?, ?, ?) "
+            "ON CONFLICT DO NOTHING",
             [(b, rel.service.id, sid) for rel in service.service_relationship if rel.service.id],
         )
 
     def delete_service(self, buyer_id: str, service_id: str) -> None:
         c = self._c
         old = c.execute(
-            "SELECT state, config_type FROM services WHERE buyer_id = ? AND id = ?", (buyer_id, service_id)
+            f"{_OLD_SERVICE}{self._dialect.for_update}",
+            (buyer_id, service_id),
         ).fetchone()
         if old is None:
             return
@@ -151,7 +161,7 @@ class SqliteTx(TestTxMixin, SqlitePmTx):
     def _count(self, table: str, buyer_id: str, state: int, delta: int, config_type: str = "") -> None:
         self._c.execute(
             "INSERT INTO row_counts (tbl, buyer_id, state, config_type, n) VALUES (?, ?, ?, ?, ?) "
-            "ON CONFLICT (tbl, buyer_id, state, config_type) DO UPDATE SET n = n + excluded.n",
+            "ON CONFLICT (tbl, buyer_id, state, config_type) DO UPDATE SET n = row_counts.n + excluded.n",
             (table, buyer_id, state, config_type, delta),
         )
 
@@ -159,7 +169,8 @@ class SqliteTx(TestTxMixin, SqlitePmTx):
 
     def get_order(self, buyer_id: str, order_id: str) -> ordering_pb2.ServiceOrder | None:
         row = self._c.execute(
-            "SELECT body FROM orders WHERE buyer_id = ? AND id = ?", (buyer_id, order_id)
+            f"SELECT body FROM orders WHERE buyer_id = ? AND id = ?{self._dialect.for_update}",
+            (buyer_id, order_id),
         ).fetchone()
         return None if row is None else ordering_pb2.ServiceOrder.FromString(row[0])
 
@@ -167,7 +178,9 @@ class SqliteTx(TestTxMixin, SqlitePmTx):
         b, oid = order.buyer_id, order.id
         _require("an order", buyer_id=b, id=oid)
         c = self._c
-        old = c.execute("SELECT state FROM orders WHERE buyer_id = ? AND id = ?", (b, oid)).fetchone()
+        old = c.execute(
+            f"SELECT state FROM orders WHERE buyer_id = ? AND id = ?{self._dialect.for_update}", (b, oid)
+        ).fetchone()
         row = _order_row(order)
         if old is None:
             c.execute(
@@ -183,13 +196,14 @@ class SqliteTx(TestTxMixin, SqlitePmTx):
                 self._count("orders", b, int(old[0]), -1)
             self._count("orders", b, int(order.state), +1)
         c.executemany(
-            "INSERT OR IGNORE INTO order_services (buyer_id, service_id, order_id) VALUES (?, ?, ?)",
+            "INSERT INTO order_services (buyer_id, service_id, order_id) VALUES (?, ?, ?) "
+            "ON CONFLICT DO NOTHING",
             [(b, item.service.id, oid) for item in order.service_order_item if item.service.id],
         )
 
     def add_tracking(self, buyer_id: str, record: ordering_pb2.ServiceTrackingRecord) -> None:
         _require("a tracking record", buyer_id=buyer_id)
-        seq = next_seq(self._c, "tracking")
+        seq = self._dialect.next_row_id(self._c, "tracking")
         if not record.id:
             record.id = str(seq)
         self._c.execute(
@@ -220,15 +234,23 @@ class SqliteTx(TestTxMixin, SqlitePmTx):
         _require("an idempotency record", buyer_id=buyer_id, request_id=request_id)
         now = timestamp_pb2.Timestamp()
         now.FromNanoseconds(time.time_ns())
-        self._c.execute(
-            "INSERT OR REPLACE INTO idempotency "
-            "(buyer_id, request_id, method, fingerprint, response, created) VALUES (?, ?, ?, ?, ?, ?)",
-            (buyer_id, request_id, record.method, record.fingerprint, record.response, timestamp_key(now)),
+        upsert(
+            self._c,
+            "idempotency",
+            ("buyer_id", "request_id"),
+            {
+                "buyer_id": buyer_id,
+                "request_id": request_id,
+                "method": record.method,
+                "fingerprint": record.fingerprint,
+                "response": record.response,
+                "created": timestamp_key(now),
+            },
         )
 
     def append_event(self, buyer_id: str, event: events_pb2.Event) -> int:
         _require("an event", buyer_id=buyer_id)
-        seq = next_seq(self._c, "events")
+        seq = self._dialect.next_seq(self._c, EVENT_LOG)
         event.sequence = seq
         self._c.execute(
             "INSERT INTO events (seq, buyer_id, event_type, resource_id, event_time, body) "
@@ -267,8 +289,8 @@ class SqliteTx(TestTxMixin, SqlitePmTx):
         deleted = c.execute("DELETE FROM events WHERE seq <= ?", (through,)).rowcount
         if deleted:
             c.execute(
-                "UPDATE event_log SET pruned_through_seq = MAX(pruned_through_seq, ?), "
-                "pruned_through_time = MAX(pruned_through_time, ?) WHERE id = 1",
+                f"UPDATE event_log SET pruned_through_seq = {self._dialect.greatest}(pruned_through_seq, ?), "
+                f"pruned_through_time = {self._dialect.greatest}(pruned_through_time, ?) WHERE id = 1",
                 (through, row[0] or ""),
             )
         return int(deleted)
@@ -277,39 +299,42 @@ class SqliteTx(TestTxMixin, SqlitePmTx):
 
     def put_specification(self, spec: catalog_pb2.ServiceSpecification) -> None:
         _require("a specification", id=spec.id)
-        self._c.execute(
-            "INSERT OR REPLACE INTO specifications (id, category, lifecycle_status, config_type, body) "
-            "VALUES (?, ?, ?, ?, ?)",
-            (
-                spec.id,
-                spec.category,
-                int(spec.lifecycle_status),
-                spec.target_service_schema.type,
-                spec.SerializeToString(),
-            ),
+        upsert(
+            self._c,
+            "specifications",
+            ("id",),
+            {
+                "id": spec.id,
+                "category": spec.category,
+                "lifecycle_status": int(spec.lifecycle_status),
+                "config_type": spec.target_service_schema.type,
+                "body": spec.SerializeToString(),
+            },
         )
 
     def put_policy(self, policy: catalog_pb2.ServicePolicy) -> None:
         b, spec_id = policy.buyer_id, policy.service_specification_id
         _require("a policy", buyer_id=b, service_specification_id=spec_id)
-        self._c.execute(
-            "INSERT OR REPLACE INTO policies (buyer_id, spec_id, config_type, body) VALUES (?, ?, ?, ?)",
-            (b, spec_id, policy.service_configuration_type, policy.SerializeToString()),
+        upsert(
+            self._c,
+            "policies",
+            ("buyer_id", "spec_id"),
+            {
+                "buyer_id": b,
+                "spec_id": spec_id,
+                "config_type": policy.service_configuration_type,
+                "body": policy.SerializeToString(),
+            },
         )
 
     # -- hub registrations --------------------------------------------------
 
     def last_event_seq(self) -> int:
-        row = self._c.execute("SELECT seq FROM sqlite_sequence WHERE name = 'events'").fetchone()
-        return int(row[0]) if row else 0
+        return self._dialect.last_seq(self._c, EVENT_LOG)
 
     def put_hub_subscription(self, sub: HubSubscription) -> None:
         _require("a hub subscription", id=sub.id, buyer_id=sub.buyer_id)
-        marks = ", ".join("?" * len(HUB_COLUMNS))
-        self._c.execute(
-            f"INSERT OR REPLACE INTO hub_subscriptions ({', '.join(HUB_COLUMNS)}) VALUES ({marks})",
-            hub_row(sub),
-        )
+        upsert(self._c, "hub_subscriptions", ("id",), dict(zip(HUB_COLUMNS, hub_row(sub), strict=True)))
 
     def delete_hub_subscription(self, buyer_id: str, sub_id: str) -> bool:
         cur = self._c.execute(

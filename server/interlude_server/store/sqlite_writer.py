@@ -9,6 +9,9 @@ concurrent writes cost one disk flush. Futures resolve only after the COMMIT:
 - a function that raises is rolled back to its savepoint; only its future fails;
 - if the COMMIT fails, every future of the group fails with that error;
 - a write cancelled before the thread picked it up is skipped.
+
+`GroupCommitThread` is that loop for any engine; `GroupCommitWriter` is its
+SQLite connection and migrations, pg_writer.PgWriter its PostgreSQL ones.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+from interlude_server.store.dialect import SQLITE, Conn, Dialect
 from interlude_server.store.sqlite_schema import MIGRATIONS, Migration, configure_writer, migrate
 from interlude_server.store.sqlite_tx import SqliteTx
 
@@ -50,24 +54,20 @@ class _Stop:
 
 
 class TransactionLost(RuntimeError):
-    """SQLite aborted the group's transaction; the write was not committed."""
+    """The database aborted the group's transaction; the write was not committed."""
 
 
-class GroupCommitWriter:
-    """A thread that owns one connection and group-commits submitted functions."""
+class GroupCommitThread:
+    """A thread that owns one connection and group-commits submitted functions.
 
-    def __init__(
-        self,
-        path: Path,
-        *,
-        max_batch: int = 256,
-        migrations: Sequence[Migration] = MIGRATIONS,
-        max_bytes: int | None = None,
-    ) -> None:
-        self._path = path
-        self._max_bytes = max_bytes
+    Subclasses open the connection (`_connect`) and may act just before each
+    COMMIT (`_before_commit`); `_begin` starts the group's transaction."""
+
+    _begin = "BEGIN"
+    _dialect: Dialect = SQLITE
+
+    def __init__(self, *, max_batch: int = 256) -> None:
         self._max_batch = max_batch
-        self._migrations = migrations
         self._queue: queue.SimpleQueue[_Job | _Stop] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._writes = 0
@@ -101,32 +101,40 @@ class GroupCommitWriter:
         if self._thread is not None:
             self._thread.join()
 
+    # -- hooks ----------------------------------------------------------------
+
+    def _connect(self) -> tuple[Conn, int]:
+        """Open, configure and migrate the write connection; it and the schema version."""
+        raise NotImplementedError
+
+    def _close(self, conn: Conn) -> None:
+        raise NotImplementedError
+
+    def _before_commit(self, conn: Conn, appended: list[tuple[str, Any]]) -> None:
+        """Runs inside the group's transaction just before COMMIT (nothing by default)."""
+
+    def _recover(self, conn: Conn) -> Conn:
+        """After a group failed outside its write functions: the connection for the next group."""
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        return conn
+
     # -- the thread ---------------------------------------------------------
 
     def _run(self, ready: Future[int]) -> None:
         try:
-            conn = sqlite3.connect(self._path, isolation_level=None, timeout=10.0)
+            conn, version = self._connect()
         except BaseException as exc:
-            ready.set_exception(exc)
-            return
-        try:
-            configure_writer(conn)
-            version = migrate(conn, self._migrations)
-            if self._max_bytes is not None:
-                # SQLite's own quota: past it a write fails with SQLITE_FULL, as on a full disk.
-                page_size = conn.execute("PRAGMA page_size").fetchone()[0]
-                conn.execute(f"PRAGMA max_page_count={max(1, self._max_bytes // page_size)}")
-        except BaseException as exc:
-            conn.close()
             ready.set_exception(exc)
             return
         ready.set_result(version)
+        self._conn = conn
         try:
-            self._loop(conn)
+            self._loop()
         finally:
-            conn.close()
+            self._close(self._conn)
 
-    def _loop(self, conn: sqlite3.Connection) -> None:
+    def _loop(self) -> None:
         stopping = False
         while not stopping:
             first = self._queue.get()
@@ -146,17 +154,16 @@ class GroupCommitWriter:
             if jobs:
                 self._largest = max(self._largest, len(jobs))
                 try:
-                    self._run_group(conn, jobs)
+                    self._run_group(self._conn, jobs)
                 except BaseException as exc:  # a bug or a broken connection: fail the group
-                    if conn.in_transaction:
-                        conn.execute("ROLLBACK")
+                    self._conn = self._recover(self._conn)
                     for job in jobs:
                         if not job.future.done():
                             self._failed += 1
                             job.future.set_exception(exc)
 
-    def _run_group(self, conn: sqlite3.Connection, jobs: list[_Job]) -> None:
-        conn.execute("BEGIN IMMEDIATE")
+    def _run_group(self, conn: Conn, jobs: list[_Job]) -> None:
+        conn.execute(self._begin)
         done: list[tuple[_Job, Any]] = []  # succeeded in the open transaction
         events: list[tuple[str, Any]] = []  # what those writes appended to the event log
         for job in jobs:
@@ -178,8 +185,10 @@ class GroupCommitWriter:
                     prior.future.set_exception(lost)
                 done = []
                 events = []
-                conn.execute("BEGIN IMMEDIATE")
+                conn.execute(self._begin)
         try:
+            if events:
+                self._before_commit(conn, events)
             conn.execute("COMMIT")
         except BaseException as exc:
             if conn.in_transaction:
@@ -194,12 +203,9 @@ class GroupCommitWriter:
         for job, value in done:
             job.future.set_result(value)
 
-    @staticmethod
-    def _run_one(
-        conn: sqlite3.Connection, fn: Callable[[SqliteTx], Any]
-    ) -> tuple[bool, Any, list[tuple[str, Any]]]:
+    def _run_one(self, conn: Conn, fn: Callable[[SqliteTx], Any]) -> tuple[bool, Any, list[tuple[str, Any]]]:
         conn.execute("SAVEPOINT write_fn")
-        tx = SqliteTx(conn)
+        tx = SqliteTx(conn, self._dialect)
         try:
             result = fn(tx)
             if inspect.isawaitable(result):
@@ -215,3 +221,40 @@ class GroupCommitWriter:
             tx.close()
         conn.execute("RELEASE write_fn")
         return True, result, tx.appended
+
+
+class GroupCommitWriter(GroupCommitThread):
+    """The SQLite writer: WAL, `synchronous=FULL`, BEGIN IMMEDIATE, migrations at start."""
+
+    _begin = "BEGIN IMMEDIATE"
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        max_batch: int = 256,
+        migrations: Sequence[Migration] = MIGRATIONS,
+        max_bytes: int | None = None,
+    ) -> None:
+        super().__init__(max_batch=max_batch)
+        self._path = path
+        self._max_bytes = max_bytes
+        self._migrations = migrations
+
+    def _connect(self) -> tuple[Conn, int]:
+        conn = sqlite3.connect(self._path, isolation_level=None, timeout=10.0)
+        try:
+            configure_writer(conn)
+            version = migrate(conn, self._migrations)
+            if self._max_bytes is not None:
+                # SQLite's own quota: past it a write fails with SQLITE_FULL, as on a full disk.
+                page_size = conn.execute("PRAGMA page_size").fetchone()[0]
+                conn.execute(f"PRAGMA max_page_count={max(1, self._max_bytes // page_size)}")
+        except BaseException:
+            conn.close()
+            raise
+        return conn, version
+
+    def _close(self, conn: Conn) -> None:
+        assert isinstance(conn, sqlite3.Connection)
+        conn.close()

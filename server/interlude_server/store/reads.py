@@ -1,0 +1,207 @@
+"""The reads every SQL store shares (SQLite and PostgreSQL run the same queries).
+
+Mixed into SqliteStore and PgStore, whose `_read` runs a function on a reader
+connection in one read transaction (a page and its total agree); `_dialect`
+holds the few differences between the engines (store/dialect.py).
+"""
+
+from __future__ import annotations
+
+from google.protobuf import timestamp_pb2
+
+from interlude_grpc.mef.lso.interlude.v1 import (
+    catalog_pb2,
+    events_pb2,
+    inventory_pb2,
+    ordering_pb2,
+)
+from interlude_server.store import sqlite_queries as q
+from interlude_server.store.base import (
+    EventLogState,
+    HubSubscription,
+    Page,
+    PageRequest,
+    ServiceQuery,
+)
+from interlude_server.store.dialect import EVENT_LOG, Conn
+from interlude_server.store.sqlite_hub import SELECT_HUB, hub_from_row
+from interlude_server.store.sqlite_keys import key_timestamp, timestamp_key
+from interlude_server.store.sqlite_pm import SqlitePmReads
+from interlude_server.store.sqlite_schema import TERMINAL_ORDER_STATES
+from interlude_server.store.sqlite_tests import TestReadsMixin
+
+_TERMINAL = ", ".join(str(s) for s in TERMINAL_ORDER_STATES)
+
+
+class StoreReads(TestReadsMixin, SqlitePmReads):
+    """Inventory, ordering, catalog, event log and hub reads over `_read`."""
+
+    # -- the event log ------------------------------------------------------
+
+    async def event_log_state(self) -> EventLogState:
+        def read(conn: Conn) -> EventLogState:
+            log_id, pruned_seq, pruned_time = conn.execute(
+                "SELECT log_id, pruned_through_seq, pruned_through_time FROM event_log WHERE id = 1"
+            ).fetchone()
+            # The highest sequence ever used, even once retention deleted it.
+            last = self._dialect.last_seq(conn, EVENT_LOG)
+            pruned_at = key_timestamp(str(pruned_time))
+            return EventLogState(str(log_id), last, int(pruned_seq), pruned_at)
+
+        return await self._read(read)
+
+    async def read_events(
+        self, buyer_id: str, after_seq: int, up_to_seq: int, limit: int
+    ) -> list[events_pb2.Event]:
+        rows = await self.read_event_bodies(buyer_id, after_seq, up_to_seq, limit)
+        return [events_pb2.Event.FromString(body) for _, body in rows]
+
+    async def read_event_bodies(
+        self, buyer_id: str, after_seq: int, up_to_seq: int, limit: int
+    ) -> list[tuple[int, bytes]]:
+        def read(conn: Conn) -> list[tuple[int, bytes]]:
+            rows = conn.execute(
+                "SELECT seq, body FROM events WHERE buyer_id = ? AND seq > ? AND seq <= ? "
+                "ORDER BY seq LIMIT ?",
+                (buyer_id, after_seq, up_to_seq, limit),
+            ).fetchall()
+            return [(int(seq), bytes(body)) for seq, body in rows]
+
+        return await self._read(read)
+
+    async def seq_before(self, time: timestamp_pb2.Timestamp) -> int:
+        key = timestamp_key(time)
+
+        def read(conn: Conn) -> int:
+            (seq,) = conn.execute(
+                "SELECT COALESCE(MAX(seq), 0) FROM events WHERE event_time < ?", (key,)
+            ).fetchone()
+            return int(seq)
+
+        return await self._read(read)
+
+    # -- hub registrations --------------------------------------------------
+
+    async def get_hub_subscription(self, buyer_id: str, sub_id: str) -> HubSubscription | None:
+        def read(conn: Conn) -> HubSubscription | None:
+            row = conn.execute(f"{SELECT_HUB} WHERE buyer_id = ? AND id = ?", (buyer_id, sub_id)).fetchone()
+            return None if row is None else hub_from_row(row)
+
+        return await self._read(read)
+
+    async def list_hub_subscriptions(self) -> list[HubSubscription]:
+        def read(conn: Conn) -> list[HubSubscription]:
+            return [hub_from_row(r) for r in conn.execute(f"{SELECT_HUB} ORDER BY created, id").fetchall()]
+
+        return await self._read(read)
+
+    async def _get_body(self, sql: str, params: tuple[str, ...]) -> bytes | None:
+        def run(conn: Conn) -> bytes | None:
+            row = conn.execute(sql, params).fetchone()
+            return None if row is None else bytes(row[0])
+
+        return await self._read_one(run)
+
+    async def get_service(self, buyer_id: str, service_id: str) -> inventory_pb2.Service | None:
+        body = await self._get_body(
+            "SELECT body FROM services WHERE buyer_id = ? AND id = ?", (buyer_id, service_id)
+        )
+        return None if body is None else inventory_pb2.Service.FromString(body)
+
+    async def list_services(
+        self, buyer_id: str, query: ServiceQuery, page: PageRequest
+    ) -> Page[inventory_pb2.Service]:
+        ordering = q.SERVICE_ORDERINGS.get(query.order_by)
+        if ordering is None:
+            raise ValueError(f"unknown order_by {query.order_by!r}")
+        where = q.service_where(buyer_id, query.filter)
+        counted = q.counted(query.filter)
+
+        def run(conn: Conn) -> Page[inventory_pb2.Service]:
+            total = None if counted is None else q.counted_total(conn, "services", buyer_id, counted)
+            return q.fetch_page(
+                conn,
+                "services",
+                where,
+                ordering,
+                page,
+                inventory_pb2.Service.FromString,
+                total,
+                self._dialect,
+            )
+
+        return await self._read(run)
+
+    async def count_services(self) -> int:
+        def run(conn: Conn) -> int:
+            row = conn.execute("SELECT COALESCE(SUM(n), 0) FROM row_counts WHERE tbl = 'services'").fetchone()
+            return int(row[0])
+
+        return await self._read(run)
+
+    async def get_order(self, buyer_id: str, order_id: str) -> ordering_pb2.ServiceOrder | None:
+        body = await self._get_body(
+            "SELECT body FROM orders WHERE buyer_id = ? AND id = ?", (buyer_id, order_id)
+        )
+        return None if body is None else ordering_pb2.ServiceOrder.FromString(body)
+
+    async def list_orders(
+        self, buyer_id: str, query: ordering_pb2.ServiceOrderFilter, page: PageRequest
+    ) -> Page[ordering_pb2.ServiceOrder]:
+        where = q.order_where(buyer_id, query)
+        counted = q.counted(query)
+
+        def run(conn: Conn) -> Page[ordering_pb2.ServiceOrder]:
+            total = None if counted is None else q.counted_total(conn, "orders", buyer_id, counted)
+            return q.fetch_page(
+                conn,
+                "orders",
+                where,
+                q.ORDER_ORDERING,
+                page,
+                ordering_pb2.ServiceOrder.FromString,
+                total,
+                self._dialect,
+            )
+
+        return await self._read(run)
+
+    async def unfinished_orders(self) -> list[ordering_pb2.ServiceOrder]:
+        def run(conn: Conn) -> list[ordering_pb2.ServiceOrder]:
+            rows = conn.execute(
+                f"SELECT body FROM orders WHERE state NOT IN ({_TERMINAL}) ORDER BY order_date, buyer_id, id"
+            ).fetchall()
+            return [ordering_pb2.ServiceOrder.FromString(r[0]) for r in rows]
+
+        return await self._read(run)
+
+    async def list_tracking(
+        self, buyer_id: str, query: ordering_pb2.ServiceTrackingRecordFilter, page: PageRequest
+    ) -> Page[ordering_pb2.ServiceTrackingRecord]:
+        where = q.tracking_where(buyer_id, query)
+        parse = ordering_pb2.ServiceTrackingRecord.FromString
+        return await self._page_of("tracking", where, q.TRACKING_ORDERING, page, parse)
+
+    async def get_specification(self, spec_id: str) -> catalog_pb2.ServiceSpecification | None:
+        body = await self._get_body("SELECT body FROM specifications WHERE id = ?", (spec_id,))
+        return None if body is None else catalog_pb2.ServiceSpecification.FromString(body)
+
+    async def list_specifications(
+        self, query: catalog_pb2.ServiceSpecificationFilter, page: PageRequest
+    ) -> Page[catalog_pb2.ServiceSpecification]:
+        where = q.specification_where(query)
+        parse = catalog_pb2.ServiceSpecification.FromString
+        return await self._page_of("specifications", where, q.SPECIFICATION_ORDERING, page, parse)
+
+    async def get_policy(self, buyer_id: str, spec_id: str) -> catalog_pb2.ServicePolicy | None:
+        body = await self._get_body(
+            "SELECT body FROM policies WHERE buyer_id = ? AND spec_id = ?", (buyer_id, spec_id)
+        )
+        return None if body is None else catalog_pb2.ServicePolicy.FromString(body)
+
+    async def list_policies(
+        self, buyer_id: str, query: catalog_pb2.ServicePolicyFilter, page: PageRequest
+    ) -> Page[catalog_pb2.ServicePolicy]:
+        where = q.policy_where(buyer_id, query)
+        parse = catalog_pb2.ServicePolicy.FromString
+        return await self._page_of("policies", where, q.POLICY_ORDERING, page, parse)
