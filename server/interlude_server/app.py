@@ -67,8 +67,10 @@ async def start_server(
     bindings: Sequence[ServiceBinding] = (),
     default_buyer: str = "",
     security: ServerSecurity | None = None,
+    reuse_port: bool = False,
 ) -> RunningServer:
-    """Build, bind and start the server; health reads SERVING when this returns.
+    """Build, bind and start the server; health reads SERVING when this returns. `reuse_port`:
+    the processes of `--workers N` share the port (SO_REUSEPORT).
 
     Raises RuntimeError if the address cannot be bound, ValueError if a binding
     names a service that is not in the contract.
@@ -81,8 +83,9 @@ async def start_server(
     server = grpc.aio.server(
         interceptors=[RpcLoggingInterceptor(default_buyer, security.gate)],
         options=[
-            # A second server on a port in use must fail, not silently share it.
-            ("grpc.so_reuseport", 0),
+            # A second server on a port in use must fail, not silently share it,
+            # unless it is one of the `--workers N` processes, which share it on purpose.
+            ("grpc.so_reuseport", int(reuse_port)),
             ("grpc.max_receive_message_length", security.max_message_bytes),
         ],
     )

@@ -37,6 +37,7 @@ from interlude_server.store.base import (
     PageRequest,
     ServiceQuery,
 )
+from interlude_server.store.sqlite_cluster import SqliteSharedMixin
 from interlude_server.store.sqlite_hub import SELECT_HUB, hub_from_row
 from interlude_server.store.sqlite_keys import key_timestamp, timestamp_key
 from interlude_server.store.sqlite_pm import SqlitePmReads
@@ -61,7 +62,7 @@ T = TypeVar("T")
 _TERMINAL = ", ".join(str(s) for s in TERMINAL_ORDER_STATES)
 
 
-class SqliteStore(TestReadsMixin, SqlitePmReads):
+class SqliteStore(TestReadsMixin, SqlitePmReads, SqliteSharedMixin):
     """Persistence in one SQLite file: WAL, durable group commit, keyset paging."""
 
     def __init__(
