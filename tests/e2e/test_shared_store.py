@@ -18,13 +18,16 @@ from typing import Any
 import grpc
 import pytest
 
-from interlude_grpc.mef.lso.interlude.v1 import common_pb2, events_pb2, ordering_pb2
+from interlude_grpc.mef.lso.interlude.v1 import common_pb2, events_pb2, ordering_pb2, service_test_pb2
 from tests.e2e.helpers import ALPHA, TERMINAL, Stubs, wait_for_order
 from tests.e2e.rest import ORD, Listener, RestClient
+from tests.e2e.sft import SftClient, job
 from tests.e2e.streams import LOCK_TOGGLE, Collector, event_log
 from tests.server_process import ServerProcess, launch
 
 E = events_pb2
+St = service_test_pb2
+SFT_RUN = ("ethernet-loopback", "alpha-ovc-1-ep-1", "alpha-ovc-1-ep-2")
 ORD_TYPES = {
     E.EVENT_TYPE_SERVICE_ORDER_CREATE,
     E.EVENT_TYPE_SERVICE_ORDER_STATE_CHANGE,
@@ -110,6 +113,15 @@ def test_replicas_share_one_log_and_deliver_hub_callbacks_once(tmp_path: Path, l
             got, got_b = subscriber.events(), subscriber_b.events()
             subscriber.stop()
             subscriber_b.stop()
+            # A test job created and followed on B is run by A (the test-jobs lease holder):
+            # B's stream re-reads on every commit B's watch sees, not only at its heartbeat.
+            sft = SftClient(cb)
+            test_job = sft.create(job("replicated", *SFT_RUN, test_mode=St.TEST_MODE_IN_SERVICE))
+            assert sft.follow(test_job.id).states() == [
+                St.TEST_JOB_STATE_ACKNOWLEDGED,
+                St.TEST_JOB_STATE_IN_PROGRESS,
+                St.TEST_JOB_STATE_COMPLETED,
+            ]
     finally:
         assert b.stop() == 0
         assert a.stop() == 0
@@ -119,12 +131,17 @@ def test_replicas_share_one_log_and_deliver_hub_callbacks_once(tmp_path: Path, l
     assert [d.body["eventId"] for d in listener.deliveries()] == _ids(wanted)  # once, not per replica
 
 
-def test_killed_replica_stream_resumes_on_the_other_and_its_work_is_taken_over(tmp_path: Path) -> None:
-    a = _replica(tmp_path, "a", delay="0.3")  # slow steps: orders are in flight at the kill
-    b = _replica(tmp_path, "b", delay="0.3")
+def test_killed_replica_stream_resumes_on_the_other_and_its_work_is_taken_over(
+    tmp_path: Path, listener: Listener
+) -> None:
+    rest_on = ("--rest-listen", "127.0.0.1:0")
+    a = _replica(tmp_path, "a", *rest_on, delay="0.3")  # slow steps: orders are in flight at the kill
+    b = _replica(tmp_path, "b", *rest_on, delay="0.3")
     try:
         assert {"orders", "hub-delivery"} <= _leases(a)
         assert not _leases(b)
+        reply = RestClient(b.rest_url).post(f"{ORD}/hub", {"callback": listener.url})
+        assert reply.status == 201, reply.body
         with grpc.insecure_channel(a.target) as ca, grpc.insecure_channel(b.target) as cb:
             stubs_a, stubs_b = Stubs.on(ca), Stubs.on(cb)
             subscriber = Collector(ca, events_pb2.StreamEventsRequest())
@@ -151,7 +168,7 @@ def test_killed_replica_stream_resumes_on_the_other_and_its_work_is_taken_over(t
             for order_id in orders:  # B takes the orders lease after the TTL and finishes them
                 done = wait_for_order(stubs_b, order_id, timeout=20)
                 assert done.state == ordering_pb2.SERVICE_ORDER_STATE_COMPLETED
-            assert "orders" in _leases(b)
+            assert {"orders", "hub-delivery"} <= _leases(b)
             resumed = Collector(cb, events_pb2.StreamEventsRequest(resume_token=token))
             resumed.wait_for(resumed.synced)
             everything = Collector(cb, events_pb2.StreamEventsRequest(resume_token=start))
@@ -159,6 +176,8 @@ def test_killed_replica_stream_resumes_on_the_other_and_its_work_is_taken_over(t
             rest, whole = resumed.events(), everything.events()
             resumed.stop()
             everything.stop()
+            wanted = [e for e in whole if e.event_type in ORD_TYPES]
+            listener.wait_for(lambda bodies: len({b["eventId"] for b in bodies}) >= len(wanted))
     finally:
         b.stop()
         a.stop()
@@ -168,6 +187,11 @@ def test_killed_replica_stream_resumes_on_the_other_and_its_work_is_taken_over(t
     _assert_ordered_once(seen + rest)
     done_ids = {e.resource.id for e in whole if e.state == "completed"}
     assert set(orders) <= done_ids
+    # B resumed hub delivery where A's cursor stood: every event, in order; only a delivery cut
+    # off by the kill may come twice (its cursor was not yet recorded).
+    delivered = [d.body["eventId"] for d in listener.deliveries()]
+    assert list(dict.fromkeys(delivered)) == _ids(wanted)
+    assert len(delivered) - len(wanted) <= 1
 
 
 def _served_by(server: ServerProcess, method_suffix: str) -> set[int]:
