@@ -119,6 +119,7 @@ async def serve(
                 wakeups,
                 lease_ttl=config.lease_ttl,
                 follow_interval=config.follow_interval,
+                delivers_hub=config.rest_listen is not None,
             )
             await node.start()
         else:  # the only process: publish what each commit appended, without reading it back

@@ -1,4 +1,5 @@
-"""Two stores on one SQLite file, as two processes see it: whole-log reads, the commit watch, leases."""
+"""Two stores on one SQLite file, as two processes see it: whole-log reads, the commit watch,
+leases and the lease keeper that moves work between processes."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import pytest_asyncio
 
 from interlude_grpc.mef.lso.interlude.v1 import events_pb2
 from interlude_server.cluster.follower import LogFollower
+from interlude_server.cluster.leases import LeaseKeeper
 from interlude_server.events.hub import EventHub, MeasurementHub
 from interlude_server.store.sqlite import SqliteStore
 from interlude_server.store.sqlite_tx import SqliteTx
@@ -104,3 +106,45 @@ async def test_a_lease_has_one_holder_until_it_expires_or_is_released(
     assert not await store.acquire_lease("orders", "a", 10)
     await other.release_lease("orders", "b")
     assert await store.acquire_lease("orders", "a", 10)
+
+
+class Component:
+    """Records what the keeper asks of it (the real components resume from the store)."""
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+
+    async def take_over(self) -> int:
+        self.calls.append("take")
+        return 0
+
+    async def hand_over(self) -> None:
+        self.calls.append("hand")
+
+
+async def test_the_lease_moves_to_the_other_process_when_its_holder_stops_renewing(
+    store: SqliteStore, other: SqliteStore
+) -> None:
+    first, second = Component(), Component()
+    a = LeaseKeeper(store, {"orders": first}, ttl=0.3, owner="a")
+    b = LeaseKeeper(other, {"orders": second}, ttl=0.3, owner="b")
+    await a.start()
+    await b.start()
+    try:
+        assert first.calls == ["hand", "take"]  # nothing runs before the lease is held
+        assert second.calls == ["hand"]
+        await a.halt()  # a stalls: no renewals
+        for _ in range(300):
+            if second.calls[-1] == "take":
+                break
+            await asyncio.sleep(0.01)
+        assert second.calls == ["hand", "take"]
+        await a.renew()  # a wakes up: the lease is b's now, so a stops driving
+        assert first.calls == ["hand", "take", "hand"]
+        assert a.held == set()
+        await b.release()  # a clean shutdown: a takes over at its next round
+        await a.renew()
+        assert first.calls[-1] == "take"
+    finally:
+        await a.release()
+        await b.release()

@@ -70,17 +70,18 @@ class LeaseKeeper:
         leases (before the process serves, so its role is settled when it is ready), then keep them."""
         for work in self.work.values():
             await work.hand_over()
-        await self._rounds()
+        await self.renew()
         self._task = asyncio.create_task(self._run(), name="lease-keeper")
 
-    async def _rounds(self) -> None:
+    async def renew(self) -> None:
+        """One round: take or renew each lease; start or stop each component accordingly."""
         for name in self.work:
             await self._round(name)
 
     async def _run(self) -> None:
         while True:
             await asyncio.sleep(self.ttl / 3)
-            await self._rounds()
+            await self.renew()
 
     async def _round(self, name: str) -> None:
         try:

@@ -15,7 +15,7 @@ import contextlib
 
 from interlude_grpc.mef.lso.interlude.v1 import events_pb2
 from interlude_server.cluster.follower import LogFollower
-from interlude_server.cluster.leases import LeaseKeeper
+from interlude_server.cluster.leases import LeasedWork, LeaseKeeper
 from interlude_server.cluster.work import Coalesced, WorkRouter
 from interlude_server.events.hub import EventHub, MeasurementHub, Wakeups
 from interlude_server.partner.pm_engine import PmEngine
@@ -41,7 +41,10 @@ class SharedNode:
         *,
         lease_ttl: float,
         follow_interval: float,
+        delivers_hub: bool,
     ) -> None:
+        """`delivers_hub`: this process runs the REST adapter, so it can deliver hub callbacks; a
+        process without it never takes the hub-delivery lease (it could not deliver)."""
         processor, runner, pm_engine, dispatcher = components
         self.store = store
         self.follow_interval = follow_interval
@@ -61,7 +64,10 @@ class SharedNode:
             dispatcher.notify()  # after the hubs: delivery reads up to the event hub's last_seq
 
         self.follower = LogFollower(store, hubs[0], hubs[1], published, woken=wakeups.notify_all)
-        self.keeper = LeaseKeeper(store, dict(zip(LEASES, components, strict=True)), lease_ttl, owner)
+        work: dict[str, LeasedWork] = dict(zip(LEASES, components, strict=True))
+        if not delivers_hub:
+            del work["hub-delivery"]
+        self.keeper = LeaseKeeper(store, work, lease_ttl, owner)
         self._tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:

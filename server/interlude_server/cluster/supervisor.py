@@ -7,13 +7,15 @@ SO_REUSEPORT and turns on the shared-store mode: log follower and leases,
 cluster/node.py), and writes the ready file once every worker is ready. The
 kernel spreads incoming connections over the workers. A worker that dies is
 started again (at most once a second); SIGTERM/SIGINT are forwarded, and the
-supervisor exits after the workers did. A worker that fails before it was
+supervisor exits after the workers did; a worker whose supervisor dies (even by
+SIGKILL) gets SIGTERM from the kernel. A worker that fails before it was
 ever ready (a bad flag, a port in use) stops the whole group with its exit code.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import signal
 import socket
@@ -32,6 +34,17 @@ from interlude_server.config import Config, Listen
 _log = structlog.get_logger("interlude_server.cluster")
 POLL_S = 0.05
 RESTART_GAP_S = 1.0
+
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _end_with_parent() -> None:
+    """In the forked child, before exec: get SIGTERM when the supervisor dies, even by SIGKILL
+    (Linux prctl), so no worker outlives its group."""
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def reserve_port(listen: Listen) -> tuple[Listen, socket.socket | None]:
@@ -91,7 +104,9 @@ class Supervisor:
 
     def _spawn(self, worker: _Worker) -> None:
         worker.ready_file.unlink(missing_ok=True)
-        worker.proc = subprocess.Popen(self._command(worker), stdin=subprocess.DEVNULL)
+        worker.proc = subprocess.Popen(
+            self._command(worker), stdin=subprocess.DEVNULL, preexec_fn=_end_with_parent
+        )
         worker.started = time.monotonic()
         _log.info("worker.started", worker=worker.index, pid=worker.proc.pid)
 
