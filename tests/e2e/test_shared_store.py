@@ -18,15 +18,24 @@ from typing import Any
 import grpc
 import pytest
 
-from interlude_grpc.mef.lso.interlude.v1 import common_pb2, events_pb2, ordering_pb2, service_test_pb2
+from interlude_grpc.mef.lso.interlude.v1 import (
+    common_pb2,
+    events_pb2,
+    ordering_pb2,
+    performance_pb2,
+    service_test_pb2,
+)
 from tests.e2e.helpers import ALPHA, TERMINAL, Stubs, wait_for_order
+from tests.e2e.pm_helpers import TIME_SCALE, Pmc, epoch, keys
 from tests.e2e.rest import ORD, Listener, RestClient
+from tests.e2e.sft import TERMINAL as SFT_TERMINAL
 from tests.e2e.sft import SftClient, job
 from tests.e2e.streams import LOCK_TOGGLE, Collector, event_log
 from tests.server_process import ServerProcess, launch
 
 E = events_pb2
 St = service_test_pb2
+Pm = performance_pb2
 SFT_RUN = ("ethernet-loopback", "alpha-ovc-1-ep-1", "alpha-ovc-1-ep-2")
 ORD_TYPES = {
     E.EVENT_TYPE_SERVICE_ORDER_CREATE,
@@ -77,8 +86,9 @@ def _assert_ordered_once(events: list[events_pb2.Event]) -> None:
 
 
 def test_replicas_share_one_log_and_deliver_hub_callbacks_once(tmp_path: Path, listener: Listener) -> None:
-    a = _replica(tmp_path, "a", "--rest-listen", "127.0.0.1:0")
-    b = _replica(tmp_path, "b", "--rest-listen", "127.0.0.1:0")
+    fast_pm = ("--sim-time-scale", TIME_SCALE)
+    a = _replica(tmp_path, "a", "--rest-listen", "127.0.0.1:0", *fast_pm)
+    b = _replica(tmp_path, "b", "--rest-listen", "127.0.0.1:0", *fast_pm)
     try:
         assert "hub-delivery" in _leases(a)  # the first replica drives the work
         assert not _leases(b)
@@ -122,6 +132,15 @@ def test_replicas_share_one_log_and_deliver_hub_callbacks_once(tmp_path: Path, l
                 St.TEST_JOB_STATE_IN_PROGRESS,
                 St.TEST_JOB_STATE_COMPLETED,
             ]
+            # A PM job created on B is measured by A; B streams its bins from the measurement log.
+            pm = Pmc(cb)
+            _, pm_job = pm.running_job()
+            live = pm.stream(performance_job_ids=[pm_job.id], mode=Pm.STREAM_MODE_STREAM)
+            live.wait_for(lambda: len(live.of_kind("update")) >= 3)
+            live.stop()
+            pm.stub.CancelPerformanceJob(Pm.CancelPerformanceJobRequest(id=pm_job.id), metadata=ALPHA)
+            bins = keys(live.of_kind("update"))
+            stored = keys(pm.once(performance_job_ids=[pm_job.id], range=common_pb2.TimeRange(after=epoch())))
     finally:
         assert b.stop() == 0
         assert a.stop() == 0
@@ -129,6 +148,8 @@ def test_replicas_share_one_log_and_deliver_hub_callbacks_once(tmp_path: Path, l
     assert _ids(got_b) == _ids(log)
     _assert_ordered_once(got)
     assert [d.body["eventId"] for d in listener.deliveries()] == _ids(wanted)  # once, not per replica
+    assert bins == sorted(set(bins))  # in order, none twice
+    assert set(bins) <= set(stored)
 
 
 def test_killed_replica_stream_resumes_on_the_other_and_its_work_is_taken_over(
@@ -150,6 +171,8 @@ def test_killed_replica_stream_resumes_on_the_other_and_its_work_is_taken_over(
             orders = [
                 _set_admin(stubs_a if n % 2 else stubs_b, sid, True) for n, sid in enumerate(LOCK_TOGGLE)
             ]
+            sft = SftClient(cb)
+            test_job = sft.create(job("taken over", *SFT_RUN, test_mode=St.TEST_MODE_IN_SERVICE))
             subscriber.wait_for(lambda: len(subscriber.events()) >= len(orders) + 2)
             a.proc.kill()  # SIGKILL: no lease release, no goodbye
             a.proc.wait()
@@ -168,7 +191,11 @@ def test_killed_replica_stream_resumes_on_the_other_and_its_work_is_taken_over(
             for order_id in orders:  # B takes the orders lease after the TTL and finishes them
                 done = wait_for_order(stubs_b, order_id, timeout=20)
                 assert done.state == ordering_pb2.SERVICE_ORDER_STATE_COMPLETED
-            assert {"orders", "hub-delivery"} <= _leases(b)
+            assert sft.get(test_job.id).state not in SFT_TERMINAL  # A was running it
+            assert (
+                sft.wait_for(test_job.id, {int(s) for s in SFT_TERMINAL}).state == St.TEST_JOB_STATE_COMPLETED
+            )
+            assert {"orders", "test-jobs", "hub-delivery"} <= _leases(b)
             resumed = Collector(cb, events_pb2.StreamEventsRequest(resume_token=token))
             resumed.wait_for(resumed.synced)
             everything = Collector(cb, events_pb2.StreamEventsRequest(resume_token=start))
