@@ -38,6 +38,7 @@ __all__ = [
     "percentile",
     "start_echo",
     "start_raw",
+    "tree_cpu_seconds",
     "write_results",
 ]
 START_TIMEOUT_S = 15.0
@@ -99,6 +100,15 @@ def cpu_seconds(pid: int) -> float:
     """User + system CPU time a process has used so far (/proc/PID/stat utime and stime)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # fields 14 and 15 of stat(5)
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU seconds of a process and its live descendants (a `--workers N` supervisor and its workers)."""
+    total = cpu_seconds(pid)
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        children = (task / "children").read_text().split()
+        total += sum(tree_cpu_seconds(int(child)) for child in children)
+    return total
 
 
 def memory_mib(pid: int) -> dict[str, float]:

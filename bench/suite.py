@@ -10,9 +10,10 @@ Runs, in order, with the sizes of the issue (or tiny ones with --smoke):
 5. StreamEvents fan-out to 100 subscribers and commit->delivery latency
    (bench/events_fanout.py);
 6. StreamPerformanceData fan-out (bench/pm_stream.py, when present);
-7. REST GET /service/{id} vs gRPC GetService (bench/rest_vs_grpc.py).
+7. REST GET /service/{id} vs gRPC GetService (bench/rest_vs_grpc.py);
+8. GetService with `--workers 2` vs one process (bench/workers.py).
 
-4-7 run as their own modules (each writes its result file); this one gathers
+4-8 run as their own modules (each writes its result file); this one gathers
 everything into RESULTS/latest.json and the table RESULTS/latest.md.
 
     .venv/bin/python -m bench.suite [--smoke]
@@ -55,9 +56,10 @@ class Sizes:
     fanout: Sequence[str]  # of bench.events_fanout
     rest: Sequence[str]  # of bench.rest_vs_grpc
     pm: Sequence[str] | None  # of bench.pm_stream; None: not run
+    workers: Sequence[str]  # of bench.workers
 
 
-FULL = Sizes(100_000, 3, 5.0, 1_000, [], [], ["--seconds", "5"], [])
+FULL = Sizes(100_000, 3, 5.0, 1_000, [], [], ["--seconds", "5"], [], [])
 SMOKE = Sizes(
     2_000,
     1,
@@ -84,6 +86,7 @@ SMOKE = Sizes(
     ],
     ["--seconds", "0.3", "--rounds", "1", "--concurrency", "4"],
     None,
+    ["--services", "500", "--seconds", "1", "--rounds", "1"],
 )
 
 
@@ -313,6 +316,16 @@ def table(r: dict[str, Any]) -> list[list[str]]:
         "≥ 1.0",
         _met(rest["ratio_rest_over_grpc"] >= 1.0),
     ])  # fmt: skip
+    workers = r["workers"]
+    many, one = (workers["median"][name] for name in (f"{workers['workers']} workers", "1 process"))
+    rows.append([
+        f"GetService, --workers {workers['workers']} vs 1 process ({workers['generator']})",
+        f"{many['calls_per_s']:,.0f}/s, {many['cpu_us_per_call']:.0f} µs CPU/call",
+        f"1 process {one['calls_per_s']:,.0f}/s, {one['cpu_us_per_call']:.0f} µs CPU/call",
+        f"{workers['ratio_calls_per_s']:.2f}x calls/s",
+        "≥ 1.6x calls/s",
+        _met(workers["ratio_calls_per_s"] >= 1.6),
+    ])  # fmt: skip
     rss = r["peak_rss"]
     rows.append([
         f"peak RSS, {rss['services']:,} services, {rss['idle_streams']:,} idle streams",
@@ -353,6 +366,7 @@ def main() -> None:
         "list_services_paging": Module("store_paging", sizes.paging, "store_paging.json"),
         "stream_events_fanout": Module("events_fanout", sizes.fanout, "events_fanout.json"),
         "rest_vs_grpc": Module("rest_vs_grpc", sizes.rest, "rest_vs_grpc.json"),
+        "workers": Module("workers", sizes.workers, "workers.json"),
     }
     if sizes.pm is not None and importlib.util.find_spec("bench.pm_stream") is not None:
         modules["stream_performance_data"] = Module("pm_stream", sizes.pm, "pm_stream.json")

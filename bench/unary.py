@@ -52,19 +52,25 @@ class Side:
     pid: int
 
 
-def alternate(sides: tuple[Side, Side], rounds: int, run: Callable[[Side], LoadResult]) -> dict[str, Any]:
+def alternate(
+    sides: tuple[Side, Side],
+    rounds: int,
+    run: Callable[[Side], LoadResult],
+    cpu: Callable[[int], float] = cpu_seconds,
+) -> dict[str, Any]:
     """Run `run` on both sides, alternating which goes first (ABBA...), `rounds` times; the
-    per-round figures, the median of each side and the ratios of the second to the first."""
+    per-round figures, the median of each side and the ratios of the second to the first.
+    `cpu(pid)` is a side's CPU seconds so far (bench/workers.py counts a process tree)."""
     per_round: dict[str, list[dict[str, Any]]] = {side.name: [] for side in sides}
     for n in range(rounds):
         for side in sides if n % 2 == 0 else sides[::-1]:
-            cpu_before = cpu_seconds(side.pid)
+            cpu_before = cpu(side.pid)
             result = run(side)
-            cpu = cpu_seconds(side.pid) - cpu_before
+            used = cpu(side.pid) - cpu_before
             figures: dict[str, Any] = {
                 **result.summary(),
                 "calls": result.calls,
-                "cpu_us_per_call": round(cpu * 1e6 / result.calls, 1) if result.calls else None,
+                "cpu_us_per_call": round(used * 1e6 / result.calls, 1) if result.calls else None,
                 "errors": result.errors,
                 "generator": result.generator,
             }
@@ -114,6 +120,33 @@ def get_service_request(services: int) -> bytes:
     return inventory_pb2.GetServiceRequest(id=f"svc-{services // 2:07d}").SerializeToString()
 
 
+def get_service_load(
+    services: int, *, h2load_exe: str | None, seconds: float, connections: int = 4
+) -> Callable[[Side], LoadResult]:
+    """One round of GetService load on a side: 64 calls in flight over `connections`
+    connections with h2load, else the Python generator (64 concurrent callers)."""
+    request = get_service_request(services)
+    headers = {BUYER_HEADER: INVENTORY_BUYER}
+
+    def run(side: Side) -> LoadResult:
+        if h2load_exe:
+            streams = 64 // connections
+            return h2load(
+                h2load_exe,
+                side.target,
+                GET_SERVICE,
+                request,
+                headers,
+                seconds=seconds,
+                connections=connections,
+                streams=streams,
+            )
+        call = (request, tuple(headers.items()))
+        return python_load(side.target, GET_SERVICE, lambda _: call, seconds=seconds, concurrency=64)
+
+    return run
+
+
 def get_service(
     server: ServerProcess,
     echo: RawServer,
@@ -123,24 +156,7 @@ def get_service(
     rounds: int,
     seconds: float,
 ) -> dict[str, Any]:
-    request = get_service_request(services)
-    headers = {BUYER_HEADER: INVENTORY_BUYER}
-
-    def run(side: Side) -> LoadResult:
-        if h2load_exe:
-            return h2load(
-                h2load_exe,
-                side.target,
-                GET_SERVICE,
-                request,
-                headers,
-                seconds=seconds,
-                connections=4,
-                streams=16,
-            )
-        call = (request, tuple(headers.items()))
-        return python_load(side.target, GET_SERVICE, lambda _: call, seconds=seconds, concurrency=64)
-
+    run = get_service_load(services, h2load_exe=h2load_exe, seconds=seconds)
     sides = (Side("echo", echo.target, echo.proc.pid), Side("ours", server.target, server.proc.pid))
     return {"services": services, "concurrency": 64, **alternate(sides, rounds, run)}
 

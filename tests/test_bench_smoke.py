@@ -20,6 +20,7 @@ WORKLOADS = (
     "list_services_paging",
     "stream_events_fanout",
     "rest_vs_grpc",
+    "workers",
 )
 
 
@@ -55,5 +56,6 @@ def test_the_suite_runs_end_to_end_and_writes_json_and_table(tmp_path: Path) -> 
     assert "GetService" in table
     assert "peak RSS" in table
     # the reused benchmarks wrote their own files to the same place, not to bench/results
-    for name in ("store_paging.json", "events_fanout.json", "rest_vs_grpc.json"):
+    assert latest["workers"]["median"]["2 workers"]["calls_per_s"] > 0
+    for name in ("store_paging.json", "events_fanout.json", "rest_vs_grpc.json", "workers.json"):
         assert (tmp_path / name).exists(), name

@@ -42,6 +42,8 @@ def _run(*args: str) -> subprocess.CompletedProcess[str]:
             ["--db", "postgresql://u@h/db", "--db-max-bytes", "65536"],
             ["--db-max-bytes", "SQLite only"],
         ),
+        (["--workers", "0"], ["--workers", "at least 1"]),
+        (["--lease-ttl", "0"], ["--lease-ttl", "> 0"]),
     ],
     ids=[
         "listen-no-port",
@@ -55,6 +57,8 @@ def _run(*args: str) -> subprocess.CompletedProcess[str]:
         "time-scale",
         "db-max-bytes",
         "db-max-bytes-postgresql",
+        "workers",
+        "lease-ttl",
     ],
 )
 def test_bad_flag_exits_2_naming_the_flag(args: list[str], expected: list[str]) -> None:
@@ -75,6 +79,17 @@ def test_port_in_use_exits_1_with_a_bind_error(
     assert result.returncode == 1, result.stderr
     assert '"event": "server.bind_failed"' in result.stderr
     assert first.target in result.stderr
+
+
+def test_a_worker_group_on_a_port_in_use_exits_1(
+    launch_server: Callable[..., ServerProcess], tmp_path: Path
+) -> None:
+    first = launch_server()  # binds without SO_REUSEPORT: workers cannot share its port
+    db = f"sqlite:///{tmp_path}/group.db"
+    result = _run("--grpc-listen", first.target, "--db", db, "--workers", "2", "--log-format", "json")
+    assert result.returncode == 1, result.stderr
+    assert '"event": "server.bind_failed"' in result.stderr
+    assert '"event": "worker.failed_to_start"' in result.stderr
 
 
 def test_database_directory_is_created_and_the_demo_seed_is_loaded(

@@ -71,8 +71,10 @@ async def start_server(
     security: ServerSecurity | None = None,
     limits: Limits | None = None,
     limiter: LoadLimiter | None = None,
+    reuse_port: bool = False,
 ) -> RunningServer:
-    """Build, bind and start the server; health reads SERVING when this returns.
+    """Build, bind and start the server; health reads SERVING when this returns. `reuse_port`:
+    the processes of `--workers N` share the port (SO_REUSEPORT).
 
     `limits` sets the per-connection channel arguments (concurrent streams, keepalive,
     connection age); `limiter` sheds calls past the server's bound on work in flight
@@ -89,8 +91,9 @@ async def start_server(
     server = grpc.aio.server(
         interceptors=[RpcLoggingInterceptor(default_buyer, security.gate, limiter)],
         options=[
-            # A second server on a port in use must fail, not silently share it.
-            ("grpc.so_reuseport", 0),
+            # A second server on a port in use must fail, not silently share it,
+            # unless it is one of the `--workers N` processes, which share it on purpose.
+            ("grpc.so_reuseport", int(reuse_port)),
             ("grpc.max_receive_message_length", security.max_message_bytes),
             *grpc_options(limits or Limits()),
         ],

@@ -78,6 +78,12 @@ class Config:
     hub_callback_allow: tuple[str, ...] = ()
     db_max_bytes: int | None = None
     limits: Limits = field(default_factory=Limits)
+    # Several processes on one store (cluster/): see README "Deployment".
+    workers: int = 1
+    shared_store: bool = False
+    lease_ttl: float = 10.0
+    follow_interval: float = 0.025
+    worker_index: int | None = None  # set in the processes that `--workers N` starts
 
 
 def parse_listen(value: str) -> Listen:
@@ -312,7 +318,50 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="HOST|*.DOMAIN|CIDR",
         help="REST hub: callbacks may go only to these hosts (repeatable; default: any http(s) host)",
     )
+    add_cluster_arguments(parser)
     return parser
+
+
+def add_cluster_arguments(parser: argparse.ArgumentParser) -> None:
+    """Flags of several server processes sharing one store (cluster/)."""
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        metavar="N",
+        help="run N server processes sharing the listen ports (SO_REUSEPORT) and the store; "
+        "the first process supervises them (default 1)",
+    )
+    parser.add_argument(
+        "--shared-store",
+        action="store_true",
+        help="other interlude-server processes (replicas) use the same --db: follow the log "
+        "across processes and run background work under leases (implied by --workers > 1)",
+    )
+    parser.add_argument(
+        "--lease-ttl",
+        type=parse_positive_seconds,
+        default=10.0,
+        metavar="SECONDS",
+        help="shared store: how long a dead process keeps its background work (order processing, "
+        "test runs, PM jobs, hub delivery) before another takes it over (default 10)",
+    )
+    parser.add_argument(
+        "--follow-interval",
+        type=parse_positive_seconds,
+        default=0.025,
+        metavar="SECONDS",
+        help="shared SQLite store: how often to check for other processes' commits (default 0.025)",
+    )
+    parser.add_argument("--worker-index", type=int, default=None, help=argparse.SUPPRESS)
+
+
+def parse_positive_seconds(value: str) -> float:
+    """Parse a number of seconds > 0."""
+    seconds = parse_grace(value)
+    if seconds <= 0:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds > 0, got {value!r}")
+    return seconds
 
 
 def parse_scale(value: str) -> float:
@@ -355,6 +404,8 @@ def parse_args(argv: list[str] | None = None) -> Config:
         parser.error("argument --db-max-bytes: must be at least 65536")
     if ns.event_retention_count < 1:
         parser.error("argument --event-retention-count: must be at least 1")
+    if ns.workers < 1:
+        parser.error("argument --workers: must be at least 1")
     if ns.event_subscriber_buffer < 1:
         parser.error("argument --event-subscriber-buffer: must be at least 1")
     hosts = [ns.grpc_listen.host] + ([ns.rest_listen.host] if ns.rest_listen is not None else [])
@@ -387,4 +438,9 @@ def parse_args(argv: list[str] | None = None) -> Config:
         hub_callback_allow=tuple(ns.hub_callback_allow),
         db_max_bytes=ns.db_max_bytes,
         limits=limits_from_args(ns),
+        workers=ns.workers,
+        shared_store=ns.shared_store or ns.workers > 1 or ns.worker_index is not None,
+        lease_ttl=ns.lease_ttl,
+        follow_interval=ns.follow_interval,
+        worker_index=ns.worker_index,
     )

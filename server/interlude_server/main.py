@@ -24,6 +24,9 @@ from interlude_server.api.tls import server_credentials
 from interlude_server.app import RunningServer, ServerSecurity, start_server
 from interlude_server.auth.authenticator import Authenticator
 from interlude_server.auth.settings import build_authenticator
+from interlude_server.cluster.leases import process_owner, with_lease
+from interlude_server.cluster.node import SharedNode
+from interlude_server.cluster.supervisor import Supervisor
 from interlude_server.config import Config, parse_args, redacted_db_url
 from interlude_server.domain.errors import StorageUnavailable
 from interlude_server.events.hub import EventHub, MeasurementHub, Wakeups, close_all, route_commits
@@ -93,9 +96,15 @@ async def serve(
         _log.error("store.unavailable", error=str(exc))
         return 1
     retention: asyncio.Task[None] | None = None
+    node: SharedNode | None = None
+    owner = process_owner()
     try:
         try:
+            if config.shared_store:  # processes starting together seed an empty store once
+                await with_lease(store, "seed", owner, config.lease_ttl)
             await _seed(config, store)
+            if config.shared_store:
+                await store.release_lease("seed", owner)
         except SeedError as exc:
             _log.error("seed.invalid", error=str(exc))
             return 2
@@ -104,14 +113,7 @@ async def serve(
         measurement_hub = MeasurementHub(
             await store.measurement_log_last_seq(), config.event_subscriber_buffer
         )
-        route = route_commits(hub, measurement_hub)
         dispatcher = Dispatcher(store, lambda: hub.last_seq, delivery_settings(config))
-
-        def committed(items: list[tuple[str, Any]]) -> None:
-            route(items)  # first: delivery reads up to hub.last_seq
-            dispatcher.notify()
-
-        store.on_commit(committed)
         processor = OrderProcessor(
             store, SimulatedPartner(config.sim_step_delay, faults), config.sim_step_delay
         )
@@ -124,6 +126,26 @@ async def serve(
             SimClock(config.sim_time_scale, await store.sim_clock_origin_ns()),
             config.sim_step_delay,
         )
+        if config.shared_store:
+            node = SharedNode(
+                store,
+                owner,
+                (hub, measurement_hub),
+                (processor, runner, pm_engine, dispatcher),
+                wakeups,
+                lease_ttl=config.lease_ttl,
+                follow_interval=config.follow_interval,
+                delivers_hub=config.rest_listen is not None,
+            )
+            await node.start()
+        else:  # the only process: publish what each commit appended, without reading it back
+            route = route_commits(hub, measurement_hub)
+
+            def committed(items: list[tuple[str, Any]]) -> None:
+                route(items)  # first: delivery reads up to hub.last_seq
+                dispatcher.notify()
+
+            store.on_commit(committed)
         buyer_of = BuyerResolver(config.default_buyer, dev_header=config.security.auth == "none")
         bindings = [
             inventory_binding(store, buyer_of),
@@ -138,7 +160,13 @@ async def serve(
         limiter = LoadLimiter(limits.max_inflight_rpcs, limits.max_streams, limits.overload_retry_after)
         try:
             running = await start_server(
-                config.grpc_listen, bindings, config.default_buyer, security, limits, limiter
+                config.grpc_listen,
+                bindings,
+                config.default_buyer,
+                security,
+                limits,
+                limiter,
+                reuse_port=config.worker_index is not None,
             )
         except RuntimeError as exc:
             _log.error("server.bind_failed", address=config.grpc_listen.address, error=str(exc))
@@ -165,10 +193,15 @@ async def serve(
                 config.event_prune_interval,
             )
         )
-        resumed = await processor.start()
-        tests_resumed = await runner.start()
-        jobs_resumed = await pm_engine.start()
+        if node is None:
+            resumed = await processor.start()
+            tests_resumed = await runner.start()
+            jobs_resumed = await pm_engine.start()
+        else:  # resumed by whichever process holds each lease (cluster/leases.py)
+            resumed = tests_resumed = jobs_resumed = 0
         await _wait_for_signal(config, running, resumed, rest, tests_resumed, jobs_resumed)
+        if node is not None:
+            await node.halt()
 
         def draining() -> None:
             close_all(hub, measurement_hub)
@@ -181,6 +214,8 @@ async def serve(
         await runner.stop()
         await pm_engine.stop()
     finally:
+        if node is not None:
+            await node.close()
         if retention is not None:
             retention.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -217,6 +252,7 @@ async def _wait_for_signal(
         rest_address=rest_address,
         pid=os.getpid(),
         db=str(config.db_path) if config.db_path is not None else redacted_db_url(config.db_url),
+        shared_store=config.shared_store,
         orders_resumed=resumed,
         test_jobs_resumed=tests_resumed,
         pm_jobs_resumed=jobs_resumed,
@@ -228,8 +264,12 @@ async def _wait_for_signal(
 
 def main(argv: list[str] | None = None) -> int:
     """Console entry point of `interlude-server`."""
-    config = parse_args(argv)
-    configure_logging(config.log_format, config.log_level)
+    args = sys.argv[1:] if argv is None else argv
+    config = parse_args(args)
+    worker: dict[str, object] = (
+        {} if config.worker_index is None else {"worker": config.worker_index, "pid": os.getpid()}
+    )
+    configure_logging(config.log_format, config.log_level, worker)
     if config.db_path is not None:
         config.db_path.parent.mkdir(parents=True, exist_ok=True)
     try:
@@ -243,6 +283,8 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, OSError) as exc:
         _log.error("security.invalid", error=str(exc))
         return 2
+    if config.workers > 1:
+        return Supervisor(config, args).run()
     return asyncio.run(serve(config, faults, security, test_faults))
 
 

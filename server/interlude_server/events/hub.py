@@ -195,6 +195,12 @@ class Wakeups:
         for event in self._waiters.get(key, ()):
             event.set()
 
+    def notify_all(self) -> None:
+        """Another process committed something: every stream re-reads (cluster/follower.py)."""
+        for waiters in self._waiters.values():
+            for event in waiters:
+                event.set()
+
     def close(self) -> None:
         """Shutdown: wake every stream so it can end."""
         self.closed = True

@@ -47,10 +47,19 @@ def redact_secrets(_logger: WrappedLogger, _method: str, event_dict: EventDict) 
     return event_dict
 
 
-def configure_logging(log_format: str, level: str) -> None:
-    """Configure structlog (and stdlib logging) for the given format and level."""
+def configure_logging(log_format: str, level: str, fields: dict[str, object] | None = None) -> None:
+    """Configure structlog (and stdlib logging) for the given format and level; `fields` are
+    added to every line (e.g. the worker number and pid of a `--workers N` process)."""
     numeric_level = _LEVELS[level]
+    constant = dict(fields or {})
+
+    def add_fields(_logger: WrappedLogger, _method: str, event_dict: EventDict) -> EventDict:
+        for key, value in constant.items():
+            event_dict.setdefault(key, value)
+        return event_dict
+
     shared: list[Processor] = [
+        *([add_fields] if constant else []),
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),

@@ -27,7 +27,7 @@ from interlude_server.domain import clock, pm_jobs, pm_reports
 from interlude_server.domain.pm_model import duration_seconds, settings_of, subject_ids
 from interlude_server.domain.pm_states import JOB, LIVE_JOB_STATES
 from interlude_server.partner.pm_measure import measure, uniform
-from interlude_server.partner.workers import Step, Workers
+from interlude_server.partner.workers import Resumable, Step, Workers
 from interlude_server.store.base import PageRequest, Store
 from interlude_server.store.sqlite_keys import key_timestamp
 
@@ -59,7 +59,7 @@ def _ts(ns: int) -> timestamp_pb2.Timestamp:
     return ts
 
 
-class PmEngine:
+class PmEngine(Resumable):
     """Drives each live job with one worker task (partner/workers); `step_delay` paces
     validation and task steps. A poke (`submit`) wakes a job's worker early."""
 
@@ -80,6 +80,8 @@ class PmEngine:
 
     def submit(self, buyer_id: str, job_id: str) -> None:
         """Make sure the job is followed, and wake it: something about it changed."""
+        if not self._workers.active:  # another process holds the PM lease and follows it
+            return
         self._pokes.setdefault(job_id, asyncio.Event()).set()
         self._workers.submit(
             job_id, self._stepper(buyer_id, job_id), _log.bind(job_id=job_id, buyer=buyer_id)

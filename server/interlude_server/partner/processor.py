@@ -16,7 +16,7 @@ from interlude_grpc.mef.lso.interlude.v1 import ordering_pb2
 from interlude_server.domain import clock, fulfilment
 from interlude_server.domain.states import ITEM, ORDER
 from interlude_server.partner.backend import PartnerBackend
-from interlude_server.partner.workers import Workers
+from interlude_server.partner.workers import Resumable, Workers
 from interlude_server.store.base import Store
 
 Ord = ordering_pb2
@@ -41,7 +41,7 @@ def next_item(order: ordering_pb2.ServiceOrder) -> ordering_pb2.ServiceOrderItem
     return None
 
 
-class OrderProcessor:
+class OrderProcessor(Resumable):
     """Runs one task per unfinished order; `step_delay` paces the simulated Partner's steps."""
 
     def __init__(self, store: Store, backend: PartnerBackend, step_delay: float) -> None:

@@ -24,7 +24,7 @@ from interlude_server.domain.test_plan import RunEnd, plan
 from interlude_server.domain.test_states import TEST_JOB
 from interlude_server.events.hub import Wakeups
 from interlude_server.partner.backend import TestBackend
-from interlude_server.partner.workers import Workers
+from interlude_server.partner.workers import Resumable, Workers
 from interlude_server.store.base import Store, TestRun, Tx
 
 St = service_test_pb2
@@ -38,7 +38,7 @@ def _seconds_until(ts: object) -> float:
     return float(ts.ToNanoseconds() - clock.now().ToNanoseconds()) / 1e9
 
 
-class TestRunner:
+class TestRunner(Resumable):
     """Runs one task per active test job; `step_delay` paces waiting and polling."""
 
     __test__ = False  # not a pytest test class

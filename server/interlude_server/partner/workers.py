@@ -2,7 +2,10 @@
 
 Each task calls a step function until it returns False; a step that raises is
 logged and retried after a pause, so a transient failure (e.g. a full disk)
-never loses a resource. Used by the order processor and the test runner.
+never loses a resource. Used by the order processor, the test runner and the
+PM engine. When several processes share the store, only the one holding a
+component's lease drives it (cluster/leases.py): the others keep their Workers
+inactive, so a submission there is a no-op and the lease holder picks it up.
 """
 
 from __future__ import annotations
@@ -23,10 +26,12 @@ class Workers:
         self.kind = kind
         self.retry_delay = retry_delay
         self._tasks: dict[str, asyncio.Task[None]] = {}
+        self.active = True  # False while another process holds this component's lease
 
     def submit(self, key: str, step: Step, log: structlog.typing.FilteringBoundLogger) -> None:
-        """Drive `key` with `step` until it returns False (a no-op if `key` is being driven)."""
-        if key not in self._tasks:
+        """Drive `key` with `step` until it returns False (a no-op if `key` is being driven
+        or this process does not drive the component now)."""
+        if self.active and key not in self._tasks:
             task = asyncio.create_task(self._run(step, log), name=f"{self.kind}:{key}")
             self._tasks[key] = task
             task.add_done_callback(lambda _t: self._tasks.pop(key, None))
@@ -50,3 +55,21 @@ class Workers:
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+
+
+class Resumable:
+    """`LeasedWork` (cluster/leases.py) for a component that drives its work with Workers
+    and resumes it from the store in `start`."""
+
+    _workers: Workers
+
+    async def start(self) -> int:
+        raise NotImplementedError
+
+    async def take_over(self) -> int:
+        self._workers.active = True
+        return await self.start()
+
+    async def hand_over(self) -> None:
+        self._workers.active = False
+        await self._workers.stop()

@@ -99,14 +99,37 @@ class Dispatcher:
         self._workers: dict[str, _Worker] = {}
         self._stopping = asyncio.Event()
         self._session: aiohttp.ClientSession | None = None
+        # False while another process sharing the store holds the delivery lease (cluster/leases).
+        self.active = True
 
     async def open(self) -> int:
         """Resume every active registration; how many."""
         self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.settings.timeout))
-        subs = [s for s in await self.store.list_hub_subscriptions() if s.state == ACTIVE]
-        for sub in subs:
+        return await self.refresh()
+
+    async def refresh(self) -> int:
+        """Deliver for every active registration in the store (some may have been made or
+        removed by another process); how many run now."""
+        if not self.active:
+            return 0
+        subs = {s.id: s for s in await self.store.list_hub_subscriptions() if s.state == ACTIVE}
+        for sub_id in [i for i in self._workers if i not in subs]:
+            await self.forget(sub_id)
+        for sub in subs.values():
             self.start(sub)
         return len(subs)
+
+    async def take_over(self) -> int:
+        """The delivery lease is now this process's: resume every registration."""
+        self.active = True
+        return await self.refresh() if self._session is not None else 0
+
+    async def hand_over(self) -> None:
+        """Another process delivers now: stop every worker (an event in flight may be repeated
+        by the next holder; `eventId` lets a listener drop it)."""
+        self.active = False
+        for sub_id in list(self._workers):
+            await self.forget(sub_id)
 
     def notify(self, _events: object = None) -> None:
         """Commit listener: new events are in the log."""
@@ -114,6 +137,9 @@ class Dispatcher:
             worker.wake.set()
 
     def start(self, sub: HubSubscription) -> None:
+        """Deliver for `sub` (a no-op if it is delivered already or another process delivers)."""
+        if not self.active or sub.id in self._workers:
+            return
         worker = _Worker(sub)
         worker.task = asyncio.create_task(self._run(worker), name=f"hub-delivery-{sub.id}")
         self._workers[sub.id] = worker

@@ -36,11 +36,13 @@ async def start_rest(
     app: web.Application,
     shutdown_timeout: float = 5.0,
     ssl_context: ssl.SSLContext | None = None,
+    reuse_port: bool = False,
 ) -> RestServer:
-    """Bind and serve `app`; raises OSError if the address cannot be bound."""
+    """Bind and serve `app`; raises OSError if the address cannot be bound. `reuse_port`: the
+    processes of `--workers N` share the port (SO_REUSEPORT); otherwise a port in use fails."""
     runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=shutdown_timeout)
     await runner.setup()
-    site = web.TCPSite(runner, listen.host, listen.port, reuse_port=False, ssl_context=ssl_context)
+    site = web.TCPSite(runner, listen.host, listen.port, reuse_port=reuse_port, ssl_context=ssl_context)
     try:
         await site.start()
     except BaseException:
@@ -81,7 +83,9 @@ async def start_in_process(
         InProcessBackend(bindings), hub, Admit(authenticator), security.max_message_bytes, limiter
     )
     tls = server_ssl_context(security.tls) if security.tls is not None else None
-    server = await start_rest(config.rest_listen, app, ssl_context=tls)
+    server = await start_rest(
+        config.rest_listen, app, ssl_context=tls, reuse_port=config.worker_index is not None
+    )
     await dispatcher.open()
     return InProcessRest(server, dispatcher)
 

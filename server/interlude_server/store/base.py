@@ -250,7 +250,47 @@ class Tx(TestTx, PmTx, Protocol):
     def put_policy(self, policy: catalog_pb2.ServicePolicy) -> None: ...
 
 
-class Store(TestReads, PmStore, Protocol):
+class SharedStore(Protocol):
+    """What several server processes sharing one store need from it (F11, cluster/).
+
+    Cross-process fan-out reads the logs as the truth: `read_log_after` and
+    `read_measurement_log_after` return every buyer's items after a sequence. A
+    follower never skips an item, so the store MUST guarantee that once a reader
+    sees sequence N committed, every sequence below N that will ever exist is
+    committed and visible too (gap-free in commit order). SQLite has one writer
+    at a time, so commit order is sequence order; PostgreSQL must assign the
+    sequence under a lock held until commit (or an equivalent design).
+
+    `watch_commits` is only the wake-up, never the data: it may call `wake`
+    spuriously but must call it soon after any other process commits
+    (SQLite: a short poll of PRAGMA data_version; PostgreSQL: LISTEN/NOTIFY).
+
+    Leases make background work (order processing, test runs, PM jobs, hub
+    delivery) run in one process at a time: a lease is held by `owner` until
+    its expiry unless renewed; an expired lease can be taken by anyone.
+    """
+
+    async def read_log_after(self, after_seq: int, limit: int) -> list[tuple[str, events_pb2.Event]]:
+        """Every buyer's (buyer_id, event) with sequence > after_seq, oldest first, at most `limit`."""
+
+    async def read_measurement_log_after(
+        self, after_seq: int, limit: int
+    ) -> list[tuple[str, MeasurementBatch]]:
+        """Every buyer's (buyer_id, batch) with sequence > after_seq, oldest first, at most `limit`."""
+
+    async def watch_commits(self, interval: float, wake: Callable[[], None]) -> None:
+        """Call `wake` (on the event loop) soon after another process commits; runs until cancelled.
+        `interval` bounds the delay where the store must poll."""
+
+    async def acquire_lease(self, name: str, owner: str, ttl: float) -> bool:
+        """Atomically take or renew lease `name` for `owner` for `ttl` seconds from now; True if
+        `owner` holds it afterwards (it was free, expired or already `owner`'s)."""
+
+    async def release_lease(self, name: str, owner: str) -> None:
+        """Give the lease up now if `owner` holds it (a clean shutdown hands work over at once)."""
+
+
+class Store(TestReads, PmStore, SharedStore, Protocol):
     """Persistence for inventory, catalog, policy, orders, history and idempotency."""
 
     async def open(self) -> None:

@@ -44,6 +44,7 @@ _REWRITES: tuple[tuple[str, str], ...] = (
     (r"\)\s*WITHOUT ROWID", ")"),
     (r"\bBLOB\b", "BYTEA"),
     (r"\bINTEGER\b", "BIGINT"),
+    (r"\bREAL\b", "DOUBLE PRECISION"),  # SQLite's REAL is 8 bytes; PostgreSQL's 4 (lease times)
     (r"\bTEXT\b", 'TEXT COLLATE "C"'),
     (r"\bauthorization\b", '"authorization"'),  # a reserved word in PostgreSQL
     (

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 from interlude_server.store.dialect import Conn
 from interlude_server.store.sql_store import SqlStore
+from interlude_server.store.sqlite_cluster import SqliteSharedMixin
 from interlude_server.store.sqlite_schema import (
     MIGRATIONS,
     Migration,
@@ -34,7 +35,7 @@ __all__ = ["SchemaVersionError", "SqliteStore", "WriterStats"]
 T = TypeVar("T")
 
 
-class SqliteStore(SqlStore):
+class SqliteStore(SqlStore, SqliteSharedMixin):
     """Persistence in one SQLite file: WAL, durable group commit, keyset paging."""
 
     def __init__(
@@ -54,6 +55,9 @@ class SqliteStore(SqlStore):
 
     @property
     def path(self) -> Path:
+        return self._path
+
+    def _commit_watch_path(self) -> Path | None:
         return self._path
 
     async def open(self) -> None:

@@ -191,13 +191,24 @@ _V3: tuple[str, ...] = (
     "CREATE INDEX hub_subscriptions_buyer ON hub_subscriptions (buyer_id, id)",
 )
 
+# Leases on background work shared by several server processes (F11): a row per
+# component, held by `owner` until `expires_at` (unix seconds) unless renewed.
+_LEASES: tuple[str, ...] = (
+    """CREATE TABLE leases (
+        name TEXT PRIMARY KEY,
+        owner TEXT NOT NULL,
+        expires_at REAL NOT NULL
+    )""",
+)
+
 Migration = Sequence[str]
 
 # MIGRATIONS[i] migrates version i to i + 1. Append only.
 # Version 3 (F5): service function testing; its tables live with their code in sqlite_tests.
 # Version 4 (F6): REST hub registrations and their delivery cursors (_V3 above).
 # Version 5 (F4): performance monitoring; its tables live in sqlite_pm_schema.
-MIGRATIONS: tuple[Migration, ...] = (_V1, _V2, TESTS_MIGRATION, _V3, PM_TABLES)
+# Version 6 (F11): leases of background work among server processes (_LEASES above).
+MIGRATIONS: tuple[Migration, ...] = (_V1, _V2, TESTS_MIGRATION, _V3, PM_TABLES, _LEASES)
 
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -1,0 +1,1 @@
+"""Several server processes on one store: log follower, leases, worker supervisor (F11)."""

@@ -1,0 +1,152 @@
+"""Two stores on one SQLite file, as two processes see it: whole-log reads, the commit watch,
+leases and the lease keeper that moves work between processes."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import pytest_asyncio
+
+from interlude_grpc.mef.lso.interlude.v1 import events_pb2
+from interlude_server.cluster.follower import LogFollower
+from interlude_server.cluster.leases import LeaseKeeper
+from interlude_server.events.hub import EventHub, MeasurementHub
+from interlude_server.store.pg import PgStore
+from interlude_server.store.sqlite import SqliteStore
+from interlude_server.store.sqlite_tx import SqliteTx
+from tests.store.builders import BUYER, OTHER_BUYER, ts
+
+
+@pytest_asyncio.fixture(loop_scope="function")
+async def other(store: SqliteStore) -> AsyncIterator[SqliteStore]:
+    """A second store on the same database (another process's view of it)."""
+    s: Any = PgStore(store.dsn) if isinstance(store, PgStore) else SqliteStore(store.path)
+    await s.open()
+    yield s
+    await s.close()
+
+
+def _append(buyer: str, resource_id: str) -> Callable[[SqliteTx], int]:
+    def write(tx: SqliteTx) -> int:
+        event = events_pb2.Event(
+            event_id=f"ev-{resource_id}", event_type=events_pb2.EVENT_TYPE_SERVICE_CREATE
+        )
+        event.resource.id = resource_id
+        event.event_time.CopyFrom(ts(1))
+        return tx.append_event(buyer, event)
+
+    return write
+
+
+async def test_read_log_after_returns_every_buyers_events_in_sequence(
+    store: SqliteStore, other: SqliteStore
+) -> None:
+    first = await store.write(_append(BUYER, "s1"))
+    await other.write(_append(OTHER_BUYER, "s2"))
+    await store.write(_append(BUYER, "s3"))
+    got = await other.read_log_after(first - 1, 10)
+    assert [(b, e.resource.id, e.sequence) for b, e in got] == [
+        (BUYER, "s1", first),
+        (OTHER_BUYER, "s2", first + 1),
+        (BUYER, "s3", first + 2),
+    ]
+    assert [e.resource.id for _, e in await store.read_log_after(first, 1)] == ["s2"]
+    assert await store.read_measurement_log_after(0, 10) == []
+
+
+async def test_the_commit_watch_wakes_on_another_connections_commit(
+    store: SqliteStore, other: SqliteStore
+) -> None:
+    woken = asyncio.Event()
+    watch = asyncio.create_task(store.watch_commits(0.01, woken.set))
+    try:
+        await asyncio.sleep(0.05)
+        assert not woken.is_set()  # nothing committed: no wake-up
+        await other.write(_append(BUYER, "s1"))
+        await asyncio.wait_for(woken.wait(), 5)
+    finally:
+        watch.cancel()
+
+
+async def test_a_follower_publishes_the_other_stores_commits_in_order(
+    store: SqliteStore, other: SqliteStore
+) -> None:
+    hub, measurements = EventHub(0), MeasurementHub(0)
+    published: list[int] = []
+    follower = LogFollower(
+        store, hub, measurements, lambda items: published.extend(i.sequence for _, i in items)
+    )
+    run = asyncio.create_task(follower.run())
+    watch = asyncio.create_task(store.watch_commits(0.01, follower.wake))
+    try:
+        for n in range(5):
+            await other.write(_append(BUYER if n % 2 else OTHER_BUYER, f"s{n}"))
+        for _ in range(500):
+            if len(published) == 5:
+                break
+            await asyncio.sleep(0.01)
+    finally:
+        run.cancel()
+        watch.cancel()
+    assert published == [1, 2, 3, 4, 5]
+    assert hub.last_seq == 5
+
+
+async def test_a_lease_has_one_holder_until_it_expires_or_is_released(
+    store: SqliteStore, other: SqliteStore
+) -> None:
+    assert await store.acquire_lease("orders", "a", 0.3)
+    assert not await other.acquire_lease("orders", "b", 0.3)  # held by a
+    assert await store.acquire_lease("orders", "a", 0.3)  # renewed
+    assert await other.acquire_lease("pm-jobs", "b", 10)  # leases are independent
+    await other.release_lease("orders", "b")  # not b's: no effect
+    assert not await other.acquire_lease("orders", "b", 0.3)
+    await asyncio.sleep(0.4)  # a stopped renewing: the lease expired
+    assert await other.acquire_lease("orders", "b", 10)
+    assert not await store.acquire_lease("orders", "a", 10)
+    await other.release_lease("orders", "b")
+    assert await store.acquire_lease("orders", "a", 10)
+
+
+class Component:
+    """Records what the keeper asks of it (the real components resume from the store)."""
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+
+    async def take_over(self) -> int:
+        self.calls.append("take")
+        return 0
+
+    async def hand_over(self) -> None:
+        self.calls.append("hand")
+
+
+async def test_the_lease_moves_to_the_other_process_when_its_holder_stops_renewing(
+    store: SqliteStore, other: SqliteStore
+) -> None:
+    first, second = Component(), Component()
+    a = LeaseKeeper(store, {"orders": first}, ttl=0.3, owner="a")
+    b = LeaseKeeper(other, {"orders": second}, ttl=0.3, owner="b")
+    await a.start()
+    await b.start()
+    try:
+        assert first.calls == ["hand", "take"]  # nothing runs before the lease is held
+        assert second.calls == ["hand"]
+        await a.halt()  # a stalls: no renewals
+        for _ in range(300):
+            if second.calls[-1] == "take":
+                break
+            await asyncio.sleep(0.01)
+        assert second.calls == ["hand", "take"]
+        await a.renew()  # a wakes up: the lease is b's now, so a stops driving
+        assert first.calls == ["hand", "take", "hand"]
+        assert a.held == set()
+        await b.release()  # a clean shutdown: a takes over at its next round
+        await a.renew()
+        assert first.calls[-1] == "take"
+    finally:
+        await a.release()
+        await b.release()
