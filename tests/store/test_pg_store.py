@@ -240,3 +240,30 @@ async def test_two_writers_changing_one_row_take_turns(pg_server: PgServer) -> N
         await asyncio.gather(a.close(), b.close())
     assert counter is not None
     assert counter.description == "2"
+
+
+async def test_a_deadlock_between_two_writers_is_retried_not_failed(pg_server: PgServer) -> None:
+    """Two replicas change two rows in opposite orders: PostgreSQL fails one as the deadlock
+    victim, and the writer runs it again from its savepoint, so both writes succeed."""
+    dsn = pg_server.create_database("deadlock", migrated=True)
+    a, b = PgStore(dsn), PgStore(dsn)
+    await asyncio.gather(a.open(), b.open())
+    try:
+        await a.write(putter(service("dl-1"), service("dl-2")))
+
+        def crossed(first: str, second: str) -> Callable[[SqliteTx], None]:
+            def write(tx: SqliteTx) -> None:
+                tx.put_service(tx.get_service(BUYER, first) or service(first))
+                time.sleep(0.5)  # the other writer now holds `second`
+                tx.put_service(tx.get_service(BUYER, second) or service(second))
+
+            return write
+
+        await asyncio.gather(a.write(crossed("dl-1", "dl-2")), b.write(crossed("dl-2", "dl-1")))
+        etags = {sid: (await a.get_service(BUYER, sid)) for sid in ("dl-1", "dl-2")}
+        assert all(s is not None for s in etags.values())
+        deadlocks = _rows(dsn, "SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()")
+        assert int(str(deadlocks[0][0])) >= 1  # the conflict did happen, and was absorbed
+    finally:
+        await a.close()
+        await b.close()

@@ -7,6 +7,8 @@ a SAVEPOINT per write function, futures resolved after COMMIT. PostgreSQL adds:
   so other processes sharing the database wake up when it commits (PostgreSQL
   delivers notifications at commit, and never for a rolled-back transaction);
   the payload is the newest sequence, a hint only: the log table is the truth;
+- a write that failed on another writer's conflict (deadlock, key inserted meanwhile)
+  runs again from its savepoint (`_transient`);
 - a lost connection fails the group with the error and is replaced before the
   next group, so the writer outlives a database restart.
 """
@@ -28,6 +30,11 @@ from interlude_server.store.sqlite_writer import GroupCommitThread
 
 # The channel a commit that appended events notifies (pg_notify.EventWakeups listens on it).
 EVENTS_CHANNEL = "interlude_events"
+_CONFLICTS = (
+    psycopg.errors.DeadlockDetected,
+    psycopg.errors.SerializationFailure,
+    psycopg.errors.UniqueViolation,
+)
 
 
 class PgWriter(GroupCommitThread):
@@ -59,6 +66,17 @@ class PgWriter(GroupCommitThread):
         sequences = [item.sequence for _, item in appended if isinstance(item, events_pb2.Event)]
         if sequences:
             conn.execute("SELECT pg_notify(?, ?)", (EVENTS_CHANNEL, str(max(sequences))))
+
+    def _transient(self, exc: BaseException) -> bool:
+        # Replicas write the same rows: PostgreSQL breaks a deadlock by failing one of the
+        # statements; a key another replica inserted meanwhile fails the insert. Rolled
+        # back to its savepoint, the write runs again and reads what the other committed.
+        return isinstance(
+            exc,
+            psycopg.errors.DeadlockDetected
+            | psycopg.errors.SerializationFailure
+            | psycopg.errors.UniqueViolation,
+        )
 
     def _recover(self, conn: Conn) -> Conn:
         """After a failed group: roll back, or reconnect if the connection is gone."""

@@ -53,6 +53,10 @@ class _Stop:
     """Queue sentinel: finish what came before, then exit."""
 
 
+# How often a write function that met another writer's conflict is run again (PostgreSQL).
+TRANSIENT_RETRIES = 5
+
+
 class TransactionLost(RuntimeError):
     """The database aborted the group's transaction; the write was not committed."""
 
@@ -112,6 +116,11 @@ class GroupCommitThread:
 
     def _before_commit(self, conn: Conn, appended: list[tuple[str, Any]]) -> None:
         """Runs inside the group's transaction just before COMMIT (nothing by default)."""
+
+    def _transient(self, exc: BaseException) -> bool:
+        """A write function's failure caused by another writer (a deadlock, a serialization
+        conflict), which running it again may not meet; SQLite has one writer: never."""
+        return False
 
     def _recover(self, conn: Conn) -> Conn:
         """After a group failed outside its write functions: the connection for the next group."""
@@ -204,6 +213,15 @@ class GroupCommitThread:
             job.future.set_result(value)
 
     def _run_one(self, conn: Conn, fn: Callable[[SqliteTx], Any]) -> tuple[bool, Any, list[tuple[str, Any]]]:
+        """Run `fn` in its savepoint; one that failed only because another writer got in its
+        way (`_transient`) is rolled back to the savepoint and run again, a few times."""
+        for _ in range(TRANSIENT_RETRIES):
+            ok, value, appended = self._attempt(conn, fn)
+            if ok or not self._transient(value) or not conn.in_transaction:
+                break
+        return ok, value, appended
+
+    def _attempt(self, conn: Conn, fn: Callable[[SqliteTx], Any]) -> tuple[bool, Any, list[tuple[str, Any]]]:
         conn.execute("SAVEPOINT write_fn")
         tx = SqliteTx(conn, self._dialect)
         try:
