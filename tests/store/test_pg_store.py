@@ -17,7 +17,7 @@ import pytest
 
 from interlude_grpc.mef.lso.interlude.v1 import events_pb2, inventory_pb2
 from interlude_server.domain.errors import StorageUnavailable
-from interlude_server.store.base import PageRequest, ServiceQuery
+from interlude_server.store.base import IdempotencyRecord, PageRequest, ServiceQuery
 from interlude_server.store.pg import PgStore
 from interlude_server.store.pg_notify import listen_for_events
 from interlude_server.store.pg_schema import translate
@@ -264,6 +264,29 @@ async def test_a_deadlock_between_two_writers_is_retried_not_failed(pg_server: P
         assert all(s is not None for s in etags.values())
         deadlocks = _rows(dsn, "SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()")
         assert int(str(deadlocks[0][0])) >= 1  # the conflict did happen, and was absorbed
+    finally:
+        await a.close()
+        await b.close()
+
+
+async def test_one_request_id_on_two_replicas_at_once_runs_once(pg_server: PgServer) -> None:
+    """Both replicas check the request_id, find nothing, and would both do the work: the
+    check locks the key until commit, so the second waits and then finds the first's record."""
+    dsn = pg_server.create_database("idempotency", migrated=True)
+    a, b = PgStore(dsn), PgStore(dsn)
+    await asyncio.gather(a.open(), b.open())
+    first_seen: list[bool] = []
+
+    def once(tx: SqliteTx) -> None:
+        found = tx.get_idempotency(BUYER, "req-1")
+        first_seen.append(found is None)
+        if found is None:
+            time.sleep(0.3)  # the other replica checks meanwhile
+            tx.put_idempotency(BUYER, "req-1", IdempotencyRecord("M", "f", b"answer"))
+
+    try:
+        await asyncio.gather(a.write(once), b.write(once))
+        assert sorted(first_seen) == [False, True]  # exactly one did the work
     finally:
         await a.close()
         await b.close()

@@ -79,6 +79,14 @@ class Dialect:
         row = conn.execute("SELECT nextval(pg_get_serial_sequence(?, 'seq'))", (table,)).fetchone()
         return int(row[0])
 
+    def lock_key(self, conn: Conn, *key: str) -> None:
+        """Hold a lock on `key` until this write transaction ends, so writers (replicas)
+        checking whether the key exists take turns. SQLite's one writer already does; a
+        PostgreSQL row lock cannot cover a row that does not exist yet, so it takes a
+        transaction-level advisory lock on the key's hash."""
+        if self.name != "sqlite":
+            conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(?, 0))", ("\x1f".join(key),))
+
     def last_seq(self, conn: Conn, log: str) -> int:
         row = conn.execute(self.last_seq_sql, (log,)).fetchone()
         return int(row[0]) if row else 0

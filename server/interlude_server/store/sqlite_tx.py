@@ -223,6 +223,9 @@ class SqliteTx(TestTxMixin, SqlitePmTx, SqliteLeaseTx):
     # -- idempotency and events ---------------------------------------------
 
     def get_idempotency(self, buyer_id: str, request_id: str) -> IdempotencyRecord | None:
+        # Until this write commits, another writer asking for the same request_id waits and
+        # then finds this one's record: a request retried on two replicas at once runs once.
+        self._dialect.lock_key(self._c, "idempotency", buyer_id, request_id)
         row = self._c.execute(
             "SELECT method, fingerprint, response FROM idempotency WHERE buyer_id = ? AND request_id = ?",
             (buyer_id, request_id),
