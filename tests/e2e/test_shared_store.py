@@ -82,6 +82,21 @@ def _set_admin(stubs: Stubs, service_id: str, locked: bool) -> str:
     return order_id
 
 
+def _settled_log(server: ServerProcess, after: int) -> list[events_pb2.Event]:
+    """The log after `after` as `server` replays it, once two reads 0.2 s apart agree: a
+    replica replays up to what its follower has seen, which may trail the last commits of
+    another replica by a poll interval."""
+    deadline = time.monotonic() + 15
+    previous: list[events_pb2.Event] | None = None
+    while True:
+        current = [e for e in event_log(server.target) if e.sequence > after]
+        if previous is not None and _ids(current) == _ids(previous):
+            return current
+        assert time.monotonic() < deadline, "the log did not settle"
+        previous = current
+        time.sleep(0.2)
+
+
 def _ids(events: list[events_pb2.Event]) -> list[str]:
     return [e.event_id for e in events]
 
@@ -120,7 +135,7 @@ def test_replicas_share_one_log_and_deliver_hub_callbacks_once(
                         ordering_pb2.SERVICE_ORDER_STATE_COMPLETED
                     )
                 orders += placed
-            log = [e for e in event_log(b.target) if e.sequence > before]
+            log = _settled_log(b, before)
             assert {e.resource.id for e in log if e.event_type == E.EVENT_TYPE_SERVICE_ORDER_CREATE} == set(
                 orders
             )
