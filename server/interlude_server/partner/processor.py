@@ -60,14 +60,14 @@ class OrderProcessor(Resumable):
     def submit(self, buyer_id: str, order_id: str) -> None:
         """Make sure the order is being processed (a no-op if it already is)."""
         log = _log.bind(order_id=order_id, buyer=buyer_id)
-        known: list[ordering_pb2.ServiceOrder | None] = [None]
+        order: ordering_pb2.ServiceOrder | None = None  # as the last step left it; None: read it
 
         async def step() -> bool:
-            if known[0] is None:
-                known[0] = await self.store.get_order(buyer_id, order_id)
-            order, known[0] = known[0], None
-            known[0] = await self._step(buyer_id, order_id, order)
-            return known[0] is not None
+            nonlocal order
+            current = order if order is not None else await self.store.get_order(buyer_id, order_id)
+            order = None  # a step that raises is retried from a fresh read
+            order = await self._step(buyer_id, order_id, current)
+            return order is not None
 
         self._workers.submit(order_id, step, log)
 

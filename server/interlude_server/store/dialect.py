@@ -65,7 +65,7 @@ class Dialect:
         lock is held until COMMIT, so a second transaction appending to the same log
         waits, and sequence order is commit order (pg_schema)."""
         if self.name == "sqlite":
-            return self.last_seq(conn, log) + 1
+            return self.next_row_id(conn, log)
         row = conn.execute(
             "UPDATE seq_counters SET last_seq = last_seq + 1 WHERE name = ? RETURNING last_seq", (log,)
         ).fetchone()

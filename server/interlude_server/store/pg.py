@@ -27,7 +27,7 @@ from interlude_server.store.dialect import POSTGRES, Conn
 from interlude_server.store.pg_conn import PgConn
 from interlude_server.store.pg_writer import PgWriter
 from interlude_server.store.sql_store import SqlStore
-from interlude_server.store.sqlite_cluster import SqliteSharedMixin
+from interlude_server.store.sqlite_cluster import SharedStoreMixin
 from interlude_server.store.sqlite_schema import MIGRATIONS, Migration
 from interlude_server.store.sqlite_tx import SqliteTx
 
@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 
-class PgStore(SqlStore, SqliteSharedMixin):
+class PgStore(SqlStore, SharedStoreMixin):
     """Persistence in a PostgreSQL database: durable group commit, keyset paging, shared by replicas."""
 
     _dialect = POSTGRES

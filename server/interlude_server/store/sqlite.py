@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 from interlude_server.store.dialect import Conn
 from interlude_server.store.sql_store import SqlStore
-from interlude_server.store.sqlite_cluster import SqliteSharedMixin
+from interlude_server.store.sqlite_cluster import SharedStoreMixin
 from interlude_server.store.sqlite_schema import (
     MIGRATIONS,
     Migration,
@@ -35,7 +35,7 @@ __all__ = ["SchemaVersionError", "SqliteStore", "WriterStats"]
 T = TypeVar("T")
 
 
-class SqliteStore(SqlStore, SqliteSharedMixin):
+class SqliteStore(SqlStore, SharedStoreMixin):
     """Persistence in one SQLite file: WAL, durable group commit, keyset paging."""
 
     def __init__(

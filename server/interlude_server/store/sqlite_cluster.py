@@ -1,7 +1,7 @@
-"""What several processes sharing one SQLite file need (`SharedStore`): whole-log reads,
-a commit watch and leases.
+"""What several processes sharing one store need (`SharedStore`): whole-log reads,
+a commit watch and leases, in SQL both engines run (SQLite and PostgreSQL).
 
-The file is in WAL mode and SQLite lets one writer in at a time across
+With SQLite the file is in WAL mode and SQLite lets one writer in at a time across
 processes (`BEGIN IMMEDIATE`), so sequences are assigned and committed in the
 same order: a reader that sees sequence N sees every sequence below it.
 
@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 
-class SqliteLeaseTx:
+class LeaseTx:
     """Lease writes; mixed into SqliteTx, whose `_c` is the open write connection (SQLite or
     PostgreSQL: the SQL is the same)."""
 
@@ -60,7 +60,7 @@ class SqliteLeaseTx:
         self._c.execute("DELETE FROM leases WHERE name = ? AND owner = ?", (name, owner))
 
 
-class SqliteSharedMixin:
+class SharedStoreMixin:
     """`SharedStore` for the SQL stores: uses their `_read`, `_read_one`, `write` and, on
     SQLite, `path`. Only the commit watch differs by engine."""
 

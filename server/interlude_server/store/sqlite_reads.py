@@ -26,7 +26,7 @@ class BodyReads:
 
     async def _read_one(self, fn: Callable[[Conn], T]) -> T:
         """A read of one statement, which is its own snapshot: PostgreSQL skips the
-        BEGIN/ROLLBACK round trips of `_read` for it."""
+        BEGIN/ROLLBACK round trips of `_read` for it, SQLite runs it on the calling thread."""
         return await self._read(fn)
 
     async def _by_id(self, table: str, buyer_id: str, row_id: str, parse: Callable[[bytes], T]) -> T | None:

@@ -21,7 +21,7 @@ from interlude_grpc.mef.lso.interlude.v1 import (
 )
 from interlude_server.store.base import Committed, HubSubscription, IdempotencyRecord
 from interlude_server.store.dialect import EVENT_LOG, SQLITE, Conn, Dialect, upsert
-from interlude_server.store.sqlite_cluster import SqliteLeaseTx
+from interlude_server.store.sqlite_cluster import LeaseTx
 from interlude_server.store.sqlite_hub import HUB_COLUMNS, hub_row
 from interlude_server.store.sqlite_keys import field_key, timestamp_key
 from interlude_server.store.sqlite_pm import SqlitePmTx
@@ -70,7 +70,7 @@ def _order_row(o: ordering_pb2.ServiceOrder) -> tuple[int | str | bytes, ...]:
     )
 
 
-class SqliteTx(TestTxMixin, SqlitePmTx, SqliteLeaseTx):
+class SqliteTx(TestTxMixin, SqlitePmTx, LeaseTx):
     """Synchronous access to the store inside one write transaction (implements `Tx`)."""
 
     def __init__(self, conn: Conn, dialect: Dialect = SQLITE) -> None:
