@@ -43,7 +43,7 @@ from tests.e2e.crash import connectivity_request
 
 ALPHA = (("x-interlude-buyer", "sp-alpha"),)
 BETA = (("x-interlude-buyer", "sp-beta"),)
-STREAMS_PER_CHANNEL = 100  # the server's default --max-concurrent-streams
+STREAMS_PER_CHANNEL = 100  # well under the server's default --max-concurrent-streams
 SUBSCRIBER_BUFFER = 64  # --event-subscriber-buffer: small, so the slow consumer overflows
 # Small windows and no BDP probing: the slow consumer's back-pressure reaches the server soon.
 SLOW_OPTIONS = [("grpc.http2.bdp_probe", 0), ("grpc.tcp_receive_buffer_size", 4096)]

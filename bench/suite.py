@@ -92,7 +92,7 @@ SMOKE = Sizes(
 
 async def _idle_streams(target: str, buyer: str, count: int) -> list[Any]:
     """`count` live StreamEvents streams, each past its sync marker (then idle)."""
-    # At most 100 streams per connection (the server's --max-concurrent-streams default); a
+    # At most 100 streams per connection (well under the server's --max-concurrent-streams); a
     # local subchannel pool gives each channel a connection of its own instead of sharing one.
     channels = [
         grpc.aio.insecure_channel(target, options=[("grpc.use_local_subchannel_pool", 1)])

@@ -11,7 +11,7 @@ from interlude_server.limits import Limits, grpc_options
 def test_the_defaults_bound_everything_and_age_connections_out() -> None:
     options = dict(grpc_options(parse_args([]).limits))
     assert options == {
-        "grpc.max_concurrent_streams": 100,
+        "grpc.max_concurrent_streams": 1000,
         "grpc.keepalive_time_ms": 60_000,
         "grpc.keepalive_timeout_ms": 20_000,
         "grpc.keepalive_permit_without_calls": 1,
