@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import pytest
@@ -43,3 +44,27 @@ def test_a_value_left_unset_is_null_and_infinity_is_refused() -> None:
     struct.fields["big"].number_value = float("inf")
     with pytest.raises(ValueError, match="finite"):
         struct_to_dict(struct)
+
+
+def test_every_conversion_gives_a_new_object_that_callers_may_change() -> None:
+    payload = common_pb2.ExtensionPayload(type="urn:x")
+    set_attributes(payload, DOCUMENT)
+    first = to_dict(payload)
+    first["nested"]["cir"]["amount"] = 1
+    first["added"] = True
+    assert to_dict(payload) == DOCUMENT  # the cached conversion is untouched
+    changed = to_dict(payload)
+    changed["name"] = "UNI 2"
+    set_attributes(payload, changed)
+    changed["name"] = "UNI 3"  # the document keeps what it was given
+    assert to_dict(payload)["name"] == "UNI 2"
+
+
+def test_what_json_cannot_say_is_converted_as_struct_update_converts_it() -> None:
+    payload = common_pb2.ExtensionPayload(type="urn:x")
+    set_attributes(payload, {"odd": float("nan"), "pair": (1, "a")})
+    assert math.isnan(payload.attributes.fields["odd"].number_value)
+    pair = payload.attributes.fields["pair"].list_value.values
+    assert [pair[0].number_value, pair[1].string_value] == [1.0, "a"]
+    with pytest.raises(ValueError, match="Unexpected type"):
+        set_attributes(payload, {"not json": {1, 2}})

@@ -301,6 +301,9 @@ async def test_catalog_lists_filter_and_page(store: SqliteStore) -> None:
         for s in (await store.list_specifications(f(service_configuration_type=[OVC]), PageRequest(10))).items
     ]
     assert ids == ["spec-0", "spec-2", "spec-4"]
+    # The point read orders use is the first item of that list.
+    assert getattr(await store.specification_for_type(OVC), "id", None) == "spec-0"
+    assert await store.specification_for_type("urn:no-such-type") is None
     assert (await store.list_specifications(f(category="none"), PageRequest(10))).total == 0
 
     first = await store.list_specifications(f(), PageRequest(4))

@@ -183,10 +183,9 @@ def complete_item(
         )
         _set_item_state(tx, order, item, "fail", now, outcome.reason)
     _bump(order)
-    tx.put_order(order)
     _item_events(tx, order, [item], now)
-    if finish and all(i.state in ITEM.terminal for i in order.service_order_item):
-        return finish_order(tx, buyer_id, order_id, now)
+    if not (finish and _finish(tx, order, now)):  # finishing stores the order itself
+        tx.put_order(order)
     return order
 
 
@@ -195,16 +194,21 @@ def finish_order(
 ) -> ordering_pb2.ServiceOrder | None:
     """Once every item is final, set the order's final state by the MEF aggregation rule."""
     order = tx.get_order(buyer_id, order_id)
-    if order is None or order.state != Ord.SERVICE_ORDER_STATE_IN_PROGRESS:
-        return order
+    if order is not None:
+        _finish(tx, order, now)
+    return order
+
+
+def _finish(tx: Tx, order: ordering_pb2.ServiceOrder, now: timestamp_pb2.Timestamp) -> bool:
+    """Finish an in-progress order whose items are all final, storing it; False if it is not one."""
     items = order.service_order_item
-    if any(i.state not in ITEM.terminal for i in items):
-        return order
+    if order.state != Ord.SERVICE_ORDER_STATE_IN_PROGRESS or any(i.state not in ITEM.terminal for i in items):
+        return False
     completed = sum(i.state == Ord.SERVICE_ORDER_ITEM_STATE_COMPLETED for i in items)
     action = "complete" if completed == len(items) else "fail" if completed == 0 else "completePartially"
     set_order_state(tx, order, action, now, PARTNER, f"{completed} of {len(items)} items completed")
     _order_changed(tx, order, now)
-    return order
+    return True
 
 
 def request_cancellation(

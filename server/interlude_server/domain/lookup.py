@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from interlude_grpc.mef.lso.interlude.v1 import catalog_pb2, inventory_pb2
-from interlude_server.store.base import PageRequest, Store
+from interlude_server.store.base import Store
 
 
 class Lookup:
@@ -22,9 +22,7 @@ class Lookup:
 
     async def spec_for_type(self, type_urn: str) -> catalog_pb2.ServiceSpecification | None:
         if type_urn not in self._specs:
-            query = catalog_pb2.ServiceSpecificationFilter(service_configuration_type=[type_urn])
-            page = await self.store.list_specifications(query, PageRequest(limit=1))
-            self._specs[type_urn] = page.items[0] if page.items else None
+            self._specs[type_urn] = await self.store.specification_for_type(type_urn)
         return self._specs[type_urn]
 
     async def policy(self, spec_id: str) -> catalog_pb2.ServicePolicy | None:

@@ -226,7 +226,9 @@ class Tx(TestTx, PmTx, Protocol):
     def put_idempotency(self, buyer_id: str, request_id: str, record: IdempotencyRecord) -> None: ...
 
     def append_event(self, buyer_id: str, event: events_pb2.Event) -> int:
-        """Append an event to the log in this transaction; returns its sequence."""
+        """Append an event to the log in this transaction; returns its sequence. The log
+        takes the event as it is (its `sequence` set) and publishes that object once the
+        transaction commits: the caller must not change it afterwards."""
 
     def prune_events(self, before: timestamp_pb2.Timestamp, keep_last: int) -> int:
         """Retention: delete events older than `before` or beyond the newest `keep_last`."""
@@ -326,6 +328,11 @@ class Store(TestReads, PmStore, SharedStore, Protocol):
     async def list_specifications(
         self, query: catalog_pb2.ServiceSpecificationFilter, page: PageRequest
     ) -> Page[catalog_pb2.ServiceSpecification]: ...
+
+    async def specification_for_type(self, type_urn: str) -> catalog_pb2.ServiceSpecification | None:
+        """The specification (lowest id) whose configuration @type is `type_urn`: the first
+        item of list_specifications filtered by that type, read by key."""
+        ...
 
     async def get_policy(self, buyer_id: str, spec_id: str) -> catalog_pb2.ServicePolicy | None: ...
 

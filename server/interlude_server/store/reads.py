@@ -193,6 +193,14 @@ class StoreReads(TestReadsMixin, SqlitePmReads):
         parse = catalog_pb2.ServiceSpecification.FromString
         return await self._page_of("specifications", where, q.SPECIFICATION_ORDERING, page, parse)
 
+    async def specification_for_type(self, type_urn: str) -> catalog_pb2.ServiceSpecification | None:
+        # One statement by key, so it is a point read (no reader hop, no page total): every
+        # order looks its types up.
+        body = await self._get_body(
+            "SELECT body FROM specifications WHERE config_type = ? ORDER BY id LIMIT 1", (type_urn,)
+        )
+        return None if body is None else catalog_pb2.ServiceSpecification.FromString(body)
+
     async def get_policy(self, buyer_id: str, spec_id: str) -> catalog_pb2.ServicePolicy | None:
         body = await self._get_body(
             "SELECT body FROM policies WHERE buyer_id = ? AND spec_id = ?", (buyer_id, spec_id)

@@ -268,9 +268,7 @@ class SqliteTx(TestTxMixin, SqlitePmTx, LeaseTx):
                 event.SerializeToString(),
             ),
         )
-        published = events_pb2.Event()
-        published.CopyFrom(event)
-        self.appended.append((buyer_id, published))
+        self.appended.append((buyer_id, event))  # the log owns it now (Tx.append_event)
         return seq
 
     def prune_events(self, before: timestamp_pb2.Timestamp, keep_last: int) -> int:
