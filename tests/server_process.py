@@ -106,15 +106,19 @@ def launch(
     *extra_args: str,
     credentials: grpc.ChannelCredentials | None = None,
     db: str | None = None,
+    preexec_fn: Callable[[], None] | None = None,
 ) -> ServerProcess:
     """Start a server process and wait (bounded) until it is ready and SERVING
-    (health is checked over TLS with `credentials` when given); `db` as in server_command."""
+    (health is checked over TLS with `credentials` when given); `db` as in server_command;
+    `preexec_fn` runs in the child just before the exec (e.g. to drop privileges)."""
     workdir.mkdir(parents=True, exist_ok=True)
     ready = workdir / "ready"
     log_path = workdir / "server.log"
     args = server_command(workdir, *extra_args, db=db if db is not None else default_db(workdir))
     with log_path.open("wb") as log:
-        proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            args, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, preexec_fn=preexec_fn
+        )
     server = ServerProcess(proc, "", log_path, workdir, args)
     deadline = time.monotonic() + START_TIMEOUT_S
     try:

@@ -108,6 +108,8 @@ async def serve(
         except SeedError as exc:
             _log.error("seed.invalid", error=str(exc))
             return 2
+        except StorageUnavailable as exc:  # serve what the database holds; writes answer the same
+            _log.warning("seed.not_loaded", error=str(exc))
         log = await store.event_log_state()
         hub = EventHub(log.last_seq, config.event_subscriber_buffer)
         measurement_hub = MeasurementHub(

@@ -15,11 +15,13 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
+from interlude_server.domain.errors import StorageUnavailable
 from interlude_server.store.dialect import Conn
 from interlude_server.store.sql_store import SqlStore
 from interlude_server.store.sqlite_cluster import SharedStoreMixin
 from interlude_server.store.sqlite_schema import (
     MIGRATIONS,
+    SQLITE_READONLY,
     Migration,
     SchemaVersionError,
     configure_reader,
@@ -62,7 +64,12 @@ class SqliteStore(SqlStore, SharedStoreMixin):
 
     async def open(self) -> None:
         await asyncio.to_thread(self._path.parent.mkdir, parents=True, exist_ok=True)
-        await self._start()
+        try:
+            await self._start()
+        except sqlite3.Error as exc:  # e.g. a read-only directory: SQLite cannot even set up WAL
+            if (cause := _storage_failure(exc)) is not None:
+                raise StorageUnavailable(f"the database cannot be opened for this server: {cause}") from exc
+            raise
 
     def _new_writer(self) -> GroupCommitWriter:
         return GroupCommitWriter(
@@ -107,17 +114,23 @@ if TYPE_CHECKING:
         return store, tx
 
 
-# SQLite primary result codes that mean the file cannot take writes, not that the write was wrong.
-_SQLITE_READONLY, _SQLITE_IOERR, _SQLITE_FULL = 8, 10, 13
+# SQLite primary result codes that mean the file cannot take writes, not that the write was wrong,
+# and how a message names each cause (an operator fixes each differently).
+_SQLITE_IOERR, _SQLITE_FULL = 10, 13
+_CAUSES = {
+    SQLITE_READONLY: "the database is read-only",
+    _SQLITE_IOERR: "the disk reported an I/O error",
+    _SQLITE_FULL: "the database or the disk is full",
+}
 
 
 def _storage_failure(exc: BaseException) -> str | None:
-    """What SQLite said, if `exc` (or the error that rolled its group back) is disk full,
-    read-only or an I/O error; None for any other failure."""
+    """The cause and what SQLite said, if `exc` (or the error that rolled its group back) is
+    disk full, read-only or an I/O error; None for any other failure."""
     seen: BaseException | None = exc
     while seen is not None:
         code = getattr(seen, "sqlite_errorcode", None)
-        if isinstance(code, int) and code & 0xFF in (_SQLITE_READONLY, _SQLITE_IOERR, _SQLITE_FULL):
-            return str(seen)
+        if isinstance(code, int) and (cause := _CAUSES.get(code & 0xFF)) is not None:
+            return f"{cause} ({getattr(seen, 'sqlite_errorname', code)}: {seen})"
         seen = seen.__cause__
     return None

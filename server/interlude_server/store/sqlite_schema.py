@@ -235,6 +235,35 @@ def configure_reader(conn: sqlite3.Connection) -> None:
     conn.execute("PRAGMA cache_size=-16384")
 
 
+# SQLite's primary result code for "attempt to write a readonly database".
+SQLITE_READONLY = 8
+
+
+def is_read_only_error(exc: BaseException) -> bool:
+    """`exc` is SQLite refusing a write because the file (or its -wal/-shm) is read-only."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    return isinstance(code, int) and code & 0xFF == SQLITE_READONLY
+
+
+def refuses_writes(conn: sqlite3.Connection) -> bool:
+    """Whether SQLite opened the file read-only (the process may not write it): every write
+    on `conn` would fail with SQLITE_READONLY. SQLite falls back to read-only silently and
+    even BEGIN IMMEDIATE succeeds, so this rewrites one header field in a transaction that
+    is rolled back: nothing reaches the disk."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        (version,) = conn.execute("PRAGMA user_version").fetchone()
+        conn.execute(f"PRAGMA user_version = {int(version)}")
+    except sqlite3.OperationalError as exc:
+        if is_read_only_error(exc):
+            return True
+        raise
+    finally:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+    return False
+
+
 def schema_version(conn: sqlite3.Connection) -> int:
     """The version recorded in the database (0 for a new database)."""
     exists = conn.execute(

@@ -26,11 +26,22 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+import structlog
+
+from interlude_server.domain.errors import StorageUnavailable
 from interlude_server.store.dialect import SQLITE, Conn, Dialect
-from interlude_server.store.sqlite_schema import MIGRATIONS, Migration, configure_writer, migrate
+from interlude_server.store.sqlite_schema import (
+    MIGRATIONS,
+    Migration,
+    configure_writer,
+    is_read_only_error,
+    migrate,
+    refuses_writes,
+)
 from interlude_server.store.sqlite_tx import SqliteTx
 
 T = TypeVar("T")
+_log = structlog.get_logger("interlude_server.store")
 
 
 @dataclass(frozen=True)
@@ -242,7 +253,13 @@ class GroupCommitThread:
 
 
 class GroupCommitWriter(GroupCommitThread):
-    """The SQLite writer: WAL, `synchronous=FULL`, BEGIN IMMEDIATE, migrations at start."""
+    """The SQLite writer: WAL, `synchronous=FULL`, BEGIN IMMEDIATE, migrations at start.
+
+    A file this process may not write is opened read-only by SQLite: reads work, every write
+    fails with SQLITE_READONLY (STORAGE_UNAVAILABLE for the caller). Such a connection stays
+    read-only for good, so while the file is read-only each group first opens a fresh one:
+    once an operator gives the write permission back, writes work again without a restart.
+    """
 
     _begin = "BEGIN IMMEDIATE"
 
@@ -258,20 +275,78 @@ class GroupCommitWriter(GroupCommitThread):
         self._path = path
         self._max_bytes = max_bytes
         self._migrations = migrations
+        self.read_only = False  # the last connection opened refuses writes
 
     def _connect(self) -> tuple[Conn, int]:
         conn = sqlite3.connect(self._path, isolation_level=None, timeout=10.0)
         try:
             configure_writer(conn)
-            version = migrate(conn, self._migrations)
-            if self._max_bytes is not None:
-                # SQLite's own quota: past it a write fails with SQLITE_FULL, as on a full disk.
-                page_size = conn.execute("PRAGMA page_size").fetchone()[0]
-                conn.execute(f"PRAGMA max_page_count={max(1, self._max_bytes // page_size)}")
+            version = self._migrate(conn)
+            self._configure(conn)
         except BaseException:
             conn.close()
             raise
         return conn, version
+
+    def _migrate(self, conn: sqlite3.Connection) -> int:
+        try:
+            return migrate(conn, self._migrations)  # writes nothing when the schema is current
+        except sqlite3.OperationalError as exc:
+            if not is_read_only_error(exc):
+                raise
+            raise StorageUnavailable(
+                f"the database schema must be migrated to version {len(self._migrations)}, "
+                f"but the database is read-only ({exc}): make it writable for this upgrade"
+            ) from exc
+
+    def _configure(self, conn: sqlite3.Connection) -> None:
+        if self._max_bytes is not None:
+            # SQLite's own quota: past it a write fails with SQLITE_FULL, as on a full disk.
+            page_size = conn.execute("PRAGMA page_size").fetchone()[0]
+            conn.execute(f"PRAGMA max_page_count={max(1, self._max_bytes // page_size)}")
+        self._note_read_only(refuses_writes(conn))
+
+    def _note_read_only(self, read_only: bool) -> None:
+        if read_only and not self.read_only:
+            _log.warning(
+                "store.read_only",
+                path=str(self._path),
+                detail="the database file is read-only to this process: reads are served, writes "
+                "answer UNAVAILABLE STORAGE_UNAVAILABLE until the file and its -wal and -shm "
+                "files are writable again",
+            )
+        elif self.read_only and not read_only:
+            _log.info("store.writable", path=str(self._path))
+        self.read_only = read_only
+
+    def _reopen(self, conn: Conn) -> Conn:
+        """A fresh connection if the file may be writable again; `conn` if it cannot be opened
+        (moved or deleted: `mode=rw` never creates a new, empty database in its place)."""
+        try:
+            fresh = sqlite3.connect(
+                f"{self._path.absolute().as_uri()}?mode=rw", uri=True, isolation_level=None, timeout=10.0
+            )
+        except sqlite3.Error:
+            return conn
+        try:
+            configure_writer(fresh)
+            self._configure(fresh)
+        except BaseException:
+            fresh.close()
+            raise
+        self._close(conn)
+        return fresh
+
+    def _run_group(self, conn: Conn, jobs: list[_Job]) -> None:
+        if self.read_only:
+            conn = self._conn = self._reopen(conn)
+        super()._run_group(conn, jobs)
+
+    def _attempt(self, conn: Conn, fn: Callable[[SqliteTx], Any]) -> tuple[bool, Any, list[tuple[str, Any]]]:
+        ok, value, appended = super()._attempt(conn, fn)
+        if not ok and is_read_only_error(value):
+            self._note_read_only(True)  # e.g. the file was moved away under the open connection
+        return ok, value, appended
 
     def _close(self, conn: Conn) -> None:
         assert isinstance(conn, sqlite3.Connection)
