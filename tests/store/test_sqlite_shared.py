@@ -62,8 +62,10 @@ async def test_the_commit_watch_wakes_on_another_connections_commit(
     woken = asyncio.Event()
     watch = asyncio.create_task(store.watch_commits(0.01, woken.set))
     try:
+        await asyncio.wait_for(woken.wait(), 5)  # once, when the watch has its baseline
+        woken.clear()
         await asyncio.sleep(0.05)
-        assert not woken.is_set()  # nothing committed: no wake-up
+        assert not woken.is_set()  # nothing committed since: no wake-up
         await other.write(_append(BUYER, "s1"))
         await asyncio.wait_for(woken.wait(), 5)
     finally:
@@ -92,6 +94,33 @@ async def test_a_follower_publishes_the_other_stores_commits_in_order(
         watch.cancel()
     assert published == [1, 2, 3, 4, 5]
     assert hub.last_seq == 5
+
+
+async def test_commits_made_before_the_watch_began_are_published(
+    store: SqliteStore, other: SqliteStore
+) -> None:
+    hub, measurements = EventHub(0), MeasurementHub(0)
+    published: list[int] = []
+    caught_up = asyncio.Event()
+    follower = LogFollower(
+        store, hub, measurements, lambda items: published.extend(i.sequence for _, i in items), caught_up.set
+    )
+    run = asyncio.create_task(follower.run())
+    watch = None
+    try:
+        await asyncio.wait_for(caught_up.wait(), 5)  # the follower's first catch-up: nothing yet
+        for n in range(2):  # committed while nothing watches
+            await other.write(_append(BUYER, f"s{n}"))
+        watch = asyncio.create_task(store.watch_commits(0.01, follower.wake))
+        for _ in range(500):
+            if len(published) == 2:
+                break
+            await asyncio.sleep(0.01)
+    finally:
+        run.cancel()
+        if watch is not None:
+            watch.cancel()
+    assert published == [1, 2]
 
 
 async def test_a_lease_has_one_holder_until_it_expires_or_is_released(

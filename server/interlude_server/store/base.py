@@ -282,7 +282,8 @@ class SharedStore(Protocol):
 
     async def watch_commits(self, interval: float, wake: Callable[[], None]) -> None:
         """Call `wake` (on the event loop) soon after another process commits; runs until cancelled.
-        `interval` bounds the delay where the store must poll."""
+        `interval` bounds the delay where the store must poll. Also calls it once the watch has
+        its baseline, so a commit made before the watch began is never left unseen."""
 
     async def acquire_lease(self, name: str, owner: str, ttl: float) -> bool:
         """Atomically take or renew lease `name` for `owner` for `ttl` seconds from now; True if

@@ -108,6 +108,7 @@ class SharedStoreMixin:
         try:
             conn.execute("PRAGMA query_only=ON")
             last = _data_version(conn)
+            wake()  # what was committed before this baseline is not seen as a change
             while True:
                 await asyncio.sleep(interval)
                 # Runs on the event loop: the pragma reads shared memory and never waits (timeout 0).
@@ -128,6 +129,7 @@ class SharedStoreMixin:
             return int(value)
 
         last = await self._read_one(total)
+        wake()  # what was committed before this baseline is not seen as a change
         while True:
             await asyncio.sleep(interval)
             with contextlib.suppress(Exception):  # the database is away: poll again
