@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -171,6 +172,33 @@ async def test_append_event_sets_the_sequence_on_the_event(store: SqliteStore) -
     event = events_pb2.Event(event_id="e")
     seq = await store.write(lambda tx: tx.append_event(BUYER, event))
     assert event.sequence == seq > 0
+
+
+async def test_a_write_that_fails_leaves_no_gap_in_the_log_or_the_tracking_ids(store: SqliteStore) -> None:
+    def append(count: int, fail: bool = False) -> Callable[[SqliteTx], list[int]]:
+        def write(tx: SqliteTx) -> list[int]:
+            seqs = [tx.append_event(BUYER, events_pb2.Event(event_id=f"e{n}")) for n in range(count)]
+            for n in range(count):
+                tx.add_tracking(BUYER, ordering_pb2.ServiceTrackingRecord(service_id=f"s{n}", time=ts(1)))
+            if fail:
+                raise ValueError("the write changes its mind")
+            return seqs
+
+        return write
+
+    first = await store.write(append(3))
+    with pytest.raises(ValueError, match="changes its mind"):
+        await store.write(append(2, fail=True))
+    second = await store.write(append(2))
+    assert first == [first[0], first[0] + 1, first[0] + 2]
+    assert second == [first[-1] + 1, first[-1] + 2]
+    records = (
+        await store.list_tracking(BUYER, ordering_pb2.ServiceTrackingRecordFilter(), PageRequest(10))
+    ).items
+    ids = sorted(int(r.id) for r in records)
+    assert len(set(ids)) == 5
+    if store._dialect.name == "sqlite":  # PostgreSQL numbers tracking rows from a sequence, with gaps
+        assert ids == list(range(ids[0], ids[0] + 5))
 
 
 async def test_data_survives_close_and_reopen(tmp_path: Path) -> None:

@@ -75,8 +75,9 @@ def configure_logging(log_format: str, level: str, fields: dict[str, object] | N
         processors=[*shared, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(numeric_level),
         logger_factory=structlog.WriteLoggerFactory(file=sys.stderr),
-        # Not cached, so structlog.testing.capture_logs sees every logger.
-        cache_logger_on_first_use=False,
+        # Each module's logger is assembled once, not on every event (a per-RPC cost): only the
+        # server process calls this, and tests that capture logs in-process never do.
+        cache_logger_on_first_use=True,
     )
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(
