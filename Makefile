@@ -94,8 +94,9 @@ run: $(STAMP) ## start the server on the embedded default (SQLite file, demo see
 bench: $(STAMP) ## the benchmark suite (about 8 min): bench/results/latest.json and latest.md
 	$(PY) -m bench.suite
 
+# (-p no:hypothesispytest: that plugin's start-up is a second of CPU, and this test needs none of it)
 bench-smoke: $(STAMP) ## the suite at tiny sizes into a temporary directory: the harness works (no timings)
-	$(VENV)/bin/pytest tests/test_bench_smoke.py -q
+	$(VENV)/bin/pytest -p no:hypothesispytest tests/test_bench_smoke.py -q
 
 bench-rest: $(STAMP) ## REST GET /service/{id} (in-process) vs gRPC GetService, about a minute
 	$(PY) -m bench.rest_vs_grpc

@@ -32,6 +32,7 @@ import asyncio
 import itertools
 import json
 import multiprocessing as mp
+import multiprocessing.dummy as mpd
 import tempfile
 import time
 from collections.abc import Sequence
@@ -63,8 +64,8 @@ def buyer(i: int) -> str:
     return f"bench-{i:03d}"
 
 
-def write_seed(path: Path) -> dict[str, list[str]]:
-    """A seed in the documented format: the demo catalog, 100 buyers with sp-alpha's
+def write_seed(path: Path, buyers: int = BUYERS) -> dict[str, list[str]]:
+    """A seed in the documented format: the demo catalog, `buyers` (100) buyers with sp-alpha's
     policies and two Operator UNIs each; the service ids per buyer."""
     demo = json.loads(DEMO_SEED.read_text())
     templates = [s for s in demo["services"] if s["id"] in TEMPLATE_SERVICES]
@@ -77,7 +78,7 @@ def write_seed(path: Path) -> dict[str, list[str]]:
     services_of: dict[str, list[str]] = {}
     seed: dict[str, Any] = {"format": demo["format"], "specifications": demo["specifications"]}
     seed["policies"], seed["services"] = [], []
-    for i in range(BUYERS):
+    for i in range(buyers):
         b = buyer(i)
         seed["policies"] += [{**p, "buyerId": b} for p in policies]
         for template in templates:
@@ -188,7 +189,9 @@ def _subscriber_main(plan: Plan, ready: Any, results: Any, go: MpEvent, stop: Mp
 
 
 class Subscribers:
-    """PROCESSES subscriber processes sharing the plan's streams, started and awaited together."""
+    """PROCESSES subscriber processes sharing the plan's streams, started and awaited together.
+    With `processes` 0 one thread of this process holds them all (the smoke run: the same
+    code without the start-up of a fresh interpreter per phase; not for measuring)."""
 
     def __init__(
         self,
@@ -198,14 +201,15 @@ class Subscribers:
         expected: int = 0,
         processes: int = PROCESSES,
     ) -> None:
-        ctx = mp.get_context("spawn")
+        # multiprocessing.dummy: the same Process/Queue/Event interface over threads
+        ctx: Any = mpd if processes == 0 else mp.get_context("spawn")
+        processes = max(1, processes)
         self.ready, self.results = ctx.Queue(), ctx.Queue()
         self.go, self.stop = ctx.Event(), ctx.Event()
         share = len(requests) // processes
         self.procs = [
             ctx.Process(
                 target=_subscriber_main,
-                daemon=True,
                 args=(
                     Plan(target, method, requests[i * share : (i + 1) * share], expected),
                     self.ready,
@@ -217,6 +221,7 @@ class Subscribers:
             for i in range(processes)
         ]
         for proc in self.procs:
+            proc.daemon = True
             proc.start()
         for _ in self.procs:
             self.ready.get(timeout=60)
@@ -227,7 +232,7 @@ class Subscribers:
         finally:
             for proc in self.procs:
                 proc.join(timeout=10)
-                if proc.is_alive():
+                if proc.is_alive() and hasattr(proc, "kill"):  # a thread cannot be killed
                     proc.kill()
 
 
@@ -393,7 +398,7 @@ def replay_rounds(
     }
 
 
-def main() -> None:
+def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--events", type=int, default=1000, help="events in the replayed log (about)")
@@ -401,17 +406,22 @@ def main() -> None:
     parser.add_argument("--target-events-per-s", type=float, default=1000.0)
     parser.add_argument("--full-fanout-events-per-s", type=float, default=100.0)
     parser.add_argument("--subscribers", type=int, default=SUBSCRIBERS, help="the smoke run uses a few")
-    parser.add_argument("--processes", type=int, default=PROCESSES, help="subscriber processes")
+    parser.add_argument(
+        "--processes", type=int, default=PROCESSES, help="subscriber processes (0: a thread of this one)"
+    )
     parser.add_argument(
         "--settle-seconds", type=float, default=1.5, help="wait for in-flight orders and their events"
     )
     parser.add_argument("--probe-seconds", type=float, default=2.0, help="orders placed to size the log")
-    args = parser.parse_args()
+    parser.add_argument(
+        "--buyers", type=int, default=BUYERS, help="buyers in the seed (at least --subscribers)"
+    )
+    args = parser.parse_args(argv)
     settle = args.settle_seconds
 
     with tempfile.TemporaryDirectory(prefix="bench-events-") as tmp:
         workdir = Path(tmp)
-        services_of = write_seed(workdir / "seed.json")
+        services_of = write_seed(workdir / "seed.json", max(args.buyers, args.subscribers))
         server = launch(workdir / "server", "--seed", str(workdir / "seed.json"), "--sim-step-delay", "0")
         raw = None
         try:

@@ -68,7 +68,7 @@ def grpc_frame(request: bytes) -> bytes:
     return struct.pack(">BI", 0, len(request)) + request
 
 
-_FINISHED = re.compile(r"finished in ([\d.]+)s")
+_FINISHED = re.compile(r"finished in ([\d.]+)(m?s)")
 _REQUESTS = re.compile(
     r"requests: \d+ total, \d+ started, \d+ done, (\d+) succeeded, (\d+) failed, (\d+) errored"
 )
@@ -86,30 +86,35 @@ def h2load(
     connections: int,
     streams: int,
 ) -> LoadResult:
-    """`connections` x `streams` concurrent gRPC calls of `path` for `seconds` (whole seconds:
-    h2load's -D takes an integer)."""
+    """`connections` x `streams` concurrent gRPC calls of `path` for `seconds` (to the
+    millisecond: h2load's -D takes a unit, so the smoke run's fractions of a second work)."""
     with tempfile.TemporaryDirectory(prefix="h2load-") as tmp:
         body, log = Path(tmp) / "body", Path(tmp) / "log"
         body.write_bytes(grpc_frame(request))
         headers = {"content-type": "application/grpc", "te": "trailers", **metadata}
-        cmd = [exe, "-t", "1", "-c", str(connections), "-m", str(streams), "-D", str(max(1, round(seconds)))]
+        duration = f"{max(1, round(seconds * 1000))}ms"
+        cmd = [exe, "-t", "1", "-c", str(connections), "-m", str(streams), "-D", duration]
         cmd += ["-d", str(body), f"--log-file={log}"]
         for name, value in headers.items():
             cmd += ["-H", f"{name}: {value}"]
         out = subprocess.run(
             [*cmd, f"http://{target}{path}"], capture_output=True, text=True, check=True
         ).stdout
-        finished, requests, status = _FINISHED.search(out), _REQUESTS.search(out), _STATUS.search(out)
-        if not (finished and requests and status):
+        elapsed, requests, status = h2load_seconds(out), _REQUESTS.search(out), _STATUS.search(out)
+        if not (elapsed is not None and requests and status):
             raise RuntimeError(f"unexpected h2load output:\n{out}")
         latencies = [
             int(line.split("\t")[2]) / 1000 for line in log.read_text().splitlines() if line.count("\t") == 2
         ]
     succeeded = int(status.group(1))
     errors = {"http_failed": int(requests.group(2)), "http_errored": int(requests.group(3))}
-    return LoadResult(
-        "h2load", succeeded, float(finished.group(1)), latencies, {k: v for k, v in errors.items() if v}
-    )
+    return LoadResult("h2load", succeeded, elapsed, latencies, {k: v for k, v in errors.items() if v})
+
+
+def h2load_seconds(out: str) -> float | None:
+    """The run's length from h2load's output: "finished in 5.00s", or "208.48ms" under a second."""
+    found = _FINISHED.search(out)
+    return None if found is None else float(found[1]) / (1000 if found[2] == "ms" else 1)
 
 
 Metadata = tuple[tuple[str, str], ...]

@@ -9,7 +9,7 @@ alike; the result is the median calls/s of each and the ratio REST/gRPC
 
 Writes bench/results/rest_vs_grpc.json.
 
-    .venv/bin/python -m bench.rest_vs_grpc [--seconds 8] [--rounds 3] [--concurrency 32]
+    .venv/bin/python -m bench.rest_vs_grpc [--seconds 8] [--rounds 3] [--concurrency 32] [--warm-seconds 1]
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
 import aiohttp
@@ -78,7 +78,9 @@ def start_server(workdir: Path) -> tuple[subprocess.Popen[bytes], str, str]:
     return proc, grpc_target, rest.removeprefix("rest=")
 
 
-async def measure(grpc_target: str, rest: str, load: ClosedLoop, rounds: int) -> dict[str, list[float]]:
+async def measure(
+    grpc_target: str, rest: str, load: ClosedLoop, rounds: int, warm_seconds: float = 1.0
+) -> dict[str, list[float]]:
     url = f"http://{rest}/mefApi/interlude/serviceInventory/v2/service/{SERVICE_ID}"
     headers = {"X-Interlude-Buyer": BUYER}
     connector = aiohttp.TCPConnector(limit=load.concurrency)
@@ -100,7 +102,7 @@ async def measure(grpc_target: str, rest: str, load: ClosedLoop, rounds: int) ->
                 assert response.status == 200, body
 
         forms = {"grpc": grpc_call, "rest": rest_call}
-        warm = ClosedLoop(load.concurrency, 1.0)
+        warm = ClosedLoop(load.concurrency, warm_seconds)
         for call in forms.values():
             await warm.run(call)
         results: dict[str, list[float]] = {name: [] for name in forms}
@@ -110,17 +112,18 @@ async def measure(grpc_target: str, rest: str, load: ClosedLoop, rounds: int) ->
         return results
 
 
-def main() -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0] if __doc__ else None)
     parser.add_argument("--seconds", type=float, default=8.0, help="per round and form (default 8)")
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds (default 3)")
     parser.add_argument("--concurrency", type=int, default=32, help="concurrent calls (default 32)")
-    ns = parser.parse_args()
+    parser.add_argument("--warm-seconds", type=float, default=1.0, help="unmeasured calls of each form first")
+    ns = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="bench-rest-") as tmp:
         proc, grpc_target, rest = start_server(Path(tmp))
         try:
             load = ClosedLoop(ns.concurrency, ns.seconds)
-            results = asyncio.run(measure(grpc_target, rest, load, ns.rounds))
+            results = asyncio.run(measure(grpc_target, rest, load, ns.rounds, ns.warm_seconds))
         finally:
             proc.send_signal(signal.SIGTERM)
             proc.wait(30)

@@ -28,7 +28,7 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -239,7 +239,7 @@ async def run(workdir: Path, reps: int, rounds: int, sizes: tuple[int, int] = SI
     }
 
 
-def main() -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -250,7 +250,7 @@ def main() -> int:
     )
     parser.add_argument("--keep", type=Path, help="build the databases in DIR and keep them")
     parser.add_argument("--out", type=Path, default=RESULTS, help=f"result file (default {RESULTS})")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
 
     if args.keep is not None:
         args.keep.mkdir(parents=True, exist_ok=True)

@@ -25,6 +25,7 @@ import argparse
 import asyncio
 import importlib.util
 import json
+import multiprocessing
 import os
 import subprocess
 import sys
@@ -38,7 +39,16 @@ from typing import Any
 import grpc
 
 from bench import unary
-from bench.harness import RESULTS, ROOT, ServerProcess, memory_mib, start_echo, write_results
+from bench.harness import (
+    RESULTS,
+    ROOT,
+    ServerProcess,
+    compile_sources,
+    memory_mib,
+    start_echo,
+    start_together,
+    write_results,
+)
 from bench.load import ensure_h2load
 from bench.store_paging import BUYER as INVENTORY_BUYER
 from interlude_grpc.mef.lso.interlude.v1 import events_pb2
@@ -48,10 +58,12 @@ STREAM_EVENTS = "/mef.lso.interlude.v1.EventService/StreamEvents"
 
 @dataclass(frozen=True)
 class Sizes:
-    services: int
+    services: int  # in the GetService / peak RSS inventory
+    buyers: int  # of the modify-order server, two UNIs each
     rounds: int
-    seconds: float
+    seconds: float  # per round
     idle_streams: int
+    hold_seconds: float  # how long the idle streams are held before the memory is read
     paging: Sequence[str]  # arguments of bench.store_paging
     fanout: Sequence[str]  # of bench.events_fanout
     rest: Sequence[str]  # of bench.rest_vs_grpc
@@ -59,34 +71,38 @@ class Sizes:
     workers: Sequence[str]  # of bench.workers
 
 
-FULL = Sizes(100_000, 3, 5.0, 1_000, [], [], ["--seconds", "5"], [], [])
+FULL = Sizes(
+    services=100_000,
+    buyers=100,
+    rounds=3,
+    seconds=5.0,
+    idle_streams=1_000,
+    hold_seconds=1.0,
+    paging=[],
+    fanout=[],
+    rest=["--seconds", "5"],
+    pm=[],
+    workers=[],
+)
+# Every phase still runs for real against its real server and baseline, just small and brief:
+# a few calls per round, 64 UNIs (one per caller), 4 subscribers held by a thread rather than
+# a process of their own (--processes 0), a few tenths of a second of settling.
 SMOKE = Sizes(
-    2_000,
-    1,
-    0.5,
-    20,
-    ["--sizes", "1000,2000", "--reps", "3", "--rounds", "1"],
-    [
-        "--rounds",
-        "1",
-        "--events",
-        "20",
-        "--seconds",
-        "0.5",
-        "--subscribers",
-        "4",
-        "--target-events-per-s",
-        "50",
-        "--processes",
-        "1",
-        "--settle-seconds",
-        "0.3",
-        "--probe-seconds",
-        "0.5",
+    services=500,
+    buyers=32,
+    rounds=1,
+    seconds=0.2,
+    idle_streams=20,
+    hold_seconds=0.2,
+    paging=["--sizes", "600,1200", "--reps", "3", "--rounds", "1"],
+    fanout=[
+        *("--rounds", "1", "--events", "20", "--seconds", "0.2", "--subscribers", "4", "--buyers", "4"),
+        *("--target-events-per-s", "50", "--processes", "0", "--settle-seconds", "0.2"),
+        *("--probe-seconds", "0.2"),
     ],
-    ["--seconds", "0.3", "--rounds", "1", "--concurrency", "4"],
-    None,
-    ["--services", "500", "--seconds", "1", "--rounds", "1"],
+    rest=["--seconds", "0.2", "--rounds", "1", "--concurrency", "4", "--warm-seconds", "0.1"],
+    pm=None,
+    workers=["--services", "200", "--seconds", "0.2", "--rounds", "1"],
 )
 
 
@@ -109,13 +125,13 @@ async def _idle_streams(target: str, buyer: str, count: int) -> list[Any]:
     return [channels, calls]
 
 
-def peak_rss(server: ServerProcess, count: int) -> dict[str, Any]:
+def peak_rss(server: ServerProcess, count: int, hold_seconds: float = 1.0) -> dict[str, Any]:
     """The server's resident memory before and while it holds `count` idle streams."""
     before = memory_mib(server.proc.pid)
 
     async def hold() -> dict[str, float]:
         channels, calls = await _idle_streams(server.target, INVENTORY_BUYER, count)
-        await asyncio.sleep(1.0)
+        await asyncio.sleep(hold_seconds)
         held = memory_mib(server.proc.pid)
         for call in calls:
             call.cancel()
@@ -140,32 +156,51 @@ class Module:
     args: Sequence[str]
     result: str
 
-    def start(self) -> subprocess.Popen[bytes]:
+    def start(self, fork: bool = False) -> Callable[[], int | None]:
+        """Start it; what waits for it and returns its exit code. Alone, it is a fresh
+        `python -m bench.NAME` (what the full run measures in); with `fork`, a child of this
+        process running the module's main, which costs no interpreter start-up and imports
+        (the smoke run: this process has not started a thread or a gRPC channel yet)."""
         print(f"== {self.name} {' '.join(self.args)}", flush=True)
-        command = [sys.executable, "-m", f"bench.{self.name}", *self.args]
-        return subprocess.Popen(command, cwd=ROOT, env=os.environ.copy(), stdin=subprocess.DEVNULL)
+        if fork:
+            child = multiprocessing.get_context("fork").Process(target=_run_main, args=(self.name, self.args))
+            child.start()
 
-    def collect(self, proc: subprocess.Popen[bytes], started: float) -> dict[str, Any]:
-        if proc.wait() != 0:
-            raise RuntimeError(f"bench.{self.name} failed with exit code {proc.returncode}")
+            def joined() -> int | None:
+                child.join()
+                return child.exitcode
+
+            return joined
+        command = [sys.executable, "-m", f"bench.{self.name}", *self.args]
+        return subprocess.Popen(command, cwd=ROOT, env=os.environ.copy(), stdin=subprocess.DEVNULL).wait
+
+    def collect(self, wait: Callable[[], int | None], started: float) -> dict[str, Any]:
+        if (code := wait()) != 0:
+            raise RuntimeError(f"bench.{self.name} failed with exit code {code}")
         data: dict[str, Any] = json.loads((RESULTS / self.result).read_text())
         data["suite_seconds"] = round(time.monotonic() - started, 1)
         return data
 
 
+def _run_main(name: str, args: Sequence[str]) -> None:
+    """In a forked child: bench.`name`'s main with `args`; its return value is the exit code."""
+    main: Callable[[Sequence[str]], int | None] = importlib.import_module(f"bench.{name}").main
+    sys.exit(main(args) or 0)
+
+
 def run_modules(modules: dict[str, Module], together: bool, meanwhile: Callable[[], None]) -> dict[str, Any]:
     """Run the modules one after the other after `meanwhile()` (measurements: nothing else on
-    the machine's two cores), or, `together`, all at once beside it (the smoke run only checks
-    that they work, so it need not wait for each)."""
+    the machine's two cores), or, `together`, all at once beside it, forked from this process
+    (the smoke run only checks that they work, so it need not wait for each)."""
     results: dict[str, Any] = {}
     if together:
         started = time.monotonic()
-        procs = {key: module.start() for key, module in modules.items()}
+        waits = {key: module.start(fork=True) for key, module in modules.items()}
         try:
             meanwhile()
         finally:
             for key, module in modules.items():
-                results[key] = module.collect(procs[key], started)
+                results[key] = module.collect(waits[key], started)
         return results
     meanwhile()
     for key, module in modules.items():
@@ -180,11 +215,16 @@ def unary_workloads(workdir: Path, sizes: Sizes) -> dict[str, Any]:
     print(
         f"== unary workloads; load generator: {'h2load' if h2load_exe else 'python (h2load not available)'}"
     )
-    inventory = unary.inventory_server(workdir / "inventory", sizes.services)
-    orders: ServerProcess | None = None
+    no_unis: list[unary.Uni] = []
+    (inventory, _), (orders, unis) = start_together(
+        [
+            lambda: (unary.inventory_server(workdir / "inventory", sizes.services), no_unis),
+            lambda: unary.order_server(workdir / "orders", buyers=sizes.buyers),
+        ],
+        lambda started: started[0].stop(),
+    )
     echo = None
     try:
-        orders, unis = unary.order_server(workdir / "orders")
         get_bytes = unary.call_once(
             inventory.target,
             unary.GET_SERVICE,
@@ -206,7 +246,7 @@ def unary_workloads(workdir: Path, sizes: Sizes) -> dict[str, Any]:
         orders, modify["durability"] = unary.acks_after_restart(orders, acked)
         print(f"   acks after restart: {modify['durability']}", flush=True)
         print("== peak RSS", flush=True)
-        rss = peak_rss(inventory, sizes.idle_streams)
+        rss = peak_rss(inventory, sizes.idle_streams, sizes.hold_seconds)
         rss["services"] = sizes.services
     finally:
         for process in (echo, orders, inventory):
@@ -362,6 +402,7 @@ def main() -> None:
     args = parser.parse_args()
     sizes = SMOKE if args.smoke else FULL
     started = time.monotonic()
+    compile_sources()
     modules = {
         "list_services_paging": Module("store_paging", sizes.paging, "store_paging.json"),
         "stream_events_fanout": Module("events_fanout", sizes.fanout, "events_fanout.json"),

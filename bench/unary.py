@@ -29,7 +29,7 @@ from typing import Any
 import grpc
 from google.protobuf import json_format
 
-from bench.events_fanout import write_seed
+from bench.events_fanout import BUYERS, write_seed
 from bench.harness import RawServer, ServerProcess, cpu_seconds, launch, median
 from bench.load import LoadResult, Metadata, h2load, python_load
 from bench.store_paging import BUYER as INVENTORY_BUYER
@@ -104,8 +104,8 @@ def call_once(target: str, path: str, request: bytes, buyer: str) -> bytes:
 # ---- GetService at 100k ------------------------------------------------------------------
 
 
-def inventory_server(workdir: Path, services: int) -> ServerProcess:
-    """A server on a SQLite file holding `services` services of INVENTORY_BUYER."""
+def build_inventory(workdir: Path, services: int) -> Path:
+    """workdir/interlude.db holding `services` services of INVENTORY_BUYER; its path."""
     workdir.mkdir(parents=True, exist_ok=True)
 
     async def seed() -> None:
@@ -113,6 +113,12 @@ def inventory_server(workdir: Path, services: int) -> ServerProcess:
         await store.close()
 
     asyncio.run(seed())
+    return workdir / "interlude.db"
+
+
+def inventory_server(workdir: Path, services: int) -> ServerProcess:
+    """A server on a SQLite file holding `services` services of INVENTORY_BUYER."""
+    build_inventory(workdir, services)
     return launch(workdir, "--seed", "none")
 
 
@@ -170,11 +176,13 @@ class Uni:
     service: inventory_pb2.Service
 
 
-def order_server(workdir: Path, db: str | None = None) -> tuple[ServerProcess, list[Uni]]:
-    """A server seeded with 100 buyers of two UNIs each (no simulator step delay); the UNIs.
-    `db`: its --db (default a SQLite file in its directory)."""
+def order_server(
+    workdir: Path, db: str | None = None, buyers: int = BUYERS
+) -> tuple[ServerProcess, list[Uni]]:
+    """A server seeded with `buyers` (100) buyers of two UNIs each (no simulator step delay);
+    the UNIs. `db`: its --db (default a SQLite file in its directory)."""
     workdir.mkdir(parents=True, exist_ok=True)
-    services_of = write_seed(workdir / "seed.json")
+    services_of = write_seed(workdir / "seed.json", buyers)
     server = launch(workdir / "server", "--seed", str(workdir / "seed.json"), "--sim-step-delay", "0", db=db)
     unis = []
     for who, ids in services_of.items():

@@ -23,11 +23,12 @@ import argparse
 import contextlib
 import os
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from bench import unary
-from bench.harness import launch, tree_cpu_seconds, write_results
+from bench.harness import ServerProcess, launch, start_together, tree_cpu_seconds, write_results
 from bench.load import ensure_h2load
 
 
@@ -35,11 +36,16 @@ def measure(workdir: Path, services: int, seconds: float, rounds: int, workers: 
     exe = ensure_h2load(install=False)
     # 16 connections x 4 streams: the kernel spreads connections, not calls, over the workers.
     run = unary.get_service_load(services, h2load_exe=exe, seconds=seconds, connections=16)
+    db = f"sqlite:///{unary.build_inventory(workdir / 'one', services)}"
+    single, group = start_together(
+        [
+            lambda: launch(workdir / "one", "--seed", "none"),
+            lambda: launch(workdir / "group", "--seed", "none", "--db", db, "--workers", str(workers)),
+        ],
+        ServerProcess.stop,
+    )
     with contextlib.ExitStack() as running:
-        single = unary.inventory_server(workdir / "one", services)  # builds the file, then serves it
         running.callback(single.stop)
-        db = f"sqlite:///{workdir / 'one' / 'interlude.db'}"
-        group = launch(workdir / "group", "--seed", "none", "--db", db, "--workers", str(workers))
         running.callback(group.stop)
         sides = (
             unary.Side("1 process", single.target, single.proc.pid),
@@ -49,13 +55,13 @@ def measure(workdir: Path, services: int, seconds: float, rounds: int, workers: 
     return {"services": services, "workers": workers, "load_average": os.getloadavg(), **result}
 
 
-def main() -> None:
+def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--services", type=int, default=10_000)
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--workers", type=int, default=2)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="bench-workers-") as tmp:
         data = measure(Path(tmp), args.services, args.seconds, args.rounds, args.workers)
     one, many = data["median"]["1 process"], data["median"][f"{args.workers} workers"]

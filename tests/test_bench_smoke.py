@@ -12,6 +12,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from bench.load import h2load_seconds
+
 ROOT = Path(__file__).resolve().parent.parent
 WORKLOADS = (
     "get_service",
@@ -57,5 +59,17 @@ def test_the_suite_runs_end_to_end_and_writes_json_and_table(tmp_path: Path) -> 
     assert "peak RSS" in table
     # the reused benchmarks wrote their own files to the same place, not to bench/results
     assert latest["workers"]["median"]["2 workers"]["calls_per_s"] > 0
+    replay = latest["stream_events_fanout"]["replay"]
+    for phase in ("recent_position", "after_restart_from_sqlite"):  # the second after a restart
+        assert replay[phase]["ours_median"] > 0, phase
+        assert replay[phase]["raw_median"] > 0, phase
+    assert min(latest["rest_vs_grpc"]["median_calls_per_s"].values()) > 0
     for name in ("store_paging.json", "events_fanout.json", "rest_vs_grpc.json", "workers.json"):
         assert (tmp_path / name).exists(), name
+
+
+def test_h2load_run_length_is_read_in_seconds_and_in_milliseconds() -> None:
+    # -D 5000ms prints seconds, -D 200ms (the smoke run's rounds) milliseconds
+    assert h2load_seconds("\nfinished in 5.00s, 2225.00 req/s, 2.30MB/s\n") == 5.0
+    assert h2load_seconds("\nfinished in 208.48ms, 2045.00 req/s, 2.30MB/s\n") == 0.20848
+    assert h2load_seconds("no summary line") is None

@@ -8,7 +8,7 @@ import os
 import signal
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 
@@ -37,11 +37,13 @@ from interlude_server.partner.processor import OrderProcessor
 from interlude_server.partner.simulator import FaultRule, SimulatedPartner, load_faults
 from interlude_server.partner.test_runner import TestRunner
 from interlude_server.partner.test_simulator import SimulatedTester, TestFaultRule, load_test_faults
-from interlude_server.rest.delivery import Dispatcher
-from interlude_server.rest.server import InProcessRest, delivery_settings, start_in_process
+from interlude_server.rest.delivery import Dispatcher, delivery_settings
 from interlude_server.seed.loader import SeedError, load_seed
 from interlude_server.store.base import Store
 from interlude_server.store.sqlite import SqliteStore
+
+if TYPE_CHECKING:  # imported when the REST adapter runs: aiohttp is a third of a server's start-up
+    from interlude_server.rest.server import InProcessRest
 
 _log = structlog.get_logger("interlude_server")
 
@@ -175,6 +177,8 @@ async def serve(
             return 1
         rest: InProcessRest | None = None
         if config.rest_listen is not None:
+            from interlude_server.rest.server import start_in_process
+
             try:
                 gate = security.gate
                 authenticator = (

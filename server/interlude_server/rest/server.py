@@ -17,8 +17,8 @@ from interlude_server.config import Config, Listen
 from interlude_server.rest.admission import Admit
 from interlude_server.rest.app import build_app
 from interlude_server.rest.backend import InProcessBackend
-from interlude_server.rest.delivery import DeliverySettings, Dispatcher
-from interlude_server.rest.hub import CallbackPolicy, HubApi
+from interlude_server.rest.delivery import Dispatcher
+from interlude_server.rest.hub import HubApi
 from interlude_server.store.base import Store
 
 
@@ -88,13 +88,3 @@ async def start_in_process(
     )
     await dispatcher.open()
     return InProcessRest(server, dispatcher)
-
-
-def delivery_settings(config: Config) -> DeliverySettings:
-    return DeliverySettings(
-        max_attempts=config.hub_max_attempts,
-        backoff_initial=config.hub_backoff_initial,
-        backoff_max=config.hub_backoff_max,
-        timeout=config.hub_delivery_timeout,
-        callbacks=CallbackPolicy(config.hub_callback_allow),
-    )
