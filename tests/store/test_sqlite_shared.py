@@ -40,6 +40,14 @@ def _append(buyer: str, resource_id: str) -> Callable[[SqliteTx], int]:
     return write
 
 
+async def _until(done: Callable[[], bool], seconds: float = 5.0) -> None:
+    """Wait until `done()` (bounded: the caller's assertions say what was missing)."""
+    for _ in range(int(seconds / 0.01)):
+        if done():
+            return
+        await asyncio.sleep(0.01)
+
+
 async def test_read_log_after_returns_every_buyers_events_in_sequence(
     store: SqliteStore, other: SqliteStore
 ) -> None:
@@ -85,10 +93,7 @@ async def test_a_follower_publishes_the_other_stores_commits_in_order(
     try:
         for n in range(5):
             await other.write(_append(BUYER if n % 2 else OTHER_BUYER, f"s{n}"))
-        for _ in range(500):
-            if len(published) == 5:
-                break
-            await asyncio.sleep(0.01)
+        await _until(lambda: len(published) == 5)
     finally:
         run.cancel()
         watch.cancel()
@@ -112,10 +117,7 @@ async def test_commits_made_before_the_watch_began_are_published(
         for n in range(2):  # committed while nothing watches
             await other.write(_append(BUYER, f"s{n}"))
         watch = asyncio.create_task(store.watch_commits(0.01, follower.wake))
-        for _ in range(500):
-            if len(published) == 2:
-                break
-            await asyncio.sleep(0.01)
+        await _until(lambda: len(published) == 2)
     finally:
         run.cancel()
         if watch is not None:
