@@ -306,6 +306,46 @@ async def test_order_filter_selects_exactly_the_matching_orders(
     assert walked == expected
 
 
+async def test_a_service_changed_after_its_read_in_one_write_keeps_side_rows_and_totals_right(
+    stocked: SqliteStore,
+) -> None:
+    """A put compares the body it replaces, as the write read it, with the new one."""
+
+    async def ids_for(**fields: Any) -> list[str]:
+        query = ServiceQuery(filter=inventory_pb2.ServiceFilter(**fields))
+        return [s.id for s in (await stocked.list_services(BUYER, query, PageRequest(limit=10))).items]
+
+    async def total(state: common_pb2.ServiceState.ValueType) -> int:
+        query = ServiceQuery(filter=inventory_pb2.ServiceFilter(state=[state]))
+        return (await stocked.list_services(BUYER, query, PageRequest(limit=1))).total
+
+    def add_contact_and_activate(tx: SqliteTx) -> None:
+        current = tx.get_service(BUYER, "s2")
+        assert current is not None
+        current.related_contact_information.add(name="Dave")  # changes the object the read gave
+        current.state = ACTIVE
+        tx.put_service(current)
+        tx.put_service(current)  # again in the same write: nothing moves twice
+
+    await stocked.write(add_contact_and_activate)
+    assert await ids_for(related_contact_name="Dave") == ["s2"]
+    assert await ids_for(related_contact_name="Bob") == ["s2"]
+    assert (await total(ACTIVE), await total(INACTIVE)) == (3, 0)
+
+    def drop_alice(tx: SqliteTx) -> None:
+        current = tx.get_service(BUYER, "s2")
+        assert current is not None
+        kept = [c for c in current.related_contact_information if c.name != "Alice"]
+        del current.related_contact_information[:]
+        current.related_contact_information.extend(kept)
+        tx.put_service(current)
+
+    await stocked.write(drop_alice)
+    assert await ids_for(related_contact_name="Alice") == ["s1"]
+    assert await ids_for(related_contact_name="Dave") == ["s2"]
+    assert await ids_for(service_order_id="o2") == ["s2"]  # the sides that did not change stay
+
+
 async def test_order_side_table_follows_item_changes(store: SqliteStore) -> None:
     await store.write(lambda tx: tx.put_order(order("o1", order_date=1, service_ids=["s1"])))
     await store.write(lambda tx: tx.put_order(order("o1", order_date=1, service_ids=["s2"])))

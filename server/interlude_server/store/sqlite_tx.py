@@ -25,14 +25,13 @@ from interlude_server.store.sqlite_cluster import LeaseTx
 from interlude_server.store.sqlite_hub import HUB_COLUMNS, hub_row
 from interlude_server.store.sqlite_keys import field_key, timestamp_key
 from interlude_server.store.sqlite_pm import SqlitePmTx
+from interlude_server.store.sqlite_sides import ORDER_SIDES, SERVICE_SIDES
 from interlude_server.store.sqlite_tests import TestTxMixin
 
 _SERVICE_COLUMNS = (
     "state, config_type, service_type, external_id, admin_state, oper_state, "
     "service_date, start_date, end_date, update_time, body"
 )
-# What a put or delete of a service reads of the row it replaces (to keep row_counts right).
-_OLD_SERVICE = "SELECT state, config_type FROM services WHERE buyer_id = ? AND id = ?"
 _ORDER_COLUMNS = "state, external_id, order_date, completion_date, expected_completion_date, start_date, body"
 
 
@@ -58,6 +57,13 @@ def _service_row(s: inventory_pb2.Service) -> tuple[int | str | bytes, ...]:
     )
 
 
+def _body_of(row: tuple[int | str | bytes, ...]) -> bytes:
+    """The serialized body, the last column of a _service_row or _order_row."""
+    body = row[-1]
+    assert isinstance(body, bytes)
+    return body
+
+
 def _order_row(o: ordering_pb2.ServiceOrder) -> tuple[int | str | bytes, ...]:
     return (
         int(o.state),
@@ -79,6 +85,7 @@ class SqliteTx(TestTxMixin, SqlitePmTx, LeaseTx):
         # Events and measurement batches appended by this write, published after the commit.
         self.appended: list[tuple[str, Committed]] = []
         self._next_ids: dict[str, int] = {}  # SQLite: the next seq of a table this write appends to
+        self._read: dict[tuple[str, str, str], bytes | None] = {}  # see _row_body
 
     def close(self) -> None:
         """Make further use fail: a Tx must not outlive its write function."""
@@ -107,20 +114,15 @@ class SqliteTx(TestTxMixin, SqlitePmTx, LeaseTx):
     # -- services ---------------------------------------------------------
 
     def get_service(self, buyer_id: str, service_id: str) -> inventory_pb2.Service | None:
-        row = self._c.execute(
-            f"SELECT body FROM services WHERE buyer_id = ? AND id = ?{self._dialect.for_update}",
-            (buyer_id, service_id),
-        ).fetchone()
-        return None if row is None else inventory_pb2.Service.FromString(row[0])
+        body = self._row_body("services", buyer_id, service_id)
+        return None if body is None else inventory_pb2.Service.FromString(body)
 
     def put_service(self, service: inventory_pb2.Service) -> None:
         b, sid = service.buyer_id, service.id
         _require("a service", buyer_id=b, id=sid)
         c = self._c
-        old = c.execute(
-            f"{_OLD_SERVICE}{self._dialect.for_update}",
-            (b, sid),
-        ).fetchone()
+        old_body = self._row_body("services", b, sid)
+        old = None if old_body is None else inventory_pb2.Service.FromString(old_body)
         row = _service_row(service)
         if old is None:
             c.execute(
@@ -128,51 +130,40 @@ class SqliteTx(TestTxMixin, SqlitePmTx, LeaseTx):
                 (b, sid, *row),
             )
         else:
-            self._delete_service_sides(b, sid)
             assignments = ", ".join(f"{col.strip()} = ?" for col in _SERVICE_COLUMNS.split(","))
             c.execute(f"UPDATE services SET {assignments} WHERE buyer_id = ? AND id = ?", (*row, b, sid))
+        self._read[("services", b, sid)] = _body_of(row)
         counted = (int(service.state), service.service_configuration.type)
-        if old is None or (int(old[0]), old[1]) != counted:  # an unchanged count key moves by 0
-            if old is not None:
-                self._count("services", b, int(old[0]), -1, old[1])
+        if old is None or (int(old.state), old.service_configuration.type) != counted:
+            if old is not None:  # an unchanged count key moves by 0
+                self._count("services", b, int(old.state), -1, old.service_configuration.type)
             self._count("services", b, counted[0], +1, counted[1])
-        c.executemany(
-            "INSERT INTO service_contacts (buyer_id, name, service_id) VALUES (?, ?, ?) "
-            "ON CONFLICT DO NOTHING",
-            [(b, ci.name, sid) for ci in service.related_contact_information if ci.name],
-        )
-        c.executemany(
-            "INSERT INTO service_order_refs (buyer_id, order_id, item_id, service_id) "
-            "VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
-            [
-                (b, ref.service_order_id, ref.item_id, sid)
-                for ref in service.service_order_item
-                if ref.service_order_id
-            ],
-        )
-        c.executemany(
-            "INSERT INTO service_relations (buyer_id, related_id, service_id) VALUES (?, ?, ?) "
-            "ON CONFLICT DO NOTHING",
-            [(b, rel.service.id, sid) for rel in service.service_relationship if rel.service.id],
-        )
+        for side in SERVICE_SIDES:
+            side.rewrite(c, old, service, b, sid)
 
     def delete_service(self, buyer_id: str, service_id: str) -> None:
-        c = self._c
-        old = c.execute(
-            f"{_OLD_SERVICE}{self._dialect.for_update}",
-            (buyer_id, service_id),
-        ).fetchone()
-        if old is None:
+        body = self._row_body("services", buyer_id, service_id)
+        if body is None:
             return
-        self._count("services", buyer_id, int(old[0]), -1, old[1])
-        self._delete_service_sides(buyer_id, service_id)
-        c.execute("DELETE FROM services WHERE buyer_id = ? AND id = ?", (buyer_id, service_id))
+        old = inventory_pb2.Service.FromString(body)
+        self._count("services", buyer_id, int(old.state), -1, old.service_configuration.type)
+        for side in SERVICE_SIDES:
+            side.delete(self._c, buyer_id, service_id)
+        self._c.execute("DELETE FROM services WHERE buyer_id = ? AND id = ?", (buyer_id, service_id))
+        self._read[("services", buyer_id, service_id)] = None
 
-    def _delete_service_sides(self, buyer_id: str, service_id: str) -> None:
-        for table in ("service_contacts", "service_order_refs", "service_relations"):
-            self._c.execute(
-                f"DELETE FROM {table} WHERE buyer_id = ? AND service_id = ?", (buyer_id, service_id)
-            )
+    def _row_body(self, table: str, buyer_id: str, row_id: str) -> bytes | None:
+        """The body of a service or order row as this write last read or wrote it (None: no
+        row). Kept per write, so a put after a get reads nothing again; a put compares the
+        body it replaces with the new one to rewrite only the side rows that changed."""
+        key = (table, buyer_id, row_id)
+        if key not in self._read:
+            row = self._c.execute(
+                f"SELECT body FROM {table} WHERE buyer_id = ? AND id = ?{self._dialect.for_update}",
+                (buyer_id, row_id),
+            ).fetchone()
+            self._read[key] = None if row is None else bytes(row[0])
+        return self._read[key]
 
     def _count(self, table: str, buyer_id: str, state: int, delta: int, config_type: str = "") -> None:
         self._c.execute(
@@ -184,19 +175,15 @@ class SqliteTx(TestTxMixin, SqlitePmTx, LeaseTx):
     # -- orders and their history -----------------------------------------
 
     def get_order(self, buyer_id: str, order_id: str) -> ordering_pb2.ServiceOrder | None:
-        row = self._c.execute(
-            f"SELECT body FROM orders WHERE buyer_id = ? AND id = ?{self._dialect.for_update}",
-            (buyer_id, order_id),
-        ).fetchone()
-        return None if row is None else ordering_pb2.ServiceOrder.FromString(row[0])
+        body = self._row_body("orders", buyer_id, order_id)
+        return None if body is None else ordering_pb2.ServiceOrder.FromString(body)
 
     def put_order(self, order: ordering_pb2.ServiceOrder) -> None:
         b, oid = order.buyer_id, order.id
         _require("an order", buyer_id=b, id=oid)
         c = self._c
-        old = c.execute(
-            f"SELECT state FROM orders WHERE buyer_id = ? AND id = ?{self._dialect.for_update}", (b, oid)
-        ).fetchone()
+        old_body = self._row_body("orders", b, oid)
+        old = None if old_body is None else ordering_pb2.ServiceOrder.FromString(old_body)
         row = _order_row(order)
         if old is None:
             c.execute(
@@ -204,18 +191,15 @@ class SqliteTx(TestTxMixin, SqlitePmTx, LeaseTx):
                 (b, oid, *row),
             )
         else:
-            c.execute("DELETE FROM order_services WHERE buyer_id = ? AND order_id = ?", (b, oid))
             assignments = ", ".join(f"{col.strip()} = ?" for col in _ORDER_COLUMNS.split(","))
             c.execute(f"UPDATE orders SET {assignments} WHERE buyer_id = ? AND id = ?", (*row, b, oid))
-        if old is None or int(old[0]) != int(order.state):  # an unchanged count key moves by 0
+        self._read[("orders", b, oid)] = _body_of(row)
+        if old is None or int(old.state) != int(order.state):  # an unchanged count key moves by 0
             if old is not None:
-                self._count("orders", b, int(old[0]), -1)
+                self._count("orders", b, int(old.state), -1)
             self._count("orders", b, int(order.state), +1)
-        c.executemany(
-            "INSERT INTO order_services (buyer_id, service_id, order_id) VALUES (?, ?, ?) "
-            "ON CONFLICT DO NOTHING",
-            [(b, item.service.id, oid) for item in order.service_order_item if item.service.id],
-        )
+        for side in ORDER_SIDES:
+            side.rewrite(c, old, order, b, oid)
 
     def add_tracking(self, buyer_id: str, record: ordering_pb2.ServiceTrackingRecord) -> None:
         _require("a tracking record", buyer_id=buyer_id)
