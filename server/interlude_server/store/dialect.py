@@ -54,6 +54,9 @@ class Dialect:
     # locks the row until COMMIT, so two writers (replicas) changing one row take turns and
     # the second reads what the first wrote, as SQLite's single writer guarantees anyway.
     for_update: str
+    # One writer at a time (SQLite): a write that read a table's last sequence once may count
+    # the next ones itself (SqliteTx._next_id). PostgreSQL replicas write side by side.
+    one_writer: bool
 
     def next_seq(self, conn: Conn, log: str) -> int:
         """The sequence of the next row of `log`, known before the row is written, so the row is
@@ -64,7 +67,7 @@ class Dialect:
         PostgreSQL takes it from the `seq_counters` row of the log: the UPDATE's row
         lock is held until COMMIT, so a second transaction appending to the same log
         waits, and sequence order is commit order (pg_schema)."""
-        if self.name == "sqlite":
+        if self.one_writer:
             return self.next_row_id(conn, log)
         row = conn.execute(
             "UPDATE seq_counters SET last_seq = last_seq + 1 WHERE name = ? RETURNING last_seq", (log,)
@@ -98,6 +101,7 @@ SQLITE = Dialect(
     greatest="MAX",
     last_seq_sql="SELECT seq FROM sqlite_sequence WHERE name = ?",
     for_update="",
+    one_writer=True,
 )
 POSTGRES = Dialect(
     name="postgresql",
@@ -105,6 +109,7 @@ POSTGRES = Dialect(
     greatest="GREATEST",
     last_seq_sql="SELECT last_seq FROM seq_counters WHERE name = ?",
     for_update=" FOR UPDATE",
+    one_writer=False,
 )
 
 

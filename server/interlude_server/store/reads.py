@@ -7,6 +7,9 @@ holds the few differences between the engines (store/dialect.py).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar
+
 from google.protobuf import timestamp_pb2
 
 from interlude_grpc.mef.lso.interlude.v1 import (
@@ -30,6 +33,7 @@ from interlude_server.store.sqlite_pm import SqlitePmReads
 from interlude_server.store.sqlite_schema import TERMINAL_ORDER_STATES
 from interlude_server.store.sqlite_tests import TestReadsMixin
 
+T = TypeVar("T")
 _TERMINAL = ", ".join(str(s) for s in TERMINAL_ORDER_STATES)
 
 
@@ -95,18 +99,8 @@ class StoreReads(TestReadsMixin, SqlitePmReads):
 
         return await self._read(read)
 
-    async def _get_body(self, sql: str, params: tuple[str, ...]) -> bytes | None:
-        def run(conn: Conn) -> bytes | None:
-            row = conn.execute(sql, params).fetchone()
-            return None if row is None else bytes(row[0])
-
-        return await self._read_one(run)
-
     async def get_service(self, buyer_id: str, service_id: str) -> inventory_pb2.Service | None:
-        body = await self._get_body(
-            "SELECT body FROM services WHERE buyer_id = ? AND id = ?", (buyer_id, service_id)
-        )
-        return None if body is None else inventory_pb2.Service.FromString(body)
+        return await self._by_id("services", buyer_id, service_id, inventory_pb2.Service.FromString)
 
     async def list_services(
         self, buyer_id: str, query: ServiceQuery, page: PageRequest
@@ -115,22 +109,10 @@ class StoreReads(TestReadsMixin, SqlitePmReads):
         if ordering is None:
             raise ValueError(f"unknown order_by {query.order_by!r}")
         where = q.service_where(buyer_id, query.filter)
-        counted = q.counted(query.filter)
-
-        def run(conn: Conn) -> Page[inventory_pb2.Service]:
-            total = None if counted is None else q.counted_total(conn, "services", buyer_id, counted)
-            return q.fetch_page(
-                conn,
-                "services",
-                where,
-                ordering,
-                page,
-                inventory_pb2.Service.FromString,
-                total,
-                self._dialect,
-            )
-
-        return await self._read(run)
+        parse = inventory_pb2.Service.FromString
+        return await self._counted_page(
+            "services", buyer_id, where, ordering, page, parse, q.counted(query.filter)
+        )
 
     async def count_services(self) -> int:
         def run(conn: Conn) -> int:
@@ -140,40 +122,38 @@ class StoreReads(TestReadsMixin, SqlitePmReads):
         return await self._read(run)
 
     async def get_order(self, buyer_id: str, order_id: str) -> ordering_pb2.ServiceOrder | None:
-        body = await self._get_body(
-            "SELECT body FROM orders WHERE buyer_id = ? AND id = ?", (buyer_id, order_id)
-        )
-        return None if body is None else ordering_pb2.ServiceOrder.FromString(body)
+        return await self._by_id("orders", buyer_id, order_id, ordering_pb2.ServiceOrder.FromString)
 
     async def list_orders(
         self, buyer_id: str, query: ordering_pb2.ServiceOrderFilter, page: PageRequest
     ) -> Page[ordering_pb2.ServiceOrder]:
         where = q.order_where(buyer_id, query)
-        counted = q.counted(query)
+        parse = ordering_pb2.ServiceOrder.FromString
+        return await self._counted_page(
+            "orders", buyer_id, where, q.ORDER_ORDERING, page, parse, q.counted(query)
+        )
 
-        def run(conn: Conn) -> Page[ordering_pb2.ServiceOrder]:
-            total = None if counted is None else q.counted_total(conn, "orders", buyer_id, counted)
-            return q.fetch_page(
-                conn,
-                "orders",
-                where,
-                q.ORDER_ORDERING,
-                page,
-                ordering_pb2.ServiceOrder.FromString,
-                total,
-                self._dialect,
-            )
+    async def _counted_page(
+        self,
+        table: str,
+        buyer_id: str,
+        where: q.Where,
+        ordering: q.Ordering,
+        page: PageRequest,
+        parse: Callable[[bytes], T],
+        counted: q.Counted | None,
+    ) -> Page[T]:
+        """A page of `table`; its total comes from row_counts when the filter is `counted`."""
+
+        def run(conn: Conn) -> Page[T]:
+            total = None if counted is None else q.counted_total(conn, table, buyer_id, counted)
+            return q.fetch_page(conn, table, where, ordering, page, parse, total, self._dialect)
 
         return await self._read(run)
 
     async def unfinished_orders(self) -> list[ordering_pb2.ServiceOrder]:
-        def run(conn: Conn) -> list[ordering_pb2.ServiceOrder]:
-            rows = conn.execute(
-                f"SELECT body FROM orders WHERE state NOT IN ({_TERMINAL}) ORDER BY order_date, buyer_id, id"
-            ).fetchall()
-            return [ordering_pb2.ServiceOrder.FromString(r[0]) for r in rows]
-
-        return await self._read(run)
+        sql = f"SELECT body FROM orders WHERE state NOT IN ({_TERMINAL}) ORDER BY order_date, buyer_id, id"
+        return await self._all(sql, (), ordering_pb2.ServiceOrder.FromString)
 
     async def list_tracking(
         self, buyer_id: str, query: ordering_pb2.ServiceTrackingRecordFilter, page: PageRequest
@@ -183,8 +163,8 @@ class StoreReads(TestReadsMixin, SqlitePmReads):
         return await self._page_of("tracking", where, q.TRACKING_ORDERING, page, parse)
 
     async def get_specification(self, spec_id: str) -> catalog_pb2.ServiceSpecification | None:
-        body = await self._get_body("SELECT body FROM specifications WHERE id = ?", (spec_id,))
-        return None if body is None else catalog_pb2.ServiceSpecification.FromString(body)
+        parse = catalog_pb2.ServiceSpecification.FromString
+        return await self._one("SELECT body FROM specifications WHERE id = ?", (spec_id,), parse)
 
     async def list_specifications(
         self, query: catalog_pb2.ServiceSpecificationFilter, page: PageRequest
@@ -196,16 +176,12 @@ class StoreReads(TestReadsMixin, SqlitePmReads):
     async def specification_for_type(self, type_urn: str) -> catalog_pb2.ServiceSpecification | None:
         # One statement by key, so it is a point read (no reader hop, no page total): every
         # order looks its types up.
-        body = await self._get_body(
-            "SELECT body FROM specifications WHERE config_type = ? ORDER BY id LIMIT 1", (type_urn,)
-        )
-        return None if body is None else catalog_pb2.ServiceSpecification.FromString(body)
+        sql = "SELECT body FROM specifications WHERE config_type = ? ORDER BY id LIMIT 1"
+        return await self._one(sql, (type_urn,), catalog_pb2.ServiceSpecification.FromString)
 
     async def get_policy(self, buyer_id: str, spec_id: str) -> catalog_pb2.ServicePolicy | None:
-        body = await self._get_body(
-            "SELECT body FROM policies WHERE buyer_id = ? AND spec_id = ?", (buyer_id, spec_id)
-        )
-        return None if body is None else catalog_pb2.ServicePolicy.FromString(body)
+        sql = "SELECT body FROM policies WHERE buyer_id = ? AND spec_id = ?"
+        return await self._one(sql, (buyer_id, spec_id), catalog_pb2.ServicePolicy.FromString)
 
     async def list_policies(
         self, buyer_id: str, query: catalog_pb2.ServicePolicyFilter, page: PageRequest

@@ -25,6 +25,7 @@ from interlude_server.store.sqlite_schema import (
     Migration,
     SchemaVersionError,
     configure_reader,
+    primary_code,
 )
 from interlude_server.store.sqlite_tx import SqliteTx
 from interlude_server.store.sqlite_writer import GroupCommitWriter, TransactionLost, WriterStats
@@ -129,8 +130,8 @@ def _storage_failure(exc: BaseException) -> str | None:
     disk full, read-only or an I/O error; None for any other failure."""
     seen: BaseException | None = exc
     while seen is not None:
-        code = getattr(seen, "sqlite_errorcode", None)
-        if isinstance(code, int) and (cause := _CAUSES.get(code & 0xFF)) is not None:
+        code = primary_code(seen)
+        if code is not None and (cause := _CAUSES.get(code)) is not None:
             return f"{cause} ({getattr(seen, 'sqlite_errorname', code)}: {seen})"
         seen = seen.__cause__
     return None

@@ -345,15 +345,8 @@ class SqlitePmReads(BodyReads):
 
     async def live_pm_jobs(self, live_states: tuple[int, ...]) -> list[Pm.PerformanceJob]:
         marks = ", ".join("?" for _ in live_states)
-
-        def run(conn: Conn) -> list[Pm.PerformanceJob]:
-            rows = conn.execute(
-                f"SELECT body FROM pm_jobs WHERE state IN ({marks}) ORDER BY created, buyer_id, id",
-                live_states,
-            ).fetchall()
-            return [Pm.PerformanceJob.FromString(r[0]) for r in rows]
-
-        return await self._read(run)
+        sql = f"SELECT body FROM pm_jobs WHERE state IN ({marks}) ORDER BY created, buyer_id, id"
+        return await self._all(sql, live_states, Pm.PerformanceJob.FromString)
 
     async def get_pm_task(self, buyer_id: str, task_id: str) -> Pm.PerformanceJobTask | None:
         return await self._by_id("pm_tasks", buyer_id, task_id, Pm.PerformanceJobTask.FromString)

@@ -30,13 +30,26 @@ class BodyReads:
         return await self._read(fn)
 
     async def _by_id(self, table: str, buyer_id: str, row_id: str, parse: Callable[[bytes], T]) -> T | None:
+        return await self._one(
+            f"SELECT body FROM {table} WHERE buyer_id = ? AND id = ?", (buyer_id, row_id), parse
+        )
+
+    async def _one(self, sql: str, params: tuple[str, ...], parse: Callable[[bytes], T]) -> T | None:
+        """The body the one-statement read `sql` selects, parsed; None if it selects no row."""
+
         def run(conn: Conn) -> T | None:
-            row = conn.execute(
-                f"SELECT body FROM {table} WHERE buyer_id = ? AND id = ?", (buyer_id, row_id)
-            ).fetchone()
+            row = conn.execute(sql, params).fetchone()
             return None if row is None else parse(bytes(row[0]))
 
         return await self._read_one(run)
+
+    async def _all(self, sql: str, params: tuple[int | str, ...], parse: Callable[[bytes], T]) -> list[T]:
+        """Every body `sql` selects, parsed, in its order (one read transaction)."""
+
+        def run(conn: Conn) -> list[T]:
+            return [parse(bytes(row[0])) for row in conn.execute(sql, params).fetchall()]
+
+        return await self._read(run)
 
     async def _page_of(
         self, table: str, where: q.Where, ordering: q.Ordering, page: PageRequest, parse: Callable[[bytes], T]

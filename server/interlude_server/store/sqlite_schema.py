@@ -239,10 +239,16 @@ def configure_reader(conn: sqlite3.Connection) -> None:
 SQLITE_READONLY = 8
 
 
+def primary_code(exc: BaseException) -> int | None:
+    """SQLite's primary result code of `exc` (the low byte of its extended code); None if
+    `exc` is not an error SQLite reported."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    return code & 0xFF if isinstance(code, int) else None
+
+
 def is_read_only_error(exc: BaseException) -> bool:
     """`exc` is SQLite refusing a write because the file (or its -wal/-shm) is read-only."""
-    code = getattr(exc, "sqlite_errorcode", None)
-    return isinstance(code, int) and code & 0xFF == SQLITE_READONLY
+    return primary_code(exc) == SQLITE_READONLY
 
 
 def refuses_writes(conn: sqlite3.Connection) -> bool:

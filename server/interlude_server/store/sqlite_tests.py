@@ -368,14 +368,8 @@ class TestReadsMixin(BodyReads):
         )
 
     async def active_test_jobs(self) -> list[service_test_pb2.TestJob]:
-        def run(conn: Conn) -> list[service_test_pb2.TestJob]:
-            rows = conn.execute(
-                f"SELECT body FROM test_jobs WHERE state NOT IN ({_TERMINAL_SQL}) ORDER BY creation_date"
-            ).fetchall()
-            return [St.TestJob.FromString(r[0]) for r in rows]
-
-        jobs: list[service_test_pb2.TestJob] = await self._read(run)
-        return jobs
+        sql = f"SELECT body FROM test_jobs WHERE state NOT IN ({_TERMINAL_SQL}) ORDER BY creation_date"
+        return await self._all(sql, (), St.TestJob.FromString)
 
     async def get_test_job_task(self, buyer_id: str, task_id: str) -> service_test_pb2.TestJobTask | None:
         return await self._by_id("test_job_tasks", buyer_id, task_id, St.TestJobTask.FromString)

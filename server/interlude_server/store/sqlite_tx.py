@@ -10,6 +10,8 @@ services) and the row counts in step with the main row, in the same transaction.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from typing import TypeVar
 
 from google.protobuf import timestamp_pb2
 
@@ -27,6 +29,8 @@ from interlude_server.store.sqlite_keys import field_key, timestamp_key
 from interlude_server.store.sqlite_pm import SqlitePmTx
 from interlude_server.store.sqlite_sides import ORDER_SIDES, SERVICE_SIDES
 from interlude_server.store.sqlite_tests import TestTxMixin
+
+M = TypeVar("M")
 
 _SERVICE_COLUMNS = (
     "state, config_type, service_type, external_id, admin_state, oper_state, "
@@ -57,13 +61,6 @@ def _service_row(s: inventory_pb2.Service) -> tuple[int | str | bytes, ...]:
     )
 
 
-def _body_of(row: tuple[int | str | bytes, ...]) -> bytes:
-    """The serialized body, the last column of a _service_row or _order_row."""
-    body = row[-1]
-    assert isinstance(body, bytes)
-    return body
-
-
 def _order_row(o: ordering_pb2.ServiceOrder) -> tuple[int | str | bytes, ...]:
     return (
         int(o.state),
@@ -85,7 +82,7 @@ class SqliteTx(TestTxMixin, SqlitePmTx, LeaseTx):
         # Events and measurement batches appended by this write, published after the commit.
         self.appended: list[tuple[str, Committed]] = []
         self._next_ids: dict[str, int] = {}  # SQLite: the next seq of a table this write appends to
-        self._read: dict[tuple[str, str, str], bytes | None] = {}  # see _row_body
+        self._read: dict[tuple[str, str, str], bytes | None] = {}  # see _row
 
     def close(self) -> None:
         """Make further use fail: a Tx must not outlive its write function."""
@@ -96,9 +93,9 @@ class SqliteTx(TestTxMixin, SqlitePmTx, LeaseTx):
         one writer, so it is read once per write and then counted here, which saves a
         statement per row; PostgreSQL takes each from the dialect (a counter row lock for a
         log, a sequence otherwise)."""
-        if self._dialect.name != SQLITE.name:
-            pg = self._dialect
-            return pg.next_seq(self._c, table) if log else pg.next_row_id(self._c, table)
+        dialect = self._dialect
+        if not dialect.one_writer:
+            return dialect.next_seq(self._c, table) if log else dialect.next_row_id(self._c, table)
         seq = self._next_ids.get(table)
         if seq is None:
             seq = self._dialect.next_row_id(self._c, table)
@@ -114,48 +111,38 @@ class SqliteTx(TestTxMixin, SqlitePmTx, LeaseTx):
     # -- services ---------------------------------------------------------
 
     def get_service(self, buyer_id: str, service_id: str) -> inventory_pb2.Service | None:
-        body = self._row_body("services", buyer_id, service_id)
-        return None if body is None else inventory_pb2.Service.FromString(body)
+        return self._row("services", buyer_id, service_id, inventory_pb2.Service.FromString)
 
     def put_service(self, service: inventory_pb2.Service) -> None:
         b, sid = service.buyer_id, service.id
         _require("a service", buyer_id=b, id=sid)
-        c = self._c
-        old_body = self._row_body("services", b, sid)
-        old = None if old_body is None else inventory_pb2.Service.FromString(old_body)
-        row = _service_row(service)
-        if old is None:
-            c.execute(
-                f"INSERT INTO services (buyer_id, id, {_SERVICE_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                (b, sid, *row),
-            )
-        else:
-            assignments = ", ".join(f"{col.strip()} = ?" for col in _SERVICE_COLUMNS.split(","))
-            c.execute(f"UPDATE services SET {assignments} WHERE buyer_id = ? AND id = ?", (*row, b, sid))
-        self._read[("services", b, sid)] = _body_of(row)
+        old = self._row("services", b, sid, inventory_pb2.Service.FromString)
+        self._write_row(
+            "services", _SERVICE_COLUMNS, b, sid, _service_row(service), replacing=old is not None
+        )
         counted = (int(service.state), service.service_configuration.type)
         if old is None or (int(old.state), old.service_configuration.type) != counted:
             if old is not None:  # an unchanged count key moves by 0
                 self._count("services", b, int(old.state), -1, old.service_configuration.type)
             self._count("services", b, counted[0], +1, counted[1])
         for side in SERVICE_SIDES:
-            side.rewrite(c, old, service, b, sid)
+            side.rewrite(self._c, old, service, b, sid)
 
     def delete_service(self, buyer_id: str, service_id: str) -> None:
-        body = self._row_body("services", buyer_id, service_id)
-        if body is None:
+        old = self._row("services", buyer_id, service_id, inventory_pb2.Service.FromString)
+        if old is None:
             return
-        old = inventory_pb2.Service.FromString(body)
         self._count("services", buyer_id, int(old.state), -1, old.service_configuration.type)
         for side in SERVICE_SIDES:
             side.delete(self._c, buyer_id, service_id)
         self._c.execute("DELETE FROM services WHERE buyer_id = ? AND id = ?", (buyer_id, service_id))
         self._read[("services", buyer_id, service_id)] = None
 
-    def _row_body(self, table: str, buyer_id: str, row_id: str) -> bytes | None:
-        """The body of a service or order row as this write last read or wrote it (None: no
-        row). Kept per write, so a put after a get reads nothing again; a put compares the
-        body it replaces with the new one to rewrite only the side rows that changed."""
+    def _row(self, table: str, buyer_id: str, row_id: str, parse: Callable[[bytes], M]) -> M | None:
+        """A service or order row as this write last read or wrote it (None: no row), parsed
+        afresh. Its body is kept per write, so a put after a get reads nothing again, and a
+        put compares the body it replaces with the new one to rewrite only the side rows
+        that changed."""
         key = (table, buyer_id, row_id)
         if key not in self._read:
             row = self._c.execute(
@@ -163,7 +150,32 @@ class SqliteTx(TestTxMixin, SqlitePmTx, LeaseTx):
                 (buyer_id, row_id),
             ).fetchone()
             self._read[key] = None if row is None else bytes(row[0])
-        return self._read[key]
+        body = self._read[key]
+        return None if body is None else parse(body)
+
+    def _write_row(
+        self,
+        table: str,
+        columns: str,
+        buyer_id: str,
+        row_id: str,
+        row: tuple[int | str | bytes, ...],
+        *,
+        replacing: bool,
+    ) -> None:
+        """Insert the row (`row` holds `columns`, the body last), or update the one it replaces."""
+        if replacing:
+            assignments = ", ".join(f"{col.strip()} = ?" for col in columns.split(","))
+            sql = f"UPDATE {table} SET {assignments} WHERE buyer_id = ? AND id = ?"
+            self._c.execute(sql, (*row, buyer_id, row_id))
+        else:
+            marks = ", ".join("?" for _ in range(len(row) + 2))
+            self._c.execute(
+                f"INSERT INTO {table} (buyer_id, id, {columns}) VALUES ({marks})", (buyer_id, row_id, *row)
+            )
+        body = row[-1]
+        assert isinstance(body, bytes)
+        self._read[(table, buyer_id, row_id)] = body
 
     def _count(self, table: str, buyer_id: str, state: int, delta: int, config_type: str = "") -> None:
         self._c.execute(
@@ -175,31 +187,19 @@ class SqliteTx(TestTxMixin, SqlitePmTx, LeaseTx):
     # -- orders and their history -----------------------------------------
 
     def get_order(self, buyer_id: str, order_id: str) -> ordering_pb2.ServiceOrder | None:
-        body = self._row_body("orders", buyer_id, order_id)
-        return None if body is None else ordering_pb2.ServiceOrder.FromString(body)
+        return self._row("orders", buyer_id, order_id, ordering_pb2.ServiceOrder.FromString)
 
     def put_order(self, order: ordering_pb2.ServiceOrder) -> None:
         b, oid = order.buyer_id, order.id
         _require("an order", buyer_id=b, id=oid)
-        c = self._c
-        old_body = self._row_body("orders", b, oid)
-        old = None if old_body is None else ordering_pb2.ServiceOrder.FromString(old_body)
-        row = _order_row(order)
-        if old is None:
-            c.execute(
-                f"INSERT INTO orders (buyer_id, id, {_ORDER_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?)",
-                (b, oid, *row),
-            )
-        else:
-            assignments = ", ".join(f"{col.strip()} = ?" for col in _ORDER_COLUMNS.split(","))
-            c.execute(f"UPDATE orders SET {assignments} WHERE buyer_id = ? AND id = ?", (*row, b, oid))
-        self._read[("orders", b, oid)] = _body_of(row)
+        old = self._row("orders", b, oid, ordering_pb2.ServiceOrder.FromString)
+        self._write_row("orders", _ORDER_COLUMNS, b, oid, _order_row(order), replacing=old is not None)
         if old is None or int(old.state) != int(order.state):  # an unchanged count key moves by 0
             if old is not None:
                 self._count("orders", b, int(old.state), -1)
             self._count("orders", b, int(order.state), +1)
         for side in ORDER_SIDES:
-            side.rewrite(c, old, order, b, oid)
+            side.rewrite(self._c, old, order, b, oid)
 
     def add_tracking(self, buyer_id: str, record: ordering_pb2.ServiceTrackingRecord) -> None:
         _require("a tracking record", buyer_id=buyer_id)
