@@ -32,6 +32,7 @@ RESULTS = Path(os.environ.get("BENCH_RESULTS") or BENCH / "results")
 
 __all__ = [
     "ROOT",
+    "MachineLoad",
     "RawServer",
     "ServerProcess",
     "compile_sources",
@@ -171,6 +172,36 @@ def percentile(values: Sequence[float], q: float) -> float:
 
 def median(values: Sequence[float]) -> float:
     return statistics.median(values) if values else float("nan")
+
+
+def _cpu_jiffies() -> tuple[int, int, int] | None:
+    """(total, idle + iowait, steal) of the whole machine from /proc/stat; None off Linux."""
+    try:
+        fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    except (OSError, ValueError):
+        return None
+    steal = fields[7] if len(fields) > 7 else 0
+    return sum(fields[:8]), fields[3] + fields[4], steal
+
+
+class MachineLoad:
+    """How busy the whole machine was between its creation and `sample()`: the share of CPU
+    time not idle (every process, ours and others'), the share a hypervisor stole, and the
+    load average. Latency has no baseline to be a ratio of, so these say how loud the noise
+    was while it was measured."""
+
+    def __init__(self) -> None:
+        self._start = _cpu_jiffies()
+
+    def sample(self) -> dict[str, float]:
+        end = _cpu_jiffies()
+        out = {"load_average_1m": round(os.getloadavg()[0], 2)}
+        if self._start is None or end is None or end[0] <= self._start[0]:
+            return out
+        total = end[0] - self._start[0]
+        out["machine_busy_pct"] = round(100 * (total - (end[1] - self._start[1])) / total, 1)
+        out["steal_pct"] = round(100 * (end[2] - self._start[2]) / total, 1)
+        return out
 
 
 def environment() -> dict[str, Any]:

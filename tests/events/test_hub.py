@@ -85,3 +85,27 @@ def test_wire_cache_serializes_an_event_once_with_its_token() -> None:
     cache.response(_event(6))
     cache.response(_event(7))  # evicts 5 (least recently added)
     assert Response.FromString(cache.response(event)).event.event_id == "changed"
+
+
+def test_subscriptions_are_counted_per_buyer_and_forgotten_when_they_end() -> None:
+    async def scenario() -> None:
+        hub = EventHub(last_seq=0)
+        a1, a2 = hub.subscribe("a", lambda e: True), hub.subscribe("a", lambda e: True)
+        b = hub.subscribe("b", lambda e: True)
+        assert (hub.subscribers, hub.buyers) == (3, 2)
+        _publish(hub, 1, 4)  # a: 1, 3; b: 2, 4
+        for sub, expected in ((a1, [1, 3]), (a2, [1, 3]), (b, [2, 4])):
+            got = []
+            while (event := await sub.next(0.01)) is not None:
+                got.append(event.sequence)
+            assert got == expected
+        hub.unsubscribe(a1)
+        hub.unsubscribe(a1)  # twice is harmless
+        assert (hub.subscribers, hub.buyers) == (2, 2)
+        hub.unsubscribe(a2)
+        hub.unsubscribe(b)
+        assert (hub.subscribers, hub.buyers) == (0, 0)
+        _publish(hub, 5, 6)  # nobody left to offer to
+        assert await a1.next(0.01) is None
+
+    asyncio.run(scenario())

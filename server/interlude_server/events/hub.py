@@ -93,7 +93,10 @@ class Hub(Generic[T]):
     def __init__(self, last_seq: int, capacity: int = 10_000, tail: int = TAIL_EVENTS) -> None:
         self.last_seq = last_seq
         self.capacity = capacity
-        self._subscriptions: set[Subscription[T]] = set()
+        # By buyer: an item is offered only to its own buyer's subscriptions, so publishing
+        # costs what that buyer's subscribers need, not a visit to every live stream.
+        self._subscriptions: dict[str, set[Subscription[T]]] = {}
+        self.subscribers = 0  # live subscriptions, of every buyer
         self.published = 0
         # The tail: parallel lists, trimmed in halves so that appends stay O(1) amortised.
         self.tail_size = tail
@@ -103,9 +106,10 @@ class Hub(Generic[T]):
 
     def publish(self, events: list[tuple[str, T]]) -> None:
         """Runs on the event loop, in commit order."""
+        by_buyer = self._subscriptions
         for buyer_id, event in events:
             self.last_seq = max(self.last_seq, event.sequence)
-            for subscription in self._subscriptions:
+            for subscription in by_buyer.get(buyer_id, ()):
                 subscription.offer(buyer_id, event)
             if self.tail_size:
                 self._tail_seqs.append(event.sequence)
@@ -127,19 +131,27 @@ class Hub(Generic[T]):
 
     def subscribe(self, buyer_id: str, matches: Callable[[T], bool]) -> Subscription[T]:
         subscription = Subscription[T](buyer_id, matches, self.last_seq, self.capacity)
-        self._subscriptions.add(subscription)
+        self._subscriptions.setdefault(buyer_id, set()).add(subscription)
+        self.subscribers += 1
         return subscription
 
     def unsubscribe(self, subscription: Subscription[T]) -> None:
-        self._subscriptions.discard(subscription)
+        mine = self._subscriptions.get(subscription.buyer_id)
+        if mine is not None and subscription in mine:
+            mine.remove(subscription)
+            self.subscribers -= 1
+            if not mine:
+                del self._subscriptions[subscription.buyer_id]
 
     def close(self) -> None:
         """Shutdown: end every subscription's stream."""
-        for subscription in list(self._subscriptions):
-            subscription.close()
+        for mine in list(self._subscriptions.values()):
+            for subscription in list(mine):
+                subscription.close()
 
     @property
-    def subscribers(self) -> int:
+    def buyers(self) -> int:
+        """Buyers with at least one live subscription."""
         return len(self._subscriptions)
 
 
