@@ -302,13 +302,13 @@ def table(r: dict[str, Any]) -> list[list[str]]:
         _met(paging[worst]["ratio"] <= 1.2),
     ])  # fmt: skip
     fan = r["stream_events_fanout"]
-    for label, key in (
-        ("recent position", "recent_position"),
-        ("after restart, from SQLite", "after_restart_from_sqlite"),
+    for key, label in (
+        ("recent_position", "a recent position"),
+        *((key, label) for key, label, _ in events_fanout.RESTARTED),
     ):
         replay = fan["replay"][key]
         rows.append([
-            f"StreamEvents, {fan['replay']['subscribers']} subscribers replaying ({label})",
+            f"StreamEvents, {fan['replay']['subscribers']} subscribers replaying {label}",
             f"{replay['ours_median']:,} msgs/s",
             f"raw aio {replay['raw_median']:,} msgs/s",
             f"{replay['ratio']:.2f}",

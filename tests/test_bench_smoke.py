@@ -60,7 +60,7 @@ def test_the_suite_runs_end_to_end_and_writes_json_and_table(tmp_path: Path) -> 
     # the reused benchmarks wrote their own files to the same place, not to bench/results
     assert latest["workers"]["median"]["2 workers"]["calls_per_s"] > 0
     replay = latest["stream_events_fanout"]["replay"]
-    for phase in ("recent_position", "after_restart_from_sqlite"):  # the second after a restart
+    for phase in ("recent_position", "after_restart", "from_database"):  # the last two after restarts
         assert replay[phase]["ours_median"] > 0, phase
         assert replay[phase]["raw_median"] > 0, phase
     assert min(latest["rest_vs_grpc"]["median_calls_per_s"].values()) > 0

@@ -44,6 +44,7 @@ def _run(*args: str) -> subprocess.CompletedProcess[str]:
         ),
         (["--workers", "0"], ["--workers", "at least 1"]),
         (["--lease-ttl", "0"], ["--lease-ttl", "> 0"]),
+        (["--event-replay-tail", "-1"], ["--event-replay-tail", "must not be negative"]),
     ],
     ids=[
         "listen-no-port",
@@ -59,6 +60,7 @@ def _run(*args: str) -> subprocess.CompletedProcess[str]:
         "db-max-bytes-postgresql",
         "workers",
         "lease-ttl",
+        "event-replay-tail",
     ],
 )
 def test_bad_flag_exits_2_naming_the_flag(args: list[str], expected: list[str]) -> None:

@@ -69,6 +69,7 @@ class Config:
     event_retention_count: int = 1_000_000
     event_prune_interval: float = 60.0
     event_subscriber_buffer: int = 10_000
+    event_replay_tail: int = 16_384
     sim_time_scale: float = 1.0
     security: SecuritySettings = field(default_factory=SecuritySettings)
     hub_max_attempts: int = 10
@@ -267,6 +268,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="how often retention runs (default 60)",
     )
     parser.add_argument(
+        "--event-replay-tail",
+        type=int,
+        default=16_384,
+        metavar="N",
+        help="newest events kept in memory (and reloaded at start) so resumes from them skip the "
+        "database; 0: every replay reads it (default 16384)",
+    )
+    parser.add_argument(
         "--event-subscriber-buffer",
         type=int,
         default=10_000,
@@ -406,6 +415,8 @@ def parse_args(argv: list[str] | None = None) -> Config:
         parser.error("argument --event-retention-count: must be at least 1")
     if ns.workers < 1:
         parser.error("argument --workers: must be at least 1")
+    if ns.event_replay_tail < 0:
+        parser.error("argument --event-replay-tail: must not be negative")
     if ns.event_subscriber_buffer < 1:
         parser.error("argument --event-subscriber-buffer: must be at least 1")
     hosts = [ns.grpc_listen.host] + ([ns.rest_listen.host] if ns.rest_listen is not None else [])
@@ -429,6 +440,7 @@ def parse_args(argv: list[str] | None = None) -> Config:
         event_retention_count=ns.event_retention_count,
         event_prune_interval=ns.event_prune_interval,
         event_subscriber_buffer=ns.event_subscriber_buffer,
+        event_replay_tail=ns.event_replay_tail,
         sim_time_scale=ns.sim_time_scale,
         security=security,
         hub_max_attempts=ns.hub_max_attempts,

@@ -29,7 +29,14 @@ from interlude_server.cluster.node import SharedNode
 from interlude_server.cluster.supervisor import Supervisor
 from interlude_server.config import Config, parse_args, redacted_db_url
 from interlude_server.domain.errors import StorageUnavailable
-from interlude_server.events.hub import EventHub, MeasurementHub, Wakeups, close_all, route_commits
+from interlude_server.events.hub import (
+    EventHub,
+    MeasurementHub,
+    Wakeups,
+    close_all,
+    reload_tail,
+    route_commits,
+)
 from interlude_server.events.retention import run_retention
 from interlude_server.observability.logging import configure_logging
 from interlude_server.partner.pm_engine import PmEngine, SimClock
@@ -113,7 +120,9 @@ async def serve(
         except StorageUnavailable as exc:  # serve what the database holds; writes answer the same
             _log.warning("seed.not_loaded", error=str(exc))
         log = await store.event_log_state()
-        hub = EventHub(log.last_seq, config.event_subscriber_buffer)
+        hub = EventHub(log.last_seq, config.event_subscriber_buffer, config.event_replay_tail)
+        reloaded = await reload_tail(hub, log.pruned_through_seq, store.read_log_after)
+        _log.info("events.tail_reloaded", events=reloaded, after_seq=hub.tail_floor)
         measurement_hub = MeasurementHub(
             await store.measurement_log_last_seq(), config.event_subscriber_buffer
         )

@@ -3,6 +3,7 @@ slow consumers, buyer isolation, filters, heartbeats and the sync marker."""
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -67,7 +68,17 @@ def test_a_resumed_subscriber_gets_exactly_the_events_it_missed(server: ServerPr
     assert all(e.resume_token for e in got)
 
 
-def test_resume_across_a_server_restart_loses_nothing(tmp_path: Path, db_for: DbFor) -> None:
+def _reloaded(server: ServerProcess) -> int:
+    """How many events the server put back into its replay tail at start (its log line)."""
+    lines = [line for line in server.logs().splitlines() if '"events.tail_reloaded"' in line]
+    assert len(lines) == 1, lines
+    return int(json.loads(lines[0])["events"])
+
+
+@pytest.mark.parametrize("tail", ["16384", "0"], ids=["from-the-tail-reloaded-at-start", "from-the-database"])
+def test_resume_across_a_server_restart_loses_nothing(tmp_path: Path, db_for: DbFor, tail: str) -> None:
+    """Resumes after a restart replay from the tail the server reloads at start; with
+    `--event-replay-tail 0` (and for positions older than the tail) from the database."""
     workdir = tmp_path / "restart"
     server = launch(workdir, *FAST, db=db_for(workdir))
     with grpc.insecure_channel(server.target) as channel:
@@ -81,7 +92,7 @@ def test_resume_across_a_server_restart_loses_nothing(tmp_path: Path, db_for: Db
     assert reference.error is not None
     assert rich_error(reference.error).reason == "SHUTTING_DOWN"
     (workdir / "ready").unlink(missing_ok=True)
-    restarted = launch(workdir, *FAST, db=db_for(workdir))
+    restarted = launch(workdir, *FAST, "--event-replay-tail", tail, db=db_for(workdir))
     try:
         with grpc.insecure_channel(restarted.target) as channel:
             resumed = Collector(channel, _resume(token))
@@ -92,6 +103,8 @@ def test_resume_across_a_server_restart_loses_nothing(tmp_path: Path, db_for: Db
         restarted.stop()
     assert _ids(got) == _ids(reference.events())
     assert len(got) > 50
+    # Every event of this small log was reloaded, or none when the tail is off.
+    assert _reloaded(restarted) == (got[-1].sequence if tail != "0" else 0)
 
 
 def test_a_token_older_than_retention_is_out_of_range(tmp_path: Path, db_for: DbFor) -> None:

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
+
+import pytest
 
 from interlude_grpc.mef.lso.interlude.v1 import events_pb2
 from interlude_server.api.events import Response, WireCache
+from interlude_server.events import hub as hub_module
 from interlude_server.events import tokens
-from interlude_server.events.hub import EventHub
+from interlude_server.events.hub import EventHub, reload_tail
 
 
 def _event(seq: int) -> events_pb2.Event:
@@ -109,3 +113,47 @@ def test_subscriptions_are_counted_per_buyer_and_forgotten_when_they_end() -> No
         assert await a1.next(0.01) is None
 
     asyncio.run(scenario())
+
+
+Reader = Callable[[int, int], Awaitable[list[tuple[str, events_pb2.Event]]]]
+
+
+def _log_reader(last: int) -> tuple[list[int], Reader]:
+    """A log of events 1..last (buyers a, b alternately) read page by page, as the store's
+    read_log_after does; the first list records each read's `after`."""
+    log = [("a" if seq % 2 else "b", _event(seq)) for seq in range(1, last + 1)]
+    reads: list[int] = []
+
+    async def read_after(after: int, limit: int) -> list[tuple[str, events_pb2.Event]]:
+        reads.append(after)
+        return [item for item in log if item[1].sequence > after][:limit]
+
+    return reads, read_after
+
+
+def test_the_tail_reloaded_at_start_answers_resumes_from_before_the_restart(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(hub_module, "RELOAD_PAGE", 4)
+    reads, read_after = _log_reader(30)
+    hub = EventHub(last_seq=30, tail=10)
+    assert hub.recent("a", 25, 30) is None  # a fresh hub: nothing before its start
+    loaded = asyncio.run(reload_tail(hub, 0, read_after))
+    assert loaded == 10
+    assert reads == [20, 24, 28]  # page by page from the floor, up to the newest event
+    assert hub.tail_floor == 20
+    assert [e.sequence for e in hub.recent("a", 20, 30) or []] == [21, 23, 25, 27, 29]
+    assert hub.recent("a", 19, 30) is None  # older: the store answers
+    _publish(hub, 31, 32)  # live events follow the reloaded ones
+    assert [e.sequence for e in hub.recent("b", 26, 32) or []] == [28, 30, 32]
+
+
+def test_reloading_skips_what_retention_pruned_and_what_came_after_the_start() -> None:
+    _, read_after = _log_reader(40)  # 31..40 committed after the hub read last_seq = 30
+    hub = EventHub(last_seq=30, tail=100)
+    assert asyncio.run(reload_tail(hub, 25, read_after)) == 5
+    assert hub.tail_floor == 25
+    assert [e.sequence for e in hub.recent("a", 25, 40) or []] == [27, 29]
+    off = EventHub(last_seq=30, tail=0)
+    assert asyncio.run(reload_tail(off, 0, read_after)) == 0
+    assert off.recent("a", 29, 30) is None

@@ -11,8 +11,10 @@ nothing), so a slow consumer never stalls writers or other subscribers.
 
 The hub also keeps the most recent items it published (the tail), so the
 usual resume, a reconnect after a short break, replays from memory: every
-item committed after `tail_floor` is in the tail, in sequence order. Older
-positions, and any position after a restart, replay from the store.
+item committed after `tail_floor` is in the tail, in sequence order. At start
+the tail is filled from the log (`reload_tail`), so that the resumes a restart
+brings all at once, every client reconnecting with its last token, are served
+from memory too. Older positions replay from the store.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import bisect
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Generic, Protocol, TypeVar
 
 from interlude_grpc.mef.lso.interlude.v1 import events_pb2
@@ -120,6 +122,18 @@ class Hub(Generic[T]):
             del self._tail_seqs[:cut], self._tail[:cut]
         self.published += len(events)
 
+    def preload(self, items: Sequence[tuple[str, T]], floor: int) -> int:
+        """Fill the tail, before anything is published, with the log's items after `floor`:
+        `items` must hold every item with floor < sequence <= last_seq, in order. Returns
+        how many it keeps (none once the hub has a tail already)."""
+        if not self.tail_size or self._tail:
+            return 0
+        kept = [(buyer_id, item) for buyer_id, item in items if floor < item.sequence <= self.last_seq]
+        self._tail = kept
+        self._tail_seqs = [item.sequence for _, item in kept]
+        self.tail_floor = floor
+        return len(kept)
+
     def recent(self, buyer_id: str, after_seq: int, up_to_seq: int) -> list[T] | None:
         """`buyer_id`'s events with after_seq < sequence <= up_to_seq, from memory; None if
         the tail does not reach back to `after_seq` (the caller reads the store)."""
@@ -157,6 +171,31 @@ class Hub(Generic[T]):
 
 EventHub = Hub[events_pb2.Event]
 MeasurementHub = Hub[MeasurementBatch]
+
+
+RELOAD_PAGE = 1_000
+
+
+async def reload_tail(
+    hub: Hub[T],
+    pruned_through: int,
+    read_after: Callable[[int, int], Awaitable[Sequence[tuple[str, T]]]],
+) -> int:
+    """At start: fill `hub`'s tail with the newest items of its log (at most its tail size,
+    none that retention pruned), read page by page with `read_after(after_seq, limit)`.
+    Returns how many were loaded."""
+    if not hub.tail_size:
+        return 0
+    floor = max(pruned_through, hub.last_seq - hub.tail_size, 0)
+    items: list[tuple[str, T]] = []
+    after = floor
+    while after < hub.last_seq:
+        page = await read_after(after, RELOAD_PAGE)
+        if not page:
+            break
+        items.extend(page)
+        after = page[-1][1].sequence
+    return hub.preload(items, floor)
 
 
 def route_commits(events: EventHub, measurements: MeasurementHub) -> CommitListener:
