@@ -5,7 +5,8 @@ Runs, in order, with the sizes of the issue (or tiny ones with --smoke):
 1. GetService on a 100k-service inventory vs the raw echo server (bench/unary.py);
 2. durable CreateServiceOrder MODIFY, 64 in flight, vs the echo server; then a
    restart, after which every acknowledged order must be there;
-3. peak RSS of the 100k server holding 1,000 idle StreamEvents streams;
+3. peak RSS of the 100k server (20,000 logged events, its replay tail full) holding 1,000
+   idle StreamEvents streams;
 4. ListServices page of 100 at 100k vs 1k services (bench/store_paging.py);
 5. StreamEvents fan-out to 100 subscribers and commit->delivery latency
    (bench/events_fanout.py);
@@ -59,6 +60,7 @@ STREAM_EVENTS = "/mef.lso.interlude.v1.EventService/StreamEvents"
 @dataclass(frozen=True)
 class Sizes:
     services: int  # in the GetService / peak RSS inventory
+    events: int  # logged in that inventory before its server starts (it reloads the newest)
     buyers: int  # of the modify-order server, two UNIs each
     rounds: int
     seconds: float  # per round
@@ -73,6 +75,7 @@ class Sizes:
 
 FULL = Sizes(
     services=100_000,
+    events=20_000,  # more than the replay tail holds (16,384): a full tail at start
     buyers=100,
     rounds=3,
     seconds=5.0,
@@ -89,6 +92,7 @@ FULL = Sizes(
 # a process of their own (--processes 0), a few tenths of a second of settling.
 SMOKE = Sizes(
     services=500,
+    events=50,
     buyers=32,
     rounds=1,
     seconds=0.2,
@@ -218,7 +222,7 @@ def unary_workloads(workdir: Path, sizes: Sizes) -> dict[str, Any]:
     no_unis: list[unary.Uni] = []
     (inventory, _), (orders, unis) = start_together(
         [
-            lambda: (unary.inventory_server(workdir / "inventory", sizes.services), no_unis),
+            lambda: (unary.inventory_server(workdir / "inventory", sizes.services, sizes.events), no_unis),
             lambda: unary.order_server(workdir / "orders", buyers=sizes.buyers),
         ],
         lambda started: started[0].stop(),
@@ -248,6 +252,7 @@ def unary_workloads(workdir: Path, sizes: Sizes) -> dict[str, Any]:
         print("== peak RSS", flush=True)
         rss = peak_rss(inventory, sizes.idle_streams, sizes.hold_seconds)
         rss["services"] = sizes.services
+        rss["logged_events"] = sizes.events
     finally:
         for process in (echo, orders, inventory):
             if process is not None:
@@ -368,7 +373,8 @@ def table(r: dict[str, Any]) -> list[list[str]]:
     ])  # fmt: skip
     rss = r["peak_rss"]
     rows.append([
-        f"peak RSS, {rss['services']:,} services, {rss['idle_streams']:,} idle streams",
+        f"peak RSS, {rss['services']:,} services, {rss['logged_events']:,} logged events "
+        f"(replay tail reloaded), {rss['idle_streams']:,} idle streams",
         f"{rss['peak_mib']} MiB (VmHWM); VmRSS {rss['before_streams_mib']['VmRSS']} MiB before the streams, "
         f"{rss['with_streams_mib']['VmRSS']} MiB with them",
         "",

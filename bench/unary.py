@@ -20,6 +20,7 @@ rounds: calls/s, p50/p99 latency, server CPU µs per call (from /proc/PID/stat).
 from __future__ import annotations
 
 import asyncio
+import random
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,20 +28,24 @@ from pathlib import Path
 from typing import Any
 
 import grpc
-from google.protobuf import json_format
+from google.protobuf import json_format, timestamp_pb2
 
 from bench.events_fanout import BUYERS, write_seed
 from bench.harness import RawServer, ServerProcess, cpu_seconds, launch, median
 from bench.load import LoadResult, Metadata, h2load, python_load
 from bench.store_paging import BUYER as INVENTORY_BUYER
-from bench.store_paging import build
-from interlude_grpc.mef.lso.interlude.v1 import inventory_pb2, ordering_pb2
+from bench.store_paging import build, make_service
+from interlude_grpc.mef.lso.interlude.v1 import events_pb2, inventory_pb2, ordering_pb2
+from interlude_server.domain import audit
+from interlude_server.store.sqlite import SqliteStore
+from interlude_server.store.sqlite_tx import SqliteTx
 
 GET_SERVICE = "/mef.lso.interlude.v1.ServiceInventoryService/GetService"
 CREATE_ORDER = "/mef.lso.interlude.v1.ServiceOrderingService/CreateServiceOrder"
 GET_ORDER = "/mef.lso.interlude.v1.ServiceOrderingService/GetServiceOrder"
 BUYER_HEADER = "x-interlude-buyer"
 FRAME_SIZES = (1522, 2000)
+EVENT_BATCH = 2_000  # events appended per write by log_changes
 
 
 @dataclass(frozen=True)
@@ -104,21 +109,40 @@ def call_once(target: str, path: str, request: bytes, buyer: str) -> bytes:
 # ---- GetService at 100k ------------------------------------------------------------------
 
 
-def build_inventory(workdir: Path, services: int) -> Path:
-    """workdir/interlude.db holding `services` services of INVENTORY_BUYER; its path."""
+def build_inventory(workdir: Path, services: int, events: int = 0) -> Path:
+    """workdir/interlude.db holding `services` services of INVENTORY_BUYER and `events`
+    logged changes of them; its path."""
     workdir.mkdir(parents=True, exist_ok=True)
 
     async def seed() -> None:
         store, _, _ = await build(workdir / "interlude.db", services)
+        await log_changes(store, services, events)
         await store.close()
 
     asyncio.run(seed())
     return workdir / "interlude.db"
 
 
-def inventory_server(workdir: Path, services: int) -> ServerProcess:
-    """A server on a SQLite file holding `services` services of INVENTORY_BUYER."""
-    build_inventory(workdir, services)
+async def log_changes(store: SqliteStore, services: int, events: int) -> None:
+    """`events` attributeValueChange events of INVENTORY_BUYER's services, each carrying
+    its service, built as the server builds its own (audit.service_event)."""
+    rnd = random.Random(events)
+    now = timestamp_pb2.Timestamp()
+    now.GetCurrentTime()
+    for start in range(0, events, EVENT_BATCH):
+
+        def append(tx: SqliteTx, start: int = start) -> None:
+            for i in range(start, min(events, start + EVENT_BATCH)):
+                service = make_service(i % services, rnd)
+                audit.service_event(tx, events_pb2.EVENT_TYPE_SERVICE_ATTRIBUTE_VALUE_CHANGE, service, now)
+
+        await store.write(append)
+
+
+def inventory_server(workdir: Path, services: int, events: int = 0) -> ServerProcess:
+    """A server on a SQLite file holding `services` services of INVENTORY_BUYER and `events`
+    logged changes (the newest of which it reloads into its replay tail at start)."""
+    build_inventory(workdir, services, events)
     return launch(workdir, "--seed", "none")
 
 

@@ -121,7 +121,7 @@ async def serve(
             _log.warning("seed.not_loaded", error=str(exc))
         log = await store.event_log_state()
         hub = EventHub(log.last_seq, config.event_subscriber_buffer, config.event_replay_tail)
-        reloaded = await reload_tail(hub, log.pruned_through_seq, store.read_log_after)
+        reloaded = await reload_tail(hub, log.pruned_through_seq, store.read_log_bodies_after)
         _log.info("events.tail_reloaded", events=reloaded, after_seq=hub.tail_floor)
         measurement_hub = MeasurementHub(
             await store.measurement_log_last_seq(), config.event_subscriber_buffer

@@ -34,8 +34,10 @@ def test_tail_replays_a_recent_range_of_one_buyer_in_order() -> None:
     _publish(hub, 11, 30)
     recent = hub.recent("a", 14, 25)
     assert recent is not None
-    assert [e.sequence for e in recent] == [15, 17, 19, 21, 23, 25]
-    assert [e.sequence for e in hub.recent("b", 10, 16) or []] == [12, 14, 16]
+    assert [seq for seq, _ in recent] == [15, 17, 19, 21, 23, 25]
+    # kept serialized, as the log stores them: what a replay sends without parsing
+    assert [events_pb2.Event.FromString(body) for _, body in recent] == [_event(s) for s in range(15, 26, 2)]
+    assert [seq for seq, _ in hub.recent("b", 10, 16) or []] == [12, 14, 16]
 
 
 def test_tail_does_not_answer_for_positions_before_it() -> None:
@@ -53,7 +55,7 @@ def test_tail_is_bounded_and_keeps_the_newest_events() -> None:
     kept = hub.recent("a", hub.tail_floor, 35)
     assert kept is not None
     expected = [s for s in range(hub.tail_floor + 1, 36) if s % 2]
-    assert [e.sequence for e in kept] == expected
+    assert [seq for seq, _ in kept] == expected
     assert len(expected) >= 5  # at least `tail` events are always kept
 
 
@@ -115,18 +117,18 @@ def test_subscriptions_are_counted_per_buyer_and_forgotten_when_they_end() -> No
     asyncio.run(scenario())
 
 
-Reader = Callable[[int, int], Awaitable[list[tuple[str, events_pb2.Event]]]]
+Reader = Callable[[int, int], Awaitable[list[tuple[str, int, bytes]]]]
 
 
 def _log_reader(last: int) -> tuple[list[int], Reader]:
     """A log of events 1..last (buyers a, b alternately) read page by page, as the store's
-    read_log_after does; the first list records each read's `after`."""
-    log = [("a" if seq % 2 else "b", _event(seq)) for seq in range(1, last + 1)]
+    read_log_bodies_after does; the first list records each read's `after`."""
+    log = [("a" if seq % 2 else "b", seq, _event(seq).SerializeToString()) for seq in range(1, last + 1)]
     reads: list[int] = []
 
-    async def read_after(after: int, limit: int) -> list[tuple[str, events_pb2.Event]]:
+    async def read_after(after: int, limit: int) -> list[tuple[str, int, bytes]]:
         reads.append(after)
-        return [item for item in log if item[1].sequence > after][:limit]
+        return [row for row in log if row[1] > after][:limit]
 
     return reads, read_after
 
@@ -142,10 +144,12 @@ def test_the_tail_reloaded_at_start_answers_resumes_from_before_the_restart(
     assert loaded == 10
     assert reads == [20, 24, 28]  # page by page from the floor, up to the newest event
     assert hub.tail_floor == 20
-    assert [e.sequence for e in hub.recent("a", 20, 30) or []] == [21, 23, 25, 27, 29]
+    reloaded = hub.recent("a", 20, 30) or []
+    assert [seq for seq, _ in reloaded] == [21, 23, 25, 27, 29]
+    assert events_pb2.Event.FromString(reloaded[0][1]) == _event(21)
     assert hub.recent("a", 19, 30) is None  # older: the store answers
     _publish(hub, 31, 32)  # live events follow the reloaded ones
-    assert [e.sequence for e in hub.recent("b", 26, 32) or []] == [28, 30, 32]
+    assert [seq for seq, _ in hub.recent("b", 26, 32) or []] == [28, 30, 32]
 
 
 def test_reloading_skips_what_retention_pruned_and_what_came_after_the_start() -> None:
@@ -153,7 +157,7 @@ def test_reloading_skips_what_retention_pruned_and_what_came_after_the_start() -
     hub = EventHub(last_seq=30, tail=100)
     assert asyncio.run(reload_tail(hub, 25, read_after)) == 5
     assert hub.tail_floor == 25
-    assert [e.sequence for e in hub.recent("a", 25, 40) or []] == [27, 29]
+    assert [seq for seq, _ in hub.recent("a", 25, 40) or []] == [27, 29]
     off = EventHub(last_seq=30, tail=0)
     assert asyncio.run(reload_tail(off, 0, read_after)) == 0
     assert off.recent("a", 29, 30) is None

@@ -62,6 +62,11 @@ async def test_read_log_after_returns_every_buyers_events_in_sequence(
     ]
     assert [e.resource.id for _, e in await store.read_log_after(first, 1)] == ["s2"]
     assert await store.read_measurement_log_after(0, 10) == []
+    # the same rows unparsed, as the event hub's tail keeps them
+    bodies = await other.read_log_bodies_after(first - 1, 10)
+    assert [(b, seq, events_pb2.Event.FromString(body)) for b, seq, body in bodies] == [
+        (b, e.sequence, e) for b, e in got
+    ]
 
 
 async def test_the_commit_watch_wakes_on_another_connections_commit(

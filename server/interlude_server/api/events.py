@@ -113,25 +113,27 @@ class EventsServicer:
         self, buyer: str, matches: Matcher | None, after: int, up_to: int
     ) -> AsyncIterator[tuple[int, bytes]]:
         """`matches` None: the stream takes every event, so the log's bytes are sent unparsed."""
+        async for seq, body in self._logged(buyer, after, up_to):
+            if matches is None:
+                yield seq, self.wire.response_at(seq, functools.partial(self._from_body, seq, body))
+                continue
+            event = events_pb2.Event.FromString(body)
+            if matches(event):
+                yield seq, self.wire.response(event)
+
+    async def _logged(self, buyer: str, after: int, up_to: int) -> AsyncIterator[tuple[int, bytes]]:
+        """The buyer's logged events after `after` through `up_to`, as (sequence, serialized
+        Event): from the hub's tail when it reaches back that far, else from the store."""
         recent = self.hub.recent(buyer, after, up_to)
-        if recent is not None:  # a recent position: the hub's tail has every event after it
-            for event in recent:
-                if matches is None or matches(event):
-                    yield event.sequence, self.wire.response(event)
+        if recent is not None:
+            for row in recent:
+                yield row
             return
         cursor = after
         while cursor < up_to:
             page = await self.store.read_event_bodies(buyer, cursor, up_to, REPLAY_PAGE)
-            for seq, body in page:
-                if matches is None:
-                    yield (
-                        seq,
-                        self.wire.response_at(seq, functools.partial(self._from_body, seq, body)),
-                    )
-                    continue
-                event = events_pb2.Event.FromString(body)
-                if matches(event):
-                    yield seq, self.wire.response(event)
+            for row in page:
+                yield row
             if len(page) < REPLAY_PAGE:
                 return
             cursor = page[-1][0]

@@ -50,7 +50,7 @@ def sync(log_id: str, seq: int) -> common_pb2.StreamSync:
     return common_pb2.StreamSync(resume_token=token(log_id, seq))
 
 
-async def observed(stream: str, hub: Hub[Any], responses: AsyncIterator[R]) -> AsyncGenerator[R, None]:
+async def observed(stream: str, hub: Hub[Any, Any], responses: AsyncIterator[R]) -> AsyncGenerator[R, None]:
     """`responses`, then one `stream.closed` event: why the stream ended (`ended`, `cancelled`
     by the client or its deadline, or the reason it was cut, e.g. `slow_consumer`), how many
     responses it sent, and how many subscribers its hub still has (the gauge that shows a

@@ -87,10 +87,12 @@ class Subscription(Generic[T]):
 
 
 TAIL_EVENTS = 16_384
+K = TypeVar("K")
 
 
-class Hub(Generic[T]):
-    """Receives committed items of one log and fans them out to subscriptions."""
+class Hub(Generic[T, K]):
+    """Receives committed items of one log and fans them out to subscriptions; its tail keeps
+    what `_keep` makes of each item (K), which is what `recent` answers with."""
 
     def __init__(self, last_seq: int, capacity: int = 10_000, tail: int = TAIL_EVENTS) -> None:
         self.last_seq = last_seq
@@ -104,7 +106,10 @@ class Hub(Generic[T]):
         self.tail_size = tail
         self.tail_floor = last_seq
         self._tail_seqs: list[int] = []
-        self._tail: list[tuple[str, T]] = []
+        self._tail: list[tuple[str, K]] = []
+
+    def _keep(self, item: T) -> K:
+        raise NotImplementedError
 
     def publish(self, events: list[tuple[str, T]]) -> None:
         """Runs on the event loop, in commit order."""
@@ -115,28 +120,28 @@ class Hub(Generic[T]):
                 subscription.offer(buyer_id, event)
             if self.tail_size:
                 self._tail_seqs.append(event.sequence)
-                self._tail.append((buyer_id, event))
+                self._tail.append((buyer_id, self._keep(event)))
         if len(self._tail) > 2 * self.tail_size:
             cut = len(self._tail) - self.tail_size
             self.tail_floor = self._tail_seqs[cut - 1]
             del self._tail_seqs[:cut], self._tail[:cut]
         self.published += len(events)
 
-    def preload(self, items: Sequence[tuple[str, T]], floor: int) -> int:
-        """Fill the tail, before anything is published, with the log's items after `floor`:
-        `items` must hold every item with floor < sequence <= last_seq, in order. Returns
-        how many it keeps (none once the hub has a tail already)."""
+    def preload(self, items: Sequence[tuple[str, int, K]], floor: int) -> int:
+        """Fill the tail, before anything is published, with the log's (buyer_id, sequence,
+        kept form) after `floor`: `items` must hold every item with floor < sequence <=
+        last_seq, in order. Returns how many it keeps (none once the hub has a tail)."""
         if not self.tail_size or self._tail:
             return 0
-        kept = [(buyer_id, item) for buyer_id, item in items if floor < item.sequence <= self.last_seq]
-        self._tail = kept
-        self._tail_seqs = [item.sequence for _, item in kept]
+        kept = [(buyer_id, seq, item) for buyer_id, seq, item in items if floor < seq <= self.last_seq]
+        self._tail = [(buyer_id, item) for buyer_id, _, item in kept]
+        self._tail_seqs = [seq for _, seq, _ in kept]
         self.tail_floor = floor
         return len(kept)
 
-    def recent(self, buyer_id: str, after_seq: int, up_to_seq: int) -> list[T] | None:
-        """`buyer_id`'s events with after_seq < sequence <= up_to_seq, from memory; None if
-        the tail does not reach back to `after_seq` (the caller reads the store)."""
+    def recent(self, buyer_id: str, after_seq: int, up_to_seq: int) -> list[K] | None:
+        """What the tail keeps of `buyer_id`'s items with after_seq < sequence <= up_to_seq, in
+        order; None if the tail does not reach back to `after_seq` (the caller reads the store)."""
         if not self.tail_size or after_seq < self.tail_floor:
             return None
         start = bisect.bisect_right(self._tail_seqs, after_seq)
@@ -169,32 +174,44 @@ class Hub(Generic[T]):
         return len(self._subscriptions)
 
 
-EventHub = Hub[events_pb2.Event]
-MeasurementHub = Hub[MeasurementBatch]
+class EventHub(Hub[events_pb2.Event, tuple[int, bytes]]):
+    """The event log's hub. Its tail keeps each event as (sequence, serialized Event), the
+    form the log stores and a replay sends: about 0.5 KiB an event, where a parsed Event
+    holds about 5 KiB (its own upb arena), so a full tail is a few MiB, not about 90."""
+
+    def _keep(self, item: events_pb2.Event) -> tuple[int, bytes]:
+        return item.sequence, item.SerializeToString()
+
+
+class MeasurementHub(Hub[MeasurementBatch, MeasurementBatch]):
+    """The measurement log's hub; its tail keeps the batches as published."""
+
+    def _keep(self, item: MeasurementBatch) -> MeasurementBatch:
+        return item
 
 
 RELOAD_PAGE = 1_000
 
 
 async def reload_tail(
-    hub: Hub[T],
+    hub: EventHub,
     pruned_through: int,
-    read_after: Callable[[int, int], Awaitable[Sequence[tuple[str, T]]]],
+    read_after: Callable[[int, int], Awaitable[Sequence[tuple[str, int, bytes]]]],
 ) -> int:
-    """At start: fill `hub`'s tail with the newest items of its log (at most its tail size,
-    none that retention pruned), read page by page with `read_after(after_seq, limit)`.
-    Returns how many were loaded."""
+    """At start: fill the event hub's tail with the newest events of the log (at most its
+    tail size, none that retention pruned), read page by page as (buyer_id, sequence,
+    serialized Event) with `read_after(after_seq, limit)`. Returns how many were loaded."""
     if not hub.tail_size:
         return 0
     floor = max(pruned_through, hub.last_seq - hub.tail_size, 0)
-    items: list[tuple[str, T]] = []
+    items: list[tuple[str, int, tuple[int, bytes]]] = []
     after = floor
     while after < hub.last_seq:
         page = await read_after(after, RELOAD_PAGE)
         if not page:
             break
-        items.extend(page)
-        after = page[-1][1].sequence
+        items.extend((buyer_id, seq, (seq, body)) for buyer_id, seq, body in page)
+        after = page[-1][1]
     return hub.preload(items, floor)
 
 
@@ -212,7 +229,7 @@ def route_commits(events: EventHub, measurements: MeasurementHub) -> CommitListe
     return publish
 
 
-def close_all(*hubs: Hub[Any]) -> None:
+def close_all(*hubs: Hub[Any, Any]) -> None:
     """Shutdown: end the streams of every hub (they resume elsewhere or after the restart)."""
     for hub in hubs:
         hub.close()

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from google.protobuf.message import Message
 
@@ -79,7 +79,7 @@ class Envelope(Generic[T, R]):
 
 
 async def replay_then_follow(
-    hub: Hub[T],
+    hub: Hub[T, Any],
     subscription: Subscription[T],
     after: int | None,
     replay: Replay[R],

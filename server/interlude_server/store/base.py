@@ -275,6 +275,9 @@ class SharedStore(Protocol):
     async def read_log_after(self, after_seq: int, limit: int) -> list[tuple[str, events_pb2.Event]]:
         """Every buyer's (buyer_id, event) with sequence > after_seq, oldest first, at most `limit`."""
 
+    async def read_log_bodies_after(self, after_seq: int, limit: int) -> list[tuple[str, int, bytes]]:
+        """As read_log_after, each event as (buyer_id, sequence, its serialized Event), unparsed."""
+
     async def read_measurement_log_after(
         self, after_seq: int, limit: int
     ) -> list[tuple[str, MeasurementBatch]]:

@@ -79,11 +79,16 @@ class SharedStoreMixin:
         async def write(self, fn: Callable[[SqliteTx], T]) -> T: ...
 
     async def read_log_after(self, after_seq: int, limit: int) -> list[tuple[str, events_pb2.Event]]:
-        def read(conn: Conn) -> list[tuple[str, events_pb2.Event]]:
+        rows = await self.read_log_bodies_after(after_seq, limit)
+        return [(buyer, events_pb2.Event.FromString(body)) for buyer, _, body in rows]
+
+    async def read_log_bodies_after(self, after_seq: int, limit: int) -> list[tuple[str, int, bytes]]:
+        def read(conn: Conn) -> list[tuple[str, int, bytes]]:
             rows = conn.execute(
-                "SELECT buyer_id, body FROM events WHERE seq > ? ORDER BY seq LIMIT ?", (after_seq, limit)
+                "SELECT buyer_id, seq, body FROM events WHERE seq > ? ORDER BY seq LIMIT ?",
+                (after_seq, limit),
             ).fetchall()
-            return [(str(buyer), events_pb2.Event.FromString(body)) for buyer, body in rows]
+            return [(str(buyer), int(seq), bytes(body)) for buyer, seq, body in rows]
 
         return await self._read(read)
 
