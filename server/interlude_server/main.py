@@ -39,6 +39,7 @@ from interlude_server.events.hub import (
 )
 from interlude_server.events.retention import run_retention
 from interlude_server.observability.logging import configure_logging
+from interlude_server.observability.runtime import freeze_startup_objects
 from interlude_server.partner.pm_engine import PmEngine, SimClock
 from interlude_server.partner.processor import OrderProcessor
 from interlude_server.partner.simulator import FaultRule, SimulatedPartner, load_faults
@@ -214,6 +215,7 @@ async def serve(
             jobs_resumed = await pm_engine.start()
         else:  # resumed by whichever process holds each lease (cluster/leases.py)
             resumed = tests_resumed = jobs_resumed = 0
+        _log.debug("runtime.gc_frozen", objects=freeze_startup_objects())
         await _wait_for_signal(config, running, resumed, rest, tests_resumed, jobs_resumed)
         if node is not None:
             await node.halt()
