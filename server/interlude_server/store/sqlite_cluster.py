@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from interlude_server.store.sqlite_tx import SqliteTx
 
 T = TypeVar("T")
+R = TypeVar("R")
 
 
 class LeaseTx:
@@ -79,16 +80,22 @@ class SharedStoreMixin:
         async def write(self, fn: Callable[[SqliteTx], T]) -> T: ...
 
     async def read_log_after(self, after_seq: int, limit: int) -> list[tuple[str, events_pb2.Event]]:
-        rows = await self.read_log_bodies_after(after_seq, limit)
-        return [(buyer, events_pb2.Event.FromString(body)) for buyer, _, body in rows]
+        return await self._read_log(
+            after_seq, limit, lambda buyer, _, body: (buyer, events_pb2.Event.FromString(body))
+        )
 
     async def read_log_bodies_after(self, after_seq: int, limit: int) -> list[tuple[str, int, bytes]]:
-        def read(conn: Conn) -> list[tuple[str, int, bytes]]:
+        return await self._read_log(after_seq, limit, lambda buyer, seq, body: (buyer, seq, body))
+
+    async def _read_log(self, after_seq: int, limit: int, row: Callable[[str, int, bytes], R]) -> list[R]:
+        """The whole log after `after_seq`, oldest first, each row made by `row` on the reader."""
+
+        def read(conn: Conn) -> list[R]:
             rows = conn.execute(
                 "SELECT buyer_id, seq, body FROM events WHERE seq > ? ORDER BY seq LIMIT ?",
                 (after_seq, limit),
             ).fetchall()
-            return [(str(buyer), int(seq), bytes(body)) for buyer, seq, body in rows]
+            return [row(str(buyer), int(seq), bytes(body)) for buyer, seq, body in rows]
 
         return await self._read(read)
 
