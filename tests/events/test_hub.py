@@ -7,11 +7,12 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 
-from interlude_grpc.mef.lso.interlude.v1 import events_pb2
+from interlude_grpc.mef.lso.interlude.v1 import events_pb2, performance_pb2
 from interlude_server.api.events import Response, WireCache
 from interlude_server.events import hub as hub_module
 from interlude_server.events import tokens
-from interlude_server.events.hub import EventHub, reload_tail
+from interlude_server.events.hub import EventHub, MeasurementHub, reload_tail, unkept
+from interlude_server.store.pm_base import MeasurementBatch
 
 
 def _event(seq: int) -> events_pb2.Event:
@@ -161,3 +162,19 @@ def test_reloading_skips_what_retention_pruned_and_what_came_after_the_start() -
     off = EventHub(last_seq=30, tail=0)
     assert asyncio.run(reload_tail(off, 0, read_after)) == 0
     assert off.recent("a", 29, 30) is None
+
+
+def test_the_measurement_tail_gives_back_each_batch_whole() -> None:
+    def batch(seq: int) -> MeasurementBatch:
+        measurements = tuple(
+            performance_pb2.Measurement(performance_job_id=f"job-{seq}", metric_name=name, value=seq + 0.5)
+            for name in ("oneWayFrameDelay", "oneWayFrameLossRatio")
+        )
+        return MeasurementBatch(f"job-{seq}", (f"svc-{seq}",), f"k{seq:03d}", measurements, seq)
+
+    hub = MeasurementHub(last_seq=0, tail=10)
+    hub.publish([("a" if seq % 2 else "b", batch(seq)) for seq in range(1, 7)])
+    kept = hub.recent("a", 0, 6)
+    assert kept is not None
+    assert [k[0].measurements for k in kept] == [(), (), ()]  # kept without the parsed messages
+    assert [unkept(k) for k in kept] == [batch(1), batch(3), batch(5)]

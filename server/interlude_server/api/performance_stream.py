@@ -17,7 +17,7 @@ from interlude_server.api.streaming import heartbeat_seconds, observed
 from interlude_server.domain import clock
 from interlude_server.domain.errors import Errors, NotFound
 from interlude_server.events import tokens
-from interlude_server.events.hub import MeasurementHub
+from interlude_server.events.hub import MeasurementHub, unkept
 from interlude_server.events.streaming import Envelope, SharedWire, replay_then_follow
 from interlude_server.store.base import Store
 from interlude_server.store.pm_base import MeasurementBatch, MeasurementRange
@@ -121,7 +121,9 @@ class MeasurementStreamer:
     ) -> AsyncIterator[tuple[int, bytes | Response]]:
         recent = self.hub.recent(buyer, after, up_to)
         if recent is not None:  # a recent position: the hub's tail has every batch after it
-            for item in self._emit(names, matches, window, recent):
+            # parse the measurements of only the batches this stream takes
+            chosen = [unkept(k) for k in recent if window.covers(k[0]) and matches(k[0])]
+            for item in self._emit(names, matches, window, chosen):
                 yield item
             return
         cursor = after
