@@ -1,11 +1,17 @@
-"""A replayed event's response built from the log's stored bytes equals the one built by parsing."""
+"""A replayed response built from stored bytes (the log's, the measurement tail's) equals the
+one built by parsing them."""
 
 from __future__ import annotations
 
+from typing import Any, cast
+
 import pytest
 
-from interlude_grpc.mef.lso.interlude.v1 import events_pb2
+from interlude_grpc.mef.lso.interlude.v1 import events_pb2, performance_pb2
 from interlude_server.api.events import _event_response, _response_from_body
+from interlude_server.api.performance_stream import MeasurementStreamer, _whole_update
+from interlude_server.events.hub import MeasurementHub
+from interlude_server.store.pm_base import MeasurementBatch
 
 
 def _event(description_size: int) -> events_pb2.Event:
@@ -27,3 +33,20 @@ def test_the_response_from_stored_bytes_is_the_parsed_response(size: int) -> Non
     assert events_pb2.StreamEventsResponse.FromString(built) == expected
     assert expected.event.resume_token == "token-at-123456"
     assert expected.event.sequence == 123_456
+
+
+def test_a_whole_measurement_batch_from_the_tail_bytes_is_the_parsed_response() -> None:
+    measurements = tuple(
+        performance_pb2.Measurement(performance_job_id="job-1", metric_name=name, value=value)
+        for name, value in (("oneWayFrameDelay", 1.25), ("oneWayFrameLossRatio", 0.001))
+    )
+    batch = MeasurementBatch("job-1", ("svc-1",), "k001", measurements, 42)
+    hub = MeasurementHub(last_seq=0, tail=10)
+    hub.publish([("a", batch)])
+    (kept,) = hub.recent("a", 0, 42) or []
+    streamer = MeasurementStreamer(cast(Any, None), hub, "log-1")
+    built = streamer._kept_update(42, kept[1])
+    expected = _whole_update(batch, streamer._token(42))
+    assert performance_pb2.StreamPerformanceDataResponse.FromString(built) == expected
+    assert len(expected.update.measurements) == 2
+    assert expected.update.resume_token

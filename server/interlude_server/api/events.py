@@ -24,7 +24,7 @@ from google.protobuf import timestamp_pb2
 from interlude_grpc.mef.lso.interlude.v1 import common_pb2, events_pb2
 from interlude_server.api import streaming
 from interlude_server.api.principal import BuyerResolver
-from interlude_server.api.wire import passthrough_handler
+from interlude_server.api.wire import field_key, passthrough_handler, spliced
 from interlude_server.app import ServiceBinding
 from interlude_server.domain import clock
 from interlude_server.domain.errors import ResumeTokenExpired
@@ -50,26 +50,13 @@ def _event_response(event: events_pb2.Event, token: str) -> Response:
     return Response(event=event)
 
 
-def _varint(value: int) -> bytes:
-    out = bytearray()
-    while value > 0x7F:
-        out.append((value & 0x7F) | 0x80)
-        value >>= 7
-    out.append(value)
-    return bytes(out)
-
-
-# The key of StreamEventsResponse.event on the wire: its field number, length-delimited.
-_EVENT_KEY = _varint(Response.DESCRIPTOR.fields_by_name["event"].number << 3 | 2)
+_EVENT_KEY = field_key(Response.DESCRIPTOR, "event")
 
 
 def _response_from_body(body: bytes, token: str) -> bytes:
-    """The serialized StreamEventsResponse of a logged event, built from the Event's stored
-    bytes without parsing them: serialized messages concatenate as a merge, so the stored
-    Event followed by an Event holding only `resume_token` is that event with its token.
-    The same message, field for field, as _event_response builds (bytes may differ in order)."""
-    event = body + events_pb2.Event(resume_token=token).SerializeToString()
-    return _EVENT_KEY + _varint(len(event)) + event
+    """The serialized StreamEventsResponse of a logged event, from the Event's stored bytes
+    and its resume token, without parsing them (wire.spliced)."""
+    return spliced(_EVENT_KEY, body, events_pb2.Event(resume_token=token))
 
 
 class WireCache(SharedWire[events_pb2.Event]):

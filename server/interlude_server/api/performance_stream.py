@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Callable
 from interlude_grpc.mef.lso.interlude.v1 import common_pb2, performance_pb2
 from interlude_server.api import filters
 from interlude_server.api.streaming import heartbeat_seconds, observed
+from interlude_server.api.wire import field_key, spliced
 from interlude_server.domain import clock
 from interlude_server.domain.errors import Errors, NotFound
 from interlude_server.events import tokens
@@ -28,6 +29,9 @@ Response = Pm.StreamPerformanceDataResponse
 REPLAY_PAGE = 500
 RESYNC = "read the job's reports (ListPerformanceReports) for the gap, then stream again"
 BatchMatcher = Callable[[MeasurementBatch], bool]
+
+
+_UPDATE_KEY = field_key(Response.DESCRIPTOR, "update")
 
 
 def _whole_update(batch: MeasurementBatch, token: str) -> Response:
@@ -84,6 +88,11 @@ class MeasurementStreamer:
             if await self.store.get_service(buyer, service_id) is None:
                 raise NotFound("Service", service_id, "SERVICE_NOT_FOUND")
 
+    def _kept_update(self, seq: int, measurements: bytes) -> bytes:
+        """The whole-batch response built from the measurement tail's bytes (wire.spliced):
+        the same message _whole_update builds."""
+        return spliced(_UPDATE_KEY, measurements, Pm.MeasurementUpdate(resume_token=self._token(seq)))
+
     def _update(self, names: frozenset[str], batch: MeasurementBatch) -> bytes | Response | None:
         """The response for a batch: shared bytes of the whole batch, or only the `names` metrics."""
         if not names:
@@ -121,10 +130,16 @@ class MeasurementStreamer:
     ) -> AsyncIterator[tuple[int, bytes | Response]]:
         recent = self.hub.recent(buyer, after, up_to)
         if recent is not None:  # a recent position: the hub's tail has every batch after it
-            # parse the measurements of only the batches this stream takes
-            chosen = [unkept(k) for k in recent if window.covers(k[0]) and matches(k[0])]
-            for item in self._emit(names, matches, window, chosen):
-                yield item
+            for batch, measurements in recent:
+                if not (window.covers(batch) and matches(batch)):
+                    continue
+                if names:  # only some metrics: parse this batch's measurements to choose
+                    response = self._update(names, unkept((batch, measurements)))
+                    if response is not None:
+                        yield batch.sequence, response
+                    continue
+                seq = batch.sequence  # the whole batch: its kept bytes, unparsed, shared
+                yield seq, self.wire.response_at(seq, functools.partial(self._kept_update, seq, measurements))
             return
         cursor = after
         while cursor < up_to:

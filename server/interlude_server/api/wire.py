@@ -12,12 +12,36 @@ from typing import Any
 
 import grpc
 from google.protobuf import message_factory
-from google.protobuf.descriptor import ServiceDescriptor
+from google.protobuf.descriptor import Descriptor, ServiceDescriptor
 from google.protobuf.message import Message
 
 
 def serialize(response: bytes | Message) -> bytes:
     return response if isinstance(response, bytes) else response.SerializeToString()
+
+
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    while value > 0x7F:
+        out.append((value & 0x7F) | 0x80)
+        value >>= 7
+    out.append(value)
+    return bytes(out)
+
+
+def field_key(message: Descriptor, field: str) -> bytes:
+    """The wire key of `message`'s message-typed `field` (its number, length-delimited)."""
+    return _varint(message.fields_by_name[field].number << 3 | 2)
+
+
+def spliced(key: bytes, stored: bytes, extra: Message) -> bytes:
+    """A response whose one message field (`key`) holds the stored bytes of a message merged
+    with `extra`, built without parsing them: serialized messages concatenate as a merge, so
+    the stored bytes followed by `extra`'s are that message with `extra`'s fields set. The
+    same message, field for field, as setting them on the parsed one (bytes may differ in
+    order)."""
+    inner = stored + extra.SerializeToString()
+    return key + _varint(len(inner)) + inner
 
 
 def passthrough_handler(service: ServiceDescriptor, servicer: Any) -> grpc.GenericRpcHandler:
