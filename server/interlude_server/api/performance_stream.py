@@ -9,7 +9,7 @@ the caller's jobs and services can be named; another buyer's are NOT_FOUND.
 from __future__ import annotations
 
 import functools
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 
 from interlude_grpc.mef.lso.interlude.v1 import common_pb2, performance_pb2
 from interlude_server.api import filters
@@ -93,10 +93,19 @@ class MeasurementStreamer:
         the same message _whole_update builds."""
         return spliced(_UPDATE_KEY, measurements, Pm.MeasurementUpdate(resume_token=self._token(seq)))
 
-    def _update(self, names: frozenset[str], batch: MeasurementBatch) -> bytes | Response | None:
-        """The response for a batch: shared bytes of the whole batch, or only the `names` metrics."""
+    def _update(
+        self, names: frozenset[str], batch: MeasurementBatch, kept: bytes | None = None
+    ) -> bytes | Response | None:
+        """The response for a batch: shared bytes of the whole batch, or only the `names` metrics.
+        `kept`: the batch's measurements as the hub's tail keeps them (the batch then holds
+        none); a whole batch is sent from those bytes unparsed."""
         if not names:
-            return self.wire.response(batch)
+            if kept is None:
+                return self.wire.response(batch)
+            seq = batch.sequence
+            return self.wire.response_at(seq, functools.partial(self._kept_update, seq, kept))
+        if kept is not None:
+            batch = unkept((batch, kept))
         chosen = [m for m in batch.measurements if m.metric_name in names]
         if not chosen:
             return None
@@ -109,12 +118,14 @@ class MeasurementStreamer:
         names: frozenset[str],
         matches: BatchMatcher,
         window: MeasurementRange,
-        batches: list[MeasurementBatch],
+        batches: Sequence[tuple[MeasurementBatch, bytes | None]],
     ) -> list[tuple[int, bytes | Response]]:
+        """The responses for the batches the stream takes, each (batch, its kept measurements
+        or None when the batch holds them)."""
         out: list[tuple[int, bytes | Response]] = []
-        for batch in batches:
+        for batch, kept in batches:
             if window.covers(batch) and matches(batch):
-                response = self._update(names, batch)
+                response = self._update(names, batch, kept)
                 if response is not None:
                     out.append((batch.sequence, response))
         return out
@@ -130,22 +141,14 @@ class MeasurementStreamer:
     ) -> AsyncIterator[tuple[int, bytes | Response]]:
         recent = self.hub.recent(buyer, after, up_to)
         if recent is not None:  # a recent position: the hub's tail has every batch after it
-            for batch, measurements in recent:
-                if not (window.covers(batch) and matches(batch)):
-                    continue
-                if names:  # only some metrics: parse this batch's measurements to choose
-                    response = self._update(names, unkept((batch, measurements)))
-                    if response is not None:
-                        yield batch.sequence, response
-                    continue
-                seq = batch.sequence  # the whole batch: its kept bytes, unparsed, shared
-                yield seq, self.wire.response_at(seq, functools.partial(self._kept_update, seq, measurements))
+            for item in self._emit(names, matches, window, recent):
+                yield item
             return
         cursor = after
         while cursor < up_to:
             where = MeasurementRange(cursor, up_to, window.start_after_key, window.start_before_key)
             page = await self.store.read_measurements(buyer, where, REPLAY_PAGE)
-            for item in self._emit(names, matches, window, page):
+            for item in self._emit(names, matches, window, [(batch, None) for batch in page]):
                 yield item
             if len(page) < REPLAY_PAGE:
                 return

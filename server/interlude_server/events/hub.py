@@ -56,8 +56,9 @@ class Subscription(Generic[T]):
         self._buffer: deque[T] = deque()
         self._wakeup = asyncio.Event()
 
-    def offer(self, buyer_id: str, event: T) -> None:
-        if self.overflowed or buyer_id != self.buyer_id or not self.matches(event):
+    def offer(self, event: T) -> None:
+        """Buffer an item of this subscription's buyer (the hub offers it no other) if it matches."""
+        if self.overflowed or not self.matches(event):
             return
         if len(self._buffer) >= self.capacity:
             self.overflowed = True
@@ -118,7 +119,7 @@ class Hub(Generic[T, K]):
         for buyer_id, event in events:
             self.last_seq = max(self.last_seq, event.sequence)
             for subscription in by_buyer.get(buyer_id, ()):
-                subscription.offer(buyer_id, event)
+                subscription.offer(event)
             if self.tail_size:
                 self._tail_seqs.append(event.sequence)
                 self._tail.append((buyer_id, self._keep(event)))
