@@ -194,6 +194,16 @@ class TokenIssuer:
         return jwt.encode(body, self.key, algorithm="RS256", headers={"kid": self.kid})
 
 
+def has_subject_alternative_names(issued: Issued) -> bool:
+    """Whether the certificate carries a SubjectAlternativeName extension at all."""
+    certificate = x509.load_pem_x509_certificate(issued.cert)
+    try:
+        certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName)
+    except x509.ExtensionNotFound:
+        return False
+    return True
+
+
 def bearer(token: str) -> tuple[tuple[str, str], ...]:
     """gRPC call metadata carrying the token."""
     return (("authorization", f"Bearer {token}"),)
@@ -205,7 +215,11 @@ BETA_SAN = "spiffe://beta.example/sof"
 
 @dataclass
 class Kit:
-    """Everything a secured deployment needs, generated into `root`."""
+    """Everything a secured deployment needs, generated into `root`.
+
+    `alpha_client` (mapped by subject) and `unmapped_client` carry no SubjectAlternativeName
+    extension at all; `beta_client` is mapped by its URI SAN.
+    """
 
     root: Path
     partner_ca: CertificateAuthority

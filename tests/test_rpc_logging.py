@@ -15,7 +15,7 @@ from typing import Any, NoReturn
 import grpc
 import pytest
 import structlog
-from google.protobuf import message_factory
+from google.protobuf import json_format, message_factory
 from google.protobuf.descriptor import MethodDescriptor, ServiceDescriptor
 from google.rpc import error_details_pb2  # type: ignore[import-untyped,unused-ignore]
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -144,7 +144,7 @@ async def test_request_id_falls_back_to_the_request_field(contract_services: lis
     if method is None:
         pytest.skip("no contract RPC has a request_id field yet")
     request_class = message_factory.GetMessageClass(method.input_type)
-    request = request_class(request_id="req-in-body")
+    request = json_format.ParseDict({"requestId": "req-in-body"}, request_class())
     path = f"/{method.containing_service.full_name}/{method.name}"
     with capture_logs() as logs:
         async with serving() as channel:

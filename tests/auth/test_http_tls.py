@@ -11,11 +11,11 @@ import pytest
 
 from interlude_server.auth.authenticator import Authenticator
 from interlude_server.auth.certificates import CertificateMap
-from interlude_server.auth.principal import Credentials
+from interlude_server.auth.principal import Credentials, PeerCertificate
 from interlude_server.auth.settings import TlsFiles
 from interlude_server.auth.tls import peer_certificate_of, server_ssl_context
 from interlude_server.domain.errors import Unauthenticated
-from tests.security import Issued, Kit
+from tests.security import ALPHA_SUBJECT, BETA_SAN, Issued, Kit, has_subject_alternative_names
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -71,3 +71,17 @@ async def test_missing_or_foreign_client_certificates_fail_the_handshake(kit: Ki
 
 async def test_a_verified_but_unmapped_certificate_is_refused_by_the_authenticator(kit: Kit) -> None:
     assert await _handshake(kit, kit.unmapped_client) == "unknown_certificate"
+
+
+async def test_a_certificate_without_subject_alternative_names_is_read_by_its_subject_alone(kit: Kit) -> None:
+    assert not has_subject_alternative_names(kit.alpha_client)
+    certificate = PeerCertificate.from_pem(kit.alpha_client.cert)
+    assert (certificate.subject, certificate.sans) == (ALPHA_SUBJECT, ())
+    with_san = PeerCertificate.from_pem(kit.beta_client.cert)
+    assert with_san.sans == (f"URI:{BETA_SAN}",)
+
+
+async def test_an_unreadable_certificate_is_unauthenticated_not_an_exception() -> None:
+    with pytest.raises(Unauthenticated) as raised:
+        PeerCertificate.from_der(b"\x30\x03\x02\x01\x00")
+    assert raised.value.cause == "unreadable_certificate"

@@ -16,7 +16,7 @@ import pytest
 
 from interlude_server.rest.operations import REST_OPERATIONS
 from tests.e2e.rest import INV, ORD, RestClient, gateway_process
-from tests.security import ALL, REFUSED, CertificateAuthority, Issued, Kit
+from tests.security import ALL, REFUSED, CertificateAuthority, Issued, Kit, has_subject_alternative_names
 from tests.server_process import ServerProcess, serve_demo
 
 Metadata = tuple[tuple[str, str], ...]
@@ -213,6 +213,17 @@ def test_mtls_maps_the_client_certificate_to_its_buyer_and_scopes(
     assert (order.status, order.body["code"]) == (403, "accessDenied")
     unmapped = _client(mtls_server, kit, client=kit.unmapped_client).get(f"{INV}/service")
     assert (unmapped.status, unmapped.body["code"]) == (401, "invalidCredentials")
+
+
+def test_a_client_certificate_without_subject_alternative_names_maps_by_subject_or_is_refused(
+    mtls_server: ServerProcess, kit: Kit
+) -> None:
+    assert not has_subject_alternative_names(kit.alpha_client)
+    assert not has_subject_alternative_names(kit.unmapped_client)
+    unmapped = _client(mtls_server, kit, client=kit.unmapped_client).get(f"{INV}/service")
+    assert (unmapped.status, unmapped.body["code"]) == (401, "invalidCredentials")
+    assert unmapped.headers["X-Interlude-Reason"] == "UNAUTHENTICATED"
+    assert _only(_services(_client(mtls_server, kit, client=kit.alpha_client)), "alpha-")
 
 
 def test_mtls_handshake_fails_without_a_certificate_from_the_client_ca(

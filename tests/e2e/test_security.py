@@ -29,7 +29,7 @@ from interlude_grpc.mef.lso.interlude.v1 import (
 from interlude_server.auth.scopes import RPC_SCOPES
 from tests.e2e.helpers import Stubs, rich_error
 from tests.e2e.rpc import invoke, methods, path
-from tests.security import ALL, REFUSED, Kit, bearer
+from tests.security import ALL, REFUSED, Kit, bearer, has_subject_alternative_names
 from tests.server_process import ServerProcess, serve_demo, server_command
 
 
@@ -258,6 +258,28 @@ def test_a_verified_but_unmapped_certificate_is_unauthenticated(mtls_server: Ser
         _service_ids(channel, (("x-interlude-buyer", "sp-alpha"),))
     error = rich_error(raised.value)
     assert (error.code, error.metadata["cause"]) == (grpc.StatusCode.UNAUTHENTICATED, "unknown_certificate")
+
+
+def test_a_client_certificate_without_subject_alternative_names_maps_by_subject_or_is_refused(
+    mtls_server: ServerProcess, kit: Kit
+) -> None:
+    """A certificate with no SAN extension never breaks the handshake: mapped by its subject it
+    acts for that buyer; unmapped it is UNAUTHENTICATED with a cause, and the server keeps serving."""
+    assert not has_subject_alternative_names(kit.alpha_client)
+    assert not has_subject_alternative_names(kit.unmapped_client)
+    with grpc.secure_channel(mtls_server.target, kit.credentials(kit.unmapped_client)) as channel:
+        with pytest.raises(grpc.RpcError) as raised:
+            _service_ids(channel, ())
+        error = rich_error(raised.value)
+        assert (error.code, error.reason, error.metadata["cause"]) == (
+            grpc.StatusCode.UNAUTHENTICATED,
+            "UNAUTHENTICATED",
+            "unknown_certificate",
+        )
+    with grpc.secure_channel(mtls_server.target, kit.credentials(kit.alpha_client)) as channel:
+        seen = _service_ids(channel, ())
+    assert seen
+    assert all(s.startswith("alpha-") for s in seen)
 
 
 def test_token_and_certificate_must_name_the_same_buyer(both_server: ServerProcess, kit: Kit) -> None:

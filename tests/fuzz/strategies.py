@@ -12,8 +12,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from google.protobuf import any_pb2, duration_pb2, field_mask_pb2, json_format, struct_pb2, timestamp_pb2
 from google.protobuf import descriptor as d
-from google.protobuf import field_mask_pb2, json_format, struct_pb2
 from google.protobuf.message import Message
 from google.protobuf.message_factory import GetMessageClass
 from hypothesis import strategies as st
@@ -110,9 +110,9 @@ def _scalar(field: d.FieldDescriptor) -> st.SearchStrategy[Any]:
 
 def _well_known(descriptor: d.Descriptor) -> st.SearchStrategy[Message] | None:
     name = descriptor.full_name
-    cls = GetMessageClass(descriptor)
     if name in ("google.protobuf.Timestamp", "google.protobuf.Duration"):
         # Valid ranges and well beyond them (e.g. year 10000, negative nanos).
+        cls = timestamp_pb2.Timestamp if name == "google.protobuf.Timestamp" else duration_pb2.Duration
         seconds = st.one_of(st.integers(-(2**40), 2**40), st.sampled_from([0, 253402300800, -62135596801]))
         return st.builds(lambda s, n: cls(seconds=s, nanos=n), seconds, _ints(-(2**31), 2**31 - 1))
     if name == "google.protobuf.FieldMask":
@@ -122,7 +122,9 @@ def _well_known(descriptor: d.Descriptor) -> st.SearchStrategy[Message] | None:
     if name == "google.protobuf.Value":
         return st.builds(_value, json_values)
     if name == "google.protobuf.Any":
-        return st.builds(lambda url, value: cls(type_url=url, value=value), strings, st.binary(max_size=32))
+        return st.builds(
+            lambda url, value: any_pb2.Any(type_url=url, value=value), strings, st.binary(max_size=32)
+        )
     return None
 
 

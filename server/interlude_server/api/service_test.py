@@ -203,6 +203,7 @@ class ServiceTestServicer(service_test_pb2_grpc.ServiceTestServiceServicer):
         method: str,
         request: Any,
         response_type: type[M],
+        wrap: Callable[[St.TestJobTask], M],
         task_type: int,
         modification: St.TestJobModification | None = None,
     ) -> M:
@@ -214,8 +215,8 @@ class ServiceTestServicer(service_test_pb2_grpc.ServiceTestServiceServicer):
             method,
             request,
             response_type,
-            lambda tx: response_type(
-                test_job_task=test_jobs.request_task(
+            lambda tx: wrap(
+                test_jobs.request_task(
                     tx, buyer, request.id, task_type, request.reason, request.etag, now, modification
                 )
             ),
@@ -228,21 +229,36 @@ class ServiceTestServicer(service_test_pb2_grpc.ServiceTestServiceServicer):
         self, request: St.CancelTestJobRequest, context: Context
     ) -> St.CancelTestJobResponse:
         return await self._task(
-            context, "CancelTestJob", request, St.CancelTestJobResponse, St.TEST_JOB_TASK_TYPE_CANCEL
+            context,
+            "CancelTestJob",
+            request,
+            St.CancelTestJobResponse,
+            lambda task: St.CancelTestJobResponse(test_job_task=task),
+            St.TEST_JOB_TASK_TYPE_CANCEL,
         )
 
     async def SuspendTestJob(
         self, request: St.SuspendTestJobRequest, context: Context
     ) -> St.SuspendTestJobResponse:
         return await self._task(
-            context, "SuspendTestJob", request, St.SuspendTestJobResponse, St.TEST_JOB_TASK_TYPE_SUSPEND
+            context,
+            "SuspendTestJob",
+            request,
+            St.SuspendTestJobResponse,
+            lambda task: St.SuspendTestJobResponse(test_job_task=task),
+            St.TEST_JOB_TASK_TYPE_SUSPEND,
         )
 
     async def ResumeTestJob(
         self, request: St.ResumeTestJobRequest, context: Context
     ) -> St.ResumeTestJobResponse:
         return await self._task(
-            context, "ResumeTestJob", request, St.ResumeTestJobResponse, St.TEST_JOB_TASK_TYPE_RESUME
+            context,
+            "ResumeTestJob",
+            request,
+            St.ResumeTestJobResponse,
+            lambda task: St.ResumeTestJobResponse(test_job_task=task),
+            St.TEST_JOB_TASK_TYPE_RESUME,
         )
 
     async def ModifyTestJob(
@@ -270,6 +286,7 @@ class ServiceTestServicer(service_test_pb2_grpc.ServiceTestServiceServicer):
             "ModifyTestJob",
             request,
             St.ModifyTestJobResponse,
+            lambda task: St.ModifyTestJobResponse(test_job_task=task),
             St.TEST_JOB_TASK_TYPE_MODIFY,
             request.modification,
         )

@@ -49,25 +49,37 @@ class PeerCertificate:
 
     @classmethod
     def from_pem(cls, pem: bytes) -> PeerCertificate:
-        return cls.of(x509.load_pem_x509_certificate(pem))
+        return cls._read(lambda: x509.load_pem_x509_certificate(pem))
 
     @classmethod
     def from_der(cls, der: bytes) -> PeerCertificate:
         """From the DER form, e.g. ssl.SSLObject.getpeercert(binary_form=True) on the REST side."""
-        return cls.of(x509.load_der_x509_certificate(der))
+        return cls._read(lambda: x509.load_der_x509_certificate(der))
+
+    @classmethod
+    def _read(cls, load: Callable[[], x509.Certificate]) -> PeerCertificate:
+        """Parse a certificate the TLS layer accepted; one this library cannot read (a malformed
+        extension, say) refuses the call as Unauthenticated instead of raising in the handshake."""
+        try:
+            return cls.of(load())
+        except ValueError as exc:
+            raise Unauthenticated(
+                f"the client certificate could not be read: {exc}", cause="unreadable_certificate"
+            ) from exc
 
     @classmethod
     def of(cls, cert: x509.Certificate) -> PeerCertificate:
-        sans: list[str] = []
+        subject = cert.subject.rfc4514_string()
         try:
             names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
         except x509.ExtensionNotFound:
-            names = x509.SubjectAlternativeName([])
-        sans += [f"DNS:{n.lower()}" for n in names.get_values_for_type(x509.DNSName)]
+            # No SAN extension (an empty one is not valid X.509): mapped by subject alone.
+            return cls(subject)
+        sans = [f"DNS:{n.lower()}" for n in names.get_values_for_type(x509.DNSName)]
         sans += [f"URI:{n}" for n in names.get_values_for_type(x509.UniformResourceIdentifier)]
         sans += [f"IP:{n}" for n in names.get_values_for_type(x509.IPAddress)]
         sans += [f"email:{n}" for n in names.get_values_for_type(x509.RFC822Name)]
-        return cls(cert.subject.rfc4514_string(), tuple(sans))
+        return cls(subject, tuple(sans))
 
 
 @dataclass(frozen=True)
