@@ -11,22 +11,63 @@ NODE_STAMP := node_modules/.installed
 BUF := node_modules/.bin/buf
 PYTEST_ARGS ?=
 
-.PHONY: help install proto proto-check breaking stubs docs lint fmt test run bench bench-smoke bench-rest bench-pg conformance fuzz soak clean
+.PHONY: help install lock test-latest test-oldest toolchain proto proto-check breaking stubs docs lint fmt test run bench bench-smoke bench-rest bench-pg conformance fuzz soak clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
+LOCK := requirements/lock.txt
+PIP := $(PY) -m pip --disable-pip-version-check
+OLDEST := requirements/oldest.txt
+COMPILE := $(VENV)/bin/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras \
+  --no-emit-index-url --no-emit-find-links
+
+# From the lock only (LATEST=1: the newest releases instead, for `make test-latest`): every
+# package pinned with its hashes, pip refuses any file whose hash differs, nothing is resolved
+# (--no-deps), and the project itself is installed editable without a build environment.
+ifeq ($(LATEST),1)
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
-	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	$(PIP) install --quiet --upgrade pip setuptools
+	$(PIP) install --quiet --upgrade --upgrade-strategy eager -e '.[dev,conformance]'
 	touch $@
+else
+$(STAMP): pyproject.toml $(LOCK)
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --require-hashes --no-deps -r $(LOCK)
+	$(PIP) install --quiet --no-deps --no-build-isolation --no-index -e .
+	$(PIP) check
+	touch $@
+endif
 
 $(NODE_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-install: $(STAMP) $(NODE_STAMP) ## create .venv and node_modules with everything the project needs
+install: $(STAMP) $(NODE_STAMP) ## create .venv (from requirements/lock.txt) and node_modules (package-lock.json)
+
+# Both locks: the one `make install` uses (every extra, today's releases) and the oldest
+# supported set (each runtime dependency at its pyproject.toml floor; scripts/floors.py).
+lock: $(STAMP) ## refresh requirements/lock.txt to today's releases, and requirements/oldest.txt
+	$(COMPILE) --upgrade --all-extras --output-file=$(LOCK) pyproject.toml requirements/tools.in
+	$(PY) scripts/floors.py | $(COMPILE) --upgrade --output-file=$(OLDEST) -
+	@echo "lock: refreshed; run 'make test' (it reinstalls .venv) and 'make test-oldest', then commit"
+
+# The newest releases of everything in a throwaway venv (.venv-latest), then the whole suite
+# with it: what a user who runs `pip install interlude-grpc` today gets. Not part of `make test`.
+test-latest: ## the whole suite on today's newest releases, in a throwaway .venv-latest
+	rm -rf .venv-latest
+	$(MAKE) test VENV=.venv-latest LATEST=1
+	rm -rf .venv-latest
+
+# The oldest supported set (requirements/oldest.txt, hashed like the main lock) in .venv-oldest,
+# and the tests on it (OLDEST_TESTS; lint and generation need the main lock's tools).
+OLDEST_TESTS ?= tests
+test-oldest: ## the tests on the oldest supported dependency versions, in .venv-oldest
+	rm -rf .venv-oldest
+	$(MAKE) .venv-oldest/.installed VENV=.venv-oldest LOCK=$(OLDEST)
+	@bash scripts/toolchain.sh .venv-oldest/bin/python $(OLDEST)
+	.venv-oldest/bin/pytest $(OLDEST_TESTS) $(PYTEST_ARGS)
 
 proto: $(STAMP) ## regenerate interlude_grpc/ from proto/
 	$(PY) scripts/gen_protos.py
@@ -67,8 +108,11 @@ fmt: $(STAMP) $(NODE_STAMP) ## apply ruff and buf formatting
 	$(VENV)/bin/ruff check --fix .
 	$(BUF) format -w
 
-test: lint proto-check breaking $(if $(filter skip,$(STUBS)),,stubs) ## the whole suite: lint, generated-code freshness, Go/Java stubs, tests
+test: toolchain lint proto-check breaking $(if $(filter skip,$(STUBS)),,stubs) ## the whole suite: lint, generated-code freshness, Go/Java stubs, tests
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+toolchain: $(STAMP) $(NODE_STAMP) ## print the Python, Node and Debian package versions this run uses
+	@bash scripts/toolchain.sh $(PY)
 
 # Heavier variants of the reliability tests (README, "Reliability"); each stops by itself:
 # the test's own bounds first, then `timeout` as a backstop.
@@ -108,8 +152,7 @@ bench-pg: $(STAMP) ## durable orders on PostgreSQL vs SQLite in one run, about a
 # MEF's OpenAPI files are not in this repository (see README, "Conformance"); not part of `make test`.
 conformance: $(STAMP) ## schemathesis against the REST adapter: make conformance SPEC_DIR=DIR
 	@test -n "$(SPEC_DIR)" || { echo "usage: make conformance SPEC_DIR=DIR (MEF Interlude OpenAPI files; see README)"; exit 2; }
-	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[conformance]'
 	$(PY) scripts/conformance.py "$(SPEC_DIR)"
 
 clean: ## remove local environments and caches
-	rm -rf $(VENV) node_modules .mypy_cache .ruff_cache .pytest_cache var
+	rm -rf $(VENV) .venv-latest .venv-oldest node_modules .mypy_cache .ruff_cache .pytest_cache var

@@ -14,6 +14,8 @@ from typing import Literal
 from urllib.parse import urlsplit, urlunsplit
 
 from interlude_server.auth.settings import SecuritySettings, add_security_arguments, settings_from_args
+from interlude_server.core import versions
+from interlude_server.core.text import is_decimal
 from interlude_server.limits import Limits, add_limit_arguments, limits_from_args
 from interlude_server.rest.hub import CallbackPolicy
 
@@ -92,7 +94,7 @@ def parse_listen(value: str) -> Listen:
     host, sep, port_text = value.rpartition(":")
     if host.startswith("[") and host.endswith("]"):
         host = host[1:-1]
-    if not sep or not host or not port_text.isdigit() or not 0 <= int(port_text) <= 65535:
+    if not sep or not host or not is_decimal(port_text) or not 0 <= int(port_text) <= 65535:
         raise argparse.ArgumentTypeError(
             f"expected HOST:PORT with a port from 0 to 65535 (0 = any free port), got {value!r}"
         )
@@ -162,6 +164,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="interlude-server",
         description="MEF LSO Interlude Partner-side server (gRPC, and the MEF REST form).",
     )
+    versions.add_version_flag(parser)
     parser.add_argument(
         "--grpc-listen",
         type=parse_listen,

@@ -12,6 +12,8 @@ import argparse
 from collections.abc import Callable
 from dataclasses import dataclass, fields
 
+from interlude_server.core.text import is_decimal
+
 # Not the customary 100: with 100, grpc-core refused some new calls (RST_STREAM
 # REFUSED_STREAM, seen as UNAVAILABLE by the client) of one client that kept at most 64 in
 # flight on a loaded server, so writes failed that no bound asked to refuse. The server-wide
@@ -88,7 +90,7 @@ def _positive_seconds(value: str) -> float:
 
 
 def _count(value: str) -> int:
-    if not value.isdigit() or int(value) < 1:
+    if not is_decimal(value) or int(value) < 1:
         raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {value!r}")
     return int(value)
 

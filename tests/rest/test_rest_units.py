@@ -11,9 +11,12 @@ import pytest
 from interlude_grpc.mef.lso.interlude.v1 import common_pb2, events_pb2
 from interlude_server.api.errors import FieldViolation, rich_status, status_for
 from interlude_server.api.overload import LoadLimiter, Overloaded
+from interlude_server.core.text import is_decimal
+from interlude_server.domain import jsonptr
 from interlude_server.domain.errors import InvalidArgument, ShuttingDown, StorageUnavailable
 from interlude_server.rest.errors import REST_CODES, mef_error, property_path, rest_code
 from interlude_server.rest.hub import event_types
+from interlude_server.rest.query import window
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 MEF_CODES = {
@@ -139,3 +142,24 @@ def test_a_shed_request_is_429_with_retry_after_rounded_up_and_every_503_says_wh
     assert (storage.http, dict(storage.headers)) == (503, {"Retry-After": "5"})
     stopping = mef_error(status_for(ShuttingDown("the server is shutting down")))
     assert (stopping.http, dict(stopping.headers)) == (503, {"Retry-After": "1"})
+
+
+@pytest.mark.parametrize("text", ["²", "١٢", "\U0001d7d9", "-1", "1.0", " 1", "2147483648"])
+def test_a_paging_number_that_is_not_plain_ascii_digits_is_a_field_violation_not_a_crash(text: str) -> None:
+    # Found by the fuzzer: "²".isdigit() is True but int("²") raises ValueError (a 500).
+    with pytest.raises(InvalidArgument) as raised:
+        window({"limit": [text], "offset": [text]})
+    assert sorted(v.field for v in raised.value.violations) == ["limit", "offset"]
+
+
+def test_is_decimal_accepts_only_what_int_accepts() -> None:
+    for text in ["0", "42", "007"]:
+        assert is_decimal(text)
+        assert int(text) >= 0
+    for text in ["", "²", "٣", "+1", "1_000"]:
+        assert not is_decimal(text)
+
+
+def test_a_json_pointer_with_a_unicode_digit_index_is_simply_absent() -> None:
+    assert jsonptr.get({"a": [1, 2]}, "/a/1") == 2
+    assert jsonptr.get({"a": [1, 2]}, "/a/¹", "missing") == "missing"

@@ -4,9 +4,13 @@ leases and the lease keeper that moves work between processes."""
 from __future__ import annotations
 
 import asyncio
+import sqlite3
+import threading
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from typing import Any
 
+import pytest
 import pytest_asyncio
 
 from interlude_grpc.mef.lso.interlude.v1 import events_pb2
@@ -15,6 +19,7 @@ from interlude_server.cluster.leases import LeaseKeeper
 from interlude_server.events.hub import EventHub, MeasurementHub
 from interlude_server.store.pg import PgStore
 from interlude_server.store.sqlite import SqliteStore
+from interlude_server.store.sqlite_schema import configure_writer
 from interlude_server.store.sqlite_tx import SqliteTx
 from tests.store.builders import BUYER, OTHER_BUYER, ts
 
@@ -186,3 +191,34 @@ async def test_the_lease_moves_to_the_other_process_when_its_holder_stops_renewi
     finally:
         await a.release()
         await b.release()
+
+
+def test_the_switch_to_wal_waits_out_another_process_holding_the_database(tmp_path: Path) -> None:
+    # `--workers 2` on a new database: both writers switch it to WAL at once, and SQLite can
+    # answer the loser "database is locked" at once. Here the busy handler is off (timeout=0)
+    # so only the retry in configure_writer can wait for the holder to let go.
+    path = tmp_path / "race.db"
+    holder = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    holder.execute("BEGIN EXCLUSIVE")
+    threading.Timer(0.3, holder.rollback).start()
+    conn = sqlite3.connect(path, isolation_level=None, timeout=0)
+    try:
+        configure_writer(conn, wait_s=10.0)
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    finally:
+        conn.close()
+        holder.close()
+
+
+def test_the_switch_to_wal_gives_up_with_the_lock_error_after_its_wait(tmp_path: Path) -> None:
+    path = tmp_path / "held.db"
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")
+    conn = sqlite3.connect(path, isolation_level=None, timeout=0)
+    try:
+        with pytest.raises(sqlite3.OperationalError, match="locked"):
+            configure_writer(conn, wait_s=0.2)
+    finally:
+        conn.close()
+        holder.rollback()
+        holder.close()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from interlude_server.core.text import is_decimal
+
 _MISSING = object()
 
 
@@ -26,7 +28,7 @@ def get(doc: Any, pointer: str, default: Any = None) -> Any:
     for token in split(pointer):
         if isinstance(node, dict) and token in node:
             node = node[token]
-        elif isinstance(node, list) and token.isdigit() and int(token) < len(node):
+        elif isinstance(node, list) and is_decimal(token) and int(token) < len(node):
             node = node[int(token)]
         else:
             return default

@@ -16,6 +16,7 @@ from typing import Any
 from google.protobuf import json_format
 
 from interlude_grpc.mef.lso.interlude.v1 import catalog_pb2, inventory_pb2
+from interlude_server.core.text import is_decimal
 from interlude_server.domain import jsonptr
 from interlude_server.domain.errors import PolicyRule, Violation
 
@@ -43,7 +44,7 @@ class Findings:
 
 def field_path(prefix: str, pointer: str) -> str:
     """A request field path for a pointer inside a configuration, e.g. `x.attributes.cir.amount`."""
-    parts = [f"[{t}]" if t.isdigit() else f".{t}" for t in jsonptr.split(pointer)]
+    parts = [f"[{t}]" if is_decimal(t) else f".{t}" for t in jsonptr.split(pointer)]
     return prefix + "".join(parts)
 
 

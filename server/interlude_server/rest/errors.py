@@ -19,6 +19,7 @@ import grpc
 from google.rpc import error_details_pb2, status_pb2  # type: ignore[import-untyped,unused-ignore]
 
 from interlude_grpc.mef.lso.interlude.v1 import common_pb2
+from interlude_server.core.text import is_decimal
 
 R = common_pb2.ErrorReason
 REFERENCE_PREFIX = "urn:mef:lso:interlude:error:"
@@ -142,7 +143,7 @@ def property_path(field: str, body_root: str = "") -> str:
     out: list[str] = []
     in_document = False
     for token in tokens:
-        if in_document or token.startswith("@") or token.isdigit():
+        if in_document or token.startswith("@") or is_decimal(token):
             out.append(token)
         elif token == "attributes":
             in_document = True

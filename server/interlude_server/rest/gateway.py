@@ -24,6 +24,7 @@ import structlog
 from interlude_server.api.principal import DEFAULT_BUYER
 from interlude_server.auth.settings import DEFAULT_MAX_MESSAGE_BYTES
 from interlude_server.config import LOG_LEVELS, Listen, parse_listen
+from interlude_server.core import versions
 from interlude_server.main import write_ready_file
 from interlude_server.observability.logging import configure_logging
 from interlude_server.rest.admission import Forward
@@ -39,6 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="interlude-rest-gateway",
         description="MEF LSO Interlude REST form in front of a remote Interlude gRPC server.",
     )
+    versions.add_version_flag(parser)
     parser.add_argument(
         "--upstream", required=True, type=parse_listen, metavar="HOST:PORT", help="gRPC server"
     )

@@ -16,6 +16,7 @@ from google.protobuf import timestamp_pb2
 
 from interlude_grpc.mef.lso.interlude.v1 import inventory_pb2, ordering_pb2
 from interlude_server.api.paging import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+from interlude_server.core.text import is_decimal
 from interlude_server.domain.errors import InvalidArgument, Violation
 from interlude_server.rest import mapping as m
 
@@ -165,7 +166,7 @@ def window(params: Params) -> Window:
         text = _single(params, name, errors)
         if not text:
             numbers[name] = default
-        elif not text.isdigit() or int(text) >= 2**31:
+        elif not is_decimal(text) or int(text) >= 2**31:
             errors.add(name, "must be a non-negative 32-bit integer")
         else:
             numbers[name] = int(text)

@@ -28,6 +28,7 @@ from google.protobuf import json_format, timestamp_pb2
 from google.protobuf.message import Message
 
 from interlude_grpc.mef.lso.interlude.v1 import catalog_pb2, common_pb2, inventory_pb2
+from interlude_server.core.text import is_decimal
 from interlude_server.domain import documents, jsonptr, policy
 from interlude_server.domain.mef import ProtoEnum, upper_name
 from interlude_server.store.base import PageRequest, Store, Tx
@@ -352,7 +353,7 @@ async def _check_policies(seed: Seed, known: _Known, problems: _Problems) -> Non
 
 def _config_location(service_at: str, pointer: str) -> str:
     """The JSON location of a pointer inside a service's configuration attributes."""
-    steps = "".join(f"[{t}]" if t.isdigit() else f".{t}" for t in jsonptr.split(pointer))
+    steps = "".join(f"[{t}]" if is_decimal(t) else f".{t}" for t in jsonptr.split(pointer))
     return f"{service_at}.serviceConfiguration.attributes{steps}"
 
 

@@ -17,6 +17,7 @@ from collections.abc import Callable
 import psycopg
 import structlog
 
+from interlude_server.core.text import is_decimal
 from interlude_server.store.pg_conn import APPLICATION_NAME
 from interlude_server.store.pg_writer import EVENTS_CHANNEL
 
@@ -51,7 +52,7 @@ async def listen_for_events(
             if connected is not None:
                 connected()
             async for note in conn.notifies():
-                wake(int(note.payload) if note.payload.isdigit() else 0)
+                wake(int(note.payload) if is_decimal(note.payload) else 0)
         except psycopg.OperationalError as exc:
             _log.warning("store.listen_lost", error=str(exc).strip())
             await asyncio.sleep(reconnect_delay)

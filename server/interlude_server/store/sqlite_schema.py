@@ -12,6 +12,7 @@ from version i to version i + 1; later issues append steps, never edit them.
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Callable, Sequence
 
 from interlude_server.store.dialect import Conn
@@ -217,14 +218,34 @@ class SchemaVersionError(RuntimeError):
     """The database was written by a newer server than this one."""
 
 
-def configure_writer(conn: sqlite3.Connection) -> None:
+def configure_writer(conn: sqlite3.Connection, wait_s: float = 10.0) -> None:
     """WAL with a full fsync at every commit: a commit is durable when it returns."""
-    mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+    mode = _wal(conn, time.monotonic() + wait_s)
     if str(mode).lower() != "wal":
         raise RuntimeError(f"SQLite refused WAL mode (journal_mode={mode})")
     conn.execute("PRAGMA synchronous=FULL")
     conn.execute("PRAGMA busy_timeout=10000")
     conn.execute("PRAGMA temp_store=MEMORY")
+
+
+def _wal(conn: sqlite3.Connection, deadline: float) -> object:
+    """Switch to WAL, retrying while another process holds the database.
+
+    Several processes opening one new database at once (`--workers N`) race for the lock
+    the switch needs; SQLite answers some of those races with "database is locked" at
+    once, without waiting in its busy handler, so the wait is here.
+    """
+    pause = 0.01
+    while True:
+        try:
+            return conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) and "busy" not in str(exc):
+                raise
+            if time.monotonic() + pause > deadline:
+                raise
+            time.sleep(pause)
+            pause = min(pause * 2, 0.2)
 
 
 def configure_reader(conn: sqlite3.Connection) -> None:
