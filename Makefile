@@ -121,14 +121,14 @@ SOAK_ACKS ?= 60
 SOAK_IDLE ?= 3000
 soak: $(STAMP) ## crash safety: SOAK_ROUNDS (30) SIGKILLs under 64-in-flight load; SOAK_IDLE (3000) idle streams, 2x20 s of writes; at most 18 minutes
 	INTERLUDE_CRASH_ROUNDS=$(SOAK_ROUNDS) INTERLUDE_CRASH_ACKS=$(SOAK_ACKS) timeout 900 \
-	  $(VENV)/bin/pytest tests/e2e/test_durability.py -k sigkills -o timeout=880 -q
+	  $(VENV)/bin/pytest tests/e2e/reliability/test_durability.py -k sigkills -o timeout=880 -q
 	INTERLUDE_IDLE_STREAMS=$(SOAK_IDLE) INTERLUDE_IDLE_SECONDS=20 timeout 180 \
-	  $(VENV)/bin/pytest tests/e2e/test_idle_streams.py -o timeout=170 -q
+	  $(VENV)/bin/pytest tests/e2e/reliability/test_idle_streams.py -o timeout=170 -q
 
 FUZZ_EXAMPLES ?= 100
 fuzz: $(STAMP) ## bad input: FUZZ_EXAMPLES (100) batches of 8 per RPC and REST route (~96k cases), at most 20 minutes
 	INTERLUDE_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) timeout 1200 \
-	  $(VENV)/bin/pytest tests/fuzz -o timeout=1100 -q -p no:cacheprovider
+	  $(VENV)/bin/pytest tests/contract/test_bad_input.py -o timeout=1100 -q -p no:cacheprovider
 
 run: $(STAMP) ## start the server on the embedded default (SQLite file, demo seed)
 	$(VENV)/bin/interlude-server --seed demo
@@ -140,7 +140,7 @@ bench: $(STAMP) ## the benchmark suite (about 5 min): bench/results/latest.json 
 
 # (-p no:hypothesispytest: that plugin's start-up is a second of CPU, and this test needs none of it)
 bench-smoke: $(STAMP) ## the suite at tiny sizes into a temporary directory: the harness works (no timings)
-	$(VENV)/bin/pytest -p no:hypothesispytest tests/test_bench_smoke.py -q
+	$(VENV)/bin/pytest -p no:hypothesispytest tests/e2e/test_bench_smoke.py -q
 
 bench-rest: $(STAMP) ## REST GET /service/{id} (in-process) vs gRPC GetService, about a minute
 	$(PY) -m bench.rest_vs_grpc

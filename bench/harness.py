@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from tests.server_process import ServerProcess, launch
+from tests.support.server_process import ServerProcess, launch
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
@@ -54,7 +54,8 @@ SOURCES = (
     "interlude_grpc",
     "bench",
     "tests/__init__.py",
-    "tests/server_process.py",
+    "tests/support/__init__.py",
+    "tests/support/server_process.py",
 )
 
 

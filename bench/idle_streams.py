@@ -11,7 +11,7 @@ connectivity orders for sp-alpha) with one fast reader following sp-alpha's even
    cut with SLOW_CONSUMER, then resumes from its token with the Python client).
 
 `run` returns the facts (acks, errors, what each reader received, the log's truth, the
-server's resident memory); tests/e2e/test_idle_streams.py asserts on them, and `main`
+server's resident memory); tests/e2e/reliability/test_idle_streams.py asserts on them, and `main`
 reports writes/s with idle streams as a ratio of writes/s without, measured in the same
 run (no absolute timing is asserted anywhere):
 
@@ -39,7 +39,7 @@ from interlude_client.errors import InterludeError
 from interlude_client.streams import astream_events
 from interlude_grpc.mef.lso.interlude.v1 import events_pb2, events_pb2_grpc, ordering_pb2_grpc
 from interlude_server.events import tokens
-from tests.e2e.crash import connectivity_request
+from tests.support.crash import connectivity_request
 
 ALPHA = (("x-interlude-buyer", "sp-alpha"),)
 BETA = (("x-interlude-buyer", "sp-beta"),)

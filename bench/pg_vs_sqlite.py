@@ -21,7 +21,7 @@ from bench import unary
 from bench.harness import ServerProcess, write_results
 from bench.load import LoadResult, Metadata, python_load
 from interlude_grpc.mef.lso.interlude.v1 import ordering_pb2
-from tests.pg_cluster import provide
+from tests.support.pg_cluster import provide
 
 
 def _requests(uni: unary.Uni) -> list[tuple[bytes, Metadata]]:

@@ -63,7 +63,7 @@ class ClosedLoop:
 def start_server(workdir: Path) -> tuple[subprocess.Popen[bytes], str, str]:
     ready = workdir / "ready"
     command = [
-        sys.executable, "-m", "interlude_server.main", "--grpc-listen", "127.0.0.1:0",
+        sys.executable, "-m", "interlude_server.runtime.main", "--grpc-listen", "127.0.0.1:0",
         "--rest-listen", "127.0.0.1:0", "--db", f"sqlite:///{workdir / 'bench.db'}", "--seed", "demo",
         "--ready-file", str(ready), "--log-format", "json",
     ]  # fmt: skip

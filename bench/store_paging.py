@@ -36,9 +36,10 @@ from google.protobuf import timestamp_pb2
 
 from bench.harness import RESULTS as HARNESS_RESULTS
 from interlude_grpc.mef.lso.interlude.v1 import common_pb2, inventory_pb2
-from interlude_server.store.base import PageRequest, ServiceQuery
-from interlude_server.store.sqlite import SqliteStore
-from interlude_server.store.sqlite_tx import SqliteTx
+from interlude_server.store.interface.paging import PageRequest
+from interlude_server.store.interface.store import ServiceQuery
+from interlude_server.store.sql.tx import SqliteTx
+from interlude_server.store.sqlite.store import SqliteStore
 
 BUYER = "buyer-bench"
 SIZES = (1_000, 100_000)

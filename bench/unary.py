@@ -37,8 +37,8 @@ from bench.store_paging import BUYER as INVENTORY_BUYER
 from bench.store_paging import build, make_service
 from interlude_grpc.mef.lso.interlude.v1 import events_pb2, inventory_pb2, ordering_pb2
 from interlude_server.domain import audit
-from interlude_server.store.sqlite import SqliteStore
-from interlude_server.store.sqlite_tx import SqliteTx
+from interlude_server.store.sql.tx import SqliteTx
+from interlude_server.store.sqlite.store import SqliteStore
 
 GET_SERVICE = "/mef.lso.interlude.v1.ServiceInventoryService/GetService"
 CREATE_ORDER = "/mef.lso.interlude.v1.ServiceOrderingService/CreateServiceOrder"

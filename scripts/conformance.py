@@ -46,7 +46,7 @@ def find_specs(spec_dir: Path) -> dict[str, Path]:
 def start_server(workdir: Path) -> tuple[subprocess.Popen[bytes], str]:
     ready = workdir / "ready"
     command = [
-        sys.executable, "-m", "interlude_server.main", "--grpc-listen", "127.0.0.1:0",
+        sys.executable, "-m", "interlude_server.runtime.main", "--grpc-listen", "127.0.0.1:0",
         "--rest-listen", "127.0.0.1:0", "--db", f"sqlite:///{workdir / 'conformance.db'}",
         "--seed", "demo", "--sim-step-delay", "0.05", "--ready-file", str(ready), "--log-format", "json",
     ]  # fmt: skip

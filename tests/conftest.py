@@ -19,9 +19,9 @@ import pytest
 from google.protobuf.descriptor import ServiceDescriptor
 
 import interlude_grpc.mef.lso.interlude.v1 as v1pkg
-from tests import server_process
-from tests.pg_cluster import PgServer, PostgresUnavailable, provide
-from tests.server_process import ServerProcess, launch
+from tests.support import server_process
+from tests.support.pg_cluster import PgServer, PostgresUnavailable, provide
+from tests.support.server_process import ServerProcess, launch
 
 DbFor = Callable[[Path], "str | None"]
 STORE_ENV = "INTERLUDE_TEST_STORE"
@@ -42,6 +42,17 @@ def contract_services() -> list[ServiceDescriptor]:
     services = _contract_services()
     assert services, "the contract declares no service"
     return services
+
+
+E2E = Path(__file__).parent / "e2e"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Everything under tests/e2e/ is `e2e`; the few tests elsewhere that start a server say
+    so themselves (`pytestmark = pytest.mark.e2e`)."""
+    for item in items:
+        if item.path.is_relative_to(E2E):
+            item.add_marker(pytest.mark.e2e)
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -94,7 +105,7 @@ def every_server_on_postgresql(request: pytest.FixtureRequest) -> Iterator[None]
 
 @pytest.fixture(scope="session")
 def pg_server() -> Iterator[PgServer]:
-    """A real PostgreSQL server for the whole session (tests/pg_cluster.py); fails, never skips,
+    """A real PostgreSQL server for the whole session (tests/support/pg_cluster.py); fails, never skips,
     when none can be provided."""
     try:
         running = provide()

@@ -13,11 +13,11 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit, urlunsplit
 
+from interlude_server.auth.callbacks import CallbackPolicy
 from interlude_server.auth.settings import SecuritySettings, add_security_arguments, settings_from_args
 from interlude_server.core import versions
 from interlude_server.core.text import is_decimal
 from interlude_server.limits import Limits, add_limit_arguments, limits_from_args
-from interlude_server.rest.hub import CallbackPolicy
 
 LogFormat = Literal["json", "console"]
 

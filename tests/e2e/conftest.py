@@ -14,8 +14,8 @@ import grpc
 import pytest
 
 from tests.conftest import DbFor
-from tests.e2e.helpers import Stubs
-from tests.server_process import ServerProcess, launch
+from tests.support.helpers import Stubs
+from tests.support.server_process import ServerProcess, launch
 
 FAULTS = {
     "faults": [{"externalId": "FAIL-*", "reason": "simulated: the Partner's NE rejected the change"}],

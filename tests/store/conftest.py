@@ -12,9 +12,9 @@ import psycopg
 import pytest
 import pytest_asyncio
 
-from interlude_server.store.pg import PgStore
-from interlude_server.store.sqlite import SqliteStore
-from tests.pg_cluster import PgServer
+from interlude_server.store.postgres.store import PgStore
+from interlude_server.store.sqlite.store import SqliteStore
+from tests.support.pg_cluster import PgServer
 
 STORE_KINDS = ("sqlite", "postgresql")
 

@@ -10,8 +10,8 @@ import asyncio
 import sys
 from pathlib import Path
 
-from interlude_server.store.sqlite import SqliteStore
-from interlude_server.store.sqlite_tx import SqliteTx
+from interlude_server.store.sql.tx import SqliteTx
+from interlude_server.store.sqlite.store import SqliteStore
 from tests.store.builders import service
 
 WORKERS = 16

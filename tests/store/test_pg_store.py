@@ -16,17 +16,18 @@ import psycopg
 import pytest
 
 from interlude_grpc.mef.lso.interlude.v1 import events_pb2, inventory_pb2
-from interlude_server.domain.errors import StorageUnavailable
-from interlude_server.store.base import IdempotencyRecord, PageRequest, ServiceQuery
-from interlude_server.store.pg import PgStore
-from interlude_server.store.pg_notify import listen_for_events
-from interlude_server.store.pg_schema import translate
-from interlude_server.store.sqlite import SqliteStore
-from interlude_server.store.sqlite_schema import MIGRATIONS, SCHEMA_VERSION, SchemaVersionError
-from interlude_server.store.sqlite_tx import SqliteTx
-from tests.pg_cluster import PgServer
+from interlude_server.core.errors import StorageUnavailable
+from interlude_server.store.interface.paging import PageRequest
+from interlude_server.store.interface.store import IdempotencyRecord, ServiceQuery
+from interlude_server.store.postgres.notify import listen_for_events
+from interlude_server.store.postgres.schema import translate
+from interlude_server.store.postgres.store import PgStore
+from interlude_server.store.sql.schema import MIGRATIONS, SCHEMA_VERSION, SchemaVersionError
+from interlude_server.store.sql.tx import SqliteTx
+from interlude_server.store.sqlite.store import SqliteStore
 from tests.store.builders import BUYER, OTHER_BUYER, putter, service
 from tests.store.test_sqlite_hub import SUB
+from tests.support.pg_cluster import PgServer
 
 
 def _event(event_id: str) -> events_pb2.Event:

@@ -6,9 +6,9 @@ import asyncio
 
 import pytest
 
-from interlude_server.domain import deadlines
-from interlude_server.domain.errors import DeadlineExceeded
-from interlude_server.store.sqlite import SqliteStore
+from interlude_server.core import deadlines
+from interlude_server.core.errors import DeadlineExceeded
+from interlude_server.store.sqlite.store import SqliteStore
 from tests.store.builders import BUYER, putter, service
 from tests.store.test_sqlite_writes import hold_writer
 

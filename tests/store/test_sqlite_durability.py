@@ -10,10 +10,10 @@ import sys
 import time
 from pathlib import Path
 
-from interlude_server.store.sqlite import SqliteStore
+from interlude_server.store.sqlite.store import SqliteStore
 from tests.store.builders import BUYER
+from tests.support.paths import REPO
 
-REPO = Path(__file__).resolve().parents[2]
 ACKS_BEFORE_KILL = 400
 TIMEOUT_S = 30.0
 

@@ -8,9 +8,10 @@ import pytest
 import pytest_asyncio
 
 from interlude_grpc.mef.lso.interlude.v1 import common_pb2, inventory_pb2, ordering_pb2
-from interlude_server.store.base import PageRequest, ServiceQuery
-from interlude_server.store.sqlite import SqliteStore
-from interlude_server.store.sqlite_tx import SqliteTx
+from interlude_server.store.interface.paging import PageRequest
+from interlude_server.store.interface.store import ServiceQuery
+from interlude_server.store.sql.tx import SqliteTx
+from interlude_server.store.sqlite.store import SqliteStore
 from tests.store.builders import BUYER, IPVC, OTHER_BUYER, OVC, UNI, order, service, ts
 
 ACTIVE = common_pb2.SERVICE_STATE_ACTIVE

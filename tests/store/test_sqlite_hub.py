@@ -8,9 +8,9 @@ from collections.abc import Callable
 from google.protobuf import timestamp_pb2
 
 from interlude_grpc.mef.lso.interlude.v1 import events_pb2
-from interlude_server.store.base import HubSubscription
-from interlude_server.store.sqlite import SqliteStore
-from interlude_server.store.sqlite_tx import SqliteTx
+from interlude_server.store.interface.store import HubSubscription
+from interlude_server.store.sql.tx import SqliteTx
+from interlude_server.store.sqlite.store import SqliteStore
 
 SUB = HubSubscription(
     id="hub-1",

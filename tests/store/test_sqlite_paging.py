@@ -8,10 +8,11 @@ from typing import Any
 import pytest
 
 from interlude_grpc.mef.lso.interlude.v1 import common_pb2, inventory_pb2
-from interlude_server.store.base import PageRequest, ServiceQuery
-from interlude_server.store.sqlite import SqliteStore
-from interlude_server.store.sqlite_keys import field_key, timestamp_key
-from interlude_server.store.sqlite_tx import SqliteTx
+from interlude_server.core.keys import field_key, timestamp_key
+from interlude_server.store.interface.paging import PageRequest
+from interlude_server.store.interface.store import ServiceQuery
+from interlude_server.store.sql.tx import SqliteTx
+from interlude_server.store.sqlite.store import SqliteStore
 from tests.store.builders import BUYER, OTHER_BUYER, OVC, UNI, putter, service, ts
 from tests.store.conftest import query
 

@@ -17,10 +17,10 @@ from interlude_grpc.mef.lso.interlude.v1 import events_pb2
 from interlude_server.cluster.follower import LogFollower
 from interlude_server.cluster.leases import LeaseKeeper
 from interlude_server.events.hub import EventHub, MeasurementHub
-from interlude_server.store.pg import PgStore
-from interlude_server.store.sqlite import SqliteStore
-from interlude_server.store.sqlite_schema import configure_writer
-from interlude_server.store.sqlite_tx import SqliteTx
+from interlude_server.store.postgres.store import PgStore
+from interlude_server.store.sql.schema import configure_writer
+from interlude_server.store.sql.tx import SqliteTx
+from interlude_server.store.sqlite.store import SqliteStore
 from tests.store.builders import BUYER, OTHER_BUYER, ts
 
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from interlude_server.store.sqlite import _storage_failure
-from interlude_server.store.sqlite_schema import is_read_only_error, refuses_writes
+from interlude_server.store.sql.schema import is_read_only_error, refuses_writes
+from interlude_server.store.sqlite.store import _storage_failure
 
 
 @pytest.fixture

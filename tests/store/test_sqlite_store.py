@@ -16,11 +16,12 @@ from interlude_grpc.mef.lso.interlude.v1 import (
     inventory_pb2,
     ordering_pb2,
 )
-from interlude_server.store.base import IdempotencyRecord, PageRequest, ServiceQuery
-from interlude_server.store.sqlite import SchemaVersionError, SqliteStore
-from interlude_server.store.sqlite_keys import timestamp_key
-from interlude_server.store.sqlite_schema import MIGRATIONS, SCHEMA_VERSION
-from interlude_server.store.sqlite_tx import SqliteTx
+from interlude_server.core.keys import timestamp_key
+from interlude_server.store.interface.paging import PageRequest
+from interlude_server.store.interface.store import IdempotencyRecord, ServiceQuery
+from interlude_server.store.sql.schema import MIGRATIONS, SCHEMA_VERSION
+from interlude_server.store.sql.tx import SqliteTx
+from interlude_server.store.sqlite.store import SchemaVersionError, SqliteStore
 from tests.store.builders import BUYER, OTHER_BUYER, OVC, UNI, order, service, ts
 
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from interlude_grpc.mef.lso.interlude.v1 import common_pb2, service_test_pb2
-from interlude_server.store.base import PageRequest, TestRun
-from interlude_server.store.sqlite import SqliteStore
-from interlude_server.store.sqlite_tx import SqliteTx
+from interlude_server.store.interface.paging import PageRequest
+from interlude_server.store.interface.sft import SftRun
+from interlude_server.store.sql.tx import SqliteTx
+from interlude_server.store.sqlite.store import SqliteStore
 from tests.store.builders import BUYER, OTHER_BUYER, ts
 
 St = service_test_pb2
@@ -55,7 +56,7 @@ async def test_jobs_list_newest_first_filtered_and_paged_per_buyer(store: Sqlite
 
 async def test_stream_items_are_read_in_commit_order_after_a_position(store: SqliteStore) -> None:
     def put(tx: SqliteTx) -> list[int]:
-        tx.put_test_run(BUYER, "j1", TestRun(1, 0, ts(5), "r1"))
+        tx.put_test_run(BUYER, "j1", SftRun(1, 0, ts(5), "r1"))
         seqs = []
         for n in range(1, 6):
             item = St.StreamTestResultsResponse(
@@ -63,8 +64,8 @@ async def test_stream_items_are_read_in_commit_order_after_a_position(store: Sql
             )
             seqs.append(tx.append_test_item(BUYER, "j1", 1, item))
         tx.append_test_item(BUYER, "j2", 1, St.StreamTestResultsResponse(summary=St.TestSummary()))
-        assert [m.sequence_number for m in tx.test_measurements(BUYER, "j1", 1)] == [1, 2, 3, 4, 5]
-        assert tx.get_test_run(BUYER, "j1") == TestRun(1, 0, ts(5), "r1")
+        assert [m.sequence_number for m in tx.sft_measurements(BUYER, "j1", 1)] == [1, 2, 3, 4, 5]
+        assert tx.get_test_run(BUYER, "j1") == SftRun(1, 0, ts(5), "r1")
         return seqs
 
     seqs = await store.write(put)

@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from interlude_server.store.base import PageRequest, ServiceQuery
-from interlude_server.store.sqlite import SqliteStore
-from interlude_server.store.sqlite_tx import SqliteTx
+from interlude_server.store.interface.paging import PageRequest
+from interlude_server.store.interface.store import ServiceQuery
+from interlude_server.store.sql.tx import SqliteTx
+from interlude_server.store.sqlite.store import SqliteStore
 from tests.store.builders import BUYER, putter, service
 
 

@@ -13,11 +13,11 @@ from typing import Any, TypeAlias
 import grpc
 
 from interlude_grpc.mef.lso.interlude.v1 import catalog_pb2, catalog_pb2_grpc
+from interlude_server.api.binding import ServiceBinding
 from interlude_server.api.paging import PageParams, fingerprint, page_params
 from interlude_server.api.principal import BuyerResolver
-from interlude_server.app import ServiceBinding
-from interlude_server.domain.errors import InvalidArgument, NotFound, Violation
-from interlude_server.store.base import Store
+from interlude_server.core.errors import InvalidArgument, NotFound, Violation
+from interlude_server.store.interface.store import Store
 
 Context: TypeAlias = grpc.aio.ServicerContext[Any, Any]
 

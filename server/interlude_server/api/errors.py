@@ -19,7 +19,7 @@ from google.rpc import error_details_pb2, status_pb2  # type: ignore[import-unty
 from grpc_status import rpc_status
 
 from interlude_grpc.mef.lso.interlude.v1 import common_pb2
-from interlude_server.domain.errors import (
+from interlude_server.core.errors import (
     DeadlineExceeded,
     DomainError,
     EtagMismatch,

@@ -23,16 +23,16 @@ from google.protobuf import timestamp_pb2
 
 from interlude_grpc.mef.lso.interlude.v1 import common_pb2, events_pb2
 from interlude_server.api import streaming
+from interlude_server.api.binding import ServiceBinding
 from interlude_server.api.principal import BuyerResolver
 from interlude_server.api.wire import field_key, passthrough_handler, spliced
-from interlude_server.app import ServiceBinding
-from interlude_server.domain import clock
-from interlude_server.domain.errors import ResumeTokenExpired
+from interlude_server.core import clock
+from interlude_server.core.errors import ResumeTokenExpired
 from interlude_server.events import tokens
 from interlude_server.events.filters import matcher, selects_all
 from interlude_server.events.hub import EventHub, Matcher
 from interlude_server.events.streaming import Envelope, SharedWire, replay_then_follow
-from interlude_server.store.base import EventLogState, Store
+from interlude_server.store.interface.store import EventLogState, Store
 
 Context = grpc.aio.ServicerContext[Any, Any]
 Response = events_pb2.StreamEventsResponse

@@ -6,7 +6,7 @@ from google.protobuf import field_mask_pb2
 from google.protobuf.descriptor import Descriptor
 
 from interlude_grpc.mef.lso.interlude.v1 import common_pb2
-from interlude_server.domain.errors import Errors, InvalidArgument, Violation
+from interlude_server.core.errors import Errors, InvalidArgument, Violation
 
 
 def check_range(errors: Errors, where: str, value: common_pb2.TimeRange) -> None:

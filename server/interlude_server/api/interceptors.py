@@ -26,8 +26,8 @@ from interlude_server.api import errors, wellformed
 from interlude_server.api.overload import LoadLimiter, Overloaded
 from interlude_server.api.principal import BUYER_METADATA, AuthGate, Metadata, metadata_value
 from interlude_server.auth.principal import Principal, acting_as, within_validity
-from interlude_server.domain import deadlines
-from interlude_server.domain.errors import DomainError
+from interlude_server.core import deadlines
+from interlude_server.core.errors import DomainError
 
 if TYPE_CHECKING:
     Context: TypeAlias = grpc.aio.ServicerContext[Any, Any]

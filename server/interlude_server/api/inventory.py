@@ -9,10 +9,10 @@ from google.protobuf import field_mask_pb2
 
 from interlude_grpc.mef.lso.interlude.v1 import inventory_pb2, inventory_pb2_grpc
 from interlude_server.api import filters, paging
+from interlude_server.api.binding import ServiceBinding
 from interlude_server.api.principal import BuyerResolver
-from interlude_server.app import ServiceBinding
-from interlude_server.domain.errors import Errors, InvalidArgument, NotFound, Violation
-from interlude_server.store.base import ServiceQuery, Store
+from interlude_server.core.errors import Errors, InvalidArgument, NotFound, Violation
+from interlude_server.store.interface.store import ServiceQuery, Store
 
 Context = grpc.aio.ServicerContext[Any, Any]
 ORDER_BY = ("", "id", "service_date", "service_date desc", "update_time", "update_time desc")

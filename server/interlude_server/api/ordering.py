@@ -9,15 +9,17 @@ import grpc
 
 from interlude_grpc.mef.lso.interlude.v1 import ordering_pb2, ordering_pb2_grpc
 from interlude_server.api import filters, paging
+from interlude_server.api.binding import ServiceBinding
 from interlude_server.api.principal import BuyerResolver
-from interlude_server.app import ServiceBinding
-from interlude_server.domain import changes, clock, fulfilment, idempotency
-from interlude_server.domain.errors import Errors, InvalidArgument, NotFound, Violation
-from interlude_server.domain.lookup import Lookup
-from interlude_server.domain.orders import FieldNames, prepare_order
+from interlude_server.core import clock
+from interlude_server.core.errors import Errors, InvalidArgument, NotFound, Violation
+from interlude_server.domain import idempotency
+from interlude_server.domain.ordering import changes, fulfilment
+from interlude_server.domain.ordering.lookup import Lookup
+from interlude_server.domain.ordering.orders import FieldNames, prepare_order
 from interlude_server.domain.states import ORDER
-from interlude_server.partner.processor import OrderProcessor
-from interlude_server.store.base import Store, Tx
+from interlude_server.partner.ordering.processor import OrderProcessor
+from interlude_server.store.interface.store import Store, Tx
 
 Context = grpc.aio.ServicerContext[Any, Any]
 R = TypeVar(

@@ -19,8 +19,8 @@ from typing import Any, TypeVar
 from google.protobuf.message import Message
 
 from interlude_server.api import filters
-from interlude_server.domain.errors import Errors, InvalidArgument, Violation
-from interlude_server.store.base import Page, PageRequest
+from interlude_server.core.errors import Errors, InvalidArgument, Violation
+from interlude_server.store.interface.paging import Page, PageRequest
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 1000

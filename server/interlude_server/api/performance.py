@@ -16,18 +16,21 @@ from google.protobuf.message import Message
 
 from interlude_grpc.mef.lso.interlude.v1 import common_pb2, performance_pb2
 from interlude_server.api import errors, paging
+from interlude_server.api.binding import ServiceBinding
 from interlude_server.api.performance_stream import MeasurementStreamer
 from interlude_server.api.principal import BuyerResolver
 from interlude_server.api.wire import passthrough_handler
-from interlude_server.app import ServiceBinding
-from interlude_server.domain import clock, idempotency, pm_jobs, pm_profiles
-from interlude_server.domain.errors import InvalidArgument, NotFound, Violation
-from interlude_server.domain.pm_model import subject_ids
-from interlude_server.domain.pm_states import JOB
-from interlude_server.domain.pm_validate import check_modification
+from interlude_server.core import clock
+from interlude_server.core.errors import InvalidArgument, NotFound, Violation
+from interlude_server.domain import idempotency
+from interlude_server.domain.performance import jobs as pm_jobs
+from interlude_server.domain.performance import profiles as pm_profiles
+from interlude_server.domain.performance.model import subject_ids
+from interlude_server.domain.performance.states import JOB
+from interlude_server.domain.performance.validate import check_modification
 from interlude_server.events.hub import MeasurementHub
-from interlude_server.partner.pm_engine import PmEngine
-from interlude_server.store.base import Store, Tx
+from interlude_server.partner.performance.engine import PmEngine
+from interlude_server.store.interface.store import Store, Tx
 
 Pm = performance_pb2
 Context = grpc.aio.ServicerContext[Any, Any]

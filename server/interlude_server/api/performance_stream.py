@@ -15,14 +15,14 @@ from interlude_grpc.mef.lso.interlude.v1 import common_pb2, performance_pb2
 from interlude_server.api import filters
 from interlude_server.api.streaming import heartbeat_seconds, observed
 from interlude_server.api.wire import field_key, spliced
-from interlude_server.domain import clock
-from interlude_server.domain.errors import Errors, NotFound
+from interlude_server.core import clock
+from interlude_server.core.errors import Errors, NotFound
+from interlude_server.core.keys import timestamp_key
 from interlude_server.events import tokens
 from interlude_server.events.hub import MeasurementHub, unkept
 from interlude_server.events.streaming import Envelope, SharedWire, replay_then_follow
-from interlude_server.store.base import Store
-from interlude_server.store.pm_base import MeasurementBatch, MeasurementRange
-from interlude_server.store.sqlite_keys import timestamp_key
+from interlude_server.store.interface.performance import MeasurementBatch, MeasurementRange
+from interlude_server.store.interface.store import Store
 
 Pm = performance_pb2
 Response = Pm.StreamPerformanceDataResponse

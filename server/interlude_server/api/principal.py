@@ -23,7 +23,7 @@ from interlude_server.auth.principal import (
     bearer_token,
     current_principal,
 )
-from interlude_server.domain.errors import Unauthenticated
+from interlude_server.core.errors import Unauthenticated
 
 BUYER_METADATA = "x-interlude-buyer"
 AUTHORIZATION_METADATA = "authorization"

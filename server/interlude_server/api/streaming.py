@@ -10,8 +10,8 @@ from typing import Any, TypeVar
 import structlog
 
 from interlude_grpc.mef.lso.interlude.v1 import common_pb2
-from interlude_server.domain import clock
-from interlude_server.domain.errors import DomainError, InvalidArgument, Violation
+from interlude_server.core import clock
+from interlude_server.core.errors import DomainError, InvalidArgument, Violation
 from interlude_server.events import tokens
 from interlude_server.events.hub import Hub
 

@@ -1,7 +1,7 @@
 """Requests the protobuf runtime accepts but the server cannot use, refused before any handler.
 
 Two kinds of bad input get past grpc into a handler, and ended as INTERNAL or UNKNOWN before
-this check (found by tests/fuzz):
+this check (found by tests/contract/test_bad_input.py):
 - bytes that are not a serialized request at all: grpc's own deserializer error is UNKNOWN;
 - Timestamps and Durations outside the range the well-known types define (e.g. nanos -1 or
   year 10000): well-formed on the wire, but every conversion of them raises ValueError.
@@ -15,7 +15,7 @@ from typing import Any
 
 from google.protobuf.message import Message
 
-from interlude_server.domain.errors import InvalidArgument, Violation
+from interlude_server.core.errors import InvalidArgument, Violation
 
 # The ranges google/protobuf/timestamp.proto and duration.proto define.
 _MIN_TIMESTAMP_S = -62_135_596_800  # 0001-01-01T00:00:00Z

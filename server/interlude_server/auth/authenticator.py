@@ -22,7 +22,7 @@ from interlude_server.auth.certificates import CertificateMap
 from interlude_server.auth.principal import Credentials, Principal
 from interlude_server.auth.scopes import ALL_SCOPES, is_public, required_scope
 from interlude_server.auth.tokens import TokenVerifier
-from interlude_server.domain.errors import DomainError, MissingScope, Unauthenticated
+from interlude_server.core.errors import DomainError, MissingScope, Unauthenticated
 
 AuthMode = Literal["none", "token", "mtls", "token+mtls"]
 AUTH_MODES: tuple[str, ...] = get_args(AuthMode)

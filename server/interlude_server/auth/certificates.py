@@ -24,7 +24,7 @@ from cryptography import x509
 
 from interlude_server.auth.principal import PeerCertificate
 from interlude_server.auth.scopes import ALL_SCOPES
-from interlude_server.domain.errors import Unauthenticated
+from interlude_server.core.errors import Unauthenticated
 
 SAN_TYPES = ("DNS:", "URI:", "IP:", "email:")
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from interlude_server.auth.principal import Credentials, bearer_token
 from interlude_server.auth.tls import peer_certificate_of
-from interlude_server.domain.errors import MissingScope, Unauthenticated
+from interlude_server.core.errors import MissingScope, Unauthenticated
 
 AUTHORIZATION_HEADER = "authorization"
 BUYER_HEADER = "x-interlude-buyer"

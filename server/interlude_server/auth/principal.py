@@ -17,7 +17,7 @@ from typing import TypeVar
 
 from cryptography import x509
 
-from interlude_server.domain.errors import Unauthenticated
+from interlude_server.core.errors import Unauthenticated
 
 
 @dataclass(frozen=True)

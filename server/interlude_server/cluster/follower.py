@@ -13,7 +13,7 @@ hubs' own position. Because the store guarantees that sequences become
 visible gap-free in commit order (store/base.SharedStore), a follower never
 skips an item and never publishes one twice.
 
-A single process keeps the direct path (main.py): the store's commit listener
+A single process keeps the direct path (runtime/main.py): the store's commit listener
 publishes what each commit appended without reading it back.
 """
 
@@ -25,7 +25,7 @@ from collections.abc import Callable
 import structlog
 
 from interlude_server.events.hub import EventHub, MeasurementHub
-from interlude_server.store.base import Committed, SharedStore
+from interlude_server.store.interface.store import Committed, SharedStore
 
 _log = structlog.get_logger("interlude_server.cluster")
 PAGE = 1000

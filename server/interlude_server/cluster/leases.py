@@ -33,7 +33,7 @@ from typing import Protocol
 
 import structlog
 
-from interlude_server.store.base import SharedStore
+from interlude_server.store.interface.store import SharedStore
 
 _log = structlog.get_logger("interlude_server.cluster")
 

@@ -23,7 +23,7 @@ from collections.abc import Awaitable, Callable
 import structlog
 
 from interlude_grpc.mef.lso.interlude.v1 import events_pb2
-from interlude_server.store.base import Committed
+from interlude_server.store.interface.store import Committed
 
 E = events_pb2
 _log = structlog.get_logger("interlude_server.cluster")

@@ -7,7 +7,7 @@ import uuid
 from google.protobuf import timestamp_pb2
 
 from interlude_grpc.mef.lso.interlude.v1 import events_pb2, inventory_pb2, ordering_pb2
-from interlude_server.store.base import Tx
+from interlude_server.store.interface.store import Tx
 
 Ev = events_pb2
 

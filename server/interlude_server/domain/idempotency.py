@@ -8,8 +8,8 @@ from typing import Any, TypeVar
 
 from google.protobuf.message import Message
 
-from interlude_server.domain.errors import RequestIdReused
-from interlude_server.store.base import IdempotencyRecord, Store, Tx
+from interlude_server.core.errors import RequestIdReused
+from interlude_server.store.interface.store import IdempotencyRecord, Store, Tx
 
 M = TypeVar("M", bound=Message)
 

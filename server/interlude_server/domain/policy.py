@@ -16,9 +16,9 @@ from typing import Any
 from google.protobuf import json_format
 
 from interlude_grpc.mef.lso.interlude.v1 import catalog_pb2, inventory_pb2
+from interlude_server.core.errors import PolicyRule, Violation
 from interlude_server.core.text import is_decimal
 from interlude_server.domain import jsonptr
-from interlude_server.domain.errors import PolicyRule, Violation
 
 ADMIN_STATE = "/administrativeState"
 OPER_STATE = "/operationalState"

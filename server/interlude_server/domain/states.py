@@ -10,8 +10,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from interlude_grpc.mef.lso.interlude.v1 import common_pb2, ordering_pb2
-from interlude_server.domain.errors import InvalidState
-from interlude_server.domain.mef import ProtoEnum, mef_name
+from interlude_server.core.errors import InvalidState
+from interlude_server.core.mef import ProtoEnum, mef_name
 
 Ord = ordering_pb2
 Com = common_pb2

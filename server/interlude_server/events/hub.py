@@ -27,8 +27,8 @@ from dataclasses import replace
 from typing import Any, Generic, Protocol, TypeVar
 
 from interlude_grpc.mef.lso.interlude.v1 import events_pb2, performance_pb2
-from interlude_server.store.base import CommitListener, Committed
-from interlude_server.store.pm_base import MeasurementBatch
+from interlude_server.store.interface.performance import MeasurementBatch
+from interlude_server.store.interface.store import CommitListener, Committed
 
 
 class Sequenced(Protocol):

@@ -7,8 +7,8 @@ import asyncio
 import structlog
 from google.protobuf import timestamp_pb2
 
-from interlude_server.domain import clock
-from interlude_server.store.base import Store
+from interlude_server.core import clock
+from interlude_server.store.interface.store import Store
 
 _log = structlog.get_logger("interlude_server.events")
 

@@ -18,7 +18,7 @@ from typing import Any, Generic, TypeVar
 
 from google.protobuf.message import Message
 
-from interlude_server.domain.errors import ShuttingDown, SlowConsumer
+from interlude_server.core.errors import ShuttingDown, SlowConsumer
 from interlude_server.events import tokens
 from interlude_server.events.hub import Hub, Sequenced, Subscription
 

@@ -8,7 +8,7 @@ import functools
 import json
 from dataclasses import dataclass
 
-from interlude_server.domain.errors import InvalidArgument, ResumeTokenExpired, Violation
+from interlude_server.core.errors import InvalidArgument, ResumeTokenExpired, Violation
 
 
 @dataclass(frozen=True)

@@ -6,9 +6,9 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from interlude_grpc.mef.lso.interlude.v1 import ordering_pb2, service_test_pb2
-from interlude_server.domain.fulfilment import ItemOutcome
-from interlude_server.domain.test_catalog import Resolved
-from interlude_server.domain.test_plan import Step
+from interlude_server.domain.ordering.fulfilment import ItemOutcome
+from interlude_server.domain.sft.catalog import Resolved
+from interlude_server.domain.sft.plan import Step
 
 
 class PartnerBackend(Protocol):
@@ -36,7 +36,7 @@ class StepOutcome:
     reason: str = ""
 
 
-class TestBackend(Protocol):
+class SftBackend(Protocol):
     """Carries out test steps in the Partner network.
 
     `run_step` runs step `step_index` of the run's plan and returns its

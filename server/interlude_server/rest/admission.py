@@ -19,7 +19,7 @@ from aiohttp import web
 from interlude_server.api.principal import AUTHORIZATION_METADATA, BUYER_METADATA
 from interlude_server.auth.authenticator import Authenticator
 from interlude_server.auth.http import http_credentials
-from interlude_server.domain.errors import Unauthenticated
+from interlude_server.core.errors import Unauthenticated
 from interlude_server.rest.backend import Caller, Metadata
 from interlude_server.rest.operations import rest_operation
 

@@ -28,11 +28,11 @@ from interlude_grpc.mef.lso.interlude.v1 import (
     performance_pb2_grpc,
     service_test_pb2_grpc,
 )
+from interlude_server.api.binding import ServiceBinding
 from interlude_server.api.errors import rich_status, status_for
 from interlude_server.api.principal import BUYER_METADATA
-from interlude_server.app import ServiceBinding
 from interlude_server.auth.principal import Principal, acting_as
-from interlude_server.domain.errors import DomainError, Unauthenticated
+from interlude_server.core.errors import DomainError, Unauthenticated
 
 PACKAGE = "mef.lso.interlude.v1."
 _DETAILS_KEY = "grpc-status-details-bin"

@@ -37,7 +37,7 @@ class RestCode:
     code: str
 
 
-# The single source of truth for REST errors; tests/rest checks that every ErrorReason is
+# The single source of truth for REST errors; tests/unit/rest checks that every ErrorReason is
 # here and that the README's error table says the same.
 REST_CODES: dict[int, RestCode] = {
     R.ERROR_REASON_UNSPECIFIED: RestCode(500, "internalError"),

@@ -16,7 +16,7 @@ from typing import Any
 from google.protobuf import struct_pb2, timestamp_pb2
 
 from interlude_grpc.mef.lso.interlude.v1 import common_pb2, events_pb2, inventory_pb2, ordering_pb2
-from interlude_server.domain.mef import ProtoEnum, mef_name
+from interlude_server.core.mef import ProtoEnum, mef_name
 
 INVENTORY_BASE = "/mefApi/interlude/serviceInventory/v2"
 ORDERING_BASE = "/mefApi/interlude/serviceOrderingManagement/v1"

@@ -6,7 +6,7 @@ authenticator checks: the full gRPC method the route calls, or a REST-only
 operationId of auth.scopes.REST_ONLY_SCOPES (the hub). The scope is then
 auth.scopes.required_scope(operation), the very table gRPC uses, so a REST
 call and the RPC behind it can never need different scopes. A route missing
-here is refused (fail closed); tests/rest checks that every route has an entry.
+here is refused (fail closed); tests/unit/rest checks that every route has an entry.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from types import MappingProxyType
 
 from interlude_server.auth.scopes import required_scope
 from interlude_server.rest.mapping import CATALOG_BASE, INVENTORY_BASE, ORDERING_BASE
-from interlude_server.rest.pm_mapping import PM_BASE
-from interlude_server.rest.sft_mapping import SFT_BASE
+from interlude_server.rest.performance.mapping import PM_BASE
+from interlude_server.rest.sft.mapping import SFT_BASE
 
 _V1 = "/mef.lso.interlude.v1."
 

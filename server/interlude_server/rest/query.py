@@ -16,8 +16,8 @@ from google.protobuf import timestamp_pb2
 
 from interlude_grpc.mef.lso.interlude.v1 import inventory_pb2, ordering_pb2
 from interlude_server.api.paging import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+from interlude_server.core.errors import InvalidArgument, Violation
 from interlude_server.core.text import is_decimal
-from interlude_server.domain.errors import InvalidArgument, Violation
 from interlude_server.rest import mapping as m
 
 Params = Mapping[str, Sequence[str]]  # each name with all its values, e.g. from MultiDict

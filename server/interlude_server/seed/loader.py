@@ -28,10 +28,11 @@ from google.protobuf import json_format, timestamp_pb2
 from google.protobuf.message import Message
 
 from interlude_grpc.mef.lso.interlude.v1 import catalog_pb2, common_pb2, inventory_pb2
+from interlude_server.core.mef import ProtoEnum, upper_name
 from interlude_server.core.text import is_decimal
 from interlude_server.domain import documents, jsonptr, policy
-from interlude_server.domain.mef import ProtoEnum, upper_name
-from interlude_server.store.base import PageRequest, Store, Tx
+from interlude_server.store.interface.paging import PageRequest
+from interlude_server.store.interface.store import Store, Tx
 
 FORMAT = "interlude-seed/v1"
 DEMO = "demo"

@@ -1,0 +1,117 @@
+"""Drives orders through their state machine after the RPC that created them returned.
+
+One task per unfinished order. Each step is one durable transaction that
+re-reads the order, so steps survive restarts: on start, every unfinished
+order of every buyer is picked up where it stood. The order a step returns
+chooses the next step, so the store is read once per order, not per step.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import structlog
+
+from interlude_grpc.mef.lso.interlude.v1 import ordering_pb2
+from interlude_server.core import clock
+from interlude_server.domain.ordering import fulfilment
+from interlude_server.domain.states import ITEM, ORDER
+from interlude_server.partner.backend import PartnerBackend
+from interlude_server.partner.workers import Resumable, Workers
+from interlude_server.store.interface.store import Store
+
+Ord = ordering_pb2
+_log = structlog.get_logger("interlude_server.partner")
+_CANCELLING = (Ord.SERVICE_ORDER_STATE_ASSESSING_CANCELLATION, Ord.SERVICE_ORDER_STATE_PENDING_CANCELLATION)
+
+
+def next_item(order: ordering_pb2.ServiceOrder) -> ordering_pb2.ServiceOrderItem | None:
+    """The next in-progress item whose same-order dependencies are final (connectivity before end points)."""
+    final = {i.id for i in order.service_order_item if i.state in ITEM.terminal}
+    for item in order.service_order_item:
+        if item.state != Ord.SERVICE_ORDER_ITEM_STATE_IN_PROGRESS:
+            continue
+        depends = {
+            r.order_item.item_id
+            for r in item.service_order_item_relationship
+            if not r.order_item.service_order_id
+        }
+        depends |= {c.item_id for c in item.coordinated_action}
+        if depends <= final | {item.id}:
+            return item
+    return None
+
+
+class OrderProcessor(Resumable):
+    """Runs one task per unfinished order; `step_delay` paces the simulated Partner's steps."""
+
+    def __init__(self, store: Store, backend: PartnerBackend, step_delay: float) -> None:
+        self.store = store
+        self.backend = backend
+        self.step_delay = step_delay
+        self._workers = Workers("order", max(step_delay, 1.0))
+
+    async def start(self) -> int:
+        """Resume every unfinished order; returns how many."""
+        orders = await self.store.unfinished_orders()
+        for order in orders:
+            self.submit(order.buyer_id, order.id)
+        return len(orders)
+
+    def submit(self, buyer_id: str, order_id: str) -> None:
+        """Make sure the order is being processed (a no-op if it already is)."""
+        log = _log.bind(order_id=order_id, buyer=buyer_id)
+        order: ordering_pb2.ServiceOrder | None = None  # as the last step left it; None: read it
+
+        async def step() -> bool:
+            nonlocal order
+            current = order if order is not None else await self.store.get_order(buyer_id, order_id)
+            order = None  # a step that raises is retried from a fresh read
+            order = await self._step(buyer_id, order_id, current)
+            return order is not None
+
+        self._workers.submit(order_id, step, log)
+
+    async def stop(self) -> None:
+        await self._workers.stop()
+
+    async def _step(
+        self, buyer_id: str, order_id: str, order: ordering_pb2.ServiceOrder | None
+    ) -> ordering_pb2.ServiceOrder | None:
+        """Advance the order by one step from `order`, as last read or written; the order as the
+        step left it, or None once there is nothing left to do.
+
+        `order` only chooses the step: each step re-reads the order in its transaction and
+        acts only if it still applies (a cancellation may have come in meanwhile), so no
+        separate read is needed between steps. The item that completes the last one also
+        finishes the order, in the same transaction.
+        """
+        if order is None or order.state in ORDER.terminal:
+            return None
+        if order.state in _CANCELLING:
+            await asyncio.sleep(self.step_delay)
+            return await self.store.write(
+                lambda tx: fulfilment.advance_cancellation(tx, buyer_id, order_id, clock.now())
+            )
+        if order.state == Ord.SERVICE_ORDER_STATE_ACKNOWLEDGED:
+            wait = order.requested_start_date.ToNanoseconds() / 1e9 - clock.now().ToNanoseconds() / 1e9
+            await asyncio.sleep(min(max(wait, 0.0), 1.0) if wait > 0 else self.step_delay)
+            if wait > 0:
+                return await self.store.get_order(buyer_id, order_id)
+            return await self.store.write(
+                lambda tx: fulfilment.start_order(tx, buyer_id, order_id, clock.now())
+            )
+        if order.state == Ord.SERVICE_ORDER_STATE_IN_PROGRESS:
+            item = next_item(order)
+            if item is None:
+                return await self.store.write(
+                    lambda tx: fulfilment.finish_order(tx, buyer_id, order_id, clock.now())
+                )
+            outcome = await self.backend.apply(buyer_id, order, item)
+            item_id = item.id
+            return await self.store.write(
+                lambda tx: fulfilment.complete_item(
+                    tx, buyer_id, order_id, item_id, outcome, clock.now(), finish=True
+                )
+            )
+        return None  # pending or held: waiting for something the simulator never does

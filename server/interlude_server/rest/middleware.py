@@ -1,0 +1,113 @@
+"""The middlewares every REST request passes, outermost first.
+
+A first one turns every failure into a MEF error body (`rest.errors.mef_error`) and logs
+one `rest.finished` per request; the next sheds a request past the server's bound on work
+in flight (api.overload: 429 with Retry-After); the last admits every request whose route
+matched (rest.admission: the caller's principal, or a 401/403 refusal) before any handler
+runs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+import uuid
+
+import grpc
+import structlog
+from aiohttp import web
+
+from interlude_grpc.mef.lso.interlude.v1 import common_pb2
+from interlude_server.api.errors import rich_status, status_for
+from interlude_server.api.overload import LoadLimiter, Overloaded
+from interlude_server.auth.http import http_refusal
+from interlude_server.core.errors import DomainError, MissingScope, Unauthenticated
+from interlude_server.rest.admission import Admission
+from interlude_server.rest.backend import RpcFailure
+from interlude_server.rest.common import BODY_ROOT, CALLER, Handler, error_response
+from interlude_server.rest.errors import MefError, mef_error
+
+_log = structlog.get_logger("interlude_server.rest")
+ADMISSION = web.AppKey("admission", Admission)
+LIMITER = web.AppKey("limiter", LoadLimiter)
+
+
+def _failure(exc: BaseException, request: web.Request) -> MefError | None:
+    root = request.get(BODY_ROOT, "")
+    if isinstance(exc, Unauthenticated | MissingScope):
+        # MEF 401 missingCredentials/invalidCredentials or 403 accessDenied, with the
+        # RFC 6750 challenge; the body is the one the gRPC status maps to.
+        challenge = tuple(http_refusal(exc).headers.items())
+        return dataclasses.replace(mef_error(status_for(exc)), headers=challenge)
+    if isinstance(exc, RpcFailure | Overloaded):
+        return mef_error(exc.status, root)
+    if isinstance(exc, DomainError):
+        return mef_error(status_for(exc), root)
+    if isinstance(exc, web.HTTPNotFound):
+        status = rich_status(
+            grpc.StatusCode.NOT_FOUND,
+            common_pb2.ERROR_REASON_PATH_NOT_FOUND,
+            f"no resource at {request.path}",
+        )
+        return mef_error(status)
+    if isinstance(exc, web.HTTPMethodNotAllowed):
+        allowed = ", ".join(sorted(exc.allowed_methods))
+        message = f"{request.method} is not an operation on {request.path}; allowed: {allowed}"
+        status = rich_status(
+            grpc.StatusCode.UNIMPLEMENTED, common_pb2.ERROR_REASON_METHOD_NOT_ALLOWED, message
+        )
+        return dataclasses.replace(mef_error(status), headers=(("Allow", allowed),))
+    return None
+
+
+@web.middleware
+async def errors_and_logging(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Turn every failure into a MEF error body; log one `rest.finished` event per request."""
+    started = time.perf_counter()
+    reason = ""
+    try:
+        response = await handler(request)
+    except Exception as exc:
+        err = _failure(exc, request)
+        if err is None:
+            incident = uuid.uuid4().hex
+            _log.error("rest.fault", incident=incident, path=request.path, exc_info=exc)
+            err = mef_error(
+                rich_status(
+                    grpc.StatusCode.INTERNAL,
+                    common_pb2.ERROR_REASON_INTERNAL,
+                    f"internal error (incident {incident})",
+                )
+            )
+        reason = err.reason
+        response = error_response(err)
+    _log.info(
+        "rest.finished",
+        method=request.method,
+        path=request.path,
+        status=response.status,
+        reason=reason,
+        buyer=request[CALLER].buyer if CALLER in request else "",
+        duration_ms=round((time.perf_counter() - started) * 1000, 3),
+    )
+    return response
+
+
+@web.middleware
+async def limited(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Refuse the request at once (429 OVERLOADED, Retry-After) when the server is at its bound
+    of calls in flight; gRPC and REST share the bound (api.overload)."""
+    limiter = request.app.get(LIMITER)
+    if limiter is None:
+        return await handler(request)
+    with limiter.admitted():
+        return await handler(request)
+
+
+@web.middleware
+async def admitted(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Admit the request for its route's operation before the handler runs; a path or method
+    that matches no route goes on to its 404/405 (nothing is served, so nothing is checked)."""
+    if request.match_info.http_exception is None:
+        request[CALLER] = request.app[ADMISSION](request)
+    return await handler(request)

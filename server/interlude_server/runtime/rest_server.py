@@ -1,0 +1,90 @@
+"""Run a REST application on a listen address (port 0 picks a free port), over HTTPS when
+TLS files are given (the same --tls-* files as gRPC; with --tls-client-ca, mTLS)."""
+
+from __future__ import annotations
+
+import ssl
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from interlude_server.api.binding import ServiceBinding
+from interlude_server.api.overload import LoadLimiter
+from interlude_server.auth.authenticator import Authenticator
+from interlude_server.auth.tls import server_ssl_context
+from interlude_server.config import Config, Listen
+from interlude_server.rest.admission import Admit
+from interlude_server.rest.app import build_app
+from interlude_server.rest.backend import InProcessBackend
+from interlude_server.rest.hub.delivery import Dispatcher
+from interlude_server.rest.hub.subscriptions import HubApi
+from interlude_server.store.interface.store import Store
+
+
+@dataclass(frozen=True)
+class RestServer:
+    runner: web.AppRunner
+    listen: Listen  # with the port actually bound
+
+    async def stop(self) -> None:
+        await self.runner.cleanup()
+
+
+async def start_rest(
+    listen: Listen,
+    app: web.Application,
+    shutdown_timeout: float = 5.0,
+    ssl_context: ssl.SSLContext | None = None,
+    reuse_port: bool = False,
+) -> RestServer:
+    """Bind and serve `app`; raises OSError if the address cannot be bound. `reuse_port`: the
+    processes of `--workers N` share the port (SO_REUSEPORT); otherwise a port in use fails."""
+    runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=shutdown_timeout)
+    await runner.setup()
+    site = web.TCPSite(runner, listen.host, listen.port, reuse_port=reuse_port, ssl_context=ssl_context)
+    try:
+        await site.start()
+    except BaseException:
+        await runner.cleanup()
+        raise
+    port = int(runner.addresses[0][1])
+    return RestServer(runner, Listen(listen.host, port))
+
+
+@dataclass(frozen=True)
+class InProcessRest:
+    """The REST adapter inside interlude-server: its HTTP server and hub delivery."""
+
+    server: RestServer
+    dispatcher: Dispatcher
+
+    async def stop(self, grace: float) -> None:
+        """Stop taking requests, then let deliveries in flight finish and record their cursors."""
+        await self.server.stop()
+        await self.dispatcher.close(grace)
+
+
+async def start_in_process(
+    config: Config,
+    store: Store,
+    dispatcher: Dispatcher,
+    bindings: Sequence[ServiceBinding],
+    authenticator: Authenticator,
+    limiter: LoadLimiter | None = None,
+) -> InProcessRest:
+    """Serve REST on `config.rest_listen` over the servicers of `bindings`, admitting each request
+    with the gRPC server's `authenticator` and shedding past the gRPC server's `limiter`, and
+    resume hub delivery. Raises OSError (bind, TLS files)."""
+    assert config.rest_listen is not None
+    security = config.security
+    hub = HubApi(store, dispatcher, dispatcher.settings.callbacks)
+    app = build_app(
+        InProcessBackend(bindings), hub, Admit(authenticator), security.max_message_bytes, limiter
+    )
+    tls = server_ssl_context(security.tls) if security.tls is not None else None
+    server = await start_rest(
+        config.rest_listen, app, ssl_context=tls, reuse_port=config.worker_index is not None
+    )
+    await dispatcher.open()
+    return InProcessRest(server, dispatcher)

@@ -1,0 +1,186 @@
+"""The reads every SQL store shares (SQLite and PostgreSQL run the same queries).
+
+Mixed into SqliteStore and PgStore, whose `_read` runs a function on a reader
+connection in one read transaction (a page and its total agree); `_dialect`
+holds the few differences between the engines (store/sql/dialect.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TypeVar
+
+from google.protobuf import timestamp_pb2
+
+from interlude_grpc.mef.lso.interlude.v1 import (
+    catalog_pb2,
+    events_pb2,
+    inventory_pb2,
+    ordering_pb2,
+)
+from interlude_server.core.keys import key_timestamp, timestamp_key
+from interlude_server.store.interface.paging import Page, PageRequest
+from interlude_server.store.interface.store import EventLogState, HubSubscription, ServiceQuery
+from interlude_server.store.sql import queries as q
+from interlude_server.store.sql.dialect import EVENT_LOG, Conn
+from interlude_server.store.sql.hub import SELECT_HUB, hub_from_row
+from interlude_server.store.sql.performance.store import SqlitePmReads
+from interlude_server.store.sql.schema import TERMINAL_ORDER_STATES
+from interlude_server.store.sql.sft.store import SftReadsMixin
+
+T = TypeVar("T")
+_TERMINAL = ", ".join(str(s) for s in TERMINAL_ORDER_STATES)
+
+
+class StoreReads(SftReadsMixin, SqlitePmReads):
+    """Inventory, ordering, catalog, event log and hub reads over `_read`."""
+
+    # -- the event log ------------------------------------------------------
+
+    async def event_log_state(self) -> EventLogState:
+        def read(conn: Conn) -> EventLogState:
+            log_id, pruned_seq, pruned_time = conn.execute(
+                "SELECT log_id, pruned_through_seq, pruned_through_time FROM event_log WHERE id = 1"
+            ).fetchone()
+            # The highest sequence ever used, even once retention deleted it.
+            last = self._dialect.last_seq(conn, EVENT_LOG)
+            pruned_at = key_timestamp(str(pruned_time))
+            return EventLogState(str(log_id), last, int(pruned_seq), pruned_at)
+
+        return await self._read(read)
+
+    async def read_events(
+        self, buyer_id: str, after_seq: int, up_to_seq: int, limit: int
+    ) -> list[events_pb2.Event]:
+        rows = await self.read_event_bodies(buyer_id, after_seq, up_to_seq, limit)
+        return [events_pb2.Event.FromString(body) for _, body in rows]
+
+    async def read_event_bodies(
+        self, buyer_id: str, after_seq: int, up_to_seq: int, limit: int
+    ) -> list[tuple[int, bytes]]:
+        def read(conn: Conn) -> list[tuple[int, bytes]]:
+            rows = conn.execute(
+                "SELECT seq, body FROM events WHERE buyer_id = ? AND seq > ? AND seq <= ? "
+                "ORDER BY seq LIMIT ?",
+                (buyer_id, after_seq, up_to_seq, limit),
+            ).fetchall()
+            return [(int(seq), bytes(body)) for seq, body in rows]
+
+        return await self._read(read)
+
+    async def seq_before(self, time: timestamp_pb2.Timestamp) -> int:
+        key = timestamp_key(time)
+
+        def read(conn: Conn) -> int:
+            (seq,) = conn.execute(
+                "SELECT COALESCE(MAX(seq), 0) FROM events WHERE event_time < ?", (key,)
+            ).fetchone()
+            return int(seq)
+
+        return await self._read(read)
+
+    # -- hub registrations --------------------------------------------------
+
+    async def get_hub_subscription(self, buyer_id: str, sub_id: str) -> HubSubscription | None:
+        def read(conn: Conn) -> HubSubscription | None:
+            row = conn.execute(f"{SELECT_HUB} WHERE buyer_id = ? AND id = ?", (buyer_id, sub_id)).fetchone()
+            return None if row is None else hub_from_row(row)
+
+        return await self._read(read)
+
+    async def list_hub_subscriptions(self) -> list[HubSubscription]:
+        def read(conn: Conn) -> list[HubSubscription]:
+            return [hub_from_row(r) for r in conn.execute(f"{SELECT_HUB} ORDER BY created, id").fetchall()]
+
+        return await self._read(read)
+
+    async def get_service(self, buyer_id: str, service_id: str) -> inventory_pb2.Service | None:
+        return await self._by_id("services", buyer_id, service_id, inventory_pb2.Service.FromString)
+
+    async def list_services(
+        self, buyer_id: str, query: ServiceQuery, page: PageRequest
+    ) -> Page[inventory_pb2.Service]:
+        ordering = q.SERVICE_ORDERINGS.get(query.order_by)
+        if ordering is None:
+            raise ValueError(f"unknown order_by {query.order_by!r}")
+        where = q.service_where(buyer_id, query.filter)
+        parse = inventory_pb2.Service.FromString
+        return await self._counted_page(
+            "services", buyer_id, where, ordering, page, parse, q.counted(query.filter)
+        )
+
+    async def count_services(self) -> int:
+        def run(conn: Conn) -> int:
+            row = conn.execute("SELECT COALESCE(SUM(n), 0) FROM row_counts WHERE tbl = 'services'").fetchone()
+            return int(row[0])
+
+        return await self._read(run)
+
+    async def get_order(self, buyer_id: str, order_id: str) -> ordering_pb2.ServiceOrder | None:
+        return await self._by_id("orders", buyer_id, order_id, ordering_pb2.ServiceOrder.FromString)
+
+    async def list_orders(
+        self, buyer_id: str, query: ordering_pb2.ServiceOrderFilter, page: PageRequest
+    ) -> Page[ordering_pb2.ServiceOrder]:
+        where = q.order_where(buyer_id, query)
+        parse = ordering_pb2.ServiceOrder.FromString
+        return await self._counted_page(
+            "orders", buyer_id, where, q.ORDER_ORDERING, page, parse, q.counted(query)
+        )
+
+    async def _counted_page(
+        self,
+        table: str,
+        buyer_id: str,
+        where: q.Where,
+        ordering: q.Ordering,
+        page: PageRequest,
+        parse: Callable[[bytes], T],
+        counted: q.Counted | None,
+    ) -> Page[T]:
+        """A page of `table`; its total comes from row_counts when the filter is `counted`."""
+
+        def run(conn: Conn) -> Page[T]:
+            total = None if counted is None else q.counted_total(conn, table, buyer_id, counted)
+            return q.fetch_page(conn, table, where, ordering, page, parse, total, self._dialect)
+
+        return await self._read(run)
+
+    async def unfinished_orders(self) -> list[ordering_pb2.ServiceOrder]:
+        sql = f"SELECT body FROM orders WHERE state NOT IN ({_TERMINAL}) ORDER BY order_date, buyer_id, id"
+        return await self._all(sql, (), ordering_pb2.ServiceOrder.FromString)
+
+    async def list_tracking(
+        self, buyer_id: str, query: ordering_pb2.ServiceTrackingRecordFilter, page: PageRequest
+    ) -> Page[ordering_pb2.ServiceTrackingRecord]:
+        where = q.tracking_where(buyer_id, query)
+        parse = ordering_pb2.ServiceTrackingRecord.FromString
+        return await self._page_of("tracking", where, q.TRACKING_ORDERING, page, parse)
+
+    async def get_specification(self, spec_id: str) -> catalog_pb2.ServiceSpecification | None:
+        parse = catalog_pb2.ServiceSpecification.FromString
+        return await self._one("SELECT body FROM specifications WHERE id = ?", (spec_id,), parse)
+
+    async def list_specifications(
+        self, query: catalog_pb2.ServiceSpecificationFilter, page: PageRequest
+    ) -> Page[catalog_pb2.ServiceSpecification]:
+        where = q.specification_where(query)
+        parse = catalog_pb2.ServiceSpecification.FromString
+        return await self._page_of("specifications", where, q.SPECIFICATION_ORDERING, page, parse)
+
+    async def specification_for_type(self, type_urn: str) -> catalog_pb2.ServiceSpecification | None:
+        # One statement by key, so it is a point read (no reader hop, no page total): every
+        # order looks its types up.
+        sql = "SELECT body FROM specifications WHERE config_type = ? ORDER BY id LIMIT 1"
+        return await self._one(sql, (type_urn,), catalog_pb2.ServiceSpecification.FromString)
+
+    async def get_policy(self, buyer_id: str, spec_id: str) -> catalog_pb2.ServicePolicy | None:
+        sql = "SELECT body FROM policies WHERE buyer_id = ? AND spec_id = ?"
+        return await self._one(sql, (buyer_id, spec_id), catalog_pb2.ServicePolicy.FromString)
+
+    async def list_policies(
+        self, buyer_id: str, query: catalog_pb2.ServicePolicyFilter, page: PageRequest
+    ) -> Page[catalog_pb2.ServicePolicy]:
+        where = q.policy_where(buyer_id, query)
+        parse = catalog_pb2.ServicePolicy.FromString
+        return await self._page_of("policies", where, q.POLICY_ORDERING, page, parse)

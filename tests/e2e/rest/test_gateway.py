@@ -1,0 +1,74 @@
+"""Gateway mode: `interlude-rest-gateway` in front of a remote gRPC server answers what the
+in-process adapter answers (same mapping, same error table), through the generated stubs."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.rest import INV, ORD, SFT, RestClient, gateway_process
+from tests.support.server_process import ServerProcess, launch
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    running = launch(tmp_path_factory.mktemp("upstream"), "--seed", "demo", "--rest-listen", "127.0.0.1:0")
+    yield running
+    assert running.stop() == 0
+
+
+@pytest.fixture(scope="module")
+def gateway(server: ServerProcess, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RestClient]:
+    with gateway_process(tmp_path_factory.mktemp("gateway"), server.target) as url:
+        yield RestClient(url)
+
+
+def _rebased(doc: object, old: str, new: str) -> object:
+    return json.loads(json.dumps(doc).replace(old, new))
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        f"{INV}/service/alpha-uni-1",
+        f"{INV}/service/alpha-ovc-1",
+        f"{INV}/service?state=active&offset=2&limit=4",
+        f"{INV}/service/beta-uni-1",
+        f"{INV}/service?colour=red",
+        f"{ORD}/serviceOrder?limit=5",
+        f"{ORD}/serviceOrder/unknown",
+        f"{SFT}/testJob?limit=5",
+        f"{SFT}/testJob/unknown",
+        f"{SFT}/testProfile?colour=red",
+        f"{SFT}/suspendTestJob?state=accepted",
+        f"{SFT}/testResult/unknown",
+        "/mefApi/interlude/performanceMonitoring/v5/performanceProfile?limit=5",
+        "/mefApi/interlude/performanceMonitoring/v5/performanceJob/unknown",
+    ],
+)
+def test_gateway_answers_what_the_in_process_adapter_answers(
+    gateway: RestClient, server: ServerProcess, path: str
+) -> None:
+    direct = RestClient(server.rest_url).get(path)
+    through = gateway.get(path)
+    assert through.status == direct.status
+    assert through.body == _rebased(direct.body, server.rest_url, gateway.base_url)
+    for header in ("X-Total-Count", "X-Result-Count", "X-Pagination-Throttled", "X-Interlude-Reason", "ETag"):
+        assert through.headers.get(header) == direct.headers.get(header)
+
+
+def test_gateway_refuses_the_hub_and_reports_an_unreachable_upstream(
+    gateway: RestClient, tmp_path: Path
+) -> None:
+    hub = gateway.post(f"{ORD}/hub", {"callback": "http://127.0.0.1:9/x"})
+    assert (hub.status, hub.body["code"], hub.headers["X-Interlude-Reason"]) == (
+        501,
+        "notImplemented",
+        "RPC_NOT_IMPLEMENTED",
+    )
+    with gateway_process(tmp_path, "127.0.0.1:1") as url:
+        down = RestClient(url).get(f"{INV}/service/alpha-uni-1")
+    assert (down.status, down.headers["X-Interlude-Reason"]) == (503, "UPSTREAM_UNAVAILABLE")

@@ -1,0 +1,31 @@
+"""Convenience-RPC builders refuse values outside the contract instead of failing inside."""
+
+from __future__ import annotations
+
+import pytest
+from google.protobuf import json_format
+
+from interlude_grpc.mef.lso.interlude.v1 import common_pb2, inventory_pb2, ordering_pb2
+from interlude_server.core.errors import InvalidArgument
+from interlude_server.domain.ordering import changes
+
+
+@pytest.mark.parametrize("value", [common_pb2.ADMINISTRATIVE_STATE_UNSPECIFIED, 144, -3])
+def test_an_unset_or_unknown_administrative_state_is_invalid_naming_the_field(value: int) -> None:
+    # Found by the fuzz suite: an undefined enum number (144) used to end as INTERNAL.
+    request = ordering_pb2.SetAdministrativeStateRequest(service_id="svc-1")
+    request.administrative_state = value  # type: ignore[assignment]
+    with pytest.raises(InvalidArgument) as raised:
+        changes.admin_state_order(inventory_pb2.Service(id="svc-1"), request)
+    assert [v.field for v in raised.value.violations] == ["administrative_state"]
+
+
+def test_a_known_administrative_state_builds_a_modify_order() -> None:
+    request = ordering_pb2.SetAdministrativeStateRequest(
+        service_id="svc-1", administrative_state=common_pb2.ADMINISTRATIVE_STATE_LOCKED
+    )
+    order = changes.admin_state_order(inventory_pb2.Service(id="svc-1"), request)
+    attributes = json_format.MessageToDict(
+        order.service_order_item[0].service.service_configuration.attributes
+    )
+    assert attributes["administrativeState"] == {"state": "LOCKED"}
