@@ -124,3 +124,53 @@ def test_version_names_the_package_the_contract_and_the_grpc_runtime(command: st
     assert re.fullmatch(rf"{command} \d+\.\d+\.\d+\S*", lines[0])
     assert lines[1] == "contract mef.lso.interlude.v1"
     assert lines[2] == f"grpcio {grpcio_version}, protobuf {protobuf_version}"
+
+
+def test_the_built_wheel_holds_every_module_and_the_server_starts_from_it(tmp_path: Path) -> None:
+    # Built from a copy (setuptools writes build/ and *.egg-info beside the sources) and
+    # unpacked to a folder put first on the path, so the imports below come from the wheel,
+    # not from the editable checkout.
+    source = tmp_path / "src"
+    for part in ("pyproject.toml", "README.md", "interlude_grpc", "server", "clients/python"):
+        target = source / part
+        if (ROOT / part).is_dir():
+            shutil.copytree(ROOT / part, target, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(ROOT / part, target)
+    wheels = tmp_path / "wheels"
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
+         "--no-index", "-w", str(wheels), str(source)],
+        check=True, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    (wheel,) = wheels.glob("interlude_grpc-*.whl")
+    site = tmp_path / "site"
+    with zipfile.ZipFile(wheel) as archive:
+        archive.extractall(site)
+    in_checkout = {
+        str(p.relative_to(ROOT / "server")) for p in (ROOT / "server" / "interlude_server").rglob("*.py")
+    }
+    in_wheel = {str(p.relative_to(site)) for p in (site / "interlude_server").rglob("*.py")}
+    assert in_wheel == in_checkout
+    assert (site / "interlude_server" / "seed" / "demo.json").is_file()
+    probe = (
+        "import interlude_server.runtime.main as m, interlude_server.runtime.gateway as g;"
+        "print(m.__file__); print(g.__file__)"
+    )
+    env = {**os.environ, "PYTHONPATH": str(site)}
+    done = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert all(line.startswith(str(site)) for line in done.stdout.splitlines())
+    started = subprocess.run(
+        [sys.executable, "-m", "interlude_server", "--version"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60, check=True,
+    )  # fmt: skip
+    assert started.stdout.startswith("interlude-server ")
