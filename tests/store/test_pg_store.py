@@ -22,7 +22,8 @@ from interlude_server.store.interface.store import IdempotencyRecord, ServiceQue
 from interlude_server.store.postgres.notify import listen_for_events
 from interlude_server.store.postgres.schema import translate
 from interlude_server.store.postgres.store import PgStore
-from interlude_server.store.sql.schema import MIGRATIONS, SCHEMA_VERSION, SchemaVersionError
+from interlude_server.store.sql.migrations import MIGRATIONS, SCHEMA_VERSION
+from interlude_server.store.sql.schema import SchemaVersionError
 from interlude_server.store.sql.tx import SqliteTx
 from interlude_server.store.sqlite.store import SqliteStore
 from tests.store.builders import BUYER, OTHER_BUYER, putter, service

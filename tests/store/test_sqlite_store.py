@@ -19,7 +19,7 @@ from interlude_grpc.mef.lso.interlude.v1 import (
 from interlude_server.core.keys import timestamp_key
 from interlude_server.store.interface.paging import PageRequest
 from interlude_server.store.interface.store import IdempotencyRecord, ServiceQuery
-from interlude_server.store.sql.schema import MIGRATIONS, SCHEMA_VERSION
+from interlude_server.store.sql.migrations import MIGRATIONS, SCHEMA_VERSION
 from interlude_server.store.sql.tx import SqliteTx
 from interlude_server.store.sqlite.store import SchemaVersionError, SqliteStore
 from tests.store.builders import BUYER, OTHER_BUYER, OVC, UNI, order, service, ts

@@ -121,8 +121,8 @@ class OrderFollower:
 
     Fed the StreamEvents responses of `order_events_request`: at the first sync marker it
     asks for the order as it is now (the stream was open before, so no later change is
-    missed); then every event's order. `next_order` answers what to yield (None: nothing
-    new); `done` tells when the last one yielded was terminal."""
+    missed); then every event's order. `advance` (or `next_order`) answers what to yield
+    (None: nothing new); `done` tells when the last one yielded was terminal."""
 
     def __init__(self) -> None:
         self.synced = False
@@ -140,6 +140,13 @@ class OrderFollower:
         self.last = order
         return order
 
+    def advance(
+        self, response: events_pb2.StreamEventsResponse, read: ordering_pb2.ServiceOrder | None
+    ) -> ordering_pb2.ServiceOrder | None:
+        """What to yield for `response` (None: nothing new): `read` is the order as read
+        when `needs_read(response)` asked for it, else the event's own order counts."""
+        return self.next_order(read if read is not None else self.order_of(response))
+
     @staticmethod
     def order_of(response: events_pb2.StreamEventsResponse) -> ordering_pb2.ServiceOrder | None:
         if response.HasField("event") and response.event.HasField("service_order"):
@@ -149,6 +156,15 @@ class OrderFollower:
     @property
     def done(self) -> bool:
         return self.last is not None and self.last.state in TERMINAL_ORDER_STATES
+
+
+def last_order(orders: Iterable[ordering_pb2.ServiceOrder]) -> ordering_pb2.ServiceOrder:
+    """The last of an order's states (`follow_order` yields at least the order as it is now)."""
+    last = None
+    for last in orders:  # noqa: B007 - the last one is the answer
+        pass
+    assert last is not None
+    return last
 
 
 # --- service function testing --------------------------------------------------------

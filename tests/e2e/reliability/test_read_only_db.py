@@ -26,7 +26,7 @@ from google.protobuf import field_mask_pb2, json_format, struct_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from interlude_grpc.mef.lso.interlude.v1 import common_pb2, inventory_pb2, ordering_pb2
-from interlude_server.store.sql.schema import MIGRATIONS, Migration
+from interlude_server.store.sql.migrations import MIGRATIONS, Migration
 from interlude_server.store.sqlite.store import SqliteStore
 from tests.support.crash import connectivity_request
 from tests.support.helpers import ALPHA, OVC_EP, Stubs, rich_error, wait_for_order

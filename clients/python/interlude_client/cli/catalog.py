@@ -24,11 +24,7 @@ POLICY_COLUMNS: list[Column] = [
 
 
 def _list(args: argparse.Namespace, ctx: Context) -> int:
-    pager = ctx.client.list_service_specifications(
-        page_size=getattr(args, "page_size", 0), limit=getattr(args, "limit", None), timeout=ctx.timeout
-    )
-    ctx.output.table(pager, SPEC_COLUMNS)
-    return exits.OK
+    return ctx.show_list(ctx.client.list_service_specifications, None, SPEC_COLUMNS)
 
 
 def _get(args: argparse.Namespace, ctx: Context) -> int:
@@ -42,11 +38,7 @@ def _policy(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def _policies(args: argparse.Namespace, ctx: Context) -> int:
-    ctx.output.table(
-        ctx.client.list_service_policies(page_size=args.page_size, limit=args.limit, timeout=ctx.timeout),
-        POLICY_COLUMNS,
-    )
-    return exits.OK
+    return ctx.show_list(ctx.client.list_service_policies, None, POLICY_COLUMNS)
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import argparse
 import os
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from google.protobuf.message import Message
+
 from interlude_client.channel import tls_credentials_from_files
+from interlude_client.cli import exits
 from interlude_client.cli.exits import UsageError
-from interlude_client.cli.output import Output
+from interlude_client.cli.output import Column, Output
 from interlude_client.client import DEFAULT_TARGET, InterludeClient
 
 
@@ -82,6 +86,15 @@ class Context:
                 server_name=args.server_name,
             )
         return self._client
+
+    def show_list(
+        self, list_items: Callable[..., Iterable[Message]], filter_: Message | None, columns: Sequence[Column]
+    ) -> int:
+        """A List command: every item (pages of --page-size, at most --limit) as a table."""
+        page_size, limit = getattr(self.args, "page_size", 0), getattr(self.args, "limit", None)
+        items = list_items(filter_, page_size=page_size, limit=limit, timeout=self.timeout)
+        self.output.table(items, columns)
+        return exits.OK
 
     def close(self) -> None:
         if self._client is not None:

@@ -54,15 +54,9 @@ def _watch(args: argparse.Namespace, ctx: Context) -> int:
             kind = response.WhichOneof("kind")
             if kind == "event":
                 seen += 1
-                if ctx.output.json:
-                    ctx.output.json_line(response.event)
-                else:
-                    ctx.output.line(_line(response.event))
+                ctx.output.item(response.event, _line(response.event))
             elif args.show_markers and kind is not None:
-                if ctx.output.json:
-                    ctx.output.json_line(response)
-                else:
-                    ctx.output.line(f"-- {kind} {getattr(response, kind).resume_token}")
+                ctx.output.marker(response, kind)
             if args.limit is not None and seen >= args.limit:
                 break
             if args.until_sync and kind == "sync":

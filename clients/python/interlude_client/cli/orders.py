@@ -49,10 +49,7 @@ def report(ctx: Context, order: ordering_pb2.ServiceOrder, follow: bool) -> int:
         return exits.OK
     last = order
     for last in ctx.client.follow_order(order.id):
-        if ctx.output.json:
-            ctx.output.json_line(last)
-        else:
-            ctx.output.line(_progress(last))
+        ctx.output.item(last, _progress(last))
     for item in last.service_order_item:
         for problem in item.termination_error:
             ctx.output.problem(
@@ -124,13 +121,7 @@ def _list(args: argparse.Namespace, ctx: Context) -> int:
         service_id=args.service or "",
         external_id=args.external_id or "",
     )
-    ctx.output.table(
-        ctx.client.list_service_orders(
-            filter_, page_size=args.page_size, limit=args.limit, timeout=ctx.timeout
-        ),
-        ORDER_COLUMNS,
-    )
-    return exits.OK
+    return ctx.show_list(ctx.client.list_service_orders, filter_, ORDER_COLUMNS)
 
 
 def _cancel(args: argparse.Namespace, ctx: Context) -> int:

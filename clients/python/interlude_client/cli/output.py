@@ -73,6 +73,17 @@ class Output:
     def json_line(self, message: Message) -> None:
         self.line(json.dumps(as_dict(message), separators=(",", ":")))
 
+    def item(self, message: Message, text: str) -> None:
+        """One item of a stream or of a followed change: a JSON line, or `text`."""
+        if self.json:
+            self.json_line(message)
+        else:
+            self.line(text)
+
+    def marker(self, response: Message, kind: str) -> None:
+        """A stream's sync marker or heartbeat (shown on request): its JSON, or its token."""
+        self.item(response, f"-- {kind} {getattr(response, kind).resume_token}")
+
     def table(self, items: Iterable[Message], columns: Sequence[Column]) -> int:
         """A list: an aligned table with a header, or a JSON array; the number of items."""
         rows = list(items)

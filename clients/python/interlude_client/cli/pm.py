@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import argparse
 
-from google.protobuf import duration_pb2, json_format, timestamp_pb2
+from google.protobuf import duration_pb2, timestamp_pb2
 from google.protobuf.message import Message
 
 from interlude_client.cli import exits
 from interlude_client.cli.context import Context
-from interlude_client.cli.orders import read_json
+from interlude_client.cli.orders import read_message
 from interlude_client.cli.output import Column, enum_label, short_type
 from interlude_client.cli.services import add_list_options, enum_value
 from interlude_grpc.mef.lso.interlude.v1 import common_pb2, performance_pb2
@@ -77,14 +77,6 @@ REPORT_COLUMNS: list[Column] = [
 ]
 
 
-def _parse_file(source: str, message: Message) -> None:
-    try:
-        json_format.Parse(read_json(source), message)
-    except json_format.ParseError as problem:
-        name = message.DESCRIPTOR.name
-        raise exits.UsageError(f"{source}: not a {name} in proto JSON: {problem}") from problem
-
-
 # --- profiles ---------------------------------------------------------------------------
 
 
@@ -96,11 +88,7 @@ def _profiles_list(args: argparse.Namespace, ctx: Context) -> int:
         ],
         job_type=[enum_value(Pm.PerformanceJobType, "PERFORMANCE_JOB_TYPE_", t) for t in args.job_type or ()],
     )
-    pager = ctx.client.list_performance_profiles(
-        filter_, page_size=args.page_size, limit=args.limit, timeout=ctx.timeout
-    )
-    ctx.output.table(pager, PROFILE_COLUMNS)
-    return exits.OK
+    return ctx.show_list(ctx.client.list_performance_profiles, filter_, PROFILE_COLUMNS)
 
 
 def _profiles_get(args: argparse.Namespace, ctx: Context) -> int:
@@ -110,7 +98,7 @@ def _profiles_get(args: argparse.Namespace, ctx: Context) -> int:
 
 def _profiles_create(args: argparse.Namespace, ctx: Context) -> int:
     profile = Pm.PerformanceProfile()
-    _parse_file(args.file, profile)
+    read_message(args.file, profile)
     created = ctx.client.create_performance_profile(
         profile, request_id=args.request_id, validate_only=args.validate_only, timeout=ctx.timeout
     )
@@ -137,11 +125,7 @@ def _jobs_list(args: argparse.Namespace, ctx: Context) -> int:
         performance_profile_id=args.profile or "",
         buyer_job_id=args.buyer_job_id or "",
     )
-    pager = ctx.client.list_performance_jobs(
-        filter_, page_size=args.page_size, limit=args.limit, timeout=ctx.timeout
-    )
-    ctx.output.table(pager, JOB_COLUMNS)
-    return exits.OK
+    return ctx.show_list(ctx.client.list_performance_jobs, filter_, JOB_COLUMNS)
 
 
 def _jobs_get(args: argparse.Namespace, ctx: Context) -> int:
@@ -154,7 +138,7 @@ def _job_to_create(args: argparse.Namespace) -> Pm.PerformanceJob:
     if args.file is not None:
         if args.profile or args.service:
             raise exits.UsageError("give a job FILE or --profile/--service, not both")
-        _parse_file(args.file, job)
+        read_message(args.file, job)
         return job
     if not (args.profile and args.service):
         raise exits.UsageError("give a job FILE, or both --profile ID and --service ID")
@@ -202,11 +186,7 @@ def _reports_list(args: argparse.Namespace, ctx: Context) -> int:
         ],
         service_id=args.service or "",
     )
-    pager = ctx.client.list_performance_reports(
-        filter_, page_size=args.page_size, limit=args.limit, timeout=ctx.timeout
-    )
-    ctx.output.table(pager, REPORT_COLUMNS)
-    return exits.OK
+    return ctx.show_list(ctx.client.list_performance_reports, filter_, REPORT_COLUMNS)
 
 
 def _reports_get(args: argparse.Namespace, ctx: Context) -> int:
@@ -255,17 +235,11 @@ def _stream(args: argparse.Namespace, ctx: Context) -> int:
             if kind == "update":
                 for measurement in response.update.measurements:
                     seen += 1
-                    if ctx.output.json:
-                        ctx.output.json_line(measurement)
-                    else:
-                        ctx.output.line(_measurement_line(measurement))
+                    ctx.output.item(measurement, _measurement_line(measurement))
                     if args.limit is not None and seen >= args.limit:
                         return exits.OK
             elif args.show_markers and kind is not None:
-                if ctx.output.json:
-                    ctx.output.json_line(response)
-                else:
-                    ctx.output.line(f"-- {kind} {getattr(response, kind).resume_token}")
+                ctx.output.marker(response, kind)
             if args.until_sync and kind == "sync":
                 break
     finally:

@@ -48,9 +48,7 @@ def _list(args: argparse.Namespace, ctx: Context) -> int:
         service_configuration_type=args.type or [],
         related_service_id=args.related or "",
     )
-    pager = ctx.client.list_services(filter_, page_size=args.page_size, limit=args.limit, timeout=ctx.timeout)
-    ctx.output.table(pager, SERVICE_COLUMNS)
-    return exits.OK
+    return ctx.show_list(ctx.client.list_services, filter_, SERVICE_COLUMNS)
 
 
 def _get(args: argparse.Namespace, ctx: Context) -> int:

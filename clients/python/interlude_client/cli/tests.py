@@ -127,10 +127,7 @@ def follow(ctx: Context, job_id: str) -> int:
                 verdicts.append(item.summary.verdict)
             if kind in ("heartbeat", "sync"):
                 continue
-            if ctx.output.json:
-                ctx.output.json_line(item)
-            else:
-                ctx.output.line(_item_line(item))
+            ctx.output.item(item, _item_line(item))
     finally:
         stream.close()
     if state not in builders.TERMINAL_TEST_JOB_STATES:  # the stream ended early: ask for the truth
@@ -176,11 +173,7 @@ def _capabilities(args: argparse.Namespace, ctx: Context) -> int:
 
 def _profiles_list(args: argparse.Namespace, ctx: Context) -> int:
     filter_ = St.TestProfileFilter(related_service_specification_id=args.specification or "")
-    pages = ctx.client.list_test_profiles(
-        filter_, page_size=args.page_size, limit=args.limit, timeout=ctx.timeout
-    )
-    ctx.output.table(pages, PROFILE_COLUMNS)
-    return exits.OK
+    return ctx.show_list(ctx.client.list_test_profiles, filter_, PROFILE_COLUMNS)
 
 
 def _profiles_get(args: argparse.Namespace, ctx: Context) -> int:
@@ -208,11 +201,7 @@ def _jobs_list(args: argparse.Namespace, ctx: Context) -> int:
         test_type=[enum_value(St.TestType, "TEST_TYPE_", t) for t in args.type or ()],
         name=args.name or "",
     )
-    pages = ctx.client.list_test_jobs(
-        filter_, page_size=args.page_size, limit=args.limit, timeout=ctx.timeout
-    )
-    ctx.output.table(pages, JOB_COLUMNS)
-    return exits.OK
+    return ctx.show_list(ctx.client.list_test_jobs, filter_, JOB_COLUMNS)
 
 
 def _jobs_get(args: argparse.Namespace, ctx: Context) -> int:
@@ -235,11 +224,7 @@ def _results_list(args: argparse.Namespace, ctx: Context) -> int:
         test_job_id=args.job or "",
         verdict=[enum_value(St.TestVerdict, "TEST_VERDICT_", v) for v in args.verdict or ()],
     )
-    pages = ctx.client.list_test_results(
-        filter_, page_size=args.page_size, limit=args.limit, timeout=ctx.timeout
-    )
-    ctx.output.table(pages, RESULT_COLUMNS)
-    return exits.OK
+    return ctx.show_list(ctx.client.list_test_results, filter_, RESULT_COLUMNS)
 
 
 def _results_get(args: argparse.Namespace, ctx: Context) -> int:
@@ -284,15 +269,17 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     )
     sub = group.add_subparsers(dest="area", metavar="ACTION", required=True)
     _register_run(sub)
-
     capabilities = sub.add_parser("capabilities", help="the test types the Partner runs, with parameters")
     capabilities.add_argument("--service-type", action="append", metavar="URN", help="for this service @type")
     capabilities.add_argument("--type", action="append", help="test type, e.g. y1564_service_activation")
     capabilities.set_defaults(run=_capabilities)
+    _register_profiles(sub.add_parser("profiles", help="test profiles"))
+    _register_jobs(sub.add_parser("jobs", help="test jobs"))
+    _register_results(sub.add_parser("results", help="test results"))
 
-    profiles = sub.add_parser("profiles", help="test profiles").add_subparsers(
-        dest="action", metavar="ACTION", required=True
-    )
+
+def _register_profiles(area: argparse.ArgumentParser) -> None:
+    profiles = area.add_subparsers(dest="action", metavar="ACTION", required=True)
     listing = profiles.add_parser("list", help="list profiles (every page)")
     listing.add_argument("--specification", metavar="ID", help="profiles for this service specification")
     add_list_options(listing)
@@ -310,9 +297,9 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     _change_options(delete, validate=False)
     delete.set_defaults(run=_profiles_delete)
 
-    jobs = sub.add_parser("jobs", help="test jobs").add_subparsers(
-        dest="action", metavar="ACTION", required=True
-    )
+
+def _register_jobs(area: argparse.ArgumentParser) -> None:
+    jobs = area.add_subparsers(dest="action", metavar="ACTION", required=True)
     listing = jobs.add_parser("list", help="list jobs (every page)")
     listing.add_argument("--state", action="append", help="job state, e.g. in_progress (repeatable)")
     listing.add_argument("--type", action="append", help="test type, e.g. ip_ping (repeatable)")
@@ -331,9 +318,9 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         _change_options(change, validate=False)
         change.set_defaults(run=_jobs_change)
 
-    results = sub.add_parser("results", help="test results").add_subparsers(
-        dest="action", metavar="ACTION", required=True
-    )
+
+def _register_results(area: argparse.ArgumentParser) -> None:
+    results = area.add_subparsers(dest="action", metavar="ACTION", required=True)
     listing = results.add_parser("list", help="list results, without measurements (every page)")
     listing.add_argument("--job", metavar="ID", help="results of this job")
     listing.add_argument("--verdict", action="append", help="pass, fail, inconclusive, error (repeatable)")

@@ -22,7 +22,7 @@ class SftRun:
 
 
 class SftTx(Protocol):
-    """The service-function-testing part of a write transaction (store/sql/sft/store.py)."""
+    """The service-function-testing part of a write transaction (store/sql/sft/tx.py)."""
 
     def get_test_profile(self, buyer_id: str, profile_id: str) -> service_test_pb2.TestProfile | None: ...
 
@@ -64,7 +64,7 @@ class SftTx(Protocol):
 
 
 class SftReads(Protocol):
-    """The service-function-testing reads of the store (store/sql/sft/store.py)."""
+    """The service-function-testing reads of the store (store/sql/sft/reads.py)."""
 
     async def get_test_profile(
         self, buyer_id: str, profile_id: str

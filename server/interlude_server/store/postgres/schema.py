@@ -1,6 +1,6 @@
 """The PostgreSQL schema: SQLite's MIGRATIONS, translated, plus the sequence counters.
 
-The schema is written once, in store.sql.schema.MIGRATIONS (append-only); each
+The schema is written once, in store.sql.migrations (one numbered list, append-only); each
 statement is translated here by a short list of rewrites (types, the two
 SQLite-only expressions, AUTOINCREMENT). A statement that still holds a
 SQLite-only construct after translation is refused, so a new migration that
@@ -34,7 +34,7 @@ import re
 from collections.abc import Sequence
 
 from interlude_server.store.sql.dialect import SEQUENCED_LOGS, Conn
-from interlude_server.store.sql.schema import MIGRATIONS, Migration
+from interlude_server.store.sql.migrations import MIGRATIONS, Migration
 from interlude_server.store.sql.schema import migrate as sqlite_migrate
 
 # pg_advisory_xact_lock key of schema migration: "interlude" folded into a bigint.

@@ -27,7 +27,7 @@ from interlude_server.store.postgres.conn import PgConn
 from interlude_server.store.postgres.writer import PgWriter
 from interlude_server.store.sql.cluster import SharedStoreMixin
 from interlude_server.store.sql.dialect import POSTGRES, Conn
-from interlude_server.store.sql.schema import MIGRATIONS, Migration
+from interlude_server.store.sql.migrations import MIGRATIONS, Migration
 from interlude_server.store.sql.store import SqlStore
 from interlude_server.store.sql.tx import SqliteTx
 

@@ -25,7 +25,7 @@ from interlude_grpc.mef.lso.interlude.v1 import events_pb2
 from interlude_server.store.postgres.conn import PgConn
 from interlude_server.store.postgres.schema import migrate
 from interlude_server.store.sql.dialect import POSTGRES, Conn
-from interlude_server.store.sql.schema import MIGRATIONS, Migration
+from interlude_server.store.sql.migrations import MIGRATIONS, Migration
 from interlude_server.store.sql.writer import GroupCommitThread
 
 # The channel a commit that appended events notifies (store.postgres.notify.EventWakeups listens on it).

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, TypeVar
 from interlude_grpc.mef.lso.interlude.v1 import events_pb2
 from interlude_server.store.interface.performance import MeasurementBatch
 from interlude_server.store.sql.dialect import Conn, Dialect
-from interlude_server.store.sql.performance.store import _BATCH_COLUMNS, _batch
+from interlude_server.store.sql.performance.batches import BATCH_COLUMNS, batch_from_row
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -101,10 +101,10 @@ class SharedStoreMixin:
     ) -> list[tuple[str, MeasurementBatch]]:
         def read(conn: Conn) -> list[tuple[str, MeasurementBatch]]:
             rows = conn.execute(
-                f"SELECT buyer_id, {_BATCH_COLUMNS} FROM pm_measurements WHERE seq > ? ORDER BY seq LIMIT ?",
+                f"SELECT buyer_id, {BATCH_COLUMNS} FROM pm_measurements WHERE seq > ? ORDER BY seq LIMIT ?",
                 (after_seq, limit),
             ).fetchall()
-            return [(str(row[0]), _batch(row[1:])) for row in rows]
+            return [(str(row[0]), batch_from_row(row[1:])) for row in rows]
 
         return await self._read(read)
 

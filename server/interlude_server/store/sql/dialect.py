@@ -1,12 +1,12 @@
 """What differs between the SQL engines behind one set of store queries.
 
-The Tx and read code (store.sql.tx, store.sql.performance.store, store.sql.sft.store,
-store.sql.queries, store.sql.reads)
-is written once in the SQL both SQLite (3.35+) and PostgreSQL accept: `?`
-placeholders (the PostgreSQL connection adapter rewrites them), `INSERT ... ON
-CONFLICT`, `RETURNING`. The few real differences live here: how an append-only
-log hands out its next sequence, where the newest sequence is kept, the name of
-the two-argument maximum, and whether a unary `+` may steer SQLite's planner.
+The Tx and read code (store.sql.tx, store.sql.reads, store.sql.bodies, store.sql.queries,
+and the tx and reads modules of store.sql.performance and store.sql.sft) is written
+once in the SQL both SQLite (3.35+) and PostgreSQL accept: `?` placeholders (the
+PostgreSQL connection adapter rewrites them), `INSERT ... ON CONFLICT`, `RETURNING`.
+The few real differences live here: how an append-only log hands out its next
+sequence, where the newest sequence is kept, the name of the two-argument maximum,
+and whether a unary `+` may steer SQLite's planner.
 """
 
 from __future__ import annotations

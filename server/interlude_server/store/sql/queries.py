@@ -71,12 +71,31 @@ class Where:
     params: list[object] = field(default_factory=list)
     subqueries: list[InSubquery] = field(default_factory=list)
 
+    @classmethod
+    def of_buyer(cls, buyer_id: str) -> Where:
+        """The rows of one buyer: where every per-buyer filter starts."""
+        w = cls()
+        w.add("buyer_id = ?", buyer_id)
+        return w
+
     def add(self, clause: str, *params: object) -> None:
         self.clauses.append(clause)
         self.params.extend(params)
 
+    def equal(self, column: str, value: str) -> None:
+        """`column` equals `value` (no condition when `value` is '', i.e. not given)."""
+        if value:
+            self.add(f"{column} = ?", value)
+
     def member_of(self, column: str, select: str, key: str, *params: object) -> None:
         self.subqueries.append(InSubquery(column, select, key, params))
+
+    def in_side(self, table: str, key: str, buyer_id: str, **match: str) -> None:
+        """`id` is the `key` of one of the buyer's rows of side table `table` whose columns
+        equal `match`: e.g. services with a contact of that name."""
+        conditions = "".join(f" AND {column} = ?" for column in match)
+        select = f"SELECT {key} FROM {table} WHERE buyer_id = ?{conditions}"
+        self.member_of("id", select, key, buyer_id, *match.values())
 
     def any_of(self, column: str, values: Sequence[object]) -> None:
         """`column` equals any of `values` (no condition when `values` is empty)."""
@@ -105,98 +124,66 @@ class Where:
         return (" AND ".join(clauses) if clauses else "1 = 1"), params
 
 
-def _states(values: Sequence[int]) -> list[int]:
+def states(values: Sequence[int]) -> list[int]:
     """Enum states to match; UNSPECIFIED (0) in a state filter means any state."""
     return [] if 0 in values else [int(v) for v in values]
 
 
 def service_where(buyer_id: str, f: inventory_pb2.ServiceFilter) -> Where:
     """Every ServiceFilter field, AND across fields, ANY within repeated ones."""
-    w = Where()
-    w.add("buyer_id = ?", buyer_id)
-    w.any_of("state", _states(f.state))
+    w = Where.of_buyer(buyer_id)
+    w.any_of("state", states(f.state))
     w.any_of("config_type", list(f.service_configuration_type))
-    if f.service_type:
-        w.add("service_type = ?", f.service_type)
-    if f.external_id:
-        w.add("external_id = ?", f.external_id)
+    w.equal("service_type", f.service_type)
+    w.equal("external_id", f.external_id)
     w.any_of("admin_state", [int(v) for v in f.administrative_state])
     w.any_of("oper_state", [int(v) for v in f.operational_state])
     w.time_range("service_date", f.service_date)
     w.time_range("start_date", f.start_date)
     w.time_range("end_date", f.end_date)
     if f.related_contact_name:
-        w.member_of(
-            "id",
-            "SELECT service_id FROM service_contacts WHERE buyer_id = ? AND name = ?",
-            "service_id",
-            buyer_id,
-            f.related_contact_name,
-        )
+        w.in_side("service_contacts", "service_id", buyer_id, name=f.related_contact_name)
     if f.service_order_item_id and not f.service_order_id:
         raise ValueError("service_order_item_id requires service_order_id")
     if f.service_order_id:
-        sub = "SELECT service_id FROM service_order_refs WHERE buyer_id = ? AND order_id = ?"
-        params: list[object] = [buyer_id, f.service_order_id]
-        if f.service_order_item_id:
-            sub += " AND item_id = ?"
-            params.append(f.service_order_item_id)
-        w.member_of("id", sub, "service_id", *params)
+        item = {"item_id": f.service_order_item_id} if f.service_order_item_id else {}
+        w.in_side("service_order_refs", "service_id", buyer_id, order_id=f.service_order_id, **item)
     if f.related_service_id:
-        w.member_of(
-            "id",
-            "SELECT service_id FROM service_relations WHERE buyer_id = ? AND related_id = ?",
-            "service_id",
-            buyer_id,
-            f.related_service_id,
-        )
+        w.in_side("service_relations", "service_id", buyer_id, related_id=f.related_service_id)
     return w
 
 
 def order_where(buyer_id: str, f: ordering_pb2.ServiceOrderFilter) -> Where:
-    w = Where()
-    w.add("buyer_id = ?", buyer_id)
-    w.any_of("state", _states(f.state))
+    w = Where.of_buyer(buyer_id)
+    w.any_of("state", states(f.state))
     w.time_range("order_date", f.order_date)
     w.time_range("completion_date", f.completion_date)
     w.time_range("expected_completion_date", f.expected_completion_date)
     w.time_range("start_date", f.start_date)
-    if f.external_id:
-        w.add("external_id = ?", f.external_id)
+    w.equal("external_id", f.external_id)
     if f.service_id:
-        w.member_of(
-            "id",
-            "SELECT order_id FROM order_services WHERE buyer_id = ? AND service_id = ?",
-            "order_id",
-            buyer_id,
-            f.service_id,
-        )
+        w.in_side("order_services", "order_id", buyer_id, service_id=f.service_id)
     return w
 
 
 def tracking_where(buyer_id: str, f: ordering_pb2.ServiceTrackingRecordFilter) -> Where:
-    w = Where()
-    w.add("buyer_id = ?", buyer_id)
-    if f.service_id:
-        w.add("service_id = ?", f.service_id)
-    if f.service_order_id:
-        w.add("service_order_id = ?", f.service_order_id)
+    w = Where.of_buyer(buyer_id)
+    w.equal("service_id", f.service_id)
+    w.equal("service_order_id", f.service_order_id)
     w.time_range("time", f.time)
     return w
 
 
 def specification_where(f: catalog_pb2.ServiceSpecificationFilter) -> Where:
     w = Where()
-    if f.category:
-        w.add("category = ?", f.category)
-    w.any_of("lifecycle_status", _states(f.lifecycle_status))
+    w.equal("category", f.category)
+    w.any_of("lifecycle_status", states(f.lifecycle_status))
     w.any_of("config_type", list(f.service_configuration_type))
     return w
 
 
 def policy_where(buyer_id: str, f: catalog_pb2.ServicePolicyFilter) -> Where:
-    w = Where()
-    w.add("buyer_id = ?", buyer_id)
+    w = Where.of_buyer(buyer_id)
     w.any_of("config_type", list(f.service_configuration_type))
     return w
 
@@ -214,7 +201,7 @@ def counted(f: inventory_pb2.ServiceFilter | ordering_pb2.ServiceOrderFilter) ->
     if any(fd.name not in ("state", "service_configuration_type") for fd, _ in f.ListFields()):
         return None
     types = list(f.service_configuration_type) if isinstance(f, inventory_pb2.ServiceFilter) else []
-    return Counted(_states(list(f.state)), types)
+    return Counted(states(list(f.state)), types)
 
 
 def counted_total(conn: Conn, table: str, buyer_id: str, c: Counted) -> int:

@@ -24,15 +24,15 @@ from interlude_server.store.interface.store import EventLogState, HubSubscriptio
 from interlude_server.store.sql import queries as q
 from interlude_server.store.sql.dialect import EVENT_LOG, Conn
 from interlude_server.store.sql.hub import SELECT_HUB, hub_from_row
-from interlude_server.store.sql.performance.store import SqlitePmReads
-from interlude_server.store.sql.schema import TERMINAL_ORDER_STATES
-from interlude_server.store.sql.sft.store import SftReadsMixin
+from interlude_server.store.sql.migrations import TERMINAL_ORDER_STATES
+from interlude_server.store.sql.performance.reads import PmReadsMixin
+from interlude_server.store.sql.sft.reads import SftReadsMixin
 
 T = TypeVar("T")
 _TERMINAL = ", ".join(str(s) for s in TERMINAL_ORDER_STATES)
 
 
-class StoreReads(SftReadsMixin, SqlitePmReads):
+class StoreReads(SftReadsMixin, PmReadsMixin):
     """Inventory, ordering, catalog, event log and hub reads over `_read`."""
 
     # -- the event log ------------------------------------------------------

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import TypeVar
+from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 from google.protobuf import timestamp_pb2
 
@@ -26,9 +27,9 @@ from interlude_server.store.interface.store import Committed, HubSubscription, I
 from interlude_server.store.sql.cluster import LeaseTx
 from interlude_server.store.sql.dialect import EVENT_LOG, SQLITE, Conn, Dialect, upsert
 from interlude_server.store.sql.hub import HUB_COLUMNS, hub_row
-from interlude_server.store.sql.performance.store import SqlitePmTx
-from interlude_server.store.sql.sft.store import SftTxMixin
-from interlude_server.store.sql.sides import ORDER_SIDES, SERVICE_SIDES
+from interlude_server.store.sql.performance.tx import PmTxMixin
+from interlude_server.store.sql.sft.tx import SftTxMixin
+from interlude_server.store.sql.sides import ORDER_SIDES, SERVICE_SIDES, Side
 
 M = TypeVar("M")
 
@@ -73,7 +74,40 @@ def _order_row(o: ordering_pb2.ServiceOrder) -> tuple[int | str | bytes, ...]:
     )
 
 
-class SqliteTx(SftTxMixin, SqlitePmTx, LeaseTx):
+@dataclass(frozen=True)
+class _Counted(Generic[M]):
+    """A table whose rows are counted in row_counts and keep side tables: services, orders."""
+
+    table: str
+    kind: str  # what a row is, for errors ("a service")
+    columns: str  # the columns of `row`, the body last
+    parse: Callable[[bytes], M]
+    row: Callable[[M], tuple[int | str | bytes, ...]]
+    count_key: Callable[[M], tuple[int, str]]  # the row_counts key: (state, configuration @type)
+    sides: tuple[Side[M], ...]
+
+
+_SERVICES = _Counted(
+    "services",
+    "a service",
+    _SERVICE_COLUMNS,
+    inventory_pb2.Service.FromString,
+    _service_row,
+    lambda s: (int(s.state), s.service_configuration.type),
+    SERVICE_SIDES,
+)
+_ORDERS = _Counted(
+    "orders",
+    "an order",
+    _ORDER_COLUMNS,
+    ordering_pb2.ServiceOrder.FromString,
+    _order_row,
+    lambda o: (int(o.state), ""),  # orders are counted by state only
+    ORDER_SIDES,
+)
+
+
+class SqliteTx(SftTxMixin, PmTxMixin, LeaseTx):
     """Synchronous access to the store inside one write transaction (implements `Tx`)."""
 
     def __init__(self, conn: Conn, dialect: Dialect = SQLITE) -> None:
@@ -111,47 +145,45 @@ class SqliteTx(SftTxMixin, SqlitePmTx, LeaseTx):
     # -- services ---------------------------------------------------------
 
     def get_service(self, buyer_id: str, service_id: str) -> inventory_pb2.Service | None:
-        return self._row("services", buyer_id, service_id, inventory_pb2.Service.FromString)
+        return self._row(_SERVICES, buyer_id, service_id)
 
     def put_service(self, service: inventory_pb2.Service) -> None:
-        b, sid = service.buyer_id, service.id
-        _require("a service", buyer_id=b, id=sid)
-        old = self._row("services", b, sid, inventory_pb2.Service.FromString)
-        self._write_row(
-            "services", _SERVICE_COLUMNS, b, sid, _service_row(service), replacing=old is not None
-        )
-        counted = (int(service.state), service.service_configuration.type)
-        if old is None or (int(old.state), old.service_configuration.type) != counted:
-            if old is not None:  # an unchanged count key moves by 0
-                self._count("services", b, int(old.state), -1, old.service_configuration.type)
-            self._count("services", b, counted[0], +1, counted[1])
-        for side in SERVICE_SIDES:
-            side.rewrite(self._c, old, service, b, sid)
+        self._put_counted(_SERVICES, service, service.buyer_id, service.id)
 
     def delete_service(self, buyer_id: str, service_id: str) -> None:
-        old = self._row("services", buyer_id, service_id, inventory_pb2.Service.FromString)
+        old = self._row(_SERVICES, buyer_id, service_id)
         if old is None:
             return
-        self._count("services", buyer_id, int(old.state), -1, old.service_configuration.type)
+        self._count("services", buyer_id, _SERVICES.count_key(old), -1)
         for side in SERVICE_SIDES:
             side.delete(self._c, buyer_id, service_id)
         self._c.execute("DELETE FROM services WHERE buyer_id = ? AND id = ?", (buyer_id, service_id))
         self._read[("services", buyer_id, service_id)] = None
 
-    def _row(self, table: str, buyer_id: str, row_id: str, parse: Callable[[bytes], M]) -> M | None:
+    def _row(self, t: _Counted[M], buyer_id: str, row_id: str) -> M | None:
         """A service or order row as this write last read or wrote it (None: no row), parsed
         afresh. Its body is kept per write, so a put after a get reads nothing again, and a
         put compares the body it replaces with the new one to rewrite only the side rows
         that changed."""
-        key = (table, buyer_id, row_id)
+        key = (t.table, buyer_id, row_id)
         if key not in self._read:
-            row = self._c.execute(
-                f"SELECT body FROM {table} WHERE buyer_id = ? AND id = ?{self._dialect.for_update}",
-                (buyer_id, row_id),
-            ).fetchone()
-            self._read[key] = None if row is None else bytes(row[0])
+            self._read[key] = self._body(t.table, buyer_id, row_id)
         body = self._read[key]
-        return None if body is None else parse(body)
+        return None if body is None else t.parse(body)
+
+    def _put_counted(self, t: _Counted[M], new: M, buyer_id: str, row_id: str) -> None:
+        """Write the row, move its row count if its count key changed, and rewrite the side
+        rows that changed."""
+        _require(t.kind, buyer_id=buyer_id, id=row_id)
+        old = self._row(t, buyer_id, row_id)
+        self._write_row(t.table, t.columns, buyer_id, row_id, t.row(new), replacing=old is not None)
+        counted = t.count_key(new)
+        if old is None or t.count_key(old) != counted:  # an unchanged count key moves by 0
+            if old is not None:
+                self._count(t.table, buyer_id, t.count_key(old), -1)
+            self._count(t.table, buyer_id, counted, +1)
+        for side in t.sides:
+            side.rewrite(self._c, old, new, buyer_id, row_id)
 
     def _write_row(
         self,
@@ -177,7 +209,8 @@ class SqliteTx(SftTxMixin, SqlitePmTx, LeaseTx):
         assert isinstance(body, bytes)
         self._read[(table, buyer_id, row_id)] = body
 
-    def _count(self, table: str, buyer_id: str, state: int, delta: int, config_type: str = "") -> None:
+    def _count(self, table: str, buyer_id: str, key: tuple[int, str], delta: int) -> None:
+        state, config_type = key
         self._c.execute(
             "INSERT INTO row_counts (tbl, buyer_id, state, config_type, n) VALUES (?, ?, ?, ?, ?) "
             "ON CONFLICT (tbl, buyer_id, state, config_type) DO UPDATE SET n = row_counts.n + excluded.n",
@@ -187,19 +220,10 @@ class SqliteTx(SftTxMixin, SqlitePmTx, LeaseTx):
     # -- orders and their history -----------------------------------------
 
     def get_order(self, buyer_id: str, order_id: str) -> ordering_pb2.ServiceOrder | None:
-        return self._row("orders", buyer_id, order_id, ordering_pb2.ServiceOrder.FromString)
+        return self._row(_ORDERS, buyer_id, order_id)
 
     def put_order(self, order: ordering_pb2.ServiceOrder) -> None:
-        b, oid = order.buyer_id, order.id
-        _require("an order", buyer_id=b, id=oid)
-        old = self._row("orders", b, oid, ordering_pb2.ServiceOrder.FromString)
-        self._write_row("orders", _ORDER_COLUMNS, b, oid, _order_row(order), replacing=old is not None)
-        if old is None or int(old.state) != int(order.state):  # an unchanged count key moves by 0
-            if old is not None:
-                self._count("orders", b, int(old.state), -1)
-            self._count("orders", b, int(order.state), +1)
-        for side in ORDER_SIDES:
-            side.rewrite(self._c, old, order, b, oid)
+        self._put_counted(_ORDERS, order, order.buyer_id, order.id)
 
     def add_tracking(self, buyer_id: str, record: ordering_pb2.ServiceTrackingRecord) -> None:
         _require("a tracking record", buyer_id=buyer_id)

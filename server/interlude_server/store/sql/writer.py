@@ -30,9 +30,8 @@ import structlog
 
 from interlude_server.core.errors import StorageUnavailable
 from interlude_server.store.sql.dialect import SQLITE, Conn, Dialect
+from interlude_server.store.sql.migrations import MIGRATIONS, Migration
 from interlude_server.store.sql.schema import (
-    MIGRATIONS,
-    Migration,
     configure_writer,
     is_read_only_error,
     migrate,

@@ -18,10 +18,9 @@ from typing import TYPE_CHECKING, TypeVar
 from interlude_server.core.errors import StorageUnavailable
 from interlude_server.store.sql.cluster import SharedStoreMixin
 from interlude_server.store.sql.dialect import Conn
+from interlude_server.store.sql.migrations import MIGRATIONS, Migration
 from interlude_server.store.sql.schema import (
-    MIGRATIONS,
     SQLITE_READONLY,
-    Migration,
     SchemaVersionError,
     configure_reader,
     primary_code,

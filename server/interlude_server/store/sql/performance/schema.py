@@ -1,4 +1,4 @@
-"""SQLite tables of Performance Monitoring (F4): one migration step, appended to MIGRATIONS.
+"""The tables of Performance Monitoring (F4): migration step 5 (store.sql.migrations).
 
 Every resource is its serialized proto (`body`) beside the columns filters and
 sort orders need; timestamps are `core.keys.timestamp_key` text ('' = unset).
@@ -9,7 +9,7 @@ position of StreamPerformanceData, as `events.seq` is for StreamEvents.
 from __future__ import annotations
 
 PM_TABLES: tuple[str, ...] = (
-    """CREATE TABLE domain.performance.profiles (
+    """CREATE TABLE pm_profiles (
         buyer_id TEXT NOT NULL,
         id TEXT NOT NULL,
         lifecycle_status INTEGER NOT NULL,
@@ -22,7 +22,7 @@ PM_TABLES: tuple[str, ...] = (
         PRIMARY KEY (buyer_id, id)
     )""",
     "CREATE INDEX pm_profiles_created ON pm_profiles (buyer_id, created, id)",
-    """CREATE TABLE domain.performance.jobs (
+    """CREATE TABLE pm_jobs (
         buyer_id TEXT NOT NULL,
         id TEXT NOT NULL,
         state INTEGER NOT NULL,
@@ -55,7 +55,7 @@ PM_TABLES: tuple[str, ...] = (
     )""",
     "CREATE INDEX pm_tasks_created ON pm_tasks (buyer_id, created, id)",
     "CREATE INDEX pm_tasks_job ON pm_tasks (buyer_id, job_id, state)",
-    """CREATE TABLE domain.performance.reports (
+    """CREATE TABLE pm_reports (
         buyer_id TEXT NOT NULL,
         id TEXT NOT NULL,
         job_id TEXT NOT NULL,

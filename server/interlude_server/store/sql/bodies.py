@@ -1,19 +1,50 @@
-"""Reads every body-per-row table shares: one row by (buyer, id), one keyset page.
+"""What every body-per-row table shares: a row by (buyer, id) and a keyset page on the read
+side, a locked read and an upsert on the write side.
 
-Mixed into SqliteStore and PgStore (with the area mixins that use it); `_read` is
-the store's: it runs a function on a reader connection in one read transaction.
+Such a table holds one serialized message per row (`body`) beside `buyer_id`, `id` and the
+columns its filters need. `BodyReads` is mixed into SqliteStore and PgStore (with the
+feature mixins that use it); its `_read` is the store's: it runs a function on a reader
+connection in one read transaction. `BodyTx` is mixed into SqliteTx (with the feature
+mixins that use it); its `_c` is the open write connection.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TypeVar
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 from interlude_server.store.interface.paging import Page, PageRequest
 from interlude_server.store.sql import queries as q
-from interlude_server.store.sql.dialect import SQLITE, Conn, Dialect
+from interlude_server.store.sql.dialect import SQLITE, Conn, Dialect, upsert
 
 T = TypeVar("T")
+
+
+class BodyTx:
+    """`_body`, `_get` and `_put` over tables keyed by (`buyer_id`, `id`), in the write transaction."""
+
+    _dialect: Dialect
+
+    @property
+    def _c(self) -> Conn:
+        raise NotImplementedError  # SqliteTx's
+
+    def _body(self, table: str, buyer_id: str, row_id: str) -> bytes | None:
+        """The row's body, read as a write that may change it (PostgreSQL: the row is locked
+        until COMMIT, see Dialect.for_update); None if there is no such row."""
+        row = self._c.execute(
+            f"SELECT body FROM {table} WHERE buyer_id = ? AND id = ?{self._dialect.for_update}",
+            (buyer_id, row_id),
+        ).fetchone()
+        return None if row is None else bytes(row[0])
+
+    def _get(self, table: str, buyer_id: str, row_id: str, parse: Callable[[bytes], T]) -> T | None:
+        body = self._body(table, buyer_id, row_id)
+        return None if body is None else parse(body)
+
+    def _put(self, table: str, columns: dict[str, Any], keys: Sequence[str] = ("buyer_id", "id")) -> None:
+        """Insert the row `columns` describes, or replace the one with the same `keys`."""
+        upsert(self._c, table, keys, columns)
 
 
 class BodyReads:
