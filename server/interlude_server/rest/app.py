@@ -1,7 +1,8 @@
 """The aiohttp application: MEF Interlude REST paths onto the contract's RPCs.
 
-Each API's routes live with their feature (rest/service, rest/performance, rest/sft) and
-every API carries a `/hub` (rest/hub); rest/middleware says what every request passes.
+Each API's route table lives with its feature (rest/service, rest/performance, rest/sft) and
+every API carries a `/hub` (rest/hub); rest.operations lists the tables, and the routes
+served are exactly theirs. rest/middleware says what every request passes.
 """
 
 from __future__ import annotations
@@ -9,31 +10,16 @@ from __future__ import annotations
 from aiohttp import web
 
 from interlude_server.api.overload import LoadLimiter
-from interlude_server.rest import mapping as m
 from interlude_server.rest.admission import Admission
 from interlude_server.rest.backend import Backend
-from interlude_server.rest.hub.routes import hub_routes
 from interlude_server.rest.hub.subscriptions import HubApi
 from interlude_server.rest.middleware import ADMISSION, LIMITER, admitted, errors_and_logging, limited
-from interlude_server.rest.performance.mapping import PM_BASE
-from interlude_server.rest.performance.routes import PmRestApi
-from interlude_server.rest.service.routes import ServiceApi
-from interlude_server.rest.sft.mapping import SFT_BASE
-from interlude_server.rest.sft.routes import SftApi
-
-# (base path, the API name hub registrations are kept under)
-HUBS = (
-    (m.INVENTORY_BASE, "serviceInventory"),
-    (m.ORDERING_BASE, "serviceOrdering"),
-    (PM_BASE, "performanceMonitoring"),
-    (SFT_BASE, "serviceFunctionTesting"),
-)
+from interlude_server.rest.operations import ROUTE_TABLES
 
 
 def routes(backend: Backend, hub: HubApi | None) -> list[web.RouteDef]:
-    """Every route of the adapter."""
-    hubs = [route for base, api in HUBS for route in hub_routes(hub, base, api)]
-    return [*ServiceApi(backend).routes(), *hubs, *SftApi(backend).routes(), *PmRestApi(backend).routes()]
+    """Every route of the adapter: those of rest.operations' tables, in their order."""
+    return [route for table in ROUTE_TABLES for route in table.route_defs(backend, hub)]
 
 
 def build_app(

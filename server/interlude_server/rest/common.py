@@ -1,10 +1,13 @@
-"""What every REST handler shares: JSON responses, the caller, the query, the body, links."""
+"""What every REST handler shares: JSON responses, the caller, the query, the body, links,
+a List RPC as one MEF page, and the create request a POST's body asks for."""
 
 from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Awaitable, Callable
+import re
+from collections.abc import Awaitable, Callable, Sequence
+from types import ModuleType
 from typing import Any
 
 import grpc
@@ -13,6 +16,7 @@ from aiohttp import web
 from interlude_grpc.mef.lso.interlude.v1 import common_pb2
 from interlude_server.api.errors import rich_status
 from interlude_server.rest import mapping as m
+from interlude_server.rest import query
 from interlude_server.rest.backend import Caller, RpcFailure
 from interlude_server.rest.errors import REASON_HEADER, MefError
 
@@ -44,6 +48,16 @@ def caller(request: web.Request) -> Caller:
     return found
 
 
+def request_id(request: web.Request) -> str:
+    """The idempotency key of a mutating request (`X-Request-Id`; "" for none)."""
+    return request.headers.get(REQUEST_ID_HEADER, "")
+
+
+def if_match(request: web.Request) -> str:
+    """The etag the request is conditional on (`If-Match`, unquoted; "" for none)."""
+    return request.headers.get("If-Match", "").strip('"')
+
+
 def etag(etag: str) -> dict[str, str]:
     return {"ETag": f'"{etag}"'} if etag else {}
 
@@ -51,6 +65,50 @@ def etag(etag: str) -> dict[str, str]:
 def params(request: web.Request) -> dict[str, list[str]]:
     """The query with every value of a repeated parameter."""
     return {name: request.query.getall(name) for name in request.query}
+
+
+_WORD = re.compile(r"(?<!^)(?=[A-Z])")
+
+
+def field_name(noun: str) -> str:
+    """The message field of a resource named in an RPC (`TestProfile` -> `test_profile`)."""
+    return _WORD.sub("_", noun).lower()
+
+
+async def create_request(
+    request: web.Request, messages: ModuleType, noun: str, parse: Callable[[Any], Any]
+) -> tuple[str, Any]:
+    """The Create{noun} request (of the generated `messages`) a POST's body asks for, and its
+    field: `parse` reads the body, whose errors then point below that field."""
+    value = parse(await json_body(request))
+    field = field_name(noun)
+    request[BODY_ROOT] = field
+    return field, getattr(messages, f"Create{noun}Request")(request_id=request_id(request), **{field: value})
+
+
+async def page_response(
+    win: query.Window,
+    req: Any,
+    call: Callable[[Any], Awaitable[Any]],
+    field: str,
+    render: Callable[[Any], Any],
+    ids_when_skipping: bool = False,
+) -> web.Response:
+    """The MEF page `win` of a List RPC, with its count headers: `call` sends `req` (the
+    List request, its filter set) once per keyset page; the items, the response's `field`,
+    are rendered by `render`. `ids_when_skipping`: a page walked past asks for ids only."""
+
+    async def fetch(size: int, token: str, skipping: bool) -> tuple[Sequence[Any], str, int]:
+        req.page_size, req.page_token = size, token
+        if ids_when_skipping:
+            req.ClearField("read_mask")
+            if skipping:
+                req.read_mask.paths.append("id")
+        r = await call(req)
+        return getattr(r, field), r.next_page_token, r.total_size
+
+    page = await query.page_at(fetch, win)
+    return respond([render(x) for x in page.items], headers=page.headers(win.offset))
 
 
 @functools.lru_cache(maxsize=64)

@@ -157,10 +157,15 @@ def service(s: inventory_pb2.Service, hrefs: Hrefs, *, as_value: bool = False) -
         out["serviceOrderItem"] = [item_ref(r, hrefs) for r in s.service_order_item]
     if s.place:
         out["place"] = [place(p) for p in s.place]
-    if s.related_contact_information:
-        out["relatedContactInformation"] = [contact(c) for c in s.related_contact_information]
-    if s.note:
-        out["note"] = [note(n) for n in s.note]
+    return _contacts_and_notes(out, s)
+
+
+def _contacts_and_notes(out: Json, resource: inventory_pb2.Service | ordering_pb2.ServiceOrder) -> Json:
+    """The contacts and notes a service and an order both end with (each only when there are any)."""
+    if resource.related_contact_information:
+        out["relatedContactInformation"] = [contact(c) for c in resource.related_contact_information]
+    if resource.note:
+        out["note"] = [note(n) for n in resource.note]
     return out
 
 
@@ -239,8 +244,4 @@ def order(o: ordering_pb2.ServiceOrder, hrefs: Hrefs) -> Json:
             }
             for r in o.order_relationship
         ]
-    if o.related_contact_information:
-        out["relatedContactInformation"] = [contact(c) for c in o.related_contact_information]
-    if o.note:
-        out["note"] = [note(n) for n in o.note]
-    return out
+    return _contacts_and_notes(out, o)

@@ -1,10 +1,13 @@
 """The middlewares every REST request passes, outermost first.
 
-A first one turns every failure into a MEF error body (`rest.errors.mef_error`) and logs
-one `rest.finished` per request; the next sheds a request past the server's bound on work
-in flight (api.overload: 429 with Retry-After); the last admits every request whose route
-matched (rest.admission: the caller's principal, or a 401/403 refusal) before any handler
-runs.
+A first one binds the request's logging context (structlog contextvars: method, path,
+operation, request id, peer; the buyer once admitted) for its duration, as the gRPC
+interceptor binds an RPC's, so every event logged while serving it, a servicer's too,
+carries the same fields; it turns every failure into a MEF error body
+(`rest.errors.mef_error`) and logs one `rest.finished` per request. The next sheds a
+request past the server's bound on work in flight (api.overload: 429 with Retry-After);
+the last admits every request whose route matched (rest.admission: the caller's
+principal, or a 401/403 refusal) before any handler runs.
 """
 
 from __future__ import annotations
@@ -22,10 +25,11 @@ from interlude_server.api.errors import rich_status, status_for
 from interlude_server.api.overload import LoadLimiter, Overloaded
 from interlude_server.auth.http import http_refusal
 from interlude_server.core.errors import DomainError, MissingScope, Unauthenticated
-from interlude_server.rest.admission import Admission
+from interlude_server.rest.admission import Admission, route_template
 from interlude_server.rest.backend import RpcFailure
-from interlude_server.rest.common import BODY_ROOT, CALLER, Handler, error_response
+from interlude_server.rest.common import BODY_ROOT, CALLER, Handler, error_response, request_id
 from interlude_server.rest.errors import MefError, mef_error
+from interlude_server.rest.operations import rest_operation
 
 _log = structlog.get_logger("interlude_server.rest")
 ADMISSION = web.AppKey("admission", Admission)
@@ -60,9 +64,33 @@ def _failure(exc: BaseException, request: web.Request) -> MefError | None:
     return None
 
 
+def _bind_context(request: web.Request) -> None:
+    """Bind the request's logging context, replacing whatever the task carried."""
+    matched = request.match_info.http_exception is None
+    operation = rest_operation(request.method, route_template(request)).operation_id if matched else ""
+    structlog.contextvars.clear_contextvars()
+    structlog.contextvars.bind_contextvars(
+        method=request.method,
+        path=request.path,
+        operation=operation,
+        request_id=request_id(request),
+        peer=request.remote or "",
+        buyer="",
+    )
+
+
 @web.middleware
 async def errors_and_logging(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Turn every failure into a MEF error body; log one `rest.finished` event per request."""
+    """Bind the request's logging context while it is served; turn every failure into a MEF
+    error body; log one `rest.finished` event per request."""
+    _bind_context(request)
+    try:
+        return await _served(request, handler)
+    finally:
+        structlog.contextvars.clear_contextvars()
+
+
+async def _served(request: web.Request, handler: Handler) -> web.StreamResponse:
     started = time.perf_counter()
     reason = ""
     try:
@@ -110,4 +138,5 @@ async def admitted(request: web.Request, handler: Handler) -> web.StreamResponse
     that matches no route goes on to its 404/405 (nothing is served, so nothing is checked)."""
     if request.match_info.http_exception is None:
         request[CALLER] = request.app[ADMISSION](request)
+        structlog.contextvars.bind_contextvars(buyer=request[CALLER].buyer)
     return await handler(request)

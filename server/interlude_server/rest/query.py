@@ -73,6 +73,13 @@ def bad_parameter(name: str, description: str) -> InvalidArgument:
     )
 
 
+def paging_only(params: Params, why: str) -> None:
+    """Refuse, as a bad parameter, any but `offset` and `limit` (a list that filters on nothing)."""
+    for name in params:
+        if name not in PAGING:
+            raise bad_parameter(name, why)
+
+
 def _values(params: Params, name: str) -> list[str]:
     return [v.strip() for raw in params.get(name, ()) for v in raw.split(",") if v.strip()]
 

@@ -21,8 +21,8 @@ class _NoDeliveries:
     async def forget(self, sub_id: str) -> None: ...
 
 
-def _routes() -> set[tuple[str, str]]:
-    hub = HubApi(store=None, deliveries=_NoDeliveries())  # type: ignore[arg-type]
+def _routes(with_hub: bool = True) -> set[tuple[str, str]]:
+    hub = HubApi(store=None, deliveries=_NoDeliveries()) if with_hub else None  # type: ignore[arg-type]
     app = build_app(InProcessBackend([]), hub, Forward("sp-alpha"), 1 << 20)
     return {
         (route.method, route.resource.canonical)
@@ -36,6 +36,12 @@ def test_every_rest_route_has_an_operation_with_a_grantable_scope() -> None:
     assert routes == set(REST_OPERATIONS), "a route lacks an entry, or an entry names no route"
     for key, operation in REST_OPERATIONS.items():
         assert operation.scope in ALL_SCOPES, (key, operation)
+
+
+def test_the_gateway_serves_the_same_routes_but_any_method_on_a_hub_path_is_501() -> None:
+    hub = {(method, template) for method, template in REST_OPERATIONS if "/hub" in template}
+    assert hub, "every API carries a /hub"
+    assert _routes(with_hub=False) == (set(REST_OPERATIONS) - hub) | {("*", template) for _m, template in hub}
 
 
 def test_an_unlisted_route_needs_a_scope_no_one_has() -> None:

@@ -1,39 +1,49 @@
-"""The `/hub` routes every MEF API carries, onto the hub's registrations."""
+"""The `/hub` routes every MEF API carries, onto the hub's registrations.
+
+The gateway serves no hub (it needs the event log): there `/hub` answers 501.
+"""
 
 from __future__ import annotations
 
 from aiohttp import web
 
-from interlude_server.rest.backend import RpcFailure, not_implemented
 from interlude_server.rest.common import caller, hrefs, json_body, respond
 from interlude_server.rest.hub.subscriptions import HubApi
+from interlude_server.rest.routing import Route, RouteTable
 
 
-def hub_routes(hub: HubApi | None, base: str, api: str) -> list[web.RouteDef]:
-    """`/hub` and `/hub/{id}` under one API's base; the gateway (no hub) answers 501."""
+class HubRoutes:
+    """The hub's registrations of one API (`api`: the name they are kept under)."""
 
-    async def unavailable(_request: web.Request) -> web.Response:
-        raise RpcFailure(not_implemented("the hub is served by interlude-server, not by the gateway"))
+    def __init__(self, hub: HubApi, api: str) -> None:
+        self.hub = hub
+        self.api = api
 
-    if hub is None:
-        return [
-            web.route("*", base + "/hub", unavailable),
-            web.route("*", base + "/hub/{id}", unavailable),
-        ]
-
-    async def register(request: web.Request) -> web.Response:
+    async def register(self, request: web.Request) -> web.Response:
         data = await json_body(request)
-        return respond(await hub.register(api, caller(request).buyer, hrefs(request).base, data), 201)
+        created = await self.hub.register(self.api, caller(request).buyer, hrefs(request).base, data)
+        return respond(created, 201)
 
-    async def retrieve(request: web.Request) -> web.Response:
-        return respond(await hub.retrieve(api, caller(request).buyer, request.match_info["id"]))
+    async def retrieve(self, request: web.Request) -> web.Response:
+        return respond(await self.hub.retrieve(self.api, caller(request).buyer, request.match_info["id"]))
 
-    async def unregister(request: web.Request) -> web.Response:
-        await hub.unregister(api, caller(request).buyer, request.match_info["id"])
+    async def unregister(self, request: web.Request) -> web.Response:
+        await self.hub.unregister(self.api, caller(request).buyer, request.match_info["id"])
         return web.Response(status=204)
 
-    return [
-        web.post(base + "/hub", register),
-        web.get(base + "/hub/{id}", retrieve, allow_head=False),
-        web.delete(base + "/hub/{id}", unregister),
-    ]
+
+def hub_routes(base: str, api: str, retrieve_id: str) -> RouteTable[HubRoutes]:
+    """`/hub` and `/hub/{id}` under one API's `base`, its registrations kept under `api`;
+    `retrieve_id` is the operationId that API gives `GET /hub/{id}`. All three are
+    REST-only operations (auth.scopes.REST_ONLY_SCOPES)."""
+    return RouteTable(
+        base,
+        "",
+        (
+            Route("POST", "/hub", HubRoutes.register, "registerListener"),
+            Route("GET", "/hub/{id}", HubRoutes.retrieve, retrieve_id),
+            Route("DELETE", "/hub/{id}", HubRoutes.unregister, "unregisterListener"),
+        ),
+        lambda _backend, hub: HubRoutes(hub, api) if hub is not None else None,
+        absent="the hub is served by interlude-server, not by the gateway",
+    )

@@ -10,8 +10,8 @@ another query parameter is refused as a bad parameter rather than ignored.
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
+from functools import lru_cache, partial
 from typing import Any
 
 from aiohttp import web
@@ -24,13 +24,14 @@ from interlude_server.rest.backend import Backend
 from interlude_server.rest.mapping import Json
 from interlude_server.rest.performance import inbound as inbound
 from interlude_server.rest.performance import mapping as pm
+from interlude_server.rest.routing import Route, RouteTable, create_route, list_route, retrieve_route
 
 _PM = "PerformanceService"
 Pm = performance_pb2
 ToJson = Callable[[Any, pm.PmHrefs], Json]
 
 
-@functools.lru_cache(maxsize=64)
+@lru_cache(maxsize=64)
 def _hrefs(base: str) -> pm.PmHrefs:
     return pm.PmHrefs(base)
 
@@ -39,12 +40,10 @@ def hrefs(request: web.Request) -> pm.PmHrefs:
     return _hrefs(f"{request.scheme}://{request.host}")
 
 
-def _request_id(request: web.Request) -> str:
-    return request.headers.get(common.REQUEST_ID_HEADER, "")
-
-
 class PmRestApi:
-    """The PM v5 routes over one backend."""
+    """The PM v5 routes over one backend. A resource's create and reads are one handler each,
+    told the resource by the route table: its `noun` names the RPCs (`Create{noun}`,
+    `Get{noun}`, `List{noun}s`), their messages and the field that carries it."""
 
     def __init__(self, backend: Backend) -> None:
         self.backend = backend
@@ -52,89 +51,46 @@ class PmRestApi:
     async def _call(self, request: web.Request, method: str, req: Message) -> Any:
         return await self.backend.call(_PM, method, req, common.caller(request))
 
-    async def _get(
-        self, request: web.Request, method: str, req: Message, field: str, to_json: ToJson
-    ) -> web.Response:
-        r = await self._call(request, method, req)
-        return common.respond(to_json(getattr(r, field), hrefs(request)))
-
     async def _created(
         self, request: web.Request, method: str, req: Message, field: str, to_json: ToJson
     ) -> web.Response:
         body = to_json(getattr(await self._call(request, method, req), field), hrefs(request))
         return common.respond(body, 201, {"Location": body["href"]})
 
-    async def _no_content(
-        self, request: web.Request, method: str, make: Callable[..., Message]
+    async def create(
+        self, request: web.Request, noun: str, parse: Callable[[Any], Message], to_json: ToJson
     ) -> web.Response:
-        """An operation on the resource at `{id}` answered with 204 (delete, suspend, resume)."""
-        await self._call(request, method, make(id=request.match_info["id"], request_id=_request_id(request)))
-        return web.Response(status=204)
+        field, req = await common.create_request(request, Pm, noun, parse)
+        return await self._created(request, f"Create{noun}", req, field, to_json)
 
-    async def _list(
-        self, request: web.Request, method: str, req: Any, field: str, to_json: ToJson
-    ) -> web.Response:
+    async def retrieve(self, request: web.Request, noun: str, to_json: ToJson) -> web.Response:
+        req = getattr(Pm, f"Get{noun}Request")(id=request.match_info["id"])
+        r = await self._call(request, f"Get{noun}", req)
+        return common.respond(to_json(getattr(r, common.field_name(noun)), hrefs(request)))
+
+    async def listing(self, request: web.Request, noun: str, to_json: ToJson) -> web.Response:
         given = common.params(request)
-        for name in given:
-            if name not in query.PAGING:
-                raise query.bad_parameter(name, "this list takes only offset and limit so far")
-        win = query.window(given)
-
-        async def fetch(size: int, token: str, _skipping: bool) -> tuple[Sequence[Any], str, int]:
-            req.page_size, req.page_token = size, token
-            r = await self._call(request, method, req)
-            return getattr(r, field), r.next_page_token, r.total_size
-
-        page = await query.page_at(fetch, win)
-        h = hrefs(request)
-        return common.respond([to_json(x, h) for x in page.items], headers=page.headers(win.offset))
-
-    # -- performanceProfile ---------------------------------------------------
-
-    async def create_profile(self, request: web.Request) -> web.Response:
-        value = inbound.profile(await common.json_body(request))
-        request[common.BODY_ROOT] = "performance_profile"
-        req = Pm.CreatePerformanceProfileRequest(performance_profile=value, request_id=_request_id(request))
-        return await self._created(
-            request, "CreatePerformanceProfile", req, "performance_profile", pm.profile
+        query.paging_only(given, "this list takes only offset and limit so far")
+        method, h = f"List{noun}s", hrefs(request)
+        call = partial(self._call, request, method)
+        req = getattr(Pm, method + "Request")()
+        return await common.page_response(
+            query.window(given), req, call, common.field_name(noun) + "s", lambda x: to_json(x, h)
         )
 
-    async def list_profiles(self, request: web.Request) -> web.Response:
-        req = Pm.ListPerformanceProfilesRequest()
-        return await self._list(request, "ListPerformanceProfiles", req, "performance_profiles", pm.profile)
+    async def no_content(self, request: web.Request, method: str) -> web.Response:
+        """An operation on the resource at `{id}` answered with 204 (delete, suspend, resume)."""
+        make = getattr(Pm, method + "Request")
+        await self._call(
+            request, method, make(id=request.match_info["id"], request_id=common.request_id(request))
+        )
+        return web.Response(status=204)
 
-    async def get_profile(self, request: web.Request) -> web.Response:
-        req = Pm.GetPerformanceProfileRequest(id=request.match_info["id"])
-        return await self._get(request, "GetPerformanceProfile", req, "performance_profile", pm.profile)
-
-    async def delete_profile(self, request: web.Request) -> web.Response:
-        return await self._no_content(request, "DeletePerformanceProfile", Pm.DeletePerformanceProfileRequest)
-
-    # -- performanceJob and its actions -----------------------------------------
-
-    async def create_job(self, request: web.Request) -> web.Response:
-        value = inbound.job(await common.json_body(request))
-        request[common.BODY_ROOT] = "performance_job"
-        req = Pm.CreatePerformanceJobRequest(performance_job=value, request_id=_request_id(request))
-        return await self._created(request, "CreatePerformanceJob", req, "performance_job", pm.job)
-
-    async def list_jobs(self, request: web.Request) -> web.Response:
-        req = Pm.ListPerformanceJobsRequest()
-        return await self._list(request, "ListPerformanceJobs", req, "performance_jobs", pm.job)
-
-    async def get_job(self, request: web.Request) -> web.Response:
-        req = Pm.GetPerformanceJobRequest(id=request.match_info["id"])
-        return await self._get(request, "GetPerformanceJob", req, "performance_job", pm.job)
-
-    async def suspend_job(self, request: web.Request) -> web.Response:
-        return await self._no_content(request, "SuspendPerformanceJob", Pm.SuspendPerformanceJobRequest)
-
-    async def resume_job(self, request: web.Request) -> web.Response:
-        return await self._no_content(request, "ResumePerformanceJob", Pm.ResumePerformanceJobRequest)
+    # -- the task resources cancelPerformanceJob and modifyPerformanceJob -----------
 
     async def create_cancel(self, request: web.Request) -> web.Response:
         job_id = inbound.cancel_job_id(await common.json_body(request))
-        req = Pm.CancelPerformanceJobRequest(id=job_id, request_id=_request_id(request))
+        req = Pm.CancelPerformanceJobRequest(id=job_id, request_id=common.request_id(request))
         return await self._created(
             request, "CancelPerformanceJob", req, "performance_job_task", pm.cancel_task
         )
@@ -142,50 +98,79 @@ class PmRestApi:
     async def create_modify(self, request: web.Request) -> web.Response:
         job_id, change = inbound.modification(await common.json_body(request))
         request[common.BODY_ROOT] = "modification"
-        req = Pm.ModifyPerformanceJobRequest(id=job_id, modification=change, request_id=_request_id(request))
+        req = Pm.ModifyPerformanceJobRequest(
+            id=job_id, modification=change, request_id=common.request_id(request)
+        )
         return await self._created(
             request, "ModifyPerformanceJob", req, "performance_job_task", pm.modify_task
         )
 
-    async def _task(self, request: web.Request, kind: int, to_json: ToJson) -> web.Response:
+    async def task(self, request: web.Request, kind: int, to_json: ToJson) -> web.Response:
         req = Pm.GetPerformanceJobTaskRequest(id=request.match_info["id"])
         task = (await self._call(request, "GetPerformanceJobTask", req)).performance_job_task
         if task.task_type != kind:  # a cancel task is not a modifyPerformanceJob, and back
             raise NotFound("PerformanceJobTask", task.id, "PERFORMANCE_RESOURCE_NOT_FOUND")
         return common.respond(to_json(task, hrefs(request)))
 
-    async def get_cancel(self, request: web.Request) -> web.Response:
-        return await self._task(request, Pm.PERFORMANCE_JOB_TASK_TYPE_CANCEL, pm.cancel_task)
 
-    async def get_modify(self, request: web.Request) -> web.Response:
-        return await self._task(request, Pm.PERFORMANCE_JOB_TASK_TYPE_MODIFY, pm.modify_task)
+def _create(noun: str, parse: Callable[[Any], Message], to_json: ToJson) -> Route[PmRestApi]:
+    return create_route(noun, partial(PmRestApi.create, noun=noun, parse=parse, to_json=to_json))
 
-    # -- performanceReport --------------------------------------------------------
 
-    async def list_reports(self, request: web.Request) -> web.Response:
-        req = Pm.ListPerformanceReportsRequest()
-        return await self._list(request, "ListPerformanceReports", req, "performance_reports", pm.report)
+def _reads(noun: str, to_json: ToJson) -> tuple[Route[PmRestApi], ...]:
+    return (
+        list_route(noun, partial(PmRestApi.listing, noun=noun, to_json=to_json)),
+        retrieve_route(noun, partial(PmRestApi.retrieve, noun=noun, to_json=to_json)),
+    )
 
-    async def get_report(self, request: web.Request) -> web.Response:
-        req = Pm.GetPerformanceReportRequest(id=request.match_info["id"])
-        return await self._get(request, "GetPerformanceReport", req, "performance_report", pm.report)
 
-    def routes(self) -> list[web.RouteDef]:
-        base = pm.PM_BASE
-        return [
-            web.post(base + "/performanceProfile", self.create_profile),
-            web.get(base + "/performanceProfile", self.list_profiles, allow_head=False),
-            web.get(base + "/performanceProfile/{id}", self.get_profile, allow_head=False),
-            web.delete(base + "/performanceProfile/{id}", self.delete_profile),
-            web.post(base + "/performanceJob", self.create_job),
-            web.get(base + "/performanceJob", self.list_jobs, allow_head=False),
-            web.get(base + "/performanceJob/{id}", self.get_job, allow_head=False),
-            web.post(base + "/performanceJob/{id}/suspend", self.suspend_job),
-            web.post(base + "/performanceJob/{id}/resume", self.resume_job),
-            web.post(base + "/cancelPerformanceJob", self.create_cancel),
-            web.get(base + "/cancelPerformanceJob/{id}", self.get_cancel, allow_head=False),
-            web.post(base + "/modifyPerformanceJob", self.create_modify),
-            web.get(base + "/modifyPerformanceJob/{id}", self.get_modify, allow_head=False),
-            web.get(base + "/performanceReport", self.list_reports, allow_head=False),
-            web.get(base + "/performanceReport/{id}", self.get_report, allow_head=False),
-        ]
+def _no_content(method: str, path: str, operation_id: str, rpc: str) -> Route[PmRestApi]:
+    return Route(method, path, partial(PmRestApi.no_content, method=rpc), operation_id, rpc)
+
+
+_P, _CANCEL, _MODIFY = PmRestApi, Pm.PERFORMANCE_JOB_TASK_TYPE_CANCEL, Pm.PERFORMANCE_JOB_TASK_TYPE_MODIFY
+ROUTES: RouteTable[PmRestApi] = RouteTable(
+    pm.PM_BASE,
+    _PM,
+    (
+        _create("PerformanceProfile", inbound.profile, pm.profile),
+        *_reads("PerformanceProfile", pm.profile),
+        _no_content(
+            "DELETE", "/performanceProfile/{id}", "deletePerformanceProfile", "DeletePerformanceProfile"
+        ),
+        _create("PerformanceJob", inbound.job, pm.job),
+        *_reads("PerformanceJob", pm.job),
+        _no_content("POST", "/performanceJob/{id}/suspend", "suspendPerformanceJob", "SuspendPerformanceJob"),
+        _no_content("POST", "/performanceJob/{id}/resume", "resumePerformanceJob", "ResumePerformanceJob"),
+        Route(
+            "POST",
+            "/cancelPerformanceJob",
+            _P.create_cancel,
+            "createCancelPerformanceJob",
+            "CancelPerformanceJob",
+        ),
+        Route(
+            "GET",
+            "/cancelPerformanceJob/{id}",
+            partial(_P.task, kind=_CANCEL, to_json=pm.cancel_task),
+            "retrieveCancelPerformanceJob",
+            "GetPerformanceJobTask",
+        ),
+        Route(
+            "POST",
+            "/modifyPerformanceJob",
+            _P.create_modify,
+            "createModifyPerformanceJob",
+            "ModifyPerformanceJob",
+        ),
+        Route(
+            "GET",
+            "/modifyPerformanceJob/{id}",
+            partial(_P.task, kind=_MODIFY, to_json=pm.modify_task),
+            "retrieveModifyPerformanceJob",
+            "GetPerformanceJobTask",
+        ),
+        *_reads("PerformanceReport", pm.report),
+    ),
+    lambda backend, _hub: PmRestApi(backend),
+)

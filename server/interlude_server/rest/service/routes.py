@@ -5,12 +5,12 @@ Handlers read like the servicers: parse (query or body) -> call the backend -> m
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import Any
 
 from aiohttp import web
 from google.protobuf import json_format
-from google.protobuf.message import Message
 
 from interlude_grpc.mef.lso.interlude.v1 import catalog_pb2, inventory_pb2, ordering_pb2
 from interlude_server.rest import mapping as m
@@ -18,14 +18,19 @@ from interlude_server.rest import query
 from interlude_server.rest.backend import Backend, RpcFailure, not_implemented
 from interlude_server.rest.common import (
     BODY_ROOT,
-    REQUEST_ID_HEADER,
     caller,
     etag,
+    field_name,
     hrefs,
+    if_match,
     json_body,
+    page_response,
     params,
+    request_id,
     respond,
 )
+from interlude_server.rest.hub.subscriptions import HubApi
+from interlude_server.rest.routing import Route, RouteTable, list_route, retrieve_route
 from interlude_server.rest.service import inbound
 
 _INV = "ServiceInventoryService"
@@ -38,6 +43,11 @@ class ServiceApi:
 
     def __init__(self, backend: Backend) -> None:
         self.backend = backend
+
+    def _sender(self, request: web.Request, service: str, method: str) -> Callable[[Any], Awaitable[Any]]:
+        """What sends the request's call of `method` (on every keyset page of a list)."""
+        who = caller(request)
+        return lambda req: self.backend.call(service, method, req, who)
 
     # -- serviceInventory v2 ----------------------------------------------
 
@@ -53,28 +63,19 @@ class ServiceApi:
         if missing := query.unsupported(given):
             raise RpcFailure(not_implemented(f"filtering by {', '.join(missing)} is not supported"))
         win = query.window(given)
-        spec = query.service_filter(given)
-        who = caller(request)
-
-        async def fetch(size: int, token: str, skipping: bool) -> tuple[Sequence[Any], str, int]:
-            req = inventory_pb2.ListServicesRequest(filter=spec, page_size=size, page_token=token)
-            if skipping:
-                req.read_mask.paths.append("id")
-            r = await self.backend.call(_INV, "ListServices", req, who)
-            return r.services, r.next_page_token, r.total_size
-
-        page = await query.page_at(fetch, win)
+        req = inventory_pb2.ListServicesRequest(filter=query.service_filter(given))
         h = hrefs(request)
-        return respond([m.service(s, h) for s in page.items], headers=page.headers(win.offset))
+        call = self._sender(request, _INV, "ListServices")
+        return await page_response(
+            win, req, call, "services", lambda s: m.service(s, h), ids_when_skipping=True
+        )
 
     # -- serviceOrderingManagement v1 -------------------------------------
 
     async def create_order(self, request: web.Request) -> web.Response:
         order = inbound.service_order(await json_body(request))
         request[BODY_ROOT] = "service_order"
-        req = ordering_pb2.CreateServiceOrderRequest(
-            service_order=order, request_id=request.headers.get(REQUEST_ID_HEADER, "")
-        )
+        req = ordering_pb2.CreateServiceOrderRequest(service_order=order, request_id=request_id(request))
         r = await self.backend.call(_ORD, "CreateServiceOrder", req, caller(request))
         h = hrefs(request)
         headers = {"Location": h.order(r.service_order.id), **etag(r.service_order.etag)}
@@ -88,17 +89,10 @@ class ServiceApi:
     async def list_orders(self, request: web.Request) -> web.Response:
         given = params(request)
         win = query.window(given)
-        spec = query.order_filter(given)
-        who = caller(request)
-
-        async def fetch(size: int, token: str, _skipping: bool) -> tuple[Sequence[Any], str, int]:
-            req = ordering_pb2.ListServiceOrdersRequest(filter=spec, page_size=size, page_token=token)
-            r = await self.backend.call(_ORD, "ListServiceOrders", req, who)
-            return r.service_orders, r.next_page_token, r.total_size
-
-        page = await query.page_at(fetch, win)
+        req = ordering_pb2.ListServiceOrdersRequest(filter=query.order_filter(given))
         h = hrefs(request)
-        return respond([m.order(o, h) for o in page.items], headers=page.headers(win.offset))
+        call = self._sender(request, _ORD, "ListServiceOrders")
+        return await page_response(win, req, call, "service_orders", lambda o: m.order(o, h))
 
     async def cancel_order(self, request: web.Request) -> web.Response:
         """Extension (TMF641-style; MEF has no order cancellation): `POST /serviceOrder/{id}/cancel`."""
@@ -106,63 +100,74 @@ class ServiceApi:
         reason = body.get("cancellationReason", "") if isinstance(body, dict) else ""
         req = ordering_pb2.CancelServiceOrderRequest(
             id=request.match_info["id"],
-            etag=request.headers.get("If-Match", "").strip('"'),
+            etag=if_match(request),
             cancellation_reason=str(reason),
-            request_id=request.headers.get(REQUEST_ID_HEADER, ""),
+            request_id=request_id(request),
         )
         r = await self.backend.call(_ORD, "CancelServiceOrder", req, caller(request))
         return respond(m.order(r.service_order, hrefs(request)))
 
     # -- serviceCatalog v1 (extension: the contract's JSON form) ---------------
+    # A catalog resource's list and retrieve are one handler each, told the resource by
+    # the route table (its name in the RPCs, `noun`, and the list RPC's `plural`).
 
-    async def _catalog(self, request: web.Request, method: str, req: Message, field: str) -> web.Response:
-        r = await self.backend.call(_CAT, method, req, caller(request))
-        return respond(json_format.MessageToDict(getattr(r, field)))
+    async def catalog_get(self, request: web.Request, noun: str, key: str) -> web.Response:
+        """retrieve{noun}: Get{noun}, the path's id as its `key` field."""
+        req = getattr(catalog_pb2, f"Get{noun}Request")(**{key: request.match_info["id"]})
+        r = await self.backend.call(_CAT, f"Get{noun}", req, caller(request))
+        return respond(json_format.MessageToDict(getattr(r, field_name(noun))))
 
-    async def _catalog_list(self, request: web.Request, method: str, req: Any, field: str) -> web.Response:
+    async def catalog_list(self, request: web.Request, plural: str) -> web.Response:
+        """list{noun}: one MEF page of List{plural}, which filters on nothing."""
         given = params(request)
-        for name in given:
-            if name not in query.PAGING:
-                raise query.bad_parameter(name, "this extension takes only offset and limit")
+        query.paging_only(given, "this extension takes only offset and limit")
         win = query.window(given)
-        who = caller(request)
+        method = f"List{plural}"
+        req = getattr(catalog_pb2, method + "Request")()
+        call = self._sender(request, _CAT, method)
+        return await page_response(win, req, call, field_name(plural), json_format.MessageToDict)
 
-        async def fetch(size: int, token: str, _skipping: bool) -> tuple[Sequence[Any], str, int]:
-            req.page_size, req.page_token = size, token
-            r = await self.backend.call(_CAT, method, req, who)
-            return getattr(r, field), r.next_page_token, r.total_size
 
-        page = await query.page_at(fetch, win)
-        data = [json_format.MessageToDict(x) for x in page.items]
-        return respond(data, headers=page.headers(win.offset))
+def _catalog_reads(noun: str, plural: str, key: str = "id") -> tuple[Route[ServiceApi], ...]:
+    return (
+        list_route(noun, partial(ServiceApi.catalog_list, plural=plural), plural),
+        retrieve_route(noun, partial(ServiceApi.catalog_get, noun=noun, key=key)),
+    )
 
-    async def get_specification(self, request: web.Request) -> web.Response:
-        req = catalog_pb2.GetServiceSpecificationRequest(id=request.match_info["id"])
-        return await self._catalog(request, "GetServiceSpecification", req, "service_specification")
 
-    async def list_specifications(self, request: web.Request) -> web.Response:
-        req = catalog_pb2.ListServiceSpecificationsRequest()
-        return await self._catalog_list(request, "ListServiceSpecifications", req, "service_specifications")
+def _serve(backend: Backend, _hub: HubApi | None) -> ServiceApi:
+    return ServiceApi(backend)
 
-    async def get_policy(self, request: web.Request) -> web.Response:
-        req = catalog_pb2.GetServicePolicyRequest(service_specification_id=request.match_info["id"])
-        return await self._catalog(request, "GetServicePolicy", req, "service_policy")
 
-    async def list_policies(self, request: web.Request) -> web.Response:
-        req = catalog_pb2.ListServicePoliciesRequest()
-        return await self._catalog_list(request, "ListServicePolicies", req, "service_policies")
-
-    def routes(self) -> list[web.RouteDef]:
-        inv, ord_, cat = m.INVENTORY_BASE, m.ORDERING_BASE, m.CATALOG_BASE
-        return [
-            web.get(inv + "/service", self.list_services, allow_head=False),
-            web.get(inv + "/service/{id}", self.get_service, allow_head=False),
-            web.post(ord_ + "/serviceOrder", self.create_order),
-            web.get(ord_ + "/serviceOrder", self.list_orders, allow_head=False),
-            web.get(ord_ + "/serviceOrder/{id}", self.get_order, allow_head=False),
-            web.post(ord_ + "/serviceOrder/{id}/cancel", self.cancel_order),
-            web.get(cat + "/serviceSpecification", self.list_specifications, allow_head=False),
-            web.get(cat + "/serviceSpecification/{id}", self.get_specification, allow_head=False),
-            web.get(cat + "/servicePolicy", self.list_policies, allow_head=False),
-            web.get(cat + "/servicePolicy/{id}", self.get_policy, allow_head=False),
-        ]
+_S = ServiceApi
+INVENTORY_ROUTES: RouteTable[ServiceApi] = RouteTable(
+    m.INVENTORY_BASE,
+    _INV,
+    (
+        Route("GET", "/service", _S.list_services, "serviceFind", "ListServices"),
+        Route("GET", "/service/{id}", _S.get_service, "serviceGet", "GetService"),
+    ),
+    _serve,
+)
+ORDERING_ROUTES: RouteTable[ServiceApi] = RouteTable(
+    m.ORDERING_BASE,
+    _ORD,
+    (
+        Route("POST", "/serviceOrder", _S.create_order, "createServiceOrder", "CreateServiceOrder"),
+        Route("GET", "/serviceOrder", _S.list_orders, "listServiceOrder", "ListServiceOrders"),
+        Route("GET", "/serviceOrder/{id}", _S.get_order, "retrieveServiceOrder", "GetServiceOrder"),
+        Route(
+            "POST", "/serviceOrder/{id}/cancel", _S.cancel_order, "cancelServiceOrder", "CancelServiceOrder"
+        ),
+    ),
+    _serve,
+)
+CATALOG_ROUTES: RouteTable[ServiceApi] = RouteTable(
+    m.CATALOG_BASE,
+    _CAT,
+    (
+        *_catalog_reads("ServiceSpecification", "ServiceSpecifications"),
+        *_catalog_reads("ServicePolicy", "ServicePolicies", key="service_specification_id"),
+    ),
+    _serve,
+)

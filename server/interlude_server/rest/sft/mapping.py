@@ -114,18 +114,21 @@ def profile_ref_or_value(job: St.TestJob | St.TestJobModification, h: SftHrefs) 
             "href": h.profile(job.test_profile_ref.id),
         }
     if which == "test_profile_value":
-        v = job.test_profile_value
-        out: Json = {"@type": "TestProfileValue"}
-        if v.HasField("service_specific_test_profile_configuration"):
-            out["serviceSpecificTestProfileConfiguration"] = m.extension(
-                v.service_specific_test_profile_configuration
-            )
-        if v.related_service_specification_id:
-            out["relatedServiceSpecification"] = _spec_ref(v.related_service_specification_id)
-        if v.related_contact:
-            out["relatedContact"] = [contact(c) for c in v.related_contact]
-        return out
+        return _profile_settings({"@type": "TestProfileValue"}, job.test_profile_value)
     return None
+
+
+def _profile_settings(out: Json, p: St.TestProfile | St.TestProfileValue) -> Json:
+    """What a profile and an inline profile value share (each only when set)."""
+    if p.HasField("service_specific_test_profile_configuration"):
+        out["serviceSpecificTestProfileConfiguration"] = m.extension(
+            p.service_specific_test_profile_configuration
+        )
+    if p.related_service_specification_id:
+        out["relatedServiceSpecification"] = _spec_ref(p.related_service_specification_id)
+    if p.related_contact:
+        out["relatedContact"] = [contact(c) for c in p.related_contact]
+    return out
 
 
 def _job_settings(out: Json, j: St.TestJob | St.TestJobModification, h: SftHrefs) -> None:
@@ -234,15 +237,7 @@ def profile(p: St.TestProfile, h: SftHrefs) -> Json:
     )
     if p.test_profile_relationship:
         out["testProfileRelationship"] = [_relationship(r) for r in p.test_profile_relationship]
-    if p.HasField("service_specific_test_profile_configuration"):
-        out["serviceSpecificTestProfileConfiguration"] = m.extension(
-            p.service_specific_test_profile_configuration
-        )
-    if p.related_service_specification_id:
-        out["relatedServiceSpecification"] = _spec_ref(p.related_service_specification_id)
-    if p.related_contact:
-        out["relatedContact"] = [contact(c) for c in p.related_contact]
-    return out
+    return _profile_settings(out, p)
 
 
 def _relationship(r: St.TestProfileRelationship) -> Json:

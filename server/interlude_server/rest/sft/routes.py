@@ -9,7 +9,8 @@ is 404, as MEF keeps them as separate resources.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from aiohttp import web
@@ -20,11 +21,13 @@ from interlude_server.core.errors import NotFound
 from interlude_server.rest import common as a
 from interlude_server.rest import query
 from interlude_server.rest.backend import Backend, RpcFailure
+from interlude_server.rest.routing import Route, RouteTable, create_route, list_route, retrieve_route
 from interlude_server.rest.sft import inbound as sft_inbound
 from interlude_server.rest.sft import mapping as sm
 from interlude_server.rest.sft import query as sft_query
 
 St = service_test_pb2
+Render = Callable[[Any, sm.SftHrefs], Any]
 _SFT = "ServiceTestService"
 _NOT_FOUND = "TEST_RESOURCE_NOT_FOUND"
 # TestProfile_Modify property -> the UpdateTestProfile mask path it changes.
@@ -78,16 +81,10 @@ def _hrefs(request: web.Request) -> sm.SftHrefs:
     return sm.SftHrefs(a.hrefs(request))
 
 
-def _request_id(request: web.Request) -> str:
-    return request.headers.get(a.REQUEST_ID_HEADER, "")
-
-
-def _if_match(request: web.Request) -> str:
-    return request.headers.get("If-Match", "").strip('"')
-
-
 class SftApi:
-    """The Service Function Testing routes over one backend."""
+    """The Service Function Testing routes over one backend. A resource's create, list and
+    retrieve are one handler each, told the resource by the route table: its `noun` names
+    the RPCs (`Create{noun}`, `List{noun}s`, `Get{noun}`), their messages and fields."""
 
     def __init__(self, backend: Backend) -> None:
         self.backend = backend
@@ -101,49 +98,36 @@ class SftApi:
             _mef_fields(failure.status, renames or {})
             raise
 
-    async def _list(
-        self,
-        request: web.Request,
-        method: str,
-        spec: Any,
-        field: str,
-        to_json: Callable[[Any, sm.SftHrefs], Any],
+    async def listing(
+        self, request: web.Request, noun: str, spec: Callable[[query.Params], Any], render: Render
     ) -> web.Response:
-        """One MEF page of a List RPC: `spec` is its filter; the request type is `{method}Request`."""
-        request_type = getattr(St, method + "Request")
-        win = query.window(a.params(request))
-
-        async def fetch(size: int, token: str, _skipping: bool) -> tuple[Sequence[Any], str, int]:
-            r = await self._call(request, method, request_type(filter=spec, page_size=size, page_token=token))
-            return getattr(r, field), r.next_page_token, r.total_size
-
-        page = await query.page_at(fetch, win)
+        """One MEF page of List{noun}s, its filter read from the query by `spec`."""
+        given = a.params(request)
+        method, req_filter = f"List{noun}s", spec(given)
+        win = query.window(given)
         h = _hrefs(request)
-        return a.respond([to_json(x, h) for x in page.items], headers=page.headers(win.offset))
+        req = getattr(St, method + "Request")(filter=req_filter)
+        field = a.field_name(noun) + "s"
+        return await a.page_response(
+            win, req, partial(self._call, request, method), field, lambda x: render(x, h)
+        )
+
+    async def create(
+        self, request: web.Request, noun: str, parse: Callable[[Any], Any], render: Render
+    ) -> web.Response:
+        """create{noun} (`TestProfile`, `TestJob`): 201 with the resource, its Location and ETag."""
+        field, req = await a.create_request(request, St, noun, parse)
+        made = getattr(await self._call(request, f"Create{noun}", req), field)
+        body = render(made, _hrefs(request))
+        return a.respond(body, 201, {"Location": body["href"], **a.etag(made.etag)})
+
+    async def retrieve(self, request: web.Request, noun: str, render: Render) -> web.Response:
+        """retrieve{noun}: the resource, with its ETag if it has one (a test result has none)."""
+        req = getattr(St, f"Get{noun}Request")(id=request.match_info["id"])
+        found = getattr(await self._call(request, f"Get{noun}", req), a.field_name(noun))
+        return a.respond(render(found, _hrefs(request)), headers=a.etag(getattr(found, "etag", "")))
 
     # -- testProfile ------------------------------------------------------
-
-    async def create_profile(self, request: web.Request) -> web.Response:
-        profile = sft_inbound.profile(await a.json_body(request))
-        request[a.BODY_ROOT] = "test_profile"
-        req = St.CreateTestProfileRequest(test_profile=profile, request_id=_request_id(request))
-        p = (await self._call(request, "CreateTestProfile", req)).test_profile
-        h = _hrefs(request)
-        return a.respond(sm.profile(p, h), 201, {"Location": h.profile(p.id), **a.etag(p.etag)})
-
-    async def get_profile(self, request: web.Request) -> web.Response:
-        req = St.GetTestProfileRequest(id=request.match_info["id"])
-        p = (await self._call(request, "GetTestProfile", req)).test_profile
-        return a.respond(sm.profile(p, _hrefs(request)), headers=a.etag(p.etag))
-
-    async def list_profiles(self, request: web.Request) -> web.Response:
-        return await self._list(
-            request,
-            "ListTestProfiles",
-            sft_query.profile_filter(a.params(request)),
-            "test_profiles",
-            sm.profile,
-        )
 
     async def patch_profile(self, request: web.Request) -> web.Response:
         body = await a.json_body(request)
@@ -151,7 +135,7 @@ class SftApi:
         profile.id = request.match_info["id"]
         request[a.BODY_ROOT] = "test_profile"
         req = St.UpdateTestProfileRequest(
-            test_profile=profile, etag=_if_match(request), request_id=_request_id(request)
+            test_profile=profile, etag=a.if_match(request), request_id=a.request_id(request)
         )
         req.update_mask.paths.extend(_PROFILE_MASK[k] for k in body if k in _PROFILE_MASK)
         p = (await self._call(request, "UpdateTestProfile", req)).test_profile
@@ -159,108 +143,81 @@ class SftApi:
 
     async def delete_profile(self, request: web.Request) -> web.Response:
         req = St.DeleteTestProfileRequest(
-            id=request.match_info["id"], etag=_if_match(request), request_id=_request_id(request)
+            id=request.match_info["id"], etag=a.if_match(request), request_id=a.request_id(request)
         )
         await self._call(request, "DeleteTestProfile", req)
         return web.Response(status=204)
 
-    # -- testJob ----------------------------------------------------------
-
-    async def create_job(self, request: web.Request) -> web.Response:
-        job = sft_inbound.job(await a.json_body(request))
-        request[a.BODY_ROOT] = "test_job"
-        req = St.CreateTestJobRequest(test_job=job, request_id=_request_id(request))
-        j = (await self._call(request, "CreateTestJob", req)).test_job
-        h = _hrefs(request)
-        return a.respond(sm.job(j, h), 201, {"Location": h.job(j.id), **a.etag(j.etag)})
-
-    async def get_job(self, request: web.Request) -> web.Response:
-        j = (
-            await self._call(request, "GetTestJob", St.GetTestJobRequest(id=request.match_info["id"]))
-        ).test_job
-        return a.respond(sm.job(j, _hrefs(request)), headers=a.etag(j.etag))
-
-    async def list_jobs(self, request: web.Request) -> web.Response:
-        return await self._list(
-            request,
-            "ListTestJobs",
-            sft_query.job_filter(a.params(request)),
-            "test_jobs",
-            sm.job_find,
-        )
-
     # -- cancelTestJob, modifyTestJob, suspendTestJob, resumeTestJob ------
 
-    def _task_handlers(self, kind: sm.TaskKind) -> list[web.RouteDef]:
+    async def create_task(self, request: web.Request, kind: sm.TaskKind) -> web.Response:
         method, request_type = _TASK_METHODS[kind.task_type]
-        base = f"{sm.SFT_BASE}/{kind.resource}"
+        job_id, reason, mod = sft_inbound.task(await a.json_body(request), kind)
+        fields: dict[str, Any] = {"id": job_id, "reason": reason, "etag": a.if_match(request)}
+        if mod is not None:
+            fields["modification"] = mod
+            request[a.BODY_ROOT] = "modification"
+        req = request_type(request_id=a.request_id(request), **fields)
+        t = (await self._call(request, method, req, _TASK_FIELDS)).test_job_task
+        h = _hrefs(request)
+        return a.respond(sm.task(t, h), 201, {"Location": h.task(t.task_type, t.id)})
 
-        async def create(request: web.Request) -> web.Response:
-            job_id, reason, mod = sft_inbound.task(await a.json_body(request), kind)
-            fields: dict[str, Any] = {"id": job_id, "reason": reason, "etag": _if_match(request)}
-            if mod is not None:
-                fields["modification"] = mod
-                request[a.BODY_ROOT] = "modification"
-            req = request_type(request_id=_request_id(request), **fields)
-            t = (await self._call(request, method, req, _TASK_FIELDS)).test_job_task
-            h = _hrefs(request)
-            return a.respond(sm.task(t, h), 201, {"Location": h.task(t.task_type, t.id)})
+    async def get_task(self, request: web.Request, kind: sm.TaskKind) -> web.Response:
+        task_id = request.match_info["id"]
+        t = (await self._call(request, "GetTestJobTask", St.GetTestJobTaskRequest(id=task_id))).test_job_task
+        if t.task_type != kind.task_type:  # another kind of task: not a resource of this path
+            raise NotFound(kind.resource, task_id, _NOT_FOUND)
+        return a.respond(sm.task(t, _hrefs(request)))
 
-        async def get(request: web.Request) -> web.Response:
-            task_id = request.match_info["id"]
-            t = (
-                await self._call(request, "GetTestJobTask", St.GetTestJobTaskRequest(id=task_id))
-            ).test_job_task
-            if t.task_type != kind.task_type:  # another kind of task: not a resource of this path
-                raise NotFound(kind.resource, task_id, _NOT_FOUND)
-            return a.respond(sm.task(t, _hrefs(request)))
 
-        async def listing(request: web.Request) -> web.Response:
-            return await self._list(
-                request,
-                "ListTestJobTasks",
-                sft_query.task_filter(a.params(request), kind.task_type),
-                "test_job_tasks",
-                sm.task,
-            )
+def _task_routes(kind: sm.TaskKind) -> tuple[Route[SftApi], ...]:
+    """A task resource (`cancelTestJob`, ...): create is the task's RPC; reads are the task reads."""
+    path, name = "/" + kind.resource, kind.resource[0].upper() + kind.resource[1:]
+    create = _TASK_METHODS[kind.task_type][0]
+    listing = partial(
+        SftApi.listing,
+        noun="TestJobTask",
+        spec=partial(sft_query.task_filter, task_type=kind.task_type),
+        render=sm.task,
+    )
+    return (
+        Route("POST", path, partial(SftApi.create_task, kind=kind), f"create{name}", create),
+        Route("GET", path, listing, f"list{name}", "ListTestJobTasks"),
+        Route(
+            "GET", path + "/{id}", partial(SftApi.get_task, kind=kind), f"retrieve{name}", "GetTestJobTask"
+        ),
+    )
 
-        return [
-            web.post(base, create),
-            web.get(base, listing, allow_head=False),
-            web.get(base + "/{id}", get, allow_head=False),
-        ]
 
-    # -- testResult -------------------------------------------------------
+def _create(noun: str, parse: Callable[[Any], Any], render: Render) -> Route[SftApi]:
+    return create_route(noun, partial(SftApi.create, noun=noun, parse=parse, render=render))
 
-    async def get_result(self, request: web.Request) -> web.Response:
-        req = St.GetTestResultRequest(id=request.match_info["id"])
-        r = (await self._call(request, "GetTestResult", req)).test_result
-        return a.respond(sm.result(r, _hrefs(request)))
 
-    async def list_results(self, request: web.Request) -> web.Response:
-        return await self._list(
-            request,
-            "ListTestResults",
-            sft_query.result_filter(a.params(request)),
-            "test_results",
-            lambda r, h: sm.result(r, h, listed=True),
-        )
+def _reads(
+    noun: str, spec: Callable[[query.Params], Any], listed: Render, render: Render | None = None
+) -> tuple[Route[SftApi], ...]:
+    """list{noun} (`spec` reads its filter; items rendered by `listed`) and retrieve{noun}
+    (rendered by `render`, by default as listed), both answering HEAD too."""
+    return (
+        list_route(noun, partial(SftApi.listing, noun=noun, spec=spec, render=listed), allow_head=True),
+        retrieve_route(noun, partial(SftApi.retrieve, noun=noun, render=render or listed), allow_head=True),
+    )
 
-    def routes(self) -> list[web.RouteDef]:
-        base = sm.SFT_BASE
-        handlers: list[tuple[str, str, Callable[[web.Request], Awaitable[web.StreamResponse]]]] = [
-            ("POST", "/testProfile", self.create_profile),
-            ("GET", "/testProfile", self.list_profiles),
-            ("GET", "/testProfile/{id}", self.get_profile),
-            ("PATCH", "/testProfile/{id}", self.patch_profile),
-            ("DELETE", "/testProfile/{id}", self.delete_profile),
-            ("POST", "/testJob", self.create_job),
-            ("GET", "/testJob", self.list_jobs),
-            ("GET", "/testJob/{id}", self.get_job),
-            ("GET", "/testResult", self.list_results),
-            ("GET", "/testResult/{id}", self.get_result),
-        ]
-        routes = [web.route(method, base + path, handler) for method, path, handler in handlers]
-        for kind in sm.TASKS:
-            routes.extend(self._task_handlers(kind))
-        return routes
+
+_S = SftApi
+# The reads outside the task resources answer HEAD too (`allow_head`), as they always have.
+ROUTES: RouteTable[SftApi] = RouteTable(
+    sm.SFT_BASE,
+    _SFT,
+    (
+        _create("TestProfile", sft_inbound.profile, sm.profile),
+        *_reads("TestProfile", sft_query.profile_filter, sm.profile),
+        Route("PATCH", "/testProfile/{id}", _S.patch_profile, "modifyTestProfile", "UpdateTestProfile"),
+        Route("DELETE", "/testProfile/{id}", _S.delete_profile, "deleteTestProfile", "DeleteTestProfile"),
+        _create("TestJob", sft_inbound.job, sm.job),
+        *_reads("TestJob", sft_query.job_filter, sm.job_find, sm.job),
+        *_reads("TestResult", sft_query.result_filter, partial(sm.result, listed=True), sm.result),
+        *(route for kind in sm.TASKS for route in _task_routes(kind)),
+    ),
+    lambda backend, _hub: SftApi(backend),
+)
