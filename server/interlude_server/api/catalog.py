@@ -14,9 +14,10 @@ import grpc
 
 from interlude_grpc.mef.lso.interlude.v1 import catalog_pb2, catalog_pb2_grpc
 from interlude_server.api.binding import ServiceBinding
+from interlude_server.api.common import found, required
 from interlude_server.api.paging import PageParams, fingerprint, page_params
 from interlude_server.api.principal import BuyerResolver
-from interlude_server.core.errors import InvalidArgument, NotFound, Violation
+from interlude_server.core.errors import InvalidArgument, Violation
 from interlude_server.store.interface.store import Store
 
 Context: TypeAlias = grpc.aio.ServicerContext[Any, Any]
@@ -26,10 +27,7 @@ _SPEC_NOT_FOUND = "SERVICE_SPECIFICATION_NOT_FOUND"
 
 
 def _require_id(value: str, field_name: str) -> None:
-    if not value:
-        raise InvalidArgument(
-            f"{field_name} is required", [Violation(field_name, "is required", "missingProperty")]
-        )
+    required(value, field_name, "is required")
 
 
 def _keyed_by_id(params: PageParams) -> PageParams:
@@ -52,9 +50,12 @@ class CatalogServicer(catalog_pb2_grpc.ServiceCatalogServiceServicer):
         self, request: catalog_pb2.GetServiceSpecificationRequest, context: Context
     ) -> catalog_pb2.GetServiceSpecificationResponse:
         _require_id(request.id, "id")
-        spec = await self._store.get_specification(request.id)
-        if spec is None:
-            raise NotFound("ServiceSpecification", request.id, _SPEC_NOT_FOUND)
+        spec = found(
+            await self._store.get_specification(request.id),
+            "ServiceSpecification",
+            request.id,
+            _SPEC_NOT_FOUND,
+        )
         return catalog_pb2.GetServiceSpecificationResponse(service_specification=spec)
 
     async def ListServiceSpecifications(
@@ -71,11 +72,14 @@ class CatalogServicer(catalog_pb2_grpc.ServiceCatalogServiceServicer):
     async def GetServicePolicy(
         self, request: catalog_pb2.GetServicePolicyRequest, context: Context
     ) -> catalog_pb2.GetServicePolicyResponse:
-        buyer_id = self._buyer_of(context)
-        _require_id(request.service_specification_id, "service_specification_id")
-        policy = await self._store.get_policy(buyer_id, request.service_specification_id)
-        if policy is None:
-            raise NotFound("ServicePolicy", request.service_specification_id, _SPEC_NOT_FOUND)
+        spec_id = request.service_specification_id
+        _require_id(spec_id, "service_specification_id")
+        policy = found(
+            await self._store.get_policy(self._buyer_of(context), spec_id),
+            "ServicePolicy",
+            spec_id,
+            _SPEC_NOT_FOUND,
+        )
         return catalog_pb2.GetServicePolicyResponse(service_policy=policy)
 
     async def ListServicePolicies(

@@ -7,9 +7,12 @@ log, so a client that resumes with its last token misses nothing and sees
 nothing twice, across reconnects and restarts, within retention.
 
 An event's response is the same bytes for every subscriber (its token names
-the global position), so it is serialized once and shared: the method is
+the global position), so it is built once and shared: the method is
 registered with a serializer that passes bytes through, and a bounded cache
 keyed by sequence serves every stream that sends the event, live or replayed.
+It is built from the Event's bytes as the log stores them (read back, or kept
+by the hub when it was published) with the token spliced in: an event is
+never serialized again on its way to a subscriber.
 """
 
 from __future__ import annotations
@@ -21,16 +24,15 @@ from typing import Any
 import grpc
 from google.protobuf import timestamp_pb2
 
-from interlude_grpc.mef.lso.interlude.v1 import common_pb2, events_pb2
+from interlude_grpc.mef.lso.interlude.v1 import events_pb2
 from interlude_server.api import streaming
 from interlude_server.api.binding import ServiceBinding
 from interlude_server.api.principal import BuyerResolver
 from interlude_server.api.wire import field_key, passthrough_handler, spliced
-from interlude_server.core import clock
 from interlude_server.core.errors import ResumeTokenExpired
 from interlude_server.events import tokens
 from interlude_server.events.filters import matcher, selects_all
-from interlude_server.events.hub import EventHub, Matcher
+from interlude_server.events.hub import EventHub, Matcher, Published
 from interlude_server.events.streaming import Envelope, SharedWire, replay_then_follow
 from interlude_server.store.interface.store import EventLogState, Store
 
@@ -38,6 +40,7 @@ Context = grpc.aio.ServicerContext[Any, Any]
 Response = events_pb2.StreamEventsResponse
 REPLAY_PAGE = 500
 WIRE_CACHE_EVENTS = 65_536
+Live = Published[events_pb2.Event, tuple[int, bytes]]
 RESYNC = "re-read the resources you follow (List/Get), then stream again from now"
 
 
@@ -82,6 +85,14 @@ class EventsServicer:
     def _from_body(self, seq: int, body: bytes) -> bytes:
         return _response_from_body(body, self._token(seq))
 
+    def _response(self, seq: int, body: bytes) -> bytes:
+        """The shared response of the event at `seq`, from its stored bytes (not parsed)."""
+        return self.wire.response_at(seq, functools.partial(self._from_body, seq, body))
+
+    def _live(self, published: Live) -> bytes:
+        """A live event's response, from the bytes the hub kept of it (what a replay sends)."""
+        return self._response(*published.kept)
+
     async def _start_after(self, request: events_pb2.StreamEventsRequest) -> int | None:
         """The sequence to replay after; None means now."""
         point = request.WhichOneof("start_point")
@@ -99,14 +110,10 @@ class EventsServicer:
     async def _replay(
         self, buyer: str, matches: Matcher | None, after: int, up_to: int
     ) -> AsyncIterator[tuple[int, bytes]]:
-        """`matches` None: the stream takes every event, so the log's bytes are sent unparsed."""
+        """`matches` None: the stream takes every event, so none is parsed."""
         async for seq, body in self._logged(buyer, after, up_to):
-            if matches is None:
-                yield seq, self.wire.response_at(seq, functools.partial(self._from_body, seq, body))
-                continue
-            event = events_pb2.Event.FromString(body)
-            if matches(event):
-                yield seq, self.wire.response(event)
+            if matches is None or matches(events_pb2.Event.FromString(body)):
+                yield seq, self._response(seq, body)
 
     async def _logged(self, buyer: str, after: int, up_to: int) -> AsyncIterator[tuple[int, bytes]]:
         """The buyer's logged events after `after` through `up_to`, as (sequence, serialized
@@ -133,16 +140,9 @@ class EventsServicer:
         matches = matcher(request.filter)
         after = await self._start_after(request)
         subscription = self.hub.subscribe(buyer, matches)
-        envelope = Envelope[events_pb2.Event, bytes | Response](
-            token=self._token,
-            item=self.wire.response,  # the same bytes for every stream
-            heartbeat=lambda token: Response(
-                heartbeat=common_pb2.StreamHeartbeat(resume_token=token, server_time=clock.now())
-            ),
-            sync=lambda token: Response(sync=common_pb2.StreamSync(resume_token=token)),
-        )
+        envelope: Envelope[Live, bytes | Response] = streaming.envelope(Response, self._token, self._live)
         replay = functools.partial(self._replay, buyer, None if selects_all(request.filter) else matches)
-        responses = replay_then_follow(self.hub, subscription, after, replay, envelope, interval)
+        responses = replay_then_follow(subscription, after, replay, envelope, interval)
         async for response in streaming.observed("events", self.hub, responses):
             yield response
 

@@ -10,13 +10,15 @@ from google.protobuf import field_mask_pb2
 from interlude_grpc.mef.lso.interlude.v1 import inventory_pb2, inventory_pb2_grpc
 from interlude_server.api import filters, paging
 from interlude_server.api.binding import ServiceBinding
+from interlude_server.api.common import found, required
 from interlude_server.api.principal import BuyerResolver
-from interlude_server.core.errors import Errors, InvalidArgument, NotFound, Violation
+from interlude_server.core.errors import Errors
 from interlude_server.store.interface.store import ServiceQuery, Store
 
 Context = grpc.aio.ServicerContext[Any, Any]
 ORDER_BY = ("", "id", "service_date", "service_date desc", "update_time", "update_time desc")
 _SERVICE = inventory_pb2.Service.DESCRIPTOR
+_NOT_FOUND = "SERVICE_NOT_FOUND"
 
 
 def _masked(service: inventory_pb2.Service, mask: field_mask_pb2.FieldMask) -> inventory_pb2.Service:
@@ -52,12 +54,14 @@ class InventoryServicer(inventory_pb2_grpc.ServiceInventoryServiceServicer):
     async def GetService(
         self, request: inventory_pb2.GetServiceRequest, context: Context
     ) -> inventory_pb2.GetServiceResponse:
-        if not request.id:
-            raise InvalidArgument("id is required", [Violation("id", "required", "missingProperty")])
+        required(request.id, "id")
         filters.check_read_mask(request.read_mask, _SERVICE)
-        service = await self.store.get_service(self.buyer_of(context), request.id)
-        if service is None:
-            raise NotFound("Service", request.id, "SERVICE_NOT_FOUND")
+        service = found(
+            await self.store.get_service(self.buyer_of(context), request.id),
+            "Service",
+            request.id,
+            _NOT_FOUND,
+        )
         return inventory_pb2.GetServiceResponse(service=_masked(service, request.read_mask))
 
     async def ListServices(

@@ -2,24 +2,26 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import grpc
 
-from interlude_grpc.mef.lso.interlude.v1 import ordering_pb2, ordering_pb2_grpc
+from interlude_grpc.mef.lso.interlude.v1 import inventory_pb2, ordering_pb2, ordering_pb2_grpc
 from interlude_server.api import filters, paging
 from interlude_server.api.binding import ServiceBinding
+from interlude_server.api.common import get, required
 from interlude_server.api.principal import BuyerResolver
 from interlude_server.core import clock
-from interlude_server.core.errors import Errors, InvalidArgument, NotFound, Violation
-from interlude_server.domain import idempotency
+from interlude_server.core.errors import Errors
+from interlude_server.domain.idempotency import Planned, run_once
 from interlude_server.domain.ordering import changes, fulfilment
 from interlude_server.domain.ordering.lookup import Lookup
 from interlude_server.domain.ordering.orders import FieldNames, prepare_order
 from interlude_server.domain.states import ORDER
 from interlude_server.partner.ordering.processor import OrderProcessor
-from interlude_server.store.interface.store import Store, Tx
+from interlude_server.store.interface.store import Store
 
 Context = grpc.aio.ServicerContext[Any, Any]
 R = TypeVar(
@@ -39,10 +41,7 @@ _CONNECTIVITY_FIELDS = FieldNames(
     ),
 )
 
-
-def _required(value: str, field: str) -> None:
-    if not value:
-        raise InvalidArgument(f"{field} is required", [Violation(field, "required", "missingProperty")])
+_ORDER_NOT_FOUND = "SERVICE_ORDER_NOT_FOUND"
 
 
 class OrderingServicer(ordering_pb2_grpc.ServiceOrderingServiceServicer):
@@ -53,23 +52,6 @@ class OrderingServicer(ordering_pb2_grpc.ServiceOrderingServiceServicer):
         self.buyer_of = buyer_of
         self.processor = processor
 
-    async def _once(
-        self, buyer: str, method: str, request: Any, response_type: type[R], effect: Callable[[Tx], R]
-    ) -> R:
-        """Run `effect` once per request_id (see idempotency.run_once)."""
-        return await idempotency.run_once(self.store, buyer, method, request, response_type, effect)
-
-    async def _replayed(self, buyer: str, method: str, request: Any, response_type: type[R]) -> R | None:
-        """The stored response of a retried request, checked before validation (a retry must not
-        fail because its own first attempt already changed the service)."""
-        rid: str = request.request_id
-        if not rid or request.validate_only:
-            return None
-        digest = idempotency.fingerprint(method, request)
-        return await self.store.write(
-            lambda tx: idempotency.replay(tx, buyer, rid, method, digest, response_type)
-        )
-
     async def _submit(
         self,
         buyer: str,
@@ -79,31 +61,31 @@ class OrderingServicer(ordering_pb2_grpc.ServiceOrderingServiceServicer):
         build: OrderBuilder,
         names: FieldNames | None = None,
     ) -> R:
-        """Validate the order `build` makes, then commit it (idempotently) and hand it to the Partner."""
-        if (stored := await self._replayed(buyer, method, request, response_type)) is not None:
-            return stored
-        lookup = Lookup(self.store, buyer)
-        prepared = await prepare_order(await build(lookup), lookup, clock.now(), names)
-        if request.validate_only:
-            preview = prepared.order
-            preview.id = ""
-            return response_type(service_order=preview)
-        response = await self._once(
-            buyer,
-            method,
-            request,
-            response_type,
-            lambda tx: response_type(service_order=fulfilment.commit_new_order(tx, prepared, clock.now())),
-        )
-        self.processor.submit(buyer, response.service_order.id)
-        return response
+        """Validate the order `build` makes, then commit it (idempotently) and hand it to the Partner.
+        A retry is answered before validation: it must not fail because its own first attempt
+        already changed the service."""
 
-    async def _current_service(self, buyer: str, service_id: str, field: str) -> Any:
-        _required(service_id, field)
-        current = await self.store.get_service(buyer, service_id)
-        if current is None:
-            raise NotFound("Service", service_id, "SERVICE_NOT_FOUND")
-        return current
+        async def prepare() -> Planned[R]:
+            lookup = Lookup(self.store, buyer)
+            prepared = await prepare_order(await build(lookup), lookup, clock.now(), names)
+            if request.validate_only:
+                preview = prepared.order
+                preview.id = ""
+                return response_type(service_order=preview)
+            return lambda tx: response_type(
+                service_order=fulfilment.commit_new_order(tx, prepared, clock.now())
+            )
+
+        return await run_once(
+            self.store, buyer, method, request, response_type, prepare, self._process(buyer)
+        )
+
+    def _process(self, buyer: str) -> Callable[[R], None]:
+        """After the commit: the Partner processes the order (a no-op if it already does)."""
+        return lambda response: self.processor.submit(buyer, response.service_order.id)
+
+    async def _current_service(self, buyer: str, service_id: str, field: str) -> inventory_pb2.Service:
+        return await get(self.store.get_service, buyer, service_id, "Service", "SERVICE_NOT_FOUND", field)
 
     async def CreateServiceOrder(
         self, request: ordering_pb2.CreateServiceOrderRequest, context: Context
@@ -168,50 +150,41 @@ class OrderingServicer(ordering_pb2_grpc.ServiceOrderingServiceServicer):
     async def GetServiceOrder(
         self, request: ordering_pb2.GetServiceOrderRequest, context: Context
     ) -> ordering_pb2.GetServiceOrderResponse:
-        _required(request.id, "id")
-        order = await self.store.get_order(self.buyer_of(context), request.id)
-        if order is None:
-            raise NotFound("ServiceOrder", request.id, "SERVICE_ORDER_NOT_FOUND")
+        order = await get(
+            self.store.get_order, self.buyer_of(context), request.id, "ServiceOrder", _ORDER_NOT_FOUND
+        )
         return ordering_pb2.GetServiceOrderResponse(service_order=order)
 
     async def ListServiceOrders(
         self, request: ordering_pb2.ListServiceOrdersRequest, context: Context
     ) -> ordering_pb2.ListServiceOrdersResponse:
-        buyer = self.buyer_of(context)
-        page, token = await paging.list_page(
-            request,
-            lambda p: self.store.list_orders(buyer, request.filter, p),
-            ("order_date", "completion_date", "expected_completion_date", "start_date"),
-        )
-        return ordering_pb2.ListServiceOrdersResponse(
-            service_orders=page.items, next_page_token=token, total_size=page.total
+        fetch = functools.partial(self.store.list_orders, self.buyer_of(context), request.filter)
+        ranges = ("order_date", "completion_date", "expected_completion_date", "start_date")
+        return await paging.listed(
+            request, ordering_pb2.ListServiceOrdersResponse, "service_orders", fetch, ranges
         )
 
     async def CancelServiceOrder(
         self, request: ordering_pb2.CancelServiceOrderRequest, context: Context
     ) -> ordering_pb2.CancelServiceOrderResponse:
         buyer = self.buyer_of(context)
-        _required(request.id, "id")
+        required(request.id, "id")
         response_type = ordering_pb2.CancelServiceOrderResponse
-        if request.validate_only:
-            order = await self.store.get_order(buyer, request.id)
-            if order is None:
-                raise NotFound("ServiceOrder", request.id, "SERVICE_ORDER_NOT_FOUND")
-            ORDER.next(order.state, "cancel")  # raises InvalidState if it cannot be cancelled
-            return response_type(service_order=order)
-        response = await self._once(
-            buyer,
-            "CancelServiceOrder",
-            request,
-            response_type,
-            lambda tx: response_type(
+
+        async def prepare() -> Planned[ordering_pb2.CancelServiceOrderResponse]:
+            if request.validate_only:
+                order = await get(self.store.get_order, buyer, request.id, "ServiceOrder", _ORDER_NOT_FOUND)
+                ORDER.next(order.state, "cancel")  # raises InvalidState if it cannot be cancelled
+                return response_type(service_order=order)
+            return lambda tx: response_type(
                 service_order=fulfilment.request_cancellation(
                     tx, buyer, request.id, request.etag, request.cancellation_reason, clock.now()
                 )
-            ),
+            )
+
+        return await run_once(
+            self.store, buyer, "CancelServiceOrder", request, response_type, prepare, self._process(buyer)
         )
-        self.processor.submit(buyer, request.id)
-        return response
 
     async def ListServiceTrackingRecords(
         self, request: ordering_pb2.ListServiceTrackingRecordsRequest, context: Context

@@ -27,6 +27,7 @@ MAX_PAGE_SIZE = 1000
 
 Key = tuple[str | int | float, ...]
 Item = TypeVar("Item")
+R = TypeVar("R", bound=Message)
 
 
 def fingerprint(*parts: Message | str) -> str:
@@ -99,3 +100,16 @@ async def list_page(
     params = page_params(request.page_size, request.page_token, fingerprint(request.filter))
     page = await fetch(params.request)
     return page, params.next_token(page)
+
+
+async def listed(
+    request: Any,
+    response_type: type[R],
+    items: str,
+    fetch: Callable[[PageRequest], Awaitable[Page[Item]]],
+    ranges: Sequence[str] = (),
+) -> R:
+    """A List RPC's response: one page (list_page) in the field `items`, with its
+    next_page_token and total_size."""
+    page, token = await list_page(request, fetch, ranges)
+    return response_type(**{items: page.items, "next_page_token": token, "total_size": page.total})

@@ -17,12 +17,13 @@ from google.protobuf.message import Message
 from interlude_grpc.mef.lso.interlude.v1 import common_pb2, performance_pb2
 from interlude_server.api import errors, paging
 from interlude_server.api.binding import ServiceBinding
+from interlude_server.api.common import found, get, required
 from interlude_server.api.performance_stream import MeasurementStreamer
 from interlude_server.api.principal import BuyerResolver
 from interlude_server.api.wire import passthrough_handler
 from interlude_server.core import clock
-from interlude_server.core.errors import InvalidArgument, NotFound, Violation
-from interlude_server.domain import idempotency
+from interlude_server.core.errors import NotFound
+from interlude_server.domain.idempotency import Planned, ready, run_once
 from interlude_server.domain.performance import jobs as pm_jobs
 from interlude_server.domain.performance import profiles as pm_profiles
 from interlude_server.domain.performance.model import subject_ids
@@ -34,19 +35,11 @@ from interlude_server.store.interface.store import Store, Tx
 
 Pm = performance_pb2
 Context = grpc.aio.ServicerContext[Any, Any]
+Item = TypeVar("Item")
 M = TypeVar("M", bound=Message)
+Change = Callable[[Tx, str], M]  # (tx, buyer) -> the response
 NOT_FOUND = pm_profiles.NOT_FOUND
-
-
-def _required(value: str, field: str) -> None:
-    if not value:
-        raise InvalidArgument(f"{field} is required", [Violation(field, "required", "missingProperty")])
-
-
-def _found(item: M | None, kind: str, item_id: str) -> M:
-    if item is None:
-        raise NotFound(kind, item_id, NOT_FOUND)
-    return item
+_CREATED = ("creation_date_time",)
 
 
 class PerformanceServicer:
@@ -62,16 +55,10 @@ class PerformanceServicer:
         self.streamer = streamer
 
     async def _get(
-        self, context: Context, fetch: Callable[[str, str], Awaitable[M | None]], kind: str, item_id: str
-    ) -> M:
+        self, context: Context, fetch: Callable[[str, str], Awaitable[Item | None]], kind: str, item_id: str
+    ) -> Item:
         """One of the caller's resources by id; NOT_FOUND also when another buyer owns it."""
-        _required(item_id, "id")
-        return _found(await fetch(self.buyer_of(context), item_id), kind, item_id)
-
-    async def _once(
-        self, buyer: str, method: str, request: Any, response_type: type[M], effect: Callable[[Tx], M]
-    ) -> M:
-        return await idempotency.run_once(self.store, buyer, method, request, response_type, effect)
+        return await get(fetch, self.buyer_of(context), item_id, kind, NOT_FOUND)
 
     # -- profiles -------------------------------------------------------------
 
@@ -79,76 +66,71 @@ class PerformanceServicer:
         self, request: Pm.CreatePerformanceProfileRequest, context: Context
     ) -> Pm.CreatePerformanceProfileResponse:
         buyer = self.buyer_of(context)
-        profile = pm_profiles.new_profile(buyer, request.performance_profile, clock.now())
         response = Pm.CreatePerformanceProfileResponse
-        if request.validate_only:
-            profile.id = ""
-            return response(performance_profile=profile)
-        return await self._once(
-            buyer,
-            "CreatePerformanceProfile",
-            request,
-            response,
-            lambda tx: response(performance_profile=pm_profiles.create_profile(tx, profile, clock.now())),
-        )
+
+        async def prepare() -> Planned[Pm.CreatePerformanceProfileResponse]:
+            profile = pm_profiles.new_profile(buyer, request.performance_profile, clock.now())
+            if request.validate_only:
+                profile.id = ""
+                return response(performance_profile=profile)
+            return lambda tx: response(
+                performance_profile=pm_profiles.create_profile(tx, profile, clock.now())
+            )
+
+        return await run_once(self.store, buyer, "CreatePerformanceProfile", request, response, prepare)
 
     async def GetPerformanceProfile(
         self, request: Pm.GetPerformanceProfileRequest, context: Context
     ) -> Pm.GetPerformanceProfileResponse:
-        found = await self._get(context, self.store.get_pm_profile, "PerformanceProfile", request.id)
-        return Pm.GetPerformanceProfileResponse(performance_profile=found)
+        profile = await self._get(context, self.store.get_pm_profile, "PerformanceProfile", request.id)
+        return Pm.GetPerformanceProfileResponse(performance_profile=profile)
 
     async def ListPerformanceProfiles(
         self, request: Pm.ListPerformanceProfilesRequest, context: Context
     ) -> Pm.ListPerformanceProfilesResponse:
-        page, token = await paging.list_page(
-            request,
-            functools.partial(self.store.list_pm_profiles, self.buyer_of(context), request.filter),
-            ("creation_date_time",),
-        )
-        return Pm.ListPerformanceProfilesResponse(
-            performance_profiles=page.items, next_page_token=token, total_size=page.total
-        )
+        fetch = functools.partial(self.store.list_pm_profiles, self.buyer_of(context), request.filter)
+        response = Pm.ListPerformanceProfilesResponse
+        return await paging.listed(request, response, "performance_profiles", fetch, _CREATED)
 
     async def UpdatePerformanceProfile(
         self, request: Pm.UpdatePerformanceProfileRequest, context: Context
     ) -> Pm.UpdatePerformanceProfileResponse:
         buyer = self.buyer_of(context)
         change = request.performance_profile
-        _required(change.id, "performance_profile.id")
+        required(change.id, "performance_profile.id")
         response = Pm.UpdatePerformanceProfileResponse
-        if request.validate_only:
-            current = _found(
-                await self.store.get_pm_profile(buyer, change.id), "PerformanceProfile", change.id
-            )
-            return response(
-                performance_profile=pm_profiles.updated_profile(current, change, request.update_mask)
-            )
-        pm_profiles.check_mask(request.update_mask)
-        return await self._once(
-            buyer,
-            "UpdatePerformanceProfile",
-            request,
-            response,
-            lambda tx: response(
-                performance_profile=pm_profiles.update_profile(
-                    tx, buyer, change, request.update_mask, request.etag, clock.now()
+
+        async def prepare() -> Planned[Pm.UpdatePerformanceProfileResponse]:
+            if request.validate_only:
+                current = found(
+                    await self.store.get_pm_profile(buyer, change.id),
+                    "PerformanceProfile",
+                    change.id,
+                    NOT_FOUND,
                 )
-            ),
-        )
+                return response(
+                    performance_profile=pm_profiles.updated_profile(current, change, request.update_mask)
+                )
+            pm_profiles.check_mask(request.update_mask)
+            mask, etag = request.update_mask, request.etag
+            return lambda tx: response(
+                performance_profile=pm_profiles.update_profile(tx, buyer, change, mask, etag, clock.now())
+            )
+
+        return await run_once(self.store, buyer, "UpdatePerformanceProfile", request, response, prepare)
 
     async def DeletePerformanceProfile(
         self, request: Pm.DeletePerformanceProfileRequest, context: Context
     ) -> Pm.DeletePerformanceProfileResponse:
         buyer = self.buyer_of(context)
-        _required(request.id, "id")
+        required(request.id, "id")
         response = Pm.DeletePerformanceProfileResponse
 
         def effect(tx: Tx) -> Pm.DeletePerformanceProfileResponse:
             pm_profiles.delete_profile(tx, buyer, request.id, request.etag, clock.now())
             return response()
 
-        return await self._once(buyer, "DeletePerformanceProfile", request, response, effect)
+        return await run_once(self.store, buyer, "DeletePerformanceProfile", request, response, ready(effect))
 
     # -- jobs -------------------------------------------------------------------
 
@@ -165,39 +147,50 @@ class PerformanceServicer:
         self, request: Pm.CreatePerformanceJobRequest, context: Context
     ) -> Pm.CreatePerformanceJobResponse:
         buyer = self.buyer_of(context)
-        job = pm_jobs.new_job(buyer, request.performance_job, clock.now())
         response = Pm.CreatePerformanceJobResponse
-        if request.validate_only:
-            await self._check_references(buyer, job)
-            job.id = ""
-            return response(performance_job=job)
-        created = await self._once(
-            buyer,
-            "CreatePerformanceJob",
-            request,
-            response,
-            lambda tx: response(performance_job=pm_jobs.create_job(tx, job, clock.now())),
+
+        async def prepare() -> Planned[Pm.CreatePerformanceJobResponse]:
+            job = pm_jobs.new_job(buyer, request.performance_job, clock.now())
+            if request.validate_only:
+                await self._check_references(buyer, job)
+                job.id = ""
+                return response(performance_job=job)
+            return lambda tx: response(performance_job=pm_jobs.create_job(tx, job, clock.now()))
+
+        def committed(created: Pm.CreatePerformanceJobResponse) -> None:
+            self.engine.submit(buyer, created.performance_job.id)
+
+        return await run_once(
+            self.store, buyer, "CreatePerformanceJob", request, response, prepare, committed
         )
-        self.engine.submit(buyer, created.performance_job.id)
-        return created
 
     async def GetPerformanceJob(
         self, request: Pm.GetPerformanceJobRequest, context: Context
     ) -> Pm.GetPerformanceJobResponse:
-        found = await self._get(context, self.store.get_pm_job, "PerformanceJob", request.id)
-        return Pm.GetPerformanceJobResponse(performance_job=found)
+        job = await self._get(context, self.store.get_pm_job, "PerformanceJob", request.id)
+        return Pm.GetPerformanceJobResponse(performance_job=job)
 
     async def ListPerformanceJobs(
         self, request: Pm.ListPerformanceJobsRequest, context: Context
     ) -> Pm.ListPerformanceJobsResponse:
-        page, token = await paging.list_page(
-            request,
-            functools.partial(self.store.list_pm_jobs, self.buyer_of(context), request.filter),
-            ("creation_date_time",),
+        fetch = functools.partial(self.store.list_pm_jobs, self.buyer_of(context), request.filter)
+        return await paging.listed(
+            request, Pm.ListPerformanceJobsResponse, "performance_jobs", fetch, _CREATED
         )
-        return Pm.ListPerformanceJobsResponse(
-            performance_jobs=page.items, next_page_token=token, total_size=page.total
-        )
+
+    async def _change_job(
+        self, context: Context, method: str, request: Any, response_type: type[M], change: Change[M]
+    ) -> M:
+        """A change to a job (a task, or suspend and resume): `change(tx, buyer)` commits it
+        and says what to answer. The job's engine is woken after the commit."""
+        buyer = self.buyer_of(context)
+        required(request.id, "id")
+
+        def committed(_: M) -> None:
+            self.engine.submit(buyer, request.id)
+
+        effect = ready(lambda tx: change(tx, buyer))
+        return await run_once(self.store, buyer, method, request, response_type, effect, committed)
 
     async def _task(
         self,
@@ -207,26 +200,24 @@ class PerformanceServicer:
         task_type: Pm.PerformanceJobTaskType.ValueType,
         modification: Pm.PerformanceJobModification | None = None,
     ) -> Pm.PerformanceJobTask:
-        buyer = self.buyer_of(context)
-        _required(request.id, "id")
-
-        def effect(tx: Tx) -> Pm.GetPerformanceJobTaskResponse:
+        def change(tx: Tx, buyer: str) -> Pm.GetPerformanceJobTaskResponse:
             task = pm_jobs.request_task(
                 tx, buyer, request.id, task_type, request.etag, request.reason, clock.now(), modification
             )
             return Pm.GetPerformanceJobTaskResponse(performance_job_task=task)
 
-        done = await self._once(buyer, method, request, Pm.GetPerformanceJobTaskResponse, effect)
-        self.engine.submit(buyer, request.id)
+        done = await self._change_job(context, method, request, Pm.GetPerformanceJobTaskResponse, change)
         return done.performance_job_task
 
     async def ModifyPerformanceJob(
         self, request: Pm.ModifyPerformanceJobRequest, context: Context
     ) -> Pm.ModifyPerformanceJobResponse:
         check_modification(request.modification)
-        if request.validate_only:
+        if request.validate_only:  # a dry run looks no record up: nothing to do before it
             buyer = self.buyer_of(context)
-            job = _found(await self.store.get_pm_job(buyer, request.id), "PerformanceJob", request.id)
+            job = found(
+                await self.store.get_pm_job(buyer, request.id), "PerformanceJob", request.id, NOT_FOUND
+            )
             JOB.next(job.state, "modify")
             preview = Pm.PerformanceJobTask(
                 task_type=Pm.PERFORMANCE_JOB_TASK_TYPE_MODIFY,
@@ -237,13 +228,8 @@ class PerformanceServicer:
                 buyer_id=buyer,
             )
             return Pm.ModifyPerformanceJobResponse(performance_job_task=preview)
-        task = await self._task(
-            context,
-            "ModifyPerformanceJob",
-            request,
-            Pm.PERFORMANCE_JOB_TASK_TYPE_MODIFY,
-            request.modification,
-        )
+        modify = Pm.PERFORMANCE_JOB_TASK_TYPE_MODIFY
+        task = await self._task(context, "ModifyPerformanceJob", request, modify, request.modification)
         return Pm.ModifyPerformanceJobResponse(performance_job_task=task)
 
     async def CancelPerformanceJob(
@@ -253,18 +239,14 @@ class PerformanceServicer:
         return Pm.CancelPerformanceJobResponse(performance_job_task=task)
 
     async def _suspend_or_resume(self, context: Context, action: str, request: Any) -> Pm.PerformanceJob:
-        buyer = self.buyer_of(context)
-        _required(request.id, "id")
-
-        def effect(tx: Tx) -> Pm.GetPerformanceJobResponse:
+        def change(tx: Tx, buyer: str) -> Pm.GetPerformanceJobResponse:
             job = pm_jobs.suspend_or_resume(
                 tx, buyer, request.id, action, request.etag, request.reason, clock.now()
             )
             return Pm.GetPerformanceJobResponse(performance_job=job)
 
         method = f"{action.capitalize()}PerformanceJob"
-        done = await self._once(buyer, method, request, Pm.GetPerformanceJobResponse, effect)
-        self.engine.submit(buyer, request.id)
+        done = await self._change_job(context, method, request, Pm.GetPerformanceJobResponse, change)
         return done.performance_job
 
     async def SuspendPerformanceJob(
@@ -282,20 +264,15 @@ class PerformanceServicer:
     async def GetPerformanceJobTask(
         self, request: Pm.GetPerformanceJobTaskRequest, context: Context
     ) -> Pm.GetPerformanceJobTaskResponse:
-        found = await self._get(context, self.store.get_pm_task, "PerformanceJobTask", request.id)
-        return Pm.GetPerformanceJobTaskResponse(performance_job_task=found)
+        task = await self._get(context, self.store.get_pm_task, "PerformanceJobTask", request.id)
+        return Pm.GetPerformanceJobTaskResponse(performance_job_task=task)
 
     async def ListPerformanceJobTasks(
         self, request: Pm.ListPerformanceJobTasksRequest, context: Context
     ) -> Pm.ListPerformanceJobTasksResponse:
-        page, token = await paging.list_page(
-            request,
-            functools.partial(self.store.list_pm_tasks, self.buyer_of(context), request.filter),
-            ("creation_date_time",),
-        )
-        return Pm.ListPerformanceJobTasksResponse(
-            performance_job_tasks=page.items, next_page_token=token, total_size=page.total
-        )
+        fetch = functools.partial(self.store.list_pm_tasks, self.buyer_of(context), request.filter)
+        response = Pm.ListPerformanceJobTasksResponse
+        return await paging.listed(request, response, "performance_job_tasks", fetch, _CREATED)
 
     # -- reports and tracking -----------------------------------------------------
 
@@ -316,37 +293,27 @@ class PerformanceServicer:
     async def GetPerformanceReport(
         self, request: Pm.GetPerformanceReportRequest, context: Context
     ) -> Pm.GetPerformanceReportResponse:
-        found = await self._get(context, self.store.get_pm_report, "PerformanceReport", request.id)
-        return Pm.GetPerformanceReportResponse(performance_report=found)
+        report = await self._get(context, self.store.get_pm_report, "PerformanceReport", request.id)
+        return Pm.GetPerformanceReportResponse(performance_report=report)
 
     async def ListPerformanceReports(
         self, request: Pm.ListPerformanceReportsRequest, context: Context
     ) -> Pm.ListPerformanceReportsResponse:
-        f = request.filter
-        page, token = await paging.list_page(
-            request,
-            functools.partial(self.store.list_pm_reports, self.buyer_of(context), f),
-            ("creation_date_time", "reporting_timeframe_start_date", "reporting_timeframe_end_date"),
+        fetch = functools.partial(self.store.list_pm_reports, self.buyer_of(context), request.filter)
+        ranges = ("creation_date_time", "reporting_timeframe_start_date", "reporting_timeframe_end_date")
+        listed = await paging.listed(
+            request, Pm.ListPerformanceReportsResponse, "performance_reports", fetch, ranges
         )
-        for report in page.items:
+        for report in listed.performance_reports:
             report.ClearField("report_content")  # as MEF PerformanceReport_Find: Get a report for it
-        return Pm.ListPerformanceReportsResponse(
-            performance_reports=page.items, next_page_token=token, total_size=page.total
-        )
+        return listed
 
     async def ListPerformanceTrackingRecords(
         self, request: Pm.ListPerformanceTrackingRecordsRequest, context: Context
     ) -> Pm.ListPerformanceTrackingRecordsResponse:
-        page, token = await paging.list_page(
-            request,
-            functools.partial(self.store.list_pm_tracking, self.buyer_of(context), request.filter),
-            ("creation_date_time",),
-        )
-        return Pm.ListPerformanceTrackingRecordsResponse(
-            performance_tracking_records=page.items,
-            next_page_token=token,
-            total_size=page.total,
-        )
+        fetch = functools.partial(self.store.list_pm_tracking, self.buyer_of(context), request.filter)
+        response = Pm.ListPerformanceTrackingRecordsResponse
+        return await paging.listed(request, response, "performance_tracking_records", fetch, _CREATED)
 
     # -- the measurement stream ----------------------------------------------------
 

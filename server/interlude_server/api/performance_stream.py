@@ -11,15 +11,14 @@ from __future__ import annotations
 import functools
 from collections.abc import AsyncIterator, Callable, Sequence
 
-from interlude_grpc.mef.lso.interlude.v1 import common_pb2, performance_pb2
+from interlude_grpc.mef.lso.interlude.v1 import performance_pb2
 from interlude_server.api import filters
-from interlude_server.api.streaming import heartbeat_seconds, observed
+from interlude_server.api.streaming import envelope, heartbeat_seconds, observed
 from interlude_server.api.wire import field_key, spliced
-from interlude_server.core import clock
 from interlude_server.core.errors import Errors, NotFound
 from interlude_server.core.keys import timestamp_key
 from interlude_server.events import tokens
-from interlude_server.events.hub import MeasurementHub, unkept
+from interlude_server.events.hub import KeptBatch, MeasurementHub, Published, unkept
 from interlude_server.events.streaming import Envelope, SharedWire, replay_then_follow
 from interlude_server.store.interface.performance import MeasurementBatch, MeasurementRange
 from interlude_server.store.interface.store import Store
@@ -29,6 +28,7 @@ Response = Pm.StreamPerformanceDataResponse
 REPLAY_PAGE = 500
 RESYNC = "read the job's reports (ListPerformanceReports) for the gap, then stream again"
 BatchMatcher = Callable[[MeasurementBatch], bool]
+Live = Published[MeasurementBatch, KeptBatch]
 
 
 _UPDATE_KEY = field_key(Response.DESCRIPTOR, "update")
@@ -97,7 +97,7 @@ class MeasurementStreamer:
         self, names: frozenset[str], batch: MeasurementBatch, kept: bytes | None = None
     ) -> bytes | Response | None:
         """The response for a batch: shared bytes of the whole batch, or only the `names` metrics.
-        `kept`: the batch's measurements as the hub's tail keeps them (the batch then holds
+        `kept`: the batch's measurements as the hub keeps them (a batch from the tail holds
         none); a whole batch is sent from those bytes unparsed."""
         if not names:
             if kept is None:
@@ -112,6 +112,11 @@ class MeasurementStreamer:
         return Response(
             update=Pm.MeasurementUpdate(measurements=chosen, resume_token=self._token(batch.sequence))
         )
+
+    def _live(self, names: frozenset[str], published: Live) -> bytes | Response | None:
+        """A live batch's response: a whole batch from the bytes the hub kept of its
+        measurements (what a replay sends), a chosen few metrics from the batch itself."""
+        return self._update(names, published.item, None if names else published.kept[1])
 
     def _emit(
         self,
@@ -176,16 +181,11 @@ class MeasurementStreamer:
         matches = _matcher(request)
         names = frozenset(request.metric_names)
         subscription = self.hub.subscribe(buyer, matches)
-        envelope = Envelope[MeasurementBatch, bytes | Response](
-            token=self._token,
-            item=functools.partial(self._update, names),
-            heartbeat=lambda token: Response(
-                heartbeat=common_pb2.StreamHeartbeat(resume_token=token, server_time=clock.now())
-            ),
-            sync=lambda token: Response(sync=common_pb2.StreamSync(resume_token=token)),
+        shape: Envelope[Live, bytes | Response] = envelope(
+            Response, self._token, functools.partial(self._live, names)
         )
         replay = functools.partial(self._replay, buyer, names, matches, window)
         follow = request.mode != Pm.STREAM_MODE_ONCE
-        responses = replay_then_follow(self.hub, subscription, after, replay, envelope, interval, follow)
+        responses = replay_then_follow(subscription, after, replay, shape, interval, follow)
         async for response in observed("performance", self.hub, responses):
             yield response

@@ -1,63 +1,48 @@
 """ServiceTestService: test capabilities, profiles, jobs and their tasks, results (interaction 9).
 
-Jobs run in the Partner after the RPC returns (partner/sft/runner.py).
-StreamTestResults follows one job from its durable stream items: it replays
-what the job produced so far (or after a resume token), sends the sync marker,
-then re-reads and delivers new items each time a commit touches the job, and
-ends after the job's terminal state change.
+Jobs run in the Partner after the RPC returns (partner/sft/runner.py). Writes
+are idempotent by request_id (domain/idempotency.run_once). StreamTestResults
+follows one job from its durable stream items (service_testing_stream.py).
 """
 
 from __future__ import annotations
 
-import time
+import functools
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
 import grpc
-from google.protobuf.message import Message
+from google.protobuf import field_mask_pb2
 
 from interlude_grpc.mef.lso.interlude.v1 import service_test_pb2, service_test_pb2_grpc
-from interlude_server.api import paging, streaming
+from interlude_server.api import paging
 from interlude_server.api.binding import ServiceBinding
+from interlude_server.api.common import get, required
 from interlude_server.api.principal import BuyerResolver
+from interlude_server.api.service_testing_stream import stream_test_results
 from interlude_server.core import clock
-from interlude_server.core.errors import InvalidArgument, NotFound, ShuttingDown, Violation
-from interlude_server.domain import idempotency
+from interlude_server.domain.idempotency import Planned, ready, run_once
 from interlude_server.domain.sft import catalog as test_catalog
 from interlude_server.domain.sft import jobs as test_jobs
 from interlude_server.domain.sft import profiles as test_profiles
 from interlude_server.domain.sft.states import TEST_JOB
-from interlude_server.events import tokens
 from interlude_server.events.hub import Wakeups
 from interlude_server.partner.sft.runner import SftRunner
 from interlude_server.store.interface.store import Store, Tx
 
 St = service_test_pb2
 Context = grpc.aio.ServicerContext[Any, Any]
-M = TypeVar("M", bound=Message)
+T = TypeVar(
+    "T",
+    St.CancelTestJobResponse,
+    St.SuspendTestJobResponse,
+    St.ResumeTestJobResponse,
+    St.ModifyTestJobResponse,
+)
+Item = TypeVar("Item")
 Response = St.StreamTestResultsResponse
-REPLAY_PAGE = 500
 NOT_FOUND = test_jobs.NOT_FOUND
 _REQUESTED_RANGES = ("requested_start_date_time", "requested_end_date_time")
-
-
-def _required(value: str, field: str) -> None:
-    if not value:
-        raise InvalidArgument(f"{field} is required", [Violation(field, "required", "missingProperty")])
-
-
-async def _get(
-    fetch: Callable[[str, str], Awaitable[M | None]], buyer: str, item_id: str, kind: str, field: str = "id"
-) -> M:
-    """One of the buyer's test resources; a missing or foreign id is NOT_FOUND."""
-    _required(item_id, field)
-    return _found(await fetch(buyer, item_id), kind, item_id)
-
-
-def _found(item: M | None, kind: str, item_id: str) -> M:
-    if item is None:
-        raise NotFound(kind, item_id, NOT_FOUND)
-    return item
 
 
 class ServiceTestServicer(service_test_pb2_grpc.ServiceTestServiceServicer):
@@ -72,10 +57,11 @@ class ServiceTestServicer(service_test_pb2_grpc.ServiceTestServiceServicer):
         self.wakeups = wakeups
         self.log_id = log_id
 
-    async def _once(
-        self, buyer: str, method: str, request: Any, response_type: type[M], effect: Callable[[Tx], M]
-    ) -> M:
-        return await idempotency.run_once(self.store, buyer, method, request, response_type, effect)
+    async def _get(
+        self, context: Context, fetch: Callable[[str, str], Awaitable[Item | None]], item_id: str, kind: str
+    ) -> Item:
+        """One of the caller's test resources; a missing or foreign id is NOT_FOUND."""
+        return await get(fetch, self.buyer_of(context), item_id, kind, NOT_FOUND)
 
     # -- capabilities and profiles ------------------------------------------
 
@@ -91,80 +77,74 @@ class ServiceTestServicer(service_test_pb2_grpc.ServiceTestServiceServicer):
         self, request: St.CreateTestProfileRequest, context: Context
     ) -> St.CreateTestProfileResponse:
         buyer = self.buyer_of(context)
-        profile = St.TestProfile()
-        profile.CopyFrom(request.test_profile)
-        await test_profiles.validate_profile(self.store, profile)
-        if request.validate_only:
-            return St.CreateTestProfileResponse(test_profile=profile)
-        now = clock.now()
-        return await self._once(
-            buyer,
-            "CreateTestProfile",
-            request,
-            St.CreateTestProfileResponse,
-            lambda tx: St.CreateTestProfileResponse(
-                test_profile=test_profiles.create(tx, buyer, profile, now)
-            ),
-        )
+        response = St.CreateTestProfileResponse
+
+        async def prepare() -> Planned[St.CreateTestProfileResponse]:
+            profile = St.TestProfile()
+            profile.CopyFrom(request.test_profile)
+            await test_profiles.validate_profile(self.store, profile)
+            if request.validate_only:
+                return response(test_profile=profile)
+            now = clock.now()
+            return lambda tx: response(test_profile=test_profiles.create(tx, buyer, profile, now))
+
+        return await run_once(self.store, buyer, "CreateTestProfile", request, response, prepare)
 
     async def GetTestProfile(
         self, request: St.GetTestProfileRequest, context: Context
     ) -> St.GetTestProfileResponse:
-        profile = await _get(self.store.get_test_profile, self.buyer_of(context), request.id, "TestProfile")
+        profile = await self._get(context, self.store.get_test_profile, request.id, "TestProfile")
         return St.GetTestProfileResponse(test_profile=profile)
 
     async def ListTestProfiles(
         self, request: St.ListTestProfilesRequest, context: Context
     ) -> St.ListTestProfilesResponse:
-        buyer = self.buyer_of(context)
-        page, token = await paging.list_page(
-            request,
-            lambda p: self.store.list_test_profiles(buyer, request.filter, p),
-            ("creation_date", "last_update"),
-        )
-        return St.ListTestProfilesResponse(
-            test_profiles=page.items, next_page_token=token, total_size=page.total
-        )
+        fetch = functools.partial(self.store.list_test_profiles, self.buyer_of(context), request.filter)
+        ranges = ("creation_date", "last_update")
+        return await paging.listed(request, St.ListTestProfilesResponse, "test_profiles", fetch, ranges)
 
     async def UpdateTestProfile(
         self, request: St.UpdateTestProfileRequest, context: Context
     ) -> St.UpdateTestProfileResponse:
         buyer = self.buyer_of(context)
-        profile_id = request.test_profile.id
-        current = await _get(self.store.get_test_profile, buyer, profile_id, "TestProfile", "test_profile.id")
-        test_profiles.check_mask(request.update_mask)
-        preview = test_profiles.merged(current, request.test_profile, request.update_mask)
-        await test_profiles.validate_profile(self.store, preview)
-        if request.validate_only:
-            return St.UpdateTestProfileResponse(test_profile=preview)
-        desired = St.TestProfile()
-        desired.CopyFrom(request.test_profile)
-        if "service_specific_test_profile_configuration" in request.update_mask.paths:
-            desired.test_type = preview.test_type
-            request.update_mask.paths.append("test_type")
-        mask, etag, now = request.update_mask, request.etag, clock.now()
-        return await self._once(
-            buyer,
-            "UpdateTestProfile",
-            request,
-            St.UpdateTestProfileResponse,
-            lambda tx: St.UpdateTestProfileResponse(
-                test_profile=test_profiles.update(tx, buyer, desired, mask, etag, now)
-            ),
-        )
+        response = St.UpdateTestProfileResponse
+
+        async def prepare() -> Planned[St.UpdateTestProfileResponse]:
+            profile_id = request.test_profile.id
+            current = await get(
+                self.store.get_test_profile, buyer, profile_id, "TestProfile", NOT_FOUND, "test_profile.id"
+            )
+            test_profiles.check_mask(request.update_mask)
+            preview = test_profiles.merged(current, request.test_profile, request.update_mask)
+            await test_profiles.validate_profile(self.store, preview)
+            if request.validate_only:
+                return response(test_profile=preview)
+            desired = St.TestProfile()
+            desired.CopyFrom(request.test_profile)
+            mask = field_mask_pb2.FieldMask()
+            mask.CopyFrom(request.update_mask)
+            if "service_specific_test_profile_configuration" in mask.paths:
+                desired.test_type = preview.test_type
+                mask.paths.append("test_type")
+            etag, now = request.etag, clock.now()
+            return lambda tx: response(test_profile=test_profiles.update(tx, buyer, desired, mask, etag, now))
+
+        return await run_once(self.store, buyer, "UpdateTestProfile", request, response, prepare)
 
     async def DeleteTestProfile(
         self, request: St.DeleteTestProfileRequest, context: Context
     ) -> St.DeleteTestProfileResponse:
         buyer = self.buyer_of(context)
-        _required(request.id, "id")
+        required(request.id, "id")
         now = clock.now()
 
         def effect(tx: Tx) -> St.DeleteTestProfileResponse:
             test_profiles.delete(tx, buyer, request.id, request.etag, now)
             return St.DeleteTestProfileResponse()
 
-        return await self._once(buyer, "DeleteTestProfile", request, St.DeleteTestProfileResponse, effect)
+        return await run_once(
+            self.store, buyer, "DeleteTestProfile", request, St.DeleteTestProfileResponse, ready(effect)
+        )
 
     # -- jobs -----------------------------------------------------------------
 
@@ -172,110 +152,93 @@ class ServiceTestServicer(service_test_pb2_grpc.ServiceTestServiceServicer):
         self, request: St.CreateTestJobRequest, context: Context
     ) -> St.CreateTestJobResponse:
         buyer = self.buyer_of(context)
-        now = clock.now()
-        prepared = await test_jobs.prepare_job(self.store, buyer, request.test_job, now)
-        if request.validate_only:
-            preview = prepared.job
-            preview.state = St.TEST_JOB_STATE_ACKNOWLEDGED
-            return St.CreateTestJobResponse(test_job=preview)
-        response = await self._once(
-            buyer,
-            "CreateTestJob",
-            request,
-            St.CreateTestJobResponse,
-            lambda tx: St.CreateTestJobResponse(test_job=test_jobs.commit_new_job(tx, buyer, prepared, now)),
-        )
-        self.runner.submit(buyer, response.test_job.id)
-        return response
+        response = St.CreateTestJobResponse
+
+        async def prepare() -> Planned[St.CreateTestJobResponse]:
+            now = clock.now()
+            prepared = await test_jobs.prepare_job(self.store, buyer, request.test_job, now)
+            if request.validate_only:
+                preview = prepared.job
+                preview.state = St.TEST_JOB_STATE_ACKNOWLEDGED
+                return response(test_job=preview)
+            return lambda tx: response(test_job=test_jobs.commit_new_job(tx, buyer, prepared, now))
+
+        def committed(created: St.CreateTestJobResponse) -> None:
+            self.runner.submit(buyer, created.test_job.id)
+
+        return await run_once(self.store, buyer, "CreateTestJob", request, response, prepare, committed)
 
     async def GetTestJob(self, request: St.GetTestJobRequest, context: Context) -> St.GetTestJobResponse:
-        job = await _get(self.store.get_test_job, self.buyer_of(context), request.id, "TestJob")
+        job = await self._get(context, self.store.get_test_job, request.id, "TestJob")
         return St.GetTestJobResponse(test_job=job)
 
     async def ListTestJobs(
         self, request: St.ListTestJobsRequest, context: Context
     ) -> St.ListTestJobsResponse:
-        buyer = self.buyer_of(context)
-        page, token = await paging.list_page(
-            request, lambda p: self.store.list_test_jobs(buyer, request.filter, p), _REQUESTED_RANGES
-        )
-        return St.ListTestJobsResponse(test_jobs=page.items, next_page_token=token, total_size=page.total)
+        fetch = functools.partial(self.store.list_test_jobs, self.buyer_of(context), request.filter)
+        return await paging.listed(request, St.ListTestJobsResponse, "test_jobs", fetch, _REQUESTED_RANGES)
 
     async def _task(
         self,
         context: Context,
         method: str,
         request: Any,
-        response_type: type[M],
-        wrap: Callable[[St.TestJobTask], M],
+        response_type: type[T],
         task_type: int,
-        modification: St.TestJobModification | None = None,
-    ) -> M:
+        check: Callable[[str], Awaitable[T | None]] | None = None,
+    ) -> T:
+        """Request a task on a job: `check` (given the buyer) validates the request first and
+        returns a dry run's response, if any."""
         buyer = self.buyer_of(context)
-        _required(request.id, "id")
-        now = clock.now()
-        response = await self._once(
-            buyer,
-            method,
-            request,
-            response_type,
-            lambda tx: wrap(
-                test_jobs.request_task(
+        required(request.id, "id")
+        modification = request.modification if task_type == St.TEST_JOB_TASK_TYPE_MODIFY else None
+
+        async def prepare() -> Planned[T]:
+            if check is not None and (preview := await check(buyer)) is not None:
+                return preview
+            now = clock.now()
+            return lambda tx: response_type(
+                test_job_task=test_jobs.request_task(
                     tx, buyer, request.id, task_type, request.reason, request.etag, now, modification
                 )
-            ),
-        )
-        self.wakeups.notify(request.id)
-        self.runner.submit(buyer, request.id)
-        return response
+            )
+
+        def committed(_: T) -> None:
+            self.wakeups.notify(request.id)
+            self.runner.submit(buyer, request.id)
+
+        return await run_once(self.store, buyer, method, request, response_type, prepare, committed)
 
     async def CancelTestJob(
         self, request: St.CancelTestJobRequest, context: Context
     ) -> St.CancelTestJobResponse:
-        return await self._task(
-            context,
-            "CancelTestJob",
-            request,
-            St.CancelTestJobResponse,
-            lambda task: St.CancelTestJobResponse(test_job_task=task),
-            St.TEST_JOB_TASK_TYPE_CANCEL,
-        )
+        cancel = St.TEST_JOB_TASK_TYPE_CANCEL
+        return await self._task(context, "CancelTestJob", request, St.CancelTestJobResponse, cancel)
 
     async def SuspendTestJob(
         self, request: St.SuspendTestJobRequest, context: Context
     ) -> St.SuspendTestJobResponse:
-        return await self._task(
-            context,
-            "SuspendTestJob",
-            request,
-            St.SuspendTestJobResponse,
-            lambda task: St.SuspendTestJobResponse(test_job_task=task),
-            St.TEST_JOB_TASK_TYPE_SUSPEND,
-        )
+        suspend = St.TEST_JOB_TASK_TYPE_SUSPEND
+        return await self._task(context, "SuspendTestJob", request, St.SuspendTestJobResponse, suspend)
 
     async def ResumeTestJob(
         self, request: St.ResumeTestJobRequest, context: Context
     ) -> St.ResumeTestJobResponse:
-        return await self._task(
-            context,
-            "ResumeTestJob",
-            request,
-            St.ResumeTestJobResponse,
-            lambda task: St.ResumeTestJobResponse(test_job_task=task),
-            St.TEST_JOB_TASK_TYPE_RESUME,
-        )
+        resume = St.TEST_JOB_TASK_TYPE_RESUME
+        return await self._task(context, "ResumeTestJob", request, St.ResumeTestJobResponse, resume)
 
     async def ModifyTestJob(
         self, request: St.ModifyTestJobRequest, context: Context
     ) -> St.ModifyTestJobResponse:
-        buyer = self.buyer_of(context)
-        job = await _get(self.store.get_test_job, buyer, request.id, "TestJob")
-        TEST_JOB.next(job.state, "modify")
-        changed = St.TestJob()
-        changed.CopyFrom(job)
-        test_jobs.apply_modification(changed, request.modification)
-        await test_jobs.prepare_job(self.store, buyer, changed, clock.now())
-        if request.validate_only:
+        async def check(buyer: str) -> St.ModifyTestJobResponse | None:
+            job = await get(self.store.get_test_job, buyer, request.id, "TestJob", NOT_FOUND)
+            TEST_JOB.next(job.state, "modify")
+            changed = St.TestJob()
+            changed.CopyFrom(job)
+            test_jobs.apply_modification(changed, request.modification)
+            await test_jobs.prepare_job(self.store, buyer, changed, clock.now())
+            if not request.validate_only:
+                return None
             preview = St.TestJobTask(
                 task_type=St.TEST_JOB_TASK_TYPE_MODIFY,
                 state=St.TEST_JOB_PROCESS_STATE_ACKNOWLEDGED,
@@ -285,109 +248,49 @@ class ServiceTestServicer(service_test_pb2_grpc.ServiceTestServiceServicer):
                 buyer_id=buyer,
             )
             return St.ModifyTestJobResponse(test_job_task=preview)
-        return await self._task(
-            context,
-            "ModifyTestJob",
-            request,
-            St.ModifyTestJobResponse,
-            lambda task: St.ModifyTestJobResponse(test_job_task=task),
-            St.TEST_JOB_TASK_TYPE_MODIFY,
-            request.modification,
-        )
+
+        modify = St.TEST_JOB_TASK_TYPE_MODIFY
+        return await self._task(context, "ModifyTestJob", request, St.ModifyTestJobResponse, modify, check)
 
     async def GetTestJobTask(
         self, request: St.GetTestJobTaskRequest, context: Context
     ) -> St.GetTestJobTaskResponse:
-        task = await _get(self.store.get_test_job_task, self.buyer_of(context), request.id, "TestJobTask")
+        task = await self._get(context, self.store.get_test_job_task, request.id, "TestJobTask")
         return St.GetTestJobTaskResponse(test_job_task=task)
 
     async def ListTestJobTasks(
         self, request: St.ListTestJobTasksRequest, context: Context
     ) -> St.ListTestJobTasksResponse:
-        buyer = self.buyer_of(context)
-        page, token = await paging.list_page(
-            request, lambda p: self.store.list_test_job_tasks(buyer, request.filter, p), ("creation_date",)
-        )
-        return St.ListTestJobTasksResponse(
-            test_job_tasks=page.items, next_page_token=token, total_size=page.total
-        )
+        fetch = functools.partial(self.store.list_test_job_tasks, self.buyer_of(context), request.filter)
+        ranges = ("creation_date",)
+        return await paging.listed(request, St.ListTestJobTasksResponse, "test_job_tasks", fetch, ranges)
 
     # -- results ----------------------------------------------------------------
 
     async def GetTestResult(
         self, request: St.GetTestResultRequest, context: Context
     ) -> St.GetTestResultResponse:
-        result = await _get(self.store.get_test_result, self.buyer_of(context), request.id, "TestResult")
+        result = await self._get(context, self.store.get_test_result, request.id, "TestResult")
         return St.GetTestResultResponse(test_result=result)
 
     async def ListTestResults(
         self, request: St.ListTestResultsRequest, context: Context
     ) -> St.ListTestResultsResponse:
-        buyer = self.buyer_of(context)
-        page, token = await paging.list_page(
-            request, lambda p: self.store.list_test_results(buyer, request.filter, p), _REQUESTED_RANGES
+        fetch = functools.partial(self.store.list_test_results, self.buyer_of(context), request.filter)
+        listed = await paging.listed(
+            request, St.ListTestResultsResponse, "test_results", fetch, _REQUESTED_RANGES
         )
-        for result in page.items:
+        for result in listed.test_results:
             result.ClearField("measurements")
-        return St.ListTestResultsResponse(
-            test_results=page.items, next_page_token=token, total_size=page.total
-        )
-
-    def _cursor(self, request: St.StreamTestResultsRequest, log_id: str) -> int:
-        if not request.resume_token:
-            return 0
-        point = tokens.decode(request.resume_token)
-        if point.log_id != log_id:
-            raise InvalidArgument(
-                "resume_token belongs to another job or server",
-                [Violation("resume_token", "not a token of this job's stream")],
-                reason="INVALID_RESUME_TOKEN",
-            )
-        return point.seq
+        return listed
 
     async def StreamTestResults(
         self, request: St.StreamTestResultsRequest, context: Context
     ) -> AsyncIterator[Response]:
         buyer = self.buyer_of(context)
-        job_id = request.test_job_id
-        await _get(self.store.get_test_job, buyer, job_id, "TestJob", "test_job_id")
-        interval = streaming.heartbeat_seconds(request)
-        log_id = f"{self.log_id}/test-job/{job_id}"
-        cursor = self._cursor(request, log_id)
-        waiter = self.wakeups.waiter(job_id)
-        synced = ended = False
-        quiet_since = time.monotonic()  # when the last item or heartbeat was sent
-        try:
-            while True:
-                waiter.clear()
-                items = await self.store.read_test_items(buyer, job_id, cursor, REPLAY_PAGE)
-                for seq, item in items:
-                    cursor = seq
-                    item.resume_token = streaming.token(log_id, seq)
-                    yield item
-                    ended = ended or (
-                        item.HasField("state_change") and item.state_change.state in TEST_JOB.terminal
-                    )
-                if len(items) == REPLAY_PAGE and not ended:
-                    continue
-                if not synced:
-                    synced = True
-                    yield Response(
-                        resume_token=streaming.token(log_id, cursor), sync=streaming.sync(log_id, cursor)
-                    )
-                if ended:
-                    return
-                if items:
-                    quiet_since = time.monotonic()
-                quiet = time.monotonic() - quiet_since
-                if quiet >= interval or not await Wakeups.wait(waiter, interval - quiet):
-                    beat = streaming.heartbeat(log_id, cursor)
-                    yield Response(resume_token=beat.resume_token, heartbeat=beat)
-                    quiet_since = time.monotonic()
-                if self.wakeups.closed:
-                    raise ShuttingDown("the server is shutting down; resume from your last token")
-        finally:
-            self.wakeups.release(job_id, waiter)
+        await get(self.store.get_test_job, buyer, request.test_job_id, "TestJob", NOT_FOUND, "test_job_id")
+        async for response in stream_test_results(self.store, self.wakeups, buyer, request, self.log_id):
+            yield response
 
 
 def service_test_binding(

@@ -1,10 +1,11 @@
-"""What every resumable stream shares: heartbeat intervals, heartbeats, resume tokens, and
-the `stream.closed` event that tells an operator why a stream ended and what it left open."""
+"""What every resumable stream shares: heartbeat intervals, the envelope of heartbeats and sync
+markers around its items, and the `stream.closed` event that tells an operator why a stream
+ended and what it left open."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from typing import Any, TypeVar
 
 import structlog
@@ -12,10 +13,11 @@ import structlog
 from interlude_grpc.mef.lso.interlude.v1 import common_pb2
 from interlude_server.core import clock
 from interlude_server.core.errors import DomainError, InvalidArgument, Violation
-from interlude_server.events import tokens
-from interlude_server.events.hub import Hub
+from interlude_server.events.hub import Hub, Sequenced
+from interlude_server.events.streaming import Envelope
 
 R = TypeVar("R")
+T = TypeVar("T", bound=Sequenced)
 _log = structlog.get_logger("interlude_server.stream")
 
 DEFAULT_HEARTBEAT_S = 30.0
@@ -35,19 +37,28 @@ def heartbeat_seconds(request: Any) -> float:
     return seconds
 
 
-def token(log_id: str, seq: int) -> str:
-    """The resume token for "right after item `seq` of log `log_id`"."""
-    return tokens.encode(tokens.ResumePoint(log_id, seq))
+def envelope(
+    response: Callable[..., R],
+    token: Callable[[int], str],
+    item: Callable[[T], R | None],
+    stamped: bool = False,
+) -> Envelope[T, R]:
+    """The envelope of a stream whose `response` message has `heartbeat` and `sync` fields: a
+    heartbeat carries a fresh resume token and the server time, the sync marker the token to
+    resume after the replay. `stamped`: the response also carries the token at its top level
+    (StreamTestResults sets it on every message)."""
 
+    def stamp(resume_token: str) -> dict[str, str]:
+        return {"resume_token": resume_token} if stamped else {}
 
-def heartbeat(log_id: str, seq: int) -> common_pb2.StreamHeartbeat:
-    """A heartbeat carrying a fresh resume token and the server time."""
-    return common_pb2.StreamHeartbeat(resume_token=token(log_id, seq), server_time=clock.now())
+    def heartbeat(resume_token: str) -> R:
+        beat = common_pb2.StreamHeartbeat(resume_token=resume_token, server_time=clock.now())
+        return response(heartbeat=beat, **stamp(resume_token))
 
+    def sync(resume_token: str) -> R:
+        return response(sync=common_pb2.StreamSync(resume_token=resume_token), **stamp(resume_token))
 
-def sync(log_id: str, seq: int) -> common_pb2.StreamSync:
-    """The end-of-replay marker, with the token to resume after the replay."""
-    return common_pb2.StreamSync(resume_token=token(log_id, seq))
+    return Envelope[T, R](token=token, item=item, heartbeat=heartbeat, sync=sync)
 
 
 async def observed(stream: str, hub: Hub[Any, Any], responses: AsyncIterator[R]) -> AsyncGenerator[R, None]:

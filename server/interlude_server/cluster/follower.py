@@ -75,9 +75,9 @@ class LogFollower:
     async def catch_up(self) -> None:
         """Publish everything committed after what the hubs published, page by page."""
         while True:
-            events = await self.store.read_log_after(self.events.last_seq, PAGE)
-            if events:
-                self.events.publish(events)
+            # Read unparsed: the bytes the log stored are what the hub keeps and streams send.
+            rows = await self.store.read_log_bodies_after(self.events.last_seq, PAGE)
+            events = self.events.publish_stored(rows) if rows else []
             batches = await self.store.read_measurement_log_after(self.measurements.last_seq, PAGE)
             if batches:
                 self.measurements.publish(batches)

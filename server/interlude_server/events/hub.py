@@ -9,6 +9,12 @@ Each subscriber has a bounded buffer: one that cannot keep up is marked
 overflowed and cut off by its stream (it resumes from its token, losing
 nothing), so a slow consumer never stalls writers or other subscribers.
 
+The hub serializes each item once, when it is published (`_keep`), or not at
+all when it arrives with the bytes the log stored (`EventHub.publish_stored`,
+the cross-process follower): subscribers get the item with that kept form
+(`Published`), the same object the tail keeps, so a live stream sends the
+same bytes as a replay without serializing the item again.
+
 The hub also keeps the most recent items it published (the tail), so the
 usual resume, a reconnect after a short break, replays from memory: every
 item committed after `tail_floor` is in the tail, in sequence order. At start
@@ -22,7 +28,7 @@ from __future__ import annotations
 import asyncio
 import bisect
 from collections import deque
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import replace
 from typing import Any, Generic, Protocol, TypeVar
 
@@ -39,43 +45,65 @@ class Sequenced(Protocol):
 
 
 T = TypeVar("T", bound=Sequenced)
+K = TypeVar("K")
 Matcher = Callable[[events_pb2.Event], bool]
 
 
-class Subscription(Generic[T]):
-    """One live subscriber's buffer of matching items."""
+class Published(Generic[T, K]):
+    """A committed item as the hub hands it to live subscribers: the item itself (what their
+    filters read) and its kept form, the same object the tail keeps (what a stream sends)."""
 
-    def __init__(self, buyer_id: str, matches: Callable[[T], bool], start_seq: int, capacity: int) -> None:
+    __slots__ = ("item", "kept")
+
+    def __init__(self, item: T, kept: K) -> None:
+        self.item = item
+        self.kept = kept
+
+    @property
+    def sequence(self) -> int:
+        return self.item.sequence
+
+
+class Subscription(Generic[T, K]):
+    """One live subscriber's buffer of matching items (a stream's feed, events/streaming)."""
+
+    def __init__(self, hub: Hub[T, K], buyer_id: str, matches: Callable[[T], bool]) -> None:
+        self.hub = hub
         self.buyer_id = buyer_id
         self.matches = matches
         # The hub's newest sequence when this subscription started: the replay covers up to it.
-        self.start_seq = start_seq
-        self.capacity = capacity
+        self.start_seq = hub.last_seq
+        self.capacity = hub.capacity
         self.overflowed = False
         self.closed = False
-        self._buffer: deque[T] = deque()
+        self.ended = False  # a hub's log never ends
+        self._buffer: deque[Published[T, K]] = deque()
         self._wakeup = asyncio.Event()
 
-    def offer(self, event: T) -> None:
+    def offer(self, published: Published[T, K]) -> None:
         """Buffer an item of this subscription's buyer (the hub offers it no other) if it matches."""
-        if self.overflowed or not self.matches(event):
+        if self.overflowed or not self.matches(published.item):
             return
         if len(self._buffer) >= self.capacity:
             self.overflowed = True
             self._buffer.clear()
         else:
-            self._buffer.append(event)
+            self._buffer.append(published)
         self._wakeup.set()
 
     def close(self) -> None:
         self.closed = True
         self._wakeup.set()
 
-    @property
-    def idle(self) -> bool:
-        return not self._buffer
+    def quiet_seq(self) -> int:
+        """With nothing buffered, every item up to the hub's newest was delivered or filtered
+        out, so a heartbeat may carry that position (0: nothing beyond what was sent)."""
+        return 0 if self._buffer else self.hub.last_seq
 
-    async def next(self, wait_s: float) -> T | None:
+    def release(self) -> None:
+        self.hub.unsubscribe(self)
+
+    async def next(self, wait_s: float) -> Published[T, K] | None:
         """The next buffered item, or None after `wait_s` seconds, overflow or close."""
         if not self._buffer and not (self.overflowed or self.closed):
             self._wakeup.clear()
@@ -89,7 +117,6 @@ class Subscription(Generic[T]):
 
 
 TAIL_EVENTS = 16_384
-K = TypeVar("K")
 
 
 class Hub(Generic[T, K]):
@@ -101,7 +128,7 @@ class Hub(Generic[T, K]):
         self.capacity = capacity
         # By buyer: an item is offered only to its own buyer's subscriptions, so publishing
         # costs what that buyer's subscribers need, not a visit to every live stream.
-        self._subscriptions: dict[str, set[Subscription[T]]] = {}
+        self._subscriptions: dict[str, set[Subscription[T, K]]] = {}
         self.subscribers = 0  # live subscriptions, of every buyer
         self.published = 0
         # The tail: parallel lists, trimmed in halves so that appends stay O(1) amortised.
@@ -113,21 +140,32 @@ class Hub(Generic[T, K]):
     def _keep(self, item: T) -> K:
         raise NotImplementedError
 
-    def publish(self, events: list[tuple[str, T]]) -> None:
+    def publish(self, items: Sequence[tuple[str, T]]) -> None:
         """Runs on the event loop, in commit order."""
+        self._fan_out((buyer_id, item, None) for buyer_id, item in items)
+
+    def _fan_out(self, items: Iterable[tuple[str, T, K | None]]) -> None:
+        """Offer each (buyer_id, item, its kept form or None to make it) to the buyer's
+        subscriptions and keep it in the tail; the kept form is made only if either needs it."""
         by_buyer = self._subscriptions
-        for buyer_id, event in events:
-            self.last_seq = max(self.last_seq, event.sequence)
-            for subscription in by_buyer.get(buyer_id, ()):
-                subscription.offer(event)
+        count = 0
+        for buyer_id, item, kept in items:
+            count += 1
+            self.last_seq = max(self.last_seq, item.sequence)
+            mine = by_buyer.get(buyer_id)
+            if not mine and not self.tail_size:
+                continue
+            published = Published(item, self._keep(item) if kept is None else kept)
+            for subscription in mine or ():
+                subscription.offer(published)
             if self.tail_size:
-                self._tail_seqs.append(event.sequence)
-                self._tail.append((buyer_id, self._keep(event)))
+                self._tail_seqs.append(item.sequence)
+                self._tail.append((buyer_id, published.kept))
         if len(self._tail) > 2 * self.tail_size:
             cut = len(self._tail) - self.tail_size
             self.tail_floor = self._tail_seqs[cut - 1]
             del self._tail_seqs[:cut], self._tail[:cut]
-        self.published += len(events)
+        self.published += count
 
     def preload(self, items: Sequence[tuple[str, int, K]], floor: int) -> int:
         """Fill the tail, before anything is published, with the log's (buyer_id, sequence,
@@ -150,13 +188,13 @@ class Hub(Generic[T, K]):
         end = bisect.bisect_right(self._tail_seqs, up_to_seq)
         return [event for buyer, event in self._tail[start:end] if buyer == buyer_id]
 
-    def subscribe(self, buyer_id: str, matches: Callable[[T], bool]) -> Subscription[T]:
-        subscription = Subscription[T](buyer_id, matches, self.last_seq, self.capacity)
+    def subscribe(self, buyer_id: str, matches: Callable[[T], bool]) -> Subscription[T, K]:
+        subscription = Subscription(self, buyer_id, matches)
         self._subscriptions.setdefault(buyer_id, set()).add(subscription)
         self.subscribers += 1
         return subscription
 
-    def unsubscribe(self, subscription: Subscription[T]) -> None:
+    def unsubscribe(self, subscription: Subscription[T, K]) -> None:
         mine = self._subscriptions.get(subscription.buyer_id)
         if mine is not None and subscription in mine:
             mine.remove(subscription)
@@ -183,6 +221,16 @@ class EventHub(Hub[events_pb2.Event, tuple[int, bytes]]):
 
     def _keep(self, item: events_pb2.Event) -> tuple[int, bytes]:
         return item.sequence, item.SerializeToString()
+
+    def publish_stored(self, rows: Sequence[tuple[str, int, bytes]]) -> list[tuple[str, events_pb2.Event]]:
+        """Publish logged events read back as (buyer_id, sequence, serialized Event): their
+        stored bytes are what the tail keeps and live streams send. Returns the parsed events."""
+        events = [(buyer_id, events_pb2.Event.FromString(body)) for buyer_id, _, body in rows]
+        self._fan_out(
+            (buyer_id, event, (seq, body))
+            for (buyer_id, event), (_, seq, body) in zip(events, rows, strict=True)
+        )
+        return events
 
 
 KeptBatch = tuple[MeasurementBatch, bytes]

@@ -1,12 +1,18 @@
-"""The replay-then-follow loop shared by every resumable stream (events, measurements).
+"""The replay-then-follow loop shared by every resumable stream (events, measurements, test results).
 
-A stream subscribes to its hub first (fixing `start_seq`), replays the durable
-log after its start point up to `start_seq`, sends the sync marker, then (unless
-it is a one-shot stream) follows live items, sending a heartbeat with a fresh
-resume token whenever it is quiet. Because the subscription starts before the
-replay ends, nothing committed in between is lost, and a live item at or below
-the cursor is never sent twice. A subscriber that overflows its buffer is cut
-with SLOW_CONSUMER and the token to resume from.
+A stream fixes its live side first (its feed: a hub subscription, which fixes
+`start_seq`), replays the durable log after its start point up to `start_seq`,
+sends the sync marker, then (unless it is a one-shot stream) follows live items
+until its feed ends, sending a heartbeat with a fresh resume token whenever it
+is quiet. Because the subscription starts before the replay ends, nothing
+committed in between is lost, and a live item at or below the cursor is never
+sent twice. A subscriber that overflows its buffer is cut with SLOW_CONSUMER
+and the token to resume from.
+
+A feed without a hub (a test job's results) re-reads the store instead: its
+replay reads everything the job has so far and its `next` reads after the last
+item read, and it arms its wake-up before every read, so a commit after a read
+always wakes it and one before is in the read; the same guarantee.
 """
 
 from __future__ import annotations
@@ -14,15 +20,16 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Generic, Protocol, TypeVar
 
 from google.protobuf.message import Message
 
 from interlude_server.core.errors import ShuttingDown, SlowConsumer
 from interlude_server.events import tokens
-from interlude_server.events.hub import Hub, Sequenced, Subscription
+from interlude_server.events.hub import Sequenced
 
 T = TypeVar("T", bound=Sequenced)
+L_co = TypeVar("L_co", bound=Sequenced, covariant=True)
 R = TypeVar("R")
 
 # Replays the log: (after_seq, up_to_seq) -> (sequence, response) pairs, oldest first.
@@ -67,6 +74,35 @@ class SharedWire(Generic[T]):
         return wire
 
 
+class Feed(Protocol[L_co]):
+    """The live side of a stream: what follows its replay, item by item (hub.Subscription)."""
+
+    @property
+    def start_seq(self) -> int:
+        """The replay covers the log up to here; live items follow it."""
+
+    @property
+    def overflowed(self) -> bool:
+        """The stream fell too far behind: it must be cut (it resumes from its token)."""
+
+    @property
+    def closed(self) -> bool:
+        """The server is shutting down."""
+
+    @property
+    def ended(self) -> bool:
+        """Nothing more will come (a finished test job): the stream ends."""
+
+    async def next(self, wait_s: float) -> L_co | None:
+        """The next item, or None after `wait_s` seconds without one, overflow or close."""
+
+    def quiet_seq(self) -> int:
+        """After `next` gave None: a position every item up to which was sent or filtered out."""
+
+    def release(self) -> None:
+        """The stream is done with the feed."""
+
+
 @dataclass(frozen=True)
 class Envelope(Generic[T, R]):
     """How a stream renders what it sends; each carries the resume token that follows it."""
@@ -79,33 +115,31 @@ class Envelope(Generic[T, R]):
 
 
 async def replay_then_follow(
-    hub: Hub[T, Any],
-    subscription: Subscription[T],
+    feed: Feed[T],
     after: int | None,
     replay: Replay[R],
     envelope: Envelope[T, R],
     heartbeat_s: float,
     follow: bool = True,
 ) -> AsyncIterator[R]:
-    """The stream's responses; `after` None starts live. Always unsubscribes when done."""
+    """The stream's responses; `after` None starts live. Always releases the feed when done."""
     try:
-        cursor = subscription.start_seq if after is None else after
-        async for seq, response in replay(cursor, subscription.start_seq):
+        cursor = feed.start_seq if after is None else after
+        async for seq, response in replay(cursor, feed.start_seq):
             cursor = max(cursor, seq)
             yield response
-        cursor = max(cursor, subscription.start_seq)
+        cursor = max(cursor, feed.start_seq)
         yield envelope.sync(envelope.token(cursor))
-        while follow:
-            item = await subscription.next(heartbeat_s)
-            if subscription.overflowed:
+        while follow and not feed.ended:
+            item = await feed.next(heartbeat_s)
+            if feed.overflowed:
                 raise SlowConsumer(
                     "you fell too far behind; resume from your last token", envelope.token(cursor)
                 )
-            if subscription.closed:
+            if feed.closed:
                 raise ShuttingDown("the server is shutting down; resume from your last token")
             if item is None:
-                if subscription.idle:  # everything up to the hub's newest was delivered or filtered out
-                    cursor = max(cursor, hub.last_seq)
+                cursor = max(cursor, feed.quiet_seq())
                 yield envelope.heartbeat(envelope.token(cursor))
             elif item.sequence > cursor:
                 cursor = item.sequence
@@ -113,4 +147,4 @@ async def replay_then_follow(
                 if live is not None:
                     yield live
     finally:
-        hub.unsubscribe(subscription)
+        feed.release()
