@@ -94,6 +94,8 @@ async def test_every_object_kind_round_trips_exactly(store: SqliteStore) -> None
     history = await store.list_tracking(BUYER, ordering_pb2.ServiceTrackingRecordFilter(), PageRequest(10))
     assert list(history.items) == [record]
     assert await store.write(lambda tx: tx.get_idempotency(BUYER, "req-1")) == idem
+    assert await store.get_idempotency(BUYER, "req-1") == idem  # the read-path pre-check
+    assert await store.get_idempotency(BUYER, "req-2") is None
     assert await store.write(lambda tx: (tx.get_service(BUYER, "svc-1"), tx.get_order(BUYER, "ord-1"))) == (
         svc,
         o,
@@ -109,6 +111,7 @@ async def test_objects_are_scoped_to_their_buyer(store: SqliteStore) -> None:
     assert await store.get_order(OTHER_BUYER, "ord-1") is None
     assert await store.get_policy(OTHER_BUYER, "spec-uni") is None
     assert await store.write(lambda tx: tx.get_idempotency(OTHER_BUYER, "r")) is None
+    assert await store.get_idempotency(OTHER_BUYER, "r") is None
     page = await store.list_services(OTHER_BUYER, ServiceQuery(), PageRequest(10))
     assert (list(page.items), page.total) == ([], 0)
 

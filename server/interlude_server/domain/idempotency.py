@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Awaitable, Callable
-from typing import Any, Protocol, TypeAlias, TypeVar, runtime_checkable
+from typing import Any, TypeAlias, TypeVar
 
 from google.protobuf.message import Message
 
@@ -23,13 +23,6 @@ M = TypeVar("M", bound=Message)
 # nothing is written), or the effect to commit, which returns the response.
 Planned: TypeAlias = M | Callable[[Tx], M]
 Prepare = Callable[[], Awaitable[Planned[M]]]
-
-
-@runtime_checkable
-class RecordReads(Protocol):
-    """A store that reads an idempotency record outside a write transaction."""
-
-    async def get_idempotency(self, buyer_id: str, request_id: str) -> IdempotencyRecord | None: ...
 
 
 def fingerprint(method: str, request: Message) -> str:
@@ -74,13 +67,6 @@ def ready(effect: Callable[[Tx], M]) -> Prepare[M]:
     return prepare
 
 
-async def _record(store: Store, buyer_id: str, request_id: str) -> IdempotencyRecord | None:
-    if isinstance(store, RecordReads):
-        return await store.get_idempotency(buyer_id, request_id)
-    # A store without the read takes the look-up in a write transaction of its own.
-    return await store.write(lambda tx: tx.get_idempotency(buyer_id, request_id))
-
-
 async def run_once(
     store: Store,
     buyer_id: str,
@@ -101,7 +87,7 @@ async def run_once(
     rid: str = request.request_id
     digest = fingerprint(method, request) if rid else ""
     if rid and not getattr(request, "validate_only", False):
-        record = await _record(store, buyer_id, rid)
+        record = await store.get_idempotency(buyer_id, rid)
         if (again := _answer(record, rid, method, digest, response_type)) is not None:
             return again
     planned = await prepare()

@@ -146,15 +146,6 @@ def test_without_a_request_id_nothing_is_looked_up_or_recorded() -> None:
     assert (store.reads, store.writes, calls.effects, store.records) == (0, 1, 1, {})
 
 
-def test_a_store_without_the_read_looks_the_record_up_in_a_write_of_its_own() -> None:
-    store = _Writes()
-    first = _run(store, Request(id="order-1", request_id="r-1"), _Calls())
-    assert store.writes == 2  # the look-up, then the effect
-    retry = _Calls()
-    assert _run(store, Request(id="order-1", request_id="r-1"), retry) == first
-    assert (retry.prepared, store.writes) == (0, 3)
-
-
 def test_ready_prepares_nothing_but_the_effect() -> None:
     calls = _Calls()
 

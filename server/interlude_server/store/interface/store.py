@@ -194,6 +194,10 @@ class Store(SftReads, PmStore, SharedStore, Protocol):
     async def write(self, fn: Callable[[Tx], T]) -> T:
         """Run `fn` in one durable transaction; see the module docstring."""
 
+    async def get_idempotency(self, buyer_id: str, request_id: str) -> IdempotencyRecord | None:
+        """The record of a request_id, read without taking the write's lock: a pre-check
+        only; the write checks again under its lock (domain/idempotency.run_once)."""
+
     async def get_service(self, buyer_id: str, service_id: str) -> inventory_pb2.Service | None: ...
 
     async def list_services(

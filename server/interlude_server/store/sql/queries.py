@@ -20,6 +20,7 @@ from interlude_grpc.mef.lso.interlude.v1 import (
 )
 from interlude_server.core.keys import timestamp_key
 from interlude_server.store.interface.paging import Page, PageRequest
+from interlude_server.store.interface.store import IdempotencyRecord
 from interlude_server.store.sql.dialect import SQLITE, Conn, Dialect
 
 Item = TypeVar("Item")
@@ -276,3 +277,15 @@ def fetch_page(
         total = int(conn.execute(f"SELECT COUNT(*) FROM {table} WHERE {condition}", params).fetchone()[0])
     last_key: Key | None = tuple(rows[-1][1:]) if more else None
     return Page(items=[parse(r[0]) for r in rows], total=total, last_key=last_key)
+
+
+def idempotency_record(conn: Conn, buyer_id: str, request_id: str) -> IdempotencyRecord | None:
+    """The record of (buyer, request_id), read by the write (under its lock) and by the
+    read-path pre-check alike."""
+    row = conn.execute(
+        "SELECT method, fingerprint, response FROM idempotency WHERE buyer_id = ? AND request_id = ?",
+        (buyer_id, request_id),
+    ).fetchone()
+    if row is None:
+        return None
+    return IdempotencyRecord(method=row[0], fingerprint=row[1], response=bytes(row[2]))

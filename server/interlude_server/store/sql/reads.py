@@ -20,7 +20,12 @@ from interlude_grpc.mef.lso.interlude.v1 import (
 )
 from interlude_server.core.keys import key_timestamp, timestamp_key
 from interlude_server.store.interface.paging import Page, PageRequest
-from interlude_server.store.interface.store import EventLogState, HubSubscription, ServiceQuery
+from interlude_server.store.interface.store import (
+    EventLogState,
+    HubSubscription,
+    IdempotencyRecord,
+    ServiceQuery,
+)
 from interlude_server.store.sql import queries as q
 from interlude_server.store.sql.dialect import EVENT_LOG, Conn
 from interlude_server.store.sql.hub import SELECT_HUB, hub_from_row
@@ -78,6 +83,11 @@ class StoreReads(SftReadsMixin, PmReadsMixin):
             return int(seq)
 
         return await self._read(read)
+
+    # -- idempotency ----------------------------------------------------------
+
+    async def get_idempotency(self, buyer_id: str, request_id: str) -> IdempotencyRecord | None:
+        return await self._read(lambda conn: q.idempotency_record(conn, buyer_id, request_id))
 
     # -- hub registrations --------------------------------------------------
 

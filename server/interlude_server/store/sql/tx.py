@@ -24,6 +24,7 @@ from interlude_grpc.mef.lso.interlude.v1 import (
 )
 from interlude_server.core.keys import field_key, timestamp_key
 from interlude_server.store.interface.store import Committed, HubSubscription, IdempotencyRecord
+from interlude_server.store.sql import queries as q
 from interlude_server.store.sql.cluster import LeaseTx
 from interlude_server.store.sql.dialect import EVENT_LOG, SQLITE, Conn, Dialect, upsert
 from interlude_server.store.sql.hub import HUB_COLUMNS, hub_row
@@ -249,13 +250,7 @@ class SqliteTx(SftTxMixin, PmTxMixin, LeaseTx):
         # Until this write commits, another writer asking for the same request_id waits and
         # then finds this one's record: a request retried on two replicas at once runs once.
         self._dialect.lock_key(self._c, "idempotency", buyer_id, request_id)
-        row = self._c.execute(
-            "SELECT method, fingerprint, response FROM idempotency WHERE buyer_id = ? AND request_id = ?",
-            (buyer_id, request_id),
-        ).fetchone()
-        if row is None:
-            return None
-        return IdempotencyRecord(method=row[0], fingerprint=row[1], response=bytes(row[2]))
+        return q.idempotency_record(self._c, buyer_id, request_id)
 
     def put_idempotency(self, buyer_id: str, request_id: str, record: IdempotencyRecord) -> None:
         _require("an idempotency record", buyer_id=buyer_id, request_id=request_id)
