@@ -1,4 +1,10 @@
-"""The trail every change leaves in its own transaction: tracking records and events."""
+"""The trail every change leaves in its own transaction: tracking records and events.
+
+Every feature emits its events through `emit`: one Event shape for every resource, whose
+ResourceRef type and payload field follow from the resource's message type. Service orders
+also leave ServiceTrackingRecords (`track`); PM keeps its own MEF tracking records
+(domain/performance/audit.py).
+"""
 
 from __future__ import annotations
 
@@ -6,52 +12,102 @@ import uuid
 
 from google.protobuf import timestamp_pb2
 
-from interlude_grpc.mef.lso.interlude.v1 import events_pb2, inventory_pb2, ordering_pb2
+from interlude_grpc.mef.lso.interlude.v1 import (
+    events_pb2,
+    inventory_pb2,
+    ordering_pb2,
+    performance_pb2,
+    service_test_pb2,
+)
 from interlude_server.store.interface.store import Tx
 
 Ev = events_pb2
+Pm = performance_pb2
+St = service_test_pb2
+PARTNER = "partner"  # the actor of the changes the Partner makes
+
+# The resources events are about (each has `id` and `buyer_id`).
+Resource = (
+    inventory_pb2.Service
+    | ordering_pb2.ServiceOrder
+    | Pm.PerformanceProfile
+    | Pm.PerformanceJob
+    | Pm.PerformanceJobTask
+    | St.TestProfile
+    | St.TestJob
+    | St.TestJobTask
+    | St.TestResult
+)
+# Per resource message: its ResourceRef type and the Event payload field that carries it.
+_KINDS: dict[type[Resource], tuple[Ev.ResourceType.ValueType, str]] = {
+    inventory_pb2.Service: (Ev.RESOURCE_TYPE_SERVICE, "service"),
+    ordering_pb2.ServiceOrder: (Ev.RESOURCE_TYPE_SERVICE_ORDER, "service_order"),
+    Pm.PerformanceProfile: (Ev.RESOURCE_TYPE_PERFORMANCE_PROFILE, "performance_profile"),
+    Pm.PerformanceJob: (Ev.RESOURCE_TYPE_PERFORMANCE_JOB, "performance_job"),
+    Pm.PerformanceJobTask: (Ev.RESOURCE_TYPE_PERFORMANCE_JOB_TASK, "performance_job_task"),
+    St.TestProfile: (Ev.RESOURCE_TYPE_TEST_PROFILE, "test_profile"),
+    St.TestJob: (Ev.RESOURCE_TYPE_TEST_JOB, "test_job"),
+    St.TestJobTask: (Ev.RESOURCE_TYPE_TEST_JOB_TASK, "test_job_task"),
+    St.TestResult: (Ev.RESOURCE_TYPE_TEST_RESULT, "test_result"),
+}
+# Delete events carry no payload: the resource is gone.
+_DELETES = (
+    Ev.EVENT_TYPE_SERVICE_DELETE,
+    Ev.EVENT_TYPE_PERFORMANCE_PROFILE_DELETE,
+    Ev.EVENT_TYPE_TEST_PROFILE_DELETE,
+)
 
 
 def track(
     tx: Tx,
-    buyer_id: str,
+    order: ordering_pb2.ServiceOrder,
+    now: timestamp_pb2.Timestamp,
+    attribute: str,
+    change: tuple[str, str],
+    why: str,
+    actor: str,
+    item: ordering_pb2.ServiceOrderItem | None = None,
+) -> None:
+    """Append one state-history record: `attribute` went from change[0] to change[1] in
+    `order` (or in `item` of it, and in the service the item is about)."""
+    record = ordering_pb2.ServiceTrackingRecord(
+        time=now,
+        service_order_id=order.id,
+        attribute=attribute,
+        old_value=change[0],
+        new_value=change[1],
+        description=why,
+        actor=actor,
+    )
+    if item is not None:
+        record.service_id = item.service.id
+        record.service_order_item_id = item.id
+    tx.add_tracking(order.buyer_id, record)
+
+
+def emit(
+    tx: Tx,
+    event_type: events_pb2.EventType.ValueType,
+    resource: Resource,
     now: timestamp_pb2.Timestamp,
     *,
-    attribute: str,
-    old: str,
-    new: str,
-    description: str,
-    actor: str,
-    service_id: str = "",
-    order_id: str = "",
-    item_id: str = "",
+    state: str = "",
+    reason: str = "",
+    order_item_id: str = "",
+    report_id: str = "",
 ) -> None:
-    """Append one state-history record."""
-    tx.add_tracking(
-        buyer_id,
-        ordering_pb2.ServiceTrackingRecord(
-            time=now,
-            service_id=service_id,
-            service_order_id=order_id,
-            service_order_item_id=item_id,
-            attribute=attribute,
-            old_value=old,
-            new_value=new,
-            description=description,
-            actor=actor,
-        ),
+    """Log an event carrying `resource` after the change (none for deletes), for its buyer."""
+    resource_type, payload = _KINDS[type(resource)]
+    ref = Ev.ResourceRef(
+        resource_type=resource_type, id=resource.id, order_item_id=order_item_id, report_id=report_id
     )
-
-
-def _event(
-    event_type: events_pb2.EventType.ValueType, now: timestamp_pb2.Timestamp, resource: events_pb2.ResourceRef
-) -> events_pb2.Event:
-    return events_pb2.Event(
-        event_id=str(uuid.uuid4()),
-        event_type=event_type,
-        event_time=now,
-        resource=resource,
-    )
+    event = Ev.Event(event_id=str(uuid.uuid4()), event_type=event_type, event_time=now, resource=ref)
+    event.state, event.reason = state, reason
+    if isinstance(resource, inventory_pb2.Service):
+        event.service_configuration_type = resource.service_configuration.type
+    if event_type not in _DELETES:
+        getattr(event, payload).CopyFrom(resource)
+    tx.append_event(resource.buyer_id, event)
 
 
 def service_event(
@@ -61,26 +117,5 @@ def service_event(
     now: timestamp_pb2.Timestamp,
     state: str = "",
 ) -> None:
-    """Log a service event carrying the service after the change (none for deletes)."""
-    event = _event(event_type, now, Ev.ResourceRef(resource_type=Ev.RESOURCE_TYPE_SERVICE, id=service.id))
-    event.service_configuration_type = service.service_configuration.type
-    event.state = state
-    if event_type != Ev.EVENT_TYPE_SERVICE_DELETE:
-        event.service.CopyFrom(service)
-    tx.append_event(service.buyer_id, event)
-
-
-def order_event(
-    tx: Tx,
-    event_type: events_pb2.EventType.ValueType,
-    order: ordering_pb2.ServiceOrder,
-    now: timestamp_pb2.Timestamp,
-    state: str = "",
-    item_id: str = "",
-) -> None:
-    """Log an order event carrying the order after the change."""
-    ref = Ev.ResourceRef(resource_type=Ev.RESOURCE_TYPE_SERVICE_ORDER, id=order.id, order_item_id=item_id)
-    event = _event(event_type, now, ref)
-    event.state = state
-    event.service_order.CopyFrom(order)
-    tx.append_event(order.buyer_id, event)
+    """`emit` for a service, under the name bench/unary.py builds its event log with."""
+    emit(tx, event_type, service, now, state=state)

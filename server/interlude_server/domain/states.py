@@ -17,6 +17,10 @@ Ord = ordering_pb2
 Com = common_pb2
 
 
+# One row of a table: the states an action leaves from, the action, the state it leads to.
+Row = tuple[Iterable[int], str, int]
+
+
 @dataclass(frozen=True)
 class StateMachine:
     """A named transition table over one contract enum."""
@@ -26,12 +30,18 @@ class StateMachine:
     transitions: Mapping[tuple[int, str], int]
     terminal: frozenset[int]
 
+    @classmethod
+    def of(cls, name: str, enum: ProtoEnum, rows: Iterable[Row], terminal: Iterable[int]) -> StateMachine:
+        """The machine of a table; its rows keep their order, which is the order of the docs."""
+        transitions = {(s, action): target for sources, action, target in rows for s in sources}
+        return cls(name, enum, transitions, frozenset(terminal))
+
     def next(self, state: int, action: str) -> int:
         """The state after `action`, or InvalidState naming the current state."""
         try:
             return self.transitions[(state, action)]
         except KeyError:
-            current = mef_name(self.enum, state)
+            current = self.state_name(state)
             allowed = sorted(a for (s, a) in self.transitions if s == state)
             raise InvalidState(
                 f"cannot {action} a {self.name} that is {current}"
@@ -39,17 +49,21 @@ class StateMachine:
                 current,
             ) from None
 
+    def check(self, state: int, action: str) -> None:
+        """Refuse `action` now (InvalidState naming the current state) unless the table allows it."""
+        self.next(state, action)
+
     def can(self, state: int, action: str) -> bool:
         return (state, action) in self.transitions
+
+    def state_name(self, state: int) -> str:
+        """`state` in MEF spelling, e.g. `inProgress`."""
+        return mef_name(self.enum, state)
 
     def rows(self) -> Iterable[tuple[str, str, str]]:
         """(from, action, to) in MEF spelling, for docs."""
         for (state, action), target in self.transitions.items():
-            yield mef_name(self.enum, state), action, mef_name(self.enum, target)
-
-
-def _table(rows: Iterable[tuple[Iterable[int], str, int]]) -> dict[tuple[int, str], int]:
-    return {(s, action): target for sources, action, target in rows for s in sources}
+            yield self.state_name(state), action, self.state_name(target)
 
 
 _CANCELLABLE_ORDER = (
@@ -59,73 +73,65 @@ _CANCELLABLE_ORDER = (
     Ord.SERVICE_ORDER_STATE_HELD,
 )
 
-ORDER = StateMachine(
+ORDER = StateMachine.of(
     "service order",
     Ord.ServiceOrderState,
-    _table(
-        [
-            ([Ord.SERVICE_ORDER_STATE_ACKNOWLEDGED], "reject", Ord.SERVICE_ORDER_STATE_REJECTED),
-            ([Ord.SERVICE_ORDER_STATE_ACKNOWLEDGED], "start", Ord.SERVICE_ORDER_STATE_IN_PROGRESS),
-            ([Ord.SERVICE_ORDER_STATE_IN_PROGRESS], "awaitInformation", Ord.SERVICE_ORDER_STATE_PENDING),
-            (
-                [Ord.SERVICE_ORDER_STATE_PENDING, Ord.SERVICE_ORDER_STATE_HELD],
-                "resume",
-                Ord.SERVICE_ORDER_STATE_IN_PROGRESS,
-            ),
-            ([Ord.SERVICE_ORDER_STATE_IN_PROGRESS], "hold", Ord.SERVICE_ORDER_STATE_HELD),
-            ([Ord.SERVICE_ORDER_STATE_IN_PROGRESS], "complete", Ord.SERVICE_ORDER_STATE_COMPLETED),
-            ([Ord.SERVICE_ORDER_STATE_IN_PROGRESS], "fail", Ord.SERVICE_ORDER_STATE_FAILED),
-            ([Ord.SERVICE_ORDER_STATE_IN_PROGRESS], "completePartially", Ord.SERVICE_ORDER_STATE_PARTIAL),
-            (_CANCELLABLE_ORDER, "cancel", Ord.SERVICE_ORDER_STATE_ASSESSING_CANCELLATION),
-            (
-                [Ord.SERVICE_ORDER_STATE_ASSESSING_CANCELLATION],
-                "acceptCancellation",
-                Ord.SERVICE_ORDER_STATE_PENDING_CANCELLATION,
-            ),
-            ([Ord.SERVICE_ORDER_STATE_PENDING_CANCELLATION], "cancelled", Ord.SERVICE_ORDER_STATE_CANCELLED),
-            # Items that finished while the cancellation was assessed make the order partial.
-            (
-                [Ord.SERVICE_ORDER_STATE_PENDING_CANCELLATION],
-                "completePartially",
-                Ord.SERVICE_ORDER_STATE_PARTIAL,
-            ),
-        ]
-    ),
-    frozenset(
-        {
-            Ord.SERVICE_ORDER_STATE_REJECTED,
-            Ord.SERVICE_ORDER_STATE_COMPLETED,
-            Ord.SERVICE_ORDER_STATE_FAILED,
+    [
+        ([Ord.SERVICE_ORDER_STATE_ACKNOWLEDGED], "reject", Ord.SERVICE_ORDER_STATE_REJECTED),
+        ([Ord.SERVICE_ORDER_STATE_ACKNOWLEDGED], "start", Ord.SERVICE_ORDER_STATE_IN_PROGRESS),
+        ([Ord.SERVICE_ORDER_STATE_IN_PROGRESS], "awaitInformation", Ord.SERVICE_ORDER_STATE_PENDING),
+        (
+            [Ord.SERVICE_ORDER_STATE_PENDING, Ord.SERVICE_ORDER_STATE_HELD],
+            "resume",
+            Ord.SERVICE_ORDER_STATE_IN_PROGRESS,
+        ),
+        ([Ord.SERVICE_ORDER_STATE_IN_PROGRESS], "hold", Ord.SERVICE_ORDER_STATE_HELD),
+        ([Ord.SERVICE_ORDER_STATE_IN_PROGRESS], "complete", Ord.SERVICE_ORDER_STATE_COMPLETED),
+        ([Ord.SERVICE_ORDER_STATE_IN_PROGRESS], "fail", Ord.SERVICE_ORDER_STATE_FAILED),
+        ([Ord.SERVICE_ORDER_STATE_IN_PROGRESS], "completePartially", Ord.SERVICE_ORDER_STATE_PARTIAL),
+        (_CANCELLABLE_ORDER, "cancel", Ord.SERVICE_ORDER_STATE_ASSESSING_CANCELLATION),
+        (
+            [Ord.SERVICE_ORDER_STATE_ASSESSING_CANCELLATION],
+            "acceptCancellation",
+            Ord.SERVICE_ORDER_STATE_PENDING_CANCELLATION,
+        ),
+        ([Ord.SERVICE_ORDER_STATE_PENDING_CANCELLATION], "cancelled", Ord.SERVICE_ORDER_STATE_CANCELLED),
+        # Items that finished while the cancellation was assessed make the order partial.
+        (
+            [Ord.SERVICE_ORDER_STATE_PENDING_CANCELLATION],
+            "completePartially",
             Ord.SERVICE_ORDER_STATE_PARTIAL,
-            Ord.SERVICE_ORDER_STATE_CANCELLED,
-        }
-    ),
+        ),
+    ],
+    {
+        Ord.SERVICE_ORDER_STATE_REJECTED,
+        Ord.SERVICE_ORDER_STATE_COMPLETED,
+        Ord.SERVICE_ORDER_STATE_FAILED,
+        Ord.SERVICE_ORDER_STATE_PARTIAL,
+        Ord.SERVICE_ORDER_STATE_CANCELLED,
+    },
 )
 
-ITEM = StateMachine(
+ITEM = StateMachine.of(
     "service order item",
     Ord.ServiceOrderItemState,
-    _table(
-        [
-            ([Ord.SERVICE_ORDER_ITEM_STATE_ACKNOWLEDGED], "reject", Ord.SERVICE_ORDER_ITEM_STATE_REJECTED),
-            ([Ord.SERVICE_ORDER_ITEM_STATE_ACKNOWLEDGED], "start", Ord.SERVICE_ORDER_ITEM_STATE_IN_PROGRESS),
-            ([Ord.SERVICE_ORDER_ITEM_STATE_IN_PROGRESS], "complete", Ord.SERVICE_ORDER_ITEM_STATE_COMPLETED),
-            ([Ord.SERVICE_ORDER_ITEM_STATE_IN_PROGRESS], "fail", Ord.SERVICE_ORDER_ITEM_STATE_FAILED),
-            (
-                [Ord.SERVICE_ORDER_ITEM_STATE_ACKNOWLEDGED, Ord.SERVICE_ORDER_ITEM_STATE_IN_PROGRESS],
-                "cancel",
-                Ord.SERVICE_ORDER_ITEM_STATE_CANCELLED,
-            ),
-        ]
-    ),
-    frozenset(
-        {
-            Ord.SERVICE_ORDER_ITEM_STATE_REJECTED,
-            Ord.SERVICE_ORDER_ITEM_STATE_COMPLETED,
-            Ord.SERVICE_ORDER_ITEM_STATE_FAILED,
+    [
+        ([Ord.SERVICE_ORDER_ITEM_STATE_ACKNOWLEDGED], "reject", Ord.SERVICE_ORDER_ITEM_STATE_REJECTED),
+        ([Ord.SERVICE_ORDER_ITEM_STATE_ACKNOWLEDGED], "start", Ord.SERVICE_ORDER_ITEM_STATE_IN_PROGRESS),
+        ([Ord.SERVICE_ORDER_ITEM_STATE_IN_PROGRESS], "complete", Ord.SERVICE_ORDER_ITEM_STATE_COMPLETED),
+        ([Ord.SERVICE_ORDER_ITEM_STATE_IN_PROGRESS], "fail", Ord.SERVICE_ORDER_ITEM_STATE_FAILED),
+        (
+            [Ord.SERVICE_ORDER_ITEM_STATE_ACKNOWLEDGED, Ord.SERVICE_ORDER_ITEM_STATE_IN_PROGRESS],
+            "cancel",
             Ord.SERVICE_ORDER_ITEM_STATE_CANCELLED,
-        }
-    ),
+        ),
+    ],
+    {
+        Ord.SERVICE_ORDER_ITEM_STATE_REJECTED,
+        Ord.SERVICE_ORDER_ITEM_STATE_COMPLETED,
+        Ord.SERVICE_ORDER_ITEM_STATE_FAILED,
+        Ord.SERVICE_ORDER_ITEM_STATE_CANCELLED,
+    },
 )
 
 _LIVE = (
@@ -139,51 +145,49 @@ _LIVE = (
 # MEF 99 §6.6: which lifecycle state a `modify` item may request from which
 # current state. Staying in the same state is always allowed (a pure
 # configuration change); `delete` retires only terminated services.
-SERVICE = StateMachine(
+SERVICE = StateMachine.of(
     "service",
     Com.ServiceState,
-    _table(
-        [
-            (
-                [Com.SERVICE_STATE_FEASIBILITY_CHECKED, Com.SERVICE_STATE_RESERVED],
-                "designService",
+    [
+        (
+            [Com.SERVICE_STATE_FEASIBILITY_CHECKED, Com.SERVICE_STATE_RESERVED],
+            "designService",
+            Com.SERVICE_STATE_DESIGNED,
+        ),
+        (
+            [Com.SERVICE_STATE_FEASIBILITY_CHECKED, Com.SERVICE_STATE_DESIGNED],
+            "reserveService",
+            Com.SERVICE_STATE_RESERVED,
+        ),
+        (
+            [
+                Com.SERVICE_STATE_FEASIBILITY_CHECKED,
                 Com.SERVICE_STATE_DESIGNED,
-            ),
-            (
-                [Com.SERVICE_STATE_FEASIBILITY_CHECKED, Com.SERVICE_STATE_DESIGNED],
-                "reserveService",
                 Com.SERVICE_STATE_RESERVED,
-            ),
-            (
-                [
-                    Com.SERVICE_STATE_FEASIBILITY_CHECKED,
-                    Com.SERVICE_STATE_DESIGNED,
-                    Com.SERVICE_STATE_RESERVED,
-                ],
-                "provisionService",
+            ],
+            "provisionService",
+            Com.SERVICE_STATE_INACTIVE,
+        ),
+        (
+            [
+                Com.SERVICE_STATE_FEASIBILITY_CHECKED,
+                Com.SERVICE_STATE_DESIGNED,
+                Com.SERVICE_STATE_RESERVED,
                 Com.SERVICE_STATE_INACTIVE,
-            ),
-            (
-                [
-                    Com.SERVICE_STATE_FEASIBILITY_CHECKED,
-                    Com.SERVICE_STATE_DESIGNED,
-                    Com.SERVICE_STATE_RESERVED,
-                    Com.SERVICE_STATE_INACTIVE,
-                ],
-                "activateService",
-                Com.SERVICE_STATE_ACTIVE,
-            ),
-            ([Com.SERVICE_STATE_ACTIVE], "deactivate", Com.SERVICE_STATE_INACTIVE),
-            (
-                [Com.SERVICE_STATE_INACTIVE, Com.SERVICE_STATE_ACTIVE],
-                "terminateService",
-                Com.SERVICE_STATE_TERMINATED,
-            ),
-            ([Com.SERVICE_STATE_TERMINATED], "retireService", Com.SERVICE_STATE_TERMINATED),
-            *[([s], "modify", s) for s in _LIVE],
-        ]
-    ),
-    frozenset({Com.SERVICE_STATE_TERMINATED}),
+            ],
+            "activateService",
+            Com.SERVICE_STATE_ACTIVE,
+        ),
+        ([Com.SERVICE_STATE_ACTIVE], "deactivate", Com.SERVICE_STATE_INACTIVE),
+        (
+            [Com.SERVICE_STATE_INACTIVE, Com.SERVICE_STATE_ACTIVE],
+            "terminateService",
+            Com.SERVICE_STATE_TERMINATED,
+        ),
+        ([Com.SERVICE_STATE_TERMINATED], "retireService", Com.SERVICE_STATE_TERMINATED),
+        *[([s], "modify", s) for s in _LIVE],
+    ],
+    {Com.SERVICE_STATE_TERMINATED},
 )
 
 # States an `add` item may ask a new service to reach (any but terminated).

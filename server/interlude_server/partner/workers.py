@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Protocol
 
 import structlog
 
@@ -57,14 +58,39 @@ class Workers:
                 await task
 
 
+class Owned(Protocol):
+    """A resource a component drives: its id and the buyer it belongs to."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def buyer_id(self) -> str: ...
+
+
 class Resumable:
-    """`LeasedWork` (cluster/leases.py) for a component that drives its work with Workers
-    and resumes it from the store in `start`."""
+    """`LeasedWork` (cluster/leases.py) for a component that drives its work with Workers:
+    `start` resumes every resource the store still has unfinished, `stop` ends the tasks."""
 
     _workers: Workers
 
-    async def start(self) -> int:
+    async def _unfinished(self) -> Sequence[Owned]:
+        """The resources left to drive, as the store has them now."""
         raise NotImplementedError
+
+    def submit(self, buyer_id: str, resource_id: str) -> None:
+        """Make sure the resource is being driven (a no-op if it already is)."""
+        raise NotImplementedError
+
+    async def start(self) -> int:
+        """Resume every unfinished resource; returns how many."""
+        unfinished = await self._unfinished()
+        for resource in unfinished:
+            self.submit(resource.buyer_id, resource.id)
+        return len(unfinished)
+
+    async def stop(self) -> None:
+        await self._workers.stop()
 
     async def take_over(self) -> int:
         self._workers.active = True

@@ -27,6 +27,23 @@ def test_an_action_outside_the_table_names_the_current_state_and_what_is_allowed
         states.ORDER.next(Ord.SERVICE_ORDER_STATE_IN_PROGRESS, "start")
 
 
+def test_a_check_refuses_like_the_table_and_states_read_in_mef_spelling() -> None:
+    states.ORDER.check(Ord.SERVICE_ORDER_STATE_HELD, "cancel")
+    with pytest.raises(InvalidState, match="cannot cancel a service order that is completed"):
+        states.ORDER.check(Ord.SERVICE_ORDER_STATE_COMPLETED, "cancel")
+    assert states.ORDER.state_name(Ord.SERVICE_ORDER_STATE_ASSESSING_CANCELLATION) == "assessingCancellation"
+    ack, held, pending = (
+        Ord.SERVICE_ORDER_STATE_ACKNOWLEDGED,
+        Ord.SERVICE_ORDER_STATE_HELD,
+        Ord.SERVICE_ORDER_STATE_PENDING,
+    )
+    machine = states.StateMachine.of(
+        "toy", Ord.ServiceOrderState, [([ack, held], "wait", pending)], [pending]
+    )
+    assert list(machine.rows()) == [("acknowledged", "wait", "pending"), ("held", "wait", "pending")]
+    assert machine.terminal == frozenset({pending})
+
+
 def test_service_lifecycle_follows_mef_99() -> None:
     active, inactive = common_pb2.SERVICE_STATE_ACTIVE, common_pb2.SERVICE_STATE_INACTIVE
     assert states.service_modify_allowed(active, inactive)

@@ -25,6 +25,8 @@ from interlude_server.domain.ordering.lookup import Lookup
 Ord = ordering_pb2
 ATTACHED_TO = "ATTACHED_TO"
 ENDPOINT_OF = "ENDPOINT_OF"
+# The id of a connectivity order's first item; its end point items refer to it.
+_CONNECTIVITY_ITEM = "connectivity"
 CONFIG_PREFIX = "service_configuration.attributes"
 _TOP_LEVEL = ("description", "external_id", "state")
 
@@ -150,15 +152,7 @@ async def connectivity_order(
             "the connectivity @type is required",
             [Violation("connectivity_configuration.@type", "required", "missingProperty")],
         )
-    rules = await lookup.policy_for_type(type_urn)
-    rule = (
-        next((r for r in rules.connectivity_rule if r.connectivity_type == type_urn), None) if rules else None
-    )
-    if rule is None:
-        raise NotPermitted(
-            f"your business arrangement does not allow creating {type_urn}",
-            [PolicyRule(f"connectivity:{type_urn}", "no connectivity rule for this type in your policy")],
-        )
+    rule = await _connectivity_rule(type_urn, lookup)
     await _check_end_points(req, rule, lookup)
     state = req.desired_state or common_pb2.SERVICE_STATE_ACTIVE
     connectivity = inventory_pb2.Service(
@@ -168,39 +162,63 @@ async def connectivity_order(
         service_configuration=req.connectivity_configuration,
     )
     items = [
-        ordering_pb2.ServiceOrderItem(id="connectivity", action=Ord.SERVICE_ACTION_ADD, service=connectivity)
+        ordering_pb2.ServiceOrderItem(
+            id=_CONNECTIVITY_ITEM, action=Ord.SERVICE_ACTION_ADD, service=connectivity
+        )
     ]
-    for index, end_point in enumerate(req.end_points, start=1):
-        config = common_pb2.ExtensionPayload()
-        config.CopyFrom(end_point.end_point_configuration)
-        config.type = config.type or rule.end_point_type
-        service = inventory_pb2.Service(
-            state=state,
-            service_configuration=config,
-            service_relationship=[
-                inventory_pb2.ServiceRelationship(
-                    relationship_type=ATTACHED_TO,
-                    service=common_pb2.ServiceRef(id=end_point.interface_service_id),
-                )
-            ],
-        )
-        link = ordering_pb2.ServiceOrderItemRelationship(
-            relationship_type=ENDPOINT_OF,
-            order_item=inventory_pb2.ServiceOrderItemRef(item_id="connectivity"),
-        )
-        items.append(
-            ordering_pb2.ServiceOrderItem(
-                id=f"end-point-{index}",
-                action=Ord.SERVICE_ACTION_ADD,
-                service=service,
-                service_order_item_relationship=[link],
-            )
-        )
+    items += [
+        _end_point_item(f"end-point-{index}", end_point, state, rule.end_point_type)
+        for index, end_point in enumerate(req.end_points, start=1)
+    ]
     return ordering_pb2.ServiceOrder(
         external_id=req.external_id,
         description=req.description,
         requested_completion_date=req.requested_completion_date,
         service_order_item=items,
+    )
+
+
+async def _connectivity_rule(type_urn: str, lookup: Lookup) -> catalog_pb2.ConnectivityRule:
+    """The buyer's rule for creating connectivity of `type_urn`; NotPermitted if there is none."""
+    rules = await lookup.policy_for_type(type_urn)
+    rule = (
+        next((r for r in rules.connectivity_rule if r.connectivity_type == type_urn), None) if rules else None
+    )
+    if rule is None:
+        raise NotPermitted(
+            f"your business arrangement does not allow creating {type_urn}",
+            [PolicyRule(f"connectivity:{type_urn}", "no connectivity rule for this type in your policy")],
+        )
+    return rule
+
+
+def _end_point_item(
+    item_id: str,
+    end_point: ordering_pb2.ConnectivityEndPoint,
+    state: common_pb2.ServiceState.ValueType,
+    default_type: str,
+) -> ordering_pb2.ServiceOrderItem:
+    """The item adding an end point attached to its interface, as an end point of the connectivity
+    item (its configuration `@type` is the rule's end point type unless the request names one)."""
+    config = common_pb2.ExtensionPayload()
+    config.CopyFrom(end_point.end_point_configuration)
+    config.type = config.type or default_type
+    service = inventory_pb2.Service(
+        state=state,
+        service_configuration=config,
+        service_relationship=[
+            inventory_pb2.ServiceRelationship(
+                relationship_type=ATTACHED_TO,
+                service=common_pb2.ServiceRef(id=end_point.interface_service_id),
+            )
+        ],
+    )
+    link = ordering_pb2.ServiceOrderItemRelationship(
+        relationship_type=ENDPOINT_OF,
+        order_item=inventory_pb2.ServiceOrderItemRef(item_id=_CONNECTIVITY_ITEM),
+    )
+    return ordering_pb2.ServiceOrderItem(
+        id=item_id, action=Ord.SERVICE_ACTION_ADD, service=service, service_order_item_relationship=[link]
     )
 
 

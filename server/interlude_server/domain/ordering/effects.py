@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from google.protobuf import timestamp_pb2
 
 from interlude_grpc.mef.lso.interlude.v1 import common_pb2, events_pb2, inventory_pb2, ordering_pb2
-from interlude_server.core.mef import from_upper_name, mef_name, upper_name
-from interlude_server.domain import audit, documents, jsonptr
+from interlude_server.core.mef import from_upper_name, upper_name
+from interlude_server.domain import audit, documents, jsonptr, resources
+from interlude_server.domain.audit import PARTNER
+from interlude_server.domain.states import SERVICE
 from interlude_server.store.interface.store import Tx
 
 Ord = ordering_pb2
 Ev = events_pb2
 Com = common_pb2
-PARTNER = "partner"
 
 
 def _derived_operational(state: int, admin: int) -> int:
@@ -59,39 +61,6 @@ def _sync_states(service: inventory_pb2.Service, operational: int | None) -> Non
     documents.set_attributes(service.service_configuration, config)
 
 
-def _item_ref(
-    order: ordering_pb2.ServiceOrder, item: ordering_pb2.ServiceOrderItem
-) -> inventory_pb2.ServiceOrderItemRef:
-    return inventory_pb2.ServiceOrderItemRef(item_id=item.id, service_order_id=order.id)
-
-
-def _track_item(
-    tx: Tx,
-    order: ordering_pb2.ServiceOrder,
-    item: ordering_pb2.ServiceOrderItem,
-    now: timestamp_pb2.Timestamp,
-    service_id: str,
-    attribute: str,
-    change: tuple[str, str],
-    description: str,
-    actor: str = PARTNER,
-) -> None:
-    """A tracking record of a service change made by an order item."""
-    audit.track(
-        tx,
-        order.buyer_id,
-        now,
-        service_id=service_id,
-        order_id=order.id,
-        item_id=item.id,
-        attribute=attribute,
-        old=change[0],
-        new=change[1],
-        description=description,
-        actor=actor,
-    )
-
-
 def apply_item(
     tx: Tx,
     order: ordering_pb2.ServiceOrder,
@@ -100,112 +69,99 @@ def apply_item(
     operational: int | None,
 ) -> None:
     """Apply a completed item to the inventory, with records and events."""
+    effects = _ItemEffects(tx, order, item, now)
     if item.action == Ord.SERVICE_ACTION_ADD:
-        _add(tx, order, item, now, operational)
+        effects.add(operational)
     elif item.action == Ord.SERVICE_ACTION_MODIFY:
-        _modify(tx, order, item, now, operational)
+        effects.modify(operational)
     elif item.action == Ord.SERVICE_ACTION_DELETE:
-        _delete(tx, order, item, now)
+        effects.delete()
 
 
-def _add(
-    tx: Tx,
-    order: ordering_pb2.ServiceOrder,
-    item: ordering_pb2.ServiceOrderItem,
-    now: timestamp_pb2.Timestamp,
-    operational: int | None,
-) -> None:
-    service = inventory_pb2.Service()
-    service.CopyFrom(item.service)
-    service.buyer_id = order.buyer_id
-    by_item = {i.id: i.service.id for i in order.service_order_item}
-    for rel in item.service_order_item_relationship:
-        target = by_item.get(rel.order_item.item_id)
-        if target and not rel.order_item.service_order_id:
-            service.service_relationship.add(relationship_type=rel.relationship_type, service={"id": target})
-    service.service_order_item.append(_item_ref(order, item))
-    service.service_date.CopyFrom(now)
-    if service.state == Com.SERVICE_STATE_ACTIVE:
-        service.start_date.CopyFrom(now)
-    service.update_time.CopyFrom(now)
-    service.etag = "1"
-    _sync_states(service, operational)
-    tx.put_service(service)
-    created = ("", mef_name(Com.ServiceState, service.state))
-    _track_item(tx, order, item, now, service.id, "state", created, "service created")
-    audit.service_event(tx, Ev.EVENT_TYPE_SERVICE_CREATE, service, now)
+@dataclass(frozen=True)
+class _ItemEffects:
+    """One completed order item being applied to the inventory, in the transaction `tx`."""
 
+    tx: Tx
+    order: ordering_pb2.ServiceOrder
+    item: ordering_pb2.ServiceOrderItem
+    now: timestamp_pb2.Timestamp
 
-def _modify(
-    tx: Tx,
-    order: ordering_pb2.ServiceOrder,
-    item: ordering_pb2.ServiceOrderItem,
-    now: timestamp_pb2.Timestamp,
-    operational: int | None,
-) -> None:
-    current = tx.get_service(order.buyer_id, item.service.id)
-    if current is None:  # retired by another order meanwhile: nothing to change
-        return
-    updated = inventory_pb2.Service()
-    updated.CopyFrom(current)
-    updated.state = item.service.state or current.state
-    updated.description = item.service.description
-    updated.external_id = item.service.external_id
-    updated.service_configuration.CopyFrom(item.service.service_configuration)
-    if updated.state == Com.SERVICE_STATE_ACTIVE and not updated.HasField("start_date"):
-        updated.start_date.CopyFrom(now)
-    if updated.state == Com.SERVICE_STATE_TERMINATED:
-        updated.end_date.CopyFrom(now)
-    _sync_states(updated, operational)
-    updated.service_order_item.append(_item_ref(order, item))
-    updated.update_time.CopyFrom(now)
-    updated.etag = str(int(current.etag or "0") + 1)
-    tx.put_service(updated)
-    _record_changes(tx, order, item, current, updated, now)
+    def _track(self, attribute: str, change: tuple[str, str], description: str, actor: str = PARTNER) -> None:
+        """A tracking record of a change the item made to its service."""
+        audit.track(self.tx, self.order, self.now, attribute, change, description, actor, self.item)
 
+    def _stamp(self, service: inventory_pb2.Service, operational: int | None) -> None:
+        """What every change by an item sets: agreeing states, the item reference, the time."""
+        _sync_states(service, operational)
+        ref = inventory_pb2.ServiceOrderItemRef(item_id=self.item.id, service_order_id=self.order.id)
+        service.service_order_item.append(ref)
+        service.update_time.CopyFrom(self.now)
 
-def _record_changes(
-    tx: Tx,
-    order: ordering_pb2.ServiceOrder,
-    item: ordering_pb2.ServiceOrderItem,
-    old: inventory_pb2.Service,
-    new: inventory_pb2.Service,
-    now: timestamp_pb2.Timestamp,
-) -> None:
-    def track(attribute: str, before: str, after: str, description: str) -> None:
-        buyer = f"buyer:{order.buyer_id}"
-        _track_item(tx, order, item, now, new.id, attribute, (before, after), description, buyer)
+    def add(self, operational: int | None) -> None:
+        service = inventory_pb2.Service()
+        service.CopyFrom(self.item.service)
+        service.buyer_id = self.order.buyer_id
+        by_item = {i.id: i.service.id for i in self.order.service_order_item}
+        for rel in self.item.service_order_item_relationship:
+            target = by_item.get(rel.order_item.item_id)
+            if target and not rel.order_item.service_order_id:
+                service.service_relationship.add(
+                    relationship_type=rel.relationship_type, service={"id": target}
+                )
+        service.service_date.CopyFrom(self.now)
+        if service.state == Com.SERVICE_STATE_ACTIVE:
+            service.start_date.CopyFrom(self.now)
+        service.etag = "1"
+        self._stamp(service, operational)
+        self.tx.put_service(service)
+        self._track("state", ("", SERVICE.state_name(service.state)), "service created")
+        audit.emit(self.tx, Ev.EVENT_TYPE_SERVICE_CREATE, service, self.now)
 
-    old_config: dict[str, Any] = documents.to_dict(old.service_configuration)
-    new_config: dict[str, Any] = documents.to_dict(new.service_configuration)
-    if old.state != new.state:
-        track(
-            "state", mef_name(Com.ServiceState, old.state), mef_name(Com.ServiceState, new.state), "lifecycle"
-        )
-        audit.service_event(
-            tx, Ev.EVENT_TYPE_SERVICE_STATE_CHANGE, new, now, mef_name(Com.ServiceState, new.state)
-        )
-    for attribute in ("administrative_state", "operational_state"):
-        before, after = getattr(old, attribute), getattr(new, attribute)
-        if before != after:
-            enum = Com.AdministrativeState if attribute == "administrative_state" else Com.OperationalState
-            track(attribute, upper_name(enum, before), upper_name(enum, after), "service as a whole")
-    changed = jsonptr.changed_leaves(old_config, new_config)
-    if changed or old.description != new.description or old.external_id != new.external_id:
-        track("serviceConfiguration", "", ", ".join(changed[:20]), "changed attributes")
-        audit.service_event(tx, Ev.EVENT_TYPE_SERVICE_ATTRIBUTE_VALUE_CHANGE, new, now)
+    def modify(self, operational: int | None) -> None:
+        current = self.tx.get_service(self.order.buyer_id, self.item.service.id)
+        if current is None:  # retired by another order meanwhile: nothing to change
+            return
+        wanted = self.item.service
+        updated = inventory_pb2.Service()
+        updated.CopyFrom(current)
+        updated.state = wanted.state or current.state
+        updated.description = wanted.description
+        updated.external_id = wanted.external_id
+        updated.service_configuration.CopyFrom(wanted.service_configuration)
+        if updated.state == Com.SERVICE_STATE_ACTIVE and not updated.HasField("start_date"):
+            updated.start_date.CopyFrom(self.now)
+        if updated.state == Com.SERVICE_STATE_TERMINATED:
+            updated.end_date.CopyFrom(self.now)
+        self._stamp(updated, operational)
+        updated.etag = resources.next_etag(current.etag)
+        self.tx.put_service(updated)
+        self._record_changes(current, updated)
 
+    def _record_changes(self, old: inventory_pb2.Service, new: inventory_pb2.Service) -> None:
+        buyer = f"buyer:{self.order.buyer_id}"
+        if old.state != new.state:
+            states = SERVICE.state_name(old.state), SERVICE.state_name(new.state)
+            self._track("state", states, "lifecycle", buyer)
+            audit.emit(self.tx, Ev.EVENT_TYPE_SERVICE_STATE_CHANGE, new, self.now, state=states[1])
+        for attribute in ("administrative_state", "operational_state"):
+            before, after = getattr(old, attribute), getattr(new, attribute)
+            if before != after:
+                enum = (
+                    Com.AdministrativeState if attribute == "administrative_state" else Com.OperationalState
+                )
+                change = upper_name(enum, before), upper_name(enum, after)
+                self._track(attribute, change, "service as a whole", buyer)
+        old_config: dict[str, Any] = documents.to_dict(old.service_configuration)
+        changed = jsonptr.changed_leaves(old_config, documents.to_dict(new.service_configuration))
+        if changed or old.description != new.description or old.external_id != new.external_id:
+            self._track("serviceConfiguration", ("", ", ".join(changed[:20])), "changed attributes", buyer)
+            audit.emit(self.tx, Ev.EVENT_TYPE_SERVICE_ATTRIBUTE_VALUE_CHANGE, new, self.now)
 
-def _delete(
-    tx: Tx,
-    order: ordering_pb2.ServiceOrder,
-    item: ordering_pb2.ServiceOrderItem,
-    now: timestamp_pb2.Timestamp,
-) -> None:
-    current = tx.get_service(order.buyer_id, item.service.id)
-    if current is None:
-        return
-    tx.delete_service(order.buyer_id, current.id)
-    retired = (mef_name(Com.ServiceState, current.state), "")
-    _track_item(tx, order, item, now, current.id, "state", retired, "service retired")
-    audit.service_event(tx, Ev.EVENT_TYPE_SERVICE_DELETE, current, now)
+    def delete(self) -> None:
+        current = self.tx.get_service(self.order.buyer_id, self.item.service.id)
+        if current is None:
+            return
+        self.tx.delete_service(self.order.buyer_id, current.id)
+        self._track("state", (SERVICE.state_name(current.state), ""), "service retired")
+        audit.emit(self.tx, Ev.EVENT_TYPE_SERVICE_DELETE, current, self.now)

@@ -15,8 +15,8 @@ from google.protobuf import timestamp_pb2
 
 from interlude_grpc.mef.lso.interlude.v1 import common_pb2, events_pb2, ordering_pb2
 from interlude_server.core.errors import EtagMismatch, NotFound
-from interlude_server.core.mef import mef_name
-from interlude_server.domain import audit
+from interlude_server.domain import audit, resources
+from interlude_server.domain.audit import PARTNER
 from interlude_server.domain.ordering import effects
 from interlude_server.domain.ordering.orders import PreparedOrder
 from interlude_server.domain.states import ITEM, ORDER
@@ -24,7 +24,6 @@ from interlude_server.store.interface.store import Tx
 
 Ord = ordering_pb2
 Ev = events_pb2
-PARTNER = "partner"
 
 
 @dataclass(frozen=True)
@@ -37,16 +36,8 @@ class ItemOutcome:
     operational_state: int | None = None
 
 
-def _order_state(state: int) -> str:
-    return mef_name(Ord.ServiceOrderState, state)
-
-
-def _item_state(state: int) -> str:
-    return mef_name(Ord.ServiceOrderItemState, state)
-
-
 def _bump(order: ordering_pb2.ServiceOrder) -> None:
-    order.etag = str(int(order.etag or "0") + 1)
+    order.etag = resources.next_etag(order.etag)
 
 
 def set_order_state(
@@ -58,17 +49,7 @@ def set_order_state(
     _bump(order)
     if order.state in ORDER.terminal:
         order.completion_date.CopyFrom(now)
-    audit.track(
-        tx,
-        order.buyer_id,
-        now,
-        order_id=order.id,
-        attribute="state",
-        old=_order_state(old),
-        new=_order_state(order.state),
-        description=why,
-        actor=actor,
-    )
+    audit.track(tx, order, now, "state", (ORDER.state_name(old), ORDER.state_name(order.state)), why, actor)
 
 
 def _set_item_state(
@@ -81,19 +62,8 @@ def _set_item_state(
 ) -> None:
     old = item.state
     item.state = ITEM.next(old, action)  # type: ignore[assignment]
-    audit.track(
-        tx,
-        order.buyer_id,
-        now,
-        order_id=order.id,
-        item_id=item.id,
-        service_id=item.service.id,
-        attribute="state",
-        old=_item_state(old),
-        new=_item_state(item.state),
-        description=why,
-        actor=PARTNER,
-    )
+    change = ITEM.state_name(old), ITEM.state_name(item.state)
+    audit.track(tx, order, now, "state", change, why, PARTNER, item)
 
 
 def _item_events(
@@ -103,14 +73,15 @@ def _item_events(
     now: timestamp_pb2.Timestamp,
 ) -> None:
     for item in items:
-        audit.order_event(
-            tx, Ev.EVENT_TYPE_SERVICE_ORDER_ITEM_STATE_CHANGE, order, now, _item_state(item.state), item.id
+        state = ITEM.state_name(item.state)
+        audit.emit(
+            tx, Ev.EVENT_TYPE_SERVICE_ORDER_ITEM_STATE_CHANGE, order, now, state=state, order_item_id=item.id
         )
 
 
 def _order_changed(tx: Tx, order: ordering_pb2.ServiceOrder, now: timestamp_pb2.Timestamp) -> None:
     tx.put_order(order)
-    audit.order_event(tx, Ev.EVENT_TYPE_SERVICE_ORDER_STATE_CHANGE, order, now, _order_state(order.state))
+    audit.emit(tx, Ev.EVENT_TYPE_SERVICE_ORDER_STATE_CHANGE, order, now, state=ORDER.state_name(order.state))
 
 
 def commit_new_order(
@@ -125,18 +96,9 @@ def commit_new_order(
         if current.etag != etag:
             raise EtagMismatch("Service", service_id, current.etag)
     tx.put_order(order)
-    audit.track(
-        tx,
-        order.buyer_id,
-        now,
-        order_id=order.id,
-        attribute="state",
-        old="",
-        new=_order_state(order.state),
-        description="order acknowledged",
-        actor=f"buyer:{order.buyer_id}",
-    )
-    audit.order_event(tx, Ev.EVENT_TYPE_SERVICE_ORDER_CREATE, order, now)
+    acknowledged = ("", ORDER.state_name(order.state))
+    audit.track(tx, order, now, "state", acknowledged, "order acknowledged", f"buyer:{order.buyer_id}")
+    audit.emit(tx, Ev.EVENT_TYPE_SERVICE_ORDER_CREATE, order, now)
     return order
 
 
@@ -216,13 +178,9 @@ def request_cancellation(
     tx: Tx, buyer_id: str, order_id: str, etag: str, reason: str, now: timestamp_pb2.Timestamp
 ) -> ordering_pb2.ServiceOrder:
     """The buyer asks to cancel: the order moves to ASSESSING_CANCELLATION."""
-    order = tx.get_order(buyer_id, order_id)
-    if order is None:
-        raise NotFound("ServiceOrder", order_id, "SERVICE_ORDER_NOT_FOUND")
-    if etag and etag != order.etag:
-        raise EtagMismatch("ServiceOrder", order_id, order.etag)
-    if not ORDER.can(order.state, "cancel"):
-        ORDER.next(order.state, "cancel")  # raises InvalidState naming the state
+    found = tx.get_order(buyer_id, order_id)
+    order = resources.for_change(found, "ServiceOrder", order_id, etag, "SERVICE_ORDER_NOT_FOUND")
+    ORDER.check(order.state, "cancel")
     order.cancellation_reason = reason
     set_order_state(tx, order, "cancel", now, f"buyer:{buyer_id}", reason or "cancellation requested")
     _order_changed(tx, order, now)

@@ -17,7 +17,7 @@ from google.protobuf import timestamp_pb2
 from interlude_grpc.mef.lso.interlude.v1 import common_pb2, ordering_pb2
 from interlude_server.core.errors import Errors, EtagMismatch, PolicyViolation
 from interlude_server.core.mef import mef_name
-from interlude_server.domain import documents, policy, states
+from interlude_server.domain import documents, policy, resources, states
 from interlude_server.domain.ordering.lookup import Lookup
 
 Ord = ordering_pb2
@@ -216,11 +216,9 @@ def _normalize(order: ordering_pb2.ServiceOrder, buyer_id: str, now: timestamp_p
     """Assign what the server owns: ids, states, dates, buyer and version."""
     for server_field in ("state", "order_date", "start_date", "completion_date", "cancellation_date"):
         order.ClearField(server_field)
-    order.id = str(uuid.uuid4())
+    resources.stamp_new(order, buyer_id)
     order.state = ACKNOWLEDGED
     order.order_date.CopyFrom(now)
-    order.buyer_id = buyer_id
-    order.etag = "1"
     order.cancellation_reason = ""
     for item in order.service_order_item:
         item.state = Ord.SERVICE_ORDER_ITEM_STATE_ACKNOWLEDGED

@@ -14,8 +14,8 @@ import uuid
 from google.protobuf import timestamp_pb2
 
 from interlude_grpc.mef.lso.interlude.v1 import common_pb2, events_pb2, performance_pb2
-from interlude_server.core.errors import EtagMismatch, InvalidState, NotFound
-from interlude_server.core.mef import mef_name
+from interlude_server.core.errors import InvalidState, NotFound
+from interlude_server.domain import audit, resources
 from interlude_server.domain.performance import audit as pm_audit
 from interlude_server.domain.performance.model import settings_of, subject_ids
 from interlude_server.domain.performance.profiles import NOT_FOUND, set_assigned
@@ -28,16 +28,8 @@ Ev = events_pb2
 ACTIONS = {Pm.PERFORMANCE_JOB_TASK_TYPE_MODIFY: "modify", Pm.PERFORMANCE_JOB_TASK_TYPE_CANCEL: "cancel"}
 
 
-def job_state(state: int) -> str:
-    return mef_name(Pm.PerformanceJobState, state)
-
-
-def task_state(state: int) -> str:
-    return mef_name(Pm.PerformanceJobProcessState, state)
-
-
 def _bump(job: Pm.PerformanceJob, now: timestamp_pb2.Timestamp) -> None:
-    job.etag = str(int(job.etag or "0") + 1)
+    job.etag = resources.next_etag(job.etag)
     job.last_time_modified.CopyFrom(now)
 
 
@@ -48,14 +40,12 @@ def new_job(buyer_id: str, job: Pm.PerformanceJob, now: timestamp_pb2.Timestamp)
     created.CopyFrom(job)
     for name in ("termination_error", "state_history"):
         created.ClearField(name)
-    created.id = str(uuid.uuid4())
+    resources.stamp_new(created, buyer_id)
     created.href = ""
-    created.buyer_id = buyer_id
     created.state = Pm.PERFORMANCE_JOB_STATE_ACKNOWLEDGED
     created.state_history.add(state=created.state, change_time=now, reason="received")
     created.creation_date_time.CopyFrom(now)
     created.last_time_modified.CopyFrom(now)
-    created.etag = "1"
     return created
 
 
@@ -70,18 +60,14 @@ def create_job(tx: Tx, job: Pm.PerformanceJob, now: timestamp_pb2.Timestamp) -> 
             raise NotFound("Service", service_id, "SERVICE_NOT_FOUND")
     tx.put_pm_job(job)
     set_assigned(tx, buyer, profile_id)
-    pm_audit.track(tx, buyer, now, pm_audit.JOB, job.id, pm_audit.CLIENT, "job acknowledged", "create")
-    pm_audit.job_event(tx, Ev.EVENT_TYPE_PERFORMANCE_JOB_CREATE, job, now, state=job_state(job.state))
+    pm_audit.track(tx, job, now, pm_audit.CLIENT, "job acknowledged", "create")
+    audit.emit(tx, Ev.EVENT_TYPE_PERFORMANCE_JOB_CREATE, job, now, state=JOB.state_name(job.state))
     return job
 
 
 def get_job(tx: Tx, buyer_id: str, job_id: str, etag: str = "") -> Pm.PerformanceJob:
-    job = tx.get_pm_job(buyer_id, job_id)
-    if job is None:
-        raise NotFound("PerformanceJob", job_id, NOT_FOUND)
-    if etag and etag != job.etag:
-        raise EtagMismatch("PerformanceJob", job_id, job.etag)
-    return job
+    """The buyer's job, read for a change based on `etag` (if given)."""
+    return resources.for_change(tx.get_pm_job(buyer_id, job_id), "PerformanceJob", job_id, etag, NOT_FOUND)
 
 
 def move_job(
@@ -101,9 +87,9 @@ def move_job(
     tx.put_pm_job(job)
     if job.state in JOB.terminal:
         set_assigned(tx, job.buyer_id, job.performance_profile_ref.id)
-    state = job_state(job.state)
-    pm_audit.track(tx, job.buyer_id, now, pm_audit.JOB, job.id, source, f"{action}: now {state}; {reason}")
-    pm_audit.job_event(tx, Ev.EVENT_TYPE_PERFORMANCE_JOB_STATE_CHANGE, job, now, state=state, reason=reason)
+    state = JOB.state_name(job.state)
+    pm_audit.track(tx, job, now, source, f"{action}: now {state}; {reason}")
+    audit.emit(tx, Ev.EVENT_TYPE_PERFORMANCE_JOB_STATE_CHANGE, job, now, state=state, reason=reason)
     return job
 
 
@@ -129,12 +115,12 @@ def request_task(
     """The buyer asks to modify or cancel: an ACKNOWLEDGED task, if the job's state allows it now."""
     job = get_job(tx, buyer_id, job_id, etag)
     action = ACTIONS[task_type]
-    JOB.next(job.state, action)  # raises InvalidState naming the current state
+    JOB.check(job.state, action)
     if open_tasks := tx.open_pm_tasks(buyer_id, job_id):
         raise InvalidState(
             f"cannot {action} the performance job: task {open_tasks[0].id} on it is still "
-            f"{task_state(open_tasks[0].state)}",
-            job_state(job.state),
+            f"{TASK.state_name(open_tasks[0].state)}",
+            JOB.state_name(job.state),
         )
     task = Pm.PerformanceJobTask(
         id=str(uuid.uuid4()),
@@ -149,10 +135,8 @@ def request_task(
     if modification is not None:
         task.modification.CopyFrom(modification)
     tx.put_pm_task(task)
-    pm_audit.track(
-        tx, buyer_id, now, pm_audit.JOB, job_id, pm_audit.CLIENT, f"{action} task {task.id} received"
-    )
-    pm_audit.task_event(tx, task, now, task_state(task.state))
+    pm_audit.track(tx, job, now, pm_audit.CLIENT, f"{action} task {task.id} received")
+    pm_audit.task_event(tx, task, now, TASK.state_name(task.state))
     return task
 
 
@@ -160,7 +144,7 @@ def _move_task(tx: Tx, task: Pm.PerformanceJobTask, action: str, now: timestamp_
     task.state = TASK.next(task.state, action)  # type: ignore[assignment]
     task.last_time_modified.CopyFrom(now)
     tx.put_pm_task(task)
-    pm_audit.task_event(tx, task, now, task_state(task.state))
+    pm_audit.task_event(tx, task, now, TASK.state_name(task.state))
 
 
 def _apply(
@@ -202,7 +186,7 @@ def advance_task(
     action = ACTIONS[task.task_type]
     if task.state == Pm.PERFORMANCE_JOB_PROCESS_STATE_ACKNOWLEDGED:
         if not JOB.can(job.state, action):
-            task.denied_reason = f"the job is {job_state(job.state)} now"
+            task.denied_reason = f"the job is {JOB.state_name(job.state)} now"
             task.termination_error.add(
                 code=common_pb2.VALIDATION_ERROR_CODE_OTHER_ISSUE, reason=task.denied_reason
             )

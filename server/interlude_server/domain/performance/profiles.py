@@ -6,12 +6,11 @@ A profile used by a live job is `is_assigned` and cannot be deleted (MEF
 
 from __future__ import annotations
 
-import uuid
-
 from google.protobuf import field_mask_pb2, timestamp_pb2
 
 from interlude_grpc.mef.lso.interlude.v1 import events_pb2, performance_pb2
-from interlude_server.core.errors import EtagMismatch, InUse, InvalidArgument, NotFound, Violation
+from interlude_server.core.errors import InUse, InvalidArgument, Violation
+from interlude_server.domain import audit, resources
 from interlude_server.domain.performance import audit as pm_audit
 from interlude_server.domain.performance.states import LIVE_JOB_STATES
 from interlude_server.domain.performance.validate import check_profile
@@ -43,13 +42,11 @@ def new_profile(
     check_profile(profile)
     created = Pm.PerformanceProfile()
     created.CopyFrom(profile)
-    created.id = str(uuid.uuid4())
+    resources.stamp_new(created, buyer_id)
     created.href = ""
-    created.buyer_id = buyer_id
     created.is_assigned = False
     created.creation_date_time.CopyFrom(now)
     created.last_time_modified.CopyFrom(now)
-    created.etag = "1"
     return created
 
 
@@ -57,20 +54,14 @@ def create_profile(
     tx: Tx, profile: Pm.PerformanceProfile, now: timestamp_pb2.Timestamp
 ) -> Pm.PerformanceProfile:
     tx.put_pm_profile(profile)
-    pm_audit.track(
-        tx, profile.buyer_id, now, pm_audit.PROFILE, profile.id, pm_audit.CLIENT, "profile created", "create"
-    )
-    pm_audit.profile_event(tx, Ev.EVENT_TYPE_PERFORMANCE_PROFILE_CREATE, profile, now)
+    pm_audit.track(tx, profile, now, pm_audit.CLIENT, "profile created", "create")
+    audit.emit(tx, Ev.EVENT_TYPE_PERFORMANCE_PROFILE_CREATE, profile, now)
     return profile
 
 
 def _current(tx: Tx, buyer_id: str, profile_id: str, etag: str) -> Pm.PerformanceProfile:
-    profile = tx.get_pm_profile(buyer_id, profile_id)
-    if profile is None:
-        raise NotFound("PerformanceProfile", profile_id, NOT_FOUND)
-    if etag and etag != profile.etag:
-        raise EtagMismatch("PerformanceProfile", profile_id, profile.etag)
-    return profile
+    found = tx.get_pm_profile(buyer_id, profile_id)
+    return resources.for_change(found, "PerformanceProfile", profile_id, etag, NOT_FOUND)
 
 
 def check_mask(mask: field_mask_pb2.FieldMask) -> None:
@@ -109,19 +100,10 @@ def update_profile(
 ) -> Pm.PerformanceProfile:
     profile = updated_profile(_current(tx, buyer_id, change.id, etag), change, mask)
     profile.last_time_modified.CopyFrom(now)
-    profile.etag = str(int(profile.etag or "0") + 1)
+    profile.etag = resources.next_etag(profile.etag)
     tx.put_pm_profile(profile)
-    pm_audit.track(
-        tx,
-        buyer_id,
-        now,
-        pm_audit.PROFILE,
-        profile.id,
-        pm_audit.CLIENT,
-        f"changed {', '.join(mask.paths)}",
-        "update",
-    )
-    pm_audit.profile_event(tx, Ev.EVENT_TYPE_PERFORMANCE_PROFILE_ATTRIBUTE_VALUE_CHANGE, profile, now)
+    pm_audit.track(tx, profile, now, pm_audit.CLIENT, f"changed {', '.join(mask.paths)}", "update")
+    audit.emit(tx, Ev.EVENT_TYPE_PERFORMANCE_PROFILE_ATTRIBUTE_VALUE_CHANGE, profile, now)
     return profile
 
 
@@ -136,10 +118,8 @@ def delete_profile(tx: Tx, buyer_id: str, profile_id: str, etag: str, now: times
             profile_id,
         )
     tx.delete_pm_profile(buyer_id, profile_id)
-    pm_audit.track(
-        tx, buyer_id, now, pm_audit.PROFILE, profile_id, pm_audit.CLIENT, "profile deleted", "delete"
-    )
-    pm_audit.profile_event(tx, Ev.EVENT_TYPE_PERFORMANCE_PROFILE_DELETE, profile, now)
+    pm_audit.track(tx, profile, now, pm_audit.CLIENT, "profile deleted", "delete")
+    audit.emit(tx, Ev.EVENT_TYPE_PERFORMANCE_PROFILE_DELETE, profile, now)
 
 
 def set_assigned(tx: Tx, buyer_id: str, profile_id: str) -> None:

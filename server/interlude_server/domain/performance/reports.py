@@ -8,6 +8,7 @@ from google.protobuf import struct_pb2, timestamp_pb2
 
 from interlude_grpc.mef.lso.interlude.v1 import common_pb2, events_pb2, performance_pb2
 from interlude_server.core.keys import timestamp_key
+from interlude_server.domain import audit
 from interlude_server.domain.performance import audit as pm_audit
 from interlude_server.domain.performance.model import result_type, settings_of
 from interlude_server.store.interface.performance import MeasurementBatch
@@ -85,16 +86,8 @@ def record_report(
         )
     tx.put_pm_report(report)
     state = "failed" if failure else "completed"
-    pm_audit.track(tx, buyer_id, now, pm_audit.REPORT, report.id, pm_audit.SERVER, f"report {state}")
-    if failure:
-        pm_audit.job_event(
-            tx,
-            Ev.EVENT_TYPE_PERFORMANCE_JOB_REPORT_PREPARATION_ERROR,
-            job,
-            now,
-            reason=failure,
-            report_id=report.id,
-        )
-    else:
-        pm_audit.job_event(tx, Ev.EVENT_TYPE_PERFORMANCE_JOB_REPORT_READY, job, now, report_id=report.id)
+    pm_audit.track(tx, report, now, pm_audit.SERVER, f"report {state}")
+    ready = Ev.EVENT_TYPE_PERFORMANCE_JOB_REPORT_READY
+    event_type = Ev.EVENT_TYPE_PERFORMANCE_JOB_REPORT_PREPARATION_ERROR if failure else ready
+    audit.emit(tx, event_type, job, now, reason=failure, report_id=report.id)
     return report

@@ -121,6 +121,14 @@ def _int(name: str, unit: str, lo: float, hi: float, default: Any, text: str) ->
     return Param(name, _PT.TEST_PARAMETER_VALUE_TYPE_INTEGER, text, unit, lo, hi, default)
 
 
+def _numbers(name: str, unit: str, lo: float, hi: float, default: list[int], text: str) -> Param:
+    """An array of numbers, each from `lo` to `hi`."""
+    array = _PT.TEST_PARAMETER_VALUE_TYPE_ARRAY
+    return Param(name, array, text, unit, default=default, item_min=lo, item_max=hi)
+
+
+# RFC 2544's standard Ethernet frame sizes.
+_FRAME_SIZES = [64, 128, 256, 512, 1024, 1280, 1518]
 _COS = Param(
     "cosName",
     _PT.TEST_PARAMETER_VALUE_TYPE_STRING,
@@ -167,14 +175,8 @@ CAPABILITIES: tuple[Capability, ...] = (
         (
             _num("cir", "Mbps", 0.001, 100000, FROM_SERVICE, "committed information rate under test"),
             _num("eir", "Mbps", 0, 100000, FROM_SERVICE, "excess information rate under test"),
-            Param(
-                "cirSteps",
-                _PT.TEST_PARAMETER_VALUE_TYPE_ARRAY,
-                "configuration steps, each a percentage of CIR",
-                "%",
-                default=[25, 50, 75, 100],
-                item_min=1,
-                item_max=100,
+            _numbers(
+                "cirSteps", "%", 1, 100, [25, 50, 75, 100], "configuration steps, each a percentage of CIR"
             ),
             _int("stepDuration", "s", 1, 600, 60, "simulated length of each configuration step"),
             _int("performanceDuration", "min", 1, 1440, 15, "simulated length of the performance phase"),
@@ -192,15 +194,7 @@ CAPABILITIES: tuple[Capability, ...] = (
         "of maxRate.",
         ETHERNET_SERVICES,
         (
-            Param(
-                "frameSizes",
-                _PT.TEST_PARAMETER_VALUE_TYPE_ARRAY,
-                "frame sizes, one step each",
-                "bytes",
-                default=[64, 128, 256, 512, 1024, 1280, 1518],
-                item_min=64,
-                item_max=9600,
-            ),
+            _numbers("frameSizes", "bytes", 64, 9600, _FRAME_SIZES, "frame sizes, one step each"),
             _num("maxRate", "Mbps", 0.001, 100000, FROM_SERVICE, "the highest rate offered (CIR)"),
             _int("trialDuration", "s", 1, 600, 60, "simulated length of each trial"),
             _num("minThroughputRatio", "%", 1, 100, 95, "threshold: throughput at least this share"),

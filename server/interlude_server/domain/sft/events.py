@@ -1,13 +1,17 @@
-"""The F3 events of service function testing, appended in the transaction of the change."""
+"""The F3 events of service function testing that say more than the resource: a task's
+state change (which event depends on its type) and a profile's lifecycle state.
+
+Appended in the transaction of the change, as every feature's events are (domain/audit.py).
+"""
 
 from __future__ import annotations
-
-import uuid
 
 from google.protobuf import timestamp_pb2
 
 from interlude_grpc.mef.lso.interlude.v1 import events_pb2, service_test_pb2
 from interlude_server.core.mef import mef_name
+from interlude_server.domain import audit
+from interlude_server.domain.sft.states import TEST_JOB_TASK
 from interlude_server.store.interface.store import Tx
 
 Ev = events_pb2
@@ -20,46 +24,10 @@ _TASK_EVENTS: dict[int, events_pb2.EventType.ValueType] = {
 }
 
 
-def _event(
-    event_type: events_pb2.EventType.ValueType,
-    now: timestamp_pb2.Timestamp,
-    resource_type: events_pb2.ResourceType.ValueType,
-    resource_id: str,
-    state: str = "",
-) -> events_pb2.Event:
-    return Ev.Event(
-        event_id=str(uuid.uuid4()),
-        event_type=event_type,
-        event_time=now,
-        resource=Ev.ResourceRef(resource_type=resource_type, id=resource_id),
-        state=state,
-    )
-
-
-def job_event(
-    tx: Tx,
-    event_type: events_pb2.EventType.ValueType,
-    job: service_test_pb2.TestJob,
-    now: timestamp_pb2.Timestamp,
-    state: str = "",
-) -> None:
-    event = _event(event_type, now, Ev.RESOURCE_TYPE_TEST_JOB, job.id, state)
-    event.test_job.CopyFrom(job)
-    tx.append_event(job.buyer_id, event)
-
-
 def task_event(tx: Tx, task: service_test_pb2.TestJobTask, now: timestamp_pb2.Timestamp) -> None:
-    state = mef_name(St.TestJobProcessState, task.state)
-    event = _event(_TASK_EVENTS[task.task_type], now, Ev.RESOURCE_TYPE_TEST_JOB_TASK, task.id, state)
-    event.reason = task.denied_reason
-    event.test_job_task.CopyFrom(task)
-    tx.append_event(task.buyer_id, event)
-
-
-def result_event(tx: Tx, result: service_test_pb2.TestResult, now: timestamp_pb2.Timestamp) -> None:
-    event = _event(Ev.EVENT_TYPE_TEST_RESULT_CREATE, now, Ev.RESOURCE_TYPE_TEST_RESULT, result.id)
-    event.test_result.CopyFrom(result)
-    tx.append_event(result.buyer_id, event)
+    """The task's state change, as the event of its type, with why it was denied (if it was)."""
+    state = TEST_JOB_TASK.state_name(task.state)
+    audit.emit(tx, _TASK_EVENTS[task.task_type], task, now, state=state, reason=task.denied_reason)
 
 
 def profile_event(
@@ -68,8 +36,6 @@ def profile_event(
     profile: service_test_pb2.TestProfile,
     now: timestamp_pb2.Timestamp,
 ) -> None:
+    """A profile event, whose state is the profile's lifecycle state."""
     state = mef_name(St.TestProfileLifecycleState, profile.lifecycle_state) if profile.lifecycle_state else ""
-    event = _event(event_type, now, Ev.RESOURCE_TYPE_TEST_PROFILE, profile.id, state)
-    if event_type != Ev.EVENT_TYPE_TEST_PROFILE_DELETE:
-        event.test_profile.CopyFrom(profile)
-    tx.append_event(profile.buyer_id, event)
+    audit.emit(tx, event_type, profile, now, state=state)

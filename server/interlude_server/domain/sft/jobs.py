@@ -28,10 +28,10 @@ from interlude_server.core.errors import (
     PolicyViolation,
 )
 from interlude_server.core.mef import mef_name
-from interlude_server.domain import documents
+from interlude_server.domain import audit, documents, resources
 from interlude_server.domain.sft import profiles as test_profiles
 from interlude_server.domain.sft.catalog import BY_CONFIGURATION_TYPE, Capability, Resolved, resolve
-from interlude_server.domain.sft.events import job_event, task_event
+from interlude_server.domain.sft.events import task_event
 from interlude_server.domain.sft.states import TASK_ACTION, TEST_JOB
 from interlude_server.store.interface.sft import SftRun
 from interlude_server.store.interface.store import Store, Tx
@@ -215,7 +215,7 @@ def change_state(
     change = St.TestJobStateChange(state=job.state, change_time=now, reason=reason, test_job_task_id=task_id)
     job.state_history.append(change)
     job.last_modified_date.CopyFrom(now)
-    job.etag = str(int(job.etag or "0") + 1)
+    job.etag = resources.next_etag(job.etag)
     if job.state == St.TEST_JOB_STATE_IN_PROGRESS and not job.HasField("actual_start_date_time"):
         job.actual_start_date_time.CopyFrom(now)
     if job.state in TEST_JOB.terminal:
@@ -223,7 +223,7 @@ def change_state(
     tx.put_test_job(job)
     run = tx.get_test_run(job.buyer_id, job.id)
     stream_item(tx, job, run.run_number if run else 0, state_change=change)
-    job_event(tx, Ev.EVENT_TYPE_TEST_JOB_STATE_CHANGE, job, now, mef_name(St.TestJobState, job.state))
+    audit.emit(tx, Ev.EVENT_TYPE_TEST_JOB_STATE_CHANGE, job, now, state=TEST_JOB.state_name(job.state))
 
 
 def commit_new_job(
@@ -234,25 +234,23 @@ def commit_new_job(
     job.CopyFrom(prepared.job)
     for name in ("actual_start_date_time", "actual_end_date_time", "state_history", "termination_error"):
         job.ClearField(name)
-    job.id = str(uuid.uuid4())
-    job.buyer_id = buyer_id
+    resources.stamp_new(job, buyer_id)
     job.state = St.TEST_JOB_STATE_ACKNOWLEDGED
     job.creation_date.CopyFrom(now)
     job.last_modified_date.CopyFrom(now)
-    job.etag = "1"
     change = St.TestJobStateChange(state=job.state, change_time=now)
     job.state_history.append(change)
     tx.put_test_job(job)
     tx.put_test_run(buyer_id, job.id, SftRun(0, 0, None, ""))
     stream_item(tx, job, 0, state_change=change)
-    job_event(tx, Ev.EVENT_TYPE_TEST_JOB_CREATE, job, now, "acknowledged")
+    audit.emit(tx, Ev.EVENT_TYPE_TEST_JOB_CREATE, job, now, state="acknowledged")
     if job.HasField("test_profile_ref"):
         test_profiles.assign(tx, buyer_id, job.test_profile_ref.id, now)
     return job
 
 
 def _job_for_task(tx: Tx, buyer_id: str, job_id: str, etag: str) -> service_test_pb2.TestJob:
-    return test_profiles.current(tx.get_test_job(buyer_id, job_id), "TestJob", job_id, etag)
+    return resources.for_change(tx.get_test_job(buyer_id, job_id), "TestJob", job_id, etag, NOT_FOUND)
 
 
 def request_task(
@@ -269,7 +267,7 @@ def request_task(
     Cancel and modify put the job into its assessing state at once, as MEF describes."""
     job = _job_for_task(tx, buyer_id, job_id, etag)
     action = TASK_ACTION[task_type]
-    TEST_JOB.next(job.state, action)
+    TEST_JOB.check(job.state, action)
     task = St.TestJobTask(
         id=str(uuid.uuid4()),
         task_type=task_type,  # type: ignore[arg-type]

@@ -2,21 +2,11 @@
 
 from __future__ import annotations
 
-import uuid
-from typing import TypeVar
-
 from google.protobuf import field_mask_pb2, timestamp_pb2
 
 from interlude_grpc.mef.lso.interlude.v1 import events_pb2, service_test_pb2
-from interlude_server.core.errors import (
-    Errors,
-    EtagMismatch,
-    InvalidArgument,
-    InvalidState,
-    NotFound,
-    Violation,
-)
-from interlude_server.domain import documents
+from interlude_server.core.errors import Errors, InvalidArgument, InvalidState, Violation
+from interlude_server.domain import documents, resources
 from interlude_server.domain.sft.catalog import BY_CONFIGURATION_TYPE, resolve
 from interlude_server.domain.sft.events import profile_event
 from interlude_server.store.interface.store import Store, Tx
@@ -24,7 +14,6 @@ from interlude_server.store.interface.store import Store, Tx
 St = service_test_pb2
 Ev = events_pb2
 NOT_FOUND = "TEST_RESOURCE_NOT_FOUND"
-R = TypeVar("R", service_test_pb2.TestProfile, service_test_pb2.TestJob)
 UPDATABLE = (
     "name",
     "description",
@@ -87,28 +76,18 @@ def create(
 ) -> service_test_pb2.TestProfile:
     profile = St.TestProfile()
     profile.CopyFrom(requested)
-    profile.id = str(uuid.uuid4())
-    profile.buyer_id = buyer_id
+    resources.stamp_new(profile, buyer_id)
     profile.lifecycle_state = St.TEST_PROFILE_LIFECYCLE_STATE_AVAILABLE
     profile.creation_date.CopyFrom(now)
     profile.last_update.CopyFrom(now)
-    profile.etag = "1"
     tx.put_test_profile(profile)
     profile_event(tx, Ev.EVENT_TYPE_TEST_PROFILE_CREATE, profile, now)
     return profile
 
 
-def current(item: R | None, kind: str, item_id: str, etag: str) -> R:
-    """A test resource read for a change: NOT_FOUND if missing, ABORTED if `etag` is stale."""
-    if item is None:
-        raise NotFound(kind, item_id, NOT_FOUND)
-    if etag and etag != item.etag:
-        raise EtagMismatch(kind, item_id, item.etag)
-    return item
-
-
 def _current(tx: Tx, buyer_id: str, profile_id: str, etag: str) -> service_test_pb2.TestProfile:
-    return current(tx.get_test_profile(buyer_id, profile_id), "TestProfile", profile_id, etag)
+    found = tx.get_test_profile(buyer_id, profile_id)
+    return resources.for_change(found, "TestProfile", profile_id, etag, NOT_FOUND)
 
 
 def check_mask(mask: field_mask_pb2.FieldMask) -> None:
@@ -160,7 +139,7 @@ def update(
         )
     profile = merged(current, desired, mask)
     profile.last_update.CopyFrom(now)
-    profile.etag = str(int(current.etag or "0") + 1)
+    profile.etag = resources.next_etag(current.etag)
     tx.put_test_profile(profile)
     profile_event(tx, Ev.EVENT_TYPE_TEST_PROFILE_ATTRIBUTE_VALUE_CHANGE, profile, now)
     return profile
@@ -181,6 +160,6 @@ def assign(tx: Tx, buyer_id: str, profile_id: str, now: timestamp_pb2.Timestamp)
         return
     profile.lifecycle_state = St.TEST_PROFILE_LIFECYCLE_STATE_ASSIGNED
     profile.last_update.CopyFrom(now)
-    profile.etag = str(int(profile.etag or "0") + 1)
+    profile.etag = resources.next_etag(profile.etag)
     tx.put_test_profile(profile)
     profile_event(tx, Ev.EVENT_TYPE_TEST_PROFILE_LIFECYCLE_STATE_CHANGE, profile, now)

@@ -14,10 +14,10 @@ from google.protobuf import timestamp_pb2
 
 from interlude_grpc.mef.lso.interlude.v1 import common_pb2, events_pb2, service_test_pb2
 from interlude_server.core.mef import mef_name
-from interlude_server.domain import documents
+from interlude_server.domain import audit, documents
 from interlude_server.domain.sft import profiles as test_profiles
 from interlude_server.domain.sft.catalog import BY_TYPE, Resolved
-from interlude_server.domain.sft.events import job_event, result_event, task_event
+from interlude_server.domain.sft.events import task_event
 from interlude_server.domain.sft.jobs import apply_modification, change_state, nanos, stream_item
 from interlude_server.domain.sft.plan import RunEnd, result_document, summarize
 from interlude_server.domain.sft.states import TASK_ACTION, TEST_JOB, TEST_JOB_TASK
@@ -83,7 +83,7 @@ def settle_tasks(
             if job.HasField("test_profile_ref"):
                 test_profiles.assign(tx, buyer_id, job.test_profile_ref.id, now)
             _settle(tx, task, now)
-            job_event(tx, Ev.EVENT_TYPE_TEST_JOB_ATTRIBUTE_VALUE_CHANGE, job, now)
+            audit.emit(tx, Ev.EVENT_TYPE_TEST_JOB_ATTRIBUTE_VALUE_CHANGE, job, now)
             change_state(tx, job, back, now, task.reason, task.id)
         elif TEST_JOB.can(job.state, TASK_ACTION[kind]) and kind in (
             St.TEST_JOB_TASK_TYPE_SUSPEND,
@@ -92,7 +92,7 @@ def settle_tasks(
             _settle(tx, task, now)
             change_state(tx, job, TASK_ACTION[kind], now, task.reason, task.id)
         else:
-            _settle(tx, task, now, f"the job is {mef_name(St.TestJobState, job.state)} by now")
+            _settle(tx, task, now, f"the job is {TEST_JOB.state_name(job.state)} by now")
     return job, bool(tasks)
 
 
@@ -194,7 +194,7 @@ def finish_run(
         )
     tx.put_test_result(result, job, _profile_settings(tx, job))
     tx.put_test_run(job.buyer_id, job.id, SftRun(run.run_number, run.next_step, run.started, ""))
-    result_event(tx, result, now)
+    audit.emit(tx, Ev.EVENT_TYPE_TEST_RESULT_CREATE, result, now)
     if end is not None and end.error_code:
         job.termination_error.append(
             common_pb2.TerminationError(

@@ -10,7 +10,7 @@ SCHEDULED or SUSPENDED (R59/R67).
 from __future__ import annotations
 
 from interlude_grpc.mef.lso.interlude.v1 import service_test_pb2
-from interlude_server.domain.states import StateMachine, _table
+from interlude_server.domain.states import StateMachine
 
 St = service_test_pb2
 _ACK = St.TEST_JOB_STATE_ACKNOWLEDGED
@@ -20,36 +20,32 @@ _SUSPENDED = St.TEST_JOB_STATE_SUSPENDED
 _ASSESS_CANCEL = St.TEST_JOB_STATE_ASSESSING_CANCELLATION
 _ASSESS_MODIFY = St.TEST_JOB_STATE_ASSESSING_MODIFICATION
 
-TEST_JOB = StateMachine(
+TEST_JOB = StateMachine.of(
     "test job",
     St.TestJobState,
-    _table(
-        [
-            ([_ACK], "schedule", _SCHEDULED),
-            ([_ACK, _SCHEDULED], "start", _RUNNING),
-            ([_RUNNING], "suspend", _SUSPENDED),
-            ([_SUSPENDED], "resume", _RUNNING),
-            ([_SCHEDULED, _SUSPENDED], "modify", _ASSESS_MODIFY),
-            ([_ASSESS_MODIFY], "backToScheduled", _SCHEDULED),
-            ([_ASSESS_MODIFY], "backToSuspended", _SUSPENDED),
-            ([_SCHEDULED, _RUNNING, _SUSPENDED], "cancel", _ASSESS_CANCEL),
-            ([_ASSESS_CANCEL], "acceptCancellation", St.TEST_JOB_STATE_CANCELLED),
-            ([_RUNNING], "complete", St.TEST_JOB_STATE_COMPLETED),
-        ]
-    ),
-    frozenset({St.TEST_JOB_STATE_COMPLETED, St.TEST_JOB_STATE_CANCELLED, St.TEST_JOB_STATE_REJECTED}),
+    [
+        ([_ACK], "schedule", _SCHEDULED),
+        ([_ACK, _SCHEDULED], "start", _RUNNING),
+        ([_RUNNING], "suspend", _SUSPENDED),
+        ([_SUSPENDED], "resume", _RUNNING),
+        ([_SCHEDULED, _SUSPENDED], "modify", _ASSESS_MODIFY),
+        ([_ASSESS_MODIFY], "backToScheduled", _SCHEDULED),
+        ([_ASSESS_MODIFY], "backToSuspended", _SUSPENDED),
+        ([_SCHEDULED, _RUNNING, _SUSPENDED], "cancel", _ASSESS_CANCEL),
+        ([_ASSESS_CANCEL], "acceptCancellation", St.TEST_JOB_STATE_CANCELLED),
+        ([_RUNNING], "complete", St.TEST_JOB_STATE_COMPLETED),
+    ],
+    {St.TEST_JOB_STATE_COMPLETED, St.TEST_JOB_STATE_CANCELLED, St.TEST_JOB_STATE_REJECTED},
 )
 
-TEST_JOB_TASK = StateMachine(
+TEST_JOB_TASK = StateMachine.of(
     "test job task",
     St.TestJobProcessState,
-    _table(
-        [
-            ([St.TEST_JOB_PROCESS_STATE_ACKNOWLEDGED], "accept", St.TEST_JOB_PROCESS_STATE_ACCEPTED),
-            ([St.TEST_JOB_PROCESS_STATE_ACKNOWLEDGED], "reject", St.TEST_JOB_PROCESS_STATE_REJECTED),
-        ]
-    ),
-    frozenset({St.TEST_JOB_PROCESS_STATE_ACCEPTED, St.TEST_JOB_PROCESS_STATE_REJECTED}),
+    [
+        ([St.TEST_JOB_PROCESS_STATE_ACKNOWLEDGED], "accept", St.TEST_JOB_PROCESS_STATE_ACCEPTED),
+        ([St.TEST_JOB_PROCESS_STATE_ACKNOWLEDGED], "reject", St.TEST_JOB_PROCESS_STATE_REJECTED),
+    ],
+    {St.TEST_JOB_PROCESS_STATE_ACCEPTED, St.TEST_JOB_PROCESS_STATE_REJECTED},
 )
 
 # The job action each task type asks for, checked when the task is created.

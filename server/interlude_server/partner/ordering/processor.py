@@ -9,6 +9,7 @@ chooses the next step, so the store is read once per order, not per step.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 
 import structlog
 
@@ -51,12 +52,8 @@ class OrderProcessor(Resumable):
         self.step_delay = step_delay
         self._workers = Workers("order", max(step_delay, 1.0))
 
-    async def start(self) -> int:
-        """Resume every unfinished order; returns how many."""
-        orders = await self.store.unfinished_orders()
-        for order in orders:
-            self.submit(order.buyer_id, order.id)
-        return len(orders)
+    async def _unfinished(self) -> Sequence[ordering_pb2.ServiceOrder]:
+        return await self.store.unfinished_orders()
 
     def submit(self, buyer_id: str, order_id: str) -> None:
         """Make sure the order is being processed (a no-op if it already is)."""
@@ -71,9 +68,6 @@ class OrderProcessor(Resumable):
             return order is not None
 
         self._workers.submit(order_id, step, log)
-
-    async def stop(self) -> None:
-        await self._workers.stop()
 
     async def _step(
         self, buyer_id: str, order_id: str, order: ordering_pb2.ServiceOrder | None

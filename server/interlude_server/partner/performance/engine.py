@@ -1,7 +1,7 @@
 """The simulated Partner's PM engine: validates jobs, carries out their tasks, measures.
 
 One asyncio task per live job. Each step is one durable transaction that
-re-reads the job (domain/pm_jobs, domain.performance.reports), so steps survive restarts: on
+re-reads the job (domain/performance/jobs.py, reports.py), so steps survive restarts: on
 start every live job of every buyer is picked up where it stood, and an
 interval already stored is never measured again.
 
@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections.abc import Sequence
 
 import structlog
 from google.protobuf import timestamp_pb2
@@ -74,12 +75,8 @@ class PmEngine(Resumable):
         self._workers = Workers("pm.job", max(step_delay, 1.0))
         self._pokes: dict[str, asyncio.Event] = {}
 
-    async def start(self) -> int:
-        """Resume every live job; returns how many."""
-        jobs = await self.store.live_pm_jobs(LIVE_JOB_STATES)
-        for job in jobs:
-            self.submit(job.buyer_id, job.id)
-        return len(jobs)
+    async def _unfinished(self) -> Sequence[Pm.PerformanceJob]:
+        return await self.store.live_pm_jobs(LIVE_JOB_STATES)
 
     def submit(self, buyer_id: str, job_id: str) -> None:
         """Make sure the job is followed, and wake it: something about it changed."""
@@ -89,9 +86,6 @@ class PmEngine(Resumable):
         self._workers.submit(
             job_id, self._stepper(buyer_id, job_id), _log.bind(job_id=job_id, buyer=buyer_id)
         )
-
-    async def stop(self) -> None:
-        await self._workers.stop()
 
     async def _wait(self, job_id: str, seconds: float) -> None:
         """Sleep up to `seconds`, waking early when the job is poked."""

@@ -11,7 +11,7 @@ restart; streams following a job are woken after each commit.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TypeVar
 
 import structlog
@@ -55,20 +55,13 @@ class SftRunner(Resumable):
         self._workers = Workers("test_job", max(step_delay, 1.0))
         self._resolved: dict[tuple[str, str], Resolved] = {}
 
-    async def start(self) -> int:
-        """Resume every active job; returns how many."""
-        jobs = await self.store.active_test_jobs()
-        for job in jobs:
-            self.submit(job.buyer_id, job.id)
-        return len(jobs)
+    async def _unfinished(self) -> Sequence[service_test_pb2.TestJob]:
+        return await self.store.active_test_jobs()
 
     def submit(self, buyer_id: str, job_id: str) -> None:
         """Make sure the job is being driven (a no-op if it already is)."""
         log = _log.bind(test_job_id=job_id, buyer=buyer_id)
         self._workers.submit(job_id, lambda: self._step(buyer_id, job_id), log)
-
-    async def stop(self) -> None:
-        await self._workers.stop()
 
     async def _write(self, job_id: str, fn: Callable[[Tx], T], notify: bool = True) -> T:
         """Run `fn` in a transaction, then wake the streams following the job."""
