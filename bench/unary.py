@@ -125,7 +125,7 @@ def build_inventory(workdir: Path, services: int, events: int = 0) -> Path:
 
 async def log_changes(store: SqliteStore, services: int, events: int) -> None:
     """`events` attributeValueChange events of INVENTORY_BUYER's services, each carrying
-    its service, built as the server builds its own (audit.service_event)."""
+    its service, built as the server builds its own (audit.emit)."""
     rnd = random.Random(events)
     now = timestamp_pb2.Timestamp()
     now.GetCurrentTime()
@@ -134,7 +134,7 @@ async def log_changes(store: SqliteStore, services: int, events: int) -> None:
         def append(tx: SqliteTx, start: int = start) -> None:
             for i in range(start, min(events, start + EVENT_BATCH)):
                 service = make_service(i % services, rnd)
-                audit.service_event(tx, events_pb2.EVENT_TYPE_SERVICE_ATTRIBUTE_VALUE_CHANGE, service, now)
+                audit.emit(tx, events_pb2.EVENT_TYPE_SERVICE_ATTRIBUTE_VALUE_CHANGE, service, now)
 
         await store.write(append)
 

@@ -174,7 +174,7 @@ class OrderingServicer(ordering_pb2_grpc.ServiceOrderingServiceServicer):
         async def prepare() -> Planned[ordering_pb2.CancelServiceOrderResponse]:
             if request.validate_only:
                 order = await get(self.store.get_order, buyer, request.id, "ServiceOrder", _ORDER_NOT_FOUND)
-                ORDER.next(order.state, "cancel")  # raises InvalidState if it cannot be cancelled
+                ORDER.check(order.state, "cancel")
                 return response_type(service_order=order)
             return lambda tx: response_type(
                 service_order=fulfilment.request_cancellation(

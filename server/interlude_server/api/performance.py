@@ -218,7 +218,7 @@ class PerformanceServicer:
             job = found(
                 await self.store.get_pm_job(buyer, request.id), "PerformanceJob", request.id, NOT_FOUND
             )
-            JOB.next(job.state, "modify")
+            JOB.check(job.state, "modify")
             preview = Pm.PerformanceJobTask(
                 task_type=Pm.PERFORMANCE_JOB_TASK_TYPE_MODIFY,
                 state=Pm.PERFORMANCE_JOB_PROCESS_STATE_ACKNOWLEDGED,

@@ -232,7 +232,7 @@ class ServiceTestServicer(service_test_pb2_grpc.ServiceTestServiceServicer):
     ) -> St.ModifyTestJobResponse:
         async def check(buyer: str) -> St.ModifyTestJobResponse | None:
             job = await get(self.store.get_test_job, buyer, request.id, "TestJob", NOT_FOUND)
-            TEST_JOB.next(job.state, "modify")
+            TEST_JOB.check(job.state, "modify")
             changed = St.TestJob()
             changed.CopyFrom(job)
             test_jobs.apply_modification(changed, request.modification)

@@ -108,14 +108,3 @@ def emit(
     if event_type not in _DELETES:
         getattr(event, payload).CopyFrom(resource)
     tx.append_event(resource.buyer_id, event)
-
-
-def service_event(
-    tx: Tx,
-    event_type: events_pb2.EventType.ValueType,
-    service: inventory_pb2.Service,
-    now: timestamp_pb2.Timestamp,
-    state: str = "",
-) -> None:
-    """`emit` for a service, under the name bench/unary.py builds its event log with."""
-    emit(tx, event_type, service, now, state=state)

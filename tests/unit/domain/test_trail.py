@@ -67,7 +67,7 @@ def test_an_event_carries_its_resource_typed_and_routed_to_its_buyer() -> None:
 def test_a_service_event_names_the_configuration_type_and_a_delete_carries_no_payload() -> None:
     recorder = _Recorder()
     audit.emit(_tx(recorder), Ev.EVENT_TYPE_SERVICE_CREATE, _service(), NOW)
-    audit.service_event(_tx(recorder), Ev.EVENT_TYPE_SERVICE_DELETE, _service(), NOW)
+    audit.emit(_tx(recorder), Ev.EVENT_TYPE_SERVICE_DELETE, _service(), NOW)
     profile = performance_pb2.PerformanceProfile(id="p-1", buyer_id="buyer-a")
     audit.emit(_tx(recorder), Ev.EVENT_TYPE_PERFORMANCE_PROFILE_DELETE, profile, NOW)
     created, deleted, profile_deleted = (event for _, event in recorder.events)
