@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit, urlunsplit
@@ -158,13 +158,18 @@ def parse_grace(value: str) -> float:
     return seconds
 
 
+def command_parser(prog: str, description: str) -> argparse.ArgumentParser:
+    """The argument parser of one of the server's commands, with its `--version` flag."""
+    parser = argparse.ArgumentParser(prog=prog, description=description)
+    versions.add_version_flag(parser)
+    return parser
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of `interlude-server`."""
-    parser = argparse.ArgumentParser(
-        prog="interlude-server",
-        description="MEF LSO Interlude Partner-side server (gRPC, and the MEF REST form).",
+    parser = command_parser(
+        "interlude-server", "MEF LSO Interlude Partner-side server (gRPC, and the MEF REST form)."
     )
-    versions.add_version_flag(parser)
     parser.add_argument(
         "--grpc-listen",
         type=parse_listen,
@@ -394,12 +399,18 @@ def parse_existing_file(value: str) -> Path:
     return path
 
 
-def parse_args(argv: list[str] | None = None) -> Config:
-    """Parse the command line; exits with status 2 and a message on bad flags."""
-    parser = build_parser()
-    ns = parser.parse_args(argv)
-    if ns.hub_max_attempts < 1:
-        parser.error("argument --hub-max-attempts: must be at least 1")
+def _at_least(parser: argparse.ArgumentParser, flag: str, value: int, least: int) -> None:
+    """Refuse `value` of `flag` below `least` (exits with status 2, naming the flag)."""
+    if value < least:
+        parser.error(
+            f"argument {flag}: " + ("must not be negative" if least == 0 else f"must be at least {least}")
+        )
+
+
+def _checked_db_path(parser: argparse.ArgumentParser, ns: argparse.Namespace) -> Path | None:
+    """Check the flags argparse cannot check alone (in this order: the first problem is the one
+    reported); the SQLite file `--db` names, None for PostgreSQL."""
+    _at_least(parser, "--hub-max-attempts", ns.hub_max_attempts, 1)
     try:
         CallbackPolicy(ns.hub_callback_allow)
     except ValueError as exc:
@@ -412,50 +423,38 @@ def parse_args(argv: list[str] | None = None) -> Config:
             parser.error(f"argument --db: {exc}")
     elif ns.db_max_bytes is not None:
         parser.error("argument --db-max-bytes: applies to SQLite only (PostgreSQL has its own quotas)")
-    if ns.db_max_bytes is not None and ns.db_max_bytes < 65536:
-        parser.error("argument --db-max-bytes: must be at least 65536")
-    if ns.event_retention_count < 1:
-        parser.error("argument --event-retention-count: must be at least 1")
-    if ns.workers < 1:
-        parser.error("argument --workers: must be at least 1")
-    if ns.event_replay_tail < 0:
-        parser.error("argument --event-replay-tail: must not be negative")
-    if ns.event_subscriber_buffer < 1:
-        parser.error("argument --event-subscriber-buffer: must be at least 1")
+    if ns.db_max_bytes is not None:
+        _at_least(parser, "--db-max-bytes", ns.db_max_bytes, 65536)
+    _at_least(parser, "--event-retention-count", ns.event_retention_count, 1)
+    _at_least(parser, "--workers", ns.workers, 1)
+    _at_least(parser, "--event-replay-tail", ns.event_replay_tail, 0)
+    _at_least(parser, "--event-subscriber-buffer", ns.event_subscriber_buffer, 1)
+    return db_path
+
+
+def log_format_of(choice: str | None) -> LogFormat:
+    """`--log-format`, or its default: console when stderr is a terminal, else json."""
+    if choice is None:
+        return "console" if sys.stderr.isatty() else "json"
+    return "console" if choice == "console" else "json"
+
+
+def parse_args(argv: list[str] | None = None) -> Config:
+    """Parse the command line; exits with status 2 and a message on bad flags."""
+    parser = build_parser()
+    ns = parser.parse_args(argv)
+    db_path = _checked_db_path(parser, ns)
     hosts = [ns.grpc_listen.host] + ([ns.rest_listen.host] if ns.rest_listen is not None else [])
     security = settings_from_args(parser, ns, hosts)
-    log_format: LogFormat = ns.log_format or ("console" if sys.stderr.isatty() else "json")
-    return Config(
-        grpc_listen=ns.grpc_listen,
-        rest_listen=ns.rest_listen,
-        db_url=ns.db,
-        db_path=db_path,
-        seed=ns.seed,
-        log_format=log_format,
-        log_level=ns.log_level,
-        shutdown_grace=ns.shutdown_grace,
-        ready_file=ns.ready_file,
-        default_buyer=ns.default_buyer,
-        sim_step_delay=ns.sim_step_delay,
-        sim_faults=ns.sim_faults,
-        sim_seed=ns.sim_seed,
-        event_retention_hours=ns.event_retention_hours,
-        event_retention_count=ns.event_retention_count,
-        event_prune_interval=ns.event_prune_interval,
-        event_subscriber_buffer=ns.event_subscriber_buffer,
-        event_replay_tail=ns.event_replay_tail,
-        sim_time_scale=ns.sim_time_scale,
-        security=security,
-        hub_max_attempts=ns.hub_max_attempts,
-        hub_backoff_initial=ns.hub_backoff_initial,
-        hub_backoff_max=ns.hub_backoff_max,
-        hub_delivery_timeout=ns.hub_delivery_timeout,
-        hub_callback_allow=tuple(ns.hub_callback_allow),
-        db_max_bytes=ns.db_max_bytes,
-        limits=limits_from_args(ns),
-        workers=ns.workers,
-        shared_store=ns.shared_store or ns.workers > 1 or ns.worker_index is not None,
-        lease_ttl=ns.lease_ttl,
-        follow_interval=ns.follow_interval,
-        worker_index=ns.worker_index,
-    )
+    # Most fields of Config are flags of the same name (their dest); the others are built here.
+    flags = {f.name: getattr(ns, f.name) for f in fields(Config) if hasattr(ns, f.name)}
+    built = {
+        "db_url": ns.db,
+        "db_path": db_path,
+        "log_format": log_format_of(ns.log_format),
+        "security": security,
+        "hub_callback_allow": tuple(ns.hub_callback_allow),
+        "limits": limits_from_args(ns),
+        "shared_store": ns.shared_store or ns.workers > 1 or ns.worker_index is not None,
+    }
+    return Config(**{**flags, **built})

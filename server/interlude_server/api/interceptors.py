@@ -1,178 +1,78 @@
-"""The RPC interceptor: admission, deadline, and one `rpc.finished` event per RPC, of every kind.
+"""The RPC interceptor: every call, of every kind, through the stages of api.stages in order.
 
-It wraps the behaviour of unary and streaming handlers alike, binds the RPC's
-context (method, peer, request id, buyer) with structlog.contextvars so every
-event logged while serving it carries the same fields, and logs the final
-status code and duration once the handler is done. Before anything else it
-sheds a call past the server's bound on work in flight (api.overload), and it
-binds the call's deadline so the store does not begin a write the caller has
-given up on (domain.deadlines).
+Order (api.stages says what each does): access log opened -> admission (load shedding) ->
+deadline -> authentication -> the handler, as the admitted principal -> error mapping ->
+`rpc.finished`. An overloaded server thus refuses before it binds a deadline or
+authenticates, and every refusal, fault or cancellation still ends in one `rpc.finished`.
+
+Why one interceptor running stage objects rather than one grpc.aio ServerInterceptor per
+stage: grpc.aio runs the interceptors, and each one that wraps the handler re-wraps it, on
+every call; five of them would build five handlers and nest five coroutines per call on a
+server measured in calls per second. Here each call builds one handler (as the single
+interceptor always did) and runs the stages as plain calls inside one coroutine, `serve`,
+whose body is the order above. What the wrapping needs of a method's handler (its kind,
+how to call its behaviour, the lenient request parser) is worked out on the method's first
+call and kept (`_Method`), so later calls only bind their own metadata.
+
+The wrapping covers unary and streaming handlers alike; a unary request is checked by
+api.wellformed before the handler sees it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import inspect
-import time
-import uuid
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterator
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 import grpc
-import structlog
 
-from interlude_grpc.mef.lso.interlude.v1 import common_pb2
-from interlude_server.api import errors, wellformed
-from interlude_server.api.overload import LoadLimiter, Overloaded
-from interlude_server.api.principal import BUYER_METADATA, AuthGate, Metadata, metadata_value
-from interlude_server.auth.principal import Principal, acting_as, within_validity
-from interlude_server.core import deadlines
-from interlude_server.core.errors import DomainError
+from interlude_server.api import wellformed
+from interlude_server.api.overload import LoadLimiter
+from interlude_server.api.principal import AuthGate, Metadata
+from interlude_server.api.stages import (
+    AccessLog,
+    Admission,
+    Authentication,
+    DeadlineBinding,
+    ErrorMapping,
+    Rpc,
+)
 
 if TYPE_CHECKING:
     Context: TypeAlias = grpc.aio.ServicerContext[Any, Any]
     Handler: TypeAlias = grpc.RpcMethodHandler[Any, Any]
 
-REQUEST_ID_METADATA = "x-request-id"
-
-_log = structlog.get_logger("interlude_server.rpc")
+Invoke: TypeAlias = Callable[[Any, "Context"], Awaitable[Any]]
 
 _DONE = object()
-_DEADLINE_SLACK_S = 0.05
 
 
-def _request_id_field(request: object) -> str:
-    value = getattr(request, "request_id", "")
-    return value if isinstance(value, str) else ""
-
-
-class _RpcScope:
-    """The logging context of one RPC, from its first byte to its status."""
-
-    def __init__(
-        self, method: str, metadata: Metadata, default_buyer: str = "", gate: AuthGate | None = None
-    ) -> None:
-        self.method = method
-        self.metadata = metadata
-        self.gate = gate
-        self.request_id = metadata_value(metadata, REQUEST_ID_METADATA)
-        # Until the gate admits the call, only auth none may name a buyer by header.
-        dev = gate is None or gate.honours_dev_header
-        self.buyer = (metadata_value(metadata, BUYER_METADATA) or default_buyer) if dev else ""
-        self.peer = ""
-        self.started = time.perf_counter()
-
-    def bind(self, context: Context, request: object = None) -> None:
-        self.peer = context.peer() or ""
-        if not self.request_id and request is not None:
-            self.request_id = _request_id_field(request)
-        structlog.contextvars.clear_contextvars()
-        structlog.contextvars.bind_contextvars(
-            method=self.method, peer=self.peer, request_id=self.request_id, buyer=self.buyer
-        )
-
-    def finished(
-        self, code: grpc.StatusCode | None, error: BaseException | None = None, **extra: str
-    ) -> None:
-        """Log `rpc.finished`; `code` None is OK (grpc.aio leaves it unset on success)."""
-        fields = {
-            **extra,
-            "method": self.method,
-            "peer": self.peer,
-            "request_id": self.request_id,
-            "buyer": self.buyer,
-            "code": code.name if code is not None else grpc.StatusCode.OK.name,
-            "duration_ms": round((time.perf_counter() - self.started) * 1000, 3),
-        }
-        if error is None:
-            _log.info("rpc.finished", **fields)
-        else:
-            _log.error("rpc.finished", exc_info=error, **fields)
-
-    def admit(self, context: Context) -> Principal | None:
-        """The principal the call acts as (the gate refuses with a DomainError)."""
-        if self.gate is None:
-            return None
-        principal = self.gate(self.method, self.metadata, context)
-        if principal is not None and principal.buyer != self.buyer:
-            self.buyer = principal.buyer
-            structlog.contextvars.bind_contextvars(buyer=self.buyer)
-        return principal
-
-    async def run(self, context: Context, call: Callable[[], Awaitable[Any]], streaming: bool = False) -> Any:
-        """Admit the call, run the handler behaviour `call` as its principal (a response stream
-        only while its token is valid), and log how it ended."""
-        try:
-            deadlines.bind(context.time_remaining())
-            deadlines.check(deadlines.current(), "the call began")
-            principal = self.admit(context)
-            with acting_as(principal):
-                result = await (within_validity(principal, call) if streaming else call())
-        except grpc.aio.AbortError:
-            self.finished(context.code())
-            raise
-        except asyncio.CancelledError:
-            # grpc.aio cancels the handler when the client cancels or the deadline passes.
-            # gRPC's timer and this clock differ by a few ms, so the deadline may look a hair
-            # away when its cancellation arrives: within _DEADLINE_SLACK_S it counts as passed.
-            remaining = context.time_remaining()
-            expired = remaining is not None and remaining <= _DEADLINE_SLACK_S
-            self.finished(grpc.StatusCode.DEADLINE_EXCEEDED if expired else grpc.StatusCode.CANCELLED)
-            raise
-        except DomainError as exc:
-            self.finished(errors.code_for(exc))
-            await errors.abort_for(context, exc)
-        except Exception as exc:
-            # A fault of ours: the client gets INTERNAL with a correlation id
-            # to quote; the log has the traceback under the same id.
-            incident = self.request_id or uuid.uuid4().hex
-            self.finished(grpc.StatusCode.INTERNAL, exc, incident=incident)
-            await errors.abort(
-                context,
-                errors.rich_status(
-                    grpc.StatusCode.INTERNAL,
-                    common_pb2.ERROR_REASON_INTERNAL,
-                    f"internal error (incident {incident})",
-                    metadata={"incident": incident},
-                ),
-            )
-        self.finished(context.code())
-        return result
-
-    async def admitted(
-        self,
-        limiter: LoadLimiter | None,
-        context: Context,
-        call: Callable[[], Awaitable[Any]],
-        streaming: bool = False,
-    ) -> Any:
-        """`run` the call if the limiter has room for it; else refuse it at once (OVERLOADED)."""
-        if limiter is None or limiter.exempt(self.method):
-            return await self.run(context, call, streaming)
-        try:
-            limiter.enter(streaming)
-        except Overloaded as exc:
-            self.finished(grpc.StatusCode.RESOURCE_EXHAUSTED, reason="OVERLOADED")
-            await errors.abort(context, exc.status)
-        try:
-            return await self.run(context, call, streaming)
-        finally:
-            limiter.leave(streaming)
-
-
-async def _call(behavior: Callable[..., Any] | None, *args: Any) -> Any:
-    """Call a handler behaviour: async ones on the loop, sync ones (generated defaults) in a thread.
-
-    Returns the response of a unary-response behaviour; for a streaming one,
-    None (it wrote its responses itself) or the iterator of its responses.
-    """
-    if behavior is None:  # pragma: no cover - grpc always sets the behaviour of the handler's kind
-        raise TypeError("RPC method handler without a behaviour")
+def _invoker(behavior: Callable[..., Any] | None) -> Invoke:
+    """How to call a handler behaviour: async ones on the loop, sync ones (generated defaults)
+    in a thread. The awaitable gives the response of a unary-response behaviour; for a
+    streaming one, None (it wrote its responses itself) or the iterator of its responses."""
     if inspect.iscoroutinefunction(behavior):
-        return await behavior(*args)
+        return behavior
     if inspect.isasyncgenfunction(behavior):
-        return behavior(*args)
-    return await asyncio.to_thread(behavior, *args)
+        generator_function = behavior
+
+        async def generator(request: Any, context: Context) -> Any:
+            return generator_function(request, context)
+
+        return generator
+    if behavior is None:  # pragma: no cover - grpc always sets the behaviour of the handler's kind
+
+        async def missing(request: Any, context: Context) -> Any:
+            raise TypeError("RPC method handler without a behaviour")
+
+        return missing
+    threaded = behavior
+
+    async def in_thread(request: Any, context: Context) -> Any:
+        return await asyncio.to_thread(threaded, request, context)
+
+    return in_thread
 
 
 async def _write_all(responses: object, context: Context) -> None:
@@ -191,54 +91,8 @@ async def _write_all(responses: object, context: Context) -> None:
             await context.write(response)
 
 
-def _wrap(
-    handler: Handler,
-    method: str,
-    metadata: Metadata,
-    default_buyer: str,
-    gate: AuthGate | None,
-    limiter: LoadLimiter | None = None,
-) -> Handler:
-    """A copy of `handler` whose behaviour is logged as one RPC."""
-    request_streaming: bool = handler.request_streaming
-    if handler.response_streaming:
-        behavior = handler.stream_stream if request_streaming else handler.unary_stream
-
-        async def logged_stream(request: Any, context: Context) -> None:
-            scope = _RpcScope(method, metadata, default_buyer, gate)
-            scope.bind(context, None if request_streaming else request)
-            await scope.admitted(
-                limiter,
-                context,
-                lambda: _stream(behavior, _usable(request, request_streaming), context),
-                streaming=True,
-            )
-
-        factory = (
-            grpc.stream_stream_rpc_method_handler
-            if request_streaming
-            else grpc.unary_stream_rpc_method_handler
-        )
-        wrapped: Callable[..., Any] = logged_stream
-    else:
-        behavior = handler.stream_unary if request_streaming else handler.unary_unary
-
-        async def logged_unary(request: Any, context: Context) -> Any:
-            scope = _RpcScope(method, metadata, default_buyer, gate)
-            scope.bind(context, None if request_streaming else request)
-            return await scope.admitted(
-                limiter, context, lambda: _call(behavior, _usable(request, request_streaming), context)
-            )
-
-        factory = (
-            grpc.stream_unary_rpc_method_handler if request_streaming else grpc.unary_unary_rpc_method_handler
-        )
-        wrapped = logged_unary
-    return factory(
-        wrapped,
-        request_deserializer=wellformed.lenient(handler.request_deserializer, _type_name(handler, method)),
-        response_serializer=handler.response_serializer,
-    )
+async def _stream(responses: Awaitable[Any], context: Context) -> None:
+    await _write_all(await responses, context)
 
 
 def _type_name(handler: Handler, method: str) -> str:
@@ -248,27 +102,72 @@ def _type_name(handler: Handler, method: str) -> str:
     return str(getattr(descriptor, "full_name", f"request of {method}"))
 
 
-def _usable(request: Any, request_streaming: bool) -> Any:
-    """A unary request the handler can use (raises InvalidArgument, see api.wellformed)."""
-    return request if request_streaming else wellformed.checked(request)
+_FACTORIES = {  # (request streaming, response streaming) -> grpc's handler factory
+    (False, False): grpc.unary_unary_rpc_method_handler,
+    (False, True): grpc.unary_stream_rpc_method_handler,
+    (True, False): grpc.stream_unary_rpc_method_handler,
+    (True, True): grpc.stream_stream_rpc_method_handler,
+}
 
 
-async def _stream(behavior: Callable[..., Any] | None, request: Any, context: Context) -> None:
-    await _write_all(await _call(behavior, request, context), context)
+class _Method:
+    """What wrapping a method's handler needs, worked out once: the same for every call."""
+
+    __slots__ = ("deserializer", "factory", "handler", "invoke", "request_streaming", "response_streaming")
+
+    def __init__(self, handler: Handler, method: str) -> None:
+        self.handler = handler
+        self.request_streaming: bool = handler.request_streaming
+        self.response_streaming: bool = handler.response_streaming
+        kind = (self.request_streaming, self.response_streaming)
+        self.factory: Callable[..., Handler] = _FACTORIES[kind]
+        behaviors = {
+            (False, False): handler.unary_unary,
+            (False, True): handler.unary_stream,
+            (True, False): handler.stream_unary,
+            (True, True): handler.stream_stream,
+        }
+        self.invoke = _invoker(behaviors[kind])
+        self.deserializer = wellformed.lenient(handler.request_deserializer, _type_name(handler, method))
+
+    def usable(self, request: Any) -> Any:
+        """A unary request the handler can use (raises InvalidArgument, see api.wellformed)."""
+        return request if self.request_streaming else wellformed.checked(request)
 
 
-class RpcLoggingInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc,unused-ignore]
-    """Sheds each RPC past the limiter's bound (if given), admits it through the AuthGate (if
-    given), runs it as the admitted principal and logs `rpc.finished` (method, peer,
-    request_id, buyer, code, duration_ms) once per RPC; `default_buyer` is logged for
-    auth-none calls that name none (see api.principal)."""
+class RpcInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc,unused-ignore]
+    """Runs each RPC through the stages: sheds it past the limiter's bound (if given), admits
+    it through the AuthGate (if given), runs it as the admitted principal, maps what it
+    raised and logs `rpc.finished` (method, peer, request_id, buyer, code, duration_ms) once;
+    `default_buyer` is logged for auth-none calls that name none (see api.principal)."""
 
     def __init__(
         self, default_buyer: str = "", gate: AuthGate | None = None, limiter: LoadLimiter | None = None
     ) -> None:
-        self.default_buyer = default_buyer
-        self.gate = gate
-        self.limiter = limiter
+        self.log = AccessLog(default_buyer, dev_header=gate is None or gate.honours_dev_header)
+        self.admission = Admission(limiter)
+        self.deadline = DeadlineBinding()
+        self.auth = Authentication(gate)
+        self.errors = ErrorMapping(self.log)
+        # One entry per method that has a handler: the contract's, health's and reflection's.
+        self._methods: dict[str, _Method] = {}
+
+    async def serve(self, rpc: Rpc, context: Context, call: Callable[[], Awaitable[Any]]) -> Any:
+        """Run the handler behaviour `call` through stages 2-6 (the caller opened the log)."""
+        held = False
+        try:
+            held = self.admission.enter(rpc)
+            self.deadline.bind(context)
+            principal = self.auth.admit(rpc, context)
+            result = await self.auth.run_as(principal, rpc, call)
+        except (Exception, asyncio.CancelledError) as exc:
+            await self.errors.settle(rpc, context, exc)
+        else:
+            self.log.finished(rpc, context.code())
+            return result
+        finally:
+            if held:
+                self.admission.leave(rpc)
 
     async def intercept_service(
         self,
@@ -279,6 +178,29 @@ class RpcLoggingInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc,un
         metadata = handler_call_details.invocation_metadata
         handler = await continuation(handler_call_details)
         if handler is None:  # no service has this method: grpc answers UNIMPLEMENTED
-            _RpcScope(method, metadata, self.default_buyer, self.gate).finished(grpc.StatusCode.UNIMPLEMENTED)
+            self.log.finished(self.log.rpc(method, metadata), grpc.StatusCode.UNIMPLEMENTED)
             return None
-        return _wrap(handler, method, metadata, self.default_buyer, self.gate, self.limiter)
+        known = self._methods.get(method)
+        if known is None or known.handler is not handler:
+            known = self._methods[method] = _Method(handler, method)
+        return self._wrap(known, method, metadata)
+
+    def _wrap(self, known: _Method, method: str, metadata: Metadata) -> Handler:
+        """A handler of the same kind whose behaviour runs through the stages (stage 1 here)."""
+        log, serve, invoke = self.log, self.serve, known.invoke
+        streaming, unary_request = known.response_streaming, not known.request_streaming
+
+        async def staged(request: Any, context: Context) -> Any:
+            rpc = log.rpc(method, metadata, streaming)
+            log.open(rpc, context, request if unary_request else None)
+            if streaming:
+                return await serve(
+                    rpc, context, lambda: _stream(invoke(known.usable(request), context), context)
+                )
+            return await serve(rpc, context, lambda: invoke(known.usable(request), context))
+
+        return known.factory(
+            staged,
+            request_deserializer=known.deserializer,
+            response_serializer=known.handler.response_serializer,
+        )

@@ -23,8 +23,7 @@ import structlog
 
 from interlude_server.api.principal import DEFAULT_BUYER
 from interlude_server.auth.settings import DEFAULT_MAX_MESSAGE_BYTES
-from interlude_server.config import LOG_LEVELS, Listen, parse_listen
-from interlude_server.core import versions
+from interlude_server.config import LOG_LEVELS, Listen, command_parser, log_format_of, parse_listen
 from interlude_server.observability.logging import configure_logging
 from interlude_server.rest.admission import Forward
 from interlude_server.rest.app import build_app
@@ -36,11 +35,9 @@ _log = structlog.get_logger("interlude_server.rest.gateway")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="interlude-rest-gateway",
-        description="MEF LSO Interlude REST form in front of a remote Interlude gRPC server.",
+    parser = command_parser(
+        "interlude-rest-gateway", "MEF LSO Interlude REST form in front of a remote Interlude gRPC server."
     )
-    versions.add_version_flag(parser)
     parser.add_argument(
         "--upstream", required=True, type=parse_listen, metavar="HOST:PORT", help="gRPC server"
     )
@@ -100,7 +97,7 @@ async def run(ns: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     ns = build_parser().parse_args(argv)
-    configure_logging(ns.log_format or ("console" if sys.stderr.isatty() else "json"), ns.log_level)
+    configure_logging(log_format_of(ns.log_format), ns.log_level)
     code = asyncio.run(run(ns))
     if ns.ready_file is not None:
         ns.ready_file.unlink(missing_ok=True)

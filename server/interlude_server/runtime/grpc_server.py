@@ -1,4 +1,5 @@
-"""Assemble the grpc.aio server: interceptor, servicers, health, reflection.
+"""Assemble the grpc.aio server: the interceptor (its stages: api.stages), servicers, health,
+reflection.
 
 Every contract service is served: by its real servicer where one is given
 (a ServiceBinding), otherwise by the descriptor-built UNIMPLEMENTED handler.
@@ -15,7 +16,7 @@ from interlude_server.api import contract
 from interlude_server.api.binding import ServiceBinding
 from interlude_server.api.health import SERVICE_NAME as HEALTH_SERVICE_NAME
 from interlude_server.api.health import Health
-from interlude_server.api.interceptors import RpcLoggingInterceptor
+from interlude_server.api.interceptors import RpcInterceptor
 from interlude_server.api.overload import LoadLimiter
 from interlude_server.api.principal import AuthGate
 from interlude_server.api.reflection import enable_reflection
@@ -79,7 +80,7 @@ async def start_server(
         raise ValueError(f"not contract services: {sorted(unknown)}")
     security = security or ServerSecurity()
     server = grpc.aio.server(
-        interceptors=[RpcLoggingInterceptor(default_buyer, security.gate, limiter)],
+        interceptors=[RpcInterceptor(default_buyer, security.gate, limiter)],
         options=[
             # A second server on a port in use must fail, not silently share it,
             # unless it is one of the `--workers N` processes, which share it on purpose.

@@ -1,4 +1,11 @@
-"""`interlude-server`: parse flags, open the store, serve until SIGTERM/SIGINT."""
+"""`interlude-server`: parse flags, open the store, serve until SIGTERM/SIGINT.
+
+`serve` runs one process's `Server` through its steps, each logging what it did:
+assemble (seed, event hubs, background workers, servicers) -> start (gRPC, then REST,
+retention, resumed work) -> wait (ready file, `server.started`, the signal) -> stop
+(leases, REST, gRPC drain, workers) -> close (whatever start-up took, however far it got).
+A step that cannot go on logs why and ends the process with its exit code (StartFailed).
+"""
 
 from __future__ import annotations
 
@@ -7,10 +14,12 @@ import contextlib
 import os
 import signal
 import sys
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import structlog
 
+from interlude_server.api.binding import ServiceBinding
 from interlude_server.api.catalog import catalog_binding
 from interlude_server.api.events import events_binding
 from interlude_server.api.inventory import inventory_binding
@@ -84,34 +93,83 @@ def server_security(config: Config) -> ServerSecurity:
     )
 
 
-async def serve(
-    config: Config,
-    faults: list[FaultRule],
-    security: ServerSecurity,
-    test_faults: list[SftFaultRule] | None = None,
-) -> int:
-    """Serve until SIGTERM or SIGINT, then shut down gracefully; the process exit code."""
-    store = open_store(config)
-    try:
-        await store.open()
-    except StorageUnavailable as exc:
-        _log.error("store.unavailable", error=str(exc))
-        return 1
-    retention: asyncio.Task[None] | None = None
-    node: SharedNode | None = None
-    owner = process_owner()
-    try:
+class StartFailed(Exception):
+    """A step of start-up could not go on (it logged why); `code` is the process exit code."""
+
+    def __init__(self, code: int) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+@dataclass
+class Parts:
+    """What `Server.assemble` builds: the event hubs, the background workers, the servicers."""
+
+    log_id: str
+    hub: EventHub
+    measurement_hub: MeasurementHub
+    wakeups: Wakeups
+    dispatcher: Dispatcher
+    processor: OrderProcessor
+    runner: SftRunner
+    pm_engine: PmEngine
+    bindings: list[ServiceBinding] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Started:
+    """What `Server.start` started: the gRPC server, the REST adapter (if any), and how many
+    unfinished orders, test jobs and PM jobs this process resumed."""
+
+    running: RunningServer
+    rest: InProcessRest | None
+    resumed: int
+    tests_resumed: int
+    jobs_resumed: int
+
+
+class Server:
+    """One interlude-server process over an open store: assemble -> start -> wait -> stop, and
+    `close` whatever happened. A step that cannot go on logs why and raises StartFailed."""
+
+    def __init__(self, config: Config, store: Store, security: ServerSecurity) -> None:
+        self.config = config
+        self.store = store
+        self.security = security
+        self.owner = process_owner()
+        self.node: SharedNode | None = None  # with a shared store, once assembled
+        self.retention: asyncio.Task[None] | None = None  # once started
+        # One bound for gRPC and REST together: both end in the same servicers and store.
+        limits = config.limits
+        self.limiter = LoadLimiter(limits.max_inflight_rpcs, limits.max_streams, limits.overload_retry_after)
+
+    async def assemble(self, faults: list[FaultRule], test_faults: list[SftFaultRule] | None) -> Parts:
+        """Seed the store, build the hubs and workers, wire commits to them, build the servicers."""
+        await self._seed()
+        parts = await self._parts(faults, test_faults)
+        await self._wire(parts)
+        parts.bindings = self._bindings(parts)
+        return parts
+
+    async def _seed(self) -> None:
+        """Load `--seed` into an empty store (processes starting together on a shared store
+        seed it once, under a lease)."""
+        config, store = self.config, self.store
         try:
-            if config.shared_store:  # processes starting together seed an empty store once
-                await with_lease(store, "seed", owner, config.lease_ttl)
+            if config.shared_store:
+                await with_lease(store, "seed", self.owner, config.lease_ttl)
             await _seed(config, store)
             if config.shared_store:
-                await store.release_lease("seed", owner)
+                await store.release_lease("seed", self.owner)
         except SeedError as exc:
             _log.error("seed.invalid", error=str(exc))
-            return 2
+            raise StartFailed(2) from exc
         except StorageUnavailable as exc:  # serve what the database holds; writes answer the same
             _log.warning("seed.not_loaded", error=str(exc))
+
+    async def _parts(self, faults: list[FaultRule], test_faults: list[SftFaultRule] | None) -> Parts:
+        """The event hubs (the replay tail reloaded from the log) and the background workers."""
+        config, store = self.config, self.store
         log = await store.event_log_state()
         hub = EventHub(log.last_seq, config.event_subscriber_buffer, config.event_replay_tail)
         reloaded = await reload_tail(hub, log.pruned_through_seq, store.read_log_bodies_after)
@@ -132,143 +190,191 @@ async def serve(
             SimClock(config.sim_time_scale, await store.sim_clock_origin_ns()),
             config.sim_step_delay,
         )
+        return Parts(log.log_id, hub, measurement_hub, wakeups, dispatcher, processor, runner, pm_engine)
+
+    async def _wire(self, parts: Parts) -> None:
+        """Feed the hubs and wake the workers on each commit: from the shared log (SharedNode,
+        which also runs the background work under leases), or, in the only process, from what
+        each commit appended, without reading it back."""
+        config = self.config
         if config.shared_store:
-            node = SharedNode(
-                store,
-                owner,
-                (hub, measurement_hub),
-                (processor, runner, pm_engine, dispatcher),
-                wakeups,
+            self.node = SharedNode(
+                self.store,
+                self.owner,
+                (parts.hub, parts.measurement_hub),
+                (parts.processor, parts.runner, parts.pm_engine, parts.dispatcher),
+                parts.wakeups,
                 lease_ttl=config.lease_ttl,
                 follow_interval=config.follow_interval,
                 delivers_hub=config.rest_listen is not None,
             )
-            await node.start()
-        else:  # the only process: publish what each commit appended, without reading it back
-            route = route_commits(hub, measurement_hub)
+            await self.node.start()
+            return
+        route, dispatcher = route_commits(parts.hub, parts.measurement_hub), parts.dispatcher
 
-            def committed(items: list[tuple[str, Any]]) -> None:
-                route(items)  # first: delivery reads up to hub.last_seq
-                dispatcher.notify()
+        def committed(items: list[tuple[str, Any]]) -> None:
+            route(items)  # first: delivery reads up to hub.last_seq
+            dispatcher.notify()
 
-            store.on_commit(committed)
-        buyer_of = BuyerResolver(config.default_buyer, dev_header=config.security.auth == "none")
-        bindings = [
+        self.store.on_commit(committed)
+
+    def _bindings(self, parts: Parts) -> list[ServiceBinding]:
+        store, log_id = self.store, parts.log_id
+        buyer_of = BuyerResolver(self.config.default_buyer, dev_header=self.config.security.auth == "none")
+        return [
             inventory_binding(store, buyer_of),
             catalog_binding(store, buyer_of),
-            ordering_binding(store, buyer_of, processor),
-            events_binding(store, hub, buyer_of, log.log_id),
-            service_test_binding(store, buyer_of, runner, wakeups, log.log_id),
-            performance_binding(store, buyer_of, pm_engine, measurement_hub, log.log_id),
+            ordering_binding(store, buyer_of, parts.processor),
+            events_binding(store, parts.hub, buyer_of, log_id),
+            service_test_binding(store, buyer_of, parts.runner, parts.wakeups, log_id),
+            performance_binding(store, buyer_of, parts.pm_engine, parts.measurement_hub, log_id),
         ]
-        limits = config.limits
-        # One bound for gRPC and REST together: both end in the same servicers and store.
-        limiter = LoadLimiter(limits.max_inflight_rpcs, limits.max_streams, limits.overload_retry_after)
+
+    async def start(self, parts: Parts) -> Started:
+        """Listen (gRPC, then REST), start retention and resume unfinished work."""
+        config = self.config
         try:
             running = await start_server(
                 config.grpc_listen,
-                bindings,
+                parts.bindings,
                 config.default_buyer,
-                security,
-                limits,
-                limiter,
+                self.security,
+                config.limits,
+                self.limiter,
                 reuse_port=config.worker_index is not None,
             )
         except RuntimeError as exc:
             _log.error("server.bind_failed", address=config.grpc_listen.address, error=str(exc))
-            return 1
-        rest: InProcessRest | None = None
-        if config.rest_listen is not None:
-            from interlude_server.runtime.rest_server import start_in_process
-
-            try:
-                gate = security.gate
-                authenticator = (
-                    gate.authenticator
-                    if gate is not None
-                    else Authenticator("none", default_buyer=config.default_buyer)
-                )
-                rest = await start_in_process(config, store, dispatcher, bindings, authenticator, limiter)
-            except OSError as exc:
-                _log.error("server.bind_failed", address=config.rest_listen.address, error=str(exc))
-                await running.stop(0)
-                return 1
-        retention = asyncio.create_task(
+            raise StartFailed(1) from exc
+        rest = await self._start_rest(parts, running) if config.rest_listen is not None else None
+        self.retention = asyncio.create_task(
             run_retention(
-                store,
+                self.store,
                 config.event_retention_hours * 3600,
                 config.event_retention_count,
                 config.event_prune_interval,
             )
         )
-        if node is None:
-            resumed = await processor.start()
-            tests_resumed = await runner.start()
-            jobs_resumed = await pm_engine.start()
+        if self.node is None:
+            resumed = (
+                await parts.processor.start(),
+                await parts.runner.start(),
+                await parts.pm_engine.start(),
+            )
         else:  # resumed by whichever process holds each lease (cluster/leases.py)
-            resumed = tests_resumed = jobs_resumed = 0
+            resumed = (0, 0, 0)
         _log.debug("runtime.gc_frozen", objects=freeze_startup_objects())
-        await _wait_for_signal(config, running, resumed, rest, tests_resumed, jobs_resumed)
-        if node is not None:
-            await node.halt()
+        return Started(running, rest, *resumed)
+
+    async def _start_rest(self, parts: Parts, running: RunningServer) -> InProcessRest:
+        """The REST adapter, admitting as the gRPC server does; if it cannot listen, the gRPC
+        server stops at once."""
+        from interlude_server.runtime.rest_server import start_in_process
+
+        config = self.config
+        assert config.rest_listen is not None
+        gate = self.security.gate
+        authenticator = (
+            gate.authenticator
+            if gate is not None
+            else Authenticator("none", default_buyer=config.default_buyer)
+        )
+        try:
+            return await start_in_process(
+                config, self.store, parts.dispatcher, parts.bindings, authenticator, self.limiter
+            )
+        except OSError as exc:
+            _log.error("server.bind_failed", address=config.rest_listen.address, error=str(exc))
+            await running.stop(0)
+            raise StartFailed(1) from exc
+
+    async def wait(self, started: Started) -> None:
+        """Until SIGTERM or SIGINT; the ready file is written and `server.started` logged once
+        the signal handlers are in place."""
+        config, running, rest = self.config, started.running, started.rest
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop.set)
+        address = running.listen.address
+        rest_address = rest.server.listen.address if rest is not None else "off"
+        if config.ready_file is not None:
+            # First line: the gRPC address; then `rest=HOST:PORT` when the REST adapter runs.
+            write_ready_file(config.ready_file, address + ("" if rest is None else f"\nrest={rest_address}"))
+        security = config.security
+        _log.info(
+            "server.started",
+            address=address,
+            auth=security.auth,
+            tls="mtls" if security.tls and security.tls.client_ca else bool(security.tls),
+            rest_address=rest_address,
+            pid=os.getpid(),
+            db=str(config.db_path) if config.db_path is not None else redacted_db_url(config.db_url),
+            shared_store=config.shared_store,
+            orders_resumed=started.resumed,
+            test_jobs_resumed=started.tests_resumed,
+            pm_jobs_resumed=started.jobs_resumed,
+            services=len(running.reflected_services),
+        )
+        await stop.wait()
+        _log.info("server.stopping", grace_s=config.shutdown_grace)
+
+    async def stop(self, parts: Parts, started: Started) -> None:
+        """Graceful shutdown: give up the leases, stop taking REST requests, report NOT_SERVING
+        and end the streams, drain in-flight RPCs for up to the grace, then stop the workers."""
+        grace = self.config.shutdown_grace
+        if self.node is not None:
+            await self.node.halt()
 
         def draining() -> None:
-            close_all(hub, measurement_hub)
-            wakeups.close()
+            close_all(parts.hub, parts.measurement_hub)
+            parts.wakeups.close()
 
-        if rest is not None:
-            await rest.stop(config.shutdown_grace)
-        await running.stop(config.shutdown_grace, on_draining=draining)
-        await processor.stop()
-        await runner.stop()
-        await pm_engine.stop()
-    finally:
-        if node is not None:
-            await node.close()
-        if retention is not None:
-            retention.cancel()
+        if started.rest is not None:
+            await started.rest.stop(grace)
+        await started.running.stop(grace, on_draining=draining)
+        await parts.processor.stop()
+        await parts.runner.stop()
+        await parts.pm_engine.stop()
+
+    async def close(self) -> None:
+        """Release what start-up took, however far it got: the node, retention, the store."""
+        if self.node is not None:
+            await self.node.close()
+        if self.retention is not None:
+            self.retention.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await retention
-        await store.close()
+                await self.retention
+        await self.store.close()
+
+
+async def serve(
+    config: Config,
+    faults: list[FaultRule],
+    security: ServerSecurity,
+    test_faults: list[SftFaultRule] | None = None,
+) -> int:
+    """Serve until SIGTERM or SIGINT, then shut down gracefully; the process exit code."""
+    store = open_store(config)
+    try:
+        await store.open()
+    except StorageUnavailable as exc:
+        _log.error("store.unavailable", error=str(exc))
+        return 1
+    server = Server(config, store, security)
+    try:
+        parts = await server.assemble(faults, test_faults)
+        started = await server.start(parts)
+        await server.wait(started)
+        await server.stop(parts, started)
+    except StartFailed as failed:
+        return failed.code
+    finally:
+        await server.close()
     if config.ready_file is not None:
         config.ready_file.unlink(missing_ok=True)
     _log.info("server.stopped")
     return 0
-
-
-async def _wait_for_signal(
-    config: Config,
-    running: RunningServer,
-    resumed: int,
-    rest: InProcessRest | None,
-    tests_resumed: int = 0,
-    jobs_resumed: int = 0,
-) -> None:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stop.set)
-    address = running.listen.address
-    rest_address = rest.server.listen.address if rest is not None else "off"
-    if config.ready_file is not None:
-        # First line: the gRPC address; then `rest=HOST:PORT` when the REST adapter runs.
-        write_ready_file(config.ready_file, address + ("" if rest is None else f"\nrest={rest_address}"))
-    _log.info(
-        "server.started",
-        address=address,
-        auth=config.security.auth,
-        tls="mtls" if config.security.tls and config.security.tls.client_ca else bool(config.security.tls),
-        rest_address=rest_address,
-        pid=os.getpid(),
-        db=str(config.db_path) if config.db_path is not None else redacted_db_url(config.db_url),
-        shared_store=config.shared_store,
-        orders_resumed=resumed,
-        test_jobs_resumed=tests_resumed,
-        pm_jobs_resumed=jobs_resumed,
-        services=len(running.reflected_services),
-    )
-    await stop.wait()
-    _log.info("server.stopping", grace_s=config.shutdown_grace)
 
 
 def main(argv: list[str] | None = None) -> int:

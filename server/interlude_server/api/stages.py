@@ -1,0 +1,213 @@
+"""The stages every RPC passes through, one job each; api.interceptors runs them in this order:
+
+1. AccessLog.open      bind the call's fields (method, peer, request id, buyer) to structlog's
+                       contextvars, so every event logged while serving it carries them;
+2. Admission           shed a call past the server's bound on work in flight (api.overload)
+                       before it costs anything: before the deadline, authentication or a handler;
+3. DeadlineBinding     bind the call's deadline (core.deadlines), so the store does not begin a
+                       write its caller has given up on; a call already past it is refused;
+4. Authentication      admit the call through the AuthGate (api.principal) and run the handler
+                       as the admitted principal (a response stream only while its token is valid);
+5. ErrorMapping        end a call that raised (a refusal of 2-4 or the handler's): the status a
+                       client can act on, logged once;
+6. AccessLog.finished  one `rpc.finished` event per RPC (code, duration_ms), whatever its end.
+
+A stage is a plain object whose steps are plain calls, not a wrapper around the next stage:
+the order is written once, in the interceptor's `serve`, and a call pays no coroutine or
+handler per stage (this server is measured in calls per second).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, NoReturn, TypeAlias
+
+import grpc
+import structlog
+
+from interlude_grpc.mef.lso.interlude.v1 import common_pb2
+from interlude_server.api import errors
+from interlude_server.api.overload import LoadLimiter, Overloaded
+from interlude_server.api.principal import BUYER_METADATA, AuthGate, Metadata, metadata_value
+from interlude_server.auth.principal import Principal, acting_as, within_validity
+from interlude_server.core import deadlines
+from interlude_server.core.errors import DomainError
+
+if TYPE_CHECKING:
+    Context: TypeAlias = grpc.aio.ServicerContext[Any, Any]
+
+REQUEST_ID_METADATA = "x-request-id"
+
+_log = structlog.get_logger("interlude_server.rpc")
+
+_DEADLINE_SLACK_S = 0.05
+
+
+class Rpc:
+    """One call as the stages see it, from its first byte to its status: what the access log
+    reports, filled in as the call goes (the peer once bound, the buyer once admitted)."""
+
+    __slots__ = ("buyer", "metadata", "method", "peer", "request_id", "started", "streaming")
+
+    def __init__(self, method: str, metadata: Metadata, streaming: bool, buyer: str) -> None:
+        self.method = method
+        self.metadata = metadata
+        self.streaming = streaming  # a response stream: a long-lived call (api.overload)
+        self.request_id = metadata_value(metadata, REQUEST_ID_METADATA)
+        self.buyer = buyer
+        self.peer = ""
+        self.started = time.perf_counter()
+
+
+def _request_id_field(request: object) -> str:
+    value = getattr(request, "request_id", "")
+    return value if isinstance(value, str) else ""
+
+
+class AccessLog:
+    """Stages 1 and 6: the call's logging context, and its one `rpc.finished` event."""
+
+    def __init__(self, default_buyer: str, dev_header: bool) -> None:
+        self.default_buyer = default_buyer
+        self.dev_header = dev_header
+
+    def rpc(self, method: str, metadata: Metadata, streaming: bool = False) -> Rpc:
+        """A call just arrived; until the gate admits it, only auth none may name a buyer by header."""
+        buyer = (metadata_value(metadata, BUYER_METADATA) or self.default_buyer) if self.dev_header else ""
+        return Rpc(method, metadata, streaming, buyer)
+
+    @staticmethod
+    def open(rpc: Rpc, context: Context, request: object = None) -> None:
+        """Bind the call's fields for every event logged while it is served (the request id
+        from the request's `request_id` field when no metadata named one)."""
+        rpc.peer = context.peer() or ""
+        if not rpc.request_id and request is not None:
+            rpc.request_id = _request_id_field(request)
+        structlog.contextvars.clear_contextvars()
+        structlog.contextvars.bind_contextvars(
+            method=rpc.method, peer=rpc.peer, request_id=rpc.request_id, buyer=rpc.buyer
+        )
+
+    @staticmethod
+    def finished(
+        rpc: Rpc, code: grpc.StatusCode | None, error: BaseException | None = None, **extra: str
+    ) -> None:
+        """Log `rpc.finished`; `code` None is OK (grpc.aio leaves it unset on success)."""
+        fields = {
+            **extra,
+            "method": rpc.method,
+            "peer": rpc.peer,
+            "request_id": rpc.request_id,
+            "buyer": rpc.buyer,
+            "code": code.name if code is not None else grpc.StatusCode.OK.name,
+            "duration_ms": round((time.perf_counter() - rpc.started) * 1000, 3),
+        }
+        if error is None:
+            _log.info("rpc.finished", **fields)
+        else:
+            _log.error("rpc.finished", exc_info=error, **fields)
+
+
+class Admission:
+    """Stage 2: a place in the server's bound on work in flight, or Overloaded at once.
+    Health and reflection are never shed (a busy server must not look dead)."""
+
+    def __init__(self, limiter: LoadLimiter | None) -> None:
+        self.limiter = limiter
+
+    def enter(self, rpc: Rpc) -> bool:
+        """Take a place for the call (True: pair with `leave`) or need none (False: nothing
+        is shed, or the method is exempt); raises Overloaded past the bound."""
+        limiter = self.limiter
+        if limiter is None or limiter.exempt(rpc.method):
+            return False
+        limiter.enter(rpc.streaming)
+        return True
+
+    def leave(self, rpc: Rpc) -> None:
+        if self.limiter is not None:
+            self.limiter.leave(rpc.streaming)
+
+
+class DeadlineBinding:
+    """Stage 3: the call's deadline, bound to the task serving it (core.deadlines)."""
+
+    @staticmethod
+    def bind(context: Context) -> None:
+        """Bind it; raises DeadlineExceeded if it has already passed."""
+        deadlines.bind(context.time_remaining())
+        deadlines.check(deadlines.current(), "the call began")
+
+
+class Authentication:
+    """Stage 4: who the call acts as (the AuthGate refuses with a DomainError; no gate: the
+    `x-interlude-buyer` development behaviour), and the handler run as that principal."""
+
+    def __init__(self, gate: AuthGate | None) -> None:
+        self.gate = gate
+
+    def admit(self, rpc: Rpc, context: Context) -> Principal | None:
+        """The principal the call acts as; the access log reports its buyer from now on."""
+        if self.gate is None:
+            return None
+        principal = self.gate(rpc.method, rpc.metadata, context)
+        if principal is not None and principal.buyer != rpc.buyer:
+            rpc.buyer = principal.buyer
+            structlog.contextvars.bind_contextvars(buyer=rpc.buyer)
+        return principal
+
+    @staticmethod
+    async def run_as(principal: Principal | None, rpc: Rpc, call: Callable[[], Awaitable[Any]]) -> Any:
+        """Run the handler behaviour `call` as `principal` (a response stream only while its
+        token is valid: it ends with UNAUTHENTICATED token_expired)."""
+        with acting_as(principal):
+            return await (within_validity(principal, call) if rpc.streaming else call())
+
+
+class ErrorMapping:
+    """Stage 5: how a call that raised ends. Logs `rpc.finished` once (through the access log)
+    and sends the status; the one mapping of domain errors to statuses is api.errors."""
+
+    def __init__(self, log: AccessLog) -> None:
+        self.log = log
+
+    async def settle(self, rpc: Rpc, context: Context, exc: BaseException) -> NoReturn:
+        """End the call that raised `exc`: always raises (its own exception, or AbortError)."""
+        if isinstance(exc, grpc.aio.AbortError):  # the handler sent its status itself
+            self.log.finished(rpc, context.code())
+            raise exc
+        if isinstance(exc, asyncio.CancelledError):
+            # grpc.aio cancels the handler when the client cancels or the deadline passes.
+            # gRPC's timer and this clock differ by a few ms, so the deadline may look a hair
+            # away when its cancellation arrives: within _DEADLINE_SLACK_S it counts as passed.
+            remaining = context.time_remaining()
+            expired = remaining is not None and remaining <= _DEADLINE_SLACK_S
+            self.log.finished(
+                rpc, grpc.StatusCode.DEADLINE_EXCEEDED if expired else grpc.StatusCode.CANCELLED
+            )
+            raise exc
+        if isinstance(exc, Overloaded):
+            self.log.finished(rpc, grpc.StatusCode.RESOURCE_EXHAUSTED, reason="OVERLOADED")
+            await errors.abort(context, exc.status)
+        if isinstance(exc, DomainError):
+            self.log.finished(rpc, errors.code_for(exc))
+            await errors.abort_for(context, exc)
+        await self._internal(rpc, context, exc)
+
+    async def _internal(self, rpc: Rpc, context: Context, exc: BaseException) -> NoReturn:
+        """A fault of ours: the client gets INTERNAL with a correlation id to quote; the log
+        has the traceback under the same id."""
+        incident = rpc.request_id or uuid.uuid4().hex
+        self.log.finished(rpc, grpc.StatusCode.INTERNAL, exc, incident=incident)
+        await errors.abort(
+            context,
+            errors.rich_status(
+                grpc.StatusCode.INTERNAL,
+                common_pb2.ERROR_REASON_INTERNAL,
+                f"internal error (incident {incident})",
+                metadata={"incident": incident},
+            ),
+        )
