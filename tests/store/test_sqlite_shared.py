@@ -17,6 +17,7 @@ from interlude_grpc.mef.lso.interlude.v1 import events_pb2
 from interlude_server.cluster.follower import LogFollower
 from interlude_server.cluster.leases import LeaseKeeper
 from interlude_server.events.hub import EventHub, MeasurementHub
+from interlude_server.store.interface.store import Committed, LoggedEvent
 from interlude_server.store.postgres.store import PgStore
 from interlude_server.store.sql.schema import configure_writer
 from interlude_server.store.sql.tx import SqliteTx
@@ -90,13 +91,17 @@ async def test_the_commit_watch_wakes_on_another_connections_commit(
         watch.cancel()
 
 
+def _seq(item: Committed) -> int:
+    return item.event.sequence if isinstance(item, LoggedEvent) else item.sequence
+
+
 async def test_a_follower_publishes_the_other_stores_commits_in_order(
     store: SqliteStore, other: SqliteStore
 ) -> None:
     hub, measurements = EventHub(0), MeasurementHub(0)
     published: list[int] = []
     follower = LogFollower(
-        store, hub, measurements, lambda items: published.extend(i.sequence for _, i in items)
+        store, hub, measurements, lambda items: published.extend(_seq(i) for _, i in items)
     )
     run = asyncio.create_task(follower.run())
     watch = asyncio.create_task(store.watch_commits(0.01, follower.wake))
@@ -118,7 +123,7 @@ async def test_commits_made_before_the_watch_began_are_published(
     published: list[int] = []
     caught_up = asyncio.Event()
     follower = LogFollower(
-        store, hub, measurements, lambda items: published.extend(i.sequence for _, i in items), caught_up.set
+        store, hub, measurements, lambda items: published.extend(_seq(i) for _, i in items), caught_up.set
     )
     run = asyncio.create_task(follower.run())
     watch = None

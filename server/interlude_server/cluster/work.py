@@ -23,7 +23,7 @@ from collections.abc import Awaitable, Callable
 import structlog
 
 from interlude_grpc.mef.lso.interlude.v1 import events_pb2
-from interlude_server.store.interface.store import Committed
+from interlude_server.store.interface.store import Committed, LoggedEvent
 
 E = events_pb2
 _log = structlog.get_logger("interlude_server.cluster")
@@ -81,12 +81,12 @@ class WorkRouter:
     def __call__(self, items: list[tuple[str, Committed]]) -> None:
         saw_event = False
         for buyer_id, item in items:
-            if not isinstance(item, E.Event):
+            if not isinstance(item, LoggedEvent):
                 continue
             saw_event = True
-            kind = item.resource.resource_type
+            kind = item.event.resource.resource_type
             if (submit := self._direct.get(kind)) is not None:
-                submit(buyer_id, item.resource.id)
+                submit(buyer_id, item.event.resource.id)
             elif (rescan := self._rescans.get(kind)) is not None:
                 rescan.request()
         if saw_event and self._on_any is not None:

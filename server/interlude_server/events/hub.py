@@ -34,7 +34,7 @@ from typing import Any, Generic, Protocol, TypeVar
 
 from interlude_grpc.mef.lso.interlude.v1 import events_pb2, performance_pb2
 from interlude_server.store.interface.performance import MeasurementBatch
-from interlude_server.store.interface.store import CommitListener, Committed
+from interlude_server.store.interface.store import CommitListener, Committed, LoggedEvent
 
 
 class Sequenced(Protocol):
@@ -222,15 +222,19 @@ class EventHub(Hub[events_pb2.Event, tuple[int, bytes]]):
     def _keep(self, item: events_pb2.Event) -> tuple[int, bytes]:
         return item.sequence, item.SerializeToString()
 
-    def publish_stored(self, rows: Sequence[tuple[str, int, bytes]]) -> list[tuple[str, events_pb2.Event]]:
-        """Publish logged events read back as (buyer_id, sequence, serialized Event): their
-        stored bytes are what the tail keeps and live streams send. Returns the parsed events."""
-        events = [(buyer_id, events_pb2.Event.FromString(body)) for buyer_id, _, body in rows]
-        self._fan_out(
-            (buyer_id, event, (seq, body))
-            for (buyer_id, event), (_, seq, body) in zip(events, rows, strict=True)
-        )
-        return events
+    def publish_logged(self, items: Sequence[tuple[str, LoggedEvent]]) -> None:
+        """Publish events as their commit logged them: the bytes the log stored are what the
+        tail keeps and live streams send."""
+        self._fan_out((buyer_id, i.event, (i.event.sequence, i.body)) for buyer_id, i in items)
+
+    def publish_stored(self, rows: Sequence[tuple[str, int, bytes]]) -> list[tuple[str, LoggedEvent]]:
+        """Publish logged events read back as (buyer_id, sequence, serialized Event), as
+        `publish_logged` does. Returns them as logged events."""
+        logged = [
+            (buyer_id, LoggedEvent(events_pb2.Event.FromString(body), body)) for buyer_id, _, body in rows
+        ]
+        self.publish_logged(logged)
+        return logged
 
 
 KeptBatch = tuple[MeasurementBatch, bytes]
@@ -282,10 +286,10 @@ def route_commits(events: EventHub, measurements: MeasurementHub) -> CommitListe
     """The store's one commit listener: each committed item to the hub of its log, in commit order."""
 
     def publish(items: list[tuple[str, Committed]]) -> None:
-        logged = [(b, i) for b, i in items if isinstance(i, events_pb2.Event)]
+        logged = [(b, i) for b, i in items if isinstance(i, LoggedEvent)]
         measured = [(b, i) for b, i in items if isinstance(i, MeasurementBatch)]
         if logged:
-            events.publish(logged)
+            events.publish_logged(logged)
         if measured:
             measurements.publish(measured)
 

@@ -12,8 +12,9 @@ import pytest
 from interlude_grpc.mef.lso.interlude.v1 import events_pb2, performance_pb2
 from interlude_server.api.events import EventsServicer, _event_response, _response_from_body
 from interlude_server.api.performance_stream import MeasurementStreamer, _whole_update
-from interlude_server.events.hub import EventHub, MeasurementHub, Published, Subscription
+from interlude_server.events.hub import EventHub, MeasurementHub, Published, Subscription, route_commits
 from interlude_server.store.interface.performance import MeasurementBatch
+from interlude_server.store.interface.store import LoggedEvent
 
 
 def _event(description_size: int) -> events_pb2.Event:
@@ -85,8 +86,8 @@ def test_an_event_read_back_from_the_log_is_sent_as_the_log_stored_it() -> None:
     hub = EventHub(last_seq=123_455, tail=10)
     subscription = hub.subscribe("a", lambda e: e.resource.id == "svc-1")
     stored = _event(100).SerializeToString()
-    (parsed,) = hub.publish_stored([("a", 123_456, stored)])
-    assert parsed == ("a", _event(100))
+    (logged,) = hub.publish_stored([("a", 123_456, stored)])
+    assert logged == ("a", LoggedEvent(_event(100), stored))
     published = _next(subscription)
     assert published.kept[1] is stored
     assert stored in _events(hub)._live(published)
@@ -111,3 +112,17 @@ def test_a_live_whole_measurement_batch_is_sent_from_the_bytes_the_hub_kept() ->
     chosen = streamer._live(frozenset({"oneWayFrameDelay"}), published)  # a metric filter
     assert isinstance(chosen, performance_pb2.StreamPerformanceDataResponse)
     assert [m.metric_name for m in chosen.update.measurements] == ["oneWayFrameDelay"]
+
+
+def test_an_event_committed_in_this_process_is_sent_with_the_bytes_its_commit_stored() -> None:
+    """The store's commit listener hands the hub the bytes the Tx wrote: nothing serializes
+    the event again between the log and the subscriber."""
+    hub = EventHub(last_seq=99, tail=10)
+    subscription = hub.subscribe("a", lambda e: True)
+    event = _event(100)
+    stored = event.SerializeToString()
+    route_commits(hub, MeasurementHub(0))([("a", LoggedEvent(event, stored))])
+    published = _next(subscription)
+    assert published.kept[1] is stored
+    assert published.item is event
+    assert stored in _events(hub)._live(published)

@@ -75,7 +75,16 @@ class HubSubscription:
 
 
 # What a commit makes durable and publishes: log events and measurement batches.
-Committed = events_pb2.Event | MeasurementBatch
+@dataclass(frozen=True, slots=True)
+class LoggedEvent:
+    """An event as its commit appended it to the log: the message, and the very bytes the
+    log stored, which the event hub keeps and live streams send (nothing serializes it again)."""
+
+    event: events_pb2.Event
+    body: bytes
+
+
+Committed = LoggedEvent | MeasurementBatch
 # Called on the event loop, in commit order, with the (buyer_id, item) pairs each commit made durable.
 CommitListener = Callable[[list[tuple[str, Committed]]], None]
 

@@ -21,7 +21,7 @@ from typing import Any
 
 import psycopg
 
-from interlude_grpc.mef.lso.interlude.v1 import events_pb2
+from interlude_server.store.interface.store import LoggedEvent
 from interlude_server.store.postgres.conn import PgConn
 from interlude_server.store.postgres.schema import migrate
 from interlude_server.store.sql.dialect import POSTGRES, Conn
@@ -63,7 +63,7 @@ class PgWriter(GroupCommitThread):
         conn.close()
 
     def _before_commit(self, conn: Conn, appended: list[tuple[str, Any]]) -> None:
-        sequences = [item.sequence for _, item in appended if isinstance(item, events_pb2.Event)]
+        sequences = [item.event.sequence for _, item in appended if isinstance(item, LoggedEvent)]
         if sequences:
             conn.execute("SELECT pg_notify(?, ?)", (EVENTS_CHANNEL, str(max(sequences))))
 

@@ -23,7 +23,7 @@ from interlude_grpc.mef.lso.interlude.v1 import (
     ordering_pb2,
 )
 from interlude_server.core.keys import field_key, timestamp_key
-from interlude_server.store.interface.store import Committed, HubSubscription, IdempotencyRecord
+from interlude_server.store.interface.store import Committed, HubSubscription, IdempotencyRecord, LoggedEvent
 from interlude_server.store.sql import queries as q
 from interlude_server.store.sql.cluster import LeaseTx
 from interlude_server.store.sql.dialect import EVENT_LOG, SQLITE, Conn, Dialect, upsert
@@ -283,10 +283,10 @@ class SqliteTx(SftTxMixin, PmTxMixin, LeaseTx):
                 int(event.event_type),
                 event.resource.id,
                 field_key(event, "event_time"),
-                event.SerializeToString(),
+                body := event.SerializeToString(),
             ),
         )
-        self.appended.append((buyer_id, event))  # the log owns it now (Tx.append_event)
+        self.appended.append((buyer_id, LoggedEvent(event, body)))  # the log owns it now
         return seq
 
     def prune_events(self, before: timestamp_pb2.Timestamp, keep_last: int) -> int:
