@@ -38,7 +38,7 @@ from bench.harness import RESULTS as HARNESS_RESULTS
 from interlude_grpc.mef.lso.interlude.v1 import common_pb2, inventory_pb2
 from interlude_server.store.interface.paging import PageRequest
 from interlude_server.store.interface.store import ServiceQuery
-from interlude_server.store.sql.tx import SqliteTx
+from interlude_server.store.sql.tx import SqlTx
 from interlude_server.store.sqlite.store import SqliteStore
 
 BUYER = "buyer-bench"
@@ -127,7 +127,7 @@ async def build(path: Path, n: int) -> tuple[SqliteStore, float, int]:
         batch = [make_service(i, rnd) for i in range(start, min(n, start + BATCH))]
         sizes.append(batch[0].service_configuration.ByteSize())
 
-        def put(tx: SqliteTx, batch: list[inventory_pb2.Service] = batch) -> None:
+        def put(tx: SqlTx, batch: list[inventory_pb2.Service] = batch) -> None:
             for s in batch:
                 tx.put_service(s)
 

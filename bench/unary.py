@@ -37,7 +37,7 @@ from bench.store_paging import BUYER as INVENTORY_BUYER
 from bench.store_paging import build, make_service
 from interlude_grpc.mef.lso.interlude.v1 import events_pb2, inventory_pb2, ordering_pb2
 from interlude_server.domain import audit
-from interlude_server.store.sql.tx import SqliteTx
+from interlude_server.store.sql.tx import SqlTx
 from interlude_server.store.sqlite.store import SqliteStore
 
 GET_SERVICE = "/mef.lso.interlude.v1.ServiceInventoryService/GetService"
@@ -131,7 +131,7 @@ async def log_changes(store: SqliteStore, services: int, events: int) -> None:
     now.GetCurrentTime()
     for start in range(0, events, EVENT_BATCH):
 
-        def append(tx: SqliteTx, start: int = start) -> None:
+        def append(tx: SqlTx, start: int = start) -> None:
             for i in range(start, min(events, start + EVENT_BATCH)):
                 service = make_service(i % services, rnd)
                 audit.emit(tx, events_pb2.EVENT_TYPE_SERVICE_ATTRIBUTE_VALUE_CHANGE, service, now)

@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 from google.protobuf import timestamp_pb2
 
 from interlude_grpc.mef.lso.interlude.v1 import common_pb2, inventory_pb2, ordering_pb2
-from interlude_server.store.sql.tx import SqliteTx
+from interlude_server.store.sql.tx import SqlTx
 
 UNI = "urn:mef:lso:spec:legato:carrier-ethernet-operator-uni:v1.0.0:all"
 OVC = "urn:mef:lso:spec:legato:carrier-ethernet-ovc:v1.0.0:all"
@@ -93,10 +93,10 @@ def order(
     return o
 
 
-def putter(*services: inventory_pb2.Service) -> Callable[[SqliteTx], None]:
+def putter(*services: inventory_pb2.Service) -> Callable[[SqlTx], None]:
     """A write function that puts `services`."""
 
-    def put(tx: SqliteTx) -> None:
+    def put(tx: SqlTx) -> None:
         for s in services:
             tx.put_service(s)
 

@@ -10,7 +10,7 @@ import asyncio
 import sys
 from pathlib import Path
 
-from interlude_server.store.sql.tx import SqliteTx
+from interlude_server.store.sql.tx import SqlTx
 from interlude_server.store.sqlite.store import SqliteStore
 from tests.store.builders import service
 
@@ -28,7 +28,7 @@ async def main(path: Path) -> None:
         while True:
             sid = f"svc-{w:02d}-{n:06d}"
 
-            def put(tx: SqliteTx, sid: str = sid) -> None:
+            def put(tx: SqlTx, sid: str = sid) -> None:
                 tx.put_service(service(sid, contacts=["NOC"], external_id=sid))
 
             await store.write(put)

@@ -24,10 +24,10 @@ from interlude_server.store.postgres.schema import translate
 from interlude_server.store.postgres.store import PgStore
 from interlude_server.store.sql.migrations import MIGRATIONS, SCHEMA_VERSION
 from interlude_server.store.sql.schema import SchemaVersionError
-from interlude_server.store.sql.tx import SqliteTx
+from interlude_server.store.sql.tx import SqlTx
 from interlude_server.store.sqlite.store import SqliteStore
 from tests.store.builders import BUYER, OTHER_BUYER, putter, service
-from tests.store.test_sqlite_hub import SUB
+from tests.store.test_hub import SUB
 from tests.support.pg_cluster import PgServer
 
 
@@ -35,7 +35,7 @@ def _event(event_id: str) -> events_pb2.Event:
     return events_pb2.Event(event_id=event_id, event_type=events_pb2.EVENT_TYPE_SERVICE_STATE_CHANGE)
 
 
-def _appender(buyer: str, event_id: str) -> Callable[[SqliteTx], int]:
+def _appender(buyer: str, event_id: str) -> Callable[[SqlTx], int]:
     return lambda tx: tx.append_event(buyer, _event(event_id))
 
 
@@ -103,7 +103,7 @@ async def test_two_writers_assign_event_sequences_in_commit_order_without_gaps(p
     observed: list[list[int]] = []
     stop = threading.Event()
 
-    def slow_append(tx: SqliteTx) -> int:
+    def slow_append(tx: SqlTx) -> int:
         seq = tx.append_event(BUYER, _event("slow"))
         appended.set()
         time.sleep(0.4)  # commit late, while B appends
@@ -144,14 +144,14 @@ async def test_a_commit_that_appended_events_wakes_listeners(pg_server: PgServer
         await asyncio.wait_for(listening.wait(), 10)
         await store.write(putter(service("quiet")))  # no event: no wake-up
 
-        def append_then_fail(tx: SqliteTx) -> None:
+        def append_then_fail(tx: SqlTx) -> None:
             tx.append_event(BUYER, _event("rolled-back"))
             raise RuntimeError("the write fails")
 
         with pytest.raises(RuntimeError):
             await store.write(append_then_fail)
 
-        def append_two(tx: SqliteTx) -> int:
+        def append_two(tx: SqlTx) -> int:
             tx.append_event(BUYER, _event("x"))
             return tx.append_event(BUYER, _event("y"))
 
@@ -194,7 +194,7 @@ async def test_text_with_nul_characters_is_stored_and_found_again_exactly(
     """PostgreSQL text cannot hold NUL; the store escapes it, so both engines behave alike."""
     odd = ["a\x00b", "a\U0010ffff\x01b", "\x00", "a\U0010ffffb"]
 
-    def put(tx: SqliteTx) -> None:
+    def put(tx: SqlTx) -> None:
         for n, value in enumerate(odd):
             tx.put_service(service(f"s{n}", external_id=value))
 
@@ -218,8 +218,8 @@ async def test_two_writers_changing_one_row_take_turns(pg_server: PgServer) -> N
     await asyncio.gather(a.open(), b.open())
     read_by_a = threading.Event()
 
-    def increment(pause: float) -> Callable[[SqliteTx], None]:
-        def run(tx: SqliteTx) -> None:
+    def increment(pause: float) -> Callable[[SqlTx], None]:
+        def run(tx: SqlTx) -> None:
             current = tx.get_service(BUYER, "counter")
             assert current is not None
             read_by_a.set()
@@ -253,8 +253,8 @@ async def test_a_deadlock_between_two_writers_is_retried_not_failed(pg_server: P
     try:
         await a.write(putter(service("dl-1"), service("dl-2")))
 
-        def crossed(first: str, second: str) -> Callable[[SqliteTx], None]:
-            def write(tx: SqliteTx) -> None:
+        def crossed(first: str, second: str) -> Callable[[SqlTx], None]:
+            def write(tx: SqlTx) -> None:
                 tx.put_service(tx.get_service(BUYER, first) or service(first))
                 time.sleep(0.5)  # the other writer now holds `second`
                 tx.put_service(tx.get_service(BUYER, second) or service(second))
@@ -279,7 +279,7 @@ async def test_one_request_id_on_two_replicas_at_once_runs_once(pg_server: PgSer
     await asyncio.gather(a.open(), b.open())
     first_seen: list[bool] = []
 
-    def once(tx: SqliteTx) -> None:
+    def once(tx: SqlTx) -> None:
         found = tx.get_idempotency(BUYER, "req-1")
         first_seen.append(found is None)
         if found is None:

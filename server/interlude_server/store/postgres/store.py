@@ -29,7 +29,7 @@ from interlude_server.store.sql.cluster import SharedStoreMixin
 from interlude_server.store.sql.dialect import POSTGRES, Conn
 from interlude_server.store.sql.migrations import MIGRATIONS, Migration
 from interlude_server.store.sql.store import SqlStore
-from interlude_server.store.sql.tx import SqliteTx
+from interlude_server.store.sql.tx import SqlTx
 
 if TYPE_CHECKING:
     from interlude_server.store.interface.store import Store, Tx
@@ -106,7 +106,7 @@ class PgStore(SqlStore, SharedStoreMixin):
 
 if TYPE_CHECKING:
 
-    def _implements(store: PgStore, tx: SqliteTx) -> tuple[Store, Tx]:
+    def _implements(store: PgStore, tx: SqlTx) -> tuple[Store, Tx]:
         """mypy proves here that the class satisfies the Protocol."""
         return store, tx
 

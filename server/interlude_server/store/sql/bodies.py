@@ -4,7 +4,7 @@ side, a locked read and an upsert on the write side.
 Such a table holds one serialized message per row (`body`) beside `buyer_id`, `id` and the
 columns its filters need. `BodyReads` is mixed into SqliteStore and PgStore (with the
 feature mixins that use it); its `_read` is the store's: it runs a function on a reader
-connection in one read transaction. `BodyTx` is mixed into SqliteTx (with the feature
+connection in one read transaction. `BodyTx` is mixed into SqlTx (with the feature
 mixins that use it); its `_c` is the open write connection.
 """
 
@@ -27,7 +27,7 @@ class BodyTx:
 
     @property
     def _c(self) -> Conn:
-        raise NotImplementedError  # SqliteTx's
+        raise NotImplementedError  # SqlTx's
 
     def _body(self, table: str, buyer_id: str, row_id: str) -> bytes | None:
         """The row's body, read as a write that may change it (PostgreSQL: the row is locked

@@ -36,12 +36,12 @@ R = TypeVar("R")
 
 
 class LeaseTx:
-    """Lease writes; mixed into SqliteTx, whose `_c` is the open write connection (SQLite or
+    """Lease writes; mixed into SqlTx, whose `_c` is the open write connection (SQLite or
     PostgreSQL: the SQL is the same)."""
 
     @property
     def _c(self) -> Conn:
-        raise NotImplementedError  # SqliteTx's
+        raise NotImplementedError  # SqlTx's
 
     def take_lease(self, name: str, owner: str, now: float, ttl: float) -> bool:
         """Take or renew `name` for `owner` unless another owner holds it unexpired."""
@@ -74,7 +74,7 @@ class SharedStoreMixin:
 
         async def _read_one(self, fn: Callable[[Conn], T]) -> T: ...
 
-        async def write(self, fn: Callable[[LeaseTx], T]) -> T: ...  # SqliteTx is a LeaseTx
+        async def write(self, fn: Callable[[LeaseTx], T]) -> T: ...  # SqlTx is a LeaseTx
 
     async def read_log_after(self, after_seq: int, limit: int) -> list[tuple[str, events_pb2.Event]]:
         return await self._read_log(

@@ -56,7 +56,7 @@ class Dialect:
     # the second reads what the first wrote, as SQLite's single writer guarantees anyway.
     for_update: str
     # One writer at a time (SQLite): a write that read a table's last sequence once may count
-    # the next ones itself (SqliteTx._next_id). PostgreSQL replicas write side by side.
+    # the next ones itself (SqlTx._next_id). PostgreSQL replicas write side by side.
     one_writer: bool
 
     def next_seq(self, conn: Conn, log: str) -> int:

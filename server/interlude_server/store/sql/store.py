@@ -21,7 +21,7 @@ from interlude_server.core.errors import StorageUnavailable
 from interlude_server.store.interface.store import CommitListener, Committed
 from interlude_server.store.sql.dialect import Conn
 from interlude_server.store.sql.reads import StoreReads
-from interlude_server.store.sql.tx import SqliteTx
+from interlude_server.store.sql.tx import SqlTx
 from interlude_server.store.sql.writer import GroupCommitThread, WriterStats
 
 T = TypeVar("T")
@@ -89,7 +89,7 @@ class SqlStore(StoreReads):
                 conn.close()
             self._read_conns.clear()
 
-    async def write(self, fn: Callable[[SqliteTx], T]) -> T:
+    async def write(self, fn: Callable[[SqlTx], T]) -> T:
         if self._writer is None or self._closed:
             raise RuntimeError("the store is not open")
         try:

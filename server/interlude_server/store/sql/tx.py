@@ -1,6 +1,6 @@
 """The write side of the SQL stores: a `Tx` over the writer's connection.
 
-Each write function gets its own SqliteTx, valid only while the function runs.
+Each write function gets its own SqlTx, valid only while the function runs.
 The SQL is shared by SQLite and PostgreSQL (PgStore runs this same class over
 its connection adapter); `dialect` holds the few differences (store/sql/dialect.py).
 Every put keeps the side tables (contacts, order refs, relations, order
@@ -108,7 +108,7 @@ _ORDERS = _Counted(
 )
 
 
-class SqliteTx(SftTxMixin, PmTxMixin, LeaseTx):
+class SqlTx(SftTxMixin, PmTxMixin, LeaseTx):
     """Synchronous access to the store inside one write transaction (implements `Tx`)."""
 
     def __init__(self, conn: Conn, dialect: Dialect = SQLITE) -> None:

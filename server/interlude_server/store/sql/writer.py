@@ -37,7 +37,7 @@ from interlude_server.store.sql.schema import (
     migrate,
     refuses_writes,
 )
-from interlude_server.store.sql.tx import SqliteTx
+from interlude_server.store.sql.tx import SqlTx
 
 T = TypeVar("T")
 _log = structlog.get_logger("interlude_server.store")
@@ -55,7 +55,7 @@ class WriterStats:
 
 @dataclass(frozen=True)
 class _Job:
-    fn: Callable[[SqliteTx], Any]
+    fn: Callable[[SqlTx], Any]
     future: Future[Any]
 
 
@@ -102,7 +102,7 @@ class GroupCommitThread:
         self._thread.start()
         return ready
 
-    def submit(self, fn: Callable[[SqliteTx], T]) -> Future[T]:
+    def submit(self, fn: Callable[[SqlTx], T]) -> Future[T]:
         future: Future[T] = Future()
         self._queue.put(_Job(fn, future))
         return future
@@ -222,7 +222,7 @@ class GroupCommitThread:
         for job, value in done:
             job.future.set_result(value)
 
-    def _run_one(self, conn: Conn, fn: Callable[[SqliteTx], Any]) -> tuple[bool, Any, list[tuple[str, Any]]]:
+    def _run_one(self, conn: Conn, fn: Callable[[SqlTx], Any]) -> tuple[bool, Any, list[tuple[str, Any]]]:
         """Run `fn` in its savepoint; one that failed only because another writer got in its
         way (`_transient`) is rolled back to the savepoint and run again, a few times."""
         for _ in range(TRANSIENT_RETRIES):
@@ -231,9 +231,9 @@ class GroupCommitThread:
                 break
         return ok, value, appended
 
-    def _attempt(self, conn: Conn, fn: Callable[[SqliteTx], Any]) -> tuple[bool, Any, list[tuple[str, Any]]]:
+    def _attempt(self, conn: Conn, fn: Callable[[SqlTx], Any]) -> tuple[bool, Any, list[tuple[str, Any]]]:
         conn.execute("SAVEPOINT write_fn")
-        tx = SqliteTx(conn, self._dialect)
+        tx = SqlTx(conn, self._dialect)
         try:
             result = fn(tx)
             if inspect.isawaitable(result):
@@ -341,7 +341,7 @@ class GroupCommitWriter(GroupCommitThread):
             conn = self._conn = self._reopen(conn)
         super()._run_group(conn, jobs)
 
-    def _attempt(self, conn: Conn, fn: Callable[[SqliteTx], Any]) -> tuple[bool, Any, list[tuple[str, Any]]]:
+    def _attempt(self, conn: Conn, fn: Callable[[SqlTx], Any]) -> tuple[bool, Any, list[tuple[str, Any]]]:
         ok, value, appended = super()._attempt(conn, fn)
         if not ok and is_read_only_error(value):
             self._note_read_only(True)  # e.g. the file was moved away under the open connection

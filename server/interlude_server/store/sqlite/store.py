@@ -26,7 +26,7 @@ from interlude_server.store.sql.schema import (
     primary_code,
 )
 from interlude_server.store.sql.store import SqlStore
-from interlude_server.store.sql.tx import SqliteTx
+from interlude_server.store.sql.tx import SqlTx
 from interlude_server.store.sql.writer import GroupCommitWriter, TransactionLost, WriterStats
 
 if TYPE_CHECKING:
@@ -109,7 +109,7 @@ class SqliteStore(SqlStore, SharedStoreMixin):
 
 if TYPE_CHECKING:
 
-    def _implements(store: SqliteStore, tx: SqliteTx) -> tuple[Store, Tx]:
+    def _implements(store: SqliteStore, tx: SqlTx) -> tuple[Store, Tx]:
         """mypy proves here that the classes satisfy the Protocols."""
         return store, tx
 

@@ -1,4 +1,4 @@
-"""Performance Monitoring writes: `PmTxMixin`, mixed into SqliteTx (both engines).
+"""Performance Monitoring writes: `PmTxMixin`, mixed into SqlTx (both engines).
 
 Its tables are migration step 5 (store.sql.performance.schema); its reads are
 store.sql.performance.reads. A measurement batch takes its sequence from the dialect
@@ -33,7 +33,7 @@ def _subject_columns(ref: Pm.MonitoredObjectRef) -> tuple[str, str, str, str]:
 
 
 class PmTxMixin(BodyTx):
-    """The PM part of SqliteTx; `_c` is the open write connection."""
+    """The PM part of SqlTx; `_c` is the open write connection."""
 
     appended: list[tuple[str, Committed]]
 

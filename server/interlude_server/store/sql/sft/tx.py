@@ -1,4 +1,4 @@
-"""Service function testing writes: `SftTxMixin`, mixed into SqliteTx (both engines).
+"""Service function testing writes: `SftTxMixin`, mixed into SqlTx (both engines).
 
 Its tables are migration step 3 (store.sql.sft.schema); its reads are store.sql.sft.reads.
 A stream item takes its sequence from the dialect (`next_seq`), so `test_items` is
@@ -17,7 +17,7 @@ St = service_test_pb2
 
 
 class SftTxMixin(BodyTx):
-    """The testing part of SqliteTx; `_c` is the write connection."""
+    """The testing part of SqlTx; `_c` is the write connection."""
 
     def get_test_profile(self, buyer_id: str, profile_id: str) -> service_test_pb2.TestProfile | None:
         return self._get("test_profiles", buyer_id, profile_id, St.TestProfile.FromString)

@@ -20,7 +20,7 @@ from interlude_server.core.keys import timestamp_key
 from interlude_server.store.interface.paging import PageRequest
 from interlude_server.store.interface.store import IdempotencyRecord, ServiceQuery
 from interlude_server.store.sql.migrations import MIGRATIONS, SCHEMA_VERSION
-from interlude_server.store.sql.tx import SqliteTx
+from interlude_server.store.sql.tx import SqlTx
 from interlude_server.store.sqlite.store import SchemaVersionError, SqliteStore
 from tests.store.builders import BUYER, OTHER_BUYER, OVC, UNI, order, service, ts
 
@@ -77,7 +77,7 @@ async def test_every_object_kind_round_trips_exactly(store: SqliteStore) -> None
     )
     idem = IdempotencyRecord(method="CreateServiceOrder", fingerprint="abc", response=b"\x00\x01resp")
 
-    def put_all(tx: SqliteTx) -> None:
+    def put_all(tx: SqlTx) -> None:
         tx.put_service(svc)
         tx.put_order(o)
         tx.put_specification(spec)
@@ -149,7 +149,7 @@ async def test_objects_without_identity_are_refused(store: SqliteStore) -> None:
 async def test_append_event_sequences_strictly_increase_across_writes_and_restarts(tmp_path: Path) -> None:
     path = tmp_path / "events.db"
 
-    def append_two(tx: SqliteTx) -> tuple[int, int]:
+    def append_two(tx: SqlTx) -> tuple[int, int]:
         first = events_pb2.Event(event_id="a", event_type=events_pb2.EVENT_TYPE_SERVICE_CREATE)
         first.resource.id = "svc-1"
         second = events_pb2.Event(event_id="b", event_type=events_pb2.EVENT_TYPE_SERVICE_STATE_CHANGE)
@@ -179,8 +179,8 @@ async def test_append_event_sets_the_sequence_on_the_event(store: SqliteStore) -
 
 
 async def test_a_write_that_fails_leaves_no_gap_in_the_log_or_the_tracking_ids(store: SqliteStore) -> None:
-    def append(count: int, fail: bool = False) -> Callable[[SqliteTx], list[int]]:
-        def write(tx: SqliteTx) -> list[int]:
+    def append(count: int, fail: bool = False) -> Callable[[SqlTx], list[int]]:
+        def write(tx: SqlTx) -> list[int]:
             seqs = [tx.append_event(BUYER, events_pb2.Event(event_id=f"e{n}")) for n in range(count)]
             for n in range(count):
                 tx.add_tracking(BUYER, ordering_pb2.ServiceTrackingRecord(service_id=f"s{n}", time=ts(1)))
@@ -308,7 +308,7 @@ async def test_catalog_lists_filter_and_page(store: SqliteStore) -> None:
         for i in range(6)
     ]
 
-    def put(tx: SqliteTx) -> None:
+    def put(tx: SqlTx) -> None:
         for spec in specs:
             tx.put_specification(spec)
             tx.put_policy(

@@ -10,7 +10,7 @@ from interlude_server.core import deadlines
 from interlude_server.core.errors import DeadlineExceeded
 from interlude_server.store.sqlite.store import SqliteStore
 from tests.store.builders import BUYER, putter, service
-from tests.store.test_sqlite_writes import hold_writer
+from tests.store.test_writes import hold_writer
 
 
 async def _past_deadline() -> None:

@@ -9,7 +9,7 @@ from google.protobuf import timestamp_pb2
 
 from interlude_grpc.mef.lso.interlude.v1 import events_pb2
 from interlude_server.store.interface.store import HubSubscription
-from interlude_server.store.sql.tx import SqliteTx
+from interlude_server.store.sql.tx import SqlTx
 from interlude_server.store.sqlite.store import SqliteStore
 
 SUB = HubSubscription(
@@ -27,8 +27,8 @@ SUB = HubSubscription(
 )
 
 
-def _append(n: int) -> Callable[[SqliteTx], int]:
-    def fn(tx: SqliteTx) -> int:
+def _append(n: int) -> Callable[[SqlTx], int]:
+    def fn(tx: SqlTx) -> int:
         for i in range(n):
             event = events_pb2.Event(event_id=f"e{i}", event_type=events_pb2.EVENT_TYPE_SERVICE_ORDER_CREATE)
             event.event_time.FromSeconds(1_000 + i)

@@ -11,7 +11,7 @@ from interlude_grpc.mef.lso.interlude.v1 import common_pb2, inventory_pb2
 from interlude_server.core.keys import field_key, timestamp_key
 from interlude_server.store.interface.paging import PageRequest
 from interlude_server.store.interface.store import ServiceQuery
-from interlude_server.store.sql.tx import SqliteTx
+from interlude_server.store.sql.tx import SqlTx
 from interlude_server.store.sqlite.store import SqliteStore
 from tests.store.builders import BUYER, OTHER_BUYER, OVC, UNI, putter, service, ts
 from tests.store.conftest import query
@@ -61,7 +61,7 @@ async def walk(store: SqliteStore, query: ServiceQuery, limit: int) -> tuple[lis
 async def test_keyset_paging_walks_every_service_once_in_order(store: SqliteStore, order_by: str) -> None:
     services = varied_inventory(57)
 
-    def put(tx: SqliteTx) -> None:
+    def put(tx: SqlTx) -> None:
         for s in services:
             tx.put_service(s)
         tx.put_service(service("svc-other-buyer", OTHER_BUYER, service_date=1000))
@@ -81,7 +81,7 @@ async def test_keyset_paging_with_a_side_table_filter_keeps_the_order(
     for s in services[::3]:
         s.related_contact_information.add(name="Alice")
 
-    def put(tx: SqliteTx) -> None:
+    def put(tx: SqlTx) -> None:
         for s in services:
             tx.put_service(s)
 
@@ -95,7 +95,7 @@ async def test_keyset_paging_with_a_side_table_filter_keeps_the_order(
 async def test_concurrent_inserts_neither_duplicate_nor_skip_existing_services(store: SqliteStore) -> None:
     existing = [service(f"svc-{i:04d}") for i in range(0, 400, 2)]
 
-    def put(tx: SqliteTx) -> None:
+    def put(tx: SqlTx) -> None:
         for s in existing:
             tx.put_service(s)
 
@@ -124,7 +124,7 @@ async def test_concurrent_inserts_neither_duplicate_nor_skip_existing_services(s
 async def test_totals_follow_puts_state_and_type_changes_and_deletes(store: SqliteStore) -> None:
     active, inactive = common_pb2.SERVICE_STATE_ACTIVE, common_pb2.SERVICE_STATE_INACTIVE
 
-    def put(tx: SqliteTx) -> None:
+    def put(tx: SqlTx) -> None:
         for i in range(10):
             tx.put_service(service(f"a{i}", state=active, config_type=UNI if i < 6 else OVC))
         for i in range(5):

@@ -20,7 +20,7 @@ from interlude_server.events.hub import EventHub, MeasurementHub
 from interlude_server.store.interface.store import Committed, LoggedEvent
 from interlude_server.store.postgres.store import PgStore
 from interlude_server.store.sql.schema import configure_writer
-from interlude_server.store.sql.tx import SqliteTx
+from interlude_server.store.sql.tx import SqlTx
 from interlude_server.store.sqlite.store import SqliteStore
 from tests.store.builders import BUYER, OTHER_BUYER, ts
 
@@ -34,8 +34,8 @@ async def other(store: SqliteStore) -> AsyncIterator[SqliteStore]:
     await s.close()
 
 
-def _append(buyer: str, resource_id: str) -> Callable[[SqliteTx], int]:
-    def write(tx: SqliteTx) -> int:
+def _append(buyer: str, resource_id: str) -> Callable[[SqlTx], int]:
+    def write(tx: SqlTx) -> int:
         event = events_pb2.Event(
             event_id=f"ev-{resource_id}", event_type=events_pb2.EVENT_TYPE_SERVICE_CREATE
         )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from interlude_grpc.mef.lso.interlude.v1 import common_pb2, service_test_pb2
 from interlude_server.store.interface.paging import PageRequest
 from interlude_server.store.interface.sft import SftRun
-from interlude_server.store.sql.tx import SqliteTx
+from interlude_server.store.sql.tx import SqlTx
 from interlude_server.store.sqlite.store import SqliteStore
 from tests.store.builders import BUYER, OTHER_BUYER, ts
 
@@ -36,7 +36,7 @@ async def test_jobs_list_newest_first_filtered_and_paged_per_buyer(store: Sqlite
         _job("x1", 4, St.TEST_JOB_STATE_IN_PROGRESS, St.TEST_TYPE_IP_PING, OTHER_BUYER),
     ]
 
-    def put(tx: SqliteTx) -> None:
+    def put(tx: SqlTx) -> None:
         for job in jobs:
             tx.put_test_job(job)
 
@@ -55,7 +55,7 @@ async def test_jobs_list_newest_first_filtered_and_paged_per_buyer(store: Sqlite
 
 
 async def test_stream_items_are_read_in_commit_order_after_a_position(store: SqliteStore) -> None:
-    def put(tx: SqliteTx) -> list[int]:
+    def put(tx: SqlTx) -> list[int]:
         tx.put_test_run(BUYER, "j1", SftRun(1, 0, ts(5), "r1"))
         seqs = []
         for n in range(1, 6):

@@ -10,7 +10,7 @@ import pytest_asyncio
 from interlude_grpc.mef.lso.interlude.v1 import common_pb2, inventory_pb2, ordering_pb2
 from interlude_server.store.interface.paging import PageRequest
 from interlude_server.store.interface.store import ServiceQuery
-from interlude_server.store.sql.tx import SqliteTx
+from interlude_server.store.sql.tx import SqlTx
 from interlude_server.store.sqlite.store import SqliteStore
 from tests.store.builders import BUYER, IPVC, OTHER_BUYER, OVC, UNI, order, service, ts
 
@@ -136,7 +136,7 @@ SERVICE_CASES: list[tuple[str, dict[str, Any], list[str]]] = [
 
 @pytest_asyncio.fixture(loop_scope="function")
 async def stocked(store: SqliteStore) -> SqliteStore:
-    def put(tx: SqliteTx) -> None:
+    def put(tx: SqlTx) -> None:
         for s in inventory():
             tx.put_service(s)
 
@@ -287,7 +287,7 @@ ORDER_CASES: list[tuple[str, dict[str, Any], list[str]]] = [
 async def test_order_filter_selects_exactly_the_matching_orders(
     store: SqliteStore, fields: dict[str, Any], expected: list[str]
 ) -> None:
-    def put(tx: SqliteTx) -> None:
+    def put(tx: SqlTx) -> None:
         for o in orders():
             tx.put_order(o)
 
@@ -320,7 +320,7 @@ async def test_a_service_changed_after_its_read_in_one_write_keeps_side_rows_and
         query = ServiceQuery(filter=inventory_pb2.ServiceFilter(state=[state]))
         return (await stocked.list_services(BUYER, query, PageRequest(limit=1))).total
 
-    def add_contact_and_activate(tx: SqliteTx) -> None:
+    def add_contact_and_activate(tx: SqlTx) -> None:
         current = tx.get_service(BUYER, "s2")
         assert current is not None
         current.related_contact_information.add(name="Dave")  # changes the object the read gave
@@ -333,7 +333,7 @@ async def test_a_service_changed_after_its_read_in_one_write_keeps_side_rows_and
     assert await ids_for(related_contact_name="Bob") == ["s2"]
     assert (await total(ACTIVE), await total(INACTIVE)) == (3, 0)
 
-    def drop_alice(tx: SqliteTx) -> None:
+    def drop_alice(tx: SqlTx) -> None:
         current = tx.get_service(BUYER, "s2")
         assert current is not None
         kept = [c for c in current.related_contact_information if c.name != "Alice"]
@@ -390,7 +390,7 @@ async def test_unfinished_orders_span_buyers_oldest_first_without_terminal_state
     ):
         batch.append(order(f"done-{i}", state=terminal, order_date=50 + i))
 
-    def put(tx: SqliteTx) -> None:
+    def put(tx: SqlTx) -> None:
         for o in batch:
             tx.put_order(o)
 
@@ -415,7 +415,7 @@ async def test_tracking_records_get_increasing_ids_and_filter_by_service_order_a
         ordering_pb2.ServiceTrackingRecord(id="given", time=ts(40), service_id="s2"),
     ]
 
-    def add(tx: SqliteTx) -> None:
+    def add(tx: SqlTx) -> None:
         for r in records:
             tx.add_tracking(BUYER, r)
         tx.add_tracking(OTHER_BUYER, ordering_pb2.ServiceTrackingRecord(time=ts(15), service_id="s1"))

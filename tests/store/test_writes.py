@@ -13,7 +13,7 @@ import pytest
 
 from interlude_server.store.interface.paging import PageRequest
 from interlude_server.store.interface.store import ServiceQuery
-from interlude_server.store.sql.tx import SqliteTx
+from interlude_server.store.sql.tx import SqlTx
 from interlude_server.store.sqlite.store import SqliteStore
 from tests.store.builders import BUYER, putter, service
 
@@ -26,7 +26,7 @@ async def hold_writer(store: SqliteStore) -> tuple[threading.Event, asyncio.Futu
     """Occupy the writer thread until the returned event is set, so later writes queue up."""
     entered, release = threading.Event(), threading.Event()
 
-    def gate(tx: SqliteTx) -> None:
+    def gate(tx: SqlTx) -> None:
         entered.set()
         release.wait(10)
 
@@ -39,8 +39,8 @@ async def test_a_failing_write_leaves_nothing_and_does_not_poison_its_group(stor
     release, held = await hold_writer(store)
     commits_before = store.stats.commits
 
-    def put(i: int) -> Callable[[SqliteTx], str]:
-        def fn(tx: SqliteTx) -> str:
+    def put(i: int) -> Callable[[SqlTx], str]:
+        def fn(tx: SqlTx) -> str:
             tx.put_service(service(f"svc-{i:02d}", contacts=["Alice"]))
             if i == 17:
                 raise Boom("no")
@@ -76,7 +76,7 @@ async def test_concurrent_writes_share_commits(store: SqliteStore) -> None:
 
 
 async def test_write_returns_the_function_result_after_commit(store: SqliteStore) -> None:
-    def put_and_read(tx: SqliteTx) -> str | None:
+    def put_and_read(tx: SqlTx) -> str | None:
         tx.put_service(service("svc-1", external_id="e"))
         got = tx.get_service(BUYER, "svc-1")
         return None if got is None else got.external_id
@@ -86,7 +86,7 @@ async def test_write_returns_the_function_result_after_commit(store: SqliteStore
 
 
 async def test_a_write_function_must_be_synchronous(store: SqliteStore) -> None:
-    async def not_sync(tx: SqliteTx) -> None:
+    async def not_sync(tx: SqlTx) -> None:
         tx.put_service(service("svc-1"))
 
     with pytest.raises(TypeError, match="synchronous"):
@@ -109,7 +109,7 @@ async def test_slow_writes_do_not_block_the_event_loop(store: SqliteStore) -> No
             await asyncio.sleep(0.01)
             ticks += 1
 
-    def slow(tx: SqliteTx) -> None:
+    def slow(tx: SqlTx) -> None:
         time.sleep(0.3)
         tx.put_service(service("svc-1"))
 
