@@ -67,6 +67,7 @@ class Config:
     sim_step_delay: float = 1.0
     sim_faults: Path | None = None
     sim_seed: int = 0
+    schema_dir: Path | None = None
     event_retention_hours: float = 168.0
     event_retention_count: int = 1_000_000
     event_prune_interval: float = 60.0
@@ -205,6 +206,15 @@ def build_parser() -> argparse.ArgumentParser:
         default=Seed(kind="none"),
         metavar="demo|PATH|none",
         help="data to load into an empty store (default none)",
+    )
+    parser.add_argument(
+        "--schema-dir",
+        type=parse_existing_dir,
+        default=None,
+        metavar="DIR",
+        help="check configurations against the JSON Schemas (JSON or YAML, e.g. MEF's published "
+        "serviceSchema files) under DIR, keyed by their $id = the configuration @type; types DIR "
+        "does not describe keep the server's own schemas (default: the server's own schemas only)",
     )
     parser.add_argument(
         "--log-format",
@@ -396,6 +406,13 @@ def parse_existing_file(value: str) -> Path:
     path = Path(value)
     if not path.is_file():
         raise argparse.ArgumentTypeError(f"no such file: {value!r}")
+    return path
+
+
+def parse_existing_dir(value: str) -> Path:
+    path = Path(value)
+    if not path.is_dir():
+        raise argparse.ArgumentTypeError(f"no such directory: {value!r}")
     return path
 
 

@@ -4,7 +4,11 @@
 request type of every RPC is covered without a hand-written strategy per RPC: random and huge
 strings, ids that exist and ids that do not, malformed page/resume tokens, filters and field
 masks naming nothing, enum numbers the contract does not define, timestamps and durations at
-and beyond their valid range, and arbitrary JSON inside Struct payloads.
+and beyond their valid range, and arbitrary JSON inside Struct payloads, non-finite numbers
+(NaN, +-Infinity) included. Very long ids (6,000 characters: their echo in an error once blew
+gRPC's trailer limit) are among the strings. Lone surrogates cannot be put in a protobuf
+string, so gRPC gets them as raw UTF-8-encoded surrogate bytes (`garbage`) and REST gets them
+in JSON bodies, paths and queries (`rest_json_values`, `rest_texts`).
 """
 
 from __future__ import annotations
@@ -19,6 +23,9 @@ from google.protobuf.message_factory import GetMessageClass
 from hypothesis import strategies as st
 
 HUGE = 200_000  # characters: far over any limit the server applies, under the message size limit
+LONG_ID = "z" * 6000  # an id whose echo in an error once made the trailer exceed 16 KiB
+NON_FINITE = [float("nan"), float("inf"), float("-inf")]
+LONE_SURROGATES = ["\ud800", "a\udc00b", "\udfff" * 3, "\ude00\ud83d"]  # reversed pair: two lone halves
 KNOWN_IDS = [
     "alpha-uni-1",
     "alpha-ovc-1-ep-1",
@@ -44,22 +51,36 @@ ODD_STRINGS = [
     "YWJj",  # base64 of "abc": a plausible-looking token
     "eyJ2IjoxfQ",  # base64 JSON without padding
     "v1.0.0",
+    LONG_ID,
+    LONG_ID + "/x",
 ]
 
 _json_leaf = st.one_of(
     st.none(),
     st.booleans(),
     st.integers(-(2**63), 2**64),
-    st.floats(allow_nan=False, allow_infinity=False),
+    st.floats(),  # NaN and +-Infinity included
+    st.sampled_from(NON_FINITE),
     st.text(max_size=20),
 )
-json_values = st.recursive(
-    _json_leaf,
-    lambda inner: st.one_of(
-        st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=12), inner, max_size=4)
-    ),
-    max_leaves=12,
+
+
+def _json_tree(leaf: st.SearchStrategy[Any], keys: st.SearchStrategy[str]) -> st.SearchStrategy[Any]:
+    return st.recursive(
+        leaf,
+        lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(keys, inner, max_size=4)),
+        max_leaves=12,
+    )
+
+
+json_values = _json_tree(_json_leaf, st.text(max_size=12))
+# What only a REST body can carry: text with lone surrogates, as values and as property names.
+rest_texts = st.one_of(
+    st.text(max_size=20),
+    st.sampled_from(LONE_SURROGATES),
+    st.text(st.characters(codec=None, categories=["Cs"]), min_size=1, max_size=4),
 )
+rest_json_values = _json_tree(st.one_of(_json_leaf, rest_texts), st.one_of(st.text(max_size=12), rest_texts))
 
 strings = st.one_of(
     st.text(max_size=40),
@@ -195,14 +216,36 @@ garbage = st.one_of(
     st.binary(max_size=256),
     # Valid wire tags with lying lengths, wrong wire types and truncated varints.
     st.sampled_from(
-        [b"\x0a\xff\xff\xff\xff\x0f", b"\x0a\x05ab", b"\x08\x80\x80\x80", b"\xff" * 12, b"\x12\x00" * 50]
+        [
+            b"\x0a\xff\xff\xff\xff\x0f",
+            b"\x0a\x05ab",
+            b"\x08\x80\x80\x80",
+            b"\xff" * 12,
+            b"\x12\x00" * 50,
+            b"\x0a\x03\xed\xa0\x80",  # field 1 (most often an id) holding a UTF-8-encoded lone surrogate
+            b"\x0a\x04a\xed\xb0\x80",
+        ]
     ),
 )
 
 json_bodies = st.one_of(
     st.binary(max_size=128),  # not JSON, not even UTF-8
-    st.sampled_from([b"{", b"[]", b"null", b"1e999999", b'{"a":', b'"x"', b"{}" * 2, b'{"\\ud800": 1}']),
-    json_values.map(lambda v: json.dumps(v).encode()),
+    st.sampled_from(
+        [
+            b"{",
+            b"[]",
+            b"null",
+            b"1e999999",
+            b'{"a":',
+            b'"x"',
+            b"{}" * 2,
+            b'{"\\ud800": 1}',
+            b'{"externalId": "\\ud800", "serviceOrderItem": [{"service": {"serviceConfiguration":'
+            b' {"cir": 1e400}}}]}',
+            b'{"callback": "http://127.0.0.1:9/\\udc00", "description": NaN, "name": -Infinity}',
+        ]
+    ),
+    rest_json_values.map(lambda v: json.dumps(v).encode()),
 )
 
 # Keys of MEF bodies (order, item, service, hub) with values of any JSON type: wrong types
@@ -230,9 +273,14 @@ MEF_KEYS = [
     "value",
     "op",
     "path",
+    "name",
+    "description",
+    "jobPriority",
+    "reportingPeriod",
+    "timeDurationValue",
 ]
 mef_shaped = st.recursive(
-    st.dictionaries(st.sampled_from(MEF_KEYS), json_values, max_size=6),
+    st.dictionaries(st.sampled_from(MEF_KEYS), rest_json_values, max_size=6),
     lambda inner: st.one_of(
         st.dictionaries(st.sampled_from(MEF_KEYS), st.one_of(inner, st.lists(inner, max_size=3)), max_size=6)
     ),

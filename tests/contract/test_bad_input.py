@@ -13,6 +13,8 @@ INTERLUDE_FUZZ_BATCH requests each (default 8, sent concurrently); `make fuzz` r
 from __future__ import annotations
 
 import http.client
+import json
+import math
 import os
 import urllib.parse
 from collections.abc import Iterator
@@ -28,10 +30,19 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from interlude_grpc.mef.lso.interlude.v1 import ordering_pb2
 from interlude_server.api import contract
 from interlude_server.rest.operations import REST_OPERATIONS
-from tests.contract.strategies import KNOWN_IDS, ODD_STRINGS, garbage, json_bodies, mef_shaped, messages
-from tests.support.helpers import ALPHA, rich_error
+from tests.contract.strategies import (
+    KNOWN_IDS,
+    ODD_STRINGS,
+    garbage,
+    json_bodies,
+    mef_shaped,
+    messages,
+    rest_texts,
+)
+from tests.support.helpers import ALPHA, Stubs, rich_error
 from tests.support.server_process import ServerProcess, launch
 
 pytestmark = pytest.mark.e2e  # it starts a server and throws bad input at it
@@ -179,18 +190,35 @@ QUERY_KEYS = [
     "sort",
 ]
 _short = st.one_of(
-    st.text(min_size=1, max_size=40), st.sampled_from([s for s in KNOWN_IDS + ODD_STRINGS if s])
+    st.text(min_size=1, max_size=40),
+    st.sampled_from([s for s in KNOWN_IDS + ODD_STRINGS if s]),
+    rest_texts.filter(bool),  # lone surrogates, sent percent-encoded as their UTF-8-style bytes
 )
 _queries = st.dictionaries(st.sampled_from(QUERY_KEYS), _short, max_size=4)
 _bodies = st.one_of(json_bodies, mef_shaped)
+_LINE = 7000  # aiohttp answers a request line over 8190 bytes itself, before any adapter code
+
+
+def _fitting(case: tuple[str, dict[str, str], bytes]) -> tuple[str, dict[str, str], bytes]:
+    """`case` with query parameters left out, last first, until its request line is under the
+    HTTP server's limit (a 6,000-character id or query value fits, two do not)."""
+    ident, query, body = case
+    query = dict(query)
+    room = _LINE - len(urllib.parse.quote(ident, safe="", errors="surrogatepass"))
+    while query and len(urllib.parse.urlencode(query, errors="surrogatepass")) > room:
+        query.popitem()
+    return ident, query, body
+
+
+_cases = st.tuples(_short, _queries, _bodies).map(_fitting)
 
 
 def _rest(
     server: ServerProcess, method: str, route: str, ident: str, query: dict[str, str], body: bytes
 ) -> None:
-    path = route.replace("{id}", urllib.parse.quote(ident, safe="")) or "/"
+    path = route.replace("{id}", urllib.parse.quote(ident, safe="", errors="surrogatepass")) or "/"
     if query:
-        path += "?" + urllib.parse.urlencode(query)
+        path += "?" + urllib.parse.urlencode(query, errors="surrogatepass")
     host, port = server.rest.rsplit(":", 1)
     conn = http.client.HTTPConnection(host, int(port), timeout=10)
     try:
@@ -216,7 +244,7 @@ def test_rest_bad_input_never_500(
     @FUZZ
     @given(
         st.lists(
-            st.tuples(_short, _queries, _bodies),
+            _cases,
             min_size=BATCH,
             max_size=BATCH,
         )
@@ -230,3 +258,70 @@ def test_rest_bad_input_never_500(
         _healthy(channel)
 
     run()
+
+
+# -- regressions the strategies above now generate (F14), as fixed cases --------------------
+
+_ORD = "/mefApi/interlude/serviceOrderingManagement/v1"
+_EDGE_CASES = [
+    (f"{_ORD}/serviceOrder", b'{"externalId": "\\ud800", "serviceOrderItem": []}', "/externalId"),
+    (f"{_ORD}/hub", b'{"callback": "http://127.0.0.1:9/\\ud800"}', "/callback"),
+    ("/mefApi/interlude/serviceFunctionTesting/v3/testProfile", b'{"name": "\\ud800"}', "/name"),
+    (
+        "/mefApi/interlude/performanceMonitoring/v5/performanceProfile",
+        b'{"description": "\\ud800"}',
+        "/description",
+    ),
+    (f"{_ORD}/serviceOrder/o-1/cancel", b'{"cancellationReason": "\\ud800"}', "/cancellationReason"),
+    (
+        f"{_ORD}/serviceOrder",
+        b'{"serviceOrderItem": [{"action": "modify", "service": {"id": "alpha-evc-1",'
+        b' "serviceConfiguration": {"@type": "x", "cir": NaN}}}]}',
+        "/serviceOrderItem/0/service/serviceConfiguration/cir",
+    ),
+    (
+        f"{_ORD}/serviceOrder",
+        b'{"externalId": "x", "requestedCompletionDate": 1e400}',
+        "/requestedCompletionDate",
+    ),
+]
+
+
+@pytest.mark.parametrize(("path", "body", "pointer"), _EDGE_CASES, ids=lambda c: str(c)[-30:])
+def test_rest_refuses_lone_surrogates_and_non_finite_numbers_naming_the_field(
+    server: ServerProcess, path: str, body: bytes, pointer: str
+) -> None:
+    host, port = server.rest.rsplit(":", 1)
+    conn = http.client.HTTPConnection(host, int(port), timeout=10)
+    try:
+        conn.request("POST", path, body=body, headers={"X-Interlude-Buyer": "sp-alpha"})
+        reply = conn.getresponse()
+        error = json.loads(reply.read())
+    finally:
+        conn.close()
+    assert (reply.status, error["code"], reply.getheader("X-Interlude-Reason")) == (
+        400,
+        "invalidBody",
+        "INVALID_BODY",
+    )
+    assert error["message"].startswith(f"{pointer}: ")
+
+
+def test_grpc_refuses_non_finite_numbers_and_undecodable_text_naming_the_field(channel: grpc.Channel) -> None:
+    request = ordering_pb2.UpdateServiceRequest()
+    request.service.id = "alpha-evc-1"
+    request.service.service_configuration.attributes.update({"cir": math.nan, "ebs": [1, math.inf]})
+    request.update_mask.paths.append("service_configuration.attributes.cir")
+    with pytest.raises(grpc.RpcError) as raised:
+        Stubs.on(channel).ordering.UpdateService(request, metadata=ALPHA)
+    error = rich_error(raised.value)
+    assert (error.code, error.reason) == (grpc.StatusCode.INVALID_ARGUMENT, "INVALID_REQUEST")
+    prefix = "service.service_configuration.attributes"
+    assert set(error.violations) == {f"{prefix}.cir", f"{prefix}.ebs[1]"}
+    # A string holding a UTF-8-encoded lone surrogate does not parse: named, not INTERNAL.
+    get: grpc.UnaryUnaryMultiCallable[bytes, bytes] = channel.unary_unary(
+        "/mef.lso.interlude.v1.ServiceInventoryService/GetService"
+    )
+    with pytest.raises(grpc.RpcError) as raised:
+        get(b"\x0a\x03\xed\xa0\x80", metadata=ALPHA, timeout=5)
+    assert rich_error(raised.value).violations.keys() == {"request"}

@@ -123,7 +123,8 @@ class Listener:
     async def _start(self) -> None:
         app = web.Application()
         app.router.add_post("/buyer/{tail:.*}", self._receive)
-        self._runner = web.AppRunner(app, access_log=None)
+        # A delivery still arriving must not hold the listener open for aiohttp's default 60 s.
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", self.port)
         await site.start()

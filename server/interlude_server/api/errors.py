@@ -5,6 +5,10 @@ carrying an ErrorInfo (stable UPPER_SNAKE reason from the contract's
 ErrorReason enum, domain `mef.lso.interlude`) and, where relevant, BadRequest
 field violations (all of them at once), a PreconditionFailure or a ResourceInfo.
 Clients read it with grpc_status.rpc_status.from_call.
+
+Every status is bounded (`rich_status`): ids and values echoed in it are shortened and
+violations beyond the budget are counted, not listed, so the trailer stays under 8 KiB
+(gRPC clients refuse larger metadata, and would see RESOURCE_EXHAUSTED instead).
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ from interlude_server.core.errors import (
     StorageUnavailable,
     Unauthenticated,
 )
+from interlude_server.core.text import SHORT, shorten, shorten_runs
 
 DOMAIN = "mef.lso.interlude"
 _REASON_PREFIX = "ERROR_REASON_"
@@ -67,6 +72,58 @@ def _pack(message: Message) -> any_pb2.Any:
     return packed
 
 
+# Bytes of grpc-message (percent-encoded) + grpc-status-details-bin (base64) a status may take:
+# with grpc-status and the header names, the trailer stays well under 8 KiB.
+TRAILER_BUDGET = 6 * 1024
+_MESSAGE_BYTES = 1024  # UTF-8 bytes of a status message (at most 3x that percent-encoded)
+_METADATA_CHARS = 256  # an ErrorInfo value: server-made tokens and etags are far shorter
+_DESCRIPTION_CHARS = 512
+
+
+def _message(text: str) -> str:
+    text = shorten_runs(text)
+    raw = text.encode("utf-8")
+    if len(raw) <= _MESSAGE_BYTES:
+        return text
+    return raw[: _MESSAGE_BYTES - 40].decode("utf-8", "ignore") + f"… ({len(text)} characters)"
+
+
+def _describe(text: str) -> str:
+    return shorten(shorten_runs(text), _DESCRIPTION_CHARS)
+
+
+def _bounded_field(v: error_details_pb2.BadRequest.FieldViolation) -> Message:
+    bounded: Message = FieldViolation(
+        field=shorten(v.field, 2 * SHORT), description=_describe(v.description), reason=v.reason
+    )
+    return bounded
+
+
+def _bounded_rule(v: error_details_pb2.PreconditionFailure.Violation) -> Message:
+    bounded: Message = PreconditionViolation(
+        type=v.type, subject=shorten(v.subject, 2 * SHORT), description=_describe(v.description)
+    )
+    return bounded
+
+
+def wire_size(status: status_pb2.Status) -> int:
+    """The bytes `status` takes in a trailer: grpc-message percent-encoded (every byte outside
+    printable ASCII, and `%`, as three) plus grpc-status-details-bin in base64."""
+    message = sum(1 if 0x20 <= b <= 0x7E and b != 0x25 else 3 for b in status.message.encode("utf-8"))
+    details: int = status.ByteSize()
+    return message + (details + 2) // 3 * 4
+
+
+def _kept(violations: Sequence[Message], room: int) -> int:
+    """How many of `violations` (in order) fit in `room` wire bytes."""
+    used = 0
+    for count, v in enumerate(violations):
+        used += (v.ByteSize() + 4) * 4 // 3 + 1
+        if used > room:
+            return count
+    return len(violations)
+
+
 def rich_status(
     code: grpc.StatusCode,
     reason: ErrorReason,
@@ -79,22 +136,54 @@ def rich_status(
     retry_delay: float | None = None,
 ) -> status_pb2.Status:
     """Build the google.rpc.Status for a grpc.StatusCode `code` (never OK); `retry_delay`
-    (seconds) adds a google.rpc.RetryInfo: when the same call may succeed."""
+    (seconds) adds a google.rpc.RetryInfo: when the same call may succeed. The status is
+    bounded to TRAILER_BUDGET: long texts are shortened, and violations that do not fit are
+    left out, the message saying how many."""
     if code == grpc.StatusCode.OK:
         raise ValueError("a rich error needs a non-OK status code")
-    details = [
-        _pack(error_details_pb2.ErrorInfo(reason=reason_name(reason), domain=DOMAIN, metadata=metadata))
-    ]
-    if field_violations:
-        details.append(_pack(error_details_pb2.BadRequest(field_violations=field_violations)))
-    if precondition_violations:
-        details.append(_pack(error_details_pb2.PreconditionFailure(violations=precondition_violations)))
+    fields = [_bounded_field(v) for v in field_violations]
+    rules = [_bounded_rule(v) for v in precondition_violations]
+    info = error_details_pb2.ErrorInfo(
+        reason=reason_name(reason),
+        domain=DOMAIN,
+        metadata={k: shorten(v, _METADATA_CHARS) for k, v in (metadata or {}).items()},
+    )
+    head: list[Message] = [info]
     if resource is not None:
-        details.append(_pack(resource))
+        name = shorten(resource.resource_name)
+        head.append(ResourceInfo(resource_type=resource.resource_type, resource_name=name))
     if retry_delay is not None:
         delay = duration_pb2.Duration()
         delay.FromNanoseconds(round(retry_delay * 1e9))
-        details.append(_pack(error_details_pb2.RetryInfo(retry_delay=delay)))
+        head.append(error_details_pb2.RetryInfo(retry_delay=delay))
+    message = _message(message)
+    status = _status(code, message, head, fields, rules)
+    if wire_size(status) > TRAILER_BUDGET:
+        listed = [*fields, *rules]
+        room = TRAILER_BUDGET - wire_size(_status(code, message + " (9999 more not shown)", head, [], []))
+        keep = _kept(listed, room)
+        while True:
+            note = f"{message} ({len(listed) - keep} more not shown)"
+            status = _status(code, note, head, fields[:keep], rules[: max(0, keep - len(fields))])
+            if wire_size(status) <= TRAILER_BUDGET or keep == 0:
+                break
+            keep -= 1
+    return status
+
+
+def _status(
+    code: grpc.StatusCode,
+    message: str,
+    head: Sequence[Message],
+    fields: Sequence[Message],
+    rules: Sequence[Message],
+) -> status_pb2.Status:
+    details = [_pack(head[0])]
+    if fields:
+        details.append(_pack(error_details_pb2.BadRequest(field_violations=fields)))
+    if rules:
+        details.append(_pack(error_details_pb2.PreconditionFailure(violations=rules)))
+    details.extend(_pack(m) for m in head[1:])
     status_code: int = code.value[0]
     return status_pb2.Status(code=status_code, message=message, details=details)
 

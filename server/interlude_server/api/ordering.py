@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import grpc
+import structlog
 
 from interlude_grpc.mef.lso.interlude.v1 import inventory_pb2, ordering_pb2, ordering_pb2_grpc
 from interlude_server.api import filters, paging
@@ -14,9 +15,9 @@ from interlude_server.api.binding import ServiceBinding
 from interlude_server.api.common import get, required
 from interlude_server.api.principal import BuyerResolver
 from interlude_server.core import clock
-from interlude_server.core.errors import Errors
+from interlude_server.core.errors import Errors, EtagMismatch
 from interlude_server.domain.idempotency import Planned, run_once
-from interlude_server.domain.ordering import changes, fulfilment
+from interlude_server.domain.ordering import changes, fulfilment, plan
 from interlude_server.domain.ordering.lookup import Lookup
 from interlude_server.domain.ordering.orders import FieldNames, prepare_order
 from interlude_server.domain.states import ORDER
@@ -42,6 +43,9 @@ _CONNECTIVITY_FIELDS = FieldNames(
 )
 
 _ORDER_NOT_FOUND = "SERVICE_ORDER_NOT_FOUND"
+# How often an order whose caller sent no etag is rebuilt when the service changed under it.
+ETAG_RETRIES = 5
+log = structlog.get_logger(__name__)
 
 
 class OrderingServicer(ordering_pb2_grpc.ServiceOrderingServiceServicer):
@@ -60,10 +64,17 @@ class OrderingServicer(ordering_pb2_grpc.ServiceOrderingServiceServicer):
         response_type: type[R],
         build: OrderBuilder,
         names: FieldNames | None = None,
+        *,
+        etag_sent: bool = False,
     ) -> R:
         """Validate the order `build` makes, then commit it (idempotently) and hand it to the Partner.
         A retry is answered before validation: it must not fail because its own first attempt
-        already changed the service."""
+        already changed the service.
+
+        A caller that sent no etag asked for no concurrency check: when a service its order
+        modifies changes between validation and commit (the Partner's network racing the
+        buyer), the order is built and validated again on the new version, up to
+        ETAG_RETRIES times, instead of answering ABORTED."""
 
         async def prepare() -> Planned[R]:
             lookup = Lookup(self.store, buyer)
@@ -71,14 +82,22 @@ class OrderingServicer(ordering_pb2_grpc.ServiceOrderingServiceServicer):
             if request.validate_only:
                 preview = prepared.order
                 preview.id = ""
+                preview.note.extend(plan.plan_notes(preview))  # the items in the order they would run
                 return response_type(service_order=preview)
             return lambda tx: response_type(
                 service_order=fulfilment.commit_new_order(tx, prepared, clock.now())
             )
 
-        return await run_once(
-            self.store, buyer, method, request, response_type, prepare, self._process(buyer)
-        )
+        for attempt in range(1, ETAG_RETRIES + 1):
+            try:
+                return await run_once(
+                    self.store, buyer, method, request, response_type, prepare, self._process(buyer)
+                )
+            except EtagMismatch:
+                if etag_sent or attempt == ETAG_RETRIES:
+                    raise
+                log.info("order.etag_race_retried", method=method, attempt=attempt)
+        raise AssertionError("unreachable")
 
     def _process(self, buyer: str) -> Callable[[R], None]:
         """After the commit: the Partner processes the order (a no-op if it already does)."""
@@ -99,28 +118,35 @@ class OrderingServicer(ordering_pb2_grpc.ServiceOrderingServiceServicer):
             request,
             ordering_pb2.CreateServiceOrderResponse,
             build,
+            etag_sent=any(i.service.etag for i in request.service_order.service_order_item),
         )
 
     async def UpdateService(
         self, request: ordering_pb2.UpdateServiceRequest, context: Context
     ) -> ordering_pb2.UpdateServiceResponse:
         buyer = self.buyer_of(context)
-        current = await self._current_service(buyer, request.service.id, "service.id")
 
         async def build(_lookup: Lookup) -> ordering_pb2.ServiceOrder:
+            current = await self._current_service(buyer, request.service.id, "service.id")
             return changes.update_order(current, request)
 
         return await self._submit(
-            buyer, "UpdateService", request, ordering_pb2.UpdateServiceResponse, build, _SERVICE_FIELDS
+            buyer,
+            "UpdateService",
+            request,
+            ordering_pb2.UpdateServiceResponse,
+            build,
+            _SERVICE_FIELDS,
+            etag_sent=bool(request.etag),
         )
 
     async def SetAdministrativeState(
         self, request: ordering_pb2.SetAdministrativeStateRequest, context: Context
     ) -> ordering_pb2.SetAdministrativeStateResponse:
         buyer = self.buyer_of(context)
-        current = await self._current_service(buyer, request.service_id, "service_id")
 
         async def build(_lookup: Lookup) -> ordering_pb2.ServiceOrder:
+            current = await self._current_service(buyer, request.service_id, "service_id")
             return changes.admin_state_order(current, request)
 
         return await self._submit(
@@ -130,6 +156,7 @@ class OrderingServicer(ordering_pb2_grpc.ServiceOrderingServiceServicer):
             ordering_pb2.SetAdministrativeStateResponse,
             build,
             FieldNames(service=lambda _i: "service_id", configuration=lambda _i: "administrative_state"),
+            etag_sent=bool(request.etag),
         )
 
     async def CreateConnectivity(

@@ -22,11 +22,10 @@ from interlude_server.api.performance_stream import MeasurementStreamer
 from interlude_server.api.principal import BuyerResolver
 from interlude_server.api.wire import passthrough_handler
 from interlude_server.core import clock
-from interlude_server.core.errors import NotFound
 from interlude_server.domain.idempotency import Planned, ready, run_once
 from interlude_server.domain.performance import jobs as pm_jobs
 from interlude_server.domain.performance import profiles as pm_profiles
-from interlude_server.domain.performance.model import subject_ids
+from interlude_server.domain.performance import subjects as pm_subjects
 from interlude_server.domain.performance.states import JOB
 from interlude_server.domain.performance.validate import check_modification
 from interlude_server.events.hub import MeasurementHub
@@ -134,15 +133,6 @@ class PerformanceServicer:
 
     # -- jobs -------------------------------------------------------------------
 
-    async def _check_references(self, buyer: str, job: Pm.PerformanceJob) -> None:
-        """validate_only: what create_job checks in its transaction, read outside one."""
-        profile_id = job.performance_profile_ref.id
-        if profile_id and await self.store.get_pm_profile(buyer, profile_id) is None:
-            raise NotFound("PerformanceProfile", profile_id, NOT_FOUND)
-        for service_id in subject_ids(job.monitored_object):
-            if await self.store.get_service(buyer, service_id) is None:
-                raise NotFound("Service", service_id, "SERVICE_NOT_FOUND")
-
     async def CreatePerformanceJob(
         self, request: Pm.CreatePerformanceJobRequest, context: Context
     ) -> Pm.CreatePerformanceJobResponse:
@@ -151,8 +141,8 @@ class PerformanceServicer:
 
         async def prepare() -> Planned[Pm.CreatePerformanceJobResponse]:
             job = pm_jobs.new_job(buyer, request.performance_job, clock.now())
+            await pm_subjects.check_subjects(self.store, buyer, job)
             if request.validate_only:
-                await self._check_references(buyer, job)
                 job.id = ""
                 return response(performance_job=job)
             return lambda tx: response(performance_job=pm_jobs.create_job(tx, job, clock.now()))

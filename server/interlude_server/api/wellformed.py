@@ -4,18 +4,25 @@ Two kinds of bad input get past grpc into a handler, and ended as INTERNAL or UN
 this check (found by tests/contract/test_bad_input.py):
 - bytes that are not a serialized request at all: grpc's own deserializer error is UNKNOWN;
 - Timestamps and Durations outside the range the well-known types define (e.g. nanos -1 or
-  year 10000): well-formed on the wire, but every conversion of them raises ValueError.
-Both are answered INVALID_ARGUMENT (INVALID_REQUEST) naming the field, for every RPC at once.
+  year 10000): well-formed on the wire, but every conversion of them raises ValueError;
+- non-finite numbers (NaN, +-Infinity) in a double or float field or in a Struct/Value
+  payload: valid IEEE 754, but no JSON, schema or range check can hold them.
+All are answered INVALID_ARGUMENT (INVALID_REQUEST) naming the field, every one at once.
+(A lone surrogate cannot arrive: protobuf refuses a string that is not UTF-8 when it parses,
+which makes the request Undecodable. The REST edge refuses both in rest.common.json_body.)
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
 
 from interlude_server.core.errors import InvalidArgument, Violation
+from interlude_server.core.text import NOT_FINITE
 
 # The ranges google/protobuf/timestamp.proto and duration.proto define.
 _MIN_TIMESTAMP_S = -62_135_596_800  # 0001-01-01T00:00:00Z
@@ -68,21 +75,63 @@ _CHECKS = {
 }
 
 
+_FLOATS = (FieldDescriptor.CPPTYPE_DOUBLE, FieldDescriptor.CPPTYPE_FLOAT)
+_JSON = ("google.protobuf.Struct", "google.protobuf.ListValue", "google.protobuf.Value")
+
+
+def _json_violations(message: Any, prefix: str) -> Iterator[Violation]:
+    """Non-finite numbers in a Struct/ListValue/Value, named as the REST adapter names a
+    document's members (`....attributes.cir`, `....values[2]`)."""
+    name = message.DESCRIPTOR.full_name
+    if name == "google.protobuf.Struct":
+        for key, value in message.fields.items():
+            yield from _json_violations(value, f"{prefix}.{key}" if prefix else key)
+    elif name == "google.protobuf.ListValue":
+        for index, value in enumerate(message.values):
+            yield from _json_violations(value, f"{prefix}[{index}]")
+    else:
+        kind = message.WhichOneof("kind")
+        if kind == "number_value" and not math.isfinite(message.number_value):
+            yield Violation(prefix, NOT_FINITE)
+        elif kind in ("struct_value", "list_value"):
+            yield from _json_violations(getattr(message, kind), prefix)
+
+
+def _scalar_violations(field: FieldDescriptor, value: Any, path: str) -> Iterator[Violation]:
+    if field.cpp_type not in _FLOATS:
+        return
+    if field.is_repeated:
+        for index, item in enumerate(value):
+            if not math.isfinite(item):
+                yield Violation(f"{path}[{index}]", NOT_FINITE)
+    elif not math.isfinite(value):
+        yield Violation(path, NOT_FINITE)
+
+
 def _violations(message: Message, prefix: str) -> Iterator[Violation]:
-    check = _CHECKS.get(message.DESCRIPTOR.full_name)
+    name = message.DESCRIPTOR.full_name
+    check = _CHECKS.get(name)
     if check is not None:
         problem = check(getattr(message, "seconds"), getattr(message, "nanos"))  # noqa: B009
         if problem:
             yield Violation(prefix, problem)
         return
+    if name in _JSON:
+        yield from _json_violations(message, prefix)
+        return
     for field, value in message.ListFields():
-        if field.message_type is None:
-            continue
         path = f"{prefix}.{field.name}" if prefix else field.name
-        if field.message_type.GetOptions().map_entry:
+        if field.message_type is None:
+            yield from _scalar_violations(field, value, path)
+        elif field.message_type.GetOptions().map_entry:
             if field.message_type.fields_by_name["value"].message_type is not None:
                 for key, item in value.items():
                     yield from _violations(item, f"{path}[{key!r}]")
+            else:
+                for key, item in value.items():
+                    yield from _scalar_violations(
+                        field.message_type.fields_by_name["value"], item, f"{path}[{key!r}]"
+                    )
         elif field.is_repeated:
             for index, item in enumerate(value):
                 yield from _violations(item, f"{path}[{index}]")
@@ -100,5 +149,7 @@ def checked(request: Any) -> Any:
     if isinstance(request, Message):
         violations = list(_violations(request, ""))
         if violations:
-            raise InvalidArgument("the request has out-of-range timestamps or durations", violations)
+            raise InvalidArgument(
+                "the request has out-of-range timestamps, durations or non-finite numbers", violations
+            )
     return request

@@ -14,7 +14,8 @@ import grpc
 from aiohttp import web
 
 from interlude_grpc.mef.lso.interlude.v1 import common_pb2
-from interlude_server.api.errors import rich_status
+from interlude_server.api.errors import FieldViolation, rich_status
+from interlude_server.core.text import json_problems
 from interlude_server.rest import mapping as m
 from interlude_server.rest import query
 from interlude_server.rest.backend import Caller, RpcFailure
@@ -121,6 +122,27 @@ def hrefs(request: web.Request) -> m.Hrefs:
 
 
 async def json_body(request: web.Request) -> Any:
+    """The parsed JSON body; refused (400 INVALID_BODY) when it is not JSON, too large, or
+    holds what no layer below can keep: non-finite numbers (`NaN`, `Infinity`, `1e400`) and
+    lone surrogates (`"\\ud800"`), each named by its JSON Pointer, all at once."""
+    doc = await _parsed(request)
+    problems = list(json_problems(doc))
+    if problems:
+        raise RpcFailure(
+            rich_status(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                common_pb2.ERROR_REASON_INVALID_BODY,
+                "the body holds non-finite numbers or invalid Unicode",
+                field_violations=[
+                    FieldViolation(field=path, description=problem, reason="invalidValue")
+                    for path, problem in problems
+                ],
+            )
+        )
+    return doc
+
+
+async def _parsed(request: web.Request) -> Any:
     try:
         return await request.json(loads=json.loads)
     except web.HTTPRequestEntityTooLarge as exc:

@@ -5,7 +5,8 @@ google.rpc.Status: in-process the domain error's rich status (the same one
 gRPC would send, via api.errors.status_for), in gateway mode the status the
 upstream sent. So gRPC and REST can never disagree about an error. A 422 is
 an array with one entry per field violation, `propertyPath` a JSON Pointer
-into the request body translated from the gRPC field path.
+into the request body translated from the gRPC field path. Echoed ids and values are
+shortened (core.text.shorten_runs), as in every gRPC status.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import grpc
 from google.rpc import error_details_pb2, status_pb2  # type: ignore[import-untyped,unused-ignore]
 
 from interlude_grpc.mef.lso.interlude.v1 import common_pb2
-from interlude_server.core.text import is_decimal
+from interlude_server.core.text import is_decimal, shorten_runs
 
 R = common_pb2.ErrorReason
 REFERENCE_PREFIX = "urn:mef:lso:interlude:error:"
@@ -184,7 +185,7 @@ def mef_error(status: status_pb2.Status, body_root: str = "") -> MefError:
     code = rest_code(reason, status.code)
     if reason == "UNAUTHENTICATED" and metadata.get("cause") == "missing_credentials":
         code = RestCode(401, "missingCredentials")  # MEF tells absent from bad credentials
-    message = status.message or reason
+    message = shorten_runs(status.message or reason)  # an upstream status may echo a long id
     if code.http == 422:
         body: Any = [
             {

@@ -34,6 +34,7 @@ from interlude_server.auth.settings import build_authenticator
 from interlude_server.cluster.leases import process_owner, with_lease
 from interlude_server.config import Config, parse_args, redacted_db_url
 from interlude_server.core.errors import StorageUnavailable
+from interlude_server.domain.schemas import validation as schemas
 from interlude_server.events.hub import (
     EventHub,
     MeasurementHub,
@@ -392,6 +393,12 @@ def main(argv: list[str] | None = None) -> int:
         test_faults = load_test_faults(config.sim_faults) if config.sim_faults else []
     except ValueError as exc:
         _log.error("sim_faults.invalid", error=str(exc))
+        return 2
+    try:
+        for urn, why in schemas.use(config.schema_dir).unusable.items():
+            _log.warning("schema.unusable", type=urn, error=why)
+    except schemas.SchemaError as exc:
+        _log.error("schema_dir.invalid", error=str(exc))
         return 2
     try:
         security = server_security(config)

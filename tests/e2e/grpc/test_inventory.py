@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import grpc
 import pytest
@@ -145,3 +146,21 @@ def test_calls_without_a_buyer_act_and_are_logged_as_the_default_buyer(
     lines = [json.loads(line) for line in demo_server.logs().splitlines() if rid in line]
     finished = [entry for entry in lines if entry["event"] == "rpc.finished"]
     assert [(e["buyer"], e["code"]) for e in finished] == [("sp-alpha", "OK")]
+
+
+def test_a_huge_unknown_id_is_not_found_with_a_small_trailer(stubs: Stubs) -> None:
+    # F14: the 6,000-character id echoed in message, ErrorInfo and ResourceInfo made the trailer
+    # exceed gRPC's 16 KiB metadata limit; the client saw RESOURCE_EXHAUSTED.
+    huge = "z" * 6000
+    with pytest.raises(grpc.RpcError) as raised:
+        stubs.inventory.GetService(inventory_pb2.GetServiceRequest(id=huge), metadata=ALPHA)
+    error = rich_error(raised.value)
+    assert (error.code, error.reason) == (grpc.StatusCode.NOT_FOUND, "SERVICE_NOT_FOUND")
+    assert "zzz" in error.message
+    assert "6002 characters" in error.message
+    assert len(error.message) < 512
+    call: Any = raised.value
+    size = 3 * len(error.message.encode())  # grpc-message, percent-encoded at worst
+    for key, value in call.trailing_metadata() or ():
+        size += len(key) + (len(value) * 4 // 3 + 4 if isinstance(value, bytes) else len(value))
+    assert size < 8 * 1024

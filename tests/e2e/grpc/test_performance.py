@@ -318,7 +318,9 @@ def test_invalid_profile_reports_every_violation_at_once(alpha: Pmc) -> None:
 
 
 def test_a_job_on_an_inactive_service_gets_no_resources(beta: Pmc) -> None:
-    made = beta.create_profile()
+    made = beta.create_profile(
+        profile(service_specific_configuration=common_pb2.ExtensionPayload(type=IP_PM))
+    )
     job = beta.create_job(service_job(made.id, "beta-ip-uni-1"))
     ended = beta.wait_for_job(job.id, Pm.PERFORMANCE_JOB_STATE_RESOURCES_UNAVAILABLE)
     assert "not active" in ended.state_history[-1].reason
@@ -395,3 +397,61 @@ def test_modifying_a_scheduled_job_applies_the_new_schedule(alpha: Pmc) -> None:
         "PERFORMANCE_JOB_STATE_IN_PROGRESS",
     ]
     alpha.stub.CancelPerformanceJob(Pm.CancelPerformanceJobRequest(id=created.id), metadata=ALPHA)
+
+
+def _pair_job(profile_id: str, a: str, b: str) -> Pm.PerformanceJob:
+    pair = Pm.ServiceFromToRef(
+        service_from=common_pb2.ServiceRef(id=a), service_to=common_pb2.ServiceRef(id=b)
+    )
+    return Pm.PerformanceJob(
+        performance_profile_ref=Pm.PerformanceProfileRef(id=profile_id),
+        monitored_object=Pm.MonitoredObjectRef(service_from_to=pair),
+    )
+
+
+def _refused(alpha: Pmc, job: Pm.PerformanceJob) -> dict[str, str]:
+    """The violations of a refused job; the dry run and the real request refuse it alike."""
+    found: list[dict[str, str]] = []
+    for validate_only in (True, False):
+        with pytest.raises(grpc.RpcError) as refused:
+            alpha.stub.CreatePerformanceJob(
+                Pm.CreatePerformanceJobRequest(performance_job=job, validate_only=validate_only),
+                metadata=ALPHA,
+            )
+        error = rich_error(refused.value)
+        assert error.code == grpc.StatusCode.INVALID_ARGUMENT
+        found.append(error.violations)
+    assert found[0] == found[1]
+    return found[0]
+
+
+PAIR_TO = "performance_job.monitored_object.service_from_to.service_to.id"
+
+
+def test_a_pm_pair_across_unrelated_services_is_refused(alpha: Pmc) -> None:
+    made = alpha.create_profile()
+    violations = _refused(alpha, _pair_job(made.id, "alpha-evc-1-ep-1", "alpha-ovc-1-ep-2"))
+    assert set(violations) == {PAIR_TO}
+    assert "do not belong to one connectivity service" in violations[PAIR_TO]
+
+
+def test_a_pm_pair_of_one_end_point_with_itself_is_refused(alpha: Pmc) -> None:
+    made = alpha.create_profile()
+    violations = _refused(alpha, _pair_job(made.id, "alpha-evc-1-ep-1", "alpha-evc-1-ep-1"))
+    assert set(violations) == {PAIR_TO}
+
+
+def test_a_pm_pair_of_one_evc_is_accepted(alpha: Pmc) -> None:
+    made = alpha.create_profile()
+    job = alpha.create_job(_pair_job(made.id, "alpha-evc-1-ep-1", "alpha-evc-1-ep-2"))
+    assert job.monitored_object.service_from_to.service_to.id == "alpha-evc-1-ep-2"
+
+
+def test_an_ip_pm_configuration_on_a_carrier_ethernet_evc_is_refused(alpha: Pmc) -> None:
+    ip = alpha.create_profile(profile(service_specific_configuration=common_pb2.ExtensionPayload(type=IP_PM)))
+    violations = _refused(alpha, service_job(ip.id, "alpha-evc-1"))
+    assert set(violations) == {"performance_job.monitored_object.service.id"}
+    assert "IP services" in violations["performance_job.monitored_object.service.id"]
+    ce = alpha.create_profile()
+    violations = _refused(alpha, service_job(ce.id, "alpha-ipvc-1"))
+    assert set(violations) == {"performance_job.monitored_object.service.id"}

@@ -21,7 +21,7 @@ from interlude_grpc.mef.lso.interlude.v1 import (
     ordering_pb2,
     service_test_pb2,
 )
-from tests.support.helpers import ALPHA, BETA, Stubs, rich_error, wait_for_order
+from tests.support.helpers import ALPHA, BETA, EVC, Stubs, rich_error, wait_for_order
 from tests.support.server_process import ServerProcess, launch
 from tests.support.sft import TERMINAL, Followed, SftClient, config_type, in_seconds, job, profile_request
 
@@ -437,12 +437,74 @@ def test_readme_walkthrough_a_cir_change_then_a_service_activation_test(
     assert document["parameters"]["cir"] == 200
 
 
-def test_a_test_of_an_inactive_service_ends_with_service_not_active(tests: SftClient) -> None:
-    created = tests.create(job("inactive", "ip-ping", "beta-ip-uni-1", "beta-ip-uni-1"), metadata=BETA)
-    (summary,) = tests.follow(created.id, metadata=BETA).summaries()
+def _new_evc(channel: grpc.Channel, a: str, b: str, state: int) -> list[str]:
+    """Order an EVC between the UNIs `a` and `b` in `state`; the ids of its two end points."""
+    stubs = Stubs.on(channel)
+    request = ordering_pb2.CreateConnectivityRequest(
+        connectivity_configuration=common_pb2.ExtensionPayload(type=EVC),
+        end_points=[ordering_pb2.ConnectivityEndPoint(interface_service_id=i) for i in (a, b)],
+        desired_state=state,  # type: ignore[arg-type]
+    )
+    order = stubs.ordering.CreateConnectivity(request, metadata=ALPHA).service_order
+    assert wait_for_order(stubs, order.id).state == ordering_pb2.SERVICE_ORDER_STATE_COMPLETED
+    return [item.service.id for item in order.service_order_item[1:]]
+
+
+def test_a_test_of_an_inactive_service_ends_with_service_not_active(
+    tests: SftClient, channel: grpc.Channel
+) -> None:
+    first, second = _new_evc(channel, "alpha-uni-1", "alpha-uni-3", common_pb2.SERVICE_STATE_INACTIVE)
+    created = tests.create(job("inactive", "ethernet-loopback", first, second))
+    (summary,) = tests.follow(created.id).summaries()
     assert summary.verdict == St.TEST_VERDICT_ERROR
     assert summary.error_code == "SERVICE_NOT_ACTIVE"
-    assert "beta-ip-uni-1" in summary.reason
+    assert first in summary.reason
+
+
+@pytest.mark.parametrize(
+    ("test", "a", "b", "refused"),
+    [
+        # end points of two different connectivity services (an EVC and an OVC)
+        ("y1564-sat", "alpha-evc-1-ep-1", "alpha-ovc-1-ep-2", "do not belong to one connectivity service"),
+        # interfaces no end point of one connectivity attaches to both
+        ("y1564-sat", "alpha-uni-2", "alpha-uni-1", "do not belong to one connectivity service"),
+        # an end point to itself
+        ("y1564-sat", "alpha-evc-1-ep-1", "alpha-evc-1-ep-1", "must differ from"),
+        ("ip-ping", "alpha-ip-uni-1", "alpha-ip-uni-1", "must differ from"),
+    ],
+)
+def test_a_test_between_services_of_no_one_connectivity_is_refused(
+    tests: SftClient, test: str, a: str, b: str, refused: str
+) -> None:
+    for validate_only in (True, False):
+        with pytest.raises(grpc.RpcError) as bad:
+            tests.stub.CreateTestJob(
+                St.CreateTestJobRequest(test_job=job("pair", test, a, b), validate_only=validate_only),
+                metadata=ALPHA,
+            )
+        error = rich_error(bad.value)
+        assert error.code == grpc.StatusCode.INVALID_ARGUMENT
+        assert refused in error.violations["test_job.related_service_to.id"]
+
+
+def test_a_test_between_the_interfaces_of_one_evc_is_accepted(tests: SftClient) -> None:
+    """alpha-uni-2 and alpha-uni-3 are where the two end points of alpha-evc-1 attach."""
+    reply = tests.stub.CreateTestJob(
+        St.CreateTestJobRequest(
+            test_job=job("by interfaces", "ethernet-loopback", "alpha-uni-2", "alpha-uni-3"),
+            validate_only=True,
+        ),
+        metadata=ALPHA,
+    )
+    assert reply.test_job.related_service_to.id == "alpha-uni-3"
+
+
+def test_a_test_family_must_fit_the_service_type(tests: SftClient) -> None:
+    with pytest.raises(grpc.RpcError) as bad:
+        tests.create(job("ip on ethernet", "ip-twamp", "alpha-evc-1-ep-1", "alpha-evc-1-ep-2"))
+    error = rich_error(bad.value)
+    assert error.code == grpc.StatusCode.INVALID_ARGUMENT
+    assert {"test_job.related_service_from.id", "test_job.related_service_to.id"} <= set(error.violations)
 
 
 def test_a_job_followed_across_a_server_restart_delivers_every_step_exactly_once(

@@ -72,3 +72,20 @@ def test_gateway_refuses_the_hub_and_reports_an_unreachable_upstream(
     with gateway_process(tmp_path, "127.0.0.1:1") as url:
         down = RestClient(url).get(f"{INV}/service/alpha-uni-1")
     assert (down.status, down.headers["X-Interlude-Reason"]) == (503, "UPSTREAM_UNAVAILABLE")
+
+
+def test_a_huge_unknown_id_is_404_with_a_bounded_body_directly_and_through_the_gateway(
+    gateway: RestClient, server: ServerProcess
+) -> None:
+    # F14: through the gateway the upstream's trailer grew past gRPC's metadata limit
+    # (RESOURCE_EXHAUSTED -> 503); in-process the body echoed the whole id.
+    path = f"{INV}/service/{'z' * 6000}"
+    for client in (RestClient(server.rest_url), gateway):
+        reply = client.get(path)
+        assert (reply.status, reply.body["code"], reply.headers["X-Interlude-Reason"]) == (
+            404,
+            "notFound",
+            "SERVICE_NOT_FOUND",
+        )
+        assert "6002 characters" in reply.body["reason"]
+        assert len(json.dumps(reply.body)) < 1024

@@ -3,12 +3,17 @@ as INTERNAL, UNKNOWN or REST 500."""
 
 from __future__ import annotations
 
+import math
+from typing import Any
+
+import grpc
 import pytest
 from google.protobuf import duration_pb2, timestamp_pb2
+from google.rpc import error_details_pb2  # type: ignore[import-untyped,unused-ignore]
 
-from interlude_grpc.mef.lso.interlude.v1 import events_pb2, inventory_pb2
+from interlude_grpc.mef.lso.interlude.v1 import events_pb2, inventory_pb2, ordering_pb2, service_test_pb2
 from interlude_server.api import errors, wellformed
-from interlude_server.core.errors import InvalidArgument, Violation
+from interlude_server.core.errors import InvalidArgument, NotFound, Violation
 
 
 def _violations(request: object) -> dict[str, str]:
@@ -53,3 +58,81 @@ def test_an_error_naming_a_lone_surrogate_can_still_be_sent() -> None:
     status = errors.status_for(exc)
     assert status.message == "bad \\ud800"
     assert status.SerializeToString()
+
+
+# -- non-finite numbers (F14): NaN/Infinity in a configuration used to give INTERNAL ------------
+
+
+def _update_with(config: dict[str, Any]) -> ordering_pb2.UpdateServiceRequest:
+    request = ordering_pb2.UpdateServiceRequest()
+    request.service.id = "alpha-evc-1"
+    request.service.service_configuration.attributes.update(config)
+    return request
+
+
+def test_non_finite_numbers_in_a_configuration_are_each_named() -> None:
+    request = _update_with(
+        {"cir": math.nan, "ebs": {"amount": math.inf}, "steps": [1, -math.inf], "cbs": 1e308}
+    )
+    found = _violations(request)
+    prefix = "service.service_configuration.attributes"
+    assert set(found) == {f"{prefix}.cir", f"{prefix}.ebs.amount", f"{prefix}.steps[1]"}
+    assert all("finite" in why for why in found.values())
+    assert errors.status_for(_raised(request)).code == grpc.StatusCode.INVALID_ARGUMENT.value[0]
+
+
+def test_a_finite_configuration_passes() -> None:
+    request = _update_with({"cir": 1e308, "nested": {"list": [0.5, -1, None, "NaN"]}})
+    assert wellformed.checked(request) is request
+
+
+def test_a_non_finite_double_field_is_named() -> None:
+    spec = service_test_pb2.TestParameterSpec(min=math.nan, max=math.inf)
+    assert set(_violations(spec)) == {"min", "max"}
+    assert wellformed.checked(service_test_pb2.TestParameterSpec(min=-1.5)) is not None
+
+
+def _raised(request: object) -> InvalidArgument:
+    with pytest.raises(InvalidArgument) as raised:
+        wellformed.checked(request)
+    return raised.value
+
+
+# -- bounded errors (F14): a 6,000-character id made the trailer exceed gRPC's metadata limit ---
+
+
+def test_a_not_found_for_a_huge_id_stays_small_and_keeps_its_meaning() -> None:
+    huge = "x" * 6000
+    status = errors.status_for(NotFound("service", huge, "SERVICE_NOT_FOUND"))
+    assert status.code == grpc.StatusCode.NOT_FOUND.value[0]
+    assert errors.wire_size(status) <= errors.TRAILER_BUDGET < 8 * 1024
+    assert status.message.startswith("service 'xxx")
+    assert status.message.endswith("not found")
+    assert "6002 characters" in status.message  # the quoted id: its length is still told
+    resource = error_details_pb2.ResourceInfo()
+    assert status.details[1].Unpack(resource)
+    assert resource.resource_name.startswith("x" * 128)
+    assert "6000 characters" in resource.resource_name
+
+
+def test_many_long_violations_are_cut_to_the_budget_and_counted() -> None:
+    violations = [Violation(f"field_{i}_" + "é" * 900, "bad " + "😀" * 900) for i in range(300)]
+    status = errors.status_for(InvalidArgument("bad " + "💥" * 5000, violations))
+    assert errors.wire_size(status) <= errors.TRAILER_BUDGET
+    bad = error_details_pb2.BadRequest()
+    assert status.details[1].Unpack(bad)
+    shown = len(bad.field_violations)
+    assert 0 < shown < 300
+    assert f"({300 - shown} more not shown)" in status.message
+    assert bad.field_violations[0].field.startswith("field_0_")
+
+
+def test_a_small_error_is_unchanged() -> None:
+    status = errors.status_for(InvalidArgument("bad", [Violation("a.b", "must be set")]))
+    bad = error_details_pb2.BadRequest()
+    assert status.details[1].Unpack(bad)
+    assert (status.message, bad.field_violations[0].field, bad.field_violations[0].description) == (
+        "bad",
+        "a.b",
+        "must be set",
+    )

@@ -99,7 +99,7 @@ def test_a_422_is_an_array_with_one_entry_per_violation() -> None:
         ("missingProperty", "/externalId", "required"),
     ]
     long = mef_error(
-        rich_status(grpc.StatusCode.NOT_FOUND, common_pb2.ERROR_REASON_SERVICE_NOT_FOUND, "x" * 999)
+        rich_status(grpc.StatusCode.NOT_FOUND, common_pb2.ERROR_REASON_SERVICE_NOT_FOUND, "x " * 500)
     )
     assert (long.http, long.body["code"], len(long.body["reason"])) == (404, "notFound", 255)
 

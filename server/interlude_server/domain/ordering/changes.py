@@ -10,21 +10,15 @@ import re
 from typing import Any
 
 from interlude_grpc.mef.lso.interlude.v1 import catalog_pb2, common_pb2, inventory_pb2, ordering_pb2
-from interlude_server.core.errors import (
-    Errors,
-    InvalidArgument,
-    NotFound,
-    NotPermitted,
-    PolicyRule,
-    Violation,
-)
+from interlude_server.core.errors import Errors, InvalidArgument, NotFound, NotPermitted, Violation
 from interlude_server.core.mef import upper_name
 from interlude_server.domain import documents, jsonptr
+from interlude_server.domain.ordering import gate
 from interlude_server.domain.ordering.lookup import Lookup
 
 Ord = ordering_pb2
-ATTACHED_TO = "ATTACHED_TO"
-ENDPOINT_OF = "ENDPOINT_OF"
+ATTACHED_TO = gate.ATTACHED_TO
+ENDPOINT_OF = gate.ENDPOINT_OF
 # The id of a connectivity order's first item; its end point items refer to it.
 _CONNECTIVITY_ITEM = "connectivity"
 CONFIG_PREFIX = "service_configuration.attributes"
@@ -180,14 +174,11 @@ async def connectivity_order(
 
 async def _connectivity_rule(type_urn: str, lookup: Lookup) -> catalog_pb2.ConnectivityRule:
     """The buyer's rule for creating connectivity of `type_urn`; NotPermitted if there is none."""
-    rules = await lookup.policy_for_type(type_urn)
-    rule = (
-        next((r for r in rules.connectivity_rule if r.connectivity_type == type_urn), None) if rules else None
-    )
+    rule = await lookup.connectivity_rule(type_urn)
     if rule is None:
         raise NotPermitted(
             f"your business arrangement does not allow creating {type_urn}",
-            [PolicyRule(f"connectivity:{type_urn}", "no connectivity rule for this type in your policy")],
+            [gate.connectivity_refusal(type_urn)],
         )
     return rule
 
@@ -217,16 +208,29 @@ def _end_point_item(
         relationship_type=ENDPOINT_OF,
         order_item=inventory_pb2.ServiceOrderItemRef(item_id=_CONNECTIVITY_ITEM),
     )
+    # The sequencing written in the contract's terms (MEF: coordinatedAction): the end point is
+    # added once its connectivity item has finished, and not at all if that item failed.
+    after = ordering_pb2.ItemCoordinatedAction(
+        item_id=_CONNECTIVITY_ITEM,
+        coordination_dependency=Ord.COORDINATION_DEPENDENCY_FINISH_TO_START,
+        coordinated_action_delay=common_pb2.MefDuration(amount=0, units=common_pb2.TIME_UNIT_SECONDS),
+    )
     return ordering_pb2.ServiceOrderItem(
-        id=item_id, action=Ord.SERVICE_ACTION_ADD, service=service, service_order_item_relationship=[link]
+        id=item_id,
+        action=Ord.SERVICE_ACTION_ADD,
+        service=service,
+        service_order_item_relationship=[link],
+        coordinated_action=[after],
     )
 
 
 async def _check_end_points(
     req: ordering_pb2.CreateConnectivityRequest, rule: catalog_pb2.ConnectivityRule, lookup: Lookup
 ) -> None:
+    """The request's own shape: how many interfaces, each known, distinct and of a type the rule
+    connects. Whether the arrangement allows each interface is the gate's (domain/ordering/gate.py)
+    decision, the same for this RPC and for a plain order."""
     errors = Errors()
-    refused: list[PolicyRule] = []
     count, low, high = len(req.end_points), max(rule.min_end_points, 2), rule.max_end_points
     if count < low or (high and count > high):
         errors.add("end_points", f"connect between {low} and {high or 'any number of'} interfaces")
@@ -242,22 +246,9 @@ async def _check_end_points(
         if iface.id in seen:
             errors.add(where, "the same interface is named twice")
         seen.add(iface.id)
-        if iface.service_configuration.type not in rule.interface_types:
-            errors.add(
-                where, f"a {iface.service_configuration.type} cannot be connected by {rule.connectivity_type}"
-            )
-        elif iface.state == common_pb2.SERVICE_STATE_TERMINATED:
-            errors.add(where, "the interface is terminated")
-        elif rule.allowed_interface_ids and iface.id not in rule.allowed_interface_ids:
-            refused.append(
-                PolicyRule(
-                    f"connectivity:{rule.connectivity_type}:interface:{iface.id}",
-                    f"interface {iface.id!r} is not part of your business arrangement for this connectivity",
-                )
-            )
+        if problem := gate.interface_problem(iface, rule):
+            errors.add(where, problem)
     errors.raise_if_any("the connectivity request has invalid fields")
-    if refused:
-        raise NotPermitted("your business arrangement does not allow connecting these interfaces", refused)
 
 
 _ABSENT = object()

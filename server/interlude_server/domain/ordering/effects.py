@@ -11,12 +11,15 @@ from interlude_grpc.mef.lso.interlude.v1 import common_pb2, events_pb2, inventor
 from interlude_server.core.mef import from_upper_name, upper_name
 from interlude_server.domain import audit, documents, jsonptr, resources
 from interlude_server.domain.audit import PARTNER
+from interlude_server.domain.ordering import modify_fields
 from interlude_server.domain.states import SERVICE
 from interlude_server.store.interface.store import Tx
 
 Ord = ordering_pb2
 Ev = events_pb2
 Com = common_pb2
+# Fields outside the configuration a buyer's modify may change.
+_BUYER_FIELDS = ("description", "external_id", "related_contact_information", "note")
 
 
 def _derived_operational(state: int, admin: int) -> int:
@@ -102,7 +105,12 @@ class _ItemEffects:
         service = inventory_pb2.Service()
         service.CopyFrom(self.item.service)
         service.buyer_id = self.order.buyer_id
-        by_item = {i.id: i.service.id for i in self.order.service_order_item}
+        # Only items that completed created a service: never relate to one that does not exist.
+        by_item = {
+            i.id: i.service.id
+            for i in self.order.service_order_item
+            if i.state == Ord.SERVICE_ORDER_ITEM_STATE_COMPLETED
+        }
         for rel in self.item.service_order_item_relationship:
             target = by_item.get(rel.order_item.item_id)
             if target and not rel.order_item.service_order_id:
@@ -129,6 +137,7 @@ class _ItemEffects:
         updated.description = wanted.description
         updated.external_id = wanted.external_id
         updated.service_configuration.CopyFrom(wanted.service_configuration)
+        modify_fields.merge_contacts_and_notes(updated, wanted)
         if updated.state == Com.SERVICE_STATE_ACTIVE and not updated.HasField("start_date"):
             updated.start_date.CopyFrom(self.now)
         if updated.state == Com.SERVICE_STATE_TERMINATED:
@@ -154,7 +163,7 @@ class _ItemEffects:
                 self._track(attribute, change, "service as a whole", buyer)
         old_config: dict[str, Any] = documents.to_dict(old.service_configuration)
         changed = jsonptr.changed_leaves(old_config, documents.to_dict(new.service_configuration))
-        if changed or old.description != new.description or old.external_id != new.external_id:
+        if changed or any(getattr(old, f) != getattr(new, f) for f in _BUYER_FIELDS):
             self._track("serviceConfiguration", ("", ", ".join(changed[:20])), "changed attributes", buyer)
             audit.emit(self.tx, Ev.EVENT_TYPE_SERVICE_ATTRIBUTE_VALUE_CHANGE, new, self.now)
 

@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from google.protobuf import timestamp_pb2
 
 from interlude_grpc.mef.lso.interlude.v1 import common_pb2, events_pb2, ordering_pb2
-from interlude_server.core.errors import EtagMismatch, NotFound
+from interlude_server.core.errors import EtagMismatch, InvalidArgument, NotFound
 from interlude_server.domain import audit, resources
 from interlude_server.domain.audit import PARTNER
-from interlude_server.domain.ordering import effects
+from interlude_server.domain.ordering import effects, plan
 from interlude_server.domain.ordering.orders import PreparedOrder
 from interlude_server.domain.states import ITEM, ORDER
 from interlude_server.store.interface.store import Tx
@@ -34,6 +34,17 @@ class ItemOutcome:
     reason: str = ""
     # The operational state the network reports after the change, if it reports one.
     operational_state: int | None = None
+
+
+def blocked_outcome(
+    order: ordering_pb2.ServiceOrder, item: ordering_pb2.ServiceOrderItem
+) -> ItemOutcome | None:
+    """The failure of an item that must not run: an item it depends on did not complete, or
+    it waits in a cycle (`plan.check` refuses those in new orders); None if it may run."""
+    if plan.next_item(order) is None:
+        return ItemOutcome(ok=False, reason="not run: the items it waits for wait for it in turn")
+    reason = plan.blocked_reason(order, item)
+    return ItemOutcome(ok=False, reason=reason) if reason else None
 
 
 def _bump(order: ordering_pb2.ServiceOrder) -> None:
@@ -89,6 +100,9 @@ def commit_new_order(
 ) -> ordering_pb2.ServiceOrder:
     """Store an acknowledged order, unless a service it modifies changed since validation."""
     order = prepared.order
+    unsupported = plan.check(order)
+    if unsupported:
+        raise InvalidArgument("the order asks for item dependencies this Partner cannot keep", unsupported)
     for service_id, etag in prepared.base_etags.items():
         current = tx.get_service(order.buyer_id, service_id)
         if current is None:

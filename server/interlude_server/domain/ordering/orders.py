@@ -15,10 +15,12 @@ from dataclasses import dataclass, field
 from google.protobuf import timestamp_pb2
 
 from interlude_grpc.mef.lso.interlude.v1 import common_pb2, ordering_pb2
-from interlude_server.core.errors import Errors, EtagMismatch, PolicyViolation
+from interlude_server.core.errors import EtagMismatch
 from interlude_server.core.mef import mef_name
 from interlude_server.domain import documents, policy, resources, states
+from interlude_server.domain.ordering import gate, modify_fields, plan
 from interlude_server.domain.ordering.lookup import Lookup
+from interlude_server.domain.schemas import validation
 
 Ord = ordering_pb2
 ACKNOWLEDGED = Ord.SERVICE_ORDER_STATE_ACKNOWLEDGED
@@ -51,12 +53,7 @@ class PreparedOrder:
     base_etags: dict[str, str] = field(default_factory=dict)
 
 
-@dataclass
-class _Check:
-    lookup: Lookup
-    errors: Errors = field(default_factory=Errors)
-    findings: policy.Findings = field(default_factory=policy.Findings)
-    base_etags: dict[str, str] = field(default_factory=dict)
+_Check = gate.OrderCheck
 
 
 async def prepare_order(
@@ -69,7 +66,7 @@ async def prepare_order(
     names = names or FieldNames()
     out = ordering_pb2.ServiceOrder()
     out.CopyFrom(order)
-    check = _Check(lookup)
+    check = _Check(lookup, out)
     items = out.service_order_item
     if not items:
         check.errors.add(
@@ -99,13 +96,9 @@ async def prepare_order(
                 )
             targets.add(item.service.id)
         await _check_item(check, item, where, names.service(index), names.config(index))
-    check.errors.raise_if_any()
-    if check.findings:
-        raise PolicyViolation(
-            "the order changes what your service policy does not allow",
-            check.findings.rules,
-            check.findings.violations,
-        )
+    for violation in plan.check(out):  # item dependencies this Partner cannot keep
+        check.errors.add(violation.field, violation.description, violation.code)
+    check.raise_if_any()
     _normalize(out, lookup.buyer_id, now)
     return PreparedOrder(out, check.base_etags)
 
@@ -113,6 +106,7 @@ async def prepare_order(
 async def _check_item(
     check: _Check, item: ordering_pb2.ServiceOrderItem, where: str, svc: str, cfg: str
 ) -> None:
+    validation.check_item(item, cfg, check.errors)  # the @type's JSON Schema, before policy ranges
     if item.action == Ord.SERVICE_ACTION_ADD:
         await _check_add(check, item, svc, cfg)
     elif item.action == Ord.SERVICE_ACTION_MODIFY:
@@ -148,9 +142,11 @@ async def _check_add(check: _Check, item: ordering_pb2.ServiceOrderItem, svc: st
     if not type_urn:
         check.errors.add(f"{cfg}.@type", "the configuration's @type is required", "missingProperty")
         return
-    if await check.lookup.spec_for_type(type_urn) is None:
+    spec = await check.lookup.spec_for_type(type_urn)
+    if spec is None:
         check.errors.add(f"{cfg}.@type", f"no service specification has type {type_urn!r}")
         return
+    await gate.check_add(check, item, spec, svc)
     rules = await check.lookup.policy_for_type(type_urn)
     config = documents.to_dict(service.service_configuration)
     policy.apply_defaults(rules, config)
@@ -182,13 +178,18 @@ async def _check_modify(check: _Check, item: ordering_pb2.ServiceOrderItem, svc:
     if service.service_configuration.type != current.service_configuration.type:
         check.errors.add(f"{cfg}.@type", "the @type of a service cannot change")
         return
+    modify_fields.check_partner_owned(service, current, svc, check.errors)
+    modify_fields.apply_hoisted_admin(service, current, svc, check.errors)
     requested = service.state or current.state
+    target = mef_name(common_pb2.ServiceState, requested)
     if requested != current.state and not states.service_modify_allowed(current.state, requested):
         check.errors.add(
             f"{svc}.state",
             f"a service that is {mef_name(common_pb2.ServiceState, current.state)} "
-            f"cannot be moved to {mef_name(common_pb2.ServiceState, requested)}",
+            f"cannot be moved to {target}",
         )
+    elif requested != current.state:
+        await gate.lifecycle_allowed(check, current, f"{svc}.state", f"moving it to {target}")
     service.state = requested
     rules = await check.lookup.policy_for_type(current.service_configuration.type)
     policy.check_change(
@@ -207,6 +208,8 @@ async def _check_delete(check: _Check, item: ordering_pb2.ServiceOrderItem, svc:
         check.errors.add(
             f"{svc}.id", f"no service {item.service.id!r} in your inventory", "referenceNotFound"
         )
+    elif not await gate.retire_allowed(check, current, svc):
+        return
     elif current.state != common_pb2.SERVICE_STATE_TERMINATED:
         state = mef_name(common_pb2.ServiceState, current.state)
         check.errors.add(f"{svc}.id", f"only a terminated service can be retired; this one is {state}")

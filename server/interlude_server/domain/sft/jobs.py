@@ -28,7 +28,7 @@ from interlude_server.core.errors import (
     PolicyViolation,
 )
 from interlude_server.core.mef import mef_name
-from interlude_server.domain import audit, documents, resources
+from interlude_server.domain import audit, documents, resources, subjects
 from interlude_server.domain.sft import profiles as test_profiles
 from interlude_server.domain.sft.catalog import BY_CONFIGURATION_TYPE, Capability, Resolved, resolve
 from interlude_server.domain.sft.events import task_event
@@ -39,6 +39,7 @@ from interlude_server.store.interface.store import Store, Tx
 St = service_test_pb2
 Ev = events_pb2
 NOT_FOUND = "TEST_RESOURCE_NOT_FOUND"
+_SIDES = ("test_job.related_service_from.id", "test_job.related_service_to.id")
 
 
 class ConsentRequired(PolicyViolation):
@@ -188,6 +189,7 @@ async def prepare_job(
     _check_required(job, now, errors)
     errors.raise_if_any("the test job is not valid")
     services = await _services(store, buyer_id, job)
+    await subjects.check_pair(store, buyer_id, services, _SIDES, errors)
     resolved = await resolve_job(store, buyer_id, job, errors)
     if resolved is not None:
         _check_services(resolved.capability, job, services, errors)

@@ -15,8 +15,8 @@ import structlog
 
 from interlude_grpc.mef.lso.interlude.v1 import ordering_pb2
 from interlude_server.core import clock
-from interlude_server.domain.ordering import fulfilment
-from interlude_server.domain.states import ITEM, ORDER
+from interlude_server.domain.ordering import fulfilment, plan
+from interlude_server.domain.states import ORDER
 from interlude_server.partner.backend import PartnerBackend
 from interlude_server.partner.workers import Resumable, Workers
 from interlude_server.store.interface.store import Store
@@ -24,23 +24,6 @@ from interlude_server.store.interface.store import Store
 Ord = ordering_pb2
 _log = structlog.get_logger("interlude_server.partner")
 _CANCELLING = (Ord.SERVICE_ORDER_STATE_ASSESSING_CANCELLATION, Ord.SERVICE_ORDER_STATE_PENDING_CANCELLATION)
-
-
-def next_item(order: ordering_pb2.ServiceOrder) -> ordering_pb2.ServiceOrderItem | None:
-    """The next in-progress item whose same-order dependencies are final (connectivity before end points)."""
-    final = {i.id for i in order.service_order_item if i.state in ITEM.terminal}
-    for item in order.service_order_item:
-        if item.state != Ord.SERVICE_ORDER_ITEM_STATE_IN_PROGRESS:
-            continue
-        depends = {
-            r.order_item.item_id
-            for r in item.service_order_item_relationship
-            if not r.order_item.service_order_id
-        }
-        depends |= {c.item_id for c in item.coordinated_action}
-        if depends <= final | {item.id}:
-            return item
-    return None
 
 
 class OrderProcessor(Resumable):
@@ -96,12 +79,14 @@ class OrderProcessor(Resumable):
                 lambda tx: fulfilment.start_order(tx, buyer_id, order_id, clock.now())
             )
         if order.state == Ord.SERVICE_ORDER_STATE_IN_PROGRESS:
-            item = next_item(order)
+            item = plan.next_item(order) or plan.stuck_item(order)
             if item is None:
                 return await self.store.write(
                     lambda tx: fulfilment.finish_order(tx, buyer_id, order_id, clock.now())
                 )
-            outcome = await self.backend.apply(buyer_id, order, item)
+            outcome = fulfilment.blocked_outcome(order, item) or await self.backend.apply(
+                buyer_id, order, item
+            )
             item_id = item.id
             return await self.store.write(
                 lambda tx: fulfilment.complete_item(

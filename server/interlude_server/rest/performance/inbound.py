@@ -51,12 +51,21 @@ _RECURRING = {"second": "second", "minute": "minute", "hour": "hour", "dayOfMont
 _RECURRING |= {"month": "month", "dayOfWeek": "day_of_week"}
 
 
-def _integer(r: Reader, doc: Json, key: str, path: str) -> int | None:
+_INT32 = (-(2**31), 2**31 - 1)  # the contract's field is int32 (job_priority)
+_INT64 = (-(2**63), 2**63 - 1)  # ... or int64 (TimeDuration.value)
+
+
+def _integer(r: Reader, doc: Json, key: str, path: str, bounds: tuple[int, int] = _INT32) -> int | None:
+    """The integer at `key`: MEF's schema sets no bounds, but the contract's field has some, and
+    a value beyond them used to fail setting it (REST 500)."""
     if key not in doc:
         return None
     v = doc[key]
     if isinstance(v, bool) or not isinstance(v, int):
         r.add(f"{path}/{key}", "must be an integer", "invalidFormat")
+        return None
+    if not bounds[0] <= v <= bounds[1]:
+        r.add(f"{path}/{key}", f"must be between {bounds[0]} and {bounds[1]}")
         return None
     return v
 
@@ -65,7 +74,7 @@ def _duration(r: Reader, doc: Any, path: str, into: Pm.TimeDuration) -> None:
     d = r.obj(
         doc, path, {"timeDurationValue", "timeDurationUnits"}, ("timeDurationValue", "timeDurationUnits")
     )
-    into.value = _integer(r, d, "timeDurationValue", path) or 0
+    into.value = _integer(r, d, "timeDurationValue", path, _INT64) or 0
     into.units = r.enum(d, "timeDurationUnits", path, _UNITS)  # type: ignore[assignment]
 
 

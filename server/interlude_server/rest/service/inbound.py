@@ -65,6 +65,7 @@ _SERVICE_KEYS = {
 }
 _CONTACT_KEYS = {"name", "emailAddress", "number", "role", "numberExtension", "organization", "postalAddress"}
 _NOT_KEPT = "this Partner does not keep this property; leave it out"
+_NOT_KEPT_KEYS = ("coordinatedAction", "note", "name", "contact")
 
 
 class Reader:
@@ -82,7 +83,7 @@ class Reader:
             return {}
         for key in doc:
             if key not in allowed:
-                why = _NOT_KEPT if key in ("coordinatedAction", "note", "name") else "not a property here"
+                why = _NOT_KEPT if key in _NOT_KEPT_KEYS else "not a property here"
                 self.add(f"{path}/{_escape(key)}", why, "unexpectedProperty")
         for key in required:
             if key not in doc:
@@ -171,7 +172,9 @@ def note(r: Reader, doc: Any, path: str) -> common_pb2.Note:
 
 
 def place(r: Reader, doc: Any, path: str) -> common_pb2.RelatedPlace:
-    d = r.obj(doc, path, {"place", "role", "contact"}, ("place", "role"))
+    # MEF's RelatedPlace may name a `contact`; the contract's RelatedPlace has no room for one,
+    # so it is refused (relatedContactInformation of the service carries contacts).
+    d = r.obj(doc, path, {"place", "role"}, ("place", "role"))
     inner = d.get("place", {})
     if not isinstance(inner, dict) or not isinstance(inner.get("@type"), str):
         r.add(f"{path}/place/@type", "required", "missingProperty")
