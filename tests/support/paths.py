@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 README = REPO / "README.md"
 SUPPORT = Path(__file__).resolve().parent
+# MEF's and TMF's published files, beside the checkout (CI has them there too); another place
+# with INTERLUDE_REFERENCE_DIR.
+REFERENCE = Path(os.environ.get("INTERLUDE_REFERENCE_DIR", REPO.parent / "shared" / "reference"))
+MEF_SERVICE_SCHEMAS = REFERENCE / "mef" / "legato-sdk" / "serviceSchema"

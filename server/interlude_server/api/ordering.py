@@ -83,6 +83,7 @@ class OrderingServicer(ordering_pb2_grpc.ServiceOrderingServiceServicer):
                 preview = prepared.order
                 preview.id = ""
                 preview.note.extend(plan.plan_notes(preview))  # the items in the order they would run
+                preview.note.extend(plan.rule_notes(prepared.checked))  # the rules the gate checked
                 return response_type(service_order=preview)
             return lambda tx: response_type(
                 service_order=fulfilment.commit_new_order(tx, prepared, clock.now())

@@ -203,11 +203,12 @@ class PerformanceServicer:
         self, request: Pm.ModifyPerformanceJobRequest, context: Context
     ) -> Pm.ModifyPerformanceJobResponse:
         check_modification(request.modification)
-        if request.validate_only:  # a dry run looks no record up: nothing to do before it
-            buyer = self.buyer_of(context)
-            job = found(
-                await self.store.get_pm_job(buyer, request.id), "PerformanceJob", request.id, NOT_FOUND
-            )
+        buyer = self.buyer_of(context)
+        required(request.id, "id")
+        job = found(await self.store.get_pm_job(buyer, request.id), "PerformanceJob", request.id, NOT_FOUND)
+        # The job as modified must still fit its subjects (a new @type's service-type family).
+        await pm_subjects.check_modified(self.store, buyer, job, request.modification)
+        if request.validate_only:  # a dry run: the checks the task would pass, nothing stored
             JOB.check(job.state, "modify")
             preview = Pm.PerformanceJobTask(
                 task_type=Pm.PERFORMANCE_JOB_TASK_TYPE_MODIFY,

@@ -19,27 +19,27 @@ ATTACHED_TO = "ATTACHED_TO"
 _PAGE = 500
 
 
-def _targets(service: inventory_pb2.Service, relationship_type: str) -> set[str]:
+def targets(service: inventory_pb2.Service, relationship_type: str) -> set[str]:
     return {r.service.id for r in service.service_relationship if r.relationship_type == relationship_type}
 
 
 def connectivity_ids(service: inventory_pb2.Service, related: Iterable[inventory_pb2.Service]) -> set[str]:
     """The connectivity services `service` belongs to, given the services that relate to it."""
-    own = _targets(service, ENDPOINT_OF)
+    own = targets(service, ENDPOINT_OF)
     if own:
         return own
     out: set[str] = set()
     for other in related:
         if other.state == common_pb2.SERVICE_STATE_TERMINATED:
             continue
-        if service.id in _targets(other, ENDPOINT_OF):
+        if service.id in targets(other, ENDPOINT_OF):
             out.add(service.id)
-        if service.id in _targets(other, ATTACHED_TO):
-            out |= _targets(other, ENDPOINT_OF)
+        if service.id in targets(other, ATTACHED_TO):
+            out |= targets(other, ENDPOINT_OF)
     return out
 
 
-async def _related(store: Store, buyer_id: str, service_id: str) -> list[inventory_pb2.Service]:
+async def related(store: Store, buyer_id: str, service_id: str) -> list[inventory_pb2.Service]:
     """Every service of the buyer that relates to `service_id`."""
     query = ServiceQuery(filter=inventory_pb2.ServiceFilter(related_service_id=service_id))
     out: list[inventory_pb2.Service] = []
@@ -64,8 +64,8 @@ async def check_pair(
     if first.id == second.id:
         errors.add(fields[1], f"must differ from {fields[0]}: name the two ends of what is measured")
         return
-    ours = connectivity_ids(first, await _related(store, buyer_id, first.id))
-    theirs = connectivity_ids(second, await _related(store, buyer_id, second.id))
+    ours = connectivity_ids(first, await related(store, buyer_id, first.id))
+    theirs = connectivity_ids(second, await related(store, buyer_id, second.id))
     if not ours & theirs:
         errors.add(
             fields[1],

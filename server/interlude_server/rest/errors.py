@@ -213,3 +213,14 @@ def mef_error(status: status_pb2.Status, body_root: str = "") -> MefError:
     if code.http == 503 and not headers:
         headers = (("Retry-After", str(DEFAULT_RETRY_AFTER_S)),)  # every 503 is "retry later"
     return MefError(code.http, body, reason or "INTERNAL", headers)
+
+
+def request_too_large(http: int, what: str) -> MefError:
+    """The MEF error for a request line (414) or header field (431) longer than the REST
+    server reads: refused before any handler, reason INVALID_REQUEST."""
+    body = {
+        "code": "invalidQuery" if http == 414 else "otherIssue",
+        "reason": what[:MAX_REASON],
+        "referenceError": REFERENCE_PREFIX + "INVALID_REQUEST",
+    }
+    return MefError(http, body, "INVALID_REQUEST")

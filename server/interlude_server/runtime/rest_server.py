@@ -1,5 +1,12 @@
 """Run a REST application on a listen address (port 0 picks a free port), over HTTPS when
-TLS files are given (the same --tls-* files as gRPC; with --tls-client-ca, mTLS)."""
+TLS files are given (the same --tls-* files as gRPC; with --tls-client-ca, mTLS).
+
+Over-long requests get MEF error bodies: aiohttp reads request targets and header fields up to
+READ_LIMIT bytes (its own default, 8190, would answer a plain-text 400 before the app sees the
+request), and the outermost middleware refuses a target over MAX_TARGET with 414 and a header
+field over MAX_HEADER_FIELD with 431, both reason INVALID_REQUEST. Past READ_LIMIT aiohttp still
+answers its own plain-text 400.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +14,7 @@ import ssl
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import structlog
 from aiohttp import web
 
 from interlude_server.api.binding import ServiceBinding
@@ -17,9 +25,32 @@ from interlude_server.config import Config, Listen
 from interlude_server.rest.admission import Admit
 from interlude_server.rest.app import build_app
 from interlude_server.rest.backend import InProcessBackend
+from interlude_server.rest.common import Handler, error_response
+from interlude_server.rest.errors import request_too_large
 from interlude_server.rest.hub.delivery import Dispatcher
 from interlude_server.rest.hub.subscriptions import HubApi
 from interlude_server.store.interface.store import Store
+
+MAX_TARGET = 8190  # bytes of the request target (path and query); longer is 414
+MAX_HEADER_FIELD = 8190  # bytes of one header field (name and value); longer is 431
+READ_LIMIT = 65536  # what aiohttp reads of a request line or header field before its own 400
+log = structlog.get_logger(__name__)
+
+
+@web.middleware
+async def within_limits(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """414 / 431 with a MEF body for a request target or header field past the limits."""
+    err = None
+    if len(request.raw_path) > MAX_TARGET:
+        err = request_too_large(414, f"the request target is longer than {MAX_TARGET} bytes")
+    elif any(len(name) + len(value) > MAX_HEADER_FIELD for name, value in request.raw_headers):
+        err = request_too_large(431, f"a header field is longer than {MAX_HEADER_FIELD} bytes")
+    if err is None:
+        return await handler(request)
+    log.info("rest.too_large", status=err.http, method=request.method, target_bytes=len(request.raw_path))
+    response = error_response(err)
+    response.force_close()
+    return response
 
 
 @dataclass(frozen=True)
@@ -39,8 +70,17 @@ async def start_rest(
     reuse_port: bool = False,
 ) -> RestServer:
     """Bind and serve `app`; raises OSError if the address cannot be bound. `reuse_port`: the
-    processes of `--workers N` share the port (SO_REUSEPORT); otherwise a port in use fails."""
-    runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=shutdown_timeout)
+    processes of `--workers N` share the port (SO_REUSEPORT); otherwise a port in use fails.
+    `app` gets the `within_limits` middleware, outermost."""
+    app.middlewares.insert(0, within_limits)
+    runner = web.AppRunner(
+        app,
+        access_log=None,
+        handle_signals=False,
+        shutdown_timeout=shutdown_timeout,
+        max_line_size=READ_LIMIT,
+        max_field_size=READ_LIMIT,
+    )
     await runner.setup()
     site = web.TCPSite(runner, listen.host, listen.port, reuse_port=reuse_port, ssl_context=ssl_context)
     try:

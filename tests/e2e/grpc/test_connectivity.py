@@ -162,6 +162,16 @@ def test_validate_only_returns_the_plan_in_the_order_it_would_run(stubs: Stubs) 
         assert plan[step - 1].startswith(f"plan step {step}: item {item.id!r}")
         assert evc.id in plan[step - 1]  # what it waits for and depends on
     assert all(n.source == common_pb2.NOTE_SOURCE_SOF for n in preview.note if n.id.startswith("plan-"))
+    # ... and the rules the gate checked: the connectivity rule, its end point count, each interface.
+    rules = [n.text for n in preview.note if n.id.startswith("rule-")]
+    assert [n.id for n in preview.note if n.id.startswith("rule-")] == [
+        f"rule-{i}" for i in range(1, len(rules) + 1)
+    ]
+    assert any(r.startswith(f"checked connectivity:{EVC}: your arrangement has a rule") for r in rules)
+    assert any(r.startswith(f"checked connectivity:{EVC}: end points 2 within ") for r in rules)
+    for interface in ("alpha-uni-2", "alpha-uni-3"):
+        assert any(r.startswith(f"checked {interface}: ") and "may be connected" in r for r in rules), rules
+    assert any(r.startswith("checked policy:carrier-ethernet-evc-end-point:/") for r in rules), rules
     # Nothing was ordered.
     listed = stubs.ordering.ListServiceOrders(
         ordering_pb2.ListServiceOrdersRequest(page_size=1000), metadata=ALPHA

@@ -455,3 +455,47 @@ def test_an_ip_pm_configuration_on_a_carrier_ethernet_evc_is_refused(alpha: Pmc)
     ce = alpha.create_profile()
     violations = _refused(alpha, service_job(ce.id, "alpha-ipvc-1"))
     assert set(violations) == {"performance_job.monitored_object.service.id"}
+
+
+MODIFIED_TYPE = "modification.performance_profile_value.service_specific_configuration.@type"
+
+
+def test_modifying_a_job_to_another_family_is_refused_and_the_job_is_unchanged(alpha: Pmc) -> None:
+    made = alpha.create_profile()  # Carrier Ethernet PM
+    job = service_job(made.id, "alpha-evc-1")
+    job.schedule_definition.schedule_definition_start_time.FromNanoseconds(time.time_ns() + 3600 * 10**9)
+    created = alpha.create_job(job)
+    alpha.wait_for_job(created.id, Pm.PERFORMANCE_JOB_STATE_SCHEDULED)
+
+    def modify(config_type: str, validate_only: bool) -> Pm.ModifyPerformanceJobResponse:
+        value = Pm.PerformanceProfileValue(
+            service_specific_configuration=common_pb2.ExtensionPayload(type=config_type)
+        )
+        request = Pm.ModifyPerformanceJobRequest(
+            id=created.id,
+            modification=Pm.PerformanceJobModification(performance_profile_value=value),
+            validate_only=validate_only,
+        )
+        response: Pm.ModifyPerformanceJobResponse = alpha.stub.ModifyPerformanceJob(request, metadata=ALPHA)
+        return response
+
+    for validate_only in (True, False):  # the dry run and the real request refuse it alike
+        with pytest.raises(grpc.RpcError) as refused:
+            modify(IP_PM, validate_only)
+        error = rich_error(refused.value)
+        assert error.code == grpc.StatusCode.INVALID_ARGUMENT
+        assert set(error.violations) == {MODIFIED_TYPE}
+        assert "IP services" in error.violations[MODIFIED_TYPE]
+    # Nothing was asked of the job: no task, and it still measures Carrier Ethernet.
+    tasks = alpha.stub.ListPerformanceJobTasks(
+        Pm.ListPerformanceJobTasksRequest(filter=Pm.PerformanceJobTaskFilter(performance_job_id=created.id)),
+        metadata=ALPHA,
+    ).performance_job_tasks
+    assert list(tasks) == []
+    kept = alpha.job(created.id)
+    assert kept.performance_profile_ref.id == made.id
+    assert not kept.HasField("performance_profile_value")
+    # The same family passes the same check.
+    preview = modify(made.service_specific_configuration.type, True).performance_job_task
+    assert preview.performance_job.id == created.id
+    alpha.stub.CancelPerformanceJob(Pm.CancelPerformanceJobRequest(id=created.id), metadata=ALPHA)

@@ -481,3 +481,36 @@ def test_rest_refuses_a_place_contact_it_cannot_keep(ctx: Ctx) -> None:
     assert [(e["code"], e["propertyPath"]) for e in reply.body] == [
         ("unexpectedProperty", "/serviceOrderItem/0/service/place/0/contact")
     ]
+
+
+def test_a_plain_order_cannot_add_a_second_end_point_on_an_interface_of_the_connectivity(ctx: Ctx) -> None:
+    existing = ctx.service("alpha-evc-1-ep-1")
+    (taken,) = (r.service.id for r in existing.service_relationship if r.relationship_type == "ATTACHED_TO")
+
+    def end_point(interface: str) -> Item:
+        config = ctx.config("alpha-evc-1-ep-1")
+        relationships = [
+            {"relationshipType": "ATTACHED_TO", "service": {"id": interface}},
+            {"relationshipType": "ENDPOINT_OF", "service": {"id": "alpha-evc-1"}},
+        ]
+        service = {"state": "active", "serviceConfiguration": config, "serviceRelationship": relationships}
+        return Item("ep", "add", service)
+
+    before = _snapshot(ctx)
+    for dry in (True, False):  # validate_only refuses what the real call refuses
+        request = Ord.CreateServiceOrderRequest(
+            service_order=grpc_order([end_point(taken)]), validate_only=dry
+        )
+        with pytest.raises(grpc.RpcError) as refused:
+            ctx.stubs.ordering.CreateServiceOrder(request, metadata=ALPHA)
+        error = rich_error(refused.value)
+        assert error.reason == "INVALID_REQUEST"
+        where = "service_order.service_order_item[0].service.service_relationship[0].service.id"
+        assert error.violations == {where: "the interface already has an end point of 'alpha-evc-1'"}
+    assert _snapshot(ctx) == before
+    # Another interface of the same type passes the same gate.
+    free = Ord.CreateServiceOrderRequest(
+        service_order=grpc_order([end_point("alpha-uni-1")]), validate_only=True
+    )
+    preview = ctx.stubs.ordering.CreateServiceOrder(free, metadata=ALPHA).service_order
+    assert [i.action for i in preview.service_order_item] == [Ord.SERVICE_ACTION_ADD]

@@ -15,10 +15,10 @@ from google.protobuf import field_mask_pb2, json_format, struct_pb2
 from interlude_grpc.mef.lso.interlude.v1 import common_pb2, inventory_pb2, ordering_pb2
 from tests.e2e.conftest import launch_demo
 from tests.support.helpers import ALPHA, Stubs, rich_error, wait_for_order
-from tests.support.paths import REPO
+from tests.support.paths import MEF_SERVICE_SCHEMAS
 from tests.support.server_process import ServerProcess, server_command
 
-MEF_CARRIER_ETHERNET = REPO.parent / "shared/reference/mef/legato-sdk/serviceSchema/carrierEthernet"
+MEF_CARRIER_ETHERNET = MEF_SERVICE_SCHEMAS / "carrierEthernet"
 ATTRS = "service_configuration.attributes"
 OVC_CIR = f"{ATTRS}.ingressBandwidthProfilePerOvcEndPoint.cir.amount"
 IPVC_CIR = f"{ATTRS}.ingressBandwidthProfileEnvelope.cir.amount"

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.rest import INV, ORD, SFT, RestClient, gateway_process
+from tests.support.rest import INV, ORD, SFT, Reply, RestClient, gateway_process
 from tests.support.server_process import ServerProcess, launch
 
 
@@ -89,3 +89,28 @@ def test_a_huge_unknown_id_is_404_with_a_bounded_body_directly_and_through_the_g
         )
         assert "6002 characters" in reply.body["reason"]
         assert len(json.dumps(reply.body)) < 1024
+
+
+def test_an_over_long_request_line_or_header_gets_a_mef_error_directly_and_through_the_gateway(
+    gateway: RestClient, server: ServerProcess
+) -> None:
+    # F14: past aiohttp's default 8190 bytes aiohttp itself answered a plain-text 400.
+    def refusal(reply: Reply) -> tuple[int, str, str, str]:
+        return (
+            reply.status,
+            reply.body["code"],
+            reply.headers["X-Interlude-Reason"],
+            reply.body["referenceError"],
+        )
+
+    invalid = "urn:mef:lso:interlude:error:INVALID_REQUEST"
+    long_query = f"{INV}/service?description={'q' * 9000}"
+    for client in (RestClient(server.rest_url), gateway):
+        reply = client.get(long_query)
+        assert refusal(reply) == (414, "invalidQuery", "INVALID_REQUEST", invalid)
+        assert "8190 bytes" in reply.body["reason"]
+        big = client.call("GET", f"{INV}/service/alpha-uni-1", headers={"X-Padding": "p" * 9000})
+        assert refusal(big) == (431, "otherIssue", "INVALID_REQUEST", invalid)
+        # Just within the limits the request is served as usual.
+        fine = client.call("GET", f"{INV}/service/alpha-uni-1", headers={"X-Padding": "p" * 8000})
+        assert fine.status == 200, fine.body

@@ -12,9 +12,9 @@ from google.protobuf import struct_pb2
 from interlude_grpc.mef.lso.interlude.v1 import common_pb2, inventory_pb2, ordering_pb2
 from interlude_server.core.errors import Errors
 from interlude_server.domain.schemas import validation
-from tests.support.paths import REPO
+from tests.support.paths import MEF_SERVICE_SCHEMAS, REPO
 
-MEF = REPO.parent / "shared" / "reference" / "mef" / "legato-sdk" / "serviceSchema"
+MEF = MEF_SERVICE_SCHEMAS
 DEMO = json.loads((REPO / "server/interlude_server/seed/demo.json").read_text())
 OVC_EP = "urn:mef:lso:spec:legato:carrier-ethernet-ovc-end-point:v0.0.1:all"
 IPVC_EP = "urn:mef:lso:spec:legato:ipvc-end-point:v0.0.4:all"

@@ -23,10 +23,11 @@ the arrangement, then policy; `validate_only` passes the same gate as the real c
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from interlude_grpc.mef.lso.interlude.v1 import catalog_pb2, common_pb2, inventory_pb2, ordering_pb2
 from interlude_server.core.errors import Errors, NotPermitted, PolicyRule, PolicyViolation
-from interlude_server.domain import policy
+from interlude_server.domain import jsonptr, policy, subjects
 from interlude_server.domain.ordering.lookup import Lookup
 
 Ord = ordering_pb2
@@ -44,6 +45,12 @@ class OrderCheck:
     refused: list[PolicyRule] = field(default_factory=list)
     findings: policy.Findings = field(default_factory=policy.Findings)
     base_etags: dict[str, str] = field(default_factory=dict)
+    checked: list[str] = field(default_factory=list)  # the rules applied, for a validate_only answer
+
+    def passed(self, rule: str) -> None:
+        """Record that `rule` was checked (once), e.g. `connectivity:<type>: ...`."""
+        if rule not in self.checked:
+            self.checked.append(rule)
 
     def refuse(self, subject: str, description: str) -> None:
         if all(r.subject != subject for r in self.refused):
@@ -97,6 +104,8 @@ async def check_add(
         )
     elif await check.lookup.connectivity_rule(type_urn) is None:
         await _check_end_point(check, item, svc, type_urn)
+    else:
+        check.passed(f"connectivity:{type_urn}: your arrangement has a rule for this type")
 
 
 async def _connectivity_of(
@@ -156,12 +165,33 @@ async def _check_end_point(
         siblings = [o for o in check.order.service_order_item if target in _targets(o)]
         if not problem and sum(iface.id in _attached(o) for o in siblings) > 1:
             problem = "the same interface is named twice"
+        if not problem and iface.id in await _attached_already(check, target):
+            problem = f"the interface already has an end point of {target.split(':', 1)[1]!r}"
         if problem:
             check.errors.add(f"{svc}.service_relationship[{r}].service.id", problem)
         elif rule.allowed_interface_ids and iface.id not in rule.allowed_interface_ids:
             refusal = interface_refusal(rule, iface.id)
             check.refuse(refusal.subject, refusal.description)
+        else:
+            listed = "in your arrangement" if rule.allowed_interface_ids else "no interface list"
+            check.passed(f"{iface.id}: {iface.service_configuration.type} may be connected; {listed}")
     await _check_count(check, target, rule, svc)
+
+
+async def _attached_already(check: OrderCheck, target: str) -> set[str]:
+    """The interfaces the live end points of an existing connectivity (`service:<id>`) are
+    attached to; none for a connectivity this order adds."""
+    kind, ident = target.split(":", 1)
+    if kind != "service":
+        return set()
+    related = await subjects.related(check.lookup.store, check.lookup.buyer_id, ident)
+    return {
+        iface
+        for other in related
+        if other.state != common_pb2.SERVICE_STATE_TERMINATED
+        and ident in subjects.targets(other, ENDPOINT_OF)
+        for iface in subjects.targets(other, ATTACHED_TO)
+    }
 
 
 def _attached(item: ordering_pb2.ServiceOrderItem) -> set[str]:
@@ -186,12 +216,14 @@ def _targets(item: ordering_pb2.ServiceOrderItem) -> set[str]:
 
 async def _check_count(check: OrderCheck, target: str, rule: catalog_pb2.ConnectivityRule, svc: str) -> None:
     """A connectivity never has more end points than its rule allows (existing ones count)."""
-    if not rule.max_end_points:
-        return
     kind, ident = target.split(":", 1)
     count = await check.lookup.end_point_count(ident) if kind == "service" else 0
     count += sum(target in _targets(other) for other in check.order.service_order_item)
-    if count > rule.max_end_points:
+    high = rule.max_end_points or "any"
+    check.passed(
+        f"connectivity:{rule.connectivity_type}: end points {count} within {rule.min_end_points}..{high}"
+    )
+    if rule.max_end_points and count > rule.max_end_points:
         check.errors.add(
             f"{svc}.service_relationship",
             f"a {rule.connectivity_type} has at most {rule.max_end_points} end points; "
@@ -203,9 +235,10 @@ async def lifecycle_allowed(check: OrderCheck, current: inventory_pb2.Service, w
     """The lifecycle policy: a lifecycle change (`what`) needs the permission SetAdministrativeState
     needs for the service as a whole. False (with the policy finding) if the policy refuses it."""
     rules = await check.lookup.policy_for_type(current.service_configuration.type)
+    spec = rules.service_specification_id if rules else "none"
+    check.passed(f"policy:{spec}:{policy.ADMIN_STATE}/state")
     if rules is not None and rules.administrative_state_changeable:
         return True
-    spec = rules.service_specification_id if rules else "none"
     why = (
         f"{what} is not allowed: the administrative state of this service is not changeable by the buyer"
         if rules
@@ -227,3 +260,17 @@ async def retire_allowed(check: OrderCheck, current: inventory_pb2.Service, svc:
         )
         return False
     return True
+
+
+def values_checked(
+    check: OrderCheck, rules: catalog_pb2.ServicePolicy | None, config: dict[str, Any]
+) -> None:
+    """Record the value rules of `rules` that bound a characteristic `config` has."""
+    if rules is None:
+        return
+    for rule in rules.characteristic_policy:
+        if jsonptr.get(config, rule.path, _ABSENT) is not _ABSENT:
+            check.passed(f"policy:{rules.service_specification_id}:{rule.path}")
+
+
+_ABSENT = object()

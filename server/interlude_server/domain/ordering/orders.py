@@ -51,6 +51,7 @@ class PreparedOrder:
 
     order: ordering_pb2.ServiceOrder
     base_etags: dict[str, str] = field(default_factory=dict)
+    checked: list[str] = field(default_factory=list)  # the rules the gate applied
 
 
 _Check = gate.OrderCheck
@@ -100,7 +101,7 @@ async def prepare_order(
         check.errors.add(violation.field, violation.description, violation.code)
     check.raise_if_any()
     _normalize(out, lookup.buyer_id, now)
-    return PreparedOrder(out, check.base_etags)
+    return PreparedOrder(out, check.base_etags, check.checked)
 
 
 async def _check_item(
@@ -151,6 +152,7 @@ async def _check_add(check: _Check, item: ordering_pb2.ServiceOrderItem, svc: st
     config = documents.to_dict(service.service_configuration)
     policy.apply_defaults(rules, config)
     policy.check_values(rules, config, f"{cfg}.attributes", check.findings)
+    gate.values_checked(check, rules, config)
     documents.set_attributes(service.service_configuration, config)
 
 
@@ -192,6 +194,7 @@ async def _check_modify(check: _Check, item: ordering_pb2.ServiceOrderItem, svc:
         await gate.lifecycle_allowed(check, current, f"{svc}.state", f"moving it to {target}")
     service.state = requested
     rules = await check.lookup.policy_for_type(current.service_configuration.type)
+    gate.values_checked(check, rules, documents.to_dict(service.service_configuration))
     policy.check_change(
         rules,
         current,

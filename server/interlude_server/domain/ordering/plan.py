@@ -175,7 +175,14 @@ def plan_notes(order: ordering_pb2.ServiceOrder) -> list[common_pb2.Note]:
         if waits:
             depends = sorted(depends_on(item))
             text += f" after items {waits}; it does not run unless items {depends} complete"
-        notes.append(
-            common_pb2.Note(id=f"plan-{step}", author="partner", source=common_pb2.NOTE_SOURCE_SOF, text=text)
-        )
+        notes.append(_note(f"plan-{step}", text))
     return notes
+
+
+def rule_notes(checked: Sequence[str]) -> list[common_pb2.Note]:
+    """The rules the policy gate checked (domain/ordering/gate.py), one Partner note each."""
+    return [_note(f"rule-{n}", f"checked {rule}") for n, rule in enumerate(checked, start=1)]
+
+
+def _note(note_id: str, text: str) -> common_pb2.Note:
+    return common_pb2.Note(id=note_id, author="partner", source=common_pb2.NOTE_SOURCE_SOF, text=text)

@@ -147,7 +147,7 @@ def _move_task(tx: Tx, task: Pm.PerformanceJobTask, action: str, now: timestamp_
     pm_audit.task_event(tx, task, now, TASK.state_name(task.state))
 
 
-def _apply(
+def apply_modification(
     job: Pm.PerformanceJob, change: Pm.PerformanceJobModification, profile: Pm.PerformanceProfile | None
 ) -> None:
     """Apply a modification: set profile fields change the job's own settings (a referenced
@@ -197,7 +197,7 @@ def advance_task(
         return task
     if task.task_type == Pm.PERFORMANCE_JOB_TASK_TYPE_MODIFY:
         profile = tx.get_pm_profile(buyer_id, job.performance_profile_ref.id)
-        _apply(job, task.modification, profile)
+        apply_modification(job, task.modification, profile)
         action = "reschedule" if starts_later(job, now) else "restart"  # per the (new) schedule
         move_job(tx, job, action, now, "modification applied", task_id=task.id)
     else:

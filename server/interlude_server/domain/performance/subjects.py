@@ -6,6 +6,7 @@ from __future__ import annotations
 from interlude_grpc.mef.lso.interlude.v1 import performance_pb2
 from interlude_server.core.errors import Errors, NotFound
 from interlude_server.domain import subjects
+from interlude_server.domain.performance.jobs import apply_modification
 from interlude_server.domain.performance.model import settings_of
 from interlude_server.domain.sft.catalog import ETHERNET_SERVICES, IP_SERVICES
 from interlude_server.store.interface.store import Store
@@ -33,11 +34,32 @@ def _subject_fields(ref: Pm.MonitoredObjectRef, where: str) -> list[tuple[str, s
     return []
 
 
+async def check_modified(
+    store: Store, buyer_id: str, job: Pm.PerformanceJob, change: Pm.PerformanceJobModification
+) -> None:
+    """`check_subjects` for the job as `change` would leave it: a new configuration `@type`
+    must still measure the family of the services the job monitors (the violation names it)."""
+    profile = None
+    if job.performance_profile_ref.id:
+        profile = await store.get_pm_profile(buyer_id, job.performance_profile_ref.id)
+    after = Pm.PerformanceJob()
+    after.CopyFrom(job)
+    apply_modification(after, change, profile)
+    config = "modification.performance_profile_value.service_specific_configuration.@type"
+    changed = change.performance_profile_value.service_specific_configuration.type
+    await check_subjects(store, buyer_id, after, family_field=config if changed else None)
+
+
 async def check_subjects(
-    store: Store, buyer_id: str, job: Pm.PerformanceJob, where: str = "performance_job"
+    store: Store,
+    buyer_id: str,
+    job: Pm.PerformanceJob,
+    where: str = "performance_job",
+    family_field: str | None = None,
 ) -> None:
     """NotFound for a profile or service that is not the buyer's; InvalidArgument naming each
-    subject field that does not fit the configuration's family or the one-connectivity rule."""
+    subject field (or `family_field`, the configuration a modification changes) that does not
+    fit the configuration's family or the one-connectivity rule."""
     profile = None
     if job.performance_profile_ref.id:
         profile = await store.get_pm_profile(buyer_id, job.performance_profile_ref.id)
@@ -56,7 +78,7 @@ async def check_subjects(
     for service, (_, field) in zip(services, named, strict=True):
         if service.service_configuration.type not in types:
             errors.add(
-                field,
+                family_field or field,
                 f"{config_type} measures {name} services, not {service.service_configuration.type}",
             )
     if len(services) == 2:
