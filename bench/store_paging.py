@@ -85,13 +85,13 @@ def make_service(i: int, rnd: random.Random) -> inventory_pb2.Service:
     s.service_configuration.attributes.update(
         {
             "maxServiceFrameSize": 9600,
-            "physicalLayer": ["1000BASE-LX", "10GBASE-LR"][: 1 + i % 2],
+            "physicalLayer": ["1000BASE_LX", "10GBASE_LR"][: 1 + i % 2],
             "synchronousEthernetEnabled": False,
             "linkAggregation": "NONE",
             "uniLinks": [
                 {
                     "id": f"link-{i}-{n}",
-                    "physicalLayer": "10GBASE-LR",
+                    "physicalLayer": "10GBASE_LR",
                     "connectorType": "LC",
                     "uniLinkAvailability": {"status": "AVAILABLE"},
                     "installLocation": {"geographicSiteId": f"site-{rnd.randrange(5000)}"},
@@ -100,14 +100,14 @@ def make_service(i: int, rnd: random.Random) -> inventory_pb2.Service:
             ],
             "ceVlanMap": {"type": "VLAN_LIST", "vlans": [rnd.randrange(1, 4095) for _ in range(8)]},
             "ingressBandwidthProfilePerEvc": {
-                "cir": {"amount": rnd.choice([10, 50, 100, 500, 1000]), "units": "Mbps"},
-                "cbs": {"amount": 12, "units": "KBYTES"},
-                "eir": {"amount": 0, "units": "Mbps"},
-                "ebs": {"amount": 0, "units": "KBYTES"},
-                "colorMode": "COLOR_BLIND",
+                "cir": {"irValue": rnd.choice([10, 50, 100, 500, 1000]), "irUnits": "MBPS"},
+                "cbs": {"dataSizeValue": 12, "dataSizeUnits": "KBYTES"},
+                "eir": {"irValue": 0, "irUnits": "MBPS"},
+                "ebs": {"dataSizeValue": 0, "dataSizeUnits": "KBYTES"},
+                "colorMode": {"value": "COLOR_BLIND"},
                 "couplingFlag": False,
             },
-            "l2cpAddressSet": "CTB",
+            "l2cpAddressSet": {"bridgedAddresses": "CTB"},
             "tagging": {"sVlanId": rnd.randrange(1, 4095), "cVlanIds": "all-to-one"},
         }
     )

@@ -7,7 +7,7 @@
   very bytes our server returned. Load: h2load (64 streams) when available,
   else the Python generator.
 - **Durable modify orders, 64 in flight.** CreateServiceOrder MODIFY orders
-  (each flips a UNI's maxFrameSize) from 64 closed-loop Python callers, round
+  (each flips a UNI's maximumFrameSize) from 64 closed-loop Python callers, round
   robin over 200 UNIs of 100 buyers; the echo server answers with a recorded
   CreateServiceOrderResponse. An ack is the server's word that the order is
   committed: after the rounds the server is stopped, started again on the same
@@ -219,9 +219,9 @@ def order_server(
 
 
 def modify_request(uni: Uni, frame_size: int) -> bytes:
-    """A MODIFY order setting the UNI's maxFrameSize (a customizable characteristic)."""
+    """A MODIFY order setting the UNI's maximumFrameSize (a customizable characteristic)."""
     config = json_format.MessageToDict(uni.service.service_configuration.attributes)
-    config["maxFrameSize"] = frame_size
+    config["maximumFrameSize"] = frame_size
     desired = inventory_pb2.Service(id=uni.service.id, state=uni.service.state)
     desired.service_configuration.type = uni.service.service_configuration.type
     desired.service_configuration.attributes.update(config)

@@ -48,12 +48,12 @@ async function main() {
         service: {
           id: 'alpha-ovc-1-ep-1',
           service_configuration: {
-            attributes: toStruct({ ingressBandwidthProfilePerOvcEndPoint: { cir: { amount: 5000 } }, vlanId: 7 }),
+            attributes: toStruct({ ingressBandwidthProfilePerOvcEndPoint: { cir: { irValue: 5000 } }, vlanId: 7 }),
           },
         },
         update_mask: {
           paths: [
-            'service_configuration.attributes.ingressBandwidthProfilePerOvcEndPoint.cir.amount',
+            'service_configuration.attributes.ingressBandwidthProfilePerOvcEndPoint.cir.irValue',
             'service_configuration.attributes.vlanId',
           ],
         },

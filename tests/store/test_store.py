@@ -43,7 +43,7 @@ def full_service() -> inventory_pb2.Service:
     s.description = "UNI at Zurich"
     s.etag = "e1"
     s.start_mode = inventory_pb2.START_MODE_AUTOMATICALLY_BY_MANAGED_ENVIRONMENT
-    s.service_configuration.attributes.update({"physicalLayer": ["1000BASE-LX"], "maxFrameSize": 9000})
+    s.service_configuration.attributes.update({"physicalLayer": ["1000BASE_LX"], "maximumFrameSize": 9000})
     s.place.add(role="INSTALL_LOCATION", type="GeographicSiteRef", id="site-7")
     s.note.add(id="n1", author="noc", text="installed", source=common_pb2.NOTE_SOURCE_SOF)
     s.component.add(id="link-1", component_type="accessLink", configuration_path="/uniLinks/0")
@@ -62,12 +62,12 @@ async def test_every_object_kind_round_trips_exactly(store: SqliteStore) -> None
         target_service_schema=catalog_pb2.TargetServiceSchema(type=UNI),
         is_service_interface=True,
     )
-    spec.service_spec_characteristic.add(path="/maxFrameSize", name="maxFrameSize")
+    spec.service_spec_characteristic.add(path="/maximumFrameSize", name="maximumFrameSize")
     policy = catalog_pb2.ServicePolicy(
         buyer_id=BUYER, service_specification_id="spec-uni", service_configuration_type=UNI, etag="p1"
     )
     policy.characteristic_policy.add(
-        path="/maxFrameSize",
+        path="/maximumFrameSize",
         changeability=catalog_pb2.CHANGEABILITY_DYNAMIC,
         default_value=struct_pb2.Value(number_value=1522),
         range=catalog_pb2.NumericRange(min=1522, max=9600),

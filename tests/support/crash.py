@@ -38,7 +38,7 @@ from tests.support.server_process import ServerProcess, launch
 Ord = ordering_pb2
 UNIS = ["alpha-uni-1", "alpha-uni-2", "alpha-uni-3"]
 OVC_END_POINTS = ["alpha-ovc-1-ep-1", "alpha-ovc-1-ep-2"]
-CIR = "service_configuration.attributes.ingressBandwidthProfilePerOvcEndPoint.cir.amount"
+CIR = "service_configuration.attributes.ingressBandwidthProfilePerOvcEndPoint.cir.irValue"
 # What a client may see when the server dies under it; anything else must be a domain answer.
 _DEATH = {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED, grpc.StatusCode.DEADLINE_EXCEEDED}
 _FAULTS = {grpc.StatusCode.INTERNAL, grpc.StatusCode.UNKNOWN}
@@ -77,7 +77,7 @@ def connectivity_request(n: int, rid: str) -> Ord.CreateConnectivityRequest:
 
 def _modify(n: int, rid: str) -> Ord.UpdateServiceRequest:
     config = struct_pb2.Struct()
-    config.update({"ingressBandwidthProfilePerOvcEndPoint": {"cir": {"amount": 100 + n % 50}}})
+    config.update({"ingressBandwidthProfilePerOvcEndPoint": {"cir": {"irValue": 100 + n % 50}}})
     return Ord.UpdateServiceRequest(
         service=inventory_pb2.Service(
             id=OVC_END_POINTS[n % 2], service_configuration=common_pb2.ExtensionPayload(attributes=config)

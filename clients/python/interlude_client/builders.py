@@ -59,7 +59,7 @@ def attribute_path(path: str) -> str:
 
 def configuration_update(service_id: str, values: Mapping[str, Any]) -> ordering_pb2.UpdateServiceRequest:
     """An UpdateService request setting service configuration attributes by dotted path,
-    e.g. {"ingressBandwidthProfilePerOvcEndPoint.cir.amount": 200}."""
+    e.g. {"ingressBandwidthProfilePerOvcEndPoint.cir.irValue": 200}."""
     attributes: dict[str, Any] = {}
     paths = []
     for path, value in values.items():

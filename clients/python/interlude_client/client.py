@@ -5,7 +5,7 @@
     with InterludeClient("127.0.0.1:50051", buyer="sp-alpha") as client:
         for service in client.list_services():          # every page, fetched as needed
             print(service.id)
-        cir = {"ingressBandwidthProfilePerOvcEndPoint.cir.amount": 200}
+        cir = {"ingressBandwidthProfilePerOvcEndPoint.cir.irValue": 200}
         order = client.update_configuration("alpha-ovc-1-ep-1", cir)
         final = client.wait_for_order(order.id)        # follows the order's events
 

@@ -43,7 +43,7 @@ class Findings:
 
 
 def field_path(prefix: str, pointer: str) -> str:
-    """A request field path for a pointer inside a configuration, e.g. `x.attributes.cir.amount`."""
+    """A request field path for a pointer inside a configuration, e.g. `x.attributes.cir.irValue`."""
     parts = [f"[{t}]" if is_decimal(t) else f".{t}" for t in jsonptr.split(pointer)]
     return prefix + "".join(parts)
 

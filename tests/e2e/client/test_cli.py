@@ -17,7 +17,7 @@ from interlude_client import cli
 from interlude_client.cli import exits
 from tests.support.server_process import ServerProcess
 
-CIR = "ingressBandwidthProfilePerOvcEndPoint.cir.amount"
+CIR = "ingressBandwidthProfilePerOvcEndPoint.cir.irValue"
 
 
 class Run:
@@ -75,7 +75,7 @@ def test_catalog_lists_gets_and_shows_policies(run: Run) -> None:
     assert {"carrier-ethernet-evc", "carrier-ethernet-ovc"} <= {s["id"] for s in specs}
     assert run.json("catalog", "get", "carrier-ethernet-evc")["id"] == "carrier-ethernet-evc"
     policy = run.json("catalog", "policy", "carrier-ethernet-ovc-end-point")
-    assert any(p["path"].endswith("/cir/amount") for p in policy["characteristicPolicy"])
+    assert any(p["path"].endswith("/cir/irValue") for p in policy["characteristicPolicy"])
     code, out, _ = run("catalog", "policies")
     assert code == exits.OK
     assert out.startswith("SPECIFICATION")
@@ -98,7 +98,7 @@ def test_update_follows_the_order_to_completion(run: Run) -> None:
     service = run.json("services", "get", "alpha-ovc-1-ep-1")
     assert (
         service["serviceConfiguration"]["attributes"]["ingressBandwidthProfilePerOvcEndPoint"]["cir"][
-            "amount"
+            "irValue"
         ]
         == 310
     )

@@ -27,7 +27,7 @@ from interlude_grpc.mef.lso.interlude.v1 import (
 from tests.support.proxy import DroppingProxy
 from tests.support.server_process import ServerProcess
 
-CIR = "ingressBandwidthProfilePerOvcEndPoint.cir.amount"
+CIR = "ingressBandwidthProfilePerOvcEndPoint.cir.irValue"
 T = TypeVar("T")
 SERVICES = (inventory_pb2, catalog_pb2, ordering_pb2, events_pb2)
 
@@ -127,7 +127,7 @@ def test_errors_are_typed_and_carry_every_field_violation(client: InterludeClien
     assert error.domain == ce.DOMAIN
     fields = {v.field for v in error.field_violations}
     assert fields == {
-        "service.service_configuration.attributes.ingressBandwidthProfilePerOvcEndPoint.cir.amount",
+        "service.service_configuration.attributes.ingressBandwidthProfilePerOvcEndPoint.cir.irValue",
         "service.service_configuration.attributes.vlanId",
     }
     assert all(v.reason and v.description for v in error.field_violations)
@@ -179,7 +179,7 @@ async def test_the_async_client_changes_and_follows(demo_server: ServerProcess) 
             await aclient.get_service_order("no-such-order")
     assert done.state == ordering_pb2.SERVICE_ORDER_STATE_COMPLETED
     attributes = json_format.MessageToDict(service.service_configuration.attributes)
-    assert attributes["ingressBandwidthProfilePerOvcEndPoint"]["cir"]["amount"] == 250
+    assert attributes["ingressBandwidthProfilePerOvcEndPoint"]["cir"]["irValue"] == 250
 
 
 def _methods() -> dict[str, MethodDescriptor]:

@@ -15,7 +15,7 @@ from interlude_server.api.errors import rich_status, status_for
 from interlude_server.core import errors as de
 from tests.support.probe import FAIL_METHOD, ProbeServer
 
-POLICY_RULE = "policy:ovc-end-point:/ingressBandwidthProfilePerOvcEndPoint/cir/amount"
+POLICY_RULE = "policy:ovc-end-point:/ingressBandwidthProfilePerOvcEndPoint/cir/irValue"
 ALL_CODES = [c for c in grpc.StatusCode if c != grpc.StatusCode.OK]
 
 

@@ -77,6 +77,6 @@ def test_the_node_client_lists_orders_follows_and_reads_rich_errors(demo_server:
     assert error["reason"] == "POLICY_VIOLATION"
     assert error["domain"] == "mef.lso.interlude"
     assert [v["field"] for v in error["fieldViolations"]] == [
-        "service.service_configuration.attributes.ingressBandwidthProfilePerOvcEndPoint.cir.amount",
+        "service.service_configuration.attributes.ingressBandwidthProfilePerOvcEndPoint.cir.irValue",
         "service.service_configuration.attributes.vlanId",
     ]

@@ -28,7 +28,7 @@ from tests.support.server_process import ServerProcess, launch
 from tests.support.streams import completed_orders
 
 FAST = ("--seed", "demo", "--sim-step-delay", "0.01")
-CIR = "service_configuration.attributes.ingressBandwidthProfilePerOvcEndPoint.cir.amount"
+CIR = "service_configuration.attributes.ingressBandwidthProfilePerOvcEndPoint.cir.irValue"
 OVC_END_POINTS = ("alpha-ovc-1-ep-1", "alpha-ovc-1-ep-2")
 # The consumer's channel retries connecting quickly, so the test does not wait out
 # grpc's default reconnect backoff (up to 2 minutes) after the restart.
@@ -49,7 +49,7 @@ def _free_port() -> int:
 
 def _cir_update(service_id: str, amount: float) -> ordering_pb2.UpdateServiceRequest:
     config = struct_pb2.Struct()
-    config.update({"ingressBandwidthProfilePerOvcEndPoint": {"cir": {"amount": amount}}})
+    config.update({"ingressBandwidthProfilePerOvcEndPoint": {"cir": {"irValue": amount}}})
     return ordering_pb2.UpdateServiceRequest(
         service=inventory_pb2.Service(
             id=service_id, service_configuration=common_pb2.ExtensionPayload(attributes=config)

@@ -125,7 +125,7 @@ async def test_get_specification_returns_its_schema_type_category_and_characteri
     assert spec.lifecycle_status == catalog_pb2.SERVICE_SPECIFICATION_LIFECYCLE_STATUS_ACTIVE
     assert not spec.is_service_interface
     paths = [c.path for c in spec.service_spec_characteristic]
-    assert "/ingressBandwidthProfilePerOvcEndPoint/cir/amount" in paths
+    assert "/ingressBandwidthProfilePerOvcEndPoint/cir/irValue" in paths
 
 
 async def test_list_specifications_returns_every_seeded_type_and_flags_the_interfaces(catalog: Stub) -> None:
@@ -250,7 +250,7 @@ async def test_alpha_policy_for_ovc_end_points_bounds_cir_to_10_to_1000_mbps(
         "1",
     )
     rules = {r.path: r for r in policy.characteristic_policy}
-    cir = rules["/ingressBandwidthProfilePerOvcEndPoint/cir/amount"]
+    cir = rules["/ingressBandwidthProfilePerOvcEndPoint/cir/irValue"]
     assert cir.changeability == catalog_pb2.CHANGEABILITY_DYNAMIC
     assert (cir.range.min, cir.range.max, cir.unit_of_measure) == (10, 1000, "Mbps")
     assert cir.default_value.number_value == 100

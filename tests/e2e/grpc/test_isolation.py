@@ -194,13 +194,13 @@ def _beta_tests(tests: SftClient, beta: Metadata) -> tuple[str, str, str, str]:
 
 def _cir_update(service_id: str) -> ordering_pb2.UpdateServiceRequest:
     config = struct_pb2.Struct()
-    config.update({"ingressBandwidthProfilePerOvcEndPoint": {"cir": {"amount": 50}}})
+    config.update({"ingressBandwidthProfilePerOvcEndPoint": {"cir": {"irValue": 50}}})
     return Ord.UpdateServiceRequest(
         service=inventory_pb2.Service(
             id=service_id, service_configuration=common_pb2.ExtensionPayload(attributes=config)
         ),
         update_mask=field_mask_pb2.FieldMask(
-            paths=["service_configuration.attributes.ingressBandwidthProfilePerOvcEndPoint.cir.amount"]
+            paths=["service_configuration.attributes.ingressBandwidthProfilePerOvcEndPoint.cir.irValue"]
         ),
     )
 

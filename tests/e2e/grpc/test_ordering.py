@@ -14,7 +14,7 @@ from tests.support.helpers import ALPHA, BETA, EVC, OVC, Stubs, rich_error, wait
 pytestmark = pytest.mark.stores("sqlite", "postgresql")
 
 Ord = ordering_pb2
-CIR = "service_configuration.attributes.ingressBandwidthProfilePerOvcEndPoint.cir.amount"
+CIR = "service_configuration.attributes.ingressBandwidthProfilePerOvcEndPoint.cir.irValue"
 
 
 def _service(stubs: Stubs, service_id: str) -> inventory_pb2.Service:
@@ -23,7 +23,7 @@ def _service(stubs: Stubs, service_id: str) -> inventory_pb2.Service:
 
 def _cir_update(service_id: str, amount: float, **kwargs: object) -> ordering_pb2.UpdateServiceRequest:
     config = struct_pb2.Struct()
-    config.update({"ingressBandwidthProfilePerOvcEndPoint": {"cir": {"amount": amount}}})
+    config.update({"ingressBandwidthProfilePerOvcEndPoint": {"cir": {"irValue": amount}}})
     return ordering_pb2.UpdateServiceRequest(
         service=inventory_pb2.Service(
             id=service_id, service_configuration=common_pb2.ExtensionPayload(attributes=config)
@@ -35,7 +35,7 @@ def _cir_update(service_id: str, amount: float, **kwargs: object) -> ordering_pb
 
 def _cir(service: inventory_pb2.Service) -> float:
     config = json_format.MessageToDict(service.service_configuration.attributes)
-    return float(config["ingressBandwidthProfilePerOvcEndPoint"]["cir"]["amount"])
+    return float(config["ingressBandwidthProfilePerOvcEndPoint"]["cir"]["irValue"])
 
 
 def _evc_request(a: str, b: str, **kwargs: object) -> ordering_pb2.CreateConnectivityRequest:
@@ -116,10 +116,10 @@ def test_an_update_sent_as_proto3_json_like_grpcurl_completes(stubs: Stubs) -> N
         "service": {
             "id": "alpha-ovc-1-ep-1",
             "serviceConfiguration": {
-                "attributes": {"ingressBandwidthProfilePerOvcEndPoint": {"cir": {"amount": 250}}}
+                "attributes": {"ingressBandwidthProfilePerOvcEndPoint": {"cir": {"irValue": 250}}}
             },
         },
-        "updateMask": "serviceConfiguration.attributes.ingressBandwidthProfilePerOvcEndPoint.cir.amount",
+        "updateMask": "serviceConfiguration.attributes.ingressBandwidthProfilePerOvcEndPoint.cir.irValue",
     }
     request = json_format.ParseDict(body, ordering_pb2.UpdateServiceRequest())
     assert "ingress_bandwidth_profile_per_ovc_end_point" in request.update_mask.paths[0]
@@ -136,13 +136,13 @@ def test_a_cir_change_outside_policy_is_refused_naming_the_field_and_rule(stubs:
     assert error.reason == "POLICY_VIOLATION"
     assert f"service.{CIR}" in error.violations
     assert "1000" in error.violations[f"service.{CIR}"]
-    assert any("/ingressBandwidthProfilePerOvcEndPoint/cir/amount" in rule for rule in error.rules)
+    assert any("/ingressBandwidthProfilePerOvcEndPoint/cir/irValue" in rule for rule in error.rules)
 
 
 def test_every_policy_violation_of_an_order_is_reported_at_once(stubs: Stubs) -> None:
     current = _service(stubs, "alpha-uni-1")
     config = json_format.MessageToDict(current.service_configuration.attributes)
-    config["maxFrameSize"] = 1600  # customizable, but not to this value
+    config["maximumFrameSize"] = 1600  # customizable, but not to this value
     config["physicalLinks"] = []  # fixed by the Partner
     desired = inventory_pb2.Service(id=current.id, state=current.state)
     desired.service_configuration.type = current.service_configuration.type
@@ -156,7 +156,7 @@ def test_every_policy_violation_of_an_order_is_reported_at_once(stubs: Stubs) ->
     error = rich_error(raised.value)
     prefix = "service_order.service_order_item[0].service.service_configuration.attributes"
     assert error.reason == "POLICY_VIOLATION"
-    assert f"{prefix}.maxFrameSize" in error.violations
+    assert f"{prefix}.maximumFrameSize" in error.violations
     assert f"{prefix}.physicalLinks" in error.violations or any(
         v.startswith(f"{prefix}.physicalLinks") for v in error.violations
     )

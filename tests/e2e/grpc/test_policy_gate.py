@@ -34,7 +34,7 @@ STATES = {
     "inactive": common_pb2.SERVICE_STATE_INACTIVE,
     "terminated": common_pb2.SERVICE_STATE_TERMINATED,
 }
-CIR_PATH = "ingressBandwidthProfilePerOvcEndPoint.cir.amount"
+CIR_PATH = "ingressBandwidthProfilePerOvcEndPoint.cir.irValue"
 # The rules, as the refusals name them.
 OUTSIDE = ("CONNECTIVITY_NOT_PERMITTED", f"connectivity:{OVC}:interface:alpha-enni-2")
 INTERFACE = ("CONNECTIVITY_NOT_PERMITTED", f"arrangement:interface:{UNI}")
@@ -140,7 +140,7 @@ def rest_order(items: list[Item]) -> Json:
 
 
 def _end_point(item_id: str, interface: str, cir: float = 100) -> Item:
-    config = {"@type": OVC_EP, "ingressBandwidthProfilePerOvcEndPoint": {"cir": {"amount": cir}}}
+    config = {"@type": OVC_EP, "ingressBandwidthProfilePerOvcEndPoint": {"cir": {"irValue": cir}}}
     relationship = {"relationshipType": "ATTACHED_TO", "service": {"id": interface}}
     service = {"state": "active", "serviceConfiguration": config, "serviceRelationship": [relationship]}
     return Item(item_id, "add", service, end_point_of="ovc")
@@ -154,7 +154,9 @@ def new_ovc(a: str, b: str, cir: float = 100) -> list[Item]:
 
 def new_uni(_: Ctx) -> list[Item]:
     return [
-        Item("1", "add", {"state": "active", "serviceConfiguration": {"@type": UNI, "maxFrameSize": 1522}})
+        Item(
+            "1", "add", {"state": "active", "serviceConfiguration": {"@type": UNI, "maximumFrameSize": 1522}}
+        )
     ]
 
 
@@ -218,7 +220,7 @@ def by_admin(service_id: str, state: common_pb2.AdministrativeState.ValueType) -
 def by_connectivity(a: str, b: str, cir: float = 100) -> Call:
     def call(ctx: Ctx, dry: bool) -> Any:
         config = struct_pb2.Struct()
-        config.update({"ingressBandwidthProfilePerOvcEndPoint": {"cir": {"amount": cir}}})
+        config.update({"ingressBandwidthProfilePerOvcEndPoint": {"cir": {"irValue": cir}}})
         end_points = [
             Ord.ConnectivityEndPoint(
                 interface_service_id=i, end_point_configuration=common_pb2.ExtensionPayload(attributes=config)
@@ -242,7 +244,7 @@ def _state(state: int) -> Callable[[Ctx], Inv.Service]:
 def _cir(amount: float) -> Callable[[Ctx], Inv.Service]:
     def service(_ctx: Ctx) -> Inv.Service:
         config = struct_pb2.Struct()
-        config.update({"ingressBandwidthProfilePerOvcEndPoint": {"cir": {"amount": amount}}})
+        config.update({"ingressBandwidthProfilePerOvcEndPoint": {"cir": {"irValue": amount}}})
         return Inv.Service(service_configuration=common_pb2.ExtensionPayload(attributes=config))
 
     return service

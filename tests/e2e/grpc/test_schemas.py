@@ -20,8 +20,8 @@ from tests.support.server_process import ServerProcess, server_command
 
 MEF_CARRIER_ETHERNET = MEF_SERVICE_SCHEMAS / "carrierEthernet"
 ATTRS = "service_configuration.attributes"
-OVC_CIR = f"{ATTRS}.ingressBandwidthProfilePerOvcEndPoint.cir.amount"
-IPVC_CIR = f"{ATTRS}.ingressBandwidthProfileEnvelope.cir.amount"
+OVC_CIR = f"{ATTRS}.ingressBandwidthProfilePerOvcEndPoint.cir.irValue"
+IPVC_CIR = f"{ATTRS}.ingressBandwidthProfileEnvelope.cir.irValue"
 
 
 def _update(service_id: str, mask: str, attributes: dict[str, Any]) -> ordering_pb2.UpdateServiceRequest:
@@ -37,13 +37,13 @@ def _update(service_id: str, mask: str, attributes: dict[str, Any]) -> ordering_
 
 def _ovc_cir(amount: object) -> ordering_pb2.UpdateServiceRequest:
     return _update(
-        "alpha-ovc-1-ep-1", OVC_CIR, {"ingressBandwidthProfilePerOvcEndPoint": {"cir": {"amount": amount}}}
+        "alpha-ovc-1-ep-1", OVC_CIR, {"ingressBandwidthProfilePerOvcEndPoint": {"cir": {"irValue": amount}}}
     )
 
 
 def _ipvc_cir(amount: object) -> ordering_pb2.UpdateServiceRequest:
     return _update(
-        "alpha-ipvc-1-ep-1", IPVC_CIR, {"ingressBandwidthProfileEnvelope": {"cir": {"amount": amount}}}
+        "alpha-ipvc-1-ep-1", IPVC_CIR, {"ingressBandwidthProfileEnvelope": {"cir": {"irValue": amount}}}
     )
 
 
@@ -74,7 +74,7 @@ def test_every_schema_violation_of_an_order_comes_back_at_once(stubs: Stubs) -> 
             "identifier": "OVC-ALPHA-0001-EP9",
             "role": "CAPTAIN",
             "ceVlanIdList": [5000],
-            "ingressBandwidthProfilePerOvcEndPoint": {"cir": {"amount": "abc"}, "couplingFlag": "no"},
+            "ingressBandwidthProfilePerOvcEndPoint": {"cir": {"irValue": "abc"}, "couplingFlag": "no"},
         }
     )
     service = inventory_pb2.Service(
@@ -95,7 +95,7 @@ def test_every_schema_violation_of_an_order_comes_back_at_once(stubs: Stubs) -> 
     assert {
         f"{prefix}.role",
         f"{prefix}.ceVlanIdList[0]",
-        f"{prefix}.ingressBandwidthProfilePerOvcEndPoint.cir.amount",
+        f"{prefix}.ingressBandwidthProfilePerOvcEndPoint.cir.irValue",
         f"{prefix}.ingressBandwidthProfilePerOvcEndPoint.couplingFlag",
     } <= set(error.violations)
 
@@ -112,15 +112,22 @@ def mef_stubs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stubs]:
 
 
 def test_with_schema_dir_the_server_checks_mefs_schema(mef_stubs: Stubs, stubs: Stubs) -> None:
-    # MEF's OVC end point requires endPointMap (and more) that the demo's configuration lacks.
+    # The demo's configurations are MEF's shapes: a change within them passes MEF's schema.
+    order = mef_stubs.ordering.UpdateService(_ovc_cir(500), metadata=ALPHA).service_order
+    assert wait_for_order(mef_stubs, order.id).state == ordering_pb2.SERVICE_ORDER_STATE_COMPLETED
+    # MEF's ColorIdentifier requires colorFieldType; the project's schema leaves it optional.
+    no_field_type = _update("alpha-ovc-1-ep-2", f"{ATTRS}.colorMap", {"colorMap": {}})
     with pytest.raises(grpc.RpcError) as raised:
-        mef_stubs.ordering.UpdateService(_ovc_cir(500), metadata=ALPHA)
+        mef_stubs.ordering.UpdateService(no_field_type, metadata=ALPHA)
     error = rich_error(raised.value)
     assert error.code == grpc.StatusCode.INVALID_ARGUMENT
-    assert f"service.{ATTRS}.endPointMap" in error.violations
-    # The same change passes the project's own schema (the default server).
-    order = stubs.ordering.UpdateService(_ovc_cir(500), metadata=ALPHA).service_order
-    assert wait_for_order(stubs, order.id).state == ordering_pb2.SERVICE_ORDER_STATE_COMPLETED
+    assert list(error.violations) == [f"service.{ATTRS}.colorMap.colorFieldType"]
+    # The same change passes the project's own schema: the default server refuses it only by policy.
+    with pytest.raises(grpc.RpcError) as raised:
+        stubs.ordering.UpdateService(no_field_type, metadata=ALPHA)
+    error = rich_error(raised.value)
+    assert (error.code, error.reason) == (grpc.StatusCode.FAILED_PRECONDITION, "POLICY_VIOLATION")
+    assert error.rules == ["policy:carrier-ethernet-ovc-end-point:/colorMap/colorFieldType"]
 
 
 def test_with_schema_dir_types_it_does_not_describe_keep_the_projects_schema(mef_stubs: Stubs) -> None:

@@ -408,13 +408,13 @@ def test_readme_walkthrough_a_cir_change_then_a_service_activation_test(
     """README "Walk-through": modify a CIR (F2), run a Y.1564 SAT on the service, read the verdict."""
     stubs = Stubs.on(channel)
     attributes = struct_pb2.Struct()
-    attributes.update({"ingressBandwidthProfilePerOvcEndPoint": {"cir": {"amount": 200}}})
+    attributes.update({"ingressBandwidthProfilePerOvcEndPoint": {"cir": {"irValue": 200}}})
     update = ordering_pb2.UpdateServiceRequest(
         service=inventory_pb2.Service(
             id="alpha-ovc-1-ep-2", service_configuration=common_pb2.ExtensionPayload(attributes=attributes)
         ),
         update_mask=field_mask_pb2.FieldMask(
-            paths=["service_configuration.attributes.ingressBandwidthProfilePerOvcEndPoint.cir.amount"]
+            paths=["service_configuration.attributes.ingressBandwidthProfilePerOvcEndPoint.cir.irValue"]
         ),
     )
     order = stubs.ordering.UpdateService(update, metadata=ALPHA).service_order

@@ -36,7 +36,7 @@ from tests.support.streams import event_log
 
 Ord = ordering_pb2
 LOCKED, UNLOCKED = common_pb2.ADMINISTRATIVE_STATE_LOCKED, common_pb2.ADMINISTRATIVE_STATE_UNLOCKED
-CIR = "service_configuration.attributes.ingressBandwidthProfilePerOvcEndPoint.cir.amount"
+CIR = "service_configuration.attributes.ingressBandwidthProfilePerOvcEndPoint.cir.irValue"
 _PR_CAPBSET_DROP = 24
 _FILE_CAPABILITIES = (1, 2, 3)  # CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_FOWNER
 
@@ -61,7 +61,7 @@ def _set_admin(stubs: Stubs, service_id: str, state: common_pb2.AdministrativeSt
 
 def _cir(service_id: str, amount: int) -> inventory_pb2.Service:
     config = struct_pb2.Struct()
-    config.update({"ingressBandwidthProfilePerOvcEndPoint": {"cir": {"amount": amount}}})
+    config.update({"ingressBandwidthProfilePerOvcEndPoint": {"cir": {"irValue": amount}}})
     return inventory_pb2.Service(
         id=service_id, service_configuration=common_pb2.ExtensionPayload(type=OVC_EP, attributes=config)
     )
@@ -71,7 +71,7 @@ def _writes(stubs: Stubs) -> dict[str, Callable[[], Any]]:
     """One call of each kind of write, to try while the database is read-only."""
     current = _service(stubs, "alpha-ovc-1-ep-1")  # a modify order states the whole configuration
     config = json_format.MessageToDict(current.service_configuration.attributes)
-    config["ingressBandwidthProfilePerOvcEndPoint"]["cir"]["amount"] = 60
+    config["ingressBandwidthProfilePerOvcEndPoint"]["cir"]["irValue"] = 60
     desired = inventory_pb2.Service(id=current.id, state=current.state)
     desired.service_configuration.type = current.service_configuration.type
     desired.service_configuration.attributes.update(config)

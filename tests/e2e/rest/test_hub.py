@@ -57,7 +57,7 @@ def _change(rest: RestClient, service_id: str, amount: int) -> str:
     """Order a CIR change of an OVC end point over REST; the order id."""
     service = rest.get(f"{INV}/service/{service_id}").body
     config = service["serviceConfiguration"]
-    config["ingressBandwidthProfilePerOvcEndPoint"]["cir"]["amount"] = amount
+    config["ingressBandwidthProfilePerOvcEndPoint"]["cir"]["irValue"] = amount
     body = {
         "requestedStartDate": "2026-01-01T00:00:00Z",
         "requestedCompletionDate": "2026-01-02T00:00:00Z",

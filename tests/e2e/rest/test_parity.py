@@ -24,7 +24,7 @@ from tests.support.server_process import ServerProcess
 
 Inv = inventory_pb2
 Ord = ordering_pb2
-CIR = ("ingressBandwidthProfilePerOvcEndPoint", "cir", "amount")
+CIR = ("ingressBandwidthProfilePerOvcEndPoint", "cir", "irValue")
 
 
 @pytest.fixture(scope="module")
@@ -233,7 +233,7 @@ def _modify_order(service: Inv.Service, amount: float, identifier: str) -> Ord.S
     changed.CopyFrom(service)
     attrs = changed.service_configuration.attributes
     attrs.get_or_create_struct("ingressBandwidthProfilePerOvcEndPoint").get_or_create_struct("cir")[
-        "amount"
+        "irValue"
     ] = amount
     attrs["identifier"] = identifier
     keep = Inv.Service(
@@ -263,7 +263,7 @@ def test_policy_refusal_is_one_422_entry_per_grpc_field_violation(rest: RestClie
     err = rich_error(caught.value)
     prefix = "service_order.service_order_item[0].service.service_configuration.attributes."
     assert set(err.violations) == {
-        prefix + "ingressBandwidthProfilePerOvcEndPoint.cir.amount",
+        prefix + "ingressBandwidthProfilePerOvcEndPoint.cir.irValue",
         prefix + "identifier",
     }
     service = rest.get(f"{INV}/service/alpha-ovc-1-ep-1").body
@@ -273,7 +273,7 @@ def test_policy_refusal_is_one_422_entry_per_grpc_field_violation(rest: RestClie
     pointer = "/serviceOrderItem/0/service/serviceConfiguration/"
     cir = "ingressBandwidthProfilePerOvcEndPoint"
     assert {e["propertyPath"]: e["reason"] for e in reply.body} == {
-        f"{pointer}{cir}/cir/amount": err.violations[f"{prefix}{cir}.cir.amount"],
+        f"{pointer}{cir}/cir/irValue": err.violations[f"{prefix}{cir}.cir.irValue"],
         f"{pointer}identifier": err.violations[f"{prefix}identifier"],
     }
 
@@ -303,7 +303,7 @@ def test_order_created_over_rest_is_the_order_grpc_sees(
     assert [i["state"] for i in got["serviceOrderItem"]] == ["completed"]
     assert unknown_in_order(got) == []
     after = rest.get(f"{INV}/service/alpha-ovc-1-ep-2").body
-    assert after["serviceConfiguration"]["ingressBandwidthProfilePerOvcEndPoint"]["cir"]["amount"] == 120
+    assert after["serviceConfiguration"]["ingressBandwidthProfilePerOvcEndPoint"]["cir"]["irValue"] == 120
     assert {"itemId": "1", "serviceOrderId": created["id"], "serviceOrderHref": created["href"]} in after[
         "serviceOrderItem"
     ]

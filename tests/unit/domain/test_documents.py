@@ -12,13 +12,13 @@ from interlude_grpc.mef.lso.interlude.v1 import common_pb2
 from interlude_server.domain.documents import set_attributes, struct_to_dict, to_dict
 
 DOCUMENT: dict[str, Any] = {
-    "maxFrameSize": 1522,
+    "maximumFrameSize": 1522,
     "ratio": 0.25,
     "enabled": False,
     "name": "UNI 1",
     "nothing": None,
     "links": [{"id": "l1", "speed": 10000, "tags": ["a", 2, True, None, [1.5]]}, {}],
-    "nested": {"cir": {"amount": 100, "units": "Mbps"}, "empty": {}},
+    "nested": {"cir": {"irValue": 100, "irUnits": "MBPS"}, "empty": {}},
     "empty_list": [],
 }
 
@@ -50,7 +50,7 @@ def test_every_conversion_gives_a_new_object_that_callers_may_change() -> None:
     payload = common_pb2.ExtensionPayload(type="urn:x")
     set_attributes(payload, DOCUMENT)
     first = to_dict(payload)
-    first["nested"]["cir"]["amount"] = 1
+    first["nested"]["cir"]["irValue"] = 1
     first["added"] = True
     assert to_dict(payload) == DOCUMENT  # the cached conversion is untouched
     changed = to_dict(payload)

@@ -12,7 +12,7 @@ from interlude_server.core.errors import InvalidState
 from interlude_server.domain import jsonptr, policy, states
 
 Ord = ordering_pb2
-CIR = "/ingressBandwidthProfilePerOvcEndPoint/cir/amount"
+CIR = "/ingressBandwidthProfilePerOvcEndPoint/cir/irValue"
 
 
 def test_an_action_outside_the_table_names_the_current_state_and_what_is_allowed() -> None:
@@ -88,10 +88,10 @@ def _check(
 
 
 def test_a_dynamic_value_may_change_within_its_range_only() -> None:
-    old = {"ingressBandwidthProfilePerOvcEndPoint": {"cir": {"amount": 100}}}
-    assert not _check(old, {"ingressBandwidthProfilePerOvcEndPoint": {"cir": {"amount": 500}}})
-    refused = _check(old, {"ingressBandwidthProfilePerOvcEndPoint": {"cir": {"amount": 5000}}})
-    assert [v.field for v in refused.violations] == ["cfg.ingressBandwidthProfilePerOvcEndPoint.cir.amount"]
+    old = {"ingressBandwidthProfilePerOvcEndPoint": {"cir": {"irValue": 100}}}
+    assert not _check(old, {"ingressBandwidthProfilePerOvcEndPoint": {"cir": {"irValue": 500}}})
+    refused = _check(old, {"ingressBandwidthProfilePerOvcEndPoint": {"cir": {"irValue": 5000}}})
+    assert [v.field for v in refused.violations] == ["cfg.ingressBandwidthProfilePerOvcEndPoint.cir.irValue"]
     assert "[10, 1000] Mbps" in refused.violations[0].description
     assert refused.rules[0].subject == f"policy:ovc-ep:{CIR}"
 
@@ -125,6 +125,6 @@ def test_defaults_fill_only_what_the_buyer_left_out() -> None:
     config: dict[str, Any] = {}
     policy.apply_defaults(_policy(), config)
     assert jsonptr.get(config, CIR) == 100
-    kept = {"ingressBandwidthProfilePerOvcEndPoint": {"cir": {"amount": 20}}}
+    kept = {"ingressBandwidthProfilePerOvcEndPoint": {"cir": {"irValue": 20}}}
     policy.apply_defaults(_policy(), kept)
     assert jsonptr.get(kept, CIR) == 20

@@ -19,7 +19,7 @@ DEMO = json.loads((REPO / "server/interlude_server/seed/demo.json").read_text())
 OVC_EP = "urn:mef:lso:spec:legato:carrier-ethernet-ovc-end-point:v0.0.1:all"
 IPVC_EP = "urn:mef:lso:spec:legato:ipvc-end-point:v0.0.4:all"
 CFG = "service_order.service_order_item[0].service.service_configuration"
-CIR = f"{CFG}.attributes.ingressBandwidthProfilePerOvcEndPoint.cir.amount"
+CIR = f"{CFG}.attributes.ingressBandwidthProfilePerOvcEndPoint.cir.irValue"
 
 
 def _item(
@@ -66,11 +66,6 @@ def test_mefs_published_files_load_and_describe_every_demo_type() -> None:
     assert "carrierEthernetOvcEndPoint.yaml" in str(schemas.sources[OVC_EP])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the demo's configurations use this project's shapes (cir {amount, units}, administrativeState) "
-    "where MEF's files use others (InformationRate {irValue, irUnits}, adminState) and require more",
-)
 def test_the_demo_seed_validates_under_mefs_files() -> None:
     schemas = validation.load(MEF)
     found = {
@@ -81,13 +76,13 @@ def test_the_demo_seed_validates_under_mefs_files() -> None:
 
 
 @pytest.mark.parametrize("bad", ["abc", True, None, {"x": 1}, [100]])
-def test_a_cir_amount_that_is_not_a_number_is_refused_at_its_pointer(bad: object) -> None:
-    item = _item({"ingressBandwidthProfilePerOvcEndPoint": {"cir": {"amount": bad, "units": "Mbps"}}})
+def test_a_cir_value_that_is_not_a_number_is_refused_at_its_pointer(bad: object) -> None:
+    item = _item({"ingressBandwidthProfilePerOvcEndPoint": {"cir": {"irValue": bad, "irUnits": "MBPS"}}})
     assert _violations(item) == {CIR: "invalidValue"}
 
 
 def test_a_number_passes_the_schema_and_is_left_to_policy_ranges() -> None:
-    item = _item({"ingressBandwidthProfilePerOvcEndPoint": {"cir": {"amount": 5000, "units": "Mbps"}}})
+    item = _item({"ingressBandwidthProfilePerOvcEndPoint": {"cir": {"irValue": 5000, "irUnits": "MBPS"}}})
     assert _violations(item) == {}
 
 
@@ -96,7 +91,10 @@ def test_every_violation_of_a_configuration_comes_back_at_once() -> None:
         {
             "role": "CAPTAIN",
             "ceVlanIdList": [101, 0, "7"],
-            "ingressBandwidthProfilePerOvcEndPoint": {"cir": {"amount": "abc"}, "cbs": {"units": "LITRES"}},
+            "ingressBandwidthProfilePerOvcEndPoint": {
+                "cir": {"irValue": "abc", "irUnits": "Mbps"},  # MEF spells units MBPS
+                "cbs": {"dataSizeUnits": "LITRES"},
+            },
         },
         action=ordering_pb2.SERVICE_ACTION_MODIFY,
     )
@@ -105,7 +103,8 @@ def test_every_violation_of_a_configuration_comes_back_at_once() -> None:
         f"{CFG}.attributes.ceVlanIdList[1]",
         f"{CFG}.attributes.ceVlanIdList[2]",
         CIR,
-        f"{CFG}.attributes.ingressBandwidthProfilePerOvcEndPoint.cbs.units",
+        f"{CFG}.attributes.ingressBandwidthProfilePerOvcEndPoint.cir.irUnits",
+        f"{CFG}.attributes.ingressBandwidthProfilePerOvcEndPoint.cbs.dataSizeUnits",
     }
 
 

@@ -17,7 +17,7 @@ from interlude_server.partner.sft.simulator import load_test_faults
 
 St = service_test_pb2
 SAT = BY_TYPE[St.TEST_TYPE_Y1564_SERVICE_ACTIVATION]
-EVC_EP = {"ingressBandwidthProfilePerEvcEndPoint": {"cir": {"amount": 250}, "eir": {"amount": 50}}}
+EVC_EP = {"ingressBandwidthProfilePerEvcEndPoint": {"cir": {"irValue": 250}, "eir": {"irValue": 50}}}
 
 
 def _resolved(capability_type: int, params: dict[str, object] | None = None) -> Resolved:

@@ -373,7 +373,7 @@ async def test_policies_are_checked_against_the_catalog_and_their_own_rules(
 ) -> None:
     seed = minimal_seed()
     seed["policies"][0]["characteristicPolicy"] = [
-        {"path": "maxFrameSize", "changeability": "CHANGEABILITY_CUSTOMIZABLE"},
+        {"path": "maximumFrameSize", "changeability": "CHANGEABILITY_CUSTOMIZABLE"},
         {
             "path": "/cir",
             "changeability": "CHANGEABILITY_DYNAMIC",

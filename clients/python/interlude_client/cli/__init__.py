@@ -2,7 +2,7 @@
 
     interlude --buyer sp-alpha services list
     interlude -o json orders get ORDER_ID
-    interlude update alpha-ovc-1-ep-1 --set ingressBandwidthProfilePerOvcEndPoint.cir.amount=200 --follow
+    interlude update alpha-ovc-1-ep-1 --set ingressBandwidthProfilePerOvcEndPoint.cir.irValue=200 --follow
     interlude tests run y1564-sat alpha-evc-1-ep-1 alpha-evc-1-ep-2 --follow
 
 Each command group lives in its own module with a `register(commands)` function that

@@ -241,7 +241,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         action="append",
         required=True,
         metavar="PATH=VALUE",
-        help="attribute by dotted path, e.g. ingressBandwidthProfilePerOvcEndPoint.cir.amount=200",
+        help="attribute by dotted path, e.g. ingressBandwidthProfilePerOvcEndPoint.cir.irValue=200",
     )
     _change_options(update)
     update.set_defaults(run=_update)

@@ -39,6 +39,8 @@ def _sync_states(service: inventory_pb2.Service, operational: int | None) -> Non
     service.administrative_state = admin  # type: ignore[assignment]
     service.operational_state = oper  # type: ignore[assignment]
     jsonptr.put(config, "/administrativeState", {"state": upper_name(Com.AdministrativeState, admin)})
+    if "adminState" in config:  # MEF's files require this spelling too for OVCs, EVCs, end points
+        jsonptr.put(config, "/adminState", {"state": upper_name(Com.AdministrativeState, admin)})
     jsonptr.put(config, "/operationalState", {"state": upper_name(Com.OperationalState, oper)})
     for component in service.component:
         base = component.configuration_path

@@ -254,8 +254,8 @@ def service_defaults(service_config: Mapping[str, Any]) -> dict[str, float]:
     """CIR and EIR (Mbps) of a service's ingress bandwidth profile, for FROM_SERVICE defaults."""
     for key, value in service_config.items():
         if key.startswith("ingressBandwidthProfile") and isinstance(value, dict):
-            cir = jsonptr.get(value, "/cir/amount", None)
-            eir = jsonptr.get(value, "/eir/amount", 0)
+            cir = jsonptr.get(value, "/cir/irValue", None)
+            eir = jsonptr.get(value, "/eir/irValue", 0)
             if isinstance(cir, int | float):
                 eir_mbps = float(eir) if isinstance(eir, int | float) else 0.0
                 return {"cir": float(cir), "eir": eir_mbps, "maxRate": float(cir)}
