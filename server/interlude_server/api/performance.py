@@ -26,7 +26,6 @@ from interlude_server.domain.idempotency import Planned, ready, run_once
 from interlude_server.domain.performance import jobs as pm_jobs
 from interlude_server.domain.performance import profiles as pm_profiles
 from interlude_server.domain.performance import subjects as pm_subjects
-from interlude_server.domain.performance.states import JOB
 from interlude_server.domain.performance.validate import check_modification
 from interlude_server.events.hub import MeasurementHub
 from interlude_server.partner.performance.engine import PmEngine
@@ -37,6 +36,7 @@ Context = grpc.aio.ServicerContext[Any, Any]
 Item = TypeVar("Item")
 M = TypeVar("M", bound=Message)
 Change = Callable[[Tx, str], M]  # (tx, buyer) -> the response
+Check = Callable[[str], Awaitable[M | None]]  # (buyer) -> a dry run's answer, or None to go on
 NOT_FOUND = pm_profiles.NOT_FOUND
 _CREATED = ("creation_date_time",)
 
@@ -169,18 +169,29 @@ class PerformanceServicer:
         )
 
     async def _change_job(
-        self, context: Context, method: str, request: Any, response_type: type[M], change: Change[M]
+        self,
+        context: Context,
+        method: str,
+        request: Any,
+        response_type: type[M],
+        change: Change[M],
+        check: Check[M] | None = None,
     ) -> M:
-        """A change to a job (a task, or suspend and resume): `change(tx, buyer)` commits it
-        and says what to answer. The job's engine is woken after the commit."""
+        """A change to a job (a task, or suspend and resume): `check(buyer)` validates it first
+        and returns a dry run's answer, if any; `change(tx, buyer)` commits it and says what to
+        answer. The job's engine is woken after the commit."""
         buyer = self.buyer_of(context)
         required(request.id, "id")
+
+        async def prepare() -> Planned[M]:
+            if check is not None and (preview := await check(buyer)) is not None:
+                return preview
+            return lambda tx: change(tx, buyer)
 
         def committed(_: M) -> None:
             self.engine.submit(buyer, request.id)
 
-        effect = ready(lambda tx: change(tx, buyer))
-        return await run_once(self.store, buyer, method, request, response_type, effect, committed)
+        return await run_once(self.store, buyer, method, request, response_type, prepare, committed)
 
     async def _task(
         self,
@@ -189,6 +200,7 @@ class PerformanceServicer:
         request: Any,
         task_type: Pm.PerformanceJobTaskType.ValueType,
         modification: Pm.PerformanceJobModification | None = None,
+        check: Check[Pm.GetPerformanceJobTaskResponse] | None = None,
     ) -> Pm.PerformanceJobTask:
         def change(tx: Tx, buyer: str) -> Pm.GetPerformanceJobTaskResponse:
             task = pm_jobs.request_task(
@@ -196,31 +208,26 @@ class PerformanceServicer:
             )
             return Pm.GetPerformanceJobTaskResponse(performance_job_task=task)
 
-        done = await self._change_job(context, method, request, Pm.GetPerformanceJobTaskResponse, change)
+        response = Pm.GetPerformanceJobTaskResponse
+        done = await self._change_job(context, method, request, response, change, check)
         return done.performance_job_task
 
     async def ModifyPerformanceJob(
         self, request: Pm.ModifyPerformanceJobRequest, context: Context
     ) -> Pm.ModifyPerformanceJobResponse:
         check_modification(request.modification)
-        buyer = self.buyer_of(context)
-        required(request.id, "id")
-        job = found(await self.store.get_pm_job(buyer, request.id), "PerformanceJob", request.id, NOT_FOUND)
-        # The job as modified must still fit its subjects (a new @type's service-type family).
-        await pm_subjects.check_modified(self.store, buyer, job, request.modification)
-        if request.validate_only:  # a dry run: the checks the task would pass, nothing stored
-            JOB.check(job.state, "modify")
-            preview = Pm.PerformanceJobTask(
-                task_type=Pm.PERFORMANCE_JOB_TASK_TYPE_MODIFY,
-                state=Pm.PERFORMANCE_JOB_PROCESS_STATE_ACKNOWLEDGED,
-                performance_job=Pm.PerformanceJobRef(id=job.id),
-                modification=request.modification,
-                reason=request.reason,
-                buyer_id=buyer,
-            )
-            return Pm.ModifyPerformanceJobResponse(performance_job_task=preview)
+
+        async def check(buyer: str) -> Pm.GetPerformanceJobTaskResponse | None:
+            job = await get(self.store.get_pm_job, buyer, request.id, "PerformanceJob", NOT_FOUND)
+            # The job as modified must still fit its subjects (a new @type's service-type family).
+            await pm_subjects.check_modified(self.store, buyer, job, request.modification)
+            if not request.validate_only:
+                return None
+            preview = pm_jobs.modify_preview(job, request.modification, request.reason)
+            return Pm.GetPerformanceJobTaskResponse(performance_job_task=preview)
+
         modify = Pm.PERFORMANCE_JOB_TASK_TYPE_MODIFY
-        task = await self._task(context, "ModifyPerformanceJob", request, modify, request.modification)
+        task = await self._task(context, "ModifyPerformanceJob", request, modify, request.modification, check)
         return Pm.ModifyPerformanceJobResponse(performance_job_task=task)
 
     async def CancelPerformanceJob(

@@ -239,14 +239,7 @@ class ServiceTestServicer(service_test_pb2_grpc.ServiceTestServiceServicer):
             await test_jobs.prepare_job(self.store, buyer, changed, clock.now())
             if not request.validate_only:
                 return None
-            preview = St.TestJobTask(
-                task_type=St.TEST_JOB_TASK_TYPE_MODIFY,
-                state=St.TEST_JOB_PROCESS_STATE_ACKNOWLEDGED,
-                test_job=St.TestJobRef(id=job.id),
-                modification=request.modification,
-                reason=request.reason,
-                buyer_id=buyer,
-            )
+            preview = test_jobs.modify_preview(job, request.modification, request.reason)
             return St.ModifyTestJobResponse(test_job_task=preview)
 
         modify = St.TEST_JOB_TASK_TYPE_MODIFY

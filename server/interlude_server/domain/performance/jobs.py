@@ -216,3 +216,19 @@ def partner_step(
     if action == "reject":
         job.termination_error.add(code=common_pb2.VALIDATION_ERROR_CODE_INVALID_VALUE, reason=reason)
     return move_job(tx, job, action, now, reason)
+
+
+def modify_preview(
+    job: Pm.PerformanceJob, modification: Pm.PerformanceJobModification, reason: str
+) -> Pm.PerformanceJobTask:
+    """What a validate_only ModifyPerformanceJob answers: the task it would request (refused
+    now, naming the state, if the job cannot be modified)."""
+    JOB.check(job.state, "modify")
+    return Pm.PerformanceJobTask(
+        task_type=Pm.PERFORMANCE_JOB_TASK_TYPE_MODIFY,
+        state=Pm.PERFORMANCE_JOB_PROCESS_STATE_ACKNOWLEDGED,
+        performance_job=Pm.PerformanceJobRef(id=job.id),
+        modification=modification,
+        reason=reason,
+        buyer_id=job.buyer_id,
+    )

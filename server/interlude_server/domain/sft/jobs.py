@@ -308,3 +308,17 @@ def apply_modification(job: service_test_pb2.TestJob, mod: service_test_pb2.Test
         getattr(job, which).CopyFrom(getattr(mod, which))
     if mod.test_mode:
         job.test_mode = mod.test_mode
+
+
+def modify_preview(
+    job: service_test_pb2.TestJob, modification: service_test_pb2.TestJobModification, reason: str
+) -> service_test_pb2.TestJobTask:
+    """What a validate_only ModifyTestJob answers: the task it would request."""
+    return service_test_pb2.TestJobTask(
+        task_type=service_test_pb2.TEST_JOB_TASK_TYPE_MODIFY,
+        state=service_test_pb2.TEST_JOB_PROCESS_STATE_ACKNOWLEDGED,
+        test_job=service_test_pb2.TestJobRef(id=job.id),
+        modification=modification,
+        reason=reason,
+        buyer_id=job.buyer_id,
+    )
