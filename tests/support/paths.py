@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[2]
 README = REPO / "README.md"
 SUPPORT = Path(__file__).resolve().parent
@@ -12,3 +14,9 @@ SUPPORT = Path(__file__).resolve().parent
 # with INTERLUDE_REFERENCE_DIR.
 REFERENCE = Path(os.environ.get("INTERLUDE_REFERENCE_DIR", REPO.parent / "shared" / "reference"))
 MEF_SERVICE_SCHEMAS = REFERENCE / "mef" / "legato-sdk" / "serviceSchema"
+
+# Tests of MEF's own files: skipped, saying where they looked, on a checkout without them.
+needs_reference = pytest.mark.skipif(
+    not MEF_SERVICE_SCHEMAS.is_dir(),
+    reason=f"MEF's published files are not at {REFERENCE} (set INTERLUDE_REFERENCE_DIR)",
+)

@@ -15,7 +15,7 @@ from google.protobuf import field_mask_pb2, json_format, struct_pb2
 from interlude_grpc.mef.lso.interlude.v1 import common_pb2, inventory_pb2, ordering_pb2
 from tests.e2e.conftest import launch_demo
 from tests.support.helpers import ALPHA, Stubs, rich_error, wait_for_order
-from tests.support.paths import MEF_SERVICE_SCHEMAS
+from tests.support.paths import MEF_SERVICE_SCHEMAS, needs_reference
 from tests.support.server_process import ServerProcess, server_command
 
 MEF_CARRIER_ETHERNET = MEF_SERVICE_SCHEMAS / "carrierEthernet"
@@ -111,6 +111,7 @@ def mef_stubs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stubs]:
         assert running.stop() == 0
 
 
+@needs_reference
 def test_with_schema_dir_the_server_checks_mefs_schema(mef_stubs: Stubs, stubs: Stubs) -> None:
     # The demo's configurations are MEF's shapes: a change within them passes MEF's schema.
     order = mef_stubs.ordering.UpdateService(_ovc_cir(500), metadata=ALPHA).service_order
@@ -130,6 +131,7 @@ def test_with_schema_dir_the_server_checks_mefs_schema(mef_stubs: Stubs, stubs: 
     assert error.rules == ["policy:carrier-ethernet-ovc-end-point:/colorMap/colorFieldType"]
 
 
+@needs_reference
 def test_with_schema_dir_types_it_does_not_describe_keep_the_projects_schema(mef_stubs: Stubs) -> None:
     with pytest.raises(grpc.RpcError) as raised:
         mef_stubs.ordering.UpdateService(_ipvc_cir("abc"), metadata=ALPHA)

@@ -12,7 +12,7 @@ from google.protobuf import struct_pb2
 from interlude_grpc.mef.lso.interlude.v1 import common_pb2, inventory_pb2, ordering_pb2
 from interlude_server.core.errors import Errors
 from interlude_server.domain.schemas import validation
-from tests.support.paths import MEF_SERVICE_SCHEMAS, REPO
+from tests.support.paths import MEF_SERVICE_SCHEMAS, REPO, needs_reference
 
 MEF = MEF_SERVICE_SCHEMAS
 DEMO = json.loads((REPO / "server/interlude_server/seed/demo.json").read_text())
@@ -57,6 +57,7 @@ def test_the_demo_seed_validates_under_the_projects_schemas() -> None:
         assert schemas.violations(type_urn, attributes) == [], service_id
 
 
+@needs_reference
 def test_mefs_published_files_load_and_describe_every_demo_type() -> None:
     schemas = validation.load(MEF)
     for _, type_urn, _ in _demo_configurations():
@@ -66,6 +67,7 @@ def test_mefs_published_files_load_and_describe_every_demo_type() -> None:
     assert "carrierEthernetOvcEndPoint.yaml" in str(schemas.sources[OVC_EP])
 
 
+@needs_reference
 def test_the_demo_seed_validates_under_mefs_files() -> None:
     schemas = validation.load(MEF)
     found = {
@@ -113,6 +115,7 @@ def test_delete_items_and_types_without_a_schema_are_not_checked() -> None:
     assert _violations(_item({"role": 1}, type_urn="urn:example:unknown")) == {}
 
 
+@needs_reference
 def test_mefs_schema_reports_missing_required_properties_at_their_pointer() -> None:
     schemas = validation.load(MEF)
     found = {v.field: v.code for v in schemas.violations(OVC_EP, {"identifier": "x" * 46})}
