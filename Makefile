@@ -34,7 +34,7 @@ $(STAMP): pyproject.toml
 else
 $(STAMP): pyproject.toml $(LOCK)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PIP) install --quiet --require-hashes --no-deps -r $(LOCK)
+	$(PIP) install --quiet --require-hashes --no-deps --no-build-isolation -r $(LOCK)
 	$(PIP) install --quiet --no-deps --no-build-isolation --no-index -e .
 	$(PIP) check
 	touch $@
