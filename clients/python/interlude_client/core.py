@@ -14,6 +14,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, Unpack
 
+from google.protobuf import json_format
+
 from interlude_client import builders, streams
 from interlude_client.connection import ChannelT, Connection, SleepT
 from interlude_client.operations import Call, Listing, Stream, call, change, paged, streamed, unary
@@ -68,6 +70,14 @@ class ClientCore(Connection[ChannelT, SleepT]):
     ) -> Call[catalog_pb2.ServiceSpecification]:
         request = catalog_pb2.GetServiceSpecificationRequest(id=specification_id)
         return call(self.catalog.GetServiceSpecification, request, lambda r: r.service_specification, timeout)
+
+    @unary
+    def get_service_schema(self, location: str, *, timeout: float | None = None) -> Call[dict[str, Any]]:
+        """The JSON Schema document at a specification's `target_service_schema.schema_location`."""
+        request = catalog_pb2.GetServiceSchemaRequest(location=location)
+        return call(
+            self.catalog.GetServiceSchema, request, lambda r: json_format.MessageToDict(r.schema), timeout
+        )
 
     @paged
     def list_service_specifications(

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any, TypeAlias
 
 import grpc
+from google.protobuf import struct_pb2
 
 from interlude_grpc.mef.lso.interlude.v1 import catalog_pb2, catalog_pb2_grpc
 from interlude_server.api.binding import ServiceBinding
@@ -18,12 +19,22 @@ from interlude_server.api.common import found, required
 from interlude_server.api.paging import PageParams, fingerprint, page_params
 from interlude_server.api.principal import BuyerResolver
 from interlude_server.core.errors import InvalidArgument, Violation
+from interlude_server.domain.schemas import validation as schemas
 from interlude_server.store.interface.store import Store
 
 Context: TypeAlias = grpc.aio.ServicerContext[Any, Any]
 
 SERVICE_NAME: str = catalog_pb2.DESCRIPTOR.services_by_name["ServiceCatalogService"].full_name
 _SPEC_NOT_FOUND = "SERVICE_SPECIFICATION_NOT_FOUND"
+_SCHEMA_NOT_FOUND = "SERVICE_SCHEMA_NOT_FOUND"
+
+
+def _located(spec: catalog_pb2.ServiceSpecification) -> catalog_pb2.ServiceSpecification:
+    """The specification with the location of its schema (unless its seed named one)."""
+    target = spec.target_service_schema
+    if not target.schema_location:
+        target.schema_location = schemas.active().location_of(target.type)
+    return spec
 
 
 def _require_id(value: str, field_name: str) -> None:
@@ -56,7 +67,7 @@ class CatalogServicer(catalog_pb2_grpc.ServiceCatalogServiceServicer):
             request.id,
             _SPEC_NOT_FOUND,
         )
-        return catalog_pb2.GetServiceSpecificationResponse(service_specification=spec)
+        return catalog_pb2.GetServiceSpecificationResponse(service_specification=_located(spec))
 
     async def ListServiceSpecifications(
         self, request: catalog_pb2.ListServiceSpecificationsRequest, context: Context
@@ -64,7 +75,7 @@ class CatalogServicer(catalog_pb2_grpc.ServiceCatalogServiceServicer):
         params = _keyed_by_id(page_params(request.page_size, request.page_token, fingerprint(request.filter)))
         page = await self._store.list_specifications(request.filter, params.request)
         return catalog_pb2.ListServiceSpecificationsResponse(
-            service_specifications=page.items,
+            service_specifications=[_located(spec) for spec in page.items],
             next_page_token=params.next_token(page),
             total_size=page.total,
         )
@@ -95,6 +106,17 @@ class CatalogServicer(catalog_pb2_grpc.ServiceCatalogServiceServicer):
             next_page_token=params.next_token(page),
             total_size=page.total,
         )
+
+    async def GetServiceSchema(
+        self, request: catalog_pb2.GetServiceSchemaRequest, context: Context
+    ) -> catalog_pb2.GetServiceSchemaResponse:
+        _require_id(request.location, "location")
+        document = found(
+            schemas.active().document(request.location), "ServiceSchema", request.location, _SCHEMA_NOT_FOUND
+        )
+        schema = struct_pb2.Struct()
+        schema.update(document)
+        return catalog_pb2.GetServiceSchemaResponse(location=request.location, schema=schema)
 
 
 def catalog_binding(store: Store, buyer_of: BuyerResolver) -> ServiceBinding:

@@ -42,7 +42,8 @@ RPC_SCOPES: Mapping[str, str] = MappingProxyType(
         **_service(
             "ServiceCatalogService",
             READ,
-            "GetServiceSpecification ListServiceSpecifications GetServicePolicy ListServicePolicies",
+            "GetServiceSpecification ListServiceSpecifications GetServicePolicy ListServicePolicies"
+            " GetServiceSchema",
         ),
         **_service(
             "ServiceOrderingService",

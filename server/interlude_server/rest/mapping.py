@@ -21,6 +21,7 @@ from interlude_server.core.mef import ProtoEnum, mef_name
 INVENTORY_BASE = "/mefApi/interlude/serviceInventory/v2"
 ORDERING_BASE = "/mefApi/interlude/serviceOrderingManagement/v1"
 CATALOG_BASE = "/mefApi/interlude/serviceCatalog/v1"
+SCHEMA_LOCATION_PREFIX = "serviceSchema/"  # of a schema document's location in the catalog
 
 Json = dict[str, Any]
 
@@ -58,6 +59,10 @@ class Hrefs:
 
     def order(self, order_id: str) -> str:
         return self._order + order_id
+
+    def catalog(self, location: str) -> str:
+        """The URL of a catalog-relative location (a schema document's)."""
+        return f"{self.base}{CATALOG_BASE}/{location}"
 
 
 def time(ts: timestamp_pb2.Timestamp) -> str:

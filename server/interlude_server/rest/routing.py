@@ -15,6 +15,7 @@ behind it can never need different scopes.
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from typing import Generic, TypeVar
@@ -28,6 +29,7 @@ from interlude_server.rest.hub.subscriptions import HubApi
 Api = TypeVar("Api")
 ApiHandler = Callable[[Api, web.Request], Awaitable[web.StreamResponse]]
 _V1 = "/mef.lso.interlude.v1."
+_PATTERN = re.compile(r"\{(\w+):[^}]+\}")  # a path variable with its own pattern
 
 
 @dataclass(frozen=True)
@@ -98,7 +100,9 @@ class RouteTable(Generic[Api]):
         """((method, path template), operation) of every row."""
         for row in self.rows:
             operation = f"{_V1}{self.service}/{row.rpc}" if row.rpc else row.operation_id
-            yield (row.method, self.base + row.path), RestOperation(row.operation_id, operation)
+            # As aiohttp names the matched route: a variable's pattern (`{location:.+}`) left out.
+            template = _PATTERN.sub(r"{\1}", self.base + row.path)
+            yield (row.method, template), RestOperation(row.operation_id, operation)
 
     def route_defs(self, backend: Backend, hub: HubApi | None) -> list[web.RouteDef]:
         api = self.serve(backend, hub)

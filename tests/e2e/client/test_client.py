@@ -65,6 +65,19 @@ async def test_the_async_pager_sees_the_same_pages(
     assert {s.id for s in specs} == {s.id for s in client.list_service_specifications()}
 
 
+async def test_a_specifications_schema_is_fetched_from_its_location_sync_and_async(
+    client: InterludeClient, demo_server: ServerProcess
+) -> None:
+    spec = client.get_service_specification("carrier-ethernet-evc")
+    schema = client.get_service_schema(spec.target_service_schema.schema_location)
+    assert schema["$id"] == spec.target_service_schema.type
+    async with AsyncInterludeClient(demo_server.target, buyer="sp-alpha") as aclient:
+        assert await aclient.get_service_schema(spec.target_service_schema.schema_location) == schema
+    with pytest.raises(ce.NotFound) as missing:
+        client.get_service_schema("serviceSchema/nope.json")
+    assert missing.value.reason == "SERVICE_SCHEMA_NOT_FOUND"
+
+
 def test_a_change_retried_with_its_request_id_creates_one_order(client: InterludeClient) -> None:
     request_id = str(uuid.uuid4())
     first = client.update_configuration("alpha-ovc-1-ep-1", {CIR: 120}, request_id=request_id)

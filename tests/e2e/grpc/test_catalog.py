@@ -7,6 +7,7 @@ contract's ErrorInfo reasons.
 
 from __future__ import annotations
 
+import posixpath
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeAlias
@@ -14,6 +15,7 @@ from typing import TYPE_CHECKING, TypeAlias
 import grpc
 import pytest
 import pytest_asyncio
+from google.protobuf import json_format
 from google.protobuf.message import Message
 from google.rpc import error_details_pb2  # type: ignore[import-untyped,unused-ignore]
 from grpc_status import rpc_status
@@ -342,3 +344,60 @@ async def test_one_buyers_policy_page_token_is_refused_for_another(catalog: Stub
 
     assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert reason(raised.value) == "INVALID_PAGE_TOKEN"
+
+
+def _refs(node: object) -> list[str]:
+    """Every `$ref` in a schema document."""
+    if isinstance(node, dict):
+        own = [node["$ref"]] if isinstance(node.get("$ref"), str) else []
+        return own + [r for value in node.values() for r in _refs(value)]
+    if isinstance(node, list):
+        return [r for value in node for r in _refs(value)]
+    return []
+
+
+async def test_every_specification_names_where_its_schema_is_and_that_schema_is_served(catalog: Stub) -> None:
+    specs = (
+        await catalog.ListServiceSpecifications(catalog_pb2.ListServiceSpecificationsRequest(page_size=100))
+    ).service_specifications
+    assert sorted(s.id for s in specs) == SPECIFICATIONS
+    for spec in specs:
+        location = spec.target_service_schema.schema_location
+        assert location == f"serviceSchema/{spec.id}.json"
+        served = await catalog.GetServiceSchema(catalog_pb2.GetServiceSchemaRequest(location=location))
+        assert served.location == location
+        assert json_format.MessageToDict(served.schema)["$id"] == spec.target_service_schema.type
+    one = await catalog.GetServiceSpecification(catalog_pb2.GetServiceSpecificationRequest(id=specs[0].id))
+    assert (
+        one.service_specification.target_service_schema.schema_location == f"serviceSchema/{specs[0].id}.json"
+    )
+
+
+async def test_relative_refs_of_a_served_schema_resolve_to_served_documents(catalog: Stub) -> None:
+    location = "serviceSchema/carrier-ethernet-evc.json"
+    schema = json_format.MessageToDict(
+        (await catalog.GetServiceSchema(catalog_pb2.GetServiceSchemaRequest(location=location))).schema
+    )
+    external = sorted({ref.split("#")[0] for ref in _refs(schema) if not ref.startswith("#")})
+    assert external, "the EVC schema refers to the common definitions"
+    for target in external:
+        resolved = posixpath.normpath(posixpath.join(posixpath.dirname(location), target))
+        document = await catalog.GetServiceSchema(catalog_pb2.GetServiceSchemaRequest(location=resolved))
+        assert json_format.MessageToDict(document.schema)["definitions"]
+
+
+@pytest.mark.parametrize(
+    "location", ["serviceSchema/nope.json", "serviceSchema/../validation.py", "/etc/passwd"]
+)
+async def test_a_schema_location_nothing_is_served_at_is_not_found(catalog: Stub, location: str) -> None:
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await catalog.GetServiceSchema(catalog_pb2.GetServiceSchemaRequest(location=location))
+    assert raised.value.code() == grpc.StatusCode.NOT_FOUND
+    assert reason(raised.value) == "SERVICE_SCHEMA_NOT_FOUND"
+
+
+async def test_get_schema_without_a_location_is_invalid_argument_naming_it(catalog: Stub) -> None:
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await catalog.GetServiceSchema(catalog_pb2.GetServiceSchemaRequest())
+    assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert bad_fields(raised.value) == ["location"]

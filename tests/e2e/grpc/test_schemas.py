@@ -12,7 +12,7 @@ import grpc
 import pytest
 from google.protobuf import field_mask_pb2, json_format, struct_pb2
 
-from interlude_grpc.mef.lso.interlude.v1 import common_pb2, inventory_pb2, ordering_pb2
+from interlude_grpc.mef.lso.interlude.v1 import catalog_pb2, common_pb2, inventory_pb2, ordering_pb2
 from tests.e2e.conftest import launch_demo
 from tests.support.helpers import ALPHA, Stubs, rich_error, wait_for_order
 from tests.support.paths import MEF_SERVICE_SCHEMAS, needs_reference
@@ -145,3 +145,19 @@ def test_a_schema_dir_that_does_not_exist_stops_the_server(tmp_path: Path) -> No
     done = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 2
     assert "--schema-dir" in done.stderr
+
+
+@needs_reference
+def test_with_schema_dir_specifications_point_at_mefs_files_and_those_are_served(mef_stubs: Stubs) -> None:
+    ovc_ep = mef_stubs.catalog.GetServiceSpecification(
+        catalog_pb2.GetServiceSpecificationRequest(id="carrier-ethernet-ovc-end-point")
+    ).service_specification
+    location = ovc_ep.target_service_schema.schema_location
+    assert location.startswith("serviceSchema/")
+    assert location.endswith(".yaml")  # MEF's file, not the project's
+    served = mef_stubs.catalog.GetServiceSchema(catalog_pb2.GetServiceSchemaRequest(location=location))
+    assert json_format.MessageToDict(served.schema)["$id"] == ovc_ep.target_service_schema.type
+    ipvc = mef_stubs.catalog.GetServiceSpecification(
+        catalog_pb2.GetServiceSpecificationRequest(id="ipvc")
+    ).service_specification
+    assert ipvc.target_service_schema.schema_location == "serviceSchema/ipvc.json"  # the project's

@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import urljoin
 
 import grpc
 import pytest
@@ -348,15 +349,39 @@ def test_cancel_extension_and_its_conflicts_match_grpc(rest: RestClient, stubs: 
     _mef_error(rest.post(f"{ORD}/serviceOrder/{order['id']}/cancel", {}), 409, "conflict", err.reason)
 
 
+def _spec_json(rest: RestClient, spec: catalog_pb2.ServiceSpecification) -> dict[str, Any]:
+    """The contract JSON of a specification, its catalog-relative schema location made a URL."""
+    out = json_format.MessageToDict(spec)
+    target = out["targetServiceSchema"]
+    target["@schemaLocation"] = f"{rest.base_url}{CAT}/{target['@schemaLocation']}"
+    return out
+
+
+def test_a_specifications_schema_location_is_a_url_that_serves_its_schema(rest: RestClient) -> None:
+    spec = rest.get(f"{CAT}/serviceSpecification/carrier-ethernet-evc").body
+    url = spec["targetServiceSchema"]["@schemaLocation"]
+    assert url == f"{rest.base_url}{CAT}/serviceSchema/carrier-ethernet-evc.json"
+    served = rest.get(url.removeprefix(rest.base_url))
+    assert served.status == 200, served.body
+    schema = served.body
+    assert schema["$id"] == spec["targetServiceSchema"]["@type"]
+    # A relative $ref resolves against the URL, as against the file it came from.
+    ref = schema["properties"]["administrativeState"]["$ref"]
+    common = rest.get(urljoin(url, ref.split("#")[0]).removeprefix(rest.base_url))
+    assert common.status == 200
+    assert "AdministrativeState" in common.body["definitions"]
+    _mef_error(rest.get(f"{CAT}/serviceSchema/nope.json"), 404, "notFound", "SERVICE_SCHEMA_NOT_FOUND")
+
+
 def test_catalog_extension_is_the_contract_json(rest: RestClient, stubs: Stubs) -> None:
     specs = stubs.catalog.ListServiceSpecifications(
         catalog_pb2.ListServiceSpecificationsRequest(page_size=1000), metadata=ALPHA
     )
     listed = rest.get(f"{CAT}/serviceSpecification?limit=1000")
-    assert listed.body == [json_format.MessageToDict(s) for s in specs.service_specifications]
+    assert listed.body == [_spec_json(rest, s) for s in specs.service_specifications]
     assert listed.headers["X-Total-Count"] == str(specs.total_size)
     first = specs.service_specifications[0]
-    assert rest.get(f"{CAT}/serviceSpecification/{first.id}").body == json_format.MessageToDict(first)
+    assert rest.get(f"{CAT}/serviceSpecification/{first.id}").body == _spec_json(rest, first)
     policy = stubs.catalog.GetServicePolicy(
         catalog_pb2.GetServicePolicyRequest(service_specification_id=first.id), metadata=ALPHA
     ).service_policy

@@ -32,6 +32,7 @@ from interlude_server.domain.policy import field_path
 
 BUNDLED = Path(__file__).parent
 DRAFT7 = "http://json-schema.org/draft-07/schema#"
+LOCATION_PREFIX = "serviceSchema/"  # of every served document's location, relative to the catalog
 MAX_VIOLATIONS = 50  # per configuration: enough to fix a document, small enough for any trailer
 MAX_MESSAGE = 200  # characters of a validator message (it quotes the offending value)
 _CHECKED_ACTIONS = (ordering_pb2.SERVICE_ACTION_ADD, ordering_pb2.SERVICE_ACTION_MODIFY)
@@ -43,11 +44,26 @@ class SchemaError(ValueError):
 
 @dataclass
 class SchemaSet:
-    """The compiled validators by `@type`; `unusable` says why a named type has none."""
+    """The compiled validators by `@type`; `unusable` says why a named type has none.
+
+    `documents` are the files that can be served, by location (`serviceSchema/` and the path
+    inside the folder they were loaded from, so relative `$ref`s between them resolve against
+    a location as they do against the files); `locations` says where each `@type`'s is."""
 
     validators: dict[str, jsonschema_rs.Validator] = field(default_factory=dict)
     sources: dict[str, Path] = field(default_factory=dict)
     unusable: dict[str, str] = field(default_factory=dict)
+    documents: dict[str, Path] = field(default_factory=dict)
+    locations: dict[str, str] = field(default_factory=dict)
+
+    def location_of(self, type_urn: str) -> str:
+        """Where the schema of `type_urn` is served; '' when no schema describes it."""
+        return self.locations.get(type_urn, "") if type_urn in self.validators else ""
+
+    def document(self, location: str) -> dict[str, Any] | None:
+        """The schema document served at `location`, as published; None if there is none."""
+        path = self.documents.get(location)
+        return None if path is None else _read(path)
 
     def violations(self, type_urn: str, config: Any) -> list[Violation]:
         """Every problem of `config` under the schema of `type_urn` (fields are JSON pointers
@@ -74,7 +90,9 @@ class SchemaSet:
         """This set, with `base` describing the types this one does not."""
         validators = {**base.validators, **self.validators}
         sources = {urn: self.sources.get(urn, base.sources.get(urn, BUNDLED)) for urn in validators}
-        return SchemaSet(validators, sources, dict(self.unusable))
+        documents = {**base.documents, **self.documents}
+        locations = {**base.locations, **self.locations}
+        return SchemaSet(validators, sources, dict(self.unusable), documents, locations)
 
 
 def _read(path: Path) -> dict[str, Any]:
@@ -92,6 +110,7 @@ def load(directory: Path) -> SchemaSet:
     """Compile every schema with a `$id` under `directory` (`*.json`, `*.yaml`, `*.yml`)."""
     resources: list[tuple[str, Any]] = []
     named: dict[str, Path] = {}
+    schemas = SchemaSet()
     for path in sorted(directory.rglob("*")):
         if path.suffix not in (".json", ".yaml", ".yml") or not path.is_file():
             continue
@@ -99,9 +118,11 @@ def load(directory: Path) -> SchemaSet:
         # Registered by file URI, so relative $refs resolve against the folder, as MEF's do.
         urn = document.pop("$id", None)
         resources.append((path.resolve().as_uri(), document))
+        location = f"{LOCATION_PREFIX}{path.relative_to(directory).as_posix()}"
+        schemas.documents[location] = path
         if isinstance(urn, str):
             named[urn] = path
-    schemas = SchemaSet()
+            schemas.locations[urn] = location
     registry = jsonschema_rs.Registry(resources)
     for urn, path in named.items():
         root = {"$schema": DRAFT7, "$ref": path.resolve().as_uri()}

@@ -115,7 +115,7 @@ class ServiceApi:
         """retrieve{noun}: Get{noun}, the path's id as its `key` field."""
         req = getattr(catalog_pb2, f"Get{noun}Request")(**{key: request.match_info["id"]})
         r = await self.backend.call(_CAT, f"Get{noun}", req, caller(request))
-        return respond(json_format.MessageToDict(getattr(r, field_name(noun))))
+        return respond(_catalog_json(hrefs(request))(getattr(r, field_name(noun))))
 
     async def catalog_list(self, request: web.Request, plural: str) -> web.Response:
         """list{noun}: one MEF page of List{plural}, which filters on nothing."""
@@ -125,7 +125,27 @@ class ServiceApi:
         method = f"List{plural}"
         req = getattr(catalog_pb2, method + "Request")()
         call = self._sender(request, _CAT, method)
-        return await page_response(win, req, call, field_name(plural), json_format.MessageToDict)
+        return await page_response(win, req, call, field_name(plural), _catalog_json(hrefs(request)))
+
+    async def get_schema(self, request: web.Request) -> web.Response:
+        """A schema document a specification's `@schemaLocation` names, as published."""
+        location = m.SCHEMA_LOCATION_PREFIX + request.match_info["location"]
+        req = catalog_pb2.GetServiceSchemaRequest(location=location)
+        r = await self.backend.call(_CAT, "GetServiceSchema", req, caller(request))
+        return respond(json_format.MessageToDict(r.schema))
+
+
+def _catalog_json(links: m.Hrefs) -> Callable[[Any], dict[str, Any]]:
+    """A catalog resource as JSON, a schema location made absolute (a URL under the catalog)."""
+
+    def render(message: Any) -> dict[str, Any]:
+        out: dict[str, Any] = json_format.MessageToDict(message)
+        target = out.get("targetServiceSchema", {})
+        if target.get("@schemaLocation", "").startswith(m.SCHEMA_LOCATION_PREFIX):
+            target["@schemaLocation"] = links.catalog(target["@schemaLocation"])
+        return out
+
+    return render
 
 
 def _catalog_reads(noun: str, plural: str, key: str = "id") -> tuple[Route[ServiceApi], ...]:
@@ -168,6 +188,9 @@ CATALOG_ROUTES: RouteTable[ServiceApi] = RouteTable(
     (
         *_catalog_reads("ServiceSpecification", "ServiceSpecifications"),
         *_catalog_reads("ServicePolicy", "ServicePolicies", key="service_specification_id"),
+        Route(
+            "GET", "/serviceSchema/{location:.+}", _S.get_schema, "retrieveServiceSchema", "GetServiceSchema"
+        ),
     ),
     _serve,
 )

@@ -202,7 +202,10 @@ class TargetServiceSchema(_message.Message):
     type: _builtins.str
     """The schema `$id` URN, used as `@type` of `serviceConfiguration`."""
     schema_location: _builtins.str
-    """Where the schema can be fetched."""
+    """Where the schema can be fetched: over gRPC a location relative to the
+    catalog, e.g. `serviceSchema/carrier-ethernet-evc.json`, that
+    GetServiceSchema serves; over REST the absolute URL of the same document.
+    """
     def __init__(
         self,
         *,
@@ -786,3 +789,57 @@ class ListServicePoliciesResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ListServicePoliciesResponse: _TypeAlias = ListServicePoliciesResponse  # noqa: Y015
+
+@_typing.final
+class GetServiceSchemaRequest(_message.Message):
+    """GetServiceSchemaRequest asks for one schema document."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LOCATION_FIELD_NUMBER: _builtins.int
+    location: _builtins.str
+    """The document's location relative to the catalog, as in
+    `TargetServiceSchema.schema_location`, e.g. `serviceSchema/carrier-ethernet-evc.json`.
+    """
+    def __init__(
+        self,
+        *,
+        location: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["location", b"location"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetServiceSchemaRequest: _TypeAlias = GetServiceSchemaRequest  # noqa: Y015
+
+@_typing.final
+class GetServiceSchemaResponse(_message.Message):
+    """GetServiceSchemaResponse carries one schema document."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LOCATION_FIELD_NUMBER: _builtins.int
+    SCHEMA_FIELD_NUMBER: _builtins.int
+    location: _builtins.str
+    """The location asked for."""
+    @_builtins.property
+    def schema(self) -> _struct_pb2.Struct:
+        """The JSON Schema document (draft-07) as published, `$id` included. Relative
+        `$ref`s in it resolve against `location`.
+        """
+
+    def __init__(
+        self,
+        *,
+        location: _builtins.str = ...,
+        schema: _struct_pb2.Struct | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["schema", b"schema"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["location", b"location", "schema", b"schema"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetServiceSchemaResponse: _TypeAlias = GetServiceSchemaResponse  # noqa: Y015

@@ -61,6 +61,11 @@ class ServiceCatalogServiceStub:
                 request_serializer=mef_dot_lso_dot_interlude_dot_v1_dot_catalog__pb2.ListServicePoliciesRequest.SerializeToString,
                 response_deserializer=mef_dot_lso_dot_interlude_dot_v1_dot_catalog__pb2.ListServicePoliciesResponse.FromString,
                 _registered_method=True)
+        self.GetServiceSchema = channel.unary_unary(
+                '/mef.lso.interlude.v1.ServiceCatalogService/GetServiceSchema',
+                request_serializer=mef_dot_lso_dot_interlude_dot_v1_dot_catalog__pb2.GetServiceSchemaRequest.SerializeToString,
+                response_deserializer=mef_dot_lso_dot_interlude_dot_v1_dot_catalog__pb2.GetServiceSchemaResponse.FromString,
+                _registered_method=True)
 
 
 class ServiceCatalogServiceServicer:
@@ -103,6 +108,15 @@ class ServiceCatalogServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetServiceSchema(self, request, context):
+        """GetServiceSchema returns the JSON Schema document at a location that a
+        specification's `target_service_schema.schema_location` names (or that a
+        relative `$ref` inside one of those documents resolves to).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ServiceCatalogServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -125,6 +139,11 @@ def add_ServiceCatalogServiceServicer_to_server(servicer, server):
                     servicer.ListServicePolicies,
                     request_deserializer=mef_dot_lso_dot_interlude_dot_v1_dot_catalog__pb2.ListServicePoliciesRequest.FromString,
                     response_serializer=mef_dot_lso_dot_interlude_dot_v1_dot_catalog__pb2.ListServicePoliciesResponse.SerializeToString,
+            ),
+            'GetServiceSchema': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetServiceSchema,
+                    request_deserializer=mef_dot_lso_dot_interlude_dot_v1_dot_catalog__pb2.GetServiceSchemaRequest.FromString,
+                    response_serializer=mef_dot_lso_dot_interlude_dot_v1_dot_catalog__pb2.GetServiceSchemaResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -242,6 +261,33 @@ class ServiceCatalogService:
             '/mef.lso.interlude.v1.ServiceCatalogService/ListServicePolicies',
             mef_dot_lso_dot_interlude_dot_v1_dot_catalog__pb2.ListServicePoliciesRequest.SerializeToString,
             mef_dot_lso_dot_interlude_dot_v1_dot_catalog__pb2.ListServicePoliciesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetServiceSchema(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mef.lso.interlude.v1.ServiceCatalogService/GetServiceSchema',
+            mef_dot_lso_dot_interlude_dot_v1_dot_catalog__pb2.GetServiceSchemaRequest.SerializeToString,
+            mef_dot_lso_dot_interlude_dot_v1_dot_catalog__pb2.GetServiceSchemaResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -51,6 +51,11 @@ class ServiceCatalogServiceStub:
     """
     ListServicePolicies: _grpc.UnaryUnaryMultiCallable[_catalog_pb2.ListServicePoliciesRequest, _catalog_pb2.ListServicePoliciesResponse]
     """ListServicePolicies returns the calling buyer's policies, one page at a time."""
+    GetServiceSchema: _grpc.UnaryUnaryMultiCallable[_catalog_pb2.GetServiceSchemaRequest, _catalog_pb2.GetServiceSchemaResponse]
+    """GetServiceSchema returns the JSON Schema document at a location that a
+    specification's `target_service_schema.schema_location` names (or that a
+    relative `$ref` inside one of those documents resolves to).
+    """
 
 @_typing.type_check_only
 class ServiceCatalogServiceAsyncStub(ServiceCatalogServiceStub):
@@ -75,6 +80,11 @@ class ServiceCatalogServiceAsyncStub(ServiceCatalogServiceStub):
     """
     ListServicePolicies: _aio.UnaryUnaryMultiCallable[_catalog_pb2.ListServicePoliciesRequest, _catalog_pb2.ListServicePoliciesResponse]  # type: ignore[assignment]
     """ListServicePolicies returns the calling buyer's policies, one page at a time."""
+    GetServiceSchema: _aio.UnaryUnaryMultiCallable[_catalog_pb2.GetServiceSchemaRequest, _catalog_pb2.GetServiceSchemaResponse]  # type: ignore[assignment]
+    """GetServiceSchema returns the JSON Schema document at a location that a
+    specification's `target_service_schema.schema_location` names (or that a
+    relative `$ref` inside one of those documents resolves to).
+    """
 
 class ServiceCatalogServiceServicer(metaclass=_abc_1.ABCMeta):
     """ServiceCatalogService publishes the service specifications the Partner
@@ -120,5 +130,16 @@ class ServiceCatalogServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_catalog_pb2.ListServicePoliciesResponse, _abc.Awaitable[_catalog_pb2.ListServicePoliciesResponse]]:
         """ListServicePolicies returns the calling buyer's policies, one page at a time."""
+
+    @_abc_1.abstractmethod
+    def GetServiceSchema(
+        self,
+        request: _catalog_pb2.GetServiceSchemaRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_catalog_pb2.GetServiceSchemaResponse, _abc.Awaitable[_catalog_pb2.GetServiceSchemaResponse]]:
+        """GetServiceSchema returns the JSON Schema document at a location that a
+        specification's `target_service_schema.schema_location` names (or that a
+        relative `$ref` inside one of those documents resolves to).
+        """
 
 def add_ServiceCatalogServiceServicer_to_server(servicer: ServiceCatalogServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
