@@ -70,15 +70,20 @@ def check_value(
     if allowed and value not in allowed:
         findings.refuse(where, subject, f"{value!r} is not allowed; allowed values: {allowed}")
         return
-    if rule.HasField("range") and isinstance(value, int | float) and not isinstance(value, bool):
-        low, high, step = rule.range.min, rule.range.max, rule.range.step
-        unit = f" {rule.unit_of_measure}" if rule.unit_of_measure else ""
-        if not low <= value <= high:
-            findings.refuse(
-                where, subject, f"{value:g}{unit} is outside the allowed range [{low:g}, {high:g}]{unit}"
-            )
-        elif step and not math.isclose((value - low) / step, round((value - low) / step)):
-            findings.refuse(where, subject, f"{value:g}{unit} is not {low:g} plus a multiple of {step:g}")
+    if not rule.HasField("range"):
+        return
+    low, high, step = rule.range.min, rule.range.max, rule.range.step
+    unit = f" {rule.unit_of_measure}" if rule.unit_of_measure else ""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        # The schema of the type decides what the value must be; a range can only bound a
+        # number, so a value it cannot compare is refused rather than let through unchecked.
+        findings.refuse(where, subject, f"{value!r} is not a number in [{low:g}, {high:g}]{unit}")
+    elif not low <= value <= high:
+        findings.refuse(
+            where, subject, f"{value:g}{unit} is outside the allowed range [{low:g}, {high:g}]{unit}"
+        )
+    elif step and not math.isclose((value - low) / step, round((value - low) / step)):
+        findings.refuse(where, subject, f"{value:g}{unit} is not {low:g} plus a multiple of {step:g}")
 
 
 def check_values(

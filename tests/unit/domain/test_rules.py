@@ -96,6 +96,14 @@ def test_a_dynamic_value_may_change_within_its_range_only() -> None:
     assert refused.rules[0].subject == f"policy:ovc-ep:{CIR}"
 
 
+@pytest.mark.parametrize("value", ["abc", True, None, {"x": 1}, [5]])
+def test_a_range_refuses_a_value_it_cannot_compare_when_no_schema_stopped_it(value: object) -> None:
+    old = {"ingressBandwidthProfilePerOvcEndPoint": {"cir": {"irValue": 100}}}
+    refused = _check(old, {"ingressBandwidthProfilePerOvcEndPoint": {"cir": {"irValue": value}}})
+    assert [v.field for v in refused.violations] == ["cfg.ingressBandwidthProfilePerOvcEndPoint.cir.irValue"]
+    assert f"{value!r} is not a number in [10, 1000] Mbps" == refused.violations[0].description
+
+
 def test_anything_no_rule_covers_is_fixed_and_operational_state_is_never_the_buyers() -> None:
     refused = _check(
         {"mtu": 1500, "operationalState": {"state": "ENABLED"}},
