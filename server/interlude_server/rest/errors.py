@@ -225,3 +225,14 @@ def request_too_large(http: int, what: str) -> MefError:
         "referenceError": REFERENCE_PREFIX + "INVALID_REQUEST",
     }
     return MefError(http, body, "INVALID_REQUEST")
+
+
+def unparsable_request(what: str) -> MefError:
+    """The MEF error for a request that is not HTTP/1.1 aiohttp can parse (a bad method, a
+    malformed header): 400 invalidBody, reason INVALID_BODY."""
+    body = {
+        "code": "invalidBody",
+        "reason": f"the request is not valid HTTP: {what}"[:MAX_REASON],
+        "referenceError": REFERENCE_PREFIX + "INVALID_BODY",
+    }
+    return MefError(400, body, "INVALID_BODY")

@@ -4,8 +4,10 @@ TLS files are given (the same --tls-* files as gRPC; with --tls-client-ca, mTLS)
 Over-long requests get MEF error bodies: aiohttp reads request targets and header fields up to
 READ_LIMIT bytes (its own default, 8190, would answer a plain-text 400 before the app sees the
 request), and the outermost middleware refuses a target over MAX_TARGET with 414 and a header
-field over MAX_HEADER_FIELD with 431, both reason INVALID_REQUEST. Past READ_LIMIT aiohttp still
-answers its own plain-text 400.
+field over MAX_HEADER_FIELD with 431, both reason INVALID_REQUEST. What aiohttp's parser itself
+refuses (a line past READ_LIMIT, a request that is not HTTP) gets a MEF body too: the server's
+connection handler answers it (414/431 INVALID_REQUEST, or 400 INVALID_BODY) instead of
+aiohttp's plain text, logging one line, not a traceback.
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import structlog
-from aiohttp import web
+from aiohttp import web, web_protocol
+from aiohttp.http_exceptions import HttpProcessingError, LineTooLong
 
 from interlude_server.api.binding import ServiceBinding
 from interlude_server.api.overload import LoadLimiter
@@ -26,7 +29,7 @@ from interlude_server.rest.admission import Admit
 from interlude_server.rest.app import build_app
 from interlude_server.rest.backend import InProcessBackend
 from interlude_server.rest.common import Handler, error_response
-from interlude_server.rest.errors import request_too_large
+from interlude_server.rest.errors import MefError, request_too_large, unparsable_request
 from interlude_server.rest.hub.delivery import Dispatcher
 from interlude_server.rest.hub.subscriptions import HubApi
 from interlude_server.store.interface.store import Store
@@ -51,6 +54,58 @@ async def within_limits(request: web.Request, handler: Handler) -> web.StreamRes
     response = error_response(err)
     response.force_close()
     return response
+
+
+def _unparsed(exc: BaseException | None) -> MefError | None:
+    """The MEF error for a request aiohttp's parser refused; None for any other error."""
+    if isinstance(exc, LineTooLong):
+        # The C parser raises from its URL callback for the request line, and aiohttp's own
+        # words name it ("Status line is too long" in 3.9); anything else is a header field.
+        frames = _frame_names(exc)
+        if any("url" in f for f in frames) or "status line" in str(exc).lower():
+            return request_too_large(414, f"the request target is longer than {MAX_TARGET} bytes")
+        return request_too_large(431, f"a header field is longer than {MAX_HEADER_FIELD} bytes")
+    if isinstance(exc, HttpProcessingError):
+        return unparsable_request(str(exc.message))
+    return None
+
+
+def _frame_names(exc: BaseException) -> list[str]:
+    names, tb = [], exc.__traceback__
+    while tb is not None:
+        names.append(tb.tb_frame.f_code.co_name)
+        tb = tb.tb_next
+    return names
+
+
+class _MefRequestHandler(web_protocol.RequestHandler):
+    """aiohttp's connection handler, answering what its parser refuses with a MEF error body."""
+
+    __slots__ = ()
+
+    def handle_error(
+        self,
+        request: web.BaseRequest,
+        status: int = 500,
+        exc: BaseException | None = None,
+        message: str | None = None,
+    ) -> web.StreamResponse:
+        err = _unparsed(exc) if status == 400 else None
+        if err is None:
+            return super().handle_error(request, status, exc, message)
+        log.info("rest.unparsable", status=err.http, error=str(message or exc)[:200])
+        response = error_response(err)
+        response.force_close()
+        return response
+
+
+class _MefServer(web.Server):
+    """aiohttp's server, its connections handled by _MefRequestHandler."""
+
+    def __call__(self) -> web_protocol.RequestHandler:
+        handler = super().__call__()
+        handler.__class__ = _MefRequestHandler  # same layout (no slots added): only the method differs
+        return handler
 
 
 @dataclass(frozen=True)
@@ -82,6 +137,8 @@ async def start_rest(
         max_field_size=READ_LIMIT,
     )
     await runner.setup()
+    if runner.server is not None:
+        runner.server.__class__ = _MefServer  # aiohttp has no hook for the connection handler class
     site = web.TCPSite(runner, listen.host, listen.port, reuse_port=reuse_port, ssl_context=ssl_context)
     try:
         await site.start()

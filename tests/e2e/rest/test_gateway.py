@@ -4,6 +4,7 @@ in-process adapter answers (same mapping, same error table), through the generat
 from __future__ import annotations
 
 import json
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -114,3 +115,28 @@ def test_an_over_long_request_line_or_header_gets_a_mef_error_directly_and_throu
         # Just within the limits the request is served as usual.
         fine = client.call("GET", f"{INV}/service/alpha-uni-1", headers={"X-Padding": "p" * 8000})
         assert fine.status == 200, fine.body
+        # Past what aiohttp's parser reads (64 KiB), the server's connection handler answers.
+        assert refusal(client.get(f"{INV}/service?description={'q' * 70_000}"))[:3] == (
+            414,
+            "invalidQuery",
+            "INVALID_REQUEST",
+        )
+        huge = client.call("GET", f"{INV}/service/alpha-uni-1", headers={"X-Padding": "p" * 70_000})
+        assert refusal(huge)[:3] == (431, "otherIssue", "INVALID_REQUEST")
+
+
+def test_a_request_that_is_not_http_gets_a_mef_error_body(gateway: RestClient, server: ServerProcess) -> None:
+    for base in (server.rest_url, gateway.base_url):
+        host, port = base.removeprefix("http://").rsplit(":", 1)
+        with socket.create_connection((host, int(port)), timeout=10) as conn:
+            conn.sendall(b"GAR\x01BAGE / HTTP/1.1\r\nHost: x\r\n\r\n")
+            raw = b""
+            while chunk := conn.recv(65536):
+                raw += chunk
+        head, _, body = raw.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 400") or head.startswith(b"HTTP/1.0 400"), head
+        assert b"X-Interlude-Reason: INVALID_BODY" in head
+        document = json.loads(body)
+        assert document["code"] == "invalidBody"
+        assert document["reason"].startswith("the request is not valid HTTP")
+    assert "Traceback" not in server.logs()
