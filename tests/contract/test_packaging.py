@@ -154,6 +154,8 @@ def test_the_built_wheel_holds_every_module_and_the_server_starts_from_it(tmp_pa
     in_wheel = {str(p.relative_to(site)) for p in (site / "interlude_server").rglob("*.py")}
     assert in_wheel == in_checkout
     assert (site / "interlude_server" / "seed" / "demo.json").is_file()
+    # What reflection serves: the contract with its comments (scripts/gen_protos.py writes it).
+    assert (site / "interlude_grpc" / "descriptor_set.py").is_file()
     probe = (
         "import interlude_server.runtime.main as m, interlude_server.runtime.gateway as g;"
         "print(m.__file__); print(g.__file__)"

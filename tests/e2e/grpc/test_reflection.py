@@ -16,6 +16,8 @@ from google.protobuf import descriptor_pb2, descriptor_pool
 from google.protobuf.descriptor import ServiceDescriptor
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
+from tests.support.proto_source import leading_comment
+
 # grpc_reflection ships no type information: its messages are Any to mypy.
 Request = reflection_pb2.ServerReflectionRequest
 Response = reflection_pb2.ServerReflectionResponse
@@ -110,3 +112,65 @@ def test_v1_reflection_describes_itself_in_the_v1_package(channel: grpc.Channel)
 def test_reflection_of_an_unknown_symbol_is_not_found(exchange: Exchange, channel: grpc.Channel) -> None:
     response = exchange(channel, Request(file_containing_symbol="mef.lso.interlude.v1.NoSuchThing"))
     assert response.error_response.error_code == grpc.StatusCode.NOT_FOUND.value[0]
+
+
+def _files(
+    exchange: Exchange, channel: grpc.Channel, symbol: str
+) -> dict[str, descriptor_pb2.FileDescriptorProto]:
+    response = exchange(channel, Request(file_containing_symbol=symbol))
+    assert not response.HasField("error_response"), response.error_response.error_message
+    protos = [
+        descriptor_pb2.FileDescriptorProto.FromString(raw)
+        for raw in response.file_descriptor_response.file_descriptor_proto
+    ]
+    return {proto.name: proto for proto in protos}
+
+
+def _fields_without_json_name(files: Iterable[descriptor_pb2.FileDescriptorProto]) -> list[str]:
+    missing: list[str] = []
+
+    def visit(scope: str, messages: Iterable[descriptor_pb2.DescriptorProto]) -> None:
+        for message in messages:
+            name = f"{scope}.{message.name}"
+            missing.extend(f"{name}.{f.name}" for f in message.field if not f.json_name)
+            visit(name, message.nested_type)
+
+    for file in files:
+        visit(file.package, file.message_type)
+    return missing
+
+
+@VERSIONS
+def test_reflection_serves_the_contract_with_its_comments_and_every_json_name(
+    exchange: Exchange, channel: grpc.Channel
+) -> None:
+    files = _files(exchange, channel, INVENTORY)
+    inventory = files["mef/lso/interlude/v1/inventory.proto"]
+    assert {"mef/lso/interlude/v1/common.proto", "google/protobuf/timestamp.proto"} <= set(files)
+    assert not _fields_without_json_name(files.values())
+    (service,) = inventory.service
+    # The service is declaration 6 of the file, number 0 of its kind: its comment's location path.
+    (location,) = [loc for loc in inventory.source_code_info.location if list(loc.path) == [6, 0]]
+    expected = leading_comment("mef/lso/interlude/v1/inventory.proto", f"service {service.name}")
+    assert [line.strip() for line in location.leading_comments.splitlines()] == expected
+    (message,) = [m for m in inventory.message_type if m.name == "Service"]
+    json_names = {field.name: field.json_name for field in message.field}
+    assert json_names["operational_state"] == "operationalState"
+
+
+@VERSIONS
+def test_reflection_gives_every_field_a_json_name_in_files_outside_the_contract(
+    exchange: Exchange, channel: grpc.Channel
+) -> None:
+    for symbol in ("grpc.health.v1.Health", "grpc.reflection.v1.ServerReflection"):
+        files = _files(exchange, channel, symbol)
+        assert not _fields_without_json_name(files.values()), symbol
+    (request,) = [
+        m
+        for m in _files(exchange, channel, "grpc.reflection.v1.ServerReflection")[
+            "grpc/reflection/v1/reflection.proto"
+        ].message_type
+        if m.name == "ServerReflectionRequest"
+    ]
+    json_names = {field.name: field.json_name for field in request.field}
+    assert json_names["file_containing_symbol"] == "fileContainingSymbol"
