@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import json
 import re
+import socket
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -208,3 +211,33 @@ def test_one_scrape_sums_every_worker(tmp_path: Path) -> None:
         assert len(got.label_values("process_resident_memory_bytes", "pid")) == 2
     finally:
         assert running.stop() == 0
+
+
+def test_a_metrics_port_in_use_stops_the_server_with_exit_1(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        address = f"127.0.0.1:{taken.getsockname()[1]}"
+        result = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "interlude_server.runtime.main",
+                "--grpc-listen",
+                "127.0.0.1:0",
+                "--db",
+                f"sqlite:///{tmp_path / 'db.sqlite'}",
+                "--metrics-listen",
+                address,
+                "--log-format",
+                "json",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            stdin=subprocess.DEVNULL,
+            check=False,
+        )
+    assert result.returncode == 1, result.stderr
+    failed = [json.loads(line) for line in result.stderr.splitlines() if '"server.bind_failed"' in line]
+    assert [f["address"] for f in failed] == [address]
