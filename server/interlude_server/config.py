@@ -88,6 +88,7 @@ class Config:
     lease_ttl: float = 10.0
     follow_interval: float = 0.025
     worker_index: int | None = None  # set in the processes that `--workers N` starts
+    metrics_listen: Listen | None = None  # where /metrics is served; None: no metrics kept
 
 
 def parse_listen(value: str) -> Listen:
@@ -103,7 +104,7 @@ def parse_listen(value: str) -> Listen:
 
 
 def parse_rest_listen(value: str) -> Listen | None:
-    """Parse the REST listen address; `off` disables the REST adapter."""
+    """Parse an optional listen address (REST, metrics); `off` turns the listener off."""
     if value == "off":
         return None
     return parse_listen(value)
@@ -184,6 +185,14 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         metavar="HOST:PORT|off",
         help="MEF REST adapter listen address, or off (default off)",
+    )
+    parser.add_argument(
+        "--metrics-listen",
+        type=parse_rest_listen,
+        default=None,
+        metavar="HOST:PORT|off",
+        help="serve Prometheus metrics at http://HOST:PORT/metrics, or off (default off); "
+        "with --workers N one scrape covers every worker",
     )
     parser.add_argument(
         "--db",

@@ -42,6 +42,7 @@ class ServerProcess:
     workdir: Path
     args: list[str] = field(default_factory=list)
     rest: str = ""  # HOST:PORT of the REST adapter, when started with --rest-listen
+    metrics: str = ""  # HOST:PORT of /metrics, when started with --metrics-listen
 
     @property
     def rest_url(self) -> str:
@@ -131,6 +132,7 @@ def launch(
         first, *others = ready.read_text().split()
         server.target = first
         server.rest = next((o.removeprefix("rest=") for o in others if o.startswith("rest=")), "")
+        server.metrics = next((o.removeprefix("metrics=") for o in others if o.startswith("metrics=")), "")
         _wait_until_serving(server.target, deadline, credentials)
     except BaseException:
         server.stop(timeout=2.0)

@@ -38,6 +38,7 @@ from interlude_server.api.stages import (
     ErrorMapping,
     Rpc,
 )
+from interlude_server.observability.metrics import Metrics, RpcMeter
 
 if TYPE_CHECKING:
     Context: TypeAlias = grpc.aio.ServicerContext[Any, Any]
@@ -113,9 +114,17 @@ _FACTORIES = {  # (request streaming, response streaming) -> grpc's handler fact
 class _Method:
     """What wrapping a method's handler needs, worked out once: the same for every call."""
 
-    __slots__ = ("deserializer", "factory", "handler", "invoke", "request_streaming", "response_streaming")
+    __slots__ = (
+        "deserializer",
+        "factory",
+        "handler",
+        "invoke",
+        "meter",
+        "request_streaming",
+        "response_streaming",
+    )
 
-    def __init__(self, handler: Handler, method: str) -> None:
+    def __init__(self, handler: Handler, method: str, metrics: Metrics | None) -> None:
         self.handler = handler
         self.request_streaming: bool = handler.request_streaming
         self.response_streaming: bool = handler.response_streaming
@@ -129,6 +138,7 @@ class _Method:
         }
         self.invoke = _invoker(behaviors[kind])
         self.deserializer = wellformed.lenient(handler.request_deserializer, _type_name(handler, method))
+        self.meter = metrics.rpc(method, self.response_streaming) if metrics is not None else None
 
     def usable(self, request: Any) -> Any:
         """A unary request the handler can use (raises InvalidArgument, see api.wellformed)."""
@@ -139,10 +149,15 @@ class RpcInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc,unused-ig
     """Runs each RPC through the stages: sheds it past the limiter's bound (if given), admits
     it through the AuthGate (if given), runs it as the admitted principal, maps what it
     raised and logs `rpc.finished` (method, peer, request_id, buyer, code, duration_ms) once;
-    `default_buyer` is logged for auth-none calls that name none (see api.principal)."""
+    `default_buyer` is logged for auth-none calls that name none (see api.principal); with
+    `metrics`, each call is counted in its method's meter (bound once per method)."""
 
     def __init__(
-        self, default_buyer: str = "", gate: AuthGate | None = None, limiter: LoadLimiter | None = None
+        self,
+        default_buyer: str = "",
+        gate: AuthGate | None = None,
+        limiter: LoadLimiter | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.log = AccessLog(default_buyer, dev_header=gate is None or gate.honours_dev_header)
         self.admission = Admission(limiter)
@@ -151,6 +166,9 @@ class RpcInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc,unused-ig
         self.errors = ErrorMapping(self.log)
         # One entry per method that has a handler: the contract's, health's and reflection's.
         self._methods: dict[str, _Method] = {}
+        self._metrics = metrics
+        # Calls to a method no service has share one meter: their names are the caller's choice.
+        self._unknown: RpcMeter | None = metrics.rpc(None, False) if metrics is not None else None
 
     async def serve(self, rpc: Rpc, context: Context, call: Callable[[], Awaitable[Any]]) -> Any:
         """Run the handler behaviour `call` through stages 2-6 (the caller opened the log)."""
@@ -178,20 +196,22 @@ class RpcInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc,unused-ig
         metadata = handler_call_details.invocation_metadata
         handler = await continuation(handler_call_details)
         if handler is None:  # no service has this method: grpc answers UNIMPLEMENTED
-            self.log.finished(self.log.rpc(method, metadata), grpc.StatusCode.UNIMPLEMENTED)
+            self.log.finished(
+                self.log.rpc(method, metadata, meter=self._unknown), grpc.StatusCode.UNIMPLEMENTED
+            )
             return None
         known = self._methods.get(method)
         if known is None or known.handler is not handler:
-            known = self._methods[method] = _Method(handler, method)
+            known = self._methods[method] = _Method(handler, method, self._metrics)
         return self._wrap(known, method, metadata)
 
     def _wrap(self, known: _Method, method: str, metadata: Metadata) -> Handler:
         """A handler of the same kind whose behaviour runs through the stages (stage 1 here)."""
-        log, serve, invoke = self.log, self.serve, known.invoke
+        log, serve, invoke, meter = self.log, self.serve, known.invoke, known.meter
         streaming, unary_request = known.response_streaming, not known.request_streaming
 
         async def staged(request: Any, context: Context) -> Any:
-            rpc = log.rpc(method, metadata, streaming)
+            rpc = log.rpc(method, metadata, streaming, meter)
             log.open(rpc, context, request if unary_request else None)
             if streaming:
                 return await serve(

@@ -10,7 +10,9 @@
                        as the admitted principal (a response stream only while its token is valid);
 5. ErrorMapping        end a call that raised (a refusal of 2-4 or the handler's): the status a
                        client can act on, logged once;
-6. AccessLog.finished  one `rpc.finished` event per RPC (code, duration_ms), whatever its end.
+6. AccessLog.finished  one `rpc.finished` event per RPC (code, duration_ms), whatever its end,
+                       and the call counted in its method's meter (observability.metrics),
+                       when the server keeps metrics.
 
 A stage is a plain object whose steps are plain calls, not a wrapper around the next stage:
 the order is written once, in the interceptor's `serve`, and a call pays no coroutine or
@@ -35,6 +37,7 @@ from interlude_server.api.principal import BUYER_METADATA, AuthGate, Metadata, m
 from interlude_server.auth.principal import Principal, acting_as, within_validity
 from interlude_server.core import deadlines
 from interlude_server.core.errors import DomainError
+from interlude_server.observability.metrics import RpcMeter
 
 if TYPE_CHECKING:
     Context: TypeAlias = grpc.aio.ServicerContext[Any, Any]
@@ -50,10 +53,13 @@ class Rpc:
     """One call as the stages see it, from its first byte to its status: what the access log
     reports, filled in as the call goes (the peer once bound, the buyer once admitted)."""
 
-    __slots__ = ("buyer", "metadata", "method", "peer", "request_id", "started", "streaming")
+    __slots__ = ("buyer", "metadata", "meter", "method", "peer", "request_id", "started", "streaming")
 
-    def __init__(self, method: str, metadata: Metadata, streaming: bool, buyer: str) -> None:
+    def __init__(
+        self, method: str, metadata: Metadata, streaming: bool, buyer: str, meter: RpcMeter | None = None
+    ) -> None:
         self.method = method
+        self.meter = meter  # its method's metrics (None: the server keeps none)
         self.metadata = metadata
         self.streaming = streaming  # a response stream: a long-lived call (api.overload)
         self.request_id = metadata_value(metadata, REQUEST_ID_METADATA)
@@ -74,10 +80,15 @@ class AccessLog:
         self.default_buyer = default_buyer
         self.dev_header = dev_header
 
-    def rpc(self, method: str, metadata: Metadata, streaming: bool = False) -> Rpc:
-        """A call just arrived; until the gate admits it, only auth none may name a buyer by header."""
+    def rpc(
+        self, method: str, metadata: Metadata, streaming: bool = False, meter: RpcMeter | None = None
+    ) -> Rpc:
+        """A call just arrived; until the gate admits it, only auth none may name a buyer by header.
+        A response stream is counted open in `meter` from now until `finished`."""
         buyer = (metadata_value(metadata, BUYER_METADATA) or self.default_buyer) if self.dev_header else ""
-        return Rpc(method, metadata, streaming, buyer)
+        if meter is not None and streaming:
+            meter.opened()
+        return Rpc(method, metadata, streaming, buyer, meter)
 
     @staticmethod
     def open(rpc: Rpc, context: Context, request: object = None) -> None:
@@ -95,7 +106,11 @@ class AccessLog:
     def finished(
         rpc: Rpc, code: grpc.StatusCode | None, error: BaseException | None = None, **extra: str
     ) -> None:
-        """Log `rpc.finished`; `code` None is OK (grpc.aio leaves it unset on success)."""
+        """Log `rpc.finished` and count the call; `code` None is OK (grpc.aio leaves it unset on
+        success)."""
+        seconds = time.perf_counter() - rpc.started
+        if rpc.meter is not None:
+            rpc.meter.finished(code, seconds)
         fields = {
             **extra,
             "method": rpc.method,
@@ -103,7 +118,7 @@ class AccessLog:
             "request_id": rpc.request_id,
             "buyer": rpc.buyer,
             "code": code.name if code is not None else grpc.StatusCode.OK.name,
-            "duration_ms": round((time.perf_counter() - rpc.started) * 1000, 3),
+            "duration_ms": round(seconds * 1000, 3),
         }
         if error is None:
             _log.info("rpc.finished", **fields)

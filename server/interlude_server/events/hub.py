@@ -103,6 +103,14 @@ class Subscription(Generic[T, K]):
     def release(self) -> None:
         self.hub.unsubscribe(self)
 
+    def behind(self) -> int:
+        """How many of the log's newest positions this subscription has yet to send: from its
+        oldest buffered item to the head (0: nothing buffered; the buffer's bound once it
+        overflowed, until its stream cuts it)."""
+        if self.overflowed:
+            return self.capacity
+        return self.hub.last_seq - self._buffer[0].sequence + 1 if self._buffer else 0
+
     async def next(self, wait_s: float) -> Published[T, K] | None:
         """The next buffered item, or None after `wait_s` seconds, overflow or close."""
         if not self._buffer and not (self.overflowed or self.closed):
@@ -207,6 +215,11 @@ class Hub(Generic[T, K]):
         for mine in list(self._subscriptions.values()):
             for subscription in list(mine):
                 subscription.close()
+
+    def slowest_lag(self) -> int:
+        """The most any live subscription is behind the head (`Subscription.behind`); a walk
+        over every subscription, for a metrics sample, not for the publishing path."""
+        return max((s.behind() for mine in self._subscriptions.values() for s in mine), default=0)
 
     @property
     def buyers(self) -> int:

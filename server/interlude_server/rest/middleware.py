@@ -4,7 +4,8 @@ A first one binds the request's logging context (structlog contextvars: method, 
 operation, request id, peer; the buyer once admitted) for its duration, as the gRPC
 interceptor binds an RPC's, so every event logged while serving it, a servicer's too,
 carries the same fields; it turns every failure into a MEF error body
-(`rest.errors.mef_error`) and logs one `rest.finished` per request. The next sheds a
+(`rest.errors.mef_error`) and logs one `rest.finished` per request (and counts it by
+method, route template and status when the app has METRICS). The next sheds a
 request past the server's bound on work in flight (api.overload: 429 with Retry-After);
 the last admits every request whose route matched (rest.admission: the caller's
 principal, or a 401/403 refusal) before any handler runs.
@@ -25,6 +26,7 @@ from interlude_server.api.errors import rich_status, status_for
 from interlude_server.api.overload import LoadLimiter, Overloaded
 from interlude_server.auth.http import http_refusal
 from interlude_server.core.errors import DomainError, MissingScope, Unauthenticated
+from interlude_server.observability.metrics import RestMetrics
 from interlude_server.rest.admission import Admission, route_template
 from interlude_server.rest.backend import RpcFailure
 from interlude_server.rest.common import BODY_ROOT, CALLER, Handler, error_response, request_id
@@ -34,6 +36,7 @@ from interlude_server.rest.operations import rest_operation
 _log = structlog.get_logger("interlude_server.rest")
 ADMISSION = web.AppKey("admission", Admission)
 LIMITER = web.AppKey("limiter", LoadLimiter)
+METRICS = web.AppKey("metrics", RestMetrics)
 
 
 def _failure(exc: BaseException, request: web.Request) -> MefError | None:
@@ -109,6 +112,9 @@ async def _served(request: web.Request, handler: Handler) -> web.StreamResponse:
             )
         reason = err.reason
         response = error_response(err)
+    seconds = time.perf_counter() - started
+    if (metrics := request.app.get(METRICS)) is not None:
+        metrics.finished(request.method, route_template(request), response.status, seconds)
     _log.info(
         "rest.finished",
         method=request.method,
@@ -116,7 +122,7 @@ async def _served(request: web.Request, handler: Handler) -> web.StreamResponse:
         status=response.status,
         reason=reason,
         buyer=request[CALLER].buyer if CALLER in request else "",
-        duration_ms=round((time.perf_counter() - started) * 1000, 3),
+        duration_ms=round(seconds * 1000, 3),
     )
     return response
 

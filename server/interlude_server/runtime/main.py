@@ -37,6 +37,7 @@ from interlude_server.core.errors import StorageUnavailable
 from interlude_server.domain.schemas import validation as schemas
 from interlude_server.events.hub import (
     EventHub,
+    Hub,
     MeasurementHub,
     Wakeups,
     close_all,
@@ -45,6 +46,7 @@ from interlude_server.events.hub import (
 )
 from interlude_server.events.retention import run_retention
 from interlude_server.observability.logging import configure_logging
+from interlude_server.observability.metrics import Metrics
 from interlude_server.observability.runtime import freeze_startup_objects
 from interlude_server.partner.ordering.processor import OrderProcessor
 from interlude_server.partner.ordering.simulator import FaultRule, SimulatedPartner, load_faults
@@ -61,6 +63,7 @@ from interlude_server.store.interface.store import Store
 from interlude_server.store.sqlite.store import SqliteStore
 
 if TYPE_CHECKING:  # imported when the REST adapter runs: aiohttp is a third of a server's start-up
+    from interlude_server.runtime.metrics_server import MetricsServer
     from interlude_server.runtime.rest_server import InProcessRest
 
 _log = structlog.get_logger("interlude_server")
@@ -120,13 +123,14 @@ class Parts:
 @dataclass(frozen=True)
 class Started:
     """What `Server.start` started: the gRPC server, the REST adapter (if any), and how many
-    unfinished orders, test jobs and PM jobs this process resumed."""
+    unfinished orders, test jobs and PM jobs this process resumed; the metrics endpoint (if any)."""
 
     running: RunningServer
     rest: InProcessRest | None
     resumed: int
     tests_resumed: int
     jobs_resumed: int
+    metrics: MetricsServer | None = None
 
 
 class Server:
@@ -143,6 +147,10 @@ class Server:
         # One bound for gRPC and REST together: both end in the same servicers and store.
         limits = config.limits
         self.limiter = LoadLimiter(limits.max_inflight_rpcs, limits.max_streams, limits.overload_retry_after)
+        # Kept only when served: an unmeasured server pays nothing per call.
+        self.metrics = Metrics() if config.metrics_listen is not None else None
+        if self.metrics is not None:
+            store.observe_groups(self.metrics.store_group)
 
     async def assemble(self, faults: list[FaultRule], test_faults: list[SftFaultRule] | None) -> Parts:
         """Seed the store, build the hubs and workers, wire commits to them, build the servicers."""
@@ -178,7 +186,8 @@ class Server:
         measurement_hub = MeasurementHub(
             await store.measurement_log_last_seq(), config.event_subscriber_buffer
         )
-        dispatcher = Dispatcher(store, lambda: hub.last_seq, delivery_settings(config))
+        delivered = self.metrics.delivery() if self.metrics is not None else None
+        dispatcher = Dispatcher(store, lambda: hub.last_seq, delivery_settings(config), delivered)
         processor = OrderProcessor(
             store, SimulatedPartner(config.sim_step_delay, faults), config.sim_step_delay
         )
@@ -243,11 +252,13 @@ class Server:
                 config.limits,
                 self.limiter,
                 reuse_port=config.worker_index is not None,
+                metrics=self.metrics,
             )
         except RuntimeError as exc:
             _log.error("server.bind_failed", address=config.grpc_listen.address, error=str(exc))
             raise StartFailed(1) from exc
         rest = await self._start_rest(parts, running) if config.rest_listen is not None else None
+        metrics = await self._start_metrics(parts, running, rest) if self.metrics is not None else None
         self.retention = asyncio.create_task(
             run_retention(
                 self.store,
@@ -265,7 +276,29 @@ class Server:
         else:  # resumed by whichever process holds each lease (cluster/leases.py)
             resumed = (0, 0, 0)
         _log.debug("runtime.gc_frozen", objects=freeze_startup_objects())
-        return Started(running, rest, *resumed)
+        return Started(running, rest, *resumed, metrics=metrics)
+
+    async def _start_metrics(
+        self, parts: Parts, running: RunningServer, rest: InProcessRest | None
+    ) -> MetricsServer:
+        """The /metrics endpoint; if it cannot listen, the servers started so far stop at once."""
+        from interlude_server.runtime.metrics_server import MetricsEndpoint, start_metrics
+
+        config = self.config
+        assert config.metrics_listen is not None
+        assert self.metrics is not None
+        hubs: dict[str, Hub[Any, Any]] = {"events": parts.hub, "measurements": parts.measurement_hub}
+        endpoint = MetricsEndpoint(self.metrics, self.store, hubs)
+        try:
+            return await start_metrics(
+                config.metrics_listen, endpoint, reuse_port=config.worker_index is not None
+            )
+        except OSError as exc:
+            _log.error("server.bind_failed", address=config.metrics_listen.address, error=str(exc))
+            if rest is not None:
+                await rest.stop(0)
+            await running.stop(0)
+            raise StartFailed(1) from exc
 
     async def _start_rest(self, parts: Parts, running: RunningServer) -> InProcessRest:
         """The REST adapter, admitting as the gRPC server does; if it cannot listen, the gRPC
@@ -282,7 +315,13 @@ class Server:
         )
         try:
             return await start_in_process(
-                config, self.store, parts.dispatcher, parts.bindings, authenticator, self.limiter
+                config,
+                self.store,
+                parts.dispatcher,
+                parts.bindings,
+                authenticator,
+                self.limiter,
+                self.metrics,
             )
         except OSError as exc:
             _log.error("server.bind_failed", address=config.rest_listen.address, error=str(exc))
@@ -299,9 +338,15 @@ class Server:
             loop.add_signal_handler(signum, stop.set)
         address = running.listen.address
         rest_address = rest.server.listen.address if rest is not None else "off"
+        metrics = started.metrics
         if config.ready_file is not None:
-            # First line: the gRPC address; then `rest=HOST:PORT` when the REST adapter runs.
-            write_ready_file(config.ready_file, address + ("" if rest is None else f"\nrest={rest_address}"))
+            # First line: the gRPC address; then `rest=HOST:PORT` when the REST adapter runs and
+            # `metrics=HOST:PORT` when /metrics is served.
+            lines = [address] + ([] if rest is None else [f"rest={rest_address}"])
+            lines += [] if metrics is None else [f"metrics={metrics.listen.address}"]
+            write_ready_file(config.ready_file, "\n".join(lines))
+        if metrics is not None:
+            _log.info("metrics.serving", url=metrics.url, workers=max(config.workers, 1))
         security = config.security
         _log.info(
             "server.started",
@@ -309,6 +354,7 @@ class Server:
             auth=security.auth,
             tls="mtls" if security.tls and security.tls.client_ca else bool(security.tls),
             rest_address=rest_address,
+            metrics_url=metrics.url if metrics is not None else "off",
             pid=os.getpid(),
             db=str(config.db_path) if config.db_path is not None else redacted_db_url(config.db_url),
             shared_store=config.shared_store,
@@ -337,6 +383,8 @@ class Server:
         await parts.processor.stop()
         await parts.runner.stop()
         await parts.pm_engine.stop()
+        if started.metrics is not None:  # last: a scrape sees the drain
+            await started.metrics.stop()
 
     async def close(self) -> None:
         """Release what start-up took, however far it got: the node, retention, the store."""

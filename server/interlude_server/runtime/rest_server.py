@@ -25,6 +25,7 @@ from interlude_server.api.overload import LoadLimiter
 from interlude_server.auth.authenticator import Authenticator
 from interlude_server.auth.tls import server_ssl_context
 from interlude_server.config import Config, Listen
+from interlude_server.observability.metrics import Metrics
 from interlude_server.rest.admission import Admit
 from interlude_server.rest.app import build_app
 from interlude_server.rest.backend import InProcessBackend
@@ -32,6 +33,7 @@ from interlude_server.rest.common import Handler, error_response
 from interlude_server.rest.errors import MefError, request_too_large, unparsable_request
 from interlude_server.rest.hub.delivery import Dispatcher
 from interlude_server.rest.hub.subscriptions import HubApi
+from interlude_server.rest.middleware import METRICS
 from interlude_server.store.interface.store import Store
 
 MAX_TARGET = 8190  # bytes of the request target (path and query); longer is 414
@@ -169,16 +171,20 @@ async def start_in_process(
     bindings: Sequence[ServiceBinding],
     authenticator: Authenticator,
     limiter: LoadLimiter | None = None,
+    metrics: Metrics | None = None,
 ) -> InProcessRest:
     """Serve REST on `config.rest_listen` over the servicers of `bindings`, admitting each request
-    with the gRPC server's `authenticator` and shedding past the gRPC server's `limiter`, and
-    resume hub delivery. Raises OSError (bind, TLS files)."""
+    with the gRPC server's `authenticator` and shedding past the gRPC server's `limiter`
+    (counting each in `metrics`, if given), and resume hub delivery. Raises OSError (bind,
+    TLS files)."""
     assert config.rest_listen is not None
     security = config.security
     hub = HubApi(store, dispatcher, dispatcher.settings.callbacks)
     app = build_app(
         InProcessBackend(bindings), hub, Admit(authenticator), security.max_message_bytes, limiter
     )
+    if metrics is not None:
+        app[METRICS] = metrics.rest()
     tls = server_ssl_context(security.tls) if security.tls is not None else None
     server = await start_rest(
         config.rest_listen, app, ssl_context=tls, reuse_port=config.worker_index is not None

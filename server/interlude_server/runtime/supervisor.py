@@ -10,6 +10,12 @@ started again (at most once a second); SIGTERM/SIGINT are forwarded, and the
 supervisor exits after the workers did; a worker whose supervisor dies (even by
 SIGKILL) gets SIGTERM from the kernel. A worker that fails before it was
 ever ready (a bad flag, a port in use) stops the whole group with its exit code.
+
+With `--metrics-listen`, every worker serves /metrics on the same port and writes its
+metrics to files in one directory made fresh for this run (PROMETHEUS_MULTIPROC_DIR, set
+in the workers' environment before they start, so prometheus-client starts in its
+multiprocess mode): a scrape, whichever worker answers, sums them all. The files of a
+worker that died keep its counts; its live gauges are dropped (`mark_process_dead`).
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -85,6 +92,15 @@ class Supervisor:
             rest_listen, held = reserve_port(config.rest_listen)
             self._overrides += ["--rest-listen", rest_listen.address]
             self._held += [held] if held else []
+        self._env = dict(os.environ)
+        self._metrics_dir: Path | None = None
+        if config.metrics_listen is not None:
+            metrics_listen, held = reserve_port(config.metrics_listen)
+            self._overrides += ["--metrics-listen", metrics_listen.address]
+            self._held += [held] if held else []
+            self._metrics_dir = self._dir / "metrics"
+            self._metrics_dir.mkdir()  # fresh (mkdtemp): no earlier run's counts
+            self._env["PROMETHEUS_MULTIPROC_DIR"] = str(self._metrics_dir)
 
     def _command(self, worker: _Worker) -> list[str]:
         # Later flags win in argparse: the worker's own settings override the group's.
@@ -105,7 +121,7 @@ class Supervisor:
     def _spawn(self, worker: _Worker) -> None:
         worker.ready_file.unlink(missing_ok=True)
         worker.proc = subprocess.Popen(
-            self._command(worker), stdin=subprocess.DEVNULL, preexec_fn=_end_with_parent
+            self._command(worker), stdin=subprocess.DEVNULL, preexec_fn=_end_with_parent, env=self._env
         )
         worker.started = time.monotonic()
         _log.info("worker.started", worker=worker.index, pid=worker.proc.pid)
@@ -148,8 +164,16 @@ class Supervisor:
         if time.monotonic() - worker.started < RESTART_GAP_S:
             return 0  # restarted again after the gap: a crash loop must not spin
         _log.warning("worker.died", worker=worker.index, pid=worker.proc.pid, exit_code=code)
+        self._forget_metrics(worker.proc.pid)
         self._spawn(worker)
         return 0
+
+    def _forget_metrics(self, pid: int) -> None:
+        """A worker is gone: its live gauges (open streams, log positions) leave the sums."""
+        if self._metrics_dir is not None:
+            from prometheus_client import multiprocess
+
+            multiprocess.mark_process_dead(pid, str(self._metrics_dir))  # type: ignore[no-untyped-call]
 
     def _write_ready(self) -> None:
         from interlude_server.runtime.ready import write_ready_file
@@ -181,6 +205,8 @@ class Supervisor:
             sock.close()
         for worker in self.workers:
             worker.ready_file.unlink(missing_ok=True)
+        if self._metrics_dir is not None:
+            shutil.rmtree(self._metrics_dir, ignore_errors=True)
         with contextlib.suppress(OSError):
             self._dir.rmdir()
         if self.config.ready_file is not None:

@@ -178,3 +178,23 @@ def test_the_measurement_tail_gives_back_each_batch_whole() -> None:
     assert kept is not None
     assert [k[0].measurements for k in kept] == [(), (), ()]  # kept without the parsed messages
     assert [unkept(k) for k in kept] == [batch(1), batch(3), batch(5)]
+
+
+def test_the_slowest_subscription_lag_is_what_it_has_yet_to_send() -> None:
+    async def scenario() -> None:
+        hub = EventHub(last_seq=0, capacity=3)
+        assert hub.slowest_lag() == 0  # nobody subscribed
+        a = hub.subscribe("a", lambda e: True)
+        b = hub.subscribe("b", lambda e: True)
+        _publish(hub, 1, 4)  # a: 1, 3; b: 2, 4
+        assert (a.behind(), b.behind()) == (4, 3)  # a's oldest unsent is 1 of head 4
+        assert hub.slowest_lag() == 4
+        assert (await a.next(0.01), await a.next(0.01)) != (None, None)
+        assert (a.behind(), hub.slowest_lag()) == (0, 3)
+        _publish(hub, 5, 10)  # b's buffer of 3 overflows: it counts as the bound until cut
+        assert b.overflowed
+        assert b.behind() == 3
+        hub.unsubscribe(b)
+        assert hub.slowest_lag() == a.behind() == 10 - 5 + 1
+
+    asyncio.run(scenario())

@@ -22,6 +22,7 @@ import contextlib
 import hashlib
 import hmac
 import json
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
@@ -30,6 +31,7 @@ import structlog
 
 from interlude_grpc.mef.lso.interlude.v1 import events_pb2
 from interlude_server.auth.callbacks import CallbackPolicy
+from interlude_server.observability.metrics import DeliveryMetrics
 from interlude_server.rest import mapping as m
 from interlude_server.rest.hub.subscriptions import API_EVENTS, NOTIFICATION_BASE
 from interlude_server.rest.performance.events import PM_RESOURCES, pm_refs
@@ -108,10 +110,18 @@ class _Worker:
 
 
 class Dispatcher:
-    """Runs one delivery worker per active registration."""
+    """Runs one delivery worker per active registration (counting deliveries, retries and dead
+    letters in `metrics`, if given)."""
 
-    def __init__(self, store: Store, last_seq: Callable[[], int], settings: DeliverySettings) -> None:
+    def __init__(
+        self,
+        store: Store,
+        last_seq: Callable[[], int],
+        settings: DeliverySettings,
+        metrics: DeliveryMetrics | None = None,
+    ) -> None:
         self.store = store
+        self.metrics = metrics
         self.last_seq = last_seq
         self.settings = settings
         self._workers: dict[str, _Worker] = {}
@@ -240,6 +250,8 @@ class Dispatcher:
             lambda tx: tx.update_hub_delivery(sub_id, cursor, state, attempts, error)
         )
         if state == DEAD:
+            if self.metrics is not None:
+                self.metrics.dead_lettered()
             _log.warning(
                 "hub.dead_lettered", subscription=sub_id, cursor=cursor, attempts=attempts, error=error
             )
@@ -277,6 +289,8 @@ class Dispatcher:
         while True:
             error = await self._post(url, body, headers)
             if not error:
+                if self.metrics is not None:
+                    self.metrics.delivered(time.time() - event.event_time.ToNanoseconds() / 1e9)
                 worker.sub = replace(worker.sub, attempts=0, cursor=event.sequence)
                 return await self._record(worker, event.sequence, ACTIVE, 0, "")
             attempts += 1
@@ -292,6 +306,8 @@ class Dispatcher:
             worker.sub = replace(worker.sub, attempts=attempts)
             if not await self._record(worker, cursor, DEAD if dead else ACTIVE, attempts, error) or dead:
                 return False
+            if self.metrics is not None:
+                self.metrics.retried()
             delay = min(self.settings.backoff_initial * 2 ** (attempts - 1), self.settings.backoff_max)
             await self._sleep(delay)
             if self._stopping.is_set():

@@ -246,6 +246,14 @@ class Store(SftReads, PmStore, SharedStore, Protocol):
     async def count_services(self) -> int:
         """Services across all buyers (seeding decides whether to load)."""
 
+    async def work_by_state(self) -> dict[str, dict[int, int]]:
+        """Every buyer's rows by state, read cheaply (indexes and counters, for metrics):
+        "orders" and "pm_jobs" in every state, "test_jobs" in unfinished states only."""
+
+    def observe_groups(self, observer: Callable[[int, float], None]) -> None:
+        """Tell `observer` (on the writer thread: it must be quick and thread-safe) the number
+        of writes and the seconds of every group commit (call after open)."""
+
     async def get_hub_subscription(self, buyer_id: str, sub_id: str) -> HubSubscription | None: ...
 
     async def list_hub_subscriptions(self) -> list[HubSubscription]:

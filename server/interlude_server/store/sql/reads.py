@@ -32,6 +32,7 @@ from interlude_server.store.sql.hub import SELECT_HUB, hub_from_row
 from interlude_server.store.sql.migrations import TERMINAL_ORDER_STATES
 from interlude_server.store.sql.performance.reads import PmReadsMixin
 from interlude_server.store.sql.sft.reads import SftReadsMixin
+from interlude_server.store.sql.sft.schema import TERMINAL_JOB_SQL
 
 T = TypeVar("T")
 _TERMINAL = ", ".join(str(s) for s in TERMINAL_ORDER_STATES)
@@ -159,6 +160,23 @@ class StoreReads(SftReadsMixin, PmReadsMixin):
     async def unfinished_orders(self) -> list[ordering_pb2.ServiceOrder]:
         sql = f"SELECT body FROM orders WHERE state NOT IN ({_TERMINAL}) ORDER BY order_date, buyer_id, id"
         return await self._all(sql, (), ordering_pb2.ServiceOrder.FromString)
+
+    async def work_by_state(self) -> dict[str, dict[int, int]]:
+        # Each an index or counter read, never a scan of the bodies: orders from row_counts,
+        # PM jobs from pm_jobs_state, unfinished test jobs from the partial test_jobs_active.
+        def read(conn: Conn) -> dict[str, dict[int, int]]:
+            queries = {
+                "orders": "SELECT state, SUM(n) FROM row_counts WHERE tbl = 'orders' GROUP BY state",
+                "pm_jobs": "SELECT state, COUNT(*) FROM pm_jobs GROUP BY state",
+                "test_jobs": f"SELECT state, COUNT(*) FROM test_jobs WHERE state NOT IN ({TERMINAL_JOB_SQL}) "
+                "GROUP BY state",
+            }
+            return {
+                table: {int(state): int(n) for state, n in conn.execute(sql).fetchall() if n}
+                for table, sql in queries.items()
+            }
+
+        return await self._read(read)
 
     async def list_tracking(
         self, buyer_id: str, query: ordering_pb2.ServiceTrackingRecordFilter, page: PageRequest

@@ -114,6 +114,12 @@ class SqlStore(StoreReads):
 
         self._writer.on_commit = publish
 
+    def observe_groups(self, observer: Callable[[int, float], None]) -> None:
+        """Tell `observer` (on the writer thread) the size and duration of every group commit."""
+        if self._writer is None:
+            raise RuntimeError("the store is not open")
+        self._writer.on_group = observer
+
     def _connection(self) -> Any:
         """This reader thread's connection, opened on first use (and again if it broke)."""
         conn = getattr(self._local, "conn", None)

@@ -20,6 +20,7 @@ import inspect
 import queue
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -90,6 +91,8 @@ class GroupCommitThread:
         self._largest = 0
         # Called on the writer thread after each commit with the events it made durable.
         self.on_commit: Callable[[list[tuple[str, Any]]], None] | None = None
+        # Called on the writer thread after each group with its size and seconds (metrics).
+        self.on_group: Callable[[int, float], None] | None = None
 
     @property
     def stats(self) -> WriterStats:
@@ -172,8 +175,11 @@ class GroupCommitThread:
             jobs = [job for job in batch if job.future.set_running_or_notify_cancel()]
             if jobs:
                 self._largest = max(self._largest, len(jobs))
+                started = time.perf_counter()
                 try:
                     self._run_group(self._conn, jobs)
+                    if self.on_group is not None:
+                        self.on_group(len(jobs), time.perf_counter() - started)
                 except BaseException as exc:  # a bug or a broken connection: fail the group
                     self._conn = self._recover(self._conn)
                     for job in jobs:
