@@ -32,7 +32,8 @@ NOT_SAMPLED = "00"
 
 _ZERO_TRACE = "0" * 32
 _ZERO_SPAN = "0" * 16
-_HEX = frozenset("0123456789abcdef")
+# version-traceid-parentid-flags; a later version may go on after a '-' (checked in the parser)
+_TRACEPARENT = re.compile(r"([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?", re.S)
 # A tracestate list member (key=value); keys may be multi-tenant (tenant@system).
 _MEMBER = re.compile(
     r"(?:[a-z][_0-9a-z\-*/]{0,255}|[a-z0-9][_0-9a-z\-*/]{0,240}@[a-z][_0-9a-z\-*/]{0,13})"
@@ -55,28 +56,15 @@ class Parent:
         return self.flags == SAMPLED
 
 
-def _hex(text: str, length: int) -> bool:
-    return len(text) == length and _HEX.issuperset(text)
-
-
 def parse_traceparent(value: str | None) -> Parent | None:
     """The caller's trace from a `traceparent` value; None if it is absent or invalid."""
     if not value:
         return None
-    value = value.strip(" \t")
-    version = value[:2]
-    if not _hex(version, 2) or version == "ff":
+    found = _TRACEPARENT.fullmatch(value.strip(" \t"))
+    if found is None:
         return None
-    if version == "00" and len(value) != 55:
-        return None
-    if len(value) < 55 or (len(value) > 55 and value[55] != "-"):
-        return None
-    if value[2] != "-" or value[35] != "-" or value[52] != "-":
-        return None
-    trace_id, span_id, flags = value[3:35], value[36:52], value[53:55]
-    if not (_hex(trace_id, 32) and _hex(span_id, 16) and _hex(flags, 2)):
-        return None
-    if trace_id == _ZERO_TRACE or span_id == _ZERO_SPAN:
+    version, trace_id, span_id, flags, rest = found.groups()
+    if version == "ff" or (version == "00" and rest) or trace_id == _ZERO_TRACE or span_id == _ZERO_SPAN:
         return None
     return Parent(trace_id, span_id, SAMPLED if int(flags, 16) & 1 else NOT_SAMPLED)
 
@@ -119,11 +107,12 @@ def format_traceparent(trace_id: str, span_id: str, flags: str) -> str:
     return f"00-{trace_id}-{span_id}-{flags}"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: made once per call, and a frozen __init__ costs 3x
 class Trace:
     """The trace a piece of work runs in: its trace id, this work's span id, the flags and
     tracestate to pass on, and the caller's span (`parent_id`, '' for a trace started here).
-    `span` is the OpenTelemetry span when OTel is enabled (None otherwise)."""
+    `span` is the OpenTelemetry span when OTel is enabled (None otherwise). Never changed
+    once made: tasks share it."""
 
     trace_id: str
     span_id: str
