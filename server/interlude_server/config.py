@@ -89,6 +89,7 @@ class Config:
     follow_interval: float = 0.025
     worker_index: int | None = None  # set in the processes that `--workers N` starts
     metrics_listen: Listen | None = None  # where /metrics is served; None: no metrics kept
+    otel_endpoint: str | None = None  # OTLP spans (observability.otel); None: the environment's
 
 
 def parse_listen(value: str) -> Listen:
@@ -232,6 +233,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="log format (default console when stderr is a terminal, else json)",
     )
     parser.add_argument("--log-level", choices=LOG_LEVELS, default="info", help="default info")
+    add_otel_flag(parser)
     parser.add_argument(
         "--shutdown-grace",
         type=parse_grace,
@@ -390,6 +392,19 @@ def add_cluster_arguments(parser: argparse.ArgumentParser) -> None:
         help="shared SQLite store: how often to check for other processes' commits (default 0.025)",
     )
     parser.add_argument("--worker-index", type=int, default=None, help=argparse.SUPPRESS)
+
+
+def add_otel_flag(parser: argparse.ArgumentParser) -> None:
+    """`--otel-endpoint`, shared by the server and the REST gateway."""
+    parser.add_argument(
+        "--otel-endpoint",
+        default=None,
+        metavar="URL",
+        help="export OpenTelemetry spans of RPCs, REST requests, order fulfilment and hub "
+        "deliveries over OTLP/gRPC to URL (e.g. http://127.0.0.1:4317); needs the otel extra "
+        "(default: OTEL_EXPORTER_OTLP_[TRACES_]ENDPOINT if set, else no spans: W3C trace "
+        "context is carried either way)",
+    )
 
 
 def parse_positive_seconds(value: str) -> float:

@@ -1,6 +1,7 @@
 """The stages every RPC passes through, one job each; api.interceptors runs them in this order:
 
-1. AccessLog.open      bind the call's fields (method, peer, request id, buyer) to structlog's
+1. AccessLog.open      bind the call's fields (method, peer, request id, buyer, and the trace
+                       of its `traceparent` metadata: trace_id, span_id) to structlog's
                        contextvars, so every event logged while serving it carries them;
 2. Admission           shed a call past the server's bound on work in flight (api.overload)
                        before it costs anything: before the deadline, authentication or a handler;
@@ -37,6 +38,7 @@ from interlude_server.api.principal import BUYER_METADATA, AuthGate, Metadata, m
 from interlude_server.auth.principal import Principal, acting_as, within_validity
 from interlude_server.core import deadlines
 from interlude_server.core.errors import DomainError
+from interlude_server.observability import tracing
 from interlude_server.observability.metrics import RpcMeter
 
 if TYPE_CHECKING:
@@ -47,13 +49,28 @@ REQUEST_ID_METADATA = "x-request-id"
 _log = structlog.get_logger("interlude_server.rpc")
 
 _DEADLINE_SLACK_S = 0.05
+# The codes that mark a server span failed (OpenTelemetry's gRPC conventions): a fault of the
+# server's, not a refusal of the caller's request.
+_SERVER_FAULTS = frozenset(
+    {"UNKNOWN", "DEADLINE_EXCEEDED", "UNIMPLEMENTED", "INTERNAL", "UNAVAILABLE", "DATA_LOSS"}
+)
 
 
 class Rpc:
     """One call as the stages see it, from its first byte to its status: what the access log
     reports, filled in as the call goes (the peer once bound, the buyer once admitted)."""
 
-    __slots__ = ("buyer", "metadata", "meter", "method", "peer", "request_id", "started", "streaming")
+    __slots__ = (
+        "buyer",
+        "metadata",
+        "meter",
+        "method",
+        "peer",
+        "request_id",
+        "started",
+        "streaming",
+        "trace",
+    )
 
     def __init__(
         self, method: str, metadata: Metadata, streaming: bool, buyer: str, meter: RpcMeter | None = None
@@ -66,6 +83,19 @@ class Rpc:
         self.buyer = buyer
         self.peer = ""
         self.started = time.perf_counter()
+        self.trace: tracing.Trace | None = None
+
+
+def _trace_headers(metadata: Metadata) -> tuple[str | None, str | None]:
+    """The call's `traceparent` and `tracestate` metadata (one pass; the first of each)."""
+    parent: str | None = None
+    state: str | None = None
+    for key, value in metadata or ():
+        if key == tracing.TRACEPARENT and parent is None and isinstance(value, str):
+            parent = value
+        elif key == tracing.TRACESTATE and state is None and isinstance(value, str):
+            state = value
+    return parent, state
 
 
 def _request_id_field(request: object) -> str:
@@ -93,13 +123,21 @@ class AccessLog:
     @staticmethod
     def open(rpc: Rpc, context: Context, request: object = None) -> None:
         """Bind the call's fields for every event logged while it is served (the request id
-        from the request's `request_id` field when no metadata named one)."""
+        from the request's `request_id` field when no metadata named one), and make the
+        call's trace (its `traceparent`, else a new one) current."""
         rpc.peer = context.peer() or ""
         if not rpc.request_id and request is not None:
             rpc.request_id = _request_id_field(request)
+        parent, state = _trace_headers(rpc.metadata)
+        trace = rpc.trace = tracing.begin_request(rpc.method, parent, state)
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(
-            method=rpc.method, peer=rpc.peer, request_id=rpc.request_id, buyer=rpc.buyer
+            method=rpc.method,
+            peer=rpc.peer,
+            request_id=rpc.request_id,
+            buyer=rpc.buyer,
+            trace_id=trace.trace_id,
+            span_id=trace.span_id,
         )
 
     @staticmethod
@@ -124,6 +162,10 @@ class AccessLog:
             _log.info("rpc.finished", **fields)
         else:
             _log.error("rpc.finished", exc_info=error, **fields)
+        if rpc.trace is not None and rpc.trace.span is not None:
+            name = str(fields["code"])
+            failed = name in _SERVER_FAULTS or error is not None
+            tracing.end(rpc.trace, name if failed else "", {"rpc.grpc.status_code": name})
 
 
 class Admission:

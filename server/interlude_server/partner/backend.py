@@ -20,6 +20,8 @@ class PartnerBackend(Protocol):
     sees). It must be idempotent: after a crash the same item may be applied
     again, because the outcome is recorded only after `apply` returns. The item
     carries the full desired service (for modify, the complete configuration).
+    While it runs, `observability.tracing.current()` is the call's span in the order's
+    W3C trace: a backend out of process sends `current().outgoing()` as its headers.
     """
 
     async def apply(

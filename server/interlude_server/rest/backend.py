@@ -33,6 +33,7 @@ from interlude_server.api.errors import rich_status, status_for
 from interlude_server.api.principal import BUYER_METADATA
 from interlude_server.auth.principal import Principal, acting_as
 from interlude_server.core.errors import DomainError, Unauthenticated
+from interlude_server.observability import tracing
 
 PACKAGE = "mef.lso.interlude.v1."
 _DETAILS_KEY = "grpc-status-details-bin"
@@ -131,7 +132,8 @@ def status_of(error: grpc.aio.AioRpcError) -> status_pb2.Status:
 class GatewayBackend:
     """Calls a remote Interlude gRPC server through the generated stubs, with the caller's
     `authorization` (and development buyer header) as metadata, as from any other client;
-    over TLS when `credentials` are given."""
+    over TLS when `credentials` are given. The request's trace goes upstream too
+    (`traceparent`, `tracestate`), so the upstream's logs and events name the same trace."""
 
     def __init__(
         self, upstream: str, timeout: float = 30.0, credentials: grpc.ChannelCredentials | None = None
@@ -154,8 +156,10 @@ class GatewayBackend:
         stub = self._stubs.get(service)
         if stub is None:
             raise RpcFailure(not_implemented(f"{service} is not mapped by the gateway"))
+        trace = tracing.current()
+        metadata = caller.forward if trace is None else (*caller.forward, *trace.outgoing().items())
         try:
-            return await getattr(stub, method)(request, metadata=caller.forward, timeout=self._timeout)
+            return await getattr(stub, method)(request, metadata=metadata, timeout=self._timeout)
         except grpc.aio.AioRpcError as exc:
             raise RpcFailure(status_of(exc)) from exc
 

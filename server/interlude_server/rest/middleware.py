@@ -1,7 +1,8 @@
 """The middlewares every REST request passes, outermost first.
 
 A first one binds the request's logging context (structlog contextvars: method, path,
-operation, request id, peer; the buyer once admitted) for its duration, as the gRPC
+operation, request id, peer, the trace of its `traceparent` header as trace_id and span_id;
+the buyer once admitted) for its duration, as the gRPC
 interceptor binds an RPC's, so every event logged while serving it, a servicer's too,
 carries the same fields; it turns every failure into a MEF error body
 (`rest.errors.mef_error`) and logs one `rest.finished` per request (and counts it by
@@ -26,6 +27,7 @@ from interlude_server.api.errors import rich_status, status_for
 from interlude_server.api.overload import LoadLimiter, Overloaded
 from interlude_server.auth.http import http_refusal
 from interlude_server.core.errors import DomainError, MissingScope, Unauthenticated
+from interlude_server.observability import tracing
 from interlude_server.observability.metrics import RestMetrics
 from interlude_server.rest.admission import Admission, route_template
 from interlude_server.rest.backend import RpcFailure
@@ -67,10 +69,19 @@ def _failure(exc: BaseException, request: web.Request) -> MefError | None:
     return None
 
 
-def _bind_context(request: web.Request) -> None:
-    """Bind the request's logging context, replacing whatever the task carried."""
+def _bind_context(request: web.Request) -> tracing.Trace:
+    """Bind the request's logging context and make its trace current, replacing whatever the
+    task carried; the request's trace."""
     matched = request.match_info.http_exception is None
     operation = rest_operation(request.method, route_template(request)).operation_id if matched else ""
+    headers = request.headers
+    states = headers.getall(tracing.TRACESTATE, ())
+    trace = tracing.begin_request(
+        operation or request.method,
+        headers.get(tracing.TRACEPARENT),
+        ",".join(states) if states else None,
+        **{"http.request.method": request.method, "url.path": request.path},
+    )
     structlog.contextvars.clear_contextvars()
     structlog.contextvars.bind_contextvars(
         method=request.method,
@@ -79,21 +90,25 @@ def _bind_context(request: web.Request) -> None:
         request_id=request_id(request),
         peer=request.remote or "",
         buyer="",
+        trace_id=trace.trace_id,
+        span_id=trace.span_id,
     )
+    return trace
 
 
 @web.middleware
 async def errors_and_logging(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Bind the request's logging context while it is served; turn every failure into a MEF
     error body; log one `rest.finished` event per request."""
-    _bind_context(request)
+    trace = _bind_context(request)
     try:
-        return await _served(request, handler)
+        return await _served(request, handler, trace)
     finally:
         structlog.contextvars.clear_contextvars()
+        tracing.use(None)
 
 
-async def _served(request: web.Request, handler: Handler) -> web.StreamResponse:
+async def _served(request: web.Request, handler: Handler, trace: tracing.Trace) -> web.StreamResponse:
     started = time.perf_counter()
     reason = ""
     try:
@@ -124,6 +139,9 @@ async def _served(request: web.Request, handler: Handler) -> web.StreamResponse:
         buyer=request[CALLER].buyer if CALLER in request else "",
         duration_ms=round(seconds * 1000, 3),
     )
+    if trace.span is not None:
+        failed = f"HTTP {response.status} {reason}".rstrip() if response.status >= 500 else ""
+        tracing.end(trace, failed, {"http.response.status_code": str(response.status)})
     return response
 
 

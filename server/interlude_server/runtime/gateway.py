@@ -23,7 +23,15 @@ import structlog
 
 from interlude_server.api.principal import DEFAULT_BUYER
 from interlude_server.auth.settings import DEFAULT_MAX_MESSAGE_BYTES
-from interlude_server.config import LOG_LEVELS, Listen, command_parser, log_format_of, parse_listen
+from interlude_server.config import (
+    LOG_LEVELS,
+    Listen,
+    add_otel_flag,
+    command_parser,
+    log_format_of,
+    parse_listen,
+)
+from interlude_server.observability import otel
 from interlude_server.observability.logging import configure_logging
 from interlude_server.rest.admission import Forward
 from interlude_server.rest.app import build_app
@@ -63,6 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--ready-file", type=Path, default=None, metavar="PATH")
     parser.add_argument("--log-format", choices=("json", "console"), default=None)
     parser.add_argument("--log-level", choices=LOG_LEVELS, default="info")
+    add_otel_flag(parser)
     return parser
 
 
@@ -98,7 +107,12 @@ async def run(ns: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     ns = build_parser().parse_args(argv)
     configure_logging(log_format_of(ns.log_format), ns.log_level)
-    code = asyncio.run(run(ns))
+    spans = otel.setup(ns.otel_endpoint)
+    try:
+        code = asyncio.run(run(ns))
+    finally:
+        if spans is not None:
+            spans.shutdown()
     if ns.ready_file is not None:
         ns.ready_file.unlink(missing_ok=True)
     return code

@@ -45,6 +45,7 @@ from interlude_server.events.hub import (
     route_commits,
 )
 from interlude_server.events.retention import run_retention
+from interlude_server.observability import otel
 from interlude_server.observability.logging import configure_logging
 from interlude_server.observability.metrics import Metrics
 from interlude_server.observability.runtime import freeze_startup_objects
@@ -455,7 +456,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if config.workers > 1:
         return Supervisor(config, args).run()
-    return asyncio.run(serve(config, faults, security, test_faults))
+    spans = otel.setup(config.otel_endpoint)
+    try:
+        return asyncio.run(serve(config, faults, security, test_faults))
+    finally:
+        if spans is not None:
+            spans.shutdown()
 
 
 if __name__ == "__main__":

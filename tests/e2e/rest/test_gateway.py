@@ -140,3 +140,21 @@ def test_a_request_that_is_not_http_gets_a_mef_error_body(gateway: RestClient, s
         assert document["code"] == "invalidBody"
         assert document["reason"].startswith("the request is not valid HTTP")
     assert "Traceback" not in server.logs()
+
+
+def test_the_gateway_carries_the_callers_trace_to_the_upstream(
+    gateway: RestClient, server: ServerProcess
+) -> None:
+    trace_id, caller_span = "5c1f0a7d2e9b4c3a8d6e7f1029384756", "a1b2c3d4e5f60718"
+    headers = {"traceparent": f"00-{trace_id}-{caller_span}-01", "X-Request-Id": "through-gateway"}
+    assert gateway.call("GET", f"{INV}/service/alpha-uni-1", headers=headers).status == 200
+    finished = [
+        json.loads(line)
+        for line in server.logs().splitlines()
+        if line.startswith("{") and '"rpc.finished"' in line and trace_id in line
+    ]
+    # The upstream's call is a child of the gateway's span: same trace, neither caller's span.
+    assert [entry["method"] for entry in finished] == [
+        "/mef.lso.interlude.v1.ServiceInventoryService/GetService"
+    ]
+    assert finished[0]["span_id"] != caller_span

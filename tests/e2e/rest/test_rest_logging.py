@@ -119,3 +119,40 @@ async def test_a_request_matching_no_route_is_logged_with_no_operation_and_no_bu
             assert r.status == 404
     (finished,) = _events(logs, "rest.finished")
     assert (finished["request_id"], finished["operation"], finished["buyer"]) == ("req-404", "", "")
+
+
+async def test_with_opentelemetry_a_request_is_a_server_span_under_its_traceparent() -> None:
+    pytest.importorskip("opentelemetry.sdk")
+    from opentelemetry import trace as otel_trace
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from interlude_server.observability import otel, tracing
+
+    trace_id, caller_span = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
+    exporter = InMemorySpanExporter()
+    spans = otel.install(otel.provider_with(exporter, batch=False))
+    try:
+        with captured_with_context() as logs:
+            async with serving() as session:
+                headers = {"traceparent": f"00-{trace_id}-{caller_span}-01", "tracestate": "sp=1"}
+                async with session.get(f"{INV}/service/svc-9", headers=headers) as reply:
+                    assert reply.status == 404
+    finally:
+        tracing.install(None)
+        spans.shutdown()
+    (span,) = exporter.get_finished_spans()
+    context = span.get_span_context()
+    assert context is not None
+    assert span.parent is not None
+    assert (span.name, span.kind, f"{span.parent.span_id:016x}") == (
+        "serviceGet",
+        otel_trace.SpanKind.SERVER,
+        caller_span,
+    )
+    assert f"{context.trace_id:032x}" == trace_id
+    assert span.attributes is not None
+    assert span.attributes["http.response.status_code"] == "404"
+    assert span.status.status_code != otel_trace.StatusCode.ERROR  # a 4xx is the caller's, not a fault
+    # What the servicer logged during the request names the span.
+    (probe,) = _events(logs, "probe.called")
+    assert (probe["trace_id"], probe["span_id"]) == (trace_id, f"{context.span_id:016x}")

@@ -4,6 +4,13 @@ One task per unfinished order. Each step is one durable transaction that
 re-reads the order, so steps survive restarts: on start, every unfinished
 order of every buyer is picked up where it stood. The order a step returns
 chooses the next step, so the store is read once per order, not per step.
+
+An order is carried out in the W3C trace of the request that created it (observability.tracing):
+the trace current when it was submitted, or, for an order resumed after a restart, the one
+recorded with its newest event. Its task runs with that trace current (so the events its
+steps append carry it to hub callbacks) and bound to its log lines (trace_id, span_id); each
+backend call runs as a child span of it, current while the backend works, so a backend out
+of process can forward it.
 """
 
 from __future__ import annotations
@@ -16,7 +23,9 @@ import structlog
 from interlude_grpc.mef.lso.interlude.v1 import ordering_pb2
 from interlude_server.core import clock
 from interlude_server.domain.ordering import fulfilment, plan
+from interlude_server.domain.ordering.fulfilment import ItemOutcome
 from interlude_server.domain.states import ORDER
+from interlude_server.observability import tracing
 from interlude_server.partner.backend import PartnerBackend
 from interlude_server.partner.workers import Resumable, Workers
 from interlude_server.store.interface.store import Store
@@ -42,15 +51,56 @@ class OrderProcessor(Resumable):
         """Make sure the order is being processed (a no-op if it already is)."""
         log = _log.bind(order_id=order_id, buyer=buyer_id)
         order: ordering_pb2.ServiceOrder | None = None  # as the last step left it; None: read it
+        cause = tracing.current()  # the request's; None when resumed (read on the first step)
+        traced = False
 
         async def step() -> bool:
-            nonlocal order
+            nonlocal order, traced
+            if not traced:
+                await self._enter_trace(buyer_id, order_id, cause)
+                traced = True
             current = order if order is not None else await self.store.get_order(buyer_id, order_id)
             order = None  # a step that raises is retried from a fresh read
             order = await self._step(buyer_id, order_id, current)
             return order is not None
 
         self._workers.submit(order_id, step, log)
+
+    async def _enter_trace(self, buyer_id: str, order_id: str, cause: tracing.Trace | None) -> None:
+        """Make the order's trace current in its task and bind it to the task's log lines."""
+        if cause is None:
+            stored = await self.store.resource_trace(buyer_id, order_id)
+            cause = tracing.from_stored(*stored) if stored is not None else None
+        if cause is None:  # an order of an earlier version: a trace of its own from now on
+            cause = tracing.child("order.fulfilment", None, order_id=order_id)
+        tracing.use(cause)
+        structlog.contextvars.bind_contextvars(**cause.log_fields())
+
+    async def _apply(
+        self, buyer_id: str, order: ordering_pb2.ServiceOrder, item: ordering_pb2.ServiceOrderItem
+    ) -> ItemOutcome:
+        """The backend's call for `item`, as a child span of the order's trace (current while
+        it runs, so the backend sees it), logged with its outcome."""
+        cause = tracing.current()
+        span = tracing.child("partner.apply", cause, order_id=order.id, item_id=item.id)
+        tracing.use(span)
+        try:
+            outcome = await self.backend.apply(buyer_id, order, item)
+        except BaseException as exc:
+            tracing.end(span, type(exc).__name__)
+            raise
+        finally:
+            tracing.use(cause)
+        tracing.end(span, "" if outcome.ok else outcome.reason)
+        _log.info(
+            "order.item_applied",
+            order_id=order.id,
+            item_id=item.id,
+            ok=outcome.ok,
+            reason=outcome.reason,
+            backend_span_id=span.span_id,
+        )
+        return outcome
 
     async def _step(
         self, buyer_id: str, order_id: str, order: ordering_pb2.ServiceOrder | None
@@ -84,9 +134,7 @@ class OrderProcessor(Resumable):
                 return await self.store.write(
                     lambda tx: fulfilment.finish_order(tx, buyer_id, order_id, clock.now())
                 )
-            outcome = fulfilment.blocked_outcome(order, item) or await self.backend.apply(
-                buyer_id, order, item
-            )
+            outcome = fulfilment.blocked_outcome(order, item) or await self._apply(buyer_id, order, item)
             item_id = item.id
             return await self.store.write(
                 lambda tx: fulfilment.complete_item(

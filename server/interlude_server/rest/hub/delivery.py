@@ -9,6 +9,10 @@ sent before the previous one was accepted, so order is kept. Failures retry
 with exponential backoff; after `max_attempts` failures of one event the
 registration is dead-lettered (visible on `GET /hub/{id}`) and stops.
 
+Each POST carries the W3C trace of the change that made the event (recorded with it in the
+log): `traceparent` with the same trace id and a new span id (the delivery's own span when
+OpenTelemetry is enabled), and `tracestate` if the change had one.
+
 On shutdown a delivery in flight is allowed to finish and be recorded, so a
 graceful restart neither repeats nor skips an event. A crash between the
 listener's 2xx and the cursor's commit can repeat that one event: `eventId`
@@ -31,12 +35,13 @@ import structlog
 
 from interlude_grpc.mef.lso.interlude.v1 import events_pb2
 from interlude_server.auth.callbacks import CallbackPolicy
+from interlude_server.observability import tracing
 from interlude_server.observability.metrics import DeliveryMetrics
 from interlude_server.rest import mapping as m
 from interlude_server.rest.hub.subscriptions import API_EVENTS, NOTIFICATION_BASE
 from interlude_server.rest.performance.events import PM_RESOURCES, pm_refs
 from interlude_server.rest.sft.mapping import SftHrefs
-from interlude_server.store.interface.store import HubSubscription, Store
+from interlude_server.store.interface.store import HubSubscription, Store, TracedEvent
 
 if TYPE_CHECKING:
     # aiohttp is imported where a session opens: only the REST adapter opens one, and a server
@@ -223,13 +228,13 @@ class Dispatcher:
                     continue
                 if not await self._still_kept(worker, cursor):
                     return
-                events = await self.store.read_events(sub.buyer_id, cursor, up_to, self.settings.page)
-                for event in events:
+                events = await self.store.read_traced_events(sub.buyer_id, cursor, up_to, self.settings.page)
+                for item in events:
                     if self._stopping.is_set():
                         return
-                    if event.event_type in wanted and not await self._deliver(worker, event, cursor):
+                    if item.event.event_type in wanted and not await self._deliver(worker, item, cursor):
                         return
-                    cursor = event.sequence
+                    cursor = item.event.sequence
                 if len(events) < self.settings.page:
                     cursor = max(cursor, up_to)
         except Exception:
@@ -268,6 +273,22 @@ class Dispatcher:
             headers["Authorization"] = sub.authorization
         return url, body, headers
 
+    async def _post_traced(
+        self, url: str, body: bytes, headers: dict[str, str], cause: tracing.Trace | None
+    ) -> str:
+        """POST in the trace of the change that made the event (if it was recorded)."""
+        if cause is None:
+            return await self._post(url, body, headers)
+        if not tracing.spans_enabled():
+            return await self._post(url, body, {**headers, **cause.outgoing()})
+        span = tracing.child("hub.deliver", cause, "client", **{"url.full": url})
+        traced = {**headers, tracing.TRACEPARENT: span.traceparent}
+        if span.state:
+            traced[tracing.TRACESTATE] = span.state
+        error = await self._post(url, body, traced)
+        tracing.end(span, error)
+        return error
+
     async def _post(self, url: str, body: bytes, headers: dict[str, str]) -> str:
         """ "" when the listener accepted the event, else what went wrong."""
         import aiohttp  # loaded by open()
@@ -282,12 +303,14 @@ class Dispatcher:
         except (aiohttp.ClientError, TimeoutError) as exc:
             return f"{type(exc).__name__}: {exc}"[:500]
 
-    async def _deliver(self, worker: _Worker, event: events_pb2.Event, cursor: int) -> bool:
+    async def _deliver(self, worker: _Worker, item: TracedEvent, cursor: int) -> bool:
         """Deliver one event until accepted (True) or dead-lettered / stopping / removed (False)."""
+        event = item.event
         url, body, headers = self._request(worker.sub, event)
+        cause = tracing.from_stored(item.traceparent, item.tracestate)
         attempts = worker.sub.attempts
         while True:
-            error = await self._post(url, body, headers)
+            error = await self._post_traced(url, body, headers, cause)
             if not error:
                 if self.metrics is not None:
                     self.metrics.delivered(time.time() - event.event_time.ToNanoseconds() / 1e9)
@@ -302,6 +325,7 @@ class Dispatcher:
                 sequence=event.sequence,
                 attempts=attempts,
                 error=error,
+                trace_id=cause.trace_id if cause is not None else "",
             )
             worker.sub = replace(worker.sub, attempts=attempts)
             if not await self._record(worker, cursor, DEAD if dead else ACTIVE, attempts, error) or dead:

@@ -39,6 +39,16 @@ class IdempotencyRecord:
 
 
 @dataclass(frozen=True)
+class TracedEvent:
+    """An event of the log with the W3C trace context of the work that appended it ('' when
+    none was recorded): `traceparent` names that work's span, `tracestate` is passed on."""
+
+    event: events_pb2.Event
+    traceparent: str
+    tracestate: str
+
+
+@dataclass(frozen=True)
 class EventLogState:
     """Where the event log stands: its identity, newest sequence and how far retention pruned it."""
 
@@ -123,7 +133,8 @@ class Tx(SftTx, PmTx, Protocol):
     def append_event(self, buyer_id: str, event: events_pb2.Event) -> int:
         """Append an event to the log in this transaction; returns its sequence. The log
         takes the event as it is (its `sequence` set) and publishes that object once the
-        transaction commits: the caller must not change it afterwards."""
+        transaction commits: the caller must not change it afterwards. The event is recorded
+        with the W3C trace that was current where `Store.write` was called (if any)."""
 
     def prune_events(self, before: timestamp_pb2.Timestamp, keep_last: int) -> int:
         """Retention: delete events older than `before` or beyond the newest `keep_last`."""
@@ -268,6 +279,15 @@ class Store(SftReads, PmStore, SharedStore, Protocol):
         self, buyer_id: str, after_seq: int, up_to_seq: int, limit: int
     ) -> list[events_pb2.Event]:
         """The buyer's events with after_seq < sequence <= up_to_seq, oldest first, at most `limit`."""
+
+    async def read_traced_events(
+        self, buyer_id: str, after_seq: int, up_to_seq: int, limit: int
+    ) -> list[TracedEvent]:
+        """As read_events, each with the trace context recorded with it (hub delivery)."""
+
+    async def resource_trace(self, buyer_id: str, resource_id: str) -> tuple[str, str] | None:
+        """(traceparent, tracestate) recorded with the newest event of the resource that has
+        one (an order resumed after a restart carries on in its trace); None if none has."""
 
     async def read_event_bodies(
         self, buyer_id: str, after_seq: int, up_to_seq: int, limit: int

@@ -208,7 +208,15 @@ _LEASES: Migration = (
     )""",
 )
 
-# Step N migrates version N - 1 to N. Append only, numbered in order: the next step is 7.
+# Step 7 (F18): the W3C trace context of the request that caused each event (NULL when none
+# was current, and for the events of earlier versions), so a hub delivery made later, perhaps
+# by another process, carries the same trace to the buyer's listener.
+_EVENT_TRACES: Migration = (
+    "ALTER TABLE events ADD COLUMN traceparent TEXT",
+    "ALTER TABLE events ADD COLUMN tracestate TEXT",
+)
+
+# Step N migrates version N - 1 to N. Append only, numbered in order: the next step is 8.
 STEPS: tuple[tuple[int, Migration], ...] = (
     (1, _INVENTORY_AND_ORDERS),  # F2: services, orders, tracking, idempotency, events, catalog
     (2, _EVENT_LOG),  # F3: event log identity and retention bookkeeping
@@ -216,6 +224,7 @@ STEPS: tuple[tuple[int, Migration], ...] = (
     (4, _HUB),  # F6: REST hub registrations
     (5, PM_TABLES),  # F4: performance monitoring (store.sql.performance.schema)
     (6, _LEASES),  # F11: leases of background work among server processes
+    (7, _EVENT_TRACES),  # F18: the trace context of each event
 )
 
 # MIGRATIONS[i] is step i + 1: what migrate() runs.

@@ -25,6 +25,7 @@ from interlude_server.store.interface.store import (
     HubSubscription,
     IdempotencyRecord,
     ServiceQuery,
+    TracedEvent,
 )
 from interlude_server.store.sql import queries as q
 from interlude_server.store.sql.dialect import EVENT_LOG, Conn
@@ -60,6 +61,33 @@ class StoreReads(SftReadsMixin, PmReadsMixin):
     ) -> list[events_pb2.Event]:
         rows = await self.read_event_bodies(buyer_id, after_seq, up_to_seq, limit)
         return [events_pb2.Event.FromString(body) for _, body in rows]
+
+    async def read_traced_events(
+        self, buyer_id: str, after_seq: int, up_to_seq: int, limit: int
+    ) -> list[TracedEvent]:
+        def read(conn: Conn) -> list[TracedEvent]:
+            rows = conn.execute(
+                "SELECT body, traceparent, tracestate FROM events "
+                "WHERE buyer_id = ? AND seq > ? AND seq <= ? ORDER BY seq LIMIT ?",
+                (buyer_id, after_seq, up_to_seq, limit),
+            ).fetchall()
+            return [
+                TracedEvent(events_pb2.Event.FromString(bytes(body)), parent or "", state or "")
+                for body, parent, state in rows
+            ]
+
+        return await self._read(read)
+
+    async def resource_trace(self, buyer_id: str, resource_id: str) -> tuple[str, str] | None:
+        def read(conn: Conn) -> tuple[str, str] | None:
+            row = conn.execute(
+                "SELECT traceparent, tracestate FROM events WHERE buyer_id = ? AND resource_id = ? "
+                "AND traceparent IS NOT NULL ORDER BY seq DESC LIMIT 1",
+                (buyer_id, resource_id),
+            ).fetchone()
+            return None if row is None else (str(row[0]), str(row[1] or ""))
+
+        return await self._read(read)
 
     async def read_event_bodies(
         self, buyer_id: str, after_seq: int, up_to_seq: int, limit: int

@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 
 from interlude_server.core import deadlines
 from interlude_server.core.errors import StorageUnavailable
+from interlude_server.observability import tracing
 from interlude_server.store.interface.store import CommitListener, Committed
 from interlude_server.store.sql.dialect import Conn
 from interlude_server.store.sql.reads import StoreReads
@@ -25,6 +26,21 @@ from interlude_server.store.sql.tx import SqlTx
 from interlude_server.store.sql.writer import GroupCommitThread, WriterStats
 
 T = TypeVar("T")
+
+
+def _traced(fn: Callable[[SqlTx], T]) -> Callable[[SqlTx], T]:
+    """`fn` recording the current trace with the events it appends (observability.tracing:
+    the writer thread runs it outside the caller's context, so the trace is taken now)."""
+    trace = tracing.current()
+    if trace is None:
+        return fn
+    recorded = (trace.traceparent, trace.state)
+
+    def with_trace(tx: SqlTx) -> T:
+        tx.trace = recorded
+        return fn(tx)
+
+    return with_trace
 
 
 class SqlStore(StoreReads):
@@ -94,7 +110,7 @@ class SqlStore(StoreReads):
             raise RuntimeError("the store is not open")
         try:
             # A write whose call's deadline passes before it begins is not done (domain.deadlines).
-            return await asyncio.wrap_future(self._writer.submit(deadlines.bounded(fn)))
+            return await asyncio.wrap_future(self._writer.submit(_traced(deadlines.bounded(fn))))
         except Exception as exc:
             if (cause := self._storage_failure(exc)) is not None:
                 raise StorageUnavailable(

@@ -118,6 +118,9 @@ class SqlTx(SftTxMixin, PmTxMixin, LeaseTx):
         self.appended: list[tuple[str, Committed]] = []
         self._next_ids: dict[str, int] = {}  # SQLite: the next seq of a table this write appends to
         self._read: dict[tuple[str, str, str], bytes | None] = {}  # see _row
+        # The W3C trace (traceparent, tracestate) of the work that submitted this write, recorded
+        # with each event it appends (Store.write sets it); None: no trace was current.
+        self.trace: tuple[str, str] | None = None
 
     def close(self) -> None:
         """Make further use fail: a Tx must not outlive its write function."""
@@ -274,9 +277,10 @@ class SqlTx(SftTxMixin, PmTxMixin, LeaseTx):
         _require("an event", buyer_id=buyer_id)
         seq = self._next_id(EVENT_LOG, log=True)
         event.sequence = seq
+        traceparent, tracestate = self.trace or (None, None)
         self._c.execute(
-            "INSERT INTO events (seq, buyer_id, event_type, resource_id, event_time, body) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO events (seq, buyer_id, event_type, resource_id, event_time, body, "
+            "traceparent, tracestate) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 seq,
                 buyer_id,
@@ -284,6 +288,8 @@ class SqlTx(SftTxMixin, PmTxMixin, LeaseTx):
                 event.resource.id,
                 field_key(event, "event_time"),
                 body := event.SerializeToString(),
+                traceparent,
+                tracestate or None,
             ),
         )
         self.appended.append((buyer_id, LoggedEvent(event, body)))  # the log owns it now
