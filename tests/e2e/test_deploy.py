@@ -32,7 +32,7 @@ HARDENING = (
 
 
 def _examples() -> list[tuple[str, str]]:
-    """The variables of the env file, set or commented out as examples (`#INTERLUDE_X=...`)."""
+    """The variables of the env file, set or commented out as examples (`#INTERLUDE_<FLAG>=...`)."""
     found = re.findall(r"^#?(INTERLUDE_[A-Z0-9_]+)=(.*)$", ENV_FILE.read_text(), flags=re.MULTILINE)
     return [(name, value.strip()) for name, value in found]
 
