@@ -20,7 +20,7 @@ from urllib.parse import urlsplit, urlunsplit
 from interlude_server.auth.callbacks import CallbackPolicy
 from interlude_server.auth.settings import SecuritySettings, add_security_arguments, settings_from_args
 from interlude_server.core import versions
-from interlude_server.core.flag_layers import Layering, parse_layered, render
+from interlude_server.core.flag_layers import ExplainingParser, Layering, parse_layered, render
 from interlude_server.core.text import is_decimal
 from interlude_server.limits import Limits, add_limit_arguments, limits_from_args
 
@@ -189,7 +189,7 @@ def parse_grace(value: str) -> float:
 
 def command_parser(prog: str, description: str) -> argparse.ArgumentParser:
     """The argument parser of one of the server's commands, with its `--version` flag."""
-    parser = argparse.ArgumentParser(prog=prog, description=description)
+    parser = ExplainingParser(prog=prog, description=description)
     versions.add_version_flag(parser)
     return parser
 

@@ -183,10 +183,22 @@ def test_a_bad_file_is_a_usage_error_naming_the_file_and_key(
     assert expected in error
 
 
-def test_a_cross_flag_rule_holds_whatever_the_source(capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_rule_between_flags_holds_whatever_the_source_and_names_it(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
     # --auth none on a remote address is refused from the environment as from the flags.
     error = _refused(capsys, [], {"INTERLUDE_GRPC_LISTEN": "0.0.0.0:50051"})
     assert "--auth none on non-loopback '0.0.0.0'" in error
+    error = _refused(capsys, [], {"INTERLUDE_HUB_MAX_ATTEMPTS": "0"})
+    assert (
+        "--hub-max-attempts: must be at least 1 (--hub-max-attempts from env INTERLUDE_HUB_MAX_ATTEMPTS)"
+        in error
+    )
+    config = _write(tmp_path / "c.toml", 'tls-cert = "/etc/interlude/server.pem"\n')
+    error = _refused(capsys, ["--config", str(config)], {})
+    assert f"--tls-cert and --tls-key go together (--tls-cert from file {config})" in error
+    error = _refused(capsys, ["--config", str(config), "--tls-cert", "/x.pem"], {})
+    assert error.rstrip().endswith("--tls-cert and --tls-key go together")  # from a flag: nothing to add
 
 
 def test_unknown_interlude_variables_warn_in_one_line_and_do_not_stop(

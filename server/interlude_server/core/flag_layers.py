@@ -33,7 +33,7 @@ import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Literal, NoReturn
 
 Kind = Literal["value", "list", "switch", "bool", "count"]
 FLAG = "flag"
@@ -80,6 +80,22 @@ class Layered:
     settings: tuple[Setting, ...]
     config_file: Path | None
     ignored_env: tuple[str, ...]  # PREFIX variables that name no flag (and no foreign tool)
+
+
+class ExplainingParser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors also say where the flags they name got their values, once
+    `parse_layered` has set them: a rule between flags (`--tls-cert and --tls-key go together`)
+    checked after parsing names the variable or file a flag came from."""
+
+    origins: Mapping[str, str] = {}  # "--workers" -> "env INTERLUDE_WORKERS"
+
+    def error(self, message: str) -> NoReturn:
+        named = [
+            f"{flag} from {source}"
+            for flag, source in self.origins.items()
+            if re.search(rf"{re.escape(flag)}(?![\w-])", message)
+        ]
+        super().error(message + (f" ({'; '.join(named)})" if named else ""))
 
 
 def long_key(action: argparse.Action) -> str | None:
@@ -152,6 +168,8 @@ def parse_layered(
             parser.error(f"{where} (--{key}): {exc}")
         setattr(namespace, action.dest, value)
         settings.append(Setting(key, action.dest, value, source))
+    if isinstance(parser, ExplainingParser):
+        parser.origins = {f"--{s.key}": s.source for s in settings if s.source not in (FLAG, DEFAULT)}
     return Layered(namespace, tuple(settings), config_file, _ignored(environ, flags, layering, parser))
 
 
