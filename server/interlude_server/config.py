@@ -202,20 +202,7 @@ def build_parser() -> argparse.ArgumentParser:
         "be set as an environment variable INTERLUDE_<FLAG> (--rest-listen: INTERLUDE_REST_LISTEN) "
         "or in the --config file; a flag wins over the environment, which wins over the file.",
     )
-    parser.add_argument(
-        "--config",
-        type=Path,
-        default=None,
-        metavar="FILE",
-        help='TOML file of flags, keyed by flag name (rest-listen = "127.0.0.1:8080"; repeatable '
-        "flags take arrays, switches true/false); also INTERLUDE_CONFIG",
-    )
-    parser.add_argument(
-        "--print-config",
-        action="store_true",
-        help="print the effective settings as TOML, each with its source (flag, env, file, "
-        "default), secrets masked, and exit",
-    )
+    add_config_arguments(parser)
     parser.add_argument(
         "--grpc-listen",
         type=parse_listen,
@@ -392,6 +379,24 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_cluster_arguments(parser)
     return parser
+
+
+def add_config_arguments(parser: argparse.ArgumentParser) -> None:
+    """Where else the flags come from (--config), and what they came to (--print-config)."""
+    parser.add_argument(
+        "--config",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help='TOML file of flags, keyed by flag name (rest-listen = "127.0.0.1:8080"; repeatable '
+        "flags take arrays, switches true/false); also INTERLUDE_CONFIG",
+    )
+    parser.add_argument(
+        "--print-config",
+        action="store_true",
+        help="print the effective settings as TOML, each with its source (flag, env, file, "
+        "default), secrets masked, and exit",
+    )
 
 
 def add_cluster_arguments(parser: argparse.ArgumentParser) -> None:
