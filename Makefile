@@ -130,8 +130,8 @@ fuzz: $(STAMP) ## bad input: FUZZ_EXAMPLES (100) batches of 8 per RPC and REST r
 	INTERLUDE_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) timeout 1200 \
 	  $(VENV)/bin/pytest tests/contract/test_bad_input.py -o timeout=1100 -q -p no:cacheprovider
 
-run: $(STAMP) ## start the server on the embedded default (SQLite file, demo seed)
-	$(VENV)/bin/interlude-server --seed demo
+run: $(STAMP) ## start the server on the embedded default (SQLite file, demo seed); ARGS="..." adds flags
+	$(VENV)/bin/interlude-server --seed demo $(ARGS)
 
 # Installs h2load (Debian's nghttp2-client) with apt-get when missing and running as root;
 # without it the unary workloads use the Python load generator (the results say which).

@@ -1,13 +1,17 @@
-"""Command-line configuration of `interlude-server`.
+"""Configuration of `interlude-server`: flags, INTERLUDE_* environment variables, a TOML file.
 
-Parsing validates everything that can be checked without side effects; a bad
-flag is an argparse error (exit 2) that names the flag and what was expected.
+Every flag can also be set as `INTERLUDE_<FLAG>` or as a key of the `--config` file
+(core/flag_layers.py; precedence flag > env > file > default). Parsing validates everything
+that can be checked without side effects; a bad flag, variable or key is an argparse error
+(exit 2) that names it and what was expected. `--print-config` prints the result and exits.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Literal
@@ -16,6 +20,7 @@ from urllib.parse import urlsplit, urlunsplit
 from interlude_server.auth.callbacks import CallbackPolicy
 from interlude_server.auth.settings import SecuritySettings, add_security_arguments, settings_from_args
 from interlude_server.core import versions
+from interlude_server.core.flag_layers import ExplainingParser, Layering, parse_layered, render
 from interlude_server.core.text import is_decimal
 from interlude_server.limits import Limits, add_limit_arguments, limits_from_args
 
@@ -27,6 +32,23 @@ SQLITE_PREFIX = "sqlite:///"
 POSTGRES_PREFIXES = ("postgresql://", "postgres://")
 LOG_LEVELS = ("debug", "info", "warning", "error")
 
+# INTERLUDE_* variables that belong to other tools sharing the environment (the `interlude`
+# CLI, the test suite, benchmarks): never flags of the server, and no warning for them. Any
+# other INTERLUDE_* name that is not a flag gets a one-line warning on stderr (a typo would
+# otherwise be silently ignored) but does not stop the server.
+FOREIGN_ENV = (
+    "INTERLUDE_TARGET",
+    "INTERLUDE_BUYER",
+    "INTERLUDE_TOKEN",
+    "INTERLUDE_REFERENCE_DIR",
+    "INTERLUDE_TEST_*",
+    "INTERLUDE_FUZZ_*",
+    "INTERLUDE_CRASH_*",
+    "INTERLUDE_IDLE_*",
+    "INTERLUDE_BENCH_*",
+)
+LAYERING = Layering(prefix="INTERLUDE_", cli_only=frozenset({"print_config"}), foreign_env=FOREIGN_ENV)
+
 
 @dataclass(frozen=True)
 class Listen:
@@ -34,6 +56,9 @@ class Listen:
 
     host: str
     port: int
+
+    def __str__(self) -> str:
+        return self.address
 
     @property
     def address(self) -> str:
@@ -48,6 +73,9 @@ class Seed:
 
     kind: Literal["none", "demo", "file"]
     path: Path | None = None
+
+    def __str__(self) -> str:
+        return str(self.path) if self.kind == "file" else self.kind
 
 
 @dataclass(frozen=True)
@@ -163,7 +191,7 @@ def parse_grace(value: str) -> float:
 
 def command_parser(prog: str, description: str) -> argparse.ArgumentParser:
     """The argument parser of one of the server's commands, with its `--version` flag."""
-    parser = argparse.ArgumentParser(prog=prog, description=description)
+    parser = ExplainingParser(prog=prog, description=description)
     versions.add_version_flag(parser)
     return parser
 
@@ -171,8 +199,12 @@ def command_parser(prog: str, description: str) -> argparse.ArgumentParser:
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of `interlude-server`."""
     parser = command_parser(
-        "interlude-server", "MEF LSO Interlude Partner-side server (gRPC, and the MEF REST form)."
+        "interlude-server",
+        "MEF LSO Interlude Partner-side server (gRPC, and the MEF REST form). Every flag can also "
+        "be set as an environment variable INTERLUDE_<FLAG> (--rest-listen: INTERLUDE_REST_LISTEN) "
+        "or in the --config file; a flag wins over the environment, which wins over the file.",
     )
+    add_config_arguments(parser)
     parser.add_argument(
         "--grpc-listen",
         type=parse_listen,
@@ -360,6 +392,24 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def add_config_arguments(parser: argparse.ArgumentParser) -> None:
+    """Where else the flags come from (--config), and what they came to (--print-config)."""
+    parser.add_argument(
+        "--config",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help='TOML file of flags, keyed by flag name (rest-listen = "127.0.0.1:8080"; repeatable '
+        "flags take arrays, switches true/false); also INTERLUDE_CONFIG",
+    )
+    parser.add_argument(
+        "--print-config",
+        action="store_true",
+        help="print the effective settings as TOML, each with its source (flag, env, file, "
+        "default), secrets masked, and exit",
+    )
+
+
 def add_cluster_arguments(parser: argparse.ArgumentParser) -> None:
     """Flags of several server processes sharing one store (cluster/)."""
     parser.add_argument(
@@ -480,10 +530,20 @@ def log_format_of(choice: str | None) -> LogFormat:
     return "console" if choice == "console" else "json"
 
 
-def parse_args(argv: list[str] | None = None) -> Config:
-    """Parse the command line; exits with status 2 and a message on bad flags."""
+def parse_args(argv: list[str] | None = None, environ: Mapping[str, str] | None = None) -> Config:
+    """Parse the command line, the INTERLUDE_* variables of `environ` (default: the process's)
+    and the --config file; exits with status 2 and a message on bad input, and with status 0
+    after printing the settings when asked to (--print-config)."""
     parser = build_parser()
-    ns = parser.parse_args(argv)
+    layered = parse_layered(
+        parser, sys.argv[1:] if argv is None else argv, os.environ if environ is None else environ, LAYERING
+    )
+    ns = layered.namespace
+    if layered.ignored_env and ns.worker_index is None:  # the supervisor has said it already
+        sys.stderr.write(
+            f"{parser.prog}: warning: ignoring {', '.join(layered.ignored_env)}: not a flag "
+            "(see README: Configuration)\n"
+        )
     db_path = _checked_db_path(parser, ns)
     hosts = [ns.grpc_listen.host] + ([ns.rest_listen.host] if ns.rest_listen is not None else [])
     security = settings_from_args(parser, ns, hosts)
@@ -498,4 +558,8 @@ def parse_args(argv: list[str] | None = None) -> Config:
         "limits": limits_from_args(ns),
         "shared_store": ns.shared_store or ns.workers > 1 or ns.worker_index is not None,
     }
-    return Config(**{**flags, **built})
+    config = Config(**{**flags, **built})
+    if ns.print_config:
+        sys.stdout.write(render(layered, parser.prog))
+        parser.exit(0)
+    return config
