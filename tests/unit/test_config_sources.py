@@ -250,18 +250,18 @@ def test_every_interlude_variable_of_the_repository_is_a_flag_or_known_to_be_ano
 
 def test_a_flag_added_later_is_settable_from_env_and_file_with_no_extra_code(tmp_path: Path) -> None:
     parser = build_parser()
-    parser.add_argument("--metrics-listen", type=parse_listen, default=None)
-    parser.add_argument("--access-log", action="store_true")
-    parser.add_argument("--trace-header", action="append", default=[], choices=("traceparent", "b3"))
-    config = _write(tmp_path / "c.toml", 'metrics-listen = "127.0.0.1:9464"\ntrace-header = ["b3"]\n')
-    ns = parse_layered(parser, ["--config", str(config)], {"INTERLUDE_ACCESS_LOG": "yes"}, LAYERING).namespace
-    assert (ns.metrics_listen, ns.access_log, ns.trace_header) == (
+    parser.add_argument("--example-listen", type=parse_listen, default=None)
+    parser.add_argument("--example-log", action="store_true")
+    parser.add_argument("--example-header", action="append", default=[], choices=("traceparent", "b3"))
+    config = _write(tmp_path / "c.toml", 'example-listen = "127.0.0.1:9464"\nexample-header = ["b3"]\n')
+    ns = parse_layered(parser, ["--config", str(config)], {"INTERLUDE_EXAMPLE_LOG": "yes"}, LAYERING).namespace
+    assert (ns.example_listen, ns.example_log, ns.example_header) == (
         parse_listen("127.0.0.1:9464"),
         True,
         ["b3"],
     )
     with pytest.raises(SystemExit):
-        parse_layered(parser, [], {"INTERLUDE_TRACE_HEADER": "b3,zipkin"}, LAYERING)
+        parse_layered(parser, [], {"INTERLUDE_EXAMPLE_HEADER": "b3,zipkin"}, LAYERING)
 
 
 def _printed(capsys: pytest.CaptureFixture[str], argv: list[str], environ: dict[str, str]) -> str:
