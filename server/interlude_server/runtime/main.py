@@ -58,7 +58,7 @@ from interlude_server.runtime.ready import write_ready_file
 from interlude_server.runtime.supervisor import Supervisor
 from interlude_server.seed.loader import SeedError, load_seed
 from interlude_server.store.interface.store import Store
-from interlude_server.store.sqlite.store import SqliteStore
+from interlude_server.store.sqlite.store import SchemaVersionError, SqliteStore
 
 if TYPE_CHECKING:  # imported when the REST adapter runs: aiohttp is a third of a server's start-up
     from interlude_server.runtime.rest_server import InProcessRest
@@ -349,6 +349,21 @@ class Server:
         await self.store.close()
 
 
+async def _opened(store: Store) -> bool:
+    """Open the store; if it cannot be opened, log `store.unavailable` with the cause on one
+    line (the traceback of an unforeseen failure only at debug level) and say so."""
+    try:
+        await store.open()
+    except (StorageUnavailable, SchemaVersionError) as exc:
+        _log.error("store.unavailable", error=" ".join(str(exc).split()))
+        return False
+    except Exception as exc:  # any other failure to open: the operator still gets one line
+        _log.debug("store.open_failed", exc_info=exc)
+        _log.error("store.unavailable", error=" ".join(f"{type(exc).__name__}: {exc}".split()))
+        return False
+    return True
+
+
 async def serve(
     config: Config,
     faults: list[FaultRule],
@@ -357,10 +372,8 @@ async def serve(
 ) -> int:
     """Serve until SIGTERM or SIGINT, then shut down gracefully; the process exit code."""
     store = open_store(config)
-    try:
-        await store.open()
-    except StorageUnavailable as exc:
-        _log.error("store.unavailable", error=str(exc))
+    if not await _opened(store):
+        await store.close()
         return 1
     server = Server(config, store, security)
     try:
@@ -386,8 +399,6 @@ def main(argv: list[str] | None = None) -> int:
         {} if config.worker_index is None else {"worker": config.worker_index, "pid": os.getpid()}
     )
     configure_logging(config.log_format, config.log_level, worker)
-    if config.db_path is not None:
-        config.db_path.parent.mkdir(parents=True, exist_ok=True)
     try:
         faults = load_faults(config.sim_faults) if config.sim_faults else []
         test_faults = load_test_faults(config.sim_faults) if config.sim_faults else []
