@@ -52,6 +52,7 @@ from interlude_server.partner.performance.engine import PmEngine, SimClock
 from interlude_server.partner.sft.runner import SftRunner
 from interlude_server.partner.sft.simulator import SftFaultRule, SimulatedTester, load_test_faults
 from interlude_server.rest.hub.delivery import Dispatcher, delivery_settings
+from interlude_server.rest.readiness import Readiness
 from interlude_server.runtime.grpc_server import RunningServer, ServerSecurity, start_server
 from interlude_server.runtime.node import SharedNode
 from interlude_server.runtime.ready import write_ready_file
@@ -143,6 +144,8 @@ class Server:
         # One bound for gRPC and REST together: both end in the same servicers and store.
         limits = config.limits
         self.limiter = LoadLimiter(limits.max_inflight_rpcs, limits.max_streams, limits.overload_retry_after)
+        # REST /readyz: ready once started with the store open, not ready from the stop signal on.
+        self.readiness = Readiness(lambda: store.is_open)
 
     async def assemble(self, faults: list[FaultRule], test_faults: list[SftFaultRule] | None) -> Parts:
         """Seed the store, build the hubs and workers, wire commits to them, build the servicers."""
@@ -265,6 +268,7 @@ class Server:
         else:  # resumed by whichever process holds each lease (cluster/leases.py)
             resumed = (0, 0, 0)
         _log.debug("runtime.gc_frozen", objects=freeze_startup_objects())
+        self.readiness.serving()
         return Started(running, rest, *resumed)
 
     async def _start_rest(self, parts: Parts, running: RunningServer) -> InProcessRest:
@@ -282,7 +286,13 @@ class Server:
         )
         try:
             return await start_in_process(
-                config, self.store, parts.dispatcher, parts.bindings, authenticator, self.limiter
+                config,
+                self.store,
+                parts.dispatcher,
+                parts.bindings,
+                authenticator,
+                self.limiter,
+                self.readiness,
             )
         except OSError as exc:
             _log.error("server.bind_failed", address=config.rest_listen.address, error=str(exc))
@@ -321,9 +331,12 @@ class Server:
         _log.info("server.stopping", grace_s=config.shutdown_grace)
 
     async def stop(self, parts: Parts, started: Started) -> None:
-        """Graceful shutdown: give up the leases, stop taking REST requests, report NOT_SERVING
-        and end the streams, drain in-flight RPCs for up to the grace, then stop the workers."""
+        """Graceful shutdown: REST /readyz says not ready and new REST requests are refused (503
+        SHUTTING_DOWN), give up the leases, report NOT_SERVING and end the streams, drain
+        in-flight RPCs for up to the grace (REST requests in flight go on meanwhile), stop the
+        REST server and hub delivery, then the workers."""
         grace = self.config.shutdown_grace
+        self.readiness.draining()
         if self.node is not None:
             await self.node.halt()
 
@@ -331,9 +344,9 @@ class Server:
             close_all(parts.hub, parts.measurement_hub)
             parts.wakeups.close()
 
+        await started.running.stop(grace, on_draining=draining)
         if started.rest is not None:
             await started.rest.stop(grace)
-        await started.running.stop(grace, on_draining=draining)
         await parts.processor.stop()
         await parts.runner.stop()
         await parts.pm_engine.stop()

@@ -29,6 +29,7 @@ from interlude_server.rest.common import Handler, error_response
 from interlude_server.rest.errors import request_too_large
 from interlude_server.rest.hub.delivery import Dispatcher
 from interlude_server.rest.hub.subscriptions import HubApi
+from interlude_server.rest.readiness import Readiness
 from interlude_server.store.interface.store import Store
 
 MAX_TARGET = 8190  # bytes of the request target (path and query); longer is 414
@@ -112,15 +113,16 @@ async def start_in_process(
     bindings: Sequence[ServiceBinding],
     authenticator: Authenticator,
     limiter: LoadLimiter | None = None,
+    readiness: Readiness | None = None,
 ) -> InProcessRest:
     """Serve REST on `config.rest_listen` over the servicers of `bindings`, admitting each request
-    with the gRPC server's `authenticator` and shedding past the gRPC server's `limiter`, and
-    resume hub delivery. Raises OSError (bind, TLS files)."""
+    with the gRPC server's `authenticator`, shedding past the gRPC server's `limiter` and
+    answering `/readyz` from `readiness`, and resume hub delivery. Raises OSError (bind, TLS files)."""
     assert config.rest_listen is not None
     security = config.security
     hub = HubApi(store, dispatcher, dispatcher.settings.callbacks)
     app = build_app(
-        InProcessBackend(bindings), hub, Admit(authenticator), security.max_message_bytes, limiter
+        InProcessBackend(bindings), hub, Admit(authenticator), security.max_message_bytes, limiter, readiness
     )
     tls = server_ssl_context(security.tls) if security.tls is not None else None
     server = await start_rest(
