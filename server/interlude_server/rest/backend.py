@@ -129,6 +129,9 @@ def status_of(error: grpc.aio.AioRpcError) -> status_pb2.Status:
         reason = common_pb2.ERROR_REASON_UPSTREAM_UNAVAILABLE
     elif code == grpc.StatusCode.UNIMPLEMENTED:
         reason = common_pb2.ERROR_REASON_RPC_NOT_IMPLEMENTED
+    elif code == grpc.StatusCode.DEADLINE_EXCEEDED:  # the gateway's --timeout passed: 504
+        reason = common_pb2.ERROR_REASON_DEADLINE_EXCEEDED
+        message = "the upstream server did not answer in time"
     else:
         reason = common_pb2.ERROR_REASON_INTERNAL
         if code in _FAULTS:  # a fault's text (an exception's, say) is the log's, not the client's

@@ -14,6 +14,7 @@ raises is checked the same way. The hub's 201 carries a `Location` on every API.
 from __future__ import annotations
 
 import sqlite3
+import threading
 import urllib.request
 from collections.abc import Callable, Iterator
 from concurrent import futures
@@ -30,6 +31,7 @@ from interlude_server.rest.mapping import INVENTORY_BASE, ORDERING_BASE
 from interlude_server.rest.performance.mapping import PM_BASE
 from interlude_server.rest.sft.mapping import SFT_BASE
 from tests.e2e.rest.test_parity import CIR, _modify_body
+from tests.support.helpers import ALPHA, Stubs, rich_error
 from tests.support.paths import REFERENCE
 from tests.support.rest import INV, ORD, Reply, RestClient, gateway_process
 from tests.support.security import Kit
@@ -164,6 +166,20 @@ DEV_CASES = [
         "HUB_SUBSCRIPTION_NOT_FOUND",
     ),
     Case(
+        "404 unknown performance job",
+        lambda r: r.get(f"{PM_BASE}/performanceJob/nope"),
+        404,
+        "notFound",
+        "PERFORMANCE_RESOURCE_NOT_FOUND",
+    ),
+    Case(
+        "404 unknown test job",
+        lambda r: r.get(f"{SFT_BASE}/testJob/nope"),
+        404,
+        "notFound",
+        "TEST_RESOURCE_NOT_FOUND",
+    ),
+    Case(
         "405 wrong method (aiohttp)",
         lambda r: r.call("PATCH", f"{INV}/service/alpha-uni-1", {}),
         405,
@@ -241,7 +257,15 @@ def test_authentication_refusals_are_mef_error_bodies_with_a_message(
     rest = RestClient(f"https://{token_server.rest}", None, token=token, tls=kit.ssl_context())
     reply = rest.post(f"{INV}/hub", {"callback": "http://127.0.0.1:9/listener"})
     assert_mef_error(reply, status, code, reason)
-    assert reply.headers["WWW-Authenticate"].startswith('Bearer realm="interlude"')
+    challenge = reply.headers["WWW-Authenticate"]  # RFC 6750
+    assert challenge.startswith('Bearer realm="interlude"')
+    if status == 403:
+        assert 'error="insufficient_scope"' in challenge
+        assert 'scope="events"' in challenge  # registerListener's scope
+    elif code == "invalidCredentials":
+        assert 'error="invalid_token"' in challenge
+    else:
+        assert "error=" not in challenge  # no credentials: no error code (RFC 6750 3.1)
 
 
 def test_an_unforeseen_exception_is_a_generic_500_naming_only_its_incident(tmp_path: Path) -> None:
@@ -259,6 +283,14 @@ def test_an_unforeseen_exception_is_a_generic_500_naming_only_its_incident(tmp_p
         incident = entry["reason"].removeprefix("internal error (incident ").removesuffix(")")
         assert len(incident) == 32
         assert incident in entry["message"]
+        # gRPC says the same: INTERNAL, ErrorInfo INTERNAL with the incident, no exception text.
+        with grpc.insecure_channel(server.target) as channel, pytest.raises(grpc.RpcError) as caught:
+            Stubs.on(channel).inventory.GetService(
+                inventory_pb2.GetServiceRequest(id="alpha-uni-1"), metadata=ALPHA, timeout=10
+            )
+        err = rich_error(caught.value)
+        assert (err.code, err.reason) == (grpc.StatusCode.INTERNAL, "INTERNAL")
+        assert err.message == f"internal error (incident {err.metadata['incident']})"
         faults = [line for line in server.logs().splitlines() if '"rest.fault"' in line]
         assert len(faults) == 1
         assert incident in faults[0]
@@ -267,27 +299,41 @@ def test_an_unforeseen_exception_is_a_generic_500_naming_only_its_incident(tmp_p
         assert server.stop() == 0
 
 
-class _FailingInventory(inventory_pb2_grpc.ServiceInventoryServiceServicer):
-    """An upstream whose handler raises: grpc answers UNKNOWN with the exception's text."""
+class _BrokenInventory(inventory_pb2_grpc.ServiceInventoryServiceServicer):
+    """An upstream whose GetService raises (grpc answers UNKNOWN with the exception's text) and
+    whose ListServices answers only after `release` is set (the gateway's --timeout passes)."""
+
+    def __init__(self) -> None:
+        self.release = threading.Event()
 
     def GetService(self, request: inventory_pb2.GetServiceRequest, context: grpc.ServicerContext) -> Any:
         raise RuntimeError("upstream secret: password=hunter2")
 
+    def ListServices(self, request: inventory_pb2.ListServicesRequest, context: grpc.ServicerContext) -> Any:
+        self.release.wait(30)
+        return inventory_pb2.ListServicesResponse()
 
-def test_the_gateway_answers_an_upstream_fault_with_a_generic_500(tmp_path: Path) -> None:
-    upstream = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
-    inventory_pb2_grpc.add_ServiceInventoryServiceServicer_to_server(_FailingInventory(), upstream)
+
+def test_the_gateway_answers_an_upstream_fault_500_and_an_upstream_timeout_504(tmp_path: Path) -> None:
+    broken = _BrokenInventory()
+    upstream = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
+    inventory_pb2_grpc.add_ServiceInventoryServiceServicer_to_server(broken, upstream)
     port = upstream.add_insecure_port("127.0.0.1:0")
     upstream.start()
     try:
-        with gateway_process(tmp_path, f"127.0.0.1:{port}") as base_url:
+        with gateway_process(tmp_path, f"127.0.0.1:{port}", "--timeout", "1") as base_url:
             reply = RestClient(base_url).get(f"{INV}/service/alpha-uni-1")
             (entry,) = assert_mef_error(reply, 500, "internalError", "INTERNAL")
             assert "hunter2" not in str(entry)
             assert "secret" not in str(entry)
             assert "incident" in entry["reason"]
+            late = RestClient(base_url).get(f"{INV}/service")
+            broken.release.set()
+            (entry,) = assert_mef_error(late, 504, "internalError", "DEADLINE_EXCEEDED")
+            assert "in time" in entry["message"]
         assert "hunter2" in (tmp_path / "gateway.log").read_text()  # the operator's log has it
     finally:
+        broken.release.set()
         upstream.stop(None)
 
 
