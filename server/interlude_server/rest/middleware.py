@@ -4,8 +4,10 @@ A first one binds the request's logging context (structlog contextvars: method, 
 operation, request id, peer; the buyer once admitted) for its duration, as the gRPC
 interceptor binds an RPC's, so every event logged while serving it, a servicer's too,
 carries the same fields; it turns every failure into a MEF error body
-(`rest.errors.mef_error`) and logs one `rest.finished` per request. The next sheds a
-request past the server's bound on work in flight (api.overload: 429 with Retry-After);
+(`rest.errors.mef_error`; an unforeseen exception a generic 500 naming an incident id) and
+logs one `rest.finished` per request. The next refuses every request once the server drains
+(503 SHUTTING_DOWN) and sheds one past the server's bound on work in flight (api.overload:
+429 with Retry-After), the probes (rest.health) excepted;
 the last admits every request whose route matched (rest.admission: the caller's
 principal, or a 401/403 refusal) before any handler runs.
 """

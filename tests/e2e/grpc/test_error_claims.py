@@ -7,6 +7,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import grpc
 import pytest
 from google.protobuf import field_mask_pb2
@@ -17,7 +19,7 @@ from tests.support.helpers import ALPHA, Stubs, rich_error
 
 def test_a_read_mask_naming_no_field_is_invalid_field_mask(stubs: Stubs) -> None:
     mask = field_mask_pb2.FieldMask(paths=["id", "no_such_field"])
-    calls = [
+    calls: list[Callable[[], object]] = [
         lambda: stubs.inventory.GetService(
             inventory_pb2.GetServiceRequest(id="alpha-uni-1", read_mask=mask), metadata=ALPHA
         ),

@@ -24,7 +24,7 @@ from typing import Any
 
 import grpc
 import pytest
-import yaml
+import yaml  # type: ignore[import-untyped]
 
 from interlude_grpc.mef.lso.interlude.v1 import inventory_pb2, inventory_pb2_grpc
 from interlude_server.rest.mapping import INVENTORY_BASE, ORDERING_BASE
