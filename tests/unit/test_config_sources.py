@@ -254,7 +254,9 @@ def test_a_flag_added_later_is_settable_from_env_and_file_with_no_extra_code(tmp
     parser.add_argument("--example-log", action="store_true")
     parser.add_argument("--example-header", action="append", default=[], choices=("traceparent", "b3"))
     config = _write(tmp_path / "c.toml", 'example-listen = "127.0.0.1:9464"\nexample-header = ["b3"]\n')
-    ns = parse_layered(parser, ["--config", str(config)], {"INTERLUDE_EXAMPLE_LOG": "yes"}, LAYERING).namespace
+    ns = parse_layered(
+        parser, ["--config", str(config)], {"INTERLUDE_EXAMPLE_LOG": "yes"}, LAYERING
+    ).namespace
     assert (ns.example_listen, ns.example_log, ns.example_header) == (
         parse_listen("127.0.0.1:9464"),
         True,

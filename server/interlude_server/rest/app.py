@@ -12,9 +12,18 @@ from aiohttp import web
 from interlude_server.api.overload import LoadLimiter
 from interlude_server.rest.admission import Admission
 from interlude_server.rest.backend import Backend
+from interlude_server.rest.health import probe_routes
 from interlude_server.rest.hub.subscriptions import HubApi
-from interlude_server.rest.middleware import ADMISSION, LIMITER, admitted, errors_and_logging, limited
+from interlude_server.rest.middleware import (
+    ADMISSION,
+    LIMITER,
+    READINESS,
+    admitted,
+    errors_and_logging,
+    limited,
+)
 from interlude_server.rest.operations import ROUTE_TABLES
+from interlude_server.rest.readiness import Readiness
 
 
 def routes(backend: Backend, hub: HubApi | None) -> list[web.RouteDef]:
@@ -28,12 +37,20 @@ def build_app(
     admission: Admission,
     max_body_bytes: int,
     limiter: LoadLimiter | None = None,
+    readiness: Readiness | None = None,
 ) -> web.Application:
     """The adapter; `max_body_bytes` caps a request body (413 beyond), as --max-message-bytes
-    caps a gRPC message; `limiter` (None: nothing is shed) bounds the requests in flight."""
+    caps a gRPC message; `limiter` (None: nothing is shed) bounds the requests in flight;
+    `readiness` (None: ready at once, never draining) answers `/readyz` and, once draining,
+    refuses new requests. `/healthz` and `/readyz` are served beside the MEF routes."""
     app = web.Application(middlewares=[errors_and_logging, limited, admitted], client_max_size=max_body_bytes)
     app[ADMISSION] = admission
     if limiter is not None:
         app[LIMITER] = limiter
+    if readiness is None:
+        readiness = Readiness()
+        readiness.serving()
+    app[READINESS] = readiness
+    app.add_routes(probe_routes(readiness))
     app.add_routes(routes(backend, hub))
     return app

@@ -12,11 +12,13 @@ credentials, forwarded so the upstream admits the call itself.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 import grpc
+import structlog
 from google.protobuf.message import Message
 from google.rpc import status_pb2  # type: ignore[import-untyped,unused-ignore]
 
@@ -36,6 +38,9 @@ from interlude_server.core.errors import DomainError, Unauthenticated
 from interlude_server.observability import tracing
 
 PACKAGE = "mef.lso.interlude.v1."
+_log = structlog.get_logger("interlude_server.rest.gateway")
+# gRPC codes that say the upstream failed (an exception, lost data) rather than refused the call.
+_FAULTS = (grpc.StatusCode.UNKNOWN, grpc.StatusCode.INTERNAL, grpc.StatusCode.DATA_LOSS)
 _DETAILS_KEY = "grpc-status-details-bin"
 
 
@@ -120,13 +125,21 @@ def status_of(error: grpc.aio.AioRpcError) -> status_pb2.Status:
         if key == _DETAILS_KEY and isinstance(value, bytes):
             return status_pb2.Status.FromString(value)
     code = error.code()
+    message = error.details() or code.name
     if code == grpc.StatusCode.UNAVAILABLE:
         reason = common_pb2.ERROR_REASON_UPSTREAM_UNAVAILABLE
     elif code == grpc.StatusCode.UNIMPLEMENTED:
         reason = common_pb2.ERROR_REASON_RPC_NOT_IMPLEMENTED
+    elif code == grpc.StatusCode.DEADLINE_EXCEEDED:  # the gateway's --timeout passed: 504
+        reason = common_pb2.ERROR_REASON_DEADLINE_EXCEEDED
+        message = "the upstream server did not answer in time"
     else:
         reason = common_pb2.ERROR_REASON_INTERNAL
-    return rich_status(code, reason, error.details() or code.name)
+        if code in _FAULTS:  # a fault's text (an exception's, say) is the log's, not the client's
+            incident = uuid.uuid4().hex
+            _log.error("gateway.upstream_fault", incident=incident, code=code.name, details=message)
+            message = f"the upstream server failed (incident {incident})"
+    return rich_status(code, reason, message)
 
 
 class GatewayBackend:

@@ -186,7 +186,8 @@ def mef_error(status: status_pb2.Status, body_root: str = "") -> MefError:
     code = rest_code(reason, status.code)
     if reason == "UNAUTHENTICATED" and metadata.get("cause") == "missing_credentials":
         code = RestCode(401, "missingCredentials")  # MEF tells absent from bad credentials
-    message = shorten_runs(status.message or reason)  # an upstream status may echo a long id
+    message = shorten_runs(status.message or reason or "error")  # an upstream may echo a long id
+    reference = REFERENCE_PREFIX + (reason or "INTERNAL")
     if code.http == 422:
         body: Any = [
             {
@@ -194,11 +195,16 @@ def mef_error(status: status_pb2.Status, body_root: str = "") -> MefError:
                 "propertyPath": property_path(v.field, body_root),
                 "reason": v.description[:MAX_REASON] or message[:MAX_REASON],
                 "message": message,
-                "referenceError": REFERENCE_PREFIX + reason,
+                "referenceError": reference,
             }
             for v in violations
         ] or [
-            {"code": code.code, "reason": message[:MAX_REASON], "referenceError": REFERENCE_PREFIX + reason}
+            {
+                "code": code.code,
+                "reason": message[:MAX_REASON],
+                "message": message,
+                "referenceError": reference,
+            }
         ]
     else:
         mef_code = code.code
@@ -207,10 +213,12 @@ def mef_error(status: status_pb2.Status, body_root: str = "") -> MefError:
         body = {
             "code": mef_code,
             "reason": message[:MAX_REASON],
-            "referenceError": REFERENCE_PREFIX + reason,
+            # MEF's Error.message: more detail than `reason`, never cut (each violation when there are any).
+            "message": "; ".join(f"{v.field}: {v.description}" for v in violations)
+            if violations
+            else message,
+            "referenceError": reference,
         }
-        if violations:
-            body["message"] = "; ".join(f"{v.field}: {v.description}" for v in violations)
     if code.http == 503 and not headers:
         headers = (("Retry-After", str(DEFAULT_RETRY_AFTER_S)),)  # every 503 is "retry later"
     return MefError(code.http, body, reason or "INTERNAL", headers)
@@ -222,6 +230,7 @@ def request_too_large(http: int, what: str) -> MefError:
     body = {
         "code": "invalidQuery" if http == 414 else "otherIssue",
         "reason": what[:MAX_REASON],
+        "message": what,
         "referenceError": REFERENCE_PREFIX + "INVALID_REQUEST",
     }
     return MefError(http, body, "INVALID_REQUEST")

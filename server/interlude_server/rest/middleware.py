@@ -5,9 +5,11 @@ operation, request id, peer, the trace of its `traceparent` header as trace_id a
 the buyer once admitted) for its duration, as the gRPC
 interceptor binds an RPC's, so every event logged while serving it, a servicer's too,
 carries the same fields; it turns every failure into a MEF error body
-(`rest.errors.mef_error`) and logs one `rest.finished` per request (and counts it by
-method, route template and status when the app has METRICS). The next sheds a
-request past the server's bound on work in flight (api.overload: 429 with Retry-After);
+(`rest.errors.mef_error`; an unforeseen exception a generic 500 naming an incident id) and
+logs one `rest.finished` per request (and counts it by method, route template and status
+when the app has METRICS). The next refuses every request once the server drains
+(503 SHUTTING_DOWN) and sheds one past the server's bound on work in flight (api.overload:
+429 with Retry-After), the probes (rest.health) excepted;
 the last admits every request whose route matched (rest.admission: the caller's
 principal, or a 401/403 refusal) before any handler runs.
 """
@@ -26,7 +28,7 @@ from interlude_grpc.mef.lso.interlude.v1 import common_pb2
 from interlude_server.api.errors import rich_status, status_for
 from interlude_server.api.overload import LoadLimiter, Overloaded
 from interlude_server.auth.http import http_refusal
-from interlude_server.core.errors import DomainError, MissingScope, Unauthenticated
+from interlude_server.core.errors import DomainError, MissingScope, ShuttingDown, Unauthenticated
 from interlude_server.observability import tracing
 from interlude_server.observability.metrics import RestMetrics
 from interlude_server.rest.admission import Admission, route_template
@@ -34,11 +36,13 @@ from interlude_server.rest.backend import RpcFailure
 from interlude_server.rest.common import BODY_ROOT, CALLER, Handler, error_response, request_id
 from interlude_server.rest.errors import MefError, mef_error
 from interlude_server.rest.operations import rest_operation
+from interlude_server.rest.readiness import PROBES, Readiness
 
 _log = structlog.get_logger("interlude_server.rest")
 ADMISSION = web.AppKey("admission", Admission)
 LIMITER = web.AppKey("limiter", LoadLimiter)
 METRICS = web.AppKey("metrics", RestMetrics)
+READINESS = web.AppKey("readiness", Readiness)
 
 
 def _failure(exc: BaseException, request: web.Request) -> MefError | None:
@@ -69,11 +73,32 @@ def _failure(exc: BaseException, request: web.Request) -> MefError | None:
     return None
 
 
+def _fault(exc: BaseException, request: web.Request) -> MefError:
+    """An unforeseen exception: logged whole (`rest.fault`) under a new incident id; the
+    client gets a generic 500 naming only that id, never the exception's text."""
+    incident = uuid.uuid4().hex
+    _log.error("rest.fault", incident=incident, path=request.path, exc_info=exc)
+    err = mef_error(
+        rich_status(
+            grpc.StatusCode.INTERNAL,
+            common_pb2.ERROR_REASON_INTERNAL,
+            f"internal error (incident {incident})",
+        )
+    )
+    err.body["message"] = (
+        f"The server failed to answer this request; it logged the fault as incident {incident}. "
+        "Retry later, and quote the incident id if you report it."
+    )
+    return err
+
+
 def _bind_context(request: web.Request) -> tracing.Trace:
     """Bind the request's logging context and make its trace current, replacing whatever the
     task carried; the request's trace."""
     matched = request.match_info.http_exception is None
     operation = rest_operation(request.method, route_template(request)).operation_id if matched else ""
+    if request.path in PROBES:
+        operation = request.path.lstrip("/")
     headers = request.headers
     states = headers.getall(tracing.TRACESTATE, ())
     trace = tracing.begin_request(
@@ -116,21 +141,14 @@ async def _served(request: web.Request, handler: Handler, trace: tracing.Trace) 
     except Exception as exc:
         err = _failure(exc, request)
         if err is None:
-            incident = uuid.uuid4().hex
-            _log.error("rest.fault", incident=incident, path=request.path, exc_info=exc)
-            err = mef_error(
-                rich_status(
-                    grpc.StatusCode.INTERNAL,
-                    common_pb2.ERROR_REASON_INTERNAL,
-                    f"internal error (incident {incident})",
-                )
-            )
+            err = _fault(exc, request)
         reason = err.reason
         response = error_response(err)
     seconds = time.perf_counter() - started
     if (metrics := request.app.get(METRICS)) is not None:
         metrics.finished(request.method, route_template(request), response.status, seconds)
-    _log.info(
+    log = _log.debug if request.path in PROBES and response.status < 500 else _log.info  # probes poll
+    log(
         "rest.finished",
         method=request.method,
         path=request.path,
@@ -148,7 +166,13 @@ async def _served(request: web.Request, handler: Handler, trace: tracing.Trace) 
 @web.middleware
 async def limited(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Refuse the request at once (429 OVERLOADED, Retry-After) when the server is at its bound
-    of calls in flight; gRPC and REST share the bound (api.overload)."""
+    of calls in flight; gRPC and REST share the bound (api.overload). Once the server drains,
+    refuse every new request (503 SHUTTING_DOWN). The probes are never refused."""
+    if request.path in PROBES:
+        return await handler(request)
+    readiness = request.app.get(READINESS)
+    if readiness is not None and readiness.is_draining:
+        raise ShuttingDown("the server is shutting down; retry on another replica or after it restarts")
     limiter = request.app.get(LIMITER)
     if limiter is None:
         return await handler(request)
@@ -159,8 +183,9 @@ async def limited(request: web.Request, handler: Handler) -> web.StreamResponse:
 @web.middleware
 async def admitted(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Admit the request for its route's operation before the handler runs; a path or method
-    that matches no route goes on to its 404/405 (nothing is served, so nothing is checked)."""
-    if request.match_info.http_exception is None:
+    that matches no route goes on to its 404/405 (nothing is served, so nothing is checked), and
+    the probes (rest.health) need no credentials."""
+    if request.match_info.http_exception is None and request.path not in PROBES:
         request[CALLER] = request.app[ADMISSION](request)
         structlog.contextvars.bind_contextvars(buyer=request[CALLER].buyer)
     return await handler(request)

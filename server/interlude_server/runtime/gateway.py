@@ -36,6 +36,7 @@ from interlude_server.observability.logging import configure_logging
 from interlude_server.rest.admission import Forward
 from interlude_server.rest.app import build_app
 from interlude_server.rest.backend import GatewayBackend
+from interlude_server.rest.readiness import Readiness
 from interlude_server.runtime.ready import write_ready_file
 from interlude_server.runtime.rest_server import start_rest
 
@@ -83,7 +84,8 @@ async def run(ns: argparse.Namespace) -> int:
     if ns.upstream_ca is not None:
         credentials = grpc.ssl_channel_credentials(root_certificates=ns.upstream_ca.read_bytes())
     backend = GatewayBackend(upstream.address, ns.timeout, credentials)
-    app = build_app(backend, None, Forward(ns.default_buyer), ns.max_message_bytes)
+    readiness = Readiness()  # the gateway's own: it does not ask the upstream
+    app = build_app(backend, None, Forward(ns.default_buyer), ns.max_message_bytes, readiness=readiness)
     try:
         server = await start_rest(listen, app)
     except OSError as exc:
@@ -94,10 +96,12 @@ async def run(ns: argparse.Namespace) -> int:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
+    readiness.serving()
     if ready is not None:
         write_ready_file(ready, server.listen.address)
     _log.info("gateway.started", address=server.listen.address, upstream=upstream.address)
     await stop.wait()
+    readiness.draining()
     await server.stop()
     await backend.close()
     _log.info("gateway.stopped")

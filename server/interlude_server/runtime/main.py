@@ -55,13 +55,14 @@ from interlude_server.partner.performance.engine import PmEngine, SimClock
 from interlude_server.partner.sft.runner import SftRunner
 from interlude_server.partner.sft.simulator import SftFaultRule, SimulatedTester, load_test_faults
 from interlude_server.rest.hub.delivery import Dispatcher, delivery_settings
+from interlude_server.rest.readiness import Readiness
 from interlude_server.runtime.grpc_server import RunningServer, ServerSecurity, start_server
 from interlude_server.runtime.node import SharedNode
 from interlude_server.runtime.ready import write_ready_file
 from interlude_server.runtime.supervisor import Supervisor
 from interlude_server.seed.loader import SeedError, load_seed
 from interlude_server.store.interface.store import Store
-from interlude_server.store.sqlite.store import SqliteStore
+from interlude_server.store.sqlite.store import SchemaVersionError, SqliteStore
 
 if TYPE_CHECKING:  # imported when the REST adapter runs: aiohttp is a third of a server's start-up
     from interlude_server.runtime.metrics_server import MetricsServer
@@ -152,6 +153,8 @@ class Server:
         self.metrics = Metrics() if config.metrics_listen is not None else None
         if self.metrics is not None:
             store.observe_groups(self.metrics.store_group)
+        # REST /readyz: ready once started with the store open, not ready from the stop signal on.
+        self.readiness = Readiness(lambda: store.is_open)
 
     async def assemble(self, faults: list[FaultRule], test_faults: list[SftFaultRule] | None) -> Parts:
         """Seed the store, build the hubs and workers, wire commits to them, build the servicers."""
@@ -277,6 +280,7 @@ class Server:
         else:  # resumed by whichever process holds each lease (cluster/leases.py)
             resumed = (0, 0, 0)
         _log.debug("runtime.gc_frozen", objects=freeze_startup_objects())
+        self.readiness.serving()
         return Started(running, rest, *resumed, metrics=metrics)
 
     async def _start_metrics(
@@ -323,6 +327,7 @@ class Server:
                 authenticator,
                 self.limiter,
                 self.metrics,
+                self.readiness,
             )
         except OSError as exc:
             _log.error("server.bind_failed", address=config.rest_listen.address, error=str(exc))
@@ -368,9 +373,12 @@ class Server:
         _log.info("server.stopping", grace_s=config.shutdown_grace)
 
     async def stop(self, parts: Parts, started: Started) -> None:
-        """Graceful shutdown: give up the leases, stop taking REST requests, report NOT_SERVING
-        and end the streams, drain in-flight RPCs for up to the grace, then stop the workers."""
+        """Graceful shutdown: REST /readyz says not ready and new REST requests are refused (503
+        SHUTTING_DOWN), give up the leases, report NOT_SERVING and end the streams, drain
+        in-flight RPCs for up to the grace (REST requests in flight go on meanwhile), stop the
+        REST server and hub delivery, then the workers."""
         grace = self.config.shutdown_grace
+        self.readiness.draining()
         if self.node is not None:
             await self.node.halt()
 
@@ -378,9 +386,9 @@ class Server:
             close_all(parts.hub, parts.measurement_hub)
             parts.wakeups.close()
 
+        await started.running.stop(grace, on_draining=draining)
         if started.rest is not None:
             await started.rest.stop(grace)
-        await started.running.stop(grace, on_draining=draining)
         await parts.processor.stop()
         await parts.runner.stop()
         await parts.pm_engine.stop()
@@ -398,6 +406,21 @@ class Server:
         await self.store.close()
 
 
+async def _opened(store: Store) -> bool:
+    """Open the store; if it cannot be opened, log `store.unavailable` with the cause on one
+    line (the traceback of an unforeseen failure only at debug level) and say so."""
+    try:
+        await store.open()
+    except (StorageUnavailable, SchemaVersionError) as exc:
+        _log.error("store.unavailable", error=" ".join(str(exc).split()))
+        return False
+    except Exception as exc:  # any other failure to open: the operator still gets one line
+        _log.debug("store.open_failed", exc_info=exc)
+        _log.error("store.unavailable", error=" ".join(f"{type(exc).__name__}: {exc}".split()))
+        return False
+    return True
+
+
 async def serve(
     config: Config,
     faults: list[FaultRule],
@@ -406,10 +429,8 @@ async def serve(
 ) -> int:
     """Serve until SIGTERM or SIGINT, then shut down gracefully; the process exit code."""
     store = open_store(config)
-    try:
-        await store.open()
-    except StorageUnavailable as exc:
-        _log.error("store.unavailable", error=str(exc))
+    if not await _opened(store):
+        await store.close()
         return 1
     server = Server(config, store, security)
     try:
@@ -435,8 +456,6 @@ def main(argv: list[str] | None = None) -> int:
         {} if config.worker_index is None else {"worker": config.worker_index, "pid": os.getpid()}
     )
     configure_logging(config.log_format, config.log_level, worker)
-    if config.db_path is not None:
-        config.db_path.parent.mkdir(parents=True, exist_ok=True)
     try:
         faults = load_faults(config.sim_faults) if config.sim_faults else []
         test_faults = load_test_faults(config.sim_faults) if config.sim_faults else []

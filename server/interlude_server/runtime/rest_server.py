@@ -34,6 +34,7 @@ from interlude_server.rest.errors import MefError, request_too_large, unparsable
 from interlude_server.rest.hub.delivery import Dispatcher
 from interlude_server.rest.hub.subscriptions import HubApi
 from interlude_server.rest.middleware import METRICS
+from interlude_server.rest.readiness import Readiness
 from interlude_server.store.interface.store import Store
 
 MAX_TARGET = 8190  # bytes of the request target (path and query); longer is 414
@@ -172,16 +173,17 @@ async def start_in_process(
     authenticator: Authenticator,
     limiter: LoadLimiter | None = None,
     metrics: Metrics | None = None,
+    readiness: Readiness | None = None,
 ) -> InProcessRest:
     """Serve REST on `config.rest_listen` over the servicers of `bindings`, admitting each request
-    with the gRPC server's `authenticator` and shedding past the gRPC server's `limiter`
-    (counting each in `metrics`, if given), and resume hub delivery. Raises OSError (bind,
-    TLS files)."""
+    with the gRPC server's `authenticator`, shedding past the gRPC server's `limiter` (counting
+    each in `metrics`, if given) and answering `/readyz` from `readiness`, and resume hub
+    delivery. Raises OSError (bind, TLS files)."""
     assert config.rest_listen is not None
     security = config.security
     hub = HubApi(store, dispatcher, dispatcher.settings.callbacks)
     app = build_app(
-        InProcessBackend(bindings), hub, Admit(authenticator), security.max_message_bytes, limiter
+        InProcessBackend(bindings), hub, Admit(authenticator), security.max_message_bytes, limiter, readiness
     )
     if metrics is not None:
         app[METRICS] = metrics.rest()

@@ -159,6 +159,7 @@ def _mef_error(reply: Any, status: int, code: str, reason: str) -> None:
     for entry in entries:
         assert entry["code"] == code or (status == 422 and not code)
         assert 0 < len(entry["reason"]) <= 255
+        assert entry["message"]  # every MEF error body carries a message (README, REST errors)
         assert entry["referenceError"].endswith(reason)
         assert unknown_in(entry, ERROR_422 if status == 422 else ERROR) == []
 

@@ -31,17 +31,29 @@ def _routes(with_hub: bool = True) -> set[tuple[str, str]]:
     }
 
 
+PROBES = {("GET", "/healthz"), ("GET", "/readyz")}
+
+
 def test_every_rest_route_has_an_operation_with_a_grantable_scope() -> None:
     routes = _routes()
-    assert routes == set(REST_OPERATIONS), "a route lacks an entry, or an entry names no route"
+    assert routes - PROBES == set(REST_OPERATIONS), "a route lacks an entry, or an entry names no route"
     for key, operation in REST_OPERATIONS.items():
         assert operation.scope in ALL_SCOPES, (key, operation)
+
+
+def test_the_probes_are_served_outside_every_mef_api_and_its_scopes() -> None:
+    assert _routes() >= PROBES
+    assert _routes(with_hub=False) >= PROBES
+    for method, path in PROBES:
+        assert not path.startswith("/mefApi/")
+        assert rest_operation(method, path) is UNLISTED  # no MEF operation, so no scope table row
 
 
 def test_the_gateway_serves_the_same_routes_but_any_method_on_a_hub_path_is_501() -> None:
     hub = {(method, template) for method, template in REST_OPERATIONS if "/hub" in template}
     assert hub, "every API carries a /hub"
-    assert _routes(with_hub=False) == (set(REST_OPERATIONS) - hub) | {("*", template) for _m, template in hub}
+    expected = (set(REST_OPERATIONS) - hub) | {("*", template) for _m, template in hub}
+    assert _routes(with_hub=False) - PROBES == expected
 
 
 def test_an_unlisted_route_needs_a_scope_no_one_has() -> None:

@@ -13,16 +13,20 @@ from interlude_server.rest.routing import Route, RouteTable
 
 
 class HubRoutes:
-    """The hub's registrations of one API (`api`: the name they are kept under)."""
+    """The hub's registrations of one API (`api`: the name they are kept under; `base`: the
+    API's base path, under which `/hub/{id}` is a registration's resource)."""
 
-    def __init__(self, hub: HubApi, api: str) -> None:
+    def __init__(self, hub: HubApi, api: str, base: str) -> None:
         self.hub = hub
         self.api = api
+        self.base = base
 
     async def register(self, request: web.Request) -> web.Response:
+        """registerListener: 201 with the registration and its `Location` (`{base}/hub/{id}`)."""
         data = await json_body(request)
-        created = await self.hub.register(self.api, caller(request).buyer, hrefs(request).base, data)
-        return respond(created, 201)
+        origin = hrefs(request).base
+        created = await self.hub.register(self.api, caller(request).buyer, origin, data)
+        return respond(created, 201, {"Location": f"{origin}{self.base}/hub/{created['id']}"})
 
     async def retrieve(self, request: web.Request) -> web.Response:
         return respond(await self.hub.retrieve(self.api, caller(request).buyer, request.match_info["id"]))
@@ -44,6 +48,6 @@ def hub_routes(base: str, api: str, retrieve_id: str) -> RouteTable[HubRoutes]:
             Route("GET", "/hub/{id}", HubRoutes.retrieve, retrieve_id),
             Route("DELETE", "/hub/{id}", HubRoutes.unregister, "unregisterListener"),
         ),
-        lambda _backend, hub: HubRoutes(hub, api) if hub is not None else None,
+        lambda _backend, hub: HubRoutes(hub, api, base) if hub is not None else None,
         absent="the hub is served by interlude-server, not by the gateway",
     )

@@ -208,6 +208,10 @@ class Store(SftReads, PmStore, SharedStore, Protocol):
     async def open(self) -> None:
         """Create or migrate the schema and start the writer."""
 
+    @property
+    def is_open(self) -> bool:
+        """Opened and not closed yet."""
+
     async def close(self) -> None:
         """Finish queued writes and release resources."""
 

@@ -19,8 +19,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, TypeVar
+from urllib.parse import urlsplit
 
 import psycopg
+from psycopg.conninfo import conninfo_to_dict
 
 from interlude_server.core.errors import StorageUnavailable
 from interlude_server.store.postgres.conn import PgConn
@@ -60,6 +62,14 @@ class PgStore(SqlStore, SharedStoreMixin):
         return self._dsn
 
     async def open(self) -> None:
+        """Migrate the database and start the writer; raises StorageUnavailable when the URL is
+        not a connection URI or the database cannot be reached, SchemaVersionError when a newer
+        server wrote it."""
+        try:
+            conninfo_to_dict(self._dsn)
+        except psycopg.ProgrammingError as exc:
+            why = _without_password(str(exc), self._dsn)
+            raise StorageUnavailable(f"the database URL is not a valid libpq connection URI: {why}") from exc
         try:
             await self._start()
         except psycopg.OperationalError as exc:
@@ -102,6 +112,16 @@ class PgStore(SqlStore, SharedStoreMixin):
             return await asyncio.get_running_loop().run_in_executor(self._readers, run, fn)
         except psycopg.OperationalError as exc:
             raise StorageUnavailable(f"the database cannot be read now: {str(exc).strip()}") from exc
+
+
+def _without_password(text: str, dsn: str) -> str:
+    """`text` (libpq's complaint about `dsn`) with the URL's password, if any, blanked out."""
+    try:
+        password = urlsplit(dsn).password
+    except ValueError:
+        password = None
+    text = " ".join(text.split())
+    return text.replace(password, "***") if password else text
 
 
 if TYPE_CHECKING:

@@ -77,6 +77,11 @@ class SqlStore(StoreReads):
     # -- shared -------------------------------------------------------------
 
     @property
+    def is_open(self) -> bool:
+        """Opened and not closed: the store serves reads and writes."""
+        return self._writer is not None and not self._closed
+
+    @property
     def stats(self) -> WriterStats:
         """Writes, failures and commits so far; commits < writes shows group commit working."""
         if self._writer is None:

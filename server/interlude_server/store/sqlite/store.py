@@ -63,13 +63,30 @@ class SqliteStore(SqlStore, SharedStoreMixin):
         return self._path
 
     async def open(self) -> None:
-        await asyncio.to_thread(self._path.parent.mkdir, parents=True, exist_ok=True)
+        """Create (its directory too) or migrate the file and start the writer; raises
+        StorageUnavailable naming the cause when the file cannot be made or opened (an
+        uncreatable or read-only directory, a file that is not a database or is corrupt),
+        SchemaVersionError when a newer server wrote it; any other failure (a migration's own
+        fault) as it is."""
+        try:
+            await asyncio.to_thread(self._path.parent.mkdir, parents=True, exist_ok=True)
+        except OSError as exc:
+            why = exc.strerror or str(exc)
+            if isinstance(exc, FileExistsError | NotADirectoryError):
+                why = "a file is in the way"
+            raise StorageUnavailable(
+                f"the database {self._path} cannot be created: its directory {self._path.parent} "
+                f"cannot be made ({why})"
+            ) from exc
         try:
             await self._start()
         except sqlite3.Error as exc:  # e.g. a read-only directory: SQLite cannot even set up WAL
-            if (cause := _storage_failure(exc)) is not None:
-                raise StorageUnavailable(f"the database cannot be opened for this server: {cause}") from exc
-            raise
+            cause = _storage_failure(exc) or _open_failure(exc)
+            if cause is None:
+                raise
+            raise StorageUnavailable(
+                f"the database {self._path} cannot be opened for this server: {cause}"
+            ) from exc
 
     def _new_writer(self) -> GroupCommitWriter:
         return GroupCommitWriter(
@@ -122,6 +139,23 @@ _CAUSES = {
     _SQLITE_IOERR: "the disk reported an I/O error",
     _SQLITE_FULL: "the database or the disk is full",
 }
+
+
+# SQLite primary result codes that say the file itself cannot serve, and how a message names each.
+_OPEN_CAUSES = {
+    3: "SQLite may not access the file",  # SQLITE_PERM
+    5: "another process holds the database locked",  # SQLITE_BUSY
+    11: "the database file is corrupt",  # SQLITE_CORRUPT
+    14: "the file cannot be opened or created (a missing or unwritable directory, or a directory there)",
+    26: "the file is not a SQLite database",  # SQLITE_NOTADB
+}
+
+
+def _open_failure(exc: sqlite3.Error) -> str | None:
+    """Why SQLite could not open the file, if its code says the file is the cause."""
+    code = primary_code(exc)
+    what = _OPEN_CAUSES.get(code) if code is not None else None
+    return None if what is None else f"{what} ({getattr(exc, 'sqlite_errorname', code)}: {exc})"
 
 
 def _storage_failure(exc: BaseException) -> str | None:
