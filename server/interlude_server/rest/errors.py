@@ -239,9 +239,11 @@ def request_too_large(http: int, what: str) -> MefError:
 def unparsable_request(what: str) -> MefError:
     """The MEF error for a request that is not HTTP/1.1 aiohttp can parse (a bad method, a
     malformed header): 400 invalidBody, reason INVALID_BODY."""
+    said = f"the request is not valid HTTP: {what}"
     body = {
         "code": "invalidBody",
-        "reason": f"the request is not valid HTTP: {what}"[:MAX_REASON],
+        "reason": said[:MAX_REASON],
+        "message": said[:1000],
         "referenceError": REFERENCE_PREFIX + "INVALID_BODY",
     }
     return MefError(400, body, "INVALID_BODY")

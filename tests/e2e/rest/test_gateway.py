@@ -139,6 +139,7 @@ def test_a_request_that_is_not_http_gets_a_mef_error_body(gateway: RestClient, s
         document = json.loads(body)
         assert document["code"] == "invalidBody"
         assert document["reason"].startswith("the request is not valid HTTP")
+        assert document["message"].startswith("the request is not valid HTTP")
     assert "Traceback" not in server.logs()
 
 
