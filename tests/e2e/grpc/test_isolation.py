@@ -504,6 +504,11 @@ REST_CASES: dict[tuple[str, str], RestCase] = {
     ),
     ("GET", CAT + "/servicePolicy"): lambda ids, spec, hubs: (f"{CAT}/servicePolicy", None),
     ("GET", CAT + "/servicePolicy/{id}"): lambda ids, spec, hubs: (f"{CAT}/servicePolicy/{spec}", None),
+    # Schema documents are public like specifications: the same answer for every buyer.
+    ("GET", CAT + "/serviceSchema/{location}"): lambda ids, spec, hubs: (
+        f"{CAT}/serviceSchema/{spec}.json",
+        None,
+    ),
     # Service function testing: B's profile, job, task and result, and jobs on B's services.
     ("POST", SFT + "/testProfile"): lambda ids, spec, hubs: (
         f"{SFT}/testProfile",
