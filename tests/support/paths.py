@@ -9,6 +9,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 README = REPO / "README.md"
+EXAMPLES = REPO / "examples"  # the input files the README shows the CLI and server with
 SUPPORT = Path(__file__).resolve().parent
 # MEF's and TMF's published files, beside the checkout (CI has them there too); another place
 # with INTERLUDE_REFERENCE_DIR.

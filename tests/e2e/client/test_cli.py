@@ -134,7 +134,8 @@ def test_set_admin_state_validates_and_changes(run: Run) -> None:
 def test_connect_creates_connectivity_and_reports_a_failed_order(run: Run) -> None:
     code, out, _ = run("connect", "alpha-uni-1", "alpha-uni-3", "--spec", "carrier-ethernet-evc", "--follow")
     assert code == exits.OK
-    assert "COMPLETED" in out.splitlines()[-1]
+    progress = [line for line in out.splitlines() if not line.startswith("created ")]
+    assert "COMPLETED" in progress[-1]  # then the ids of the services it created
     failing = f"FAIL-{uuid.uuid4()}"
     code, out, err = run("connect", "alpha-uni-1", "alpha-uni-2", "--spec", "carrier-ethernet-evc",
                          "--external-id", failing, "-f")  # fmt: skip

@@ -13,6 +13,7 @@ adds its subcommands and sets `run(args, ctx) -> exit code`; adding a group (e.g
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError, version
@@ -66,8 +67,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exits.USAGE
     except KeyboardInterrupt:
         return exits.INTERRUPTED
+    except BrokenPipeError:
+        _silence_stdout()
+        return exits.PIPE_CLOSED
     finally:
         ctx.close()
+
+
+def _silence_stdout() -> None:
+    """After the reader of stdout went away (`| head`): point stdout at /dev/null, so that
+    Python's own flush at exit does not print a BrokenPipeError of its own."""
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):  # not a real file (e.g. captured in tests)
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, fd)
+    os.close(devnull)
 
 
 if __name__ == "__main__":

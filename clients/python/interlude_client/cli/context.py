@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import math
 import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import grpc
 from google.protobuf.message import Message
 
 from interlude_client.channel import tls_credentials_from_files
@@ -15,6 +17,32 @@ from interlude_client.cli import exits
 from interlude_client.cli.exits import UsageError
 from interlude_client.cli.output import Column, Output
 from interlude_client.client import DEFAULT_TARGET, InterludeClient
+from interlude_client.errors import Unavailable
+
+DEFAULT_CONNECT_TIMEOUT = 5.0
+NOTHING_STORED = "validate-only: the server checked the request and accepted it; nothing was stored"
+
+
+def count(text: str) -> int:
+    """An argparse type: a whole number >= 0 (--limit, --page-size, --heartbeat...)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid int value: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
+
+
+def seconds(text: str) -> float:
+    """An argparse type: a finite number of seconds > 0 (--timeout, --connect-timeout)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid number of seconds: {text!r}") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"must be more than 0 seconds, got {text}")
+    return value
 
 
 def add_connection_options(parser: argparse.ArgumentParser) -> None:
@@ -42,7 +70,15 @@ def add_connection_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--cert", type=Path, metavar="PEM", help="client certificate chain (mutual TLS)")
     group.add_argument("--key", type=Path, metavar="PEM", help="client private key (mutual TLS)")
     group.add_argument("--server-name", help="name to check the server certificate against")
-    group.add_argument("--timeout", type=float, metavar="SECONDS", help="deadline of each call")
+    group.add_argument("--timeout", type=seconds, metavar="SECONDS", help="deadline of each call")
+    group.add_argument(
+        "--connect-timeout",
+        type=seconds,
+        default=env("INTERLUDE_CONNECT_TIMEOUT", str(DEFAULT_CONNECT_TIMEOUT)),  # converted by `type`
+        metavar="SECONDS",
+        help="a stream (events watch, pm stream) fails (exit 6) when no connection is up "
+        f"within this time (env INTERLUDE_CONNECT_TIMEOUT, default {DEFAULT_CONNECT_TIMEOUT:g})",
+    )
     group.add_argument(
         "-o", "--output", choices=("table", "json"), default="table", help="output form (default table)"
     )
@@ -86,6 +122,23 @@ class Context:
                 server_name=args.server_name,
             )
         return self._client
+
+    def connected(self) -> InterludeClient:
+        """The client, once its channel is up: a stream would otherwise retry an unreachable
+        or wrong --target for ever. Raises Unavailable after --connect-timeout seconds."""
+        client = self.client
+        wait: float = self.args.connect_timeout
+        try:
+            grpc.channel_ready_future(client.channel).result(timeout=wait)
+        except grpc.FutureTimeoutError:
+            raise Unavailable(
+                f"no connection to {self.args.target} within {wait:g} s (--connect-timeout)"
+            ) from None
+        return client
+
+    def validated(self) -> None:
+        """Say, on stderr, that a --validate-only request stored nothing."""
+        self.output.err.write(NOTHING_STORED + "\n")
 
     def show_list(
         self, list_items: Callable[..., Iterable[Message]], filter_: Message | None, columns: Sequence[Column]

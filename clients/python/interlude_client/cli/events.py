@@ -7,7 +7,7 @@ import argparse
 from google.protobuf import duration_pb2, timestamp_pb2
 
 from interlude_client.cli import exits
-from interlude_client.cli.context import Context
+from interlude_client.cli.context import Context, count
 from interlude_client.cli.output import enum_label
 from interlude_client.cli.services import enum_value
 from interlude_grpc.mef.lso.interlude.v1 import events_pb2
@@ -48,7 +48,7 @@ def _line(event: events_pb2.Event) -> str:
 
 def _watch(args: argparse.Namespace, ctx: Context) -> int:
     seen = 0
-    stream = ctx.client.stream_events(_request(args))
+    stream = ctx.connected().stream_events(_request(args))
     try:
         for response in stream:
             kind = response.WhichOneof("kind")
@@ -78,8 +78,8 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     start = watch.add_mutually_exclusive_group()
     start.add_argument("--from-token", metavar="TOKEN", help="resume right after this resume token")
     start.add_argument("--since", metavar="TIME", help="replay from this RFC 3339 time (within retention)")
-    watch.add_argument("--heartbeat", type=int, default=30, metavar="SECONDS", help="heartbeat interval")
-    watch.add_argument("--limit", type=int, help="stop after this many events")
+    watch.add_argument("--heartbeat", type=count, default=30, metavar="SECONDS", help="heartbeat interval")
+    watch.add_argument("--limit", type=count, help="stop after this many events")
     watch.add_argument("--until-sync", action="store_true", help="stop at the sync marker (after the replay)")
     watch.add_argument("--show-markers", action="store_true", help="also print sync markers and heartbeats")
     watch.set_defaults(run=_watch)

@@ -19,6 +19,7 @@ ERROR = 7  # any other server error (INTERNAL with an incident id, UNIMPLEMENTED
 TEST_FAILED = 8  # a followed test completed and a run's verdict is FAIL (a threshold was missed)
 TEST_UNDECIDED = 9  # a followed test completed without a FAIL but a run is INCONCLUSIVE or ERROR
 INTERRUPTED = 130  # Ctrl-C
+PIPE_CLOSED = 141  # whoever read the output stopped reading (`| head`): 128 + SIGPIPE, like `yes | head`
 
 _BY_CODE = {
     grpc.StatusCode.INVALID_ARGUMENT: REFUSED,
@@ -45,7 +46,8 @@ EPILOG = """exit codes:
   7    any other error (INTERNAL, UNIMPLEMENTED, ...)
   8    a followed test completed with verdict FAIL (a threshold was missed)
   9    a followed test completed with verdict INCONCLUSIVE or ERROR (not decided / not carried out)
-  130  interrupted"""
+  130  interrupted
+  141  the reader of the output went away (e.g. `interlude ... | head`); nothing is printed"""
 
 
 class UsageError(Exception):

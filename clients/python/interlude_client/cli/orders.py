@@ -1,7 +1,9 @@
 """Orders and the changes that create them: `orders create|get|list|cancel`, `connect`,
 `set-admin-state`, `update`. Every change prints the order it created; with `--follow`
 it prints each new state of the order (from its events) until the order is terminal,
-and exits 1 unless it completed."""
+then (as a table) the id of each service the order created, and exits 1 unless it
+completed. With `--validate-only` it prints the order as it would be, then says on
+stderr that nothing was stored (the order has no id)."""
 
 from __future__ import annotations
 
@@ -17,7 +19,7 @@ from google.protobuf.message import Message
 
 from interlude_client.cli import exits
 from interlude_client.cli.context import Context
-from interlude_client.cli.output import Column, enum_label
+from interlude_client.cli.output import Column, enum_label, short_type
 from interlude_client.cli.services import add_list_options, enum_value
 from interlude_grpc.mef.lso.interlude.v1 import common_pb2, ordering_pb2
 
@@ -55,12 +57,38 @@ def report(ctx: Context, order: ordering_pb2.ServiceOrder, follow: bool) -> int:
             ctx.output.problem(
                 f"item {item.id}: {problem.reason or problem.value or enum_label(problem, 'code')}"
             )
+    if not ctx.output.json:  # JSON: the last order printed carries them (serviceOrderItem[].service.id)
+        for line in created_services(last):
+            ctx.output.line(line)
     return exits.OK if last.state == ordering_pb2.SERVICE_ORDER_STATE_COMPLETED else exits.NOT_COMPLETED
+
+
+def created_services(order: ordering_pb2.ServiceOrder) -> list[str]:
+    """`created  ITEM  TYPE  SERVICE-ID` for each service the (ended) order added."""
+    return [
+        f"created  {item.id}  {short_type(item.service.service_configuration.type)}  {item.service.id}"
+        for item in order.service_order_item
+        if item.action == ordering_pb2.SERVICE_ACTION_ADD
+        and item.state == ordering_pb2.SERVICE_ORDER_ITEM_STATE_COMPLETED
+        and item.service.id
+    ]
+
+
+def _changed(args: argparse.Namespace, ctx: Context, order: ordering_pb2.ServiceOrder) -> int:
+    """What a change prints: the order as it would be and "nothing was stored"
+    (--validate-only), else as `report`."""
+    if args.validate_only:
+        ctx.output.one(order)
+        ctx.validated()
+        return exits.OK
+    return report(ctx, order, args.follow)
 
 
 def _change_options(parser: argparse.ArgumentParser, *, etag: bool = True) -> None:
     parser.add_argument("--request-id", help="idempotency key (default: a new UUID)")
-    parser.add_argument("--validate-only", action="store_true", help="check it, change nothing")
+    parser.add_argument(
+        "--validate-only", action="store_true", help="check it, store nothing (the order gets no id)"
+    )
     parser.add_argument("--follow", "-f", action="store_true", help="show progress until the order ends")
     if etag:
         parser.add_argument("--etag", default="", help="only if the resource still has this etag")
@@ -106,7 +134,7 @@ def _create(args: argparse.Namespace, ctx: Context) -> int:
     created = ctx.client.create_service_order(
         order, request_id=args.request_id, validate_only=args.validate_only, timeout=ctx.timeout
     )
-    return report(ctx, created, args.follow and not args.validate_only)
+    return _changed(args, ctx, created)
 
 
 def _get(args: argparse.Namespace, ctx: Context) -> int:
@@ -133,7 +161,7 @@ def _cancel(args: argparse.Namespace, ctx: Context) -> int:
         validate_only=args.validate_only,
         timeout=ctx.timeout,
     )
-    return report(ctx, order, args.follow and not args.validate_only)
+    return _changed(args, ctx, order)
 
 
 def _connectivity_type(ctx: Context, spec: str) -> str:
@@ -160,7 +188,7 @@ def _connect(args: argparse.Namespace, ctx: Context) -> int:
     )
     request.validate_only = args.validate_only
     order = ctx.client.create_connectivity(request, request_id=args.request_id, timeout=ctx.timeout)
-    return report(ctx, order, args.follow and not args.validate_only)
+    return _changed(args, ctx, order)
 
 
 def _set_admin_state(args: argparse.Namespace, ctx: Context) -> int:
@@ -174,7 +202,7 @@ def _set_admin_state(args: argparse.Namespace, ctx: Context) -> int:
         validate_only=args.validate_only,
         timeout=ctx.timeout,
     )
-    return report(ctx, order, args.follow and not args.validate_only)
+    return _changed(args, ctx, order)
 
 
 def _update(args: argparse.Namespace, ctx: Context) -> int:
@@ -186,7 +214,7 @@ def _update(args: argparse.Namespace, ctx: Context) -> int:
         validate_only=args.validate_only,
         timeout=ctx.timeout,
     )
-    return report(ctx, order, args.follow and not args.validate_only)
+    return _changed(args, ctx, order)
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -3,6 +3,9 @@
 JSON is the proto3 JSON mapping (camelCase names, enum names, RFC 3339 times), the same
 form grpcurl prints, so the output of one tool reads as the input of the other. A list
 prints one JSON array; a stream or a followed order prints one JSON object per line.
+Numbers that are whole print as integers (`1522`, not `1522.0`): a configuration's
+attributes are a google.protobuf.Struct, whose numbers are doubles, and Python would
+otherwise print every one of them with a `.0` (grpcurl prints them as integers too).
 """
 
 from __future__ import annotations
@@ -21,8 +24,21 @@ from interlude_client.errors import InterludeError
 Column = tuple[str, Callable[[Any], str]]
 
 
+def whole_numbers(value: Any) -> Any:
+    """`value` (parsed JSON) with every float that is a whole number made an int."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {key: whole_numbers(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [whole_numbers(item) for item in value]
+    return value
+
+
 def as_dict(message: Message) -> dict[str, Any]:
-    return json_format.MessageToDict(message)
+    """The message's proto3 JSON form, whole numbers as integers."""
+    data: dict[str, Any] = whole_numbers(json_format.MessageToDict(message))
+    return data
 
 
 def enum_label(message: Message, field_name: str) -> str:

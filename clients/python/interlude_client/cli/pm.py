@@ -13,7 +13,7 @@ from google.protobuf import duration_pb2, timestamp_pb2
 from google.protobuf.message import Message
 
 from interlude_client.cli import exits
-from interlude_client.cli.context import Context
+from interlude_client.cli.context import Context, count
 from interlude_client.cli.orders import read_message
 from interlude_client.cli.output import Column, enum_label, short_type
 from interlude_client.cli.services import add_list_options, enum_value
@@ -103,6 +103,8 @@ def _profiles_create(args: argparse.Namespace, ctx: Context) -> int:
         profile, request_id=args.request_id, validate_only=args.validate_only, timeout=ctx.timeout
     )
     ctx.output.one(created)
+    if args.validate_only:
+        ctx.validated()
     return exits.OK
 
 
@@ -158,6 +160,8 @@ def _jobs_create(args: argparse.Namespace, ctx: Context) -> int:
         timeout=ctx.timeout,
     )
     ctx.output.one(created)
+    if args.validate_only:
+        ctx.validated()
     return exits.OK
 
 
@@ -228,7 +232,7 @@ def _measurement_line(m: Pm.Measurement) -> str:
 
 def _stream(args: argparse.Namespace, ctx: Context) -> int:
     seen = 0
-    stream = ctx.client.stream_performance_data(_stream_request(args))
+    stream = ctx.connected().stream_performance_data(_stream_request(args))
     try:
         for response in stream:
             kind = response.WhichOneof("kind")
@@ -253,7 +257,7 @@ def _stream(args: argparse.Namespace, ctx: Context) -> int:
 def _change_options(parser: argparse.ArgumentParser, *, validate: bool) -> None:
     parser.add_argument("--request-id", help="idempotency key (default: a new UUID)")
     if validate:
-        parser.add_argument("--validate-only", action="store_true", help="check it, change nothing")
+        parser.add_argument("--validate-only", action="store_true", help="check it, store nothing")
 
 
 def _register_profiles(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -337,8 +341,8 @@ def _register_stream(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
     start.add_argument("--from-token", metavar="TOKEN", help="resume right after this resume token")
     start.add_argument("--since", metavar="TIME", help="replay intervals starting after this RFC 3339 time")
     stream.add_argument("--once", action="store_true", help="replay the range, then stop (no live part)")
-    stream.add_argument("--heartbeat", type=int, default=30, metavar="SECONDS", help="heartbeat interval")
-    stream.add_argument("--limit", type=int, help="stop after this many measurements")
+    stream.add_argument("--heartbeat", type=count, default=30, metavar="SECONDS", help="heartbeat interval")
+    stream.add_argument("--limit", type=count, help="stop after this many measurements")
     stream.add_argument(
         "--until-sync", action="store_true", help="stop at the sync marker (after the replay)"
     )

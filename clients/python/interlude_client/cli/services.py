@@ -6,7 +6,7 @@ import argparse
 from typing import TYPE_CHECKING, TypeVar
 
 from interlude_client.cli import exits
-from interlude_client.cli.context import Context
+from interlude_client.cli.context import Context, count
 from interlude_client.cli.output import Column, enum_label, short_type
 from interlude_grpc.mef.lso.interlude.v1 import common_pb2, inventory_pb2
 
@@ -26,8 +26,8 @@ SERVICE_COLUMNS: list[Column] = [
 
 
 def add_list_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--limit", type=int, help="show at most this many")
-    parser.add_argument("--page-size", type=int, default=0, help="items per call (default: the server's)")
+    parser.add_argument("--limit", type=count, help="show at most this many")
+    parser.add_argument("--page-size", type=count, default=0, help="items per call (default: the server's)")
 
 
 def enum_value(enum: _EnumTypeWrapper[V], prefix: str, name: str) -> V:

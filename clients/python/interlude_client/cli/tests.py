@@ -18,7 +18,7 @@ from google.protobuf import duration_pb2, timestamp_pb2
 
 from interlude_client import builders
 from interlude_client.cli import exits
-from interlude_client.cli.context import Context
+from interlude_client.cli.context import Context, count
 from interlude_client.cli.orders import parse_assignments, read_message
 from interlude_client.cli.output import Column, enum_label
 from interlude_client.cli.services import add_list_options, enum_value
@@ -156,6 +156,8 @@ def _run(args: argparse.Namespace, ctx: Context) -> int:
     )
     if not args.follow or args.validate_only:
         ctx.output.one(created)
+        if args.validate_only:
+            ctx.validated()
         return exits.OK
     if not ctx.output.json:
         ctx.output.line(f"job {created.id}  {created.name}")
@@ -187,6 +189,8 @@ def _profiles_create(args: argparse.Namespace, ctx: Context) -> int:
         profile, request_id=args.request_id, validate_only=args.validate_only, timeout=ctx.timeout
     )
     ctx.output.one(created)
+    if args.validate_only:
+        ctx.validated()
     return exits.OK
 
 
@@ -235,7 +239,7 @@ def _results_get(args: argparse.Namespace, ctx: Context) -> int:
 def _change_options(parser: argparse.ArgumentParser, *, validate: bool = True) -> None:
     parser.add_argument("--request-id", help="idempotency key (default: a new UUID)")
     if validate:
-        parser.add_argument("--validate-only", action="store_true", help="check it, change nothing")
+        parser.add_argument("--validate-only", action="store_true", help="check it, store nothing")
 
 
 def _register_run(sub: Any) -> None:
@@ -251,7 +255,7 @@ def _register_run(sub: Any) -> None:
     run.add_argument("--mode", help="in_service (default) or out_of_service")
     run.add_argument("--consent", action="store_true", help="consent to take the service out of service")
     run.add_argument(
-        "--end-after", type=int, default=3600, metavar="SECONDS", help="requested end (default 3600)"
+        "--end-after", type=count, default=3600, metavar="SECONDS", help="requested end (default 3600)"
     )
     run.add_argument(
         "--follow", "-f", action="store_true", help="show progress and results until the job ends"
