@@ -4,7 +4,8 @@ A first one binds the request's logging context (structlog contextvars: method, 
 operation, request id, peer; the buyer once admitted) for its duration, as the gRPC
 interceptor binds an RPC's, so every event logged while serving it, a servicer's too,
 carries the same fields; it turns every failure into a MEF error body
-(`rest.errors.mef_error`) and logs one `rest.finished` per request. The next sheds a
+(`rest.errors.mef_error`; `answered_as` where the route's operation lists another status
+for it) and logs one `rest.finished` per request. The next sheds a
 request past the server's bound on work in flight (api.overload: 429 with Retry-After);
 the last admits every request whose route matched (rest.admission: the caller's
 principal, or a 401/403 refusal) before any handler runs.
@@ -28,7 +29,7 @@ from interlude_server.core.errors import DomainError, MissingScope, Unauthentica
 from interlude_server.rest.admission import Admission, route_template
 from interlude_server.rest.backend import RpcFailure
 from interlude_server.rest.common import BODY_ROOT, CALLER, Handler, error_response, request_id
-from interlude_server.rest.errors import MefError, mef_error
+from interlude_server.rest.errors import ANSWER_AS, MefError, answered_as, mef_error
 from interlude_server.rest.operations import rest_operation
 
 _log = structlog.get_logger("interlude_server.rest")
@@ -107,6 +108,7 @@ async def _served(request: web.Request, handler: Handler) -> web.StreamResponse:
                     f"internal error (incident {incident})",
                 )
             )
+        err = answered_as(err, request.get(ANSWER_AS, {}))  # a status the operation does not list
         reason = err.reason
         response = error_response(err)
     _log.info(
