@@ -3,9 +3,12 @@
 Finds the MEF Interlude OpenAPI files of the APIs the adapter serves in DIR
 (they are not part of this repository; see the README), starts a demo server
 with the REST adapter on free ports, and runs `schemathesis run` for each file
-with the API's base URL. Exits non-zero if any run fails or no file is found.
+with the API's base URL and the response checks in CHECKS (none suppressed).
+Exits non-zero if any run fails, if a file of an API named with --apis is
+missing, or if no file is found.
 
-    .venv/bin/python scripts/conformance.py DIR [--max-examples N]
+    .venv/bin/python scripts/conformance.py DIR [--apis inventory,ordering,sft]
+        [--max-time SECONDS] [--max-examples N]
 """
 
 from __future__ import annotations
@@ -18,29 +21,46 @@ import tempfile
 import time
 from pathlib import Path
 
-# API base path -> name fragments of its OpenAPI file (SDK and api-evangelist spellings).
+# API name -> (base path, name fragments of its OpenAPI file: SDK and Kylie-folder spellings).
 APIS = {
-    "/mefApi/interlude/serviceInventory/v2": ("serviceInventoryManagement", "service-inventory-management"),
-    "/mefApi/interlude/serviceOrderingManagement/v1": (
-        "serviceOrderingManagement",
-        "service-ordering-management",
+    "inventory": (
+        "/mefApi/interlude/serviceInventory/v2",
+        ("serviceInventoryManagement", "service-inventory-management"),
     ),
-    "/mefApi/interlude/serviceFunctionTesting/v3": (
-        "serviceFunctionTest.api",
-        "service-function-test-openapi",
+    "ordering": (
+        "/mefApi/interlude/serviceOrderingManagement/v1",
+        ("serviceOrderingManagement", "service-ordering-management"),
+    ),
+    "sft": (
+        "/mefApi/interlude/serviceFunctionTesting/v3",
+        ("serviceFunctionTest.api", "service-function-test-openapi"),
     ),
 }
+# The response checks: every one that judges the server's answer against the file.
+CHECKS = (
+    "not_a_server_error,status_code_conformance,content_type_conformance,"
+    "response_headers_conformance,response_schema_conformance"
+)
 
 
-def find_specs(spec_dir: Path) -> dict[str, Path]:
+def find_specs(spec_dir: Path, names: list[str]) -> dict[str, Path]:
     found: dict[str, Path] = {}
     for path in sorted(spec_dir.rglob("*")):
         if path.suffix not in (".yaml", ".yml", ".json"):
             continue
-        for base, fragments in APIS.items():
-            if base not in found and any(f.lower() in path.name.lower() for f in fragments):
-                found[base] = path
+        for name in names:
+            fragments = APIS[name][1]
+            if name not in found and any(f.lower() in path.name.lower() for f in fragments):
+                found[name] = path
     return found
+
+
+def parse_apis(text: str) -> list[str]:
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    unknown = [name for name in names if name not in APIS]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(f"--apis: choose from {', '.join(APIS)} (got {text!r})")
+    return names
 
 
 def start_server(workdir: Path) -> tuple[subprocess.Popen[bytes], str]:
@@ -64,32 +84,50 @@ def start_server(workdir: Path) -> tuple[subprocess.Popen[bytes], str]:
 def main() -> int:
     parser = argparse.ArgumentParser(description="schemathesis against the MEF REST adapter")
     parser.add_argument("spec_dir", type=Path)
+    parser.add_argument(
+        "--apis",
+        type=parse_apis,
+        default=None,
+        help="comma-separated subset of inventory,ordering,sft; each named file must be "
+        "present (default: every one found)",
+    )
+    parser.add_argument("--max-time", type=int, default=45, help="seconds per API")
     parser.add_argument("--max-examples", type=int, default=50)
     ns = parser.parse_args()
-    specs = find_specs(ns.spec_dir)
-    if not specs:
+    specs = find_specs(ns.spec_dir, ns.apis or list(APIS))
+    missing = [name for name in ns.apis or () if name not in specs]
+    if missing or not specs:
         print(
-            f"no MEF inventory/ordering/testing OpenAPI files in {ns.spec_dir}; see the README",
+            f"no MEF OpenAPI file for {', '.join(missing or APIS)} in {ns.spec_dir}; see the README",
             file=sys.stderr,
         )
         return 2
+    results = run_all(specs, ns.max_time, ns.max_examples)
+    for name, code in results.items():
+        print(f"conformance: {name} ({specs[name].name}): {'ok' if code == 0 else f'FAILED (exit {code})'}")
+    return 1 if any(results.values()) else 0
+
+
+def run_all(specs: dict[str, Path], max_time: int, max_examples: int) -> dict[str, int]:
     schemathesis = Path(sys.executable).with_name("schemathesis")
-    failed = 0
+    results: dict[str, int] = {}
     with tempfile.TemporaryDirectory(prefix="conformance-") as tmp:
         proc, url = start_server(Path(tmp))
         try:
-            for base, spec in specs.items():
+            for name, spec in specs.items():
+                base = APIS[name][0]
                 print(f"== {spec.name} against {url}{base}", flush=True)
                 command = [
-                    str(schemathesis), "run", str(spec), "--url", url + base,
-                    "--max-examples", str(ns.max_examples), "-H", "X-Interlude-Buyer: sp-alpha",
+                    str(schemathesis), "run", str(spec), "--url", url + base, "--checks", CHECKS,
+                    "--max-time", str(max_time), "--max-examples", str(max_examples),
+                    "-H", "X-Interlude-Buyer: sp-alpha", "--no-color",
                 ]  # fmt: skip
                 # Run in the temporary directory: schemathesis keeps a cache where it runs.
-                failed += subprocess.run(command, check=False, cwd=tmp).returncode != 0
+                results[name] = subprocess.run(command, check=False, cwd=tmp).returncode
         finally:
             proc.send_signal(signal.SIGTERM)
             proc.wait(30)
-    return 1 if failed else 0
+    return results
 
 
 if __name__ == "__main__":

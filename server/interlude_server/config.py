@@ -40,7 +40,9 @@ FOREIGN_ENV = (
     "INTERLUDE_TARGET",
     "INTERLUDE_BUYER",
     "INTERLUDE_TOKEN",
+    "INTERLUDE_CONNECT_TIMEOUT",  # the CLI's
     "INTERLUDE_REFERENCE_DIR",
+    "INTERLUDE_KYLIE_OPENAPI",  # .ci/run: MEF's Kylie files for `make conformance`
     "INTERLUDE_TEST_*",
     "INTERLUDE_FUZZ_*",
     "INTERLUDE_CRASH_*",

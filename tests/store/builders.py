@@ -37,6 +37,8 @@ def service(
     related: Sequence[str] = (),
     admin: common_pb2.AdministrativeState.ValueType = common_pb2.ADMINISTRATIVE_STATE_UNSPECIFIED,
     oper: common_pb2.OperationalState.ValueType = common_pb2.OPERATIONAL_STATE_UNSPECIFIED,
+    start_mode: inventory_pb2.StartMode.ValueType = inventory_pb2.START_MODE_UNSPECIFIED,
+    places: Sequence[tuple[str, str]] = (),
 ) -> inventory_pb2.Service:
     s = inventory_pb2.Service(
         id=sid,
@@ -46,8 +48,11 @@ def service(
         external_id=external_id,
         administrative_state=admin,
         operational_state=oper,
+        start_mode=start_mode,
         service_configuration=common_pb2.ExtensionPayload(type=config_type),
     )
+    for place_type, place_id in places:  # (MEF place @type, its id)
+        s.place.add(role="INSTALL_LOCATION", type=place_type, id=place_id)
     for name in contacts:
         s.related_contact_information.add(name=name, role="technicalContact")
     for order_id, item_id in order_refs:

@@ -20,6 +20,9 @@ LOCKED = common_pb2.ADMINISTRATIVE_STATE_LOCKED
 UNLOCKED = common_pb2.ADMINISTRATIVE_STATE_UNLOCKED
 ENABLED = common_pb2.OPERATIONAL_STATE_ENABLED
 DISABLED = common_pb2.OPERATIONAL_STATE_DISABLED
+MANUAL = inventory_pb2.START_MODE_MANUALLY_BY_PROVIDER
+AUTOMATIC = inventory_pb2.START_MODE_AUTOMATICALLY_BY_MANAGED_ENVIRONMENT
+SITE, ADDRESS = "GeographicSiteRef", "GeographicAddressRef"
 
 
 def inventory() -> list[inventory_pb2.Service]:
@@ -36,6 +39,8 @@ def inventory() -> list[inventory_pb2.Service]:
             order_refs=[("o1", "1")],
             admin=UNLOCKED,
             oper=ENABLED,
+            start_mode=MANUAL,
+            places=[(SITE, "site-1")],
         ),
         service(
             "s2",
@@ -50,6 +55,8 @@ def inventory() -> list[inventory_pb2.Service]:
             related=["s1"],
             admin=LOCKED,
             oper=DISABLED,
+            start_mode=AUTOMATIC,
+            places=[(SITE, "site-1"), (ADDRESS, "addr-1"), (SITE, "site-2")],
         ),
         service(
             "s3",
@@ -59,6 +66,7 @@ def inventory() -> list[inventory_pb2.Service]:
             start_date=400,
             end_date=600,
             related=["s1", "s2"],
+            places=[(ADDRESS, "site-2"), ("FieldedAddress", "addr-1")],
         ),
         # Another buyer's service that matches every positive case below.
         service(
@@ -76,6 +84,8 @@ def inventory() -> list[inventory_pb2.Service]:
             related=["s1", "s2"],
             admin=LOCKED,
             oper=ENABLED,
+            start_mode=MANUAL,
+            places=[(SITE, "site-1"), (SITE, "site-2"), (ADDRESS, "addr-1")],
         ),
     ]
 
@@ -131,6 +141,17 @@ SERVICE_CASES: list[tuple[str, dict[str, Any], list[str]]] = [
     ("oper state none", {"operational_state": [ENABLED], "service_type": "ip"}, []),
     ("and across fields", {"state": [ACTIVE], "related_service_id": "s1"}, ["s3"]),
     ("and across side tables", {"related_contact_name": "Alice", "service_order_id": "o2"}, ["s2"]),
+    ("start mode", {"start_mode": [MANUAL]}, ["s1"]),
+    ("start mode any of", {"start_mode": [MANUAL, AUTOMATIC]}, ["s1", "s2"]),
+    ("start mode none", {"start_mode": [inventory_pb2.START_MODE_ANY]}, []),
+    ("site", {"geographic_site_id": "site-1"}, ["s1", "s2"]),
+    ("site second", {"geographic_site_id": "site-2"}, ["s2"]),  # s3 has it as an address id
+    ("site none", {"geographic_site_id": "addr-1"}, []),
+    ("address", {"geographic_address_id": "addr-1"}, ["s2"]),  # s3's is a FieldedAddress
+    ("address second", {"geographic_address_id": "site-2"}, ["s3"]),
+    ("address none", {"geographic_address_id": "site-1"}, []),
+    ("site and address", {"geographic_site_id": "site-1", "geographic_address_id": "addr-1"}, ["s2"]),
+    ("site and start mode", {"geographic_site_id": "site-1", "start_mode": [AUTOMATIC]}, ["s2"]),
 ]
 
 
@@ -195,7 +216,15 @@ async def test_side_tables_follow_replacement_and_deletion(stocked: SqliteStore)
     assert [s.id for s in (await ids_for(service_order_id="o3")).items] == ["s2"]
     assert [s.id for s in (await ids_for(related_service_id="s1")).items] == ["s3"]
 
+    moved = service("s1", state=ACTIVE, start_mode=AUTOMATIC, places=[(SITE, "site-9")])
+    await stocked.write(lambda tx: tx.put_service(moved))
+    assert [s.id for s in (await ids_for(geographic_site_id="site-1")).items] == []
+    assert [s.id for s in (await ids_for(geographic_site_id="site-9")).items] == ["s1"]
+    assert [s.id for s in (await ids_for(start_mode=[AUTOMATIC])).items] == ["s1"]
+    assert [s.id for s in (await ids_for(start_mode=[MANUAL])).items] == []
+
     await stocked.write(lambda tx: tx.delete_service(BUYER, "s1"))
+    assert [s.id for s in (await ids_for(geographic_site_id="site-9")).items] == []
     assert [s.id for s in (await ids_for(related_contact_name="Alice")).items] == []
     assert [s.id for s in (await ids_for(service_order_id="o1")).items] == []
     assert (await ids_for()).total == 2

@@ -19,6 +19,8 @@ Context = grpc.aio.ServicerContext[Any, Any]
 ORDER_BY = ("", "id", "service_date", "service_date desc", "update_time", "update_time desc")
 _SERVICE = inventory_pb2.Service.DESCRIPTOR
 _NOT_FOUND = "SERVICE_NOT_FOUND"
+# The start modes a filter may name: every StartMode but UNSPECIFIED (which no filter means).
+_START_MODES = tuple(v for v in inventory_pb2.StartMode.values() if v)
 
 
 def _masked(service: inventory_pb2.Service, mask: field_mask_pb2.FieldMask) -> inventory_pb2.Service:
@@ -40,6 +42,10 @@ def _check_filter(request: inventory_pb2.ListServicesRequest) -> str:
         errors.add("filter.service_order_item_id", "needs filter.service_order_id", "missingProperty")
     for name in ("service_date", "start_date", "end_date"):
         filters.check_range(errors, f"filter.{name}", getattr(f, name))
+    for mode in f.start_mode:
+        if mode not in _START_MODES:
+            names = ", ".join(inventory_pb2.StartMode.Name(v) for v in _START_MODES)
+            errors.add("filter.start_mode", f"{mode} is not a start mode: use {names}")
     errors.raise_if_any("the filter is not valid")
     return order_by
 

@@ -224,6 +224,49 @@ def mef_error(status: status_pb2.Status, body_root: str = "") -> MefError:
     return MefError(code.http, body, reason or "INTERNAL", headers)
 
 
+@dataclass(frozen=True)
+class AnswerAs:
+    """What one operation answers instead of a status its MEF file does not list for it
+    (Route.errors): the status and MEF `code` sent, and for a 422 the `propertyPath` of an
+    entry made from an error that names no property. The reason (X-Interlude-Reason,
+    `referenceError`) stays the one gRPC sends: only the REST form changes."""
+
+    http: int
+    code: str
+    property_path: str = ""
+
+
+ANSWER_AS = "answer_as"  # request key: the matched route's {table status: AnswerAs}
+
+
+def answered_as(err: MefError, instead: dict[int, AnswerAs]) -> MefError:
+    """`err` as its operation answers it: unchanged unless `instead` names its status."""
+    a = instead.get(err.http)
+    if a is None:
+        return err
+    entries = err.body if isinstance(err.body, list) else [err.body]
+    if a.http == 422:
+        body: Any = [
+            {
+                "code": a.code,
+                **({"propertyPath": e.get("propertyPath", a.property_path)} if a.property_path else {}),
+                "reason": e["reason"],
+                **({"message": e["message"]} if "message" in e else {}),
+                "referenceError": e["referenceError"],
+            }
+            for e in entries
+        ]
+    else:
+        first = entries[0]
+        body = {"code": a.code, "reason": first.get("message", first["reason"])[:MAX_REASON]}
+        if len(entries) > 1 or "propertyPath" in first:
+            body["message"] = "; ".join(f"{e.get('propertyPath', '/')}: {e['reason']}" for e in entries)
+        else:
+            body["message"] = first.get("message", first["reason"])
+        body["referenceError"] = first["referenceError"]
+    return MefError(a.http, body, err.reason, err.headers)
+
+
 def request_too_large(http: int, what: str) -> MefError:
     """The MEF error for a request line (414) or header field (431) longer than the REST
     server reads: refused before any handler, reason INVALID_REQUEST."""

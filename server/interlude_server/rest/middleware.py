@@ -5,7 +5,8 @@ operation, request id, peer, the trace of its `traceparent` header as trace_id a
 the buyer once admitted) for its duration, as the gRPC
 interceptor binds an RPC's, so every event logged while serving it, a servicer's too,
 carries the same fields; it turns every failure into a MEF error body
-(`rest.errors.mef_error`; an unforeseen exception a generic 500 naming an incident id) and
+(`rest.errors.mef_error`; an unforeseen exception a generic 500 naming an incident id;
+`answered_as` where the route's operation lists another status for it) and
 logs one `rest.finished` per request (and counts it by method, route template and status
 when the app has METRICS). The next refuses every request once the server drains
 (503 SHUTTING_DOWN) and sheds one past the server's bound on work in flight (api.overload:
@@ -34,7 +35,7 @@ from interlude_server.observability.metrics import RestMetrics
 from interlude_server.rest.admission import Admission, route_template
 from interlude_server.rest.backend import RpcFailure
 from interlude_server.rest.common import BODY_ROOT, CALLER, Handler, error_response, request_id
-from interlude_server.rest.errors import MefError, mef_error
+from interlude_server.rest.errors import ANSWER_AS, MefError, answered_as, mef_error
 from interlude_server.rest.operations import rest_operation
 from interlude_server.rest.readiness import PROBES, Readiness
 
@@ -142,6 +143,7 @@ async def _served(request: web.Request, handler: Handler, trace: tracing.Trace) 
         err = _failure(exc, request)
         if err is None:
             err = _fault(exc, request)
+        err = answered_as(err, request.get(ANSWER_AS, {}))  # a status the operation does not list
         reason = err.reason
         response = error_response(err)
     seconds = time.perf_counter() - started

@@ -32,8 +32,9 @@ ROUTE_TABLES: tuple[RouteTable[Any], ...] = (
     service.CATALOG_ROUTES,
     hub_routes(INVENTORY_BASE, "serviceInventory", "retrieveHub"),
     hub_routes(ORDERING_BASE, "serviceOrdering", "retrieveEventSubscription"),
-    hub_routes(PM_BASE, "performanceMonitoring", "retrieveHub"),
-    hub_routes(SFT_BASE, "serviceFunctionTesting", "retrieveHub"),
+    # The PM and SFT files list no 422 for POST /hub: a refused registration is 400 there.
+    hub_routes(PM_BASE, "performanceMonitoring", "retrieveHub", invalid_status=400),
+    hub_routes(SFT_BASE, "serviceFunctionTesting", "retrieveHub", invalid_status=400),
     sft.ROUTES,
     performance.ROUTES,
 )

@@ -33,16 +33,17 @@ ORDER_RANGES = {
     "expectedCompletionDate": "expected_completion_date",
     "startDate": "start_date",
 }
-# Listed by serviceFind but not stored by this Partner: refused with 501, never ignored.
-SERVICE_UNSUPPORTED = ("geographicSite.id", "geographicAddress.id", "startMode")
+_START_MODE = {name: number for number, name in m.START_MODE.items()}  # '0' -> START_MODE_UNKNOWN
 SERVICE_PARAMS = (
     "state",
     "serviceOrder.id",
     "serviceOrderItem.id",
     "externalId",
+    "geographicSite.id",
+    "geographicAddress.id",
     "serviceType",
     "@type",
-    *SERVICE_UNSUPPORTED,
+    "startMode",
     *(f"{name}.{op}" for name in SERVICE_RANGES for op in ("gt", "lt")),
     *PAGING,
 )
@@ -109,6 +110,16 @@ def _states(params: Params, table: Mapping[str, int], errors: QueryErrors) -> li
     return out
 
 
+def _start_modes(params: Params, errors: QueryErrors) -> list[int]:
+    out = []
+    for v in _values(params, "startMode"):
+        if v in _START_MODE:
+            out.append(_START_MODE[v])
+        else:
+            errors.add("startMode", f"{v!r} is not one of {', '.join(_START_MODE)}")
+    return out
+
+
 def _ranges(params: Params, names: Mapping[str, str], target: Any, errors: QueryErrors) -> None:
     for mef, proto in names.items():
         for op, side in (("gt", "after"), ("lt", "before")):
@@ -135,6 +146,9 @@ def service_filter(params: Params) -> inventory_pb2.ServiceFilter:
         external_id=_single(params, "externalId", errors),
         service_order_id=_single(params, "serviceOrder.id", errors),
         service_order_item_id=_single(params, "serviceOrderItem.id", errors),
+        geographic_site_id=_single(params, "geographicSite.id", errors),
+        geographic_address_id=_single(params, "geographicAddress.id", errors),
+        start_mode=_start_modes(params, errors),  # type: ignore[arg-type]
     )
     if bool(f.service_order_id) != bool(f.service_order_item_id):
         errors.add("serviceOrder.id", "serviceOrder.id and serviceOrderItem.id are used together")
@@ -220,8 +234,3 @@ async def page_at(fetch: Fetch[T], win: Window) -> Slice:
             return Slice([], total, False)
     items, _next, total = await fetch(win.limit, token, False)
     return Slice(items, total, win.throttled)
-
-
-def unsupported(params: Params) -> list[str]:
-    """The serviceFind parameters present that this Partner cannot filter on."""
-    return [name for name in SERVICE_UNSUPPORTED if name in params]

@@ -24,6 +24,7 @@ from aiohttp import hdrs, web
 
 from interlude_server.auth.scopes import required_scope
 from interlude_server.rest.backend import Backend, RpcFailure, not_implemented
+from interlude_server.rest.errors import ANSWER_AS, AnswerAs
 from interlude_server.rest.hub.subscriptions import HubApi
 
 Api = TypeVar("Api")
@@ -57,6 +58,9 @@ class Route(Generic[Api]):
     # GET only: aiohttp also answers HEAD with the handler (admitted as no operation, so
     # refused in-process). Kept on the routes that have always had it.
     allow_head: bool = False
+    # (status, AnswerAs): what this operation answers instead of a status of the error table
+    # (rest.errors.REST_CODES) that its MEF file does not list for it.
+    errors: tuple[tuple[int, AnswerAs], ...] = ()
 
 
 # MEF's resource operations follow one naming rule, and so do the contract's RPCs: a
@@ -112,10 +116,25 @@ class RouteTable(Generic[Api]):
         return [self._route_def(row, api) for row in self.rows]
 
     def _route_def(self, row: Route[Api], api: Api) -> web.RouteDef:
-        handler = functools.partial(row.handler, api)
+        handler: Callable[[web.Request], Awaitable[web.StreamResponse]] = functools.partial(row.handler, api)
+        if row.errors:
+            handler = _answering(handler, dict(row.errors))
         if row.method == hdrs.METH_GET:
             return web.get(self.base + row.path, handler, allow_head=row.allow_head)
         return web.route(row.method, self.base + row.path, handler)
 
     async def _unavailable(self, _request: web.Request) -> web.Response:
         raise RpcFailure(not_implemented(self.absent))
+
+
+def _answering(
+    handler: Callable[[web.Request], Awaitable[web.StreamResponse]], instead: dict[int, AnswerAs]
+) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    """`handler`, its request marked with the statuses its operation answers instead (read by
+    the error middleware, rest.errors.answered_as)."""
+
+    async def answer(request: web.Request) -> web.StreamResponse:
+        request[ANSWER_AS] = instead
+        return await handler(request)
+
+    return answer

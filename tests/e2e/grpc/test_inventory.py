@@ -91,6 +91,72 @@ def test_filters_select_by_type_state_relation_and_date(stubs: Stubs) -> None:
     assert {s.id for s in everything} >= ALPHA_IDS
 
 
+ALPHA_INTERFACES = {
+    "alpha-uni-1", "alpha-uni-2", "alpha-uni-3", "alpha-enni-1", "alpha-enni-2",
+    "alpha-ip-uni-1", "alpha-ip-uni-2",
+}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("spec", "expected"),
+    [
+        (inventory_pb2.ServiceFilter(geographic_site_id="site-nyc-01"), {"alpha-uni-1", "alpha-ip-uni-1"}),
+        # beta-enni-1 is at the same site: another buyer's service is never matched.
+        (inventory_pb2.ServiceFilter(geographic_site_id="pop-chi-350cermak"), {"alpha-enni-2"}),
+        (inventory_pb2.ServiceFilter(geographic_site_id="geo-addr-phl-1701-jfk"), set()),  # an address id
+        (inventory_pb2.ServiceFilter(geographic_address_id="geo-addr-phl-1701-jfk"), {"alpha-uni-3"}),
+        (inventory_pb2.ServiceFilter(geographic_address_id="site-nyc-01"), set()),  # a site id
+        (inventory_pb2.ServiceFilter(geographic_address_id="geo-addr-dal-2323-bryan"), set()),  # beta's
+        (
+            inventory_pb2.ServiceFilter(start_mode=[inventory_pb2.START_MODE_MANUALLY_BY_PROVIDER]),
+            ALPHA_INTERFACES,
+        ),
+        (
+            inventory_pb2.ServiceFilter(
+                start_mode=[inventory_pb2.START_MODE_AUTOMATICALLY_BY_MANAGED_ENVIRONMENT]
+            ),
+            {"alpha-ovc-1", "alpha-evc-1", "alpha-ipvc-1"},
+        ),
+        (inventory_pb2.ServiceFilter(start_mode=[inventory_pb2.START_MODE_MANUALLY_BY_CUSTOMER]), set()),
+        (
+            inventory_pb2.ServiceFilter(
+                geographic_site_id="site-bos-02",
+                start_mode=[inventory_pb2.START_MODE_MANUALLY_BY_PROVIDER, inventory_pb2.START_MODE_ANY],
+                service_configuration_type=[UNI],
+            ),
+            {"alpha-uni-2"},
+        ),
+    ],
+)
+def test_filters_select_by_geographic_site_address_and_start_mode(
+    stubs: Stubs, spec: inventory_pb2.ServiceFilter, expected: set[str]
+) -> None:
+    services = _list(stubs, filter=spec, page_size=2)
+    assert {s.id for s in services} == expected
+    first = stubs.inventory.ListServices(
+        inventory_pb2.ListServicesRequest(filter=spec, page_size=1), metadata=ALPHA
+    )
+    assert first.total_size == len(expected)
+    for s in services:
+        if spec.start_mode:
+            assert s.start_mode in spec.start_mode
+        if spec.geographic_site_id:
+            assert ("GeographicSiteRef", spec.geographic_site_id) in {(p.type, p.id) for p in s.place}
+        if spec.geographic_address_id:
+            assert ("GeographicAddressRef", spec.geographic_address_id) in {(p.type, p.id) for p in s.place}
+
+
+def test_a_start_mode_filter_names_a_start_mode(stubs: Stubs) -> None:
+    unknown = inventory_pb2.StartMode.ValueType(42)  # an open enum carries numbers it does not name
+    for modes in ([inventory_pb2.START_MODE_UNSPECIFIED], [inventory_pb2.START_MODE_ANY, unknown]):
+        request = inventory_pb2.ListServicesRequest(filter=inventory_pb2.ServiceFilter(start_mode=modes))
+        with pytest.raises(grpc.RpcError) as raised:
+            stubs.inventory.ListServices(request, metadata=ALPHA)
+        error = rich_error(raised.value)
+        assert error.code == grpc.StatusCode.INVALID_ARGUMENT
+        assert set(error.violations) == {"filter.start_mode"}
+
+
 def test_every_bad_list_argument_is_reported_at_once(stubs: Stubs) -> None:
     later = timestamp_pb2.Timestamp(seconds=2000)
     earlier = timestamp_pb2.Timestamp(seconds=1000)

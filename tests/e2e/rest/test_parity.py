@@ -86,9 +86,11 @@ def assert_same_service(got: dict[str, Any], s: Inv.Service, base: str) -> None:
     assert [c["name"] for c in got.get("relatedContactInformation", [])] == [
         c.name for c in s.related_contact_information
     ]
-    assert [(p["role"], p["place"].get("id", "")) for p in got.get("place", [])] == [
-        (p.role, p.id) for p in s.place
+    assert [(p["role"], p["place"]["@type"], p["place"].get("id", "")) for p in got.get("place", [])] == [
+        (p.role, p.type, p.id) for p in s.place
     ]
+    # MEF `startMode` is the digit one below the StartMode number ('0' is START_MODE_UNKNOWN).
+    assert got.get("startMode") == (str(s.start_mode - 1) if s.start_mode else None)
     assert unknown_in_service(got) == []
 
 
@@ -114,6 +116,28 @@ def test_get_service_returns_what_grpc_returns_for_every_demo_service(
         ("externalId=ACME-NYC-UNI-001", Inv.ServiceFilter(external_id="ACME-NYC-UNI-001")),
         ("serviceType=Operator%20UNI", Inv.ServiceFilter(service_type="Operator UNI")),
         ("state=active,inactive&serviceDate.gt=2025-06-01T00:00:00Z", None),
+        ("geographicSite.id=site-nyc-01", Inv.ServiceFilter(geographic_site_id="site-nyc-01")),
+        (
+            "geographicAddress.id=geo-addr-phl-1701-jfk",
+            Inv.ServiceFilter(geographic_address_id="geo-addr-phl-1701-jfk"),
+        ),
+        ("startMode=3", Inv.ServiceFilter(start_mode=[Inv.START_MODE_MANUALLY_BY_PROVIDER])),
+        (
+            "startMode=1,4&startMode=5",
+            Inv.ServiceFilter(
+                start_mode=[
+                    Inv.START_MODE_AUTOMATICALLY_BY_MANAGED_ENVIRONMENT,
+                    Inv.START_MODE_MANUALLY_BY_CUSTOMER,
+                    Inv.START_MODE_ANY,
+                ]
+            ),
+        ),
+        (
+            "geographicSite.id=site-bos-02&startMode=3",
+            Inv.ServiceFilter(
+                geographic_site_id="site-bos-02", start_mode=[Inv.START_MODE_MANUALLY_BY_PROVIDER]
+            ),
+        ),
     ],
 )
 def test_list_services_with_mef_filters_matches_grpc(
@@ -123,6 +147,7 @@ def test_list_services_with_mef_filters_matches_grpc(
         spec = Inv.ServiceFilter(state=[common_pb2.SERVICE_STATE_ACTIVE, common_pb2.SERVICE_STATE_INACTIVE])
         spec.service_date.after.FromJsonString("2025-06-01T00:00:00Z")
     want = stubs.inventory.ListServices(Inv.ListServicesRequest(filter=spec, page_size=1000), metadata=ALPHA)
+    assert want.services  # every case selects some demo service
     reply = rest.get(f"{INV}/service?limit=1000&{query}")
     assert reply.status == 200, reply.body
     assert [s["id"] for s in reply.body] == [s.id for s in want.services]
@@ -182,7 +207,9 @@ def test_request_errors_of_the_rest_form_carry_stable_reasons(rest: RestClient) 
     _mef_error(rest.get(f"{INV}/service?limit=-1"), 400, "invalidQuery", "INVALID_FILTER")
     _mef_error(rest.get(f"{INV}/service?state="), 400, "missingQueryValue", "INVALID_FILTER")
     _mef_error(rest.get(f"{ORD}/serviceOrder?state=done"), 400, "invalidQuery", "INVALID_FILTER")
-    _mef_error(rest.get(f"{INV}/service?startMode=1"), 501, "notImplemented", "RPC_NOT_IMPLEMENTED")
+    _mef_error(rest.get(f"{INV}/service?startMode=6"), 400, "invalidQuery", "INVALID_FILTER")
+    twice = f"{INV}/service?geographicSite.id=site-nyc-01&geographicSite.id=site-bos-02"
+    _mef_error(rest.get(twice), 400, "invalidQuery", "INVALID_FILTER")
     _mef_error(rest.get(f"{INV}/nothing-here"), 404, "notFound", "PATH_NOT_FOUND")
     patch = rest.call("PATCH", f"{INV}/service/alpha-uni-1", {})
     _mef_error(patch, 405, "notImplemented", "METHOD_NOT_ALLOWED")

@@ -19,6 +19,8 @@ from interlude_server.rest.errors import property_path
 from tests.e2e.conftest import launch_demo
 from tests.support.helpers import ALPHA, rich_error
 from tests.support.mef_names import (
+    ERROR,
+    ERROR_422,
     EVENT,
     EVENT_PAYLOAD,
     SFT_CHILDREN,
@@ -262,7 +264,11 @@ def test_task_resources_cancel_suspend_resume_modify_match_grpc(
     twice = _grpc_error(
         lambda: tests.stub.SuspendTestJob(St.SuspendTestJobRequest(id=slow["id"]), metadata=ALPHA)
     )
-    _mef_error(rest.post(f"{SFT}/suspendTestJob", {"testJob": ref}), 409, "conflict", twice.reason)
+    # gRPC FAILED_PRECONDITION (REST's table: 409); a task POST lists no 409, so: 422 otherIssue.
+    assert twice.code == grpc.StatusCode.FAILED_PRECONDITION
+    refused = rest.post(f"{SFT}/suspendTestJob", {"testJob": ref})
+    _mef_error(refused, 422, "otherIssue", twice.reason)
+    assert unknown_in(refused.body[0], ERROR) == []
     assert rest.post(f"{SFT}/resumeTestJob", {"testJob": ref, "resumptionReason": "done"}).status == 201
     tests.wait_for(slow["id"], {St.TEST_JOB_STATE_IN_PROGRESS, St.TEST_JOB_STATE_COMPLETED})
     cancel = rest.post(f"{SFT}/cancelTestJob", {"testJob": ref, "cancellationReason": "enough"})
@@ -369,6 +375,69 @@ def test_errors_of_the_sft_api_carry_the_grpc_reasons(rest: RestClient, tests: S
     assert consent.reason == "OUT_OF_SERVICE_CONSENT_REQUIRED"
 
 
+@pytest.mark.parametrize(
+    ("kind", "extra"),
+    [
+        ("cancelTestJob", {"cancellationReason": "x"}),
+        ("suspendTestJob", {"suspensionReason": "x"}),
+        ("resumeTestJob", {"resumptionReason": "x"}),
+        ("modifyTestJob", {"name": "x"}),
+    ],
+)
+def test_a_task_for_a_job_that_does_not_exist_is_422_reference_not_found(
+    rest: RestClient, tests: SftClient, server: ServerProcess, kind: str, extra: dict[str, Any]
+) -> None:
+    """gRPC says NOT_FOUND; the file lists only 422 for a task POST: `referenceNotFound` at the job."""
+    beta_job = {
+        **_job_body("beta's"),
+        "relatedServiceFrom": {"id": "beta-ovc-1-ep-1"},
+        "relatedServiceTo": {"id": "beta-ovc-1-ep-2"},
+    }
+    theirs = RestClient(server.rest_url, "sp-beta").post(f"{SFT}/testJob", beta_job).body
+    assert "id" in theirs, theirs  # so that alpha's task names a real job of another buyer
+    method = "Cancel" if kind == "cancelTestJob" else kind.removesuffix("TestJob").capitalize()
+    request = getattr(St, f"{method}TestJobRequest")(id="no-such-job")
+    err = _grpc_error(lambda: getattr(tests.stub, f"{method}TestJob")(request, metadata=ALPHA))
+    assert (err.code, err.reason) == (grpc.StatusCode.NOT_FOUND, "TEST_RESOURCE_NOT_FOUND")
+    for job_id in ("no-such-job", theirs["id"]):
+        reply = rest.post(f"{SFT}/{kind}", {"testJob": {"id": job_id}, **extra})
+        _mef_error(reply, 422, "referenceNotFound", err.reason)
+        assert [e["propertyPath"] for e in reply.body] == ["/testJob/id"]
+        assert all(unknown_in(e, ERROR_422) == [] for e in reply.body)
+
+
+def test_a_profile_patch_that_cannot_apply_is_400_invalid_body(rest: RestClient) -> None:
+    """gRPC says INVALID_ARGUMENT (REST's table: 422); modifyTestProfile lists 400, not 422."""
+    created = rest.post(
+        f"{SFT}/testProfile",
+        {
+            "name": "patch me",
+            "isBundled": False,
+            "lifecycleStatus": "pending",
+            "validFor": "2099-01-01T00:00:00Z",
+            "relatedServiceSpecification": {"id": "ip-uni"},
+            "serviceSpecificTestProfileConfiguration": {"@type": config_type("ip-ping"), "count": 3},
+        },
+    )
+    assert created.status == 201, created.body
+    target = f"{SFT}/testProfile/{created.body['id']}"
+    for body, pointer in (
+        ({"relatedContact": [{"name": "n", "postalAddress": {}}]}, "/relatedContact/0/postalAddress"),
+        ({"lifecycleStatus": "sideways"}, "/lifecycleStatus"),
+    ):
+        reply = rest.call("PATCH", target, body)
+        _mef_error(reply, 400, "invalidBody", "INVALID_REQUEST")
+        assert unknown_in(reply.body, ERROR) == []
+        assert pointer in reply.body["message"]
+    assert rest.get(target).body == created.body  # nothing was applied
+    _mef_error(
+        rest.call("PATCH", f"{SFT}/testProfile/nope", {"name": "x"}),
+        404,
+        "notFound",
+        "TEST_RESOURCE_NOT_FOUND",
+    )
+
+
 def _test_events(server: ServerProcess, job_id: str) -> list[events_pb2.Event]:
     """The job's events in the durable log, in log order."""
     return [e for e in event_log(server.target) if job_id in (e.resource.id, e.test_result.test_job.id)]
@@ -385,7 +454,8 @@ def test_the_sft_hub_delivers_test_events_in_log_order(
             f"{SFT}/hub", {"callback": listener.url + "/only", "query": "eventType=testResultCreateEvent"}
         ).body
         bad = rest.post(f"{SFT}/hub", {"callback": listener.url, "query": "eventType=serviceCreateEvent"})
-        _mef_error(bad, 422, "invalidValue", "INVALID_REQUEST")
+        _mef_error(bad, 400, "invalidBody", "INVALID_REQUEST")  # the file lists no 422 for POST /hub
+        assert bad.body["message"].startswith("/query: ")
         created = rest.post(f"{SFT}/testJob", _job_body("hub job", {"count": 2})).body
         tests.follow(created["id"])
         log = _test_events(server, created["id"])

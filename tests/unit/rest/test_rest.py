@@ -13,7 +13,14 @@ from interlude_server.api.overload import LoadLimiter, Overloaded
 from interlude_server.core.errors import InvalidArgument, ShuttingDown, StorageUnavailable
 from interlude_server.core.text import is_decimal
 from interlude_server.domain import jsonptr
-from interlude_server.rest.errors import REST_CODES, mef_error, property_path, rest_code
+from interlude_server.rest.errors import (
+    REST_CODES,
+    AnswerAs,
+    answered_as,
+    mef_error,
+    property_path,
+    rest_code,
+)
 from interlude_server.rest.hub.subscriptions import event_types
 from interlude_server.rest.query import window
 from tests.support.paths import README
@@ -102,6 +109,44 @@ def test_a_422_is_an_array_with_one_entry_per_violation() -> None:
         rich_status(grpc.StatusCode.NOT_FOUND, common_pb2.ERROR_REASON_SERVICE_NOT_FOUND, "x " * 500)
     )
     assert (long.http, long.body["code"], len(long.body["reason"])) == (404, "notFound", 255)
+
+
+def test_an_operation_answers_a_status_its_file_does_not_list_as_the_one_it_lists() -> None:
+    missing = mef_error(
+        rich_status(grpc.StatusCode.NOT_FOUND, common_pb2.ERROR_REASON_TEST_RESOURCE_NOT_FOUND, "no job x")
+    )
+    task = {404: AnswerAs(422, "referenceNotFound", "/testJob/id")}
+    as_422 = answered_as(missing, task)
+    assert (as_422.http, as_422.reason) == (422, "TEST_RESOURCE_NOT_FOUND")
+    assert as_422.body == [
+        {
+            "code": "referenceNotFound",
+            "propertyPath": "/testJob/id",
+            "reason": "no job x",
+            "message": "no job x",
+            "referenceError": "urn:mef:lso:interlude:error:TEST_RESOURCE_NOT_FOUND",
+        }
+    ]
+    invalid = mef_error(
+        rich_status(
+            grpc.StatusCode.INVALID_ARGUMENT,
+            common_pb2.ERROR_REASON_INVALID_REQUEST,
+            "the body is not valid",
+            field_violations=[
+                FieldViolation(field="/x", description="not a property here", reason="unexpectedProperty"),
+                FieldViolation(field="/name", description="must be a string", reason="invalidValue"),
+            ],
+        )
+    )
+    as_400 = answered_as(invalid, {422: AnswerAs(400, "invalidBody")})
+    assert (as_400.http, as_400.reason) == (400, "INVALID_REQUEST")
+    assert as_400.body == {
+        "code": "invalidBody",
+        "reason": "the body is not valid",
+        "message": "/x: not a property here; /name: must be a string",
+        "referenceError": "urn:mef:lso:interlude:error:INVALID_REQUEST",
+    }
+    assert answered_as(invalid, task) is invalid  # a status the operation lists is unchanged
 
 
 @pytest.mark.parametrize(

@@ -8,6 +8,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from interlude_server.rest.common import caller, hrefs, json_body, respond
+from interlude_server.rest.errors import AnswerAs
 from interlude_server.rest.hub.subscriptions import HubApi
 from interlude_server.rest.routing import Route, RouteTable
 
@@ -36,15 +37,17 @@ class HubRoutes:
         return web.Response(status=204)
 
 
-def hub_routes(base: str, api: str, retrieve_id: str) -> RouteTable[HubRoutes]:
+def hub_routes(base: str, api: str, retrieve_id: str, *, invalid_status: int = 422) -> RouteTable[HubRoutes]:
     """`/hub` and `/hub/{id}` under one API's `base`, its registrations kept under `api`;
     `retrieve_id` is the operationId that API gives `GET /hub/{id}`. All three are
-    REST-only operations (auth.scopes.REST_ONLY_SCOPES)."""
+    REST-only operations (auth.scopes.REST_ONLY_SCOPES). `invalid_status`: what the API's
+    file lists for a registration it refuses (422, or 400 `invalidBody` where 422 is not listed)."""
+    refused = ((422, AnswerAs(400, "invalidBody")),) if invalid_status == 400 else ()
     return RouteTable(
         base,
         "",
         (
-            Route("POST", "/hub", HubRoutes.register, "registerListener"),
+            Route("POST", "/hub", HubRoutes.register, "registerListener", errors=refused),
             Route("GET", "/hub/{id}", HubRoutes.retrieve, retrieve_id),
             Route("DELETE", "/hub/{id}", HubRoutes.unregister, "unregisterListener"),
         ),

@@ -15,7 +15,7 @@ from google.protobuf import json_format
 from interlude_grpc.mef.lso.interlude.v1 import catalog_pb2, inventory_pb2, ordering_pb2
 from interlude_server.rest import mapping as m
 from interlude_server.rest import query
-from interlude_server.rest.backend import Backend, RpcFailure, not_implemented
+from interlude_server.rest.backend import Backend
 from interlude_server.rest.common import (
     BODY_ROOT,
     caller,
@@ -60,8 +60,6 @@ class ServiceApi:
 
     async def list_services(self, request: web.Request) -> web.Response:
         given = params(request)
-        if missing := query.unsupported(given):
-            raise RpcFailure(not_implemented(f"filtering by {', '.join(missing)} is not supported"))
         win = query.window(given)
         req = inventory_pb2.ListServicesRequest(filter=query.service_filter(given))
         h = hrefs(request)

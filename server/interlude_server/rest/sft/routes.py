@@ -4,7 +4,8 @@ Handlers follow `rest.app`: parse -> call the backend -> map to MEF JSON, with
 the same helpers, paging and error middleware. The task resources
 (`cancelTestJob`, `modifyTestJob`, `suspendTestJob`, `resumeTestJob`) are one
 handler set parameterised by `rest.sft.mapping.TaskKind`; a task id of another kind
-is 404, as MEF keeps them as separate resources.
+is 404, as MEF keeps them as separate resources. Where the file lists another status for an
+error than the error table's, the route says so (`_TASK_ERRORS`, `_BAD_BODY_IS_400`).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from interlude_server.core.errors import NotFound
 from interlude_server.rest import common as a
 from interlude_server.rest import query
 from interlude_server.rest.backend import Backend, RpcFailure
+from interlude_server.rest.errors import AnswerAs
 from interlude_server.rest.routing import Route, RouteTable, create_route, list_route, retrieve_route
 from interlude_server.rest.sft import inbound as sft_inbound
 from interlude_server.rest.sft import mapping as sm
@@ -42,6 +44,15 @@ _PROFILE_MASK = {
     "relatedServiceSpecification": "related_service_specification_id",
     "relatedContact": "related_contact",
 }
+# What the file lists instead of the error table's status. A task POST lists no 404 and no
+# 409: a job that does not exist (or is another buyer's) is a 422 `referenceNotFound` at
+# `/testJob/id`, a job whose state refuses the task a 422 `otherIssue`. modifyTestProfile
+# lists no 422: a body it cannot apply is a 400 `invalidBody`.
+_TASK_ERRORS = (
+    (404, AnswerAs(422, "referenceNotFound", "/testJob/id")),
+    (409, AnswerAs(422, "otherIssue")),
+)
+_BAD_BODY_IS_400 = ((422, AnswerAs(400, "invalidBody")),)
 _TASK_METHODS: dict[int, tuple[str, Any]] = {
     St.TEST_JOB_TASK_TYPE_CANCEL: ("CancelTestJob", St.CancelTestJobRequest),
     St.TEST_JOB_TASK_TYPE_SUSPEND: ("SuspendTestJob", St.SuspendTestJobRequest),
@@ -181,7 +192,9 @@ def _task_routes(kind: sm.TaskKind) -> tuple[Route[SftApi], ...]:
         render=sm.task,
     )
     return (
-        Route("POST", path, partial(SftApi.create_task, kind=kind), f"create{name}", create),
+        Route(
+            "POST", path, partial(SftApi.create_task, kind=kind), f"create{name}", create, errors=_TASK_ERRORS
+        ),
         Route("GET", path, listing, f"list{name}", "ListTestJobTasks"),
         Route(
             "GET", path + "/{id}", partial(SftApi.get_task, kind=kind), f"retrieve{name}", "GetTestJobTask"
@@ -212,7 +225,14 @@ ROUTES: RouteTable[SftApi] = RouteTable(
     (
         _create("TestProfile", sft_inbound.profile, sm.profile),
         *_reads("TestProfile", sft_query.profile_filter, sm.profile),
-        Route("PATCH", "/testProfile/{id}", _S.patch_profile, "modifyTestProfile", "UpdateTestProfile"),
+        Route(
+            "PATCH",
+            "/testProfile/{id}",
+            _S.patch_profile,
+            "modifyTestProfile",
+            "UpdateTestProfile",
+            errors=_BAD_BODY_IS_400,
+        ),
         Route("DELETE", "/testProfile/{id}", _S.delete_profile, "deleteTestProfile", "DeleteTestProfile"),
         _create("TestJob", sft_inbound.job, sm.job),
         *_reads("TestJob", sft_query.job_filter, sm.job_find, sm.job),

@@ -2,8 +2,10 @@
 
 Step N takes a database from version N - 1 to version N; a new database runs them all,
 an existing one the steps after its recorded version (store.sql.schema.migrate, and
-store.postgres.schema for PostgreSQL's dialect). A step is a list of SQLite statements;
-a released step is never edited, a change is a new step appended to the list
+store.postgres.schema for PostgreSQL's dialect). A step is a list of SQLite statements,
+and of backfills: a function given the connection that fills new columns or tables from the
+rows already stored (their bodies), run in order within the migrating transaction. A
+released step is never edited, a change is a new step appended to the list
 (tests/store/test_migrations.py pins the released ones).
 
 Every object is stored as its serialized proto (`body`) beside the columns that
@@ -17,12 +19,15 @@ written in its package (store.sql.<feature>.schema) and named in the list.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
+from interlude_grpc.mef.lso.interlude.v1 import inventory_pb2
+from interlude_server.store.sql.dialect import Conn
 from interlude_server.store.sql.performance.schema import PM_TABLES
 from interlude_server.store.sql.sft.schema import SFT_TABLES
 
-Migration = Sequence[str]
+Backfill = Callable[[Conn], None]
+Migration = Sequence[str | Backfill]
 
 # Orders in these states never change again (MEF terminal states plus the
 # TMF641 cancelled extension): REJECTED, COMPLETED, FAILED, PARTIAL, CANCELLED.
@@ -216,7 +221,45 @@ _EVENT_TRACES: Migration = (
     "ALTER TABLE events ADD COLUMN tracestate TEXT",
 )
 
-# Step N migrates version N - 1 to N. Append only, numbered in order: the next step is 8.
+
+def _backfill_start_mode_and_places(conn: Conn) -> None:
+    """Step 8's backfill: each stored service's `start_mode` and its places with an `id`."""
+    rows = conn.execute("SELECT buyer_id, id, body FROM services").fetchall()
+    for buyer_id, service_id, body in rows:
+        s = inventory_pb2.Service.FromString(bytes(body))
+        if s.start_mode:
+            conn.execute(
+                "UPDATE services SET start_mode = ? WHERE buyer_id = ? AND id = ?",
+                (int(s.start_mode), buyer_id, service_id),
+            )
+        places = sorted({(buyer_id, p.type, p.id, service_id) for p in s.place if p.type and p.id})
+        if places:
+            conn.executemany(
+                "INSERT INTO service_places (buyer_id, place_type, place_id, service_id) "
+                "VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                places,
+            )
+
+
+# Step 8 (F16): the serviceFind filters `startMode`, `geographicSite.id` and
+# `geographicAddress.id`: a column for the start mode and a side table of each service's
+# places that have an id (`place_type` is the MEF `@type`, e.g. GeographicSiteRef),
+# filled from the services already stored.
+_START_MODE_AND_PLACES: Migration = (
+    "ALTER TABLE services ADD COLUMN start_mode INTEGER NOT NULL DEFAULT 0",
+    "CREATE INDEX services_start_mode ON services (buyer_id, start_mode, id)",
+    """CREATE TABLE service_places (
+        buyer_id TEXT NOT NULL,
+        place_type TEXT NOT NULL,
+        place_id TEXT NOT NULL,
+        service_id TEXT NOT NULL,
+        PRIMARY KEY (buyer_id, place_type, place_id, service_id)
+    ) WITHOUT ROWID""",
+    "CREATE INDEX service_places_service ON service_places (buyer_id, service_id)",
+    _backfill_start_mode_and_places,
+)
+
+# Step N migrates version N - 1 to N. Append only, numbered in order: the next step is 9.
 STEPS: tuple[tuple[int, Migration], ...] = (
     (1, _INVENTORY_AND_ORDERS),  # F2: services, orders, tracking, idempotency, events, catalog
     (2, _EVENT_LOG),  # F3: event log identity and retention bookkeeping
@@ -225,6 +268,7 @@ STEPS: tuple[tuple[int, Migration], ...] = (
     (5, PM_TABLES),  # F4: performance monitoring (store.sql.performance.schema)
     (6, _LEASES),  # F11: leases of background work among server processes
     (7, _EVENT_TRACES),  # F18: the trace context of each event
+    (8, _START_MODE_AND_PLACES),  # F16: serviceFind by start mode and by site / address id
 )
 
 # MIGRATIONS[i] is step i + 1: what migrate() runs.

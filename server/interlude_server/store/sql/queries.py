@@ -52,6 +52,8 @@ ORDER_ORDERING = Ordering(("order_date", "id"), descending=True)
 TRACKING_ORDERING = Ordering(("seq",), kinds=(int,))
 SPECIFICATION_ORDERING = Ordering(("id",))
 POLICY_ORDERING = Ordering(("spec_id",))
+# The MEF place `@type`s the geographic site and address filters look for (store.sql.sides).
+SITE_REF, ADDRESS_REF = "GeographicSiteRef", "GeographicAddressRef"
 
 
 @dataclass(frozen=True)
@@ -151,6 +153,13 @@ def service_where(buyer_id: str, f: inventory_pb2.ServiceFilter) -> Where:
         w.in_side("service_order_refs", "service_id", buyer_id, order_id=f.service_order_id, **item)
     if f.related_service_id:
         w.in_side("service_relations", "service_id", buyer_id, related_id=f.related_service_id)
+    w.any_of("start_mode", [int(v) for v in f.start_mode])
+    for place_type, place_id in (
+        (SITE_REF, f.geographic_site_id),
+        (ADDRESS_REF, f.geographic_address_id),
+    ):
+        if place_id:
+            w.in_side("service_places", "service_id", buyer_id, place_type=place_type, place_id=place_id)
     return w
 
 

@@ -135,8 +135,11 @@ def migrate(
         for statement in prelude if current == 0 else ():
             conn.execute(statement)
         for step in migrations[current:]:
-            for statement in step:
-                conn.execute(translate(statement))
+            for item in step:
+                if isinstance(item, str):
+                    conn.execute(translate(item))
+                else:
+                    item(conn)  # a backfill: the same `?` SQL on both engines
         if current != target:
             conn.execute("DELETE FROM schema_version")
             conn.execute("INSERT INTO schema_version (version) VALUES (?)", (target,))

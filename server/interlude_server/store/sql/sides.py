@@ -75,6 +75,13 @@ SERVICE_SIDES: tuple[Side[inventory_pb2.Service], ...] = (
             (s.buyer_id, rel.service.id, s.id) for rel in s.service_relationship if rel.service.id
         ),
     ),
+    # Places that reference a site or an address by id, under their MEF `@type`.
+    Side(
+        "service_places",
+        "service_id",
+        ("buyer_id", "place_type", "place_id", "service_id"),
+        lambda s: frozenset((s.buyer_id, p.type, p.id, s.id) for p in s.place if p.type and p.id),
+    ),
 )
 
 ORDER_SIDES: tuple[Side[ordering_pb2.ServiceOrder], ...] = (

@@ -3,7 +3,7 @@
 Each write function gets its own SqlTx, valid only while the function runs.
 The SQL is shared by SQLite and PostgreSQL (PgStore runs this same class over
 its connection adapter); `dialect` holds the few differences (store/sql/dialect.py).
-Every put keeps the side tables (contacts, order refs, relations, order
+Every put keeps the side tables (contacts, order refs, relations, places, order
 services) and the row counts in step with the main row, in the same transaction.
 """
 
@@ -36,7 +36,7 @@ M = TypeVar("M")
 
 _SERVICE_COLUMNS = (
     "state, config_type, service_type, external_id, admin_state, oper_state, "
-    "service_date, start_date, end_date, update_time, body"
+    "service_date, start_date, end_date, update_time, start_mode, body"
 )
 _ORDER_COLUMNS = "state, external_id, order_date, completion_date, expected_completion_date, start_date, body"
 
@@ -59,6 +59,7 @@ def _service_row(s: inventory_pb2.Service) -> tuple[int | str | bytes, ...]:
         field_key(s, "start_date"),
         field_key(s, "end_date"),
         field_key(s, "update_time"),
+        int(s.start_mode),
         s.SerializeToString(),
     )
 

@@ -368,6 +368,9 @@ class ServiceFilter(_message.Message):
     RELATED_SERVICE_ID_FIELD_NUMBER: _builtins.int
     ADMINISTRATIVE_STATE_FIELD_NUMBER: _builtins.int
     OPERATIONAL_STATE_FIELD_NUMBER: _builtins.int
+    GEOGRAPHIC_SITE_ID_FIELD_NUMBER: _builtins.int
+    GEOGRAPHIC_ADDRESS_ID_FIELD_NUMBER: _builtins.int
+    START_MODE_FIELD_NUMBER: _builtins.int
     service_type: _builtins.str
     """Match services with this business type (MEF `serviceType`)."""
     external_id: _builtins.str
@@ -380,6 +383,14 @@ class ServiceFilter(_message.Message):
     """Match services touched by this order item; requires `service_order_id` (MEF `serviceOrderItem.id`)."""
     related_service_id: _builtins.str
     """Match services related to this service (e.g. the end points of a UNI)."""
+    geographic_site_id: _builtins.str
+    """Match services with a `place` of `@type` `GeographicSiteRef` and this `id`
+    (MEF `geographicSite.id`).
+    """
+    geographic_address_id: _builtins.str
+    """Match services with a `place` of `@type` `GeographicAddressRef` and this `id`
+    (MEF `geographicAddress.id`).
+    """
     @_builtins.property
     def state(self) -> _containers.RepeatedScalarFieldContainer[_common_pb2.ServiceState.ValueType]:
         """Match services in any of these lifecycle states."""
@@ -408,6 +419,12 @@ class ServiceFilter(_message.Message):
     def operational_state(self) -> _containers.RepeatedScalarFieldContainer[_common_pb2.OperationalState.ValueType]:
         """Match services in any of these operational states."""
 
+    @_builtins.property
+    def start_mode(self) -> _containers.RepeatedScalarFieldContainer[Global___StartMode.ValueType]:
+        """Match services started in any of these modes (MEF `startMode`);
+        START_MODE_UNSPECIFIED is refused (an empty list matches every service).
+        """
+
     def __init__(
         self,
         *,
@@ -424,10 +441,13 @@ class ServiceFilter(_message.Message):
         related_service_id: _builtins.str = ...,
         administrative_state: _abc.Iterable[_common_pb2.AdministrativeState.ValueType] | None = ...,
         operational_state: _abc.Iterable[_common_pb2.OperationalState.ValueType] | None = ...,
+        geographic_site_id: _builtins.str = ...,
+        geographic_address_id: _builtins.str = ...,
+        start_mode: _abc.Iterable[Global___StartMode.ValueType] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["end_date", b"end_date", "service_date", b"service_date", "start_date", b"start_date"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["administrative_state", b"administrative_state", "end_date", b"end_date", "external_id", b"external_id", "operational_state", b"operational_state", "related_contact_name", b"related_contact_name", "related_service_id", b"related_service_id", "service_configuration_type", b"service_configuration_type", "service_date", b"service_date", "service_order_id", b"service_order_id", "service_order_item_id", b"service_order_item_id", "service_type", b"service_type", "start_date", b"start_date", "state", b"state"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["administrative_state", b"administrative_state", "end_date", b"end_date", "external_id", b"external_id", "geographic_address_id", b"geographic_address_id", "geographic_site_id", b"geographic_site_id", "operational_state", b"operational_state", "related_contact_name", b"related_contact_name", "related_service_id", b"related_service_id", "service_configuration_type", b"service_configuration_type", "service_date", b"service_date", "service_order_id", b"service_order_id", "service_order_item_id", b"service_order_item_id", "service_type", b"service_type", "start_date", b"start_date", "start_mode", b"start_mode", "state", b"state"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
