@@ -70,6 +70,7 @@ def test_gateway_refuses_the_hub_and_reports_an_unreachable_upstream(
         "notImplemented",
         "RPC_NOT_IMPLEMENTED",
     )
+    assert hub.body["message"]  # like every MEF error body
     with gateway_process(tmp_path, "127.0.0.1:1") as url:
         down = RestClient(url).get(f"{INV}/service/alpha-uni-1")
     assert (down.status, down.headers["X-Interlude-Reason"]) == (503, "UPSTREAM_UNAVAILABLE")
