@@ -9,6 +9,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from tests.support.server_process import START_TIMEOUT_S, ServerProcess, launch
 
@@ -49,12 +50,17 @@ def start_worker(server: ServerProcess, *args: str, name: str = "sim-1") -> Netw
     return NetworkWorker(proc, log_path)
 
 
-def wait_for_log(server: ServerProcess, needle: str, count: int = 1) -> None:
-    """Until the server's log holds `needle` `count` times (bounded: raises TimeoutError)."""
+class Logged(Protocol):
+    def logs(self) -> str: ...
+
+
+def wait_for_log(process: Logged, needle: str, count: int = 1) -> None:
+    """Until the process's log (a server's or a worker's) holds `needle` `count` times
+    (bounded: raises TimeoutError)."""
     deadline = time.monotonic() + START_TIMEOUT_S
-    while server.logs().count(needle) < count:
+    while process.logs().count(needle) < count:
         if time.monotonic() > deadline:
-            raise TimeoutError(f"{needle!r} not logged {count} time(s):\n{server.logs()[-4000:]}")
+            raise TimeoutError(f"{needle!r} not logged {count} time(s):\n{process.logs()[-4000:]}")
         time.sleep(0.05)
 
 

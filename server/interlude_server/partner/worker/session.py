@@ -120,6 +120,8 @@ class Worker:
                     if request.HasField("welcome"):
                         _log.info("worker.attached", server=self.target, session=request.welcome.session_id)
                         continue
+                    if request.HasField("heartbeat"):
+                        continue
                     task = asyncio.create_task(self._handle(request, outbox))
                     tasks.add(task)
                     task.add_done_callback(tasks.discard)
@@ -133,10 +135,12 @@ class Worker:
     async def _handle(
         self, request: network_pb2.AttachResponse, outbox: asyncio.Queue[network_pb2.AttachRequest]
     ) -> None:
+        kind = request.WhichOneof("kind")
+        _log.info("worker.request", kind=kind, request_id=getattr(request, kind).request_id if kind else "")
         try:
             result = await answer(self.sims, request)
         except Exception:
-            _log.exception("worker.request_failed", kind=request.WhichOneof("kind"))
+            _log.exception("worker.request_failed", kind=kind)
             return
         if result is not None:
             outbox.put_nowait(result)
