@@ -149,3 +149,7 @@ def test_a_worker_must_say_hello_first(remote: ServerProcess) -> None:
 def test_remote_needs_a_network_listener(tmp_path: Path) -> None:
     with pytest.raises(RuntimeError, match="--partner remote: needs --network-listen"):
         launch(tmp_path, "--partner", "remote")
+
+
+def test_the_readme_lists_the_node_backend_as_it_is() -> None:
+    assert NODE_BACKEND.read_text() in (REPO / "README.md").read_text()
