@@ -10,7 +10,8 @@ cd "$(dirname "$0")/.."
 BUF=node_modules/.bin/buf
 TOOLS=(protoc protoc-gen-go protoc-gen-go-grpc grpc_java_plugin)
 PACKAGES=(protobuf-compiler protoc-gen-go protoc-gen-go-grpc protobuf-compiler-grpc-java-plugin)
-PROTO_DIR=proto/mef/lso/interlude/v1
+# The buyer-facing contract and the southbound one (README "The southbound contract").
+PROTO_DIRS=(proto/mef/lso/interlude/v1 proto/interlude/network/v1)
 
 missing=()
 for tool in "${TOOLS[@]}"; do command -v "$tool" >/dev/null || missing+=("$tool"); done
@@ -41,11 +42,12 @@ expect() {  # expect FILE [PATTERN]: FILE exists (and contains PATTERN)
 option() { sed -n "s/^option $1 = \"\(.*\)\";/\1/p" "$2"; }
 
 files=0 services=0 messages=0
-for proto in "$PROTO_DIR"/*.proto; do
+for proto in $(for d in "${PROTO_DIRS[@]}"; do echo "$d"/*.proto; done); do
   name=$(basename "$proto" .proto)
+  dir=$(dirname "${proto#proto/}")
   go_package=$(option go_package "$proto")
   java_dir="$out/java/$(option java_package "$proto" | tr . /)"
-  go_file="$out/go/mef/lso/interlude/v1/$name"
+  go_file="$out/go/$dir/$name"
   expect "$go_file.pb.go" "^package ${go_package##*;}$"
   expect "$java_dir/$(option java_outer_classname "$proto").java"
   files=$((files + 1))

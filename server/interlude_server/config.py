@@ -18,7 +18,12 @@ from typing import Literal
 from urllib.parse import urlsplit, urlunsplit
 
 from interlude_server.auth.callbacks import CallbackPolicy
-from interlude_server.auth.settings import SecuritySettings, add_security_arguments, settings_from_args
+from interlude_server.auth.settings import (
+    SecuritySettings,
+    add_security_arguments,
+    is_loopback,
+    settings_from_args,
+)
 from interlude_server.core import versions
 from interlude_server.core.flag_layers import ExplainingParser, Layering, parse_layered, render
 from interlude_server.core.text import is_decimal
@@ -120,6 +125,10 @@ class Config:
     worker_index: int | None = None  # set in the processes that `--workers N` starts
     metrics_listen: Listen | None = None  # where /metrics is served; None: no metrics kept
     otel_endpoint: str | None = None  # OTLP spans (observability.otel); None: the environment's
+    # The Partner's network: the embedded simulator, or workers attached at network_listen.
+    partner: Literal["simulator", "remote"] = "simulator"
+    network_listen: Listen | None = None
+    network_timeout: float = 30.0
 
 
 def parse_listen(value: str) -> Listen:
@@ -391,7 +400,20 @@ def build_parser() -> argparse.ArgumentParser:
         help="REST hub: callbacks may go only to these hosts (repeatable; default: any http(s) host)",
     )
     add_cluster_arguments(parser)
+    add_network_arguments(parser)
     return parser
+
+
+def add_network_arguments(parser: argparse.ArgumentParser) -> None:
+    """Where the Partner's network side runs (README "The southbound contract")."""
+    add = parser.add_argument
+    add("--partner", choices=("simulator", "remote"), default="simulator",
+        help="who carries out orders, test steps and measurements: the embedded simulator, or "
+        "network workers attached at --network-listen (default simulator)")  # fmt: skip
+    add("--network-listen", type=parse_rest_listen, default=None, metavar="HOST:PORT",
+        help="serve the southbound NetworkService to network workers here, or off (default off)")  # fmt: skip
+    add("--network-timeout", type=parse_positive_seconds, default=30.0, metavar="SECONDS",
+        help="how long a worker may take to answer a request (default 30)")  # fmt: skip
 
 
 def add_config_arguments(parser: argparse.ArgumentParser) -> None:
@@ -522,7 +544,17 @@ def _checked_db_path(parser: argparse.ArgumentParser, ns: argparse.Namespace) ->
     _at_least(parser, "--workers", ns.workers, 1)
     _at_least(parser, "--event-replay-tail", ns.event_replay_tail, 0)
     _at_least(parser, "--event-subscriber-buffer", ns.event_subscriber_buffer, 1)
+    _check_network(parser, ns)
     return db_path
+
+
+def _check_network(parser: argparse.ArgumentParser, ns: argparse.Namespace) -> None:
+    if ns.partner == "remote" and (ns.network_listen is None or ns.workers > 1 or ns.shared_store):
+        parser.error("argument --partner remote: needs --network-listen, runs in one process")
+    off_loopback = ns.network_listen is not None and not is_loopback(ns.network_listen.host)
+    if off_loopback and ns.tls_client_ca is None and not ns.insecure_allow_remote:
+        parser.error("argument --network-listen: off loopback, workers must be authenticated: "
+                     "give --tls-cert/--tls-key/--tls-client-ca (or --insecure-allow-remote)")  # fmt: skip
 
 
 def log_format_of(choice: str | None) -> LogFormat:

@@ -15,7 +15,12 @@ import pytest
 
 from tests.conftest import DbFor
 from tests.support.helpers import Stubs
+from tests.support.network import serve_remote
 from tests.support.server_process import ServerProcess, launch
+
+# Where the Partner network runs: in the server (the embedded simulator), or out of process
+# behind the southbound contract (`--partner remote` and the simulator as a network worker).
+PARTNERS = ("simulator", "remote")
 
 FAULTS = {
     "faults": [{"externalId": "FAIL-*", "reason": "simulated: the Partner's NE rejected the change"}],
@@ -39,6 +44,20 @@ def launch_demo(workdir: Path, *extra: str, db: str | None = None) -> ServerProc
     return launch(
         workdir, "--seed", "demo", "--sim-step-delay", "0.02", "--sim-faults", str(faults), *extra, db=db
     )
+
+
+def serve_demo_as(partner: str, workdir: Path, db: str | None) -> Iterator[ServerProcess]:
+    """For a fixture: `launch_demo`'s server, its Partner network in `partner` (PARTNERS)."""
+    if partner == "simulator":
+        running = launch_demo(workdir, db=db)
+        yield running
+        assert running.stop() == 0
+        return
+    faults = workdir / "worker-faults.json"
+    workdir.mkdir(parents=True, exist_ok=True)
+    faults.write_text(json.dumps(FAULTS))
+    worker = ("--sim-step-delay", "0.02", "--sim-faults", str(faults))
+    yield from serve_remote(workdir, "--seed", "demo", worker_args=worker, db=db)
 
 
 @pytest.fixture(scope="module")

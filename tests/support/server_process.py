@@ -43,6 +43,7 @@ class ServerProcess:
     args: list[str] = field(default_factory=list)
     rest: str = ""  # HOST:PORT of the REST adapter, when started with --rest-listen
     metrics: str = ""  # HOST:PORT of /metrics, when started with --metrics-listen
+    network: str = ""  # HOST:PORT of the southbound NetworkService, when started with --network-listen
 
     @property
     def rest_url(self) -> str:
@@ -133,6 +134,7 @@ def launch(
         server.target = first
         server.rest = next((o.removeprefix("rest=") for o in others if o.startswith("rest=")), "")
         server.metrics = next((o.removeprefix("metrics=") for o in others if o.startswith("metrics=")), "")
+        server.network = next((o.removeprefix("network=") for o in others if o.startswith("network=")), "")
         _wait_until_serving(server.target, deadline, credentials)
     except BaseException:
         server.stop(timeout=2.0)

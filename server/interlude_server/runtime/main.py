@@ -49,14 +49,19 @@ from interlude_server.observability import otel
 from interlude_server.observability.logging import configure_logging
 from interlude_server.observability.metrics import Metrics
 from interlude_server.observability.runtime import freeze_startup_objects
+from interlude_server.partner.backend import PartnerBackend, SftBackend
 from interlude_server.partner.ordering.processor import OrderProcessor
 from interlude_server.partner.ordering.simulator import FaultRule, SimulatedPartner, load_faults
 from interlude_server.partner.performance.engine import PmEngine, SimClock
+from interlude_server.partner.remote.backends import RemoteMeter, RemotePartner, RemoteTester
+from interlude_server.partner.remote.broker import NetworkBroker
+from interlude_server.partner.remote.reports import LoggedReports
 from interlude_server.partner.sft.runner import SftRunner
 from interlude_server.partner.sft.simulator import SftFaultRule, SimulatedTester, load_test_faults
 from interlude_server.rest.hub.delivery import Dispatcher, delivery_settings
 from interlude_server.rest.readiness import Readiness
 from interlude_server.runtime.grpc_server import RunningServer, ServerSecurity, start_server
+from interlude_server.runtime.network_server import NetworkListener, start_network
 from interlude_server.runtime.node import SharedNode
 from interlude_server.runtime.ready import write_ready_file
 from interlude_server.runtime.supervisor import Supervisor
@@ -120,6 +125,7 @@ class Parts:
     runner: SftRunner
     pm_engine: PmEngine
     bindings: list[ServiceBinding] = field(default_factory=list)
+    broker: NetworkBroker | None = None  # with --network-listen: the attached network workers
 
 
 @dataclass(frozen=True)
@@ -133,6 +139,7 @@ class Started:
     tests_resumed: int
     jobs_resumed: int
     metrics: MetricsServer | None = None
+    network: NetworkListener | None = None
 
 
 class Server:
@@ -192,19 +199,29 @@ class Server:
         )
         delivered = self.metrics.delivery() if self.metrics is not None else None
         dispatcher = Dispatcher(store, lambda: hub.last_seq, delivery_settings(config), delivered)
-        processor = OrderProcessor(
-            store, SimulatedPartner(config.sim_step_delay, faults), config.sim_step_delay
+        broker = NetworkBroker(config.network_timeout, LoggedReports()) if config.network_listen else None
+        remote = broker if config.partner == "remote" else None
+        partner: PartnerBackend = (
+            SimulatedPartner(config.sim_step_delay, faults) if remote is None else RemotePartner(remote)
         )
+        processor = OrderProcessor(store, partner, config.sim_step_delay)
         wakeups = Wakeups()
-        tester = SimulatedTester(config.sim_step_delay, config.sim_seed, test_faults)
+        tester: SftBackend = (
+            SimulatedTester(config.sim_step_delay, config.sim_seed, test_faults)
+            if remote is None
+            else RemoteTester(remote)
+        )
         runner = SftRunner(store, tester, config.sim_step_delay, config.sim_seed, wakeups)
         pm_engine = PmEngine(
             store,
             config.sim_seed,
             SimClock(config.sim_time_scale, await store.sim_clock_origin_ns()),
             config.sim_step_delay,
+            None if remote is None else RemoteMeter(remote),
         )
-        return Parts(log.log_id, hub, measurement_hub, wakeups, dispatcher, processor, runner, pm_engine)
+        parts = Parts(log.log_id, hub, measurement_hub, wakeups, dispatcher, processor, runner, pm_engine)
+        parts.broker = broker
+        return parts
 
     async def _wire(self, parts: Parts) -> None:
         """Feed the hubs and wake the workers on each commit: from the shared log (SharedNode,
@@ -263,6 +280,7 @@ class Server:
             raise StartFailed(1) from exc
         rest = await self._start_rest(parts, running) if config.rest_listen is not None else None
         metrics = await self._start_metrics(parts, running, rest) if self.metrics is not None else None
+        network = await self._start_network(parts.broker, running) if parts.broker is not None else None
         self.retention = asyncio.create_task(
             run_retention(
                 self.store,
@@ -281,7 +299,20 @@ class Server:
             resumed = (0, 0, 0)
         _log.debug("runtime.gc_frozen", objects=freeze_startup_objects())
         self.readiness.serving()
-        return Started(running, rest, *resumed, metrics=metrics)
+        return Started(running, rest, *resumed, metrics=metrics, network=network)
+
+    async def _start_network(self, broker: NetworkBroker, running: RunningServer) -> NetworkListener:
+        """The southbound listener; if it cannot listen, the gRPC server stops at once."""
+        config = self.config
+        assert config.network_listen is not None
+        try:
+            network = await start_network(config.network_listen, broker, config.security.tls)
+        except RuntimeError as exc:
+            _log.error("server.bind_failed", address=config.network_listen.address, error=str(exc))
+            await running.stop(0)
+            raise StartFailed(1) from exc
+        _log.info("network.serving", address=network.listen.address, partner=config.partner)
+        return network
 
     async def _start_metrics(
         self, parts: Parts, running: RunningServer, rest: InProcessRest | None
@@ -347,9 +378,10 @@ class Server:
         metrics = started.metrics
         if config.ready_file is not None:
             # First line: the gRPC address; then `rest=HOST:PORT` when the REST adapter runs and
-            # `metrics=HOST:PORT` when /metrics is served.
+            # `metrics=HOST:PORT` when /metrics is served, `network=HOST:PORT` with --network-listen.
             lines = [address] + ([] if rest is None else [f"rest={rest_address}"])
             lines += [] if metrics is None else [f"metrics={metrics.listen.address}"]
+            lines += [] if started.network is None else [f"network={started.network.listen.address}"]
             write_ready_file(config.ready_file, "\n".join(lines))
         if metrics is not None:
             _log.info("metrics.serving", url=metrics.url, workers=max(config.workers, 1))
@@ -387,6 +419,8 @@ class Server:
             parts.wakeups.close()
 
         await started.running.stop(grace, on_draining=draining)
+        if started.network is not None:
+            await started.network.stop(grace)
         if started.rest is not None:
             await started.rest.stop(grace)
         await parts.processor.stop()

@@ -21,7 +21,9 @@ from interlude_grpc.mef.lso.interlude.v1 import (
     ordering_pb2,
     service_test_pb2,
 )
+from tests.e2e.conftest import PARTNERS
 from tests.support.helpers import ALPHA, BETA, EVC, Stubs, rich_error, wait_for_order
+from tests.support.network import serve_remote
 from tests.support.server_process import ServerProcess, launch
 from tests.support.sft import TERMINAL, Followed, SftClient, config_type, in_seconds, job, profile_request
 
@@ -49,14 +51,20 @@ RUNS = [
 ]
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    workdir = tmp_path_factory.mktemp("sft")
+@pytest.fixture(scope="module", params=PARTNERS)
+def server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ServerProcess]:
+    """The suite runs twice: the test heads simulated in the server, and out of process
+    behind the southbound contract (`--partner remote` and the simulator as a network worker)."""
+    workdir = tmp_path_factory.mktemp(f"sft-{request.param}")
     faults = workdir / "faults.json"
     faults.write_text(json.dumps(FAULTS))
-    running = launch(
-        workdir, "--seed", "demo", "--sim-step-delay", "0.02", "--sim-faults", str(faults), "--sim-seed", "7"
-    )
+    sim = ("--sim-step-delay", "0.02", "--sim-faults", str(faults), "--sim-seed", "7")
+    if request.param == "remote":
+        yield from serve_remote(workdir, "--seed", "demo", worker_args=sim)
+        return
+    running = launch(workdir, "--seed", "demo", *sim)
     yield running
     assert running.stop() == 0
 

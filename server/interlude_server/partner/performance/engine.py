@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Sequence
+from typing import Protocol
 
 import structlog
 from google.protobuf import timestamp_pb2
@@ -30,7 +31,7 @@ from interlude_server.domain.performance import jobs as pm_jobs
 from interlude_server.domain.performance import reports as pm_reports
 from interlude_server.domain.performance.model import duration_seconds, settings_of, subject_ids
 from interlude_server.domain.performance.states import JOB, LIVE_JOB_STATES
-from interlude_server.partner.performance.measure import measure, uniform
+from interlude_server.partner.performance.measure import SimulatedMeter, batch_of, uniform
 from interlude_server.partner.workers import Resumable, Step, Workers
 from interlude_server.store.interface.paging import PageRequest
 from interlude_server.store.interface.store import Store
@@ -63,13 +64,35 @@ def _ts(ns: int) -> timestamp_pb2.Timestamp:
     return ts
 
 
+class MeasurementSource(Protocol):
+    """Measures one interval [start, end) of a job: one measurement per metric. It may raise
+    (e.g. the network could not measure): the job's worker then retries the interval."""
+
+    async def measure(
+        self,
+        job: Pm.PerformanceJob,
+        settings: Pm.PerformanceProfileValue,
+        start: timestamp_pb2.Timestamp,
+        end: timestamp_pb2.Timestamp,
+    ) -> list[Pm.Measurement]: ...
+
+
 class PmEngine(Resumable):
     """Drives each live job with one worker task (partner/workers); `step_delay` paces
-    validation and task steps. A poke (`submit`) wakes a job's worker early."""
+    validation and task steps. A poke (`submit`) wakes a job's worker early. `source` takes
+    the measurements (default: the simulated ones of `seed`)."""
 
-    def __init__(self, store: Store, seed: int, sim_clock: SimClock, step_delay: float) -> None:
+    def __init__(
+        self,
+        store: Store,
+        seed: int,
+        sim_clock: SimClock,
+        step_delay: float,
+        source: MeasurementSource | None = None,
+    ) -> None:
         self.store = store
         self.seed = seed
+        self.source: MeasurementSource = source or SimulatedMeter(seed)
         self.clock = sim_clock
         self.step_delay = step_delay
         self._workers = Workers("pm.job", max(step_delay, 1.0))
@@ -183,7 +206,8 @@ class PmEngine(Resumable):
             await self._wait(job.id, wait)
             if self.clock.now_ns() < end:
                 return next_start  # woken early: re-read the job first
-        batch = measure(self.seed, job, settings, _ts(next_start), _ts(end))
+        start_ts = _ts(next_start)
+        batch = batch_of(job, start_ts, await self.source.measure(job, settings, start_ts, _ts(end)))
         buyer = job.buyer_id
         await self.store.write(lambda tx: pm_reports.record_interval(tx, buyer, batch))
         period_ns = max(int(duration_seconds(settings.reporting_period) * 1e9), bin_ns)

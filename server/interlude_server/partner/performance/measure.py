@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import struct
+from collections.abc import Sequence
 
 from google.protobuf import struct_pb2, timestamp_pb2
 
@@ -51,6 +52,18 @@ def _value(seed: int, subject: str, metric: Metric, target: float, start: int) -
     return round(min(max(value, 0.0), upper), 6)
 
 
+def batch_of(
+    job: Pm.PerformanceJob, start: timestamp_pb2.Timestamp, measurements: Sequence[Pm.Measurement]
+) -> MeasurementBatch:
+    """The measurements of the job's interval from `start`, as they are recorded together."""
+    return MeasurementBatch(
+        job_id=job.id,
+        service_ids=tuple(subject_ids(job.monitored_object)),
+        interval_start_key=timestamp_key(start),
+        measurements=tuple(measurements),
+    )
+
+
 def measure(
     seed: int,
     job: Pm.PerformanceJob,
@@ -84,9 +97,20 @@ def measure(
                 breached=breached,
             )
         )
-    return MeasurementBatch(
-        job_id=job.id,
-        service_ids=tuple(services),
-        interval_start_key=timestamp_key(start),
-        measurements=tuple(measurements),
-    )
+    return batch_of(job, start, measurements)
+
+
+class SimulatedMeter:
+    """The in-process MeasurementSource (partner/performance/engine.py): `measure` per seed."""
+
+    def __init__(self, seed: int) -> None:
+        self.seed = seed
+
+    async def measure(
+        self,
+        job: Pm.PerformanceJob,
+        settings: Pm.PerformanceProfileValue,
+        start: timestamp_pb2.Timestamp,
+        end: timestamp_pb2.Timestamp,
+    ) -> list[Pm.Measurement]:
+        return list(measure(self.seed, job, settings, start, end).measurements)

@@ -1,0 +1,96 @@
+"""The southbound messages to and from what the server's components use: order item
+outcomes, test steps and their configuration. Both sides use these (server and worker)."""
+
+from __future__ import annotations
+
+from google.protobuf import json_format, struct_pb2
+
+from interlude_grpc.interlude.network.v1 import network_pb2
+from interlude_grpc.mef.lso.interlude.v1 import service_test_pb2
+from interlude_server.domain.ordering.fulfilment import ItemOutcome
+from interlude_server.domain.sft.catalog import BY_TYPE, Resolved
+from interlude_server.domain.sft.plan import Metric, Step
+
+Net = network_pb2
+# Outcomes in which the item is not done. Until items can wait (pending, held, information
+# required) they fail with the network's reason, prefixed with what the network said.
+_WAITING = {
+    Net.APPLY_OUTCOME_PENDING: "the network has not finished the item",
+    Net.APPLY_OUTCOME_HELD: "the network holds the item",
+    Net.APPLY_OUTCOME_INFORMATION_REQUIRED: "the network needs more information",
+}
+
+
+def outcome_of(result: network_pb2.ApplyItemResult) -> ItemOutcome:
+    """The ItemOutcome of a worker's answer."""
+    state = result.operational_state if result.HasField("operational_state") else None
+    if result.outcome == Net.APPLY_OUTCOME_COMPLETED:
+        return ItemOutcome(ok=True, reason=result.reason, operational_state=state)
+    if result.outcome in _WAITING:
+        reason = f"{_WAITING[result.outcome]}: {result.reason}" if result.reason else _WAITING[result.outcome]
+        if result.information_required:
+            reason += f" ({', '.join(result.information_required)})"
+        return ItemOutcome(ok=False, reason=reason, operational_state=state)
+    return ItemOutcome(
+        ok=False, reason=result.reason or "the network failed the item", operational_state=state
+    )
+
+
+def result_of(request_id: str, outcome: ItemOutcome) -> network_pb2.ApplyItemResult:
+    """A worker's answer for an ItemOutcome."""
+    result = Net.ApplyItemResult(
+        request_id=request_id,
+        outcome=Net.APPLY_OUTCOME_COMPLETED if outcome.ok else Net.APPLY_OUTCOME_FAILED,
+        reason=outcome.reason,
+    )
+    if outcome.operational_state is not None:
+        result.operational_state = outcome.operational_state  # type: ignore[assignment]
+    return result
+
+
+def step_message(step: Step) -> network_pb2.TestStep:
+    """A plan's step as the contract describes it."""
+    out = Net.TestStep(name=step.name, cos_name=step.cos_name)
+    if step.details:
+        out.details.update(step.details)
+    for metric in step.metrics:
+        m = out.metrics.add(
+            name=metric.name,
+            unit=metric.unit,
+            nominal=metric.nominal,
+            spread=metric.spread,
+            direction=metric.direction,
+            below_only=metric.below_only,
+        )
+        if metric.threshold is not None:
+            m.threshold.value, m.threshold.comparison = metric.threshold  # type: ignore[assignment]
+    return out
+
+
+def step_of(message: network_pb2.TestStep) -> Step:
+    """The plan's step a RunTestStep describes."""
+    metrics = tuple(
+        Metric(
+            m.name,
+            m.unit,
+            m.nominal,
+            m.spread,
+            m.direction,
+            (m.threshold.value, m.threshold.comparison) if m.HasField("threshold") else None,
+            m.below_only,
+        )
+        for m in message.metrics
+    )
+    details = json_format.MessageToDict(message.details) if message.HasField("details") else {}
+    return Step(message.name, metrics, details, message.cos_name)
+
+
+def configuration_of(resolved: Resolved) -> struct_pb2.Struct:
+    out = struct_pb2.Struct()
+    out.update(resolved.values)
+    return out
+
+
+def resolved_of(job: service_test_pb2.TestJob, configuration: struct_pb2.Struct) -> Resolved:
+    """The resolved configuration a RunTestStep carries (numbers come back as floats)."""
+    return Resolved(BY_TYPE[job.test_type], json_format.MessageToDict(configuration))
