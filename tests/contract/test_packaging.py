@@ -115,14 +115,21 @@ def test_make_install_stops_loudly_when_a_hash_does_not_match(tmp_path: Path) ->
     assert "interlude_lock_probe-1.0.dist-info" in {path.name for path in installed}
 
 
-@pytest.mark.parametrize("command", ["interlude-server", "interlude-rest-gateway"])
-def test_version_names_the_package_the_contract_and_the_grpc_runtime(command: str) -> None:
+@pytest.mark.parametrize(
+    ("command", "contract"),
+    [
+        ("interlude-server", "mef.lso.interlude.v1"),
+        ("interlude-rest-gateway", "mef.lso.interlude.v1"),
+        ("interlude-network-sim", "interlude.network.v1"),  # the southbound worker
+    ],
+)
+def test_version_names_the_package_the_contract_and_the_grpc_runtime(command: str, contract: str) -> None:
     done = subprocess.run(
         [str(BIN / command), "--version"], capture_output=True, text=True, timeout=60, check=True
     )
     lines = done.stdout.splitlines()
     assert re.fullmatch(rf"{command} \d+\.\d+\.\d+\S*", lines[0])
-    assert lines[1] == "contract mef.lso.interlude.v1"
+    assert lines[1] == f"contract {contract}"
     assert lines[2] == f"grpcio {grpcio_version}, protobuf {protobuf_version}"
 
 

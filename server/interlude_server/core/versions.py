@@ -25,21 +25,22 @@ def package_version(distribution: str) -> str:
         return "unknown"
 
 
-def describe(program: str) -> str:
+def describe(program: str, contract: str = CONTRACT) -> str:
     """`program VERSION`, the contract package, and the grpcio and protobuf versions in use."""
     return (
         f"{program} {package_version(DISTRIBUTION)}\n"
-        f"contract {CONTRACT}\n"
+        f"contract {contract}\n"
         f"grpcio {package_version('grpcio')}, protobuf {package_version('protobuf')}"
     )
 
 
-def add_version_flag(parser: argparse.ArgumentParser) -> None:
-    """`--version`: print `describe(parser.prog)` as it is (argparse's own action rewraps it)."""
+def add_version_flag(parser: argparse.ArgumentParser, contract: str = CONTRACT) -> None:
+    """`--version`: print `describe(parser.prog, contract)` as it is (argparse's own action
+    rewraps it)."""
 
     class _Version(argparse.Action):
         def __call__(self, parser: argparse.ArgumentParser, *_: Any) -> None:
-            sys.stdout.write(describe(parser.prog) + "\n")
+            sys.stdout.write(describe(parser.prog, contract) + "\n")
             parser.exit()
 
     parser.add_argument(

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import grpc
 
+from interlude_grpc.interlude.network.v1 import network_pb2
+from interlude_server.core import versions
 from interlude_server.observability.logging import configure_logging
 from interlude_server.partner.ordering.simulator import SimulatedPartner, load_faults
 from interlude_server.partner.performance.measure import SimulatedMeter
@@ -24,6 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="interlude-network-sim",
         description="Attach the Partner network simulator to an interlude-server's --network-listen.",
     )
+    versions.add_version_flag(parser, network_pb2.DESCRIPTOR.package)
     add = parser.add_argument
     add("--server", required=True, metavar="HOST:PORT", help="the server's --network-listen address")
     add("--name", default=f"sim@{socket.gethostname()}", help="the worker's name in the server's logs")
