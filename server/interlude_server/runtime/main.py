@@ -193,7 +193,10 @@ class Server:
         delivered = self.metrics.delivery() if self.metrics is not None else None
         dispatcher = Dispatcher(store, lambda: hub.last_seq, delivery_settings(config), delivered)
         processor = OrderProcessor(
-            store, SimulatedPartner(config.sim_step_delay, faults), config.sim_step_delay
+            store,
+            SimulatedPartner(config.sim_step_delay, faults),
+            config.sim_step_delay,
+            config.order_wait_timeout,
         )
         wakeups = Wakeups()
         tester = SimulatedTester(config.sim_step_delay, config.sim_seed, test_faults)
