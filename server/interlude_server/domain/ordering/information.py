@@ -25,6 +25,13 @@ _ABSENT = object()
 _SCHEMA_FIELD = "@cfg"
 
 
+def _leaves(doc: Any, prefix: str = "") -> list[str]:
+    """The pointer of every value in `doc` that is not an object (an empty object counts)."""
+    if isinstance(doc, dict) and doc:
+        return [leaf for key, v in doc.items() for leaf in _leaves(v, prefix + jsonptr.join([key]))]
+    return [prefix]
+
+
 def _matches_request(asked: list[str], values: dict[str, Any], notes: list[str], errors: Errors) -> None:
     for pointer in asked:
         if pointer == waits.NOTE_POINTER:
@@ -35,7 +42,7 @@ def _matches_request(asked: list[str], values: dict[str, Any], notes: list[str],
                 policy.field_path(FIELD, pointer), "the Partner asked for this value", "missingProperty"
             )
     values_asked = [p for p in asked if p != waits.NOTE_POINTER]
-    for leaf in jsonptr.changed_leaves({}, values):
+    for leaf in _leaves(values) if values else ():
         if not any(jsonptr.covers(p, leaf) for p in values_asked):
             errors.add(
                 policy.field_path(FIELD, leaf),
