@@ -250,7 +250,8 @@ def test_the_buyer_answers_over_rest_on_the_extension_route(server: ServerProces
         "/serviceConfiguration/ingressBandwidthProfilePerOvcEndPoint/eir/irValue"
     ]
     wrong_item = rest.post(path, {"itemId": "7", "serviceConfiguration": _cir_values(190)})
-    assert wrong_item.status == 422 and wrong_item.body[0]["propertyPath"] == "/itemId", wrong_item.body
+    assert wrong_item.status == 422, wrong_item.body
+    assert wrong_item.body[0]["propertyPath"] == "/itemId"
     good = {"itemId": "1", "serviceConfiguration": _cir_values(190), "note": [{"text": "ring twice"}]}
     reply = rest.post(path, good)
     assert reply.status == 200, reply.body
