@@ -8,11 +8,14 @@ import json
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import grpc
 import pytest
 from google.protobuf import field_mask_pb2, json_format, struct_pb2
 
+from interlude_client import cli
+from interlude_client.cli import exits
 from interlude_grpc.mef.lso.interlude.v1 import common_pb2, events_pb2, inventory_pb2, ordering_pb2
 from tests.support.helpers import ALPHA, BETA, Stubs, rich_error, wait_for_order
 from tests.support.mef_names import unknown_in_order
@@ -100,7 +103,7 @@ def _cir_of(stubs: Stubs, service_id: str) -> float:
 
 
 def _answer(
-    order: Ord.ServiceOrder, values: dict[str, object], *notes: str
+    order: Ord.ServiceOrder, values: dict[str, Any], *notes: str
 ) -> Ord.ProvideOrderInformationRequest:
     request = Ord.ProvideOrderInformationRequest(id=order.id, item_id="1", etag=order.etag)
     request.service_configuration.update(values)
@@ -108,7 +111,7 @@ def _answer(
     return request
 
 
-def _cir_values(amount: float, **extra: float) -> dict[str, object]:
+def _cir_values(amount: float, **extra: Any) -> dict[str, Any]:
     return {"ingressBandwidthProfilePerOvcEndPoint": {"cir": {"irValue": amount}, **extra}}
 
 
@@ -184,7 +187,7 @@ def test_wrong_and_unsolicited_answers_are_refused_with_a_clear_error(stubs: Stu
     cases: list[tuple[Ord.ProvideOrderInformationRequest, grpc.StatusCode, str, str]] = [
         (_answer(order, _cir_values(170)), grpc.StatusCode.INVALID_ARGUMENT, "INVALID_REQUEST", "note"),
         (
-            _answer(order, _cir_values(170, eir={"irValue": 1}), "ok"),  # type: ignore[arg-type]
+            _answer(order, _cir_values(170, eir={"irValue": 1}), "ok"),
             grpc.StatusCode.INVALID_ARGUMENT,
             "INVALID_REQUEST",
             "service_configuration.ingressBandwidthProfilePerOvcEndPoint.eir.irValue",
@@ -261,6 +264,20 @@ def test_the_buyer_answers_over_rest_on_the_extension_route(server: ServerProces
     assert again.status == 409, again.body
     assert again.headers["X-Interlude-Reason"] == "ORDER_INFORMATION_NOT_REQUIRED"
     assert _cir_of(stubs, "alpha-ovc-1-ep-2") == 190
+
+
+def test_the_cli_answers_with_the_python_client_and_follows_the_order_to_its_end(
+    server: ServerProcess, stubs: Stubs, capsys: pytest.CaptureFixture[str]
+) -> None:
+    order = _pending(stubs, _change(stubs, "INFO-CLI", "alpha-ovc-1-ep-1", 230))
+    base = ["--target", server.target, "--buyer", "sp-alpha", "orders", "answer", order.id, "1"]
+    assert cli.main([*base, "--set", f"{CIR}=235"]) == exits.REFUSED  # no note, but the Partner asked one
+    assert "note" in capsys.readouterr().err
+    code = cli.main([*base, "--set", f"{CIR}=235", "--note", "badge at reception", "--follow"])
+    out = capsys.readouterr().out
+    assert code == exits.OK, out
+    assert "COMPLETED" in out.splitlines()[-1]
+    assert _cir_of(stubs, "alpha-ovc-1-ep-1") == 235
 
 
 def test_an_item_nobody_resolves_fails_after_the_wait_timeout(tmp_path: Path) -> None:
