@@ -254,18 +254,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     cancel.add_argument("--reason", default="", help="cancellation reason")
     _change_options(cancel)
     cancel.set_defaults(run=_cancel)
-    answer = sub.add_parser("answer", help="supply the information a pending order item asks for")
-    answer.add_argument("id")
-    answer.add_argument("item", help="the id of the item that asks (see its wait)")
-    answer.add_argument(
-        "--set",
-        action="append",
-        metavar="POINTER=VALUE",
-        help="a value asked for, e.g. /ingressBandwidthProfilePerOvcEndPoint/cir/irValue=200",
-    )
-    answer.add_argument("--note", action="append", metavar="TEXT", help="a note for the Partner (for /note)")
-    _change_options(answer)
-    answer.set_defaults(run=_answer)
+    _register_answer(sub)
 
     connect = commands.add_parser("connect", help="create connectivity between service interfaces")
     connect.add_argument(
@@ -300,3 +289,18 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     )
     _change_options(update)
     update.set_defaults(run=_update)
+
+
+def _register_answer(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    answer = sub.add_parser("answer", help="supply the information a pending order item asks for")
+    answer.add_argument("id")
+    answer.add_argument("item", help="the id of the item that asks (see its wait)")
+    answer.add_argument(
+        "--set",
+        action="append",
+        metavar="POINTER=VALUE",
+        help="a value asked for, e.g. /ingressBandwidthProfilePerOvcEndPoint/cir/irValue=200",
+    )
+    answer.add_argument("--note", action="append", metavar="TEXT", help="a note for the Partner (for /note)")
+    _change_options(answer)
+    answer.set_defaults(run=_answer)
