@@ -60,7 +60,8 @@ class OrderProcessor(Resumable):
     def submit(self, buyer_id: str, order_id: str) -> None:
         """Make sure the order is being processed (if it already is and waits, it looks again:
         the buyer may have answered or cancelled)."""
-        self._wakes.setdefault(order_id, asyncio.Event()).set()
+        if (wake := self._wakes.get(order_id)) is not None:  # only orders whose task waits have one
+            wake.set()
         log = _log.bind(order_id=order_id, buyer=buyer_id)
         order: ordering_pb2.ServiceOrder | None = None  # as the last step left it; None: read it
         cause = tracing.current()  # the request's; None when resumed (read on the first step)
