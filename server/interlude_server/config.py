@@ -101,6 +101,7 @@ class Config:
     default_buyer: str = "sp-alpha"
     sim_step_delay: float = 1.0
     sim_faults: Path | None = None
+    order_wait_timeout: float = 604_800.0
     sim_seed: int = 0
     schema_dir: Path | None = None
     event_retention_hours: float = 168.0
@@ -310,6 +311,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         metavar="PATH",
         help='Partner simulator: JSON fault rules {"faults": [{"externalId": "FAIL-*", "reason": "..."}]}',
+    )
+    parser.add_argument(
+        "--order-wait-timeout",
+        type=parse_grace,
+        default=604_800.0,
+        metavar="SECONDS",
+        help="an order item pending or held this long fails (default 604800, a week)",
     )
     parser.add_argument(
         "--sim-seed",

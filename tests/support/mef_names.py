@@ -60,6 +60,17 @@ ITEM = {
     "note",
     "terminationError",
 }
+ITEM_EXTENSIONS = {"wait"}  # why an item waits pending or held (README "Orders that wait")
+WAIT = {
+    "state",
+    "reason",
+    "informationRequired",
+    "startTime",
+    "resumeTime",
+    "expiryTime",
+    "endTime",
+    "resolution",
+}
 HUB = {"id", "callback", "query"}
 HUB_EXTENSIONS = {"deliveryStatus"}
 ERROR = {"code", "reason", "message", "referenceError"}
@@ -110,9 +121,11 @@ def unknown_in_order(doc: Any) -> list[str]:
         ),
         "relatedContactInformation": (CONTACT, {}),
         "terminationError": ({"code", "propertyPath", "value"}, {}),
+        "note": (NOTE, {}),
+        "wait": (WAIT, {}),
     }
     children = {
-        "serviceOrderItem": (ITEM, item_children),
+        "serviceOrderItem": (ITEM | ITEM_EXTENSIONS, item_children),
         "orderRelationship": ({"relationshipType", "serviceOrder"}, {"serviceOrder": (SERVICE_REF, {})}),
         "relatedContactInformation": (CONTACT, {}),
         "note": (NOTE, {}),

@@ -80,6 +80,34 @@ def configuration_update(service_id: str, values: Mapping[str, Any]) -> ordering
     )
 
 
+def order_information(
+    order_id: str,
+    item_id: str,
+    values: Mapping[str, Any] | None = None,
+    notes: Iterable[str] = (),
+    *,
+    etag: str = "",
+    validate_only: bool = False,
+) -> ordering_pb2.ProvideOrderInformationRequest:
+    """A ProvideOrderInformation request: `values` keyed by the JSON Pointers the item's wait asks
+    for (`information_required`, e.g. {"/ingressBandwidthProfilePerOvcEndPoint/cir/irValue": 200}),
+    `notes` the texts of the buyer's notes (needed when `/note` is asked)."""
+    attributes: dict[str, Any] = {}
+    for pointer, value in (values or {}).items():
+        *parents, leaf = [t.replace("~1", "/").replace("~0", "~") for t in pointer.lstrip("/").split("/")]
+        node = attributes
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = value
+    request = ordering_pb2.ProvideOrderInformationRequest(
+        id=order_id, item_id=item_id, etag=etag, validate_only=validate_only
+    )
+    request.note.extend(common_pb2.Note(text=text) for text in notes)
+    if attributes:
+        request.service_configuration.update(attributes)
+    return request
+
+
 def extension(type_: str, attributes: Mapping[str, Any] | None = None) -> common_pb2.ExtensionPayload:
     """A MEF extension payload: `@type` and the document's other properties."""
     payload = common_pb2.ExtensionPayload(type=type_)

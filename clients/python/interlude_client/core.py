@@ -182,6 +182,18 @@ class ClientCore(Connection[ChannelT, SleepT]):
         )
 
     @unary
+    def provide_order_information(
+        self,
+        request: ordering_pb2.ProvideOrderInformationRequest,
+        *,
+        request_id: str | None = None,
+        timeout: float | None = None,
+    ) -> Call[ordering_pb2.ServiceOrder]:
+        """Answer an order item that asks for information (`builders.order_information`)."""
+        call = self.ordering.ProvideOrderInformation
+        return change(call, request, request_id, lambda r: r.service_order, timeout)
+
+    @unary
     def update_service(
         self,
         request: ordering_pb2.UpdateServiceRequest,

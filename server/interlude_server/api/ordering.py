@@ -16,8 +16,9 @@ from interlude_server.api.common import get, required
 from interlude_server.api.principal import BuyerResolver
 from interlude_server.core import clock
 from interlude_server.core.errors import Errors, EtagMismatch
+from interlude_server.domain import documents
 from interlude_server.domain.idempotency import Planned, run_once
-from interlude_server.domain.ordering import changes, fulfilment, plan
+from interlude_server.domain.ordering import changes, fulfilment, information, plan, waiting
 from interlude_server.domain.ordering.lookup import Lookup
 from interlude_server.domain.ordering.orders import FieldNames, prepare_order
 from interlude_server.domain.states import ORDER
@@ -32,6 +33,7 @@ R = TypeVar(
     ordering_pb2.SetAdministrativeStateResponse,
     ordering_pb2.CreateConnectivityResponse,
     ordering_pb2.CancelServiceOrderResponse,
+    ordering_pb2.ProvideOrderInformationResponse,
 )
 OrderBuilder = Callable[[Lookup], Awaitable[ordering_pb2.ServiceOrder]]
 _SERVICE_FIELDS = FieldNames(service=lambda _i: "service")
@@ -212,6 +214,39 @@ class OrderingServicer(ordering_pb2_grpc.ServiceOrderingServiceServicer):
 
         return await run_once(
             self.store, buyer, "CancelServiceOrder", request, response_type, prepare, self._process(buyer)
+        )
+
+    async def ProvideOrderInformation(
+        self, request: ordering_pb2.ProvideOrderInformationRequest, context: Context
+    ) -> ordering_pb2.ProvideOrderInformationResponse:
+        buyer = self.buyer_of(context)
+        required(request.id, "id")
+        required(request.item_id, "item_id")
+        response_type = ordering_pb2.ProvideOrderInformationResponse
+        values = documents.struct_to_dict(request.service_configuration)
+        notes = [n.text for n in request.note if n.text.strip()]
+
+        async def prepare() -> Planned[ordering_pb2.ProvideOrderInformationResponse]:
+            order = await get(self.store.get_order, buyer, request.id, "ServiceOrder", _ORDER_NOT_FOUND)
+            if request.etag and request.etag != order.etag:
+                raise EtagMismatch("ServiceOrder", order.id, order.etag)
+            await information.check(order, request.item_id, values, notes, Lookup(self.store, buyer))
+            if request.validate_only:
+                return response_type(service_order=order)
+            return lambda tx: response_type(
+                service_order=waiting.answer(
+                    tx, buyer, request.id, request.etag, request.item_id, values, notes, clock.now()
+                )
+            )
+
+        return await run_once(
+            self.store,
+            buyer,
+            "ProvideOrderInformation",
+            request,
+            response_type,
+            prepare,
+            self._process(buyer),
         )
 
     async def ListServiceTrackingRecords(

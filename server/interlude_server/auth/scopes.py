@@ -48,7 +48,8 @@ RPC_SCOPES: Mapping[str, str] = MappingProxyType(
         **_service(
             "ServiceOrderingService",
             ORDER,
-            "CreateServiceOrder CancelServiceOrder UpdateService SetAdministrativeState CreateConnectivity",
+            "CreateServiceOrder CancelServiceOrder UpdateService SetAdministrativeState CreateConnectivity"
+            " ProvideOrderInformation",
             GetServiceOrder=READ,
             ListServiceOrders=READ,
             ListServiceTrackingRecords=READ,

@@ -102,6 +102,12 @@ class InvalidState(DomainError):
         self.current_state = current_state
 
 
+class InformationNotRequired(InvalidState):
+    """An order item was answered that asks the buyer for no information (now)."""
+
+    reason = "ORDER_INFORMATION_NOT_REQUIRED"
+
+
 class InUse(DomainError):
     """The resource is used by others and cannot be deleted (e.g. a PM profile used by a job)."""
 

@@ -79,13 +79,23 @@ ORDER = StateMachine.of(
     [
         ([Ord.SERVICE_ORDER_STATE_ACKNOWLEDGED], "reject", Ord.SERVICE_ORDER_STATE_REJECTED),
         ([Ord.SERVICE_ORDER_STATE_ACKNOWLEDGED], "start", Ord.SERVICE_ORDER_STATE_IN_PROGRESS),
-        ([Ord.SERVICE_ORDER_STATE_IN_PROGRESS], "awaitInformation", Ord.SERVICE_ORDER_STATE_PENDING),
+        # MEF aggregation: the order is pending if at least one item is pending, else held if
+        # at least one is held, else in progress (domain/ordering/waiting.py).
+        (
+            [Ord.SERVICE_ORDER_STATE_IN_PROGRESS, Ord.SERVICE_ORDER_STATE_HELD],
+            "awaitAction",
+            Ord.SERVICE_ORDER_STATE_PENDING,
+        ),
         (
             [Ord.SERVICE_ORDER_STATE_PENDING, Ord.SERVICE_ORDER_STATE_HELD],
             "resume",
             Ord.SERVICE_ORDER_STATE_IN_PROGRESS,
         ),
-        ([Ord.SERVICE_ORDER_STATE_IN_PROGRESS], "hold", Ord.SERVICE_ORDER_STATE_HELD),
+        (
+            [Ord.SERVICE_ORDER_STATE_IN_PROGRESS, Ord.SERVICE_ORDER_STATE_PENDING],
+            "hold",
+            Ord.SERVICE_ORDER_STATE_HELD,
+        ),
         ([Ord.SERVICE_ORDER_STATE_IN_PROGRESS], "complete", Ord.SERVICE_ORDER_STATE_COMPLETED),
         ([Ord.SERVICE_ORDER_STATE_IN_PROGRESS], "fail", Ord.SERVICE_ORDER_STATE_FAILED),
         ([Ord.SERVICE_ORDER_STATE_IN_PROGRESS], "completePartially", Ord.SERVICE_ORDER_STATE_PARTIAL),
@@ -112,6 +122,8 @@ ORDER = StateMachine.of(
     },
 )
 
+_WAITING_ITEM = (Ord.SERVICE_ORDER_ITEM_STATE_PENDING, Ord.SERVICE_ORDER_ITEM_STATE_HELD)
+
 ITEM = StateMachine.of(
     "service order item",
     Ord.ServiceOrderItemState,
@@ -120,8 +132,17 @@ ITEM = StateMachine.of(
         ([Ord.SERVICE_ORDER_ITEM_STATE_ACKNOWLEDGED], "start", Ord.SERVICE_ORDER_ITEM_STATE_IN_PROGRESS),
         ([Ord.SERVICE_ORDER_ITEM_STATE_IN_PROGRESS], "complete", Ord.SERVICE_ORDER_ITEM_STATE_COMPLETED),
         ([Ord.SERVICE_ORDER_ITEM_STATE_IN_PROGRESS], "fail", Ord.SERVICE_ORDER_ITEM_STATE_FAILED),
+        ([Ord.SERVICE_ORDER_ITEM_STATE_IN_PROGRESS], "awaitAction", Ord.SERVICE_ORDER_ITEM_STATE_PENDING),
+        ([Ord.SERVICE_ORDER_ITEM_STATE_IN_PROGRESS], "hold", Ord.SERVICE_ORDER_ITEM_STATE_HELD),
+        (_WAITING_ITEM, "resume", Ord.SERVICE_ORDER_ITEM_STATE_IN_PROGRESS),
+        # MEF: a pending or held item "can lead into automatic failed" after the agreed time.
+        (_WAITING_ITEM, "expire", Ord.SERVICE_ORDER_ITEM_STATE_FAILED),
         (
-            [Ord.SERVICE_ORDER_ITEM_STATE_ACKNOWLEDGED, Ord.SERVICE_ORDER_ITEM_STATE_IN_PROGRESS],
+            [
+                Ord.SERVICE_ORDER_ITEM_STATE_ACKNOWLEDGED,
+                Ord.SERVICE_ORDER_ITEM_STATE_IN_PROGRESS,
+                *_WAITING_ITEM,
+            ],
             "cancel",
             Ord.SERVICE_ORDER_ITEM_STATE_CANCELLED,
         ),

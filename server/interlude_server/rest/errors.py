@@ -58,6 +58,7 @@ REST_CODES: dict[int, RestCode] = {
     R.ERROR_REASON_POLICY_VIOLATION: RestCode(422, "invalidValue"),
     R.ERROR_REASON_CONNECTIVITY_NOT_PERMITTED: RestCode(403, "accessDenied"),
     R.ERROR_REASON_INVALID_STATE_TRANSITION: RestCode(409, "conflict"),
+    R.ERROR_REASON_ORDER_INFORMATION_NOT_REQUIRED: RestCode(409, "conflict"),
     R.ERROR_REASON_RESUME_TOKEN_EXPIRED: RestCode(400, "invalidQuery"),
     R.ERROR_REASON_INVALID_RESUME_TOKEN: RestCode(400, "invalidQuery"),
     R.ERROR_REASON_PROFILE_IN_USE: RestCode(422, "performanceProfileInUse"),

@@ -210,6 +210,21 @@ def _item(i: ordering_pb2.ServiceOrderItem, hrefs: Hrefs) -> Json:
         out["relatedContactInformation"] = [contact(c) for c in i.related_contact_information]
     if i.termination_error:
         out["terminationError"] = [termination_error(e) for e in i.termination_error]
+    if i.note:
+        out["note"] = [note(n) for n in i.note]
+    if i.wait:  # extension: why the item waits (or waited), what it asks, until when
+        out["wait"] = [_wait(w) for w in i.wait]
+    return out
+
+
+def _wait(w: ordering_pb2.ServiceOrderItemWait) -> Json:
+    out: Json = {"state": ITEM_STATE.get(w.state, ""), "reason": w.reason}
+    if w.information_required:
+        out["informationRequired"] = list(w.information_required)
+    times = {"startTime": w.start_time, "resumeTime": w.resume_time, "expiryTime": w.expiry_time}
+    times["endTime"] = w.end_time
+    out.update({key: time(ts) for key, ts in times.items() if ts.ByteSize()})
+    _optional(out, resolution=w.resolution)
     return out
 
 

@@ -204,7 +204,7 @@ class Server:
         partner: PartnerBackend = (
             SimulatedPartner(config.sim_step_delay, faults) if remote is None else RemotePartner(remote)
         )
-        processor = OrderProcessor(store, partner, config.sim_step_delay)
+        processor = OrderProcessor(store, partner, config.sim_step_delay, config.order_wait_timeout)
         wakeups = Wakeups()
         tester: SftBackend = (
             SimulatedTester(config.sim_step_delay, config.sim_seed, test_faults)

@@ -242,6 +242,11 @@ CASES: dict[str, Builder] = {
         id=ids.order
     ),
     V1 + "ServiceOrderingService/UpdateService": lambda ids, spec: _cir_update(ids.service),
+    V1 + "ServiceOrderingService/ProvideOrderInformation": lambda ids, spec: (
+        Ord.ProvideOrderInformationRequest(
+            id=ids.order, item_id="1", note=[common_pb2.Note(text=ids.service)]
+        )
+    ),
     V1 + "ServiceOrderingService/SetAdministrativeState": lambda ids, spec: Ord.SetAdministrativeStateRequest(
         service_id=ids.uni, administrative_state=common_pb2.ADMINISTRATIVE_STATE_UNLOCKED
     ),
@@ -490,6 +495,10 @@ REST_CASES: dict[tuple[str, str], RestCase] = {
     ("POST", ORD + "/serviceOrder/{id}/cancel"): lambda ids, spec, hubs: (
         f"{ORD}/serviceOrder/{ids.order}/cancel",
         {},
+    ),
+    ("POST", ORD + "/serviceOrder/{id}/information"): lambda ids, spec, hubs: (
+        f"{ORD}/serviceOrder/{ids.order}/information",
+        {"itemId": "1", "note": [{"text": ids.service}]},
     ),
     ("POST", ORD + "/hub"): lambda ids, spec, hubs: (
         f"{ORD}/hub",

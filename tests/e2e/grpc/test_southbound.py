@@ -153,3 +153,48 @@ def test_remote_needs_a_network_listener(tmp_path: Path) -> None:
 
 def test_the_readme_lists_the_node_backend_as_it_is() -> None:
     assert NODE_BACKEND.read_text() in (REPO / "README.md").read_text()
+
+
+def test_a_worker_holds_an_item_and_asks_for_information_over_the_contract(
+    remote: ServerProcess, tmp_path: Path
+) -> None:
+    # The worker's simulator waits as its fault rules say; the outcome crosses the contract.
+    faults = tmp_path / "faults.json"
+    rules = [
+        {"externalId": "HOLD-*", "reason": "port not patched yet", "outcome": "held", "holdSeconds": 0.3},
+        {
+            "externalId": "ASK-*",
+            "reason": "which VLAN?",
+            "outcome": "informationRequired",
+            "information": ["/note"],
+            "action": "add",
+            "serviceConfigurationType": EVC,
+        },
+    ]
+    faults.write_text(json.dumps({"faults": rules}))
+    worker = start_worker(remote, "--sim-step-delay", "0.02", "--sim-faults", str(faults))
+    try:
+        with grpc.insecure_channel(remote.target) as channel:
+            stubs = Stubs.on(channel)
+            held = stubs.ordering.CreateConnectivity(_evc("HOLD-1"), metadata=ALPHA).service_order
+            done = wait_for_order(stubs, held.id)
+            assert done.state == Ord.SERVICE_ORDER_STATE_COMPLETED
+            waits = [w for item in done.service_order_item for w in item.wait]
+            assert waits
+            assert waits[0].reason == "port not patched yet"
+            asked = stubs.ordering.CreateConnectivity(_evc("ASK-1"), metadata=ALPHA).service_order
+            deadline = time.monotonic() + 15
+            while True:
+                order = stubs.ordering.GetServiceOrder(
+                    Ord.GetServiceOrderRequest(id=asked.id), metadata=ALPHA
+                ).service_order
+                if order.state == Ord.SERVICE_ORDER_STATE_PENDING:
+                    break
+                assert time.monotonic() < deadline, f"order {asked.id} never pending: {order}"
+                time.sleep(0.05)
+            item = next(
+                i for i in order.service_order_item if i.state == Ord.SERVICE_ORDER_ITEM_STATE_PENDING
+            )
+            assert list(item.wait[-1].information_required) == ["/note"]
+    finally:
+        worker.stop()

@@ -23,7 +23,7 @@ def test_an_action_outside_the_table_names_the_current_state_and_what_is_allowed
         states.ORDER.next(Ord.SERVICE_ORDER_STATE_HELD, "cancel")
         == Ord.SERVICE_ORDER_STATE_ASSESSING_CANCELLATION
     )
-    with pytest.raises(InvalidState, match="allowed now: awaitInformation, cancel, complete"):
+    with pytest.raises(InvalidState, match="allowed now: awaitAction, cancel, complete"):
         states.ORDER.next(Ord.SERVICE_ORDER_STATE_IN_PROGRESS, "start")
 
 

@@ -46,6 +46,11 @@ CASES = [
         ],
     ),
     (f"{ORD}/serviceOrder/o-1/cancel", b'{"cancellationReason": "x\\udc00y"}', ["/cancellationReason"]),
+    (
+        f"{ORD}/serviceOrder/o-1/information",
+        b'{"itemId": "1", "serviceConfiguration": {"cir": NaN}, "note": [{"text": "\\ud800"}]}',
+        ["/serviceConfiguration/cir", "/note/0/text"],
+    ),
     (f"{SFT}/testProfile", b'{"name": "\\ud800", "\\udfff": Infinity}', ["/name", "/\ufffd"]),
     (f"{PM}/performanceProfile", b'{"description": "\\ud800\\ud800"}', ["/description"]),
 ]

@@ -1,4 +1,4 @@
-"""Orders and the changes that create them: `orders create|get|list|cancel`, `connect`,
+"""Orders and the changes that create them: `orders create|get|list|cancel|answer`, `connect`,
 `set-admin-state`, `update`. Every change prints the order it created; with `--follow`
 it prints each new state of the order (from its events) until the order is terminal,
 then (as a table) the id of each service the order created, and exits 1 unless it
@@ -164,6 +164,21 @@ def _cancel(args: argparse.Namespace, ctx: Context) -> int:
     return _changed(args, ctx, order)
 
 
+def _answer(args: argparse.Namespace, ctx: Context) -> int:
+    from interlude_client import builders
+
+    request = builders.order_information(
+        args.id,
+        args.item,
+        parse_assignments(args.set or []),
+        args.note or (),
+        etag=args.etag,
+        validate_only=args.validate_only,
+    )
+    order = ctx.client.provide_order_information(request, request_id=args.request_id, timeout=ctx.timeout)
+    return _changed(args, ctx, order)
+
+
 def _connectivity_type(ctx: Context, spec: str) -> str:
     """A connectivity @type: a URN as given, or the catalog specification whose @type or
     id names it (`carrier-ethernet-evc`)."""
@@ -239,6 +254,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     cancel.add_argument("--reason", default="", help="cancellation reason")
     _change_options(cancel)
     cancel.set_defaults(run=_cancel)
+    _register_answer(sub)
 
     connect = commands.add_parser("connect", help="create connectivity between service interfaces")
     connect.add_argument(
@@ -273,3 +289,18 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     )
     _change_options(update)
     update.set_defaults(run=_update)
+
+
+def _register_answer(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    answer = sub.add_parser("answer", help="supply the information a pending order item asks for")
+    answer.add_argument("id")
+    answer.add_argument("item", help="the id of the item that asks (see its wait)")
+    answer.add_argument(
+        "--set",
+        action="append",
+        metavar="POINTER=VALUE",
+        help="a value asked for, e.g. /ingressBandwidthProfilePerOvcEndPoint/cir/irValue=200",
+    )
+    answer.add_argument("--note", action="append", metavar="TEXT", help="a note for the Partner (for /note)")
+    _change_options(answer)
+    answer.set_defaults(run=_answer)

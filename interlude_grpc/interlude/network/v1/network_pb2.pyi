@@ -366,6 +366,7 @@ class ApplyItemResult(_message.Message):
     REASON_FIELD_NUMBER: _builtins.int
     OPERATIONAL_STATE_FIELD_NUMBER: _builtins.int
     INFORMATION_REQUIRED_FIELD_NUMBER: _builtins.int
+    RESUME_AFTER_SECONDS_FIELD_NUMBER: _builtins.int
     request_id: _builtins.str
     """The ApplyItem's request_id."""
     outcome: Global___ApplyOutcome.ValueType
@@ -374,10 +375,15 @@ class ApplyItemResult(_message.Message):
     """Why (shown to the buyer for FAILED, HELD, PENDING, INFORMATION_REQUIRED)."""
     operational_state: _common_pb2.OperationalState.ValueType
     """The service's operational state after the change, when the network reports one."""
+    resume_after_seconds: _builtins.float
+    """For PENDING and HELD: seconds after which the server applies the item again
+    (the network re-checks it); not set: it waits for the buyer or its expiry.
+    """
     @_builtins.property
     def information_required(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """For INFORMATION_REQUIRED: JSON pointers of the item's service configuration
-        the buyer must supply (e.g. `/ingressBandwidthProfilePerOvcEndPoint/cir`).
+        the buyer must supply (e.g. `/ingressBandwidthProfilePerOvcEndPoint/cir`), or
+        `/note` for a free-text note.
         """
 
     def __init__(
@@ -388,14 +394,20 @@ class ApplyItemResult(_message.Message):
         reason: _builtins.str = ...,
         operational_state: _common_pb2.OperationalState.ValueType | None = ...,
         information_required: _abc.Iterable[_builtins.str] | None = ...,
+        resume_after_seconds: _builtins.float | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_operational_state", b"_operational_state", "operational_state", b"operational_state"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_operational_state", b"_operational_state", "_resume_after_seconds", b"_resume_after_seconds", "operational_state", b"operational_state", "resume_after_seconds", b"resume_after_seconds"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_operational_state", b"_operational_state", "information_required", b"information_required", "operational_state", b"operational_state", "outcome", b"outcome", "reason", b"reason", "request_id", b"request_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_operational_state", b"_operational_state", "_resume_after_seconds", b"_resume_after_seconds", "information_required", b"information_required", "operational_state", b"operational_state", "outcome", b"outcome", "reason", b"reason", "request_id", b"request_id", "resume_after_seconds", b"resume_after_seconds"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__operational_state: _TypeAlias = _typing.Literal["operational_state"]  # noqa: Y015
     _WhichOneofArgType__operational_state: _TypeAlias = _typing.Literal["_operational_state", b"_operational_state"]  # noqa: Y015
+    _WhichOneofReturnType__resume_after_seconds: _TypeAlias = _typing.Literal["resume_after_seconds"]  # noqa: Y015
+    _WhichOneofArgType__resume_after_seconds: _TypeAlias = _typing.Literal["_resume_after_seconds", b"_resume_after_seconds"]  # noqa: Y015
+    @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__operational_state) -> _WhichOneofReturnType__operational_state | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__resume_after_seconds) -> _WhichOneofReturnType__resume_after_seconds | None: ...
 
 Global___ApplyItemResult: _TypeAlias = ApplyItemResult  # noqa: Y015
 

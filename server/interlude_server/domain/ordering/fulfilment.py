@@ -17,8 +17,9 @@ from interlude_grpc.mef.lso.interlude.v1 import common_pb2, events_pb2, ordering
 from interlude_server.core.errors import EtagMismatch, InvalidArgument, NotFound
 from interlude_server.domain import audit, resources
 from interlude_server.domain.audit import PARTNER
-from interlude_server.domain.ordering import effects, plan
+from interlude_server.domain.ordering import effects, plan, waits
 from interlude_server.domain.ordering.orders import PreparedOrder
+from interlude_server.domain.ordering.waits import Wait
 from interlude_server.domain.states import ITEM, ORDER
 from interlude_server.store.interface.store import Tx
 
@@ -28,12 +29,14 @@ Ev = events_pb2
 
 @dataclass(frozen=True)
 class ItemOutcome:
-    """What the Partner network did with an item: done, or failed with a reason."""
+    """What the Partner network did with an item: done, failed with a reason, or not yet
+    (`wait`: the item waits pending or held, see waits.Wait; `ok` is then ignored)."""
 
     ok: bool
     reason: str = ""
     # The operational state the network reports after the change, if it reports one.
     operational_state: int | None = None
+    wait: Wait | None = None
 
 
 def blocked_outcome(
@@ -47,7 +50,7 @@ def blocked_outcome(
     return ItemOutcome(ok=False, reason=reason) if reason else None
 
 
-def _bump(order: ordering_pb2.ServiceOrder) -> None:
+def bump(order: ordering_pb2.ServiceOrder) -> None:
     order.etag = resources.next_etag(order.etag)
 
 
@@ -57,13 +60,13 @@ def set_order_state(
     """Move the order by `action` (per the ORDER table), with its record and event."""
     old = order.state
     order.state = ORDER.next(old, action)  # type: ignore[assignment]
-    _bump(order)
+    bump(order)
     if order.state in ORDER.terminal:
         order.completion_date.CopyFrom(now)
     audit.track(tx, order, now, "state", (ORDER.state_name(old), ORDER.state_name(order.state)), why, actor)
 
 
-def _set_item_state(
+def set_item_state(
     tx: Tx,
     order: ordering_pb2.ServiceOrder,
     item: ordering_pb2.ServiceOrderItem,
@@ -77,7 +80,7 @@ def _set_item_state(
     audit.track(tx, order, now, "state", change, why, PARTNER, item)
 
 
-def _item_events(
+def item_events(
     tx: Tx,
     order: ordering_pb2.ServiceOrder,
     items: list[ordering_pb2.ServiceOrderItem],
@@ -90,7 +93,7 @@ def _item_events(
         )
 
 
-def _order_changed(tx: Tx, order: ordering_pb2.ServiceOrder, now: timestamp_pb2.Timestamp) -> None:
+def order_changed(tx: Tx, order: ordering_pb2.ServiceOrder, now: timestamp_pb2.Timestamp) -> None:
     tx.put_order(order)
     audit.emit(tx, Ev.EVENT_TYPE_SERVICE_ORDER_STATE_CHANGE, order, now, state=ORDER.state_name(order.state))
 
@@ -127,9 +130,9 @@ def start_order(
     order.start_date.CopyFrom(now)
     started = [i for i in order.service_order_item if ITEM.can(i.state, "start")]
     for item in started:
-        _set_item_state(tx, order, item, "start", now, "the Partner started work on the item")
-    _order_changed(tx, order, now)
-    _item_events(tx, order, started, now)
+        set_item_state(tx, order, item, "start", now, "the Partner started work on the item")
+    order_changed(tx, order, now)
+    item_events(tx, order, started, now)
     return order
 
 
@@ -152,16 +155,16 @@ def complete_item(
         return order
     if outcome.ok:
         effects.apply_item(tx, order, item, now, outcome.operational_state)
-        _set_item_state(tx, order, item, "complete", now, "the Partner network applied the item")
+        set_item_state(tx, order, item, "complete", now, "the Partner network applied the item")
     else:
         item.termination_error.add(
             code=common_pb2.VALIDATION_ERROR_CODE_OTHER_ISSUE,
             reason=outcome.reason or "the Partner network failed",
         )
-        _set_item_state(tx, order, item, "fail", now, outcome.reason)
-    _bump(order)
-    _item_events(tx, order, [item], now)
-    if not (finish and _finish(tx, order, now)):  # finishing stores the order itself
+        set_item_state(tx, order, item, "fail", now, outcome.reason)
+    bump(order)
+    item_events(tx, order, [item], now)
+    if not (finish and finish_in(tx, order, now)):  # finishing stores the order itself
         tx.put_order(order)
     return order
 
@@ -172,11 +175,11 @@ def finish_order(
     """Once every item is final, set the order's final state by the MEF aggregation rule."""
     order = tx.get_order(buyer_id, order_id)
     if order is not None:
-        _finish(tx, order, now)
+        finish_in(tx, order, now)
     return order
 
 
-def _finish(tx: Tx, order: ordering_pb2.ServiceOrder, now: timestamp_pb2.Timestamp) -> bool:
+def finish_in(tx: Tx, order: ordering_pb2.ServiceOrder, now: timestamp_pb2.Timestamp) -> bool:
     """Finish an in-progress order whose items are all final, storing it; False if it is not one."""
     items = order.service_order_item
     if order.state != Ord.SERVICE_ORDER_STATE_IN_PROGRESS or any(i.state not in ITEM.terminal for i in items):
@@ -184,7 +187,7 @@ def _finish(tx: Tx, order: ordering_pb2.ServiceOrder, now: timestamp_pb2.Timesta
     completed = sum(i.state == Ord.SERVICE_ORDER_ITEM_STATE_COMPLETED for i in items)
     action = "complete" if completed == len(items) else "fail" if completed == 0 else "completePartially"
     set_order_state(tx, order, action, now, PARTNER, f"{completed} of {len(items)} items completed")
-    _order_changed(tx, order, now)
+    order_changed(tx, order, now)
     return True
 
 
@@ -197,7 +200,7 @@ def request_cancellation(
     ORDER.check(order.state, "cancel")
     order.cancellation_reason = reason
     set_order_state(tx, order, "cancel", now, f"buyer:{buyer_id}", reason or "cancellation requested")
-    _order_changed(tx, order, now)
+    order_changed(tx, order, now)
     return order
 
 
@@ -213,16 +216,17 @@ def advance_cancellation(
     elif order.state == Ord.SERVICE_ORDER_STATE_PENDING_CANCELLATION:
         cancelled = [i for i in order.service_order_item if ITEM.can(i.state, "cancel")]
         for item in cancelled:
-            _set_item_state(tx, order, item, "cancel", now, "the order was cancelled")
+            waits.end(item, now, waits.CANCELLED)
+            set_item_state(tx, order, item, "cancel", now, "the order was cancelled")
         done = any(i.state == Ord.SERVICE_ORDER_ITEM_STATE_COMPLETED for i in order.service_order_item)
         set_order_state(
             tx, order, "completePartially" if done else "cancelled", now, PARTNER, "cancellation done"
         )
         order.cancellation_date.CopyFrom(now)
-        _order_changed(tx, order, now)
-        _item_events(tx, order, cancelled, now)
+        order_changed(tx, order, now)
+        item_events(tx, order, cancelled, now)
         return order
     else:
         return order
-    _order_changed(tx, order, now)
+    order_changed(tx, order, now)
     return order

@@ -229,6 +229,7 @@ def _normalize(order: ordering_pb2.ServiceOrder, buyer_id: str, now: timestamp_p
     for item in order.service_order_item:
         item.state = Ord.SERVICE_ORDER_ITEM_STATE_ACKNOWLEDGED
         del item.termination_error[:]
+        del item.wait[:]
         item.service.buyer_id = buyer_id
         if item.action == Ord.SERVICE_ACTION_ADD:
             item.service.id = str(uuid.uuid4())

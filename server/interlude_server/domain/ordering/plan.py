@@ -77,8 +77,10 @@ def next_item(order: ordering_pb2.ServiceOrder) -> Item | None:
 
 def stuck_item(order: ordering_pb2.ServiceOrder) -> Item | None:
     """An in-progress item that can never run (its items wait for each other in a cycle, which
-    `check` refuses for new orders); None if there is none or another item can run."""
-    if next_item(order) is not None:
+    `check` refuses for new orders); None if there is none, another item can run, or an item
+    waits (pending or held: the items after it wait for it, they are not stuck)."""
+    waiting = (Ord.SERVICE_ORDER_ITEM_STATE_PENDING, Ord.SERVICE_ORDER_ITEM_STATE_HELD)
+    if next_item(order) is not None or any(i.state in waiting for i in order.service_order_item):
         return None
     return next(
         (i for i in order.service_order_item if i.state == Ord.SERVICE_ORDER_ITEM_STATE_IN_PROGRESS), None

@@ -16,13 +16,14 @@ of process can forward it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Sequence
 
 import structlog
 
 from interlude_grpc.mef.lso.interlude.v1 import ordering_pb2
 from interlude_server.core import clock
-from interlude_server.domain.ordering import fulfilment, plan
+from interlude_server.domain.ordering import fulfilment, plan, waiting, waits
 from interlude_server.domain.ordering.fulfilment import ItemOutcome
 from interlude_server.domain.states import ORDER
 from interlude_server.observability import tracing
@@ -33,22 +34,34 @@ from interlude_server.store.interface.store import Store
 Ord = ordering_pb2
 _log = structlog.get_logger("interlude_server.partner")
 _CANCELLING = (Ord.SERVICE_ORDER_STATE_ASSESSING_CANCELLATION, Ord.SERVICE_ORDER_STATE_PENDING_CANCELLATION)
+_WORKING = (
+    Ord.SERVICE_ORDER_STATE_IN_PROGRESS,
+    Ord.SERVICE_ORDER_STATE_PENDING,
+    Ord.SERVICE_ORDER_STATE_HELD,
+)
 
 
 class OrderProcessor(Resumable):
     """Runs one task per unfinished order; `step_delay` paces the simulated Partner's steps."""
 
-    def __init__(self, store: Store, backend: PartnerBackend, step_delay: float) -> None:
+    def __init__(
+        self, store: Store, backend: PartnerBackend, step_delay: float, wait_timeout: float = 604_800.0
+    ) -> None:
         self.store = store
         self.backend = backend
         self.step_delay = step_delay
+        self.wait_timeout = wait_timeout  # how long an item may wait pending or held before it fails
         self._workers = Workers("order", max(step_delay, 1.0))
+        self._wakes: dict[str, asyncio.Event] = {}  # per order: set when something may have changed
 
     async def _unfinished(self) -> Sequence[ordering_pb2.ServiceOrder]:
         return await self.store.unfinished_orders()
 
     def submit(self, buyer_id: str, order_id: str) -> None:
-        """Make sure the order is being processed (a no-op if it already is)."""
+        """Make sure the order is being processed (if it already is and waits, it looks again:
+        the buyer may have answered or cancelled)."""
+        if (wake := self._wakes.get(order_id)) is not None:  # only orders whose task waits have one
+            wake.set()
         log = _log.bind(order_id=order_id, buyer=buyer_id)
         order: ordering_pb2.ServiceOrder | None = None  # as the last step left it; None: read it
         cause = tracing.current()  # the request's; None when resumed (read on the first step)
@@ -62,6 +75,8 @@ class OrderProcessor(Resumable):
             current = order if order is not None else await self.store.get_order(buyer_id, order_id)
             order = None  # a step that raises is retried from a fresh read
             order = await self._step(buyer_id, order_id, current)
+            if order is None:
+                self._wakes.pop(order_id, None)
             return order is not None
 
         self._workers.submit(order_id, step, log)
@@ -128,17 +143,47 @@ class OrderProcessor(Resumable):
             return await self.store.write(
                 lambda tx: fulfilment.start_order(tx, buyer_id, order_id, clock.now())
             )
-        if order.state == Ord.SERVICE_ORDER_STATE_IN_PROGRESS:
+        if order.state in _WORKING:
             item = plan.next_item(order) or plan.stuck_item(order)
+            if item is None and waiting.any_waiting(order):
+                return await self._wait(buyer_id, order_id)
             if item is None:
                 return await self.store.write(
                     lambda tx: fulfilment.finish_order(tx, buyer_id, order_id, clock.now())
                 )
             outcome = fulfilment.blocked_outcome(order, item) or await self._apply(buyer_id, order, item)
-            item_id = item.id
+            return await self._record(buyer_id, order_id, item.id, outcome)
+        return None
+
+    async def _record(
+        self, buyer_id: str, order_id: str, item_id: str, outcome: ItemOutcome
+    ) -> ordering_pb2.ServiceOrder | None:
+        """Store what the backend did with an item: done or failed, or a wait (pending, held)."""
+        wait = outcome.wait
+        if wait is not None:
             return await self.store.write(
-                lambda tx: fulfilment.complete_item(
-                    tx, buyer_id, order_id, item_id, outcome, clock.now(), finish=True
+                lambda tx: waiting.wait_item(
+                    tx, buyer_id, order_id, item_id, wait, clock.now(), self.wait_timeout
                 )
             )
-        return None  # pending or held: waiting for something the simulator never does
+        return await self.store.write(
+            lambda tx: fulfilment.complete_item(
+                tx, buyer_id, order_id, item_id, outcome, clock.now(), finish=True
+            )
+        )
+
+    async def _wait(self, buyer_id: str, order_id: str) -> ordering_pb2.ServiceOrder | None:
+        """Nothing runs while the order's items wait: sleep until the earliest resume or expiry
+        time, or until `submit` says something changed (the buyer answered or cancelled, here or
+        on another process), then wake the items that are due; the order as it is then."""
+        wake = self._wakes.setdefault(order_id, asyncio.Event())
+        wake.clear()  # before the read: a change after it sets the event again
+        order = await self.store.get_order(buyer_id, order_id)
+        due = waits.next_wake(order) if order is not None else None
+        if order is None or due is None:
+            return order  # it changed meanwhile: the next step looks at it
+        delay = (due.ToNanoseconds() - clock.now().ToNanoseconds()) / 1e9
+        if delay > 0:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(wake.wait(), timeout=delay)
+        return await self.store.write(lambda tx: waiting.wake_due(tx, buyer_id, order_id, clock.now()))

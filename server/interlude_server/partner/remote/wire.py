@@ -8,17 +8,14 @@ from google.protobuf import json_format, struct_pb2
 from interlude_grpc.interlude.network.v1 import network_pb2
 from interlude_grpc.mef.lso.interlude.v1 import service_test_pb2
 from interlude_server.domain.ordering.fulfilment import ItemOutcome
+from interlude_server.domain.ordering.waits import Wait
 from interlude_server.domain.sft.catalog import BY_TYPE, Resolved
 from interlude_server.domain.sft.plan import Metric, Step
 
 Net = network_pb2
-# Outcomes in which the item is not done. Until items can wait (pending, held, information
-# required) they fail with the network's reason, prefixed with what the network said.
-_WAITING = {
-    Net.APPLY_OUTCOME_PENDING: "the network has not finished the item",
-    Net.APPLY_OUTCOME_HELD: "the network holds the item",
-    Net.APPLY_OUTCOME_INFORMATION_REQUIRED: "the network needs more information",
-}
+# How a waiting outcome travels: PENDING and HELD name the MEF item state, INFORMATION_REQUIRED
+# is a pending item that asks the buyer for the listed values (domain.ordering.waits.Wait).
+_STATES = {Net.APPLY_OUTCOME_PENDING: "pending", Net.APPLY_OUTCOME_HELD: "held"}
 
 
 def outcome_of(result: network_pb2.ApplyItemResult) -> ItemOutcome:
@@ -26,11 +23,14 @@ def outcome_of(result: network_pb2.ApplyItemResult) -> ItemOutcome:
     state = result.operational_state if result.HasField("operational_state") else None
     if result.outcome == Net.APPLY_OUTCOME_COMPLETED:
         return ItemOutcome(ok=True, reason=result.reason, operational_state=state)
-    if result.outcome in _WAITING:
-        reason = f"{_WAITING[result.outcome]}: {result.reason}" if result.reason else _WAITING[result.outcome]
-        if result.information_required:
-            reason += f" ({', '.join(result.information_required)})"
-        return ItemOutcome(ok=False, reason=reason, operational_state=state)
+    resume = result.resume_after_seconds if result.HasField("resume_after_seconds") else None
+    if result.outcome in _STATES:
+        wait = Wait(_STATES[result.outcome], result.reason, resume)  # type: ignore[arg-type]
+        return ItemOutcome(ok=False, reason=result.reason, operational_state=state, wait=wait)
+    if result.outcome == Net.APPLY_OUTCOME_INFORMATION_REQUIRED:
+        wanted = tuple(result.information_required)
+        wait = Wait("pending", result.reason or "the network needs information", None, wanted)
+        return ItemOutcome(ok=False, reason=wait.reason, operational_state=state, wait=wait)
     return ItemOutcome(
         ok=False, reason=result.reason or "the network failed the item", operational_state=state
     )
@@ -43,6 +43,16 @@ def result_of(request_id: str, outcome: ItemOutcome) -> network_pb2.ApplyItemRes
         outcome=Net.APPLY_OUTCOME_COMPLETED if outcome.ok else Net.APPLY_OUTCOME_FAILED,
         reason=outcome.reason,
     )
+    wait = outcome.wait
+    if wait is not None:
+        result.reason = wait.reason
+        if wait.information:
+            result.outcome = Net.APPLY_OUTCOME_INFORMATION_REQUIRED
+            result.information_required.extend(wait.information)
+        else:
+            result.outcome = Net.APPLY_OUTCOME_HELD if wait.state == "held" else Net.APPLY_OUTCOME_PENDING
+        if wait.resume_in is not None:
+            result.resume_after_seconds = wait.resume_in
     if outcome.operational_state is not None:
         result.operational_state = outcome.operational_state  # type: ignore[assignment]
     return result

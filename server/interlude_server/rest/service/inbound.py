@@ -307,3 +307,21 @@ def service_order(doc: Any) -> ordering_pb2.ServiceOrder:
         )
     r.raise_if_any()
     return out
+
+
+def order_information(doc: Any) -> ordering_pb2.ProvideOrderInformationRequest:
+    """The ProvideOrderInformation request for the body of `POST /serviceOrder/{id}/information`
+    (extension): `{"itemId", "serviceConfiguration": {the values asked}, "note": [{"text"}]}`."""
+    r = Reader()
+    d = r.obj(doc, "", {"itemId", "serviceConfiguration", "note"}, ("itemId",))
+    out = ordering_pb2.ProvideOrderInformationRequest(item_id=r.string(d, "itemId", ""))
+    values = d.get("serviceConfiguration", {})
+    if not isinstance(values, dict):
+        r.add("/serviceConfiguration", "must be an object", "invalidFormat")
+    elif values:
+        out.service_configuration.CopyFrom(_struct(values, r, "/serviceConfiguration"))
+    for where, x in r.array(d, "note", ""):
+        n = r.obj(x, where, {"text"}, ("text",))
+        out.note.add(text=r.string(n, "text", where))
+    r.raise_if_any()
+    return out

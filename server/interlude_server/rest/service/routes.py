@@ -105,6 +105,15 @@ class ServiceApi:
         r = await self.backend.call(_ORD, "CancelServiceOrder", req, caller(request))
         return respond(m.order(r.service_order, hrefs(request)))
 
+    async def provide_information(self, request: web.Request) -> web.Response:
+        """Extension: `POST /serviceOrder/{id}/information` answers an item the Partner asked for
+        information (`serviceOrderInformationRequiredEvent`); MEF's API has no operation for it."""
+        req = inbound.order_information(await json_body(request))
+        req.id, req.etag, req.request_id = request.match_info["id"], if_match(request), request_id(request)
+        r = await self.backend.call(_ORD, "ProvideOrderInformation", req, caller(request))
+        order = r.service_order
+        return respond(m.order(order, hrefs(request)), headers=etag(order.etag))
+
     # -- serviceCatalog v1 (extension: the contract's JSON form) ---------------
     # A catalog resource's list and retrieve are one handler each, told the resource by
     # the route table (its name in the RPCs, `noun`, and the list RPC's `plural`).
@@ -176,6 +185,13 @@ ORDERING_ROUTES: RouteTable[ServiceApi] = RouteTable(
         Route("GET", "/serviceOrder/{id}", _S.get_order, "retrieveServiceOrder", "GetServiceOrder"),
         Route(
             "POST", "/serviceOrder/{id}/cancel", _S.cancel_order, "cancelServiceOrder", "CancelServiceOrder"
+        ),
+        Route(
+            "POST",
+            "/serviceOrder/{id}/information",
+            _S.provide_information,
+            "provideServiceOrderInformation",
+            "ProvideOrderInformation",
         ),
     ),
     _serve,

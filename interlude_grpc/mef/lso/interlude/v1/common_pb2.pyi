@@ -303,6 +303,10 @@ class _ErrorReasonEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ErrorReas
     """
     ERROR_REASON_SERVICE_SCHEMA_NOT_FOUND: _ErrorReason.ValueType  # 26
     """No schema document is served at that location (NOT_FOUND)."""
+    ERROR_REASON_ORDER_INFORMATION_NOT_REQUIRED: _ErrorReason.ValueType  # 30
+    """The order item asks the buyer for no information now: it is not PENDING with
+    `information_required`, or it was answered already (FAILED_PRECONDITION; REST 409).
+    """
     ERROR_REASON_HUB_SUBSCRIPTION_NOT_FOUND: _ErrorReason.ValueType  # 50
     """No hub registration (MEF `/hub/{id}`) with that id exists for the caller (NOT_FOUND; REST 404)."""
     ERROR_REASON_INVALID_BODY: _ErrorReason.ValueType  # 51
@@ -386,6 +390,10 @@ ERROR_REASON_SLOW_CONSUMER: ErrorReason.ValueType  # 25
 """
 ERROR_REASON_SERVICE_SCHEMA_NOT_FOUND: ErrorReason.ValueType  # 26
 """No schema document is served at that location (NOT_FOUND)."""
+ERROR_REASON_ORDER_INFORMATION_NOT_REQUIRED: ErrorReason.ValueType  # 30
+"""The order item asks the buyer for no information now: it is not PENDING with
+`information_required`, or it was answered already (FAILED_PRECONDITION; REST 409).
+"""
 ERROR_REASON_HUB_SUBSCRIPTION_NOT_FOUND: ErrorReason.ValueType  # 50
 """No hub registration (MEF `/hub/{id}`) with that id exists for the caller (NOT_FOUND; REST 404)."""
 ERROR_REASON_INVALID_BODY: ErrorReason.ValueType  # 51

@@ -7,6 +7,7 @@ from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import field_mask_pb2 as _field_mask_pb2
 from google.protobuf import message as _message
+from google.protobuf import struct_pb2 as _struct_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
@@ -317,6 +318,8 @@ class ServiceOrderItem(_message.Message):
     RELATED_CONTACT_INFORMATION_FIELD_NUMBER: _builtins.int
     STATE_FIELD_NUMBER: _builtins.int
     TERMINATION_ERROR_FIELD_NUMBER: _builtins.int
+    NOTE_FIELD_NUMBER: _builtins.int
+    WAIT_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     """Buyer-chosen id, unique within the order (e.g. `1`, `item-001`)."""
     action: Global___ServiceAction.ValueType
@@ -345,6 +348,16 @@ class ServiceOrderItem(_message.Message):
     def termination_error(self) -> _containers.RepeatedCompositeFieldContainer[_common_pb2.TerminationError]:
         """Why the item was rejected or failed; set by the server."""
 
+    @_builtins.property
+    def note(self) -> _containers.RepeatedCompositeFieldContainer[_common_pb2.Note]:
+        """Notes on the item (MEF `note`): the Partner's (e.g. what it waits for) and the buyer's."""
+
+    @_builtins.property
+    def wait(self) -> _containers.RepeatedCompositeFieldContainer[Global___ServiceOrderItemWait]:
+        """Every time the item waited (PENDING or HELD), oldest first; the last one without
+        `end_time` is the current wait. Set by the server (extension).
+        """
+
     def __init__(
         self,
         *,
@@ -356,14 +369,87 @@ class ServiceOrderItem(_message.Message):
         related_contact_information: _abc.Iterable[_common_pb2.RelatedContactInformation] | None = ...,
         state: Global___ServiceOrderItemState.ValueType = ...,
         termination_error: _abc.Iterable[_common_pb2.TerminationError] | None = ...,
+        note: _abc.Iterable[_common_pb2.Note] | None = ...,
+        wait: _abc.Iterable[Global___ServiceOrderItemWait] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["service", b"service"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["action", b"action", "coordinated_action", b"coordinated_action", "id", b"id", "related_contact_information", b"related_contact_information", "service", b"service", "service_order_item_relationship", b"service_order_item_relationship", "state", b"state", "termination_error", b"termination_error"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["action", b"action", "coordinated_action", b"coordinated_action", "id", b"id", "note", b"note", "related_contact_information", b"related_contact_information", "service", b"service", "service_order_item_relationship", b"service_order_item_relationship", "state", b"state", "termination_error", b"termination_error", "wait", b"wait"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ServiceOrderItem: _TypeAlias = ServiceOrderItem  # noqa: Y015
+
+@_typing.final
+class ServiceOrderItemWait(_message.Message):
+    """ServiceOrderItemWait says why an item is (or was) PENDING or HELD and what ends
+    the wait (extension: MEF names the states, not their details).
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    STATE_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    INFORMATION_REQUIRED_FIELD_NUMBER: _builtins.int
+    START_TIME_FIELD_NUMBER: _builtins.int
+    RESUME_TIME_FIELD_NUMBER: _builtins.int
+    EXPIRY_TIME_FIELD_NUMBER: _builtins.int
+    END_TIME_FIELD_NUMBER: _builtins.int
+    RESOLUTION_FIELD_NUMBER: _builtins.int
+    state: Global___ServiceOrderItemState.ValueType
+    """PENDING (waiting for an action, e.g. information from the buyer) or HELD
+    (delayed by an issue on the Partner side).
+    """
+    reason: _builtins.str
+    """Why the item waits, as the Partner says it."""
+    resolution: _builtins.str
+    """How it ended: `resumed` (the Partner went on), `answered` (the buyer sent the
+    information), `expired` (the item failed), `cancelled`.
+    """
+    @_builtins.property
+    def information_required(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """What the Partner needs from the buyer, as JSON Pointers (RFC 6901) into the
+        item's service configuration in MEF spelling (e.g. `/ingressBandwidthProfilePerOvcEndPoint/cir/irValue`),
+        or `/note` for a free-text note. Answer with ProvideOrderInformation. Empty: nothing is asked.
+        """
+
+    @_builtins.property
+    def start_time(self) -> _timestamp_pb2.Timestamp:
+        """When the wait began."""
+
+    @_builtins.property
+    def resume_time(self) -> _timestamp_pb2.Timestamp:
+        """When the Partner expects to resume (the item is re-checked then); unset if it waits for the buyer."""
+
+    @_builtins.property
+    def expiry_time(self) -> _timestamp_pb2.Timestamp:
+        """When the item fails if it is still waiting (MEF: "automatic failed if no action is taken
+        within the agreed timeframe").
+        """
+
+    @_builtins.property
+    def end_time(self) -> _timestamp_pb2.Timestamp:
+        """When the wait ended; unset while it lasts."""
+
+    def __init__(
+        self,
+        *,
+        state: Global___ServiceOrderItemState.ValueType = ...,
+        reason: _builtins.str = ...,
+        information_required: _abc.Iterable[_builtins.str] | None = ...,
+        start_time: _timestamp_pb2.Timestamp | None = ...,
+        resume_time: _timestamp_pb2.Timestamp | None = ...,
+        expiry_time: _timestamp_pb2.Timestamp | None = ...,
+        end_time: _timestamp_pb2.Timestamp | None = ...,
+        resolution: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["end_time", b"end_time", "expiry_time", b"expiry_time", "resume_time", b"resume_time", "start_time", b"start_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["end_time", b"end_time", "expiry_time", b"expiry_time", "information_required", b"information_required", "reason", b"reason", "resolution", b"resolution", "resume_time", b"resume_time", "start_time", b"start_time", "state", b"state"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ServiceOrderItemWait: _TypeAlias = ServiceOrderItemWait  # noqa: Y015
 
 @_typing.final
 class ServiceOrder(_message.Message):
@@ -1189,3 +1275,81 @@ class ListServiceTrackingRecordsResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ListServiceTrackingRecordsResponse: _TypeAlias = ListServiceTrackingRecordsResponse  # noqa: Y015
+
+@_typing.final
+class ProvideOrderInformationRequest(_message.Message):
+    """ProvideOrderInformationRequest answers what the Partner asked for an order item."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    ITEM_ID_FIELD_NUMBER: _builtins.int
+    ETAG_FIELD_NUMBER: _builtins.int
+    SERVICE_CONFIGURATION_FIELD_NUMBER: _builtins.int
+    NOTE_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    VALIDATE_ONLY_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    """The order id."""
+    item_id: _builtins.str
+    """The id of the PENDING item that asked (see its last `wait.information_required`)."""
+    etag: _builtins.str
+    """The order's etag, as last read; empty for no concurrency check."""
+    request_id: _builtins.str
+    """Idempotency key: a retry with the same id returns the first answer."""
+    validate_only: _builtins.bool
+    """Check the answer (schema and policy) without changing anything."""
+    @_builtins.property
+    def service_configuration(self) -> _struct_pb2.Struct:
+        """The requested values as a partial service configuration (MEF spelling, no `@type`):
+        exactly the attributes `information_required` names, merged into the item's configuration.
+        """
+
+    @_builtins.property
+    def note(self) -> _containers.RepeatedCompositeFieldContainer[_common_pb2.Note]:
+        """Notes for the Partner (their text is enough; the server sets id, date, source and author).
+        Required when `/note` is asked.
+        """
+
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+        item_id: _builtins.str = ...,
+        etag: _builtins.str = ...,
+        service_configuration: _struct_pb2.Struct | None = ...,
+        note: _abc.Iterable[_common_pb2.Note] | None = ...,
+        request_id: _builtins.str = ...,
+        validate_only: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["service_configuration", b"service_configuration"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["etag", b"etag", "id", b"id", "item_id", b"item_id", "note", b"note", "request_id", b"request_id", "service_configuration", b"service_configuration", "validate_only", b"validate_only"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ProvideOrderInformationRequest: _TypeAlias = ProvideOrderInformationRequest  # noqa: Y015
+
+@_typing.final
+class ProvideOrderInformationResponse(_message.Message):
+    """ProvideOrderInformationResponse is the order after the answer."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SERVICE_ORDER_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def service_order(self) -> Global___ServiceOrder:
+        """The order; the item is IN_PROGRESS again (or still PENDING for validate_only)."""
+
+    def __init__(
+        self,
+        *,
+        service_order: Global___ServiceOrder | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["service_order", b"service_order"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["service_order", b"service_order"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ProvideOrderInformationResponse: _TypeAlias = ProvideOrderInformationResponse  # noqa: Y015

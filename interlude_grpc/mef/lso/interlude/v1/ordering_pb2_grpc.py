@@ -81,6 +81,11 @@ class ServiceOrderingServiceStub:
                 request_serializer=mef_dot_lso_dot_interlude_dot_v1_dot_ordering__pb2.ListServiceTrackingRecordsRequest.SerializeToString,
                 response_deserializer=mef_dot_lso_dot_interlude_dot_v1_dot_ordering__pb2.ListServiceTrackingRecordsResponse.FromString,
                 _registered_method=True)
+        self.ProvideOrderInformation = channel.unary_unary(
+                '/mef.lso.interlude.v1.ServiceOrderingService/ProvideOrderInformation',
+                request_serializer=mef_dot_lso_dot_interlude_dot_v1_dot_ordering__pb2.ProvideOrderInformationRequest.SerializeToString,
+                response_deserializer=mef_dot_lso_dot_interlude_dot_v1_dot_ordering__pb2.ProvideOrderInformationResponse.FromString,
+                _registered_method=True)
 
 
 class ServiceOrderingServiceServicer:
@@ -160,6 +165,17 @@ class ServiceOrderingServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ProvideOrderInformation(self, request, context):
+        """ProvideOrderInformation answers an item that is PENDING because the Partner
+        asked the buyer for information (MEF `serviceOrderInformationRequiredEvent`;
+        MEF's ordering API has no operation for the answer: this is an extension).
+        The values pass the same schema and policy checks as any order; the item
+        then resumes (IN_PROGRESS) and the order goes on.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ServiceOrderingServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -202,6 +218,11 @@ def add_ServiceOrderingServiceServicer_to_server(servicer, server):
                     servicer.ListServiceTrackingRecords,
                     request_deserializer=mef_dot_lso_dot_interlude_dot_v1_dot_ordering__pb2.ListServiceTrackingRecordsRequest.FromString,
                     response_serializer=mef_dot_lso_dot_interlude_dot_v1_dot_ordering__pb2.ListServiceTrackingRecordsResponse.SerializeToString,
+            ),
+            'ProvideOrderInformation': grpc.unary_unary_rpc_method_handler(
+                    servicer.ProvideOrderInformation,
+                    request_deserializer=mef_dot_lso_dot_interlude_dot_v1_dot_ordering__pb2.ProvideOrderInformationRequest.FromString,
+                    response_serializer=mef_dot_lso_dot_interlude_dot_v1_dot_ordering__pb2.ProvideOrderInformationResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -427,6 +448,33 @@ class ServiceOrderingService:
             '/mef.lso.interlude.v1.ServiceOrderingService/ListServiceTrackingRecords',
             mef_dot_lso_dot_interlude_dot_v1_dot_ordering__pb2.ListServiceTrackingRecordsRequest.SerializeToString,
             mef_dot_lso_dot_interlude_dot_v1_dot_ordering__pb2.ListServiceTrackingRecordsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ProvideOrderInformation(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mef.lso.interlude.v1.ServiceOrderingService/ProvideOrderInformation',
+            mef_dot_lso_dot_interlude_dot_v1_dot_ordering__pb2.ProvideOrderInformationRequest.SerializeToString,
+            mef_dot_lso_dot_interlude_dot_v1_dot_ordering__pb2.ProvideOrderInformationResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -73,6 +73,13 @@ class ServiceOrderingServiceStub:
     """ListServiceTrackingRecords returns the state history of a service or of an
     order (tracking records), oldest first.
     """
+    ProvideOrderInformation: _grpc.UnaryUnaryMultiCallable[_ordering_pb2.ProvideOrderInformationRequest, _ordering_pb2.ProvideOrderInformationResponse]
+    """ProvideOrderInformation answers an item that is PENDING because the Partner
+    asked the buyer for information (MEF `serviceOrderInformationRequiredEvent`;
+    MEF's ordering API has no operation for the answer: this is an extension).
+    The values pass the same schema and policy checks as any order; the item
+    then resumes (IN_PROGRESS) and the order goes on.
+    """
 
 @_typing.type_check_only
 class ServiceOrderingServiceAsyncStub(ServiceOrderingServiceStub):
@@ -118,6 +125,13 @@ class ServiceOrderingServiceAsyncStub(ServiceOrderingServiceStub):
     ListServiceTrackingRecords: _aio.UnaryUnaryMultiCallable[_ordering_pb2.ListServiceTrackingRecordsRequest, _ordering_pb2.ListServiceTrackingRecordsResponse]  # type: ignore[assignment]
     """ListServiceTrackingRecords returns the state history of a service or of an
     order (tracking records), oldest first.
+    """
+    ProvideOrderInformation: _aio.UnaryUnaryMultiCallable[_ordering_pb2.ProvideOrderInformationRequest, _ordering_pb2.ProvideOrderInformationResponse]  # type: ignore[assignment]
+    """ProvideOrderInformation answers an item that is PENDING because the Partner
+    asked the buyer for information (MEF `serviceOrderInformationRequiredEvent`;
+    MEF's ordering API has no operation for the answer: this is an extension).
+    The values pass the same schema and policy checks as any order; the item
+    then resumes (IN_PROGRESS) and the order goes on.
     """
 
 class ServiceOrderingServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -209,6 +223,19 @@ class ServiceOrderingServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_ordering_pb2.ListServiceTrackingRecordsResponse, _abc.Awaitable[_ordering_pb2.ListServiceTrackingRecordsResponse]]:
         """ListServiceTrackingRecords returns the state history of a service or of an
         order (tracking records), oldest first.
+        """
+
+    @_abc_1.abstractmethod
+    def ProvideOrderInformation(
+        self,
+        request: _ordering_pb2.ProvideOrderInformationRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_ordering_pb2.ProvideOrderInformationResponse, _abc.Awaitable[_ordering_pb2.ProvideOrderInformationResponse]]:
+        """ProvideOrderInformation answers an item that is PENDING because the Partner
+        asked the buyer for information (MEF `serviceOrderInformationRequiredEvent`;
+        MEF's ordering API has no operation for the answer: this is an extension).
+        The values pass the same schema and policy checks as any order; the item
+        then resumes (IN_PROGRESS) and the order goes on.
         """
 
 def add_ServiceOrderingServiceServicer_to_server(servicer: ServiceOrderingServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
