@@ -83,7 +83,7 @@ def test_capabilities_describe_every_test_type_with_its_parameters(tests: SftCli
         St.GetTestCapabilitiesRequest(service_types=["urn:mef:lso:spec:legato:ip-uni:v0.0.4:all"]),
         metadata=ALPHA,
     ).test_capabilities
-    assert {c.test_type for c in ip_only} == {St.TEST_TYPE_IP_TWAMP, St.TEST_TYPE_IP_PING}
+    assert {c.test_type for c in ip_only} == {St.TEST_TYPE_IP_TWAMP, St.TEST_TYPE_IP_PING, St.TEST_TYPE_IP_TRACEROUTE}
 
 
 @pytest.mark.parametrize(("test", "source", "target", "mode", "steps"), RUNS, ids=[r[0] for r in RUNS])
