@@ -75,15 +75,13 @@ RPC_SCOPES: Mapping[str, str] = MappingProxyType(
     }
 )
 
-# MEF REST operationIds that call no gRPC method: the hub of every MEF API, and Fault
-# Management's listTrackingRecord (answered 501: FM keeps no tracking records).
+# MEF REST operationIds that call no gRPC method: the hub of every MEF API.
 REST_ONLY_SCOPES: Mapping[str, str] = MappingProxyType(
     {
         "registerListener": EVENTS,
         "unregisterListener": EVENTS,
         "retrieveHub": EVENTS,
         "retrieveEventSubscription": EVENTS,
-        "listTrackingRecord": TEST,
     }
 )
 

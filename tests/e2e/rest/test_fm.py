@@ -160,6 +160,12 @@ def test_loopback_job_over_grpc_is_an_fm_job_with_its_report(rest: RestClient, t
     lbrs = [m for m in data["measurements"] if m["metric"] == "roundTripTime"]
     assert [m["step"] for m in lbrs] == ["lbm-1", "lbm-2", "lbm-3"]
     assert report["granularity"] == {"timeDurationValue": 1, "timeDurationUnits": "SEC"}
+    records = rest.get(f"{FM}/trackingRecord?relatedFaultManagementJobId={created.id}")
+    assert records.status == 200
+    for record in records.body:
+        check(FM_FILE, "FmTrackingRecord", record)
+    assert [r["description"] for r in records.body][-1].startswith("state completed")
+    assert records.body[0]["source"] == "client"
     listed = rest.get(f"{FM}/faultManagementJob?serviceFromId=alpha-ovc-1-ep-1&state=completed")
     assert created.id in [j["id"] for j in listed.body]
     assert listed.headers["X-Total-Count"] == str(len(listed.body))
@@ -230,7 +236,7 @@ def test_other_tests_are_no_fm_resources(rest: RestClient, tests: SftClient) -> 
     assert sat.id not in [j["id"] for j in rest.get(f"{FM}/faultManagementJob?limit=1000").body]
     assert rest.post(f"{FM}/faultManagementJob/{sat.id}/suspend", {}).status == 404
     assert rest.get(f"{FM}/faultManagementJob?serviceId=alpha-evc-1").body == []
-    assert rest.get(f"{FM}/trackingRecord").status == 501
+    assert rest.get(f"{FM}/trackingRecord?relatedFaultManagementJobId={sat.id}").status == 404
 
 
 @needs_mef

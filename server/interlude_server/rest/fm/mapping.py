@@ -197,6 +197,32 @@ def report(r: St.TestResult, h: FmHrefs, *, listed: bool = False) -> Json:
     return out
 
 
+def job_records(j: St.TestJob, h: FmHrefs) -> list[Json]:
+    """The MEF `FmTrackingRecord`s of a job: one per state change (its `state_history`); a
+    change caused by the buyer (creation, a task) has source `client`."""
+    out = []
+    for n, change in enumerate(j.state_history):
+        what = f"state {FM_JOB_STATE.get(change.state, '')}" + (f": {change.reason}" if change.reason else "")
+        out.append(
+            {
+                "id": f"{j.id}-{n + 1}",
+                "creationDateTime": m.time(change.change_time),
+                "description": what,
+                "source": "client" if n == 0 or change.test_job_task_id else "server",
+                "relatedObjectId": job_ref(j.id, h),
+            }
+        )
+    return out
+
+
+def report_record(r: St.TestResult) -> Json:
+    """The `FmTrackingRecord` of a report: its creation by the Partner."""
+    ref = {"@type": "FaultManagementReportRef", "faultManagementReportId": r.id}
+    when = m.time(r.creation_date)
+    record = {"id": f"{r.id}-1", "creationDateTime": when, "description": "report created"}
+    return record | {"source": "server", "relatedObjectId": ref}
+
+
 def event_refs(event: Any, base_url: str) -> Json:
     """The `href` of the FM resource an FM event is about, plus `reportId`/`reportHref` on a
     report-ready event (MEF `FaultManagementJobReportReadyEventPayload`)."""

@@ -94,6 +94,33 @@ def task_filter(params: q.Params, task_type: int) -> Selection:
     return Selection(f, bool(states) and not f.state)
 
 
+@dataclass
+class Tracking:
+    """What `GET /trackingRecord` asks for."""
+
+    job_id: str
+    report_id: str
+    after: str
+    before: str
+
+    def keeps(self, when: str) -> bool:
+        return (not self.after or when > self.after) and (not self.before or when < self.before)
+
+
+def tracking_filter(params: q.Params) -> Tracking:
+    errors = q.QueryErrors()
+    names = ("relatedFaultManagementJobId", "relatedFaultManagementReportId")
+    q._check_names(params, (*names, "creationDateTime.gt", "creationDateTime.lt", *q.PAGING), errors)
+    ids = [q._single(params, name, errors) for name in names]
+    bounds = St.TestJobTaskFilter()
+    q._ranges(params, {"creationDateTime": "creation_date"}, bounds, errors)
+    errors.raise_if_any()
+    rng = bounds.creation_date
+    after = rng.after.ToJsonString() if rng.HasField("after") else ""
+    before = rng.before.ToJsonString() if rng.HasField("before") else ""
+    return Tracking(ids[0], ids[1], after, before)
+
+
 def _refuse(key: str) -> InvalidArgument:
     why = "not a criterion this Partner can search on; use state, monitoredObject"
     return InvalidArgument("the query is not valid", [Violation(f"/{key}", why, "invalidValue")])

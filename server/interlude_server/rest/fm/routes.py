@@ -4,8 +4,8 @@ FM jobs are test jobs of the FM procedures (domain.sft.fault), so every operatio
 the test RPCs: jobs (create, list, retrieve, suspend, resume, complex query), the task
 resources cancelFaultManagementJob and modifyFaultManagementJob, reports (a run's
 result: list, retrieve, complex query). A test job or result of another test type is not
-an FM resource: 404 here. `listTrackingRecord` answers 501, as the file allows: the
-history of an FM job is its events (StreamEvents, the FM `/hub`). Where the file lists
+an FM resource: 404 here. `listTrackingRecord` is derived: one record per state change of
+a job (its `state_history`), one per report's creation. Where the file lists
 another status than the error table's, the route says so (`errors=`).
 """
 
@@ -189,12 +189,24 @@ class FmApi:
         return await self._page(request, selection, "ListTestJobTasks", "test_job_tasks", fm.task)
 
     async def tracking(self, request: web.Request) -> web.Response:
-        body = {
-            "code": "notImplemented",
-            "reason": "FM tracking records are not kept",
-            "message": "follow an FM job's changes with its events: StreamEvents or the FM /hub",
-        }
-        return a.respond(body, 501)
+        """listTrackingRecord: the records of the jobs' state histories (and of reports' creation)."""
+        given = a.params(request)
+        spec = fq.tracking_filter(given)
+        if spec.report_id:
+            req = St.GetTestResultRequest(id=spec.report_id)
+            found = (await self._call(request, "GetTestResult", req)).test_result
+            records = [fm.report_record(found)] if is_fm(found.test_type) else []
+        else:
+            if spec.job_id:
+                jobs = [await self._job(request, spec.job_id)]
+            else:
+                req = St.ListTestJobsRequest(filter=St.TestJobFilter(test_type=fq.FM_TYPES), page_size=1000)
+                jobs = list((await self._call(request, "ListTestJobs", req)).test_jobs)
+            records = [record for j in jobs for record in fm.job_records(j, _hrefs(request))]
+        records = [r for r in records if spec.keeps(r["creationDateTime"])]
+        win = query.window(given)
+        page = records[win.offset : win.offset + win.limit]
+        return a.respond(page, headers={"X-Total-Count": str(len(records)), "X-Result-Count": str(len(page))})
 
 
 def _task_routes(name: str, task_type: int, rpc: str) -> tuple[Route[FmApi], ...]:
@@ -274,7 +286,7 @@ ROUTES: RouteTable[FmApi] = RouteTable(
             "ListTestResults",
             errors=_LIST_ERRORS,
         ),
-        Route("GET", "/trackingRecord", FmApi.tracking, "listTrackingRecord"),
+        Route("GET", "/trackingRecord", FmApi.tracking, "listTrackingRecord", "ListTestJobs"),
     ),
     lambda backend, _hub: FmApi(backend),
 )
