@@ -236,7 +236,7 @@ def test_other_tests_are_no_fm_resources(rest: RestClient, tests: SftClient) -> 
     assert sat.id not in [j["id"] for j in rest.get(f"{FM}/faultManagementJob?limit=1000").body]
     assert rest.post(f"{FM}/faultManagementJob/{sat.id}/suspend", {}).status == 404
     assert rest.get(f"{FM}/faultManagementJob?serviceId=alpha-evc-1").body == []
-    assert rest.get(f"{FM}/trackingRecord?relatedFaultManagementJobId={sat.id}").status == 404
+    assert rest.get(f"{FM}/trackingRecord?relatedFaultManagementJobId={sat.id}").status == 422
 
 
 @needs_mef

@@ -286,7 +286,14 @@ ROUTES: RouteTable[FmApi] = RouteTable(
             "ListTestResults",
             errors=_LIST_ERRORS,
         ),
-        Route("GET", "/trackingRecord", FmApi.tracking, "listTrackingRecord", "ListTestJobs"),
+        Route(
+            "GET",
+            "/trackingRecord",
+            FmApi.tracking,
+            "listTrackingRecord",
+            "ListTestJobs",
+            errors=_LIST_ERRORS,
+        ),
     ),
     lambda backend, _hub: FmApi(backend),
 )
