@@ -22,8 +22,13 @@ from interlude_server.rest import query as q
 St = service_test_pb2
 _JOB_STATE = {name: number for number, name in FM_JOB_STATE.items()} | {"resourcesUnavailable": -1}
 _TASK_STATE = {name: number for number, name in FM_TASK_STATE.items()} | {"inProgress": -1}
-_REPORT_STATE = {"completed": (St.TEST_VERDICT_PASS, St.TEST_VERDICT_FAIL, St.TEST_VERDICT_INCONCLUSIVE)}
-_REPORT_STATE |= {"failed": (St.TEST_VERDICT_ERROR,), "acknowledged": (), "inProgress": (), "rejected": ()}
+_REPORT_STATE: dict[str, tuple[int, ...]] = {
+    "completed": (St.TEST_VERDICT_PASS, St.TEST_VERDICT_FAIL, St.TEST_VERDICT_INCONCLUSIVE),
+    "failed": (St.TEST_VERDICT_ERROR,),
+    "acknowledged": (),
+    "inProgress": (),
+    "rejected": (),
+}
 _NO_SUBJECT = ("serviceId", "entityId")  # FM jobs here always have a ServiceFromToRef subject
 
 

@@ -22,7 +22,7 @@ from google.rpc import error_details_pb2, status_pb2  # type: ignore[import-unty
 from interlude_grpc.mef.lso.interlude.v1 import service_test_pb2
 from interlude_server.core import clock
 from interlude_server.core.errors import NotFound
-from interlude_server.domain.sft.fault import is_fm
+from interlude_server.domain.sft.fault import FM_TYPES, is_fm
 from interlude_server.rest import common as a
 from interlude_server.rest import query
 from interlude_server.rest.backend import Backend, RpcFailure
@@ -98,7 +98,9 @@ class FmApi:
 
     async def _job(self, request: web.Request, job_id: str) -> St.TestJob:
         """The caller's FM job `job_id`: NOT_FOUND if missing, another buyer's or no FM job."""
-        found = (await self._call(request, "GetTestJob", St.GetTestJobRequest(id=job_id))).test_job
+        found: St.TestJob = (
+            await self._call(request, "GetTestJob", St.GetTestJobRequest(id=job_id))
+        ).test_job
         if not is_fm(found.test_type):
             raise NotFound("FaultManagementJob", job_id, _NOT_FOUND)
         return found
@@ -193,14 +195,14 @@ class FmApi:
         given = a.params(request)
         spec = fq.tracking_filter(given)
         if spec.report_id:
-            req = St.GetTestResultRequest(id=spec.report_id)
-            found = (await self._call(request, "GetTestResult", req)).test_result
+            get = St.GetTestResultRequest(id=spec.report_id)
+            found = (await self._call(request, "GetTestResult", get)).test_result
             records = [fm.report_record(found)] if is_fm(found.test_type) else []
         else:
             if spec.job_id:
                 jobs = [await self._job(request, spec.job_id)]
             else:
-                req = St.ListTestJobsRequest(filter=St.TestJobFilter(test_type=fq.FM_TYPES), page_size=1000)
+                req = St.ListTestJobsRequest(filter=St.TestJobFilter(test_type=FM_TYPES), page_size=1000)
                 jobs = list((await self._call(request, "ListTestJobs", req)).test_jobs)
             records = [record for j in jobs for record in fm.job_records(j, _hrefs(request))]
         records = [r for r in records if spec.keeps(r["creationDateTime"])]
