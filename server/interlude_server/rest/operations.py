@@ -13,6 +13,8 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
 
+from interlude_server.rest.fm import routes as fm
+from interlude_server.rest.fm.mapping import FM_BASE
 from interlude_server.rest.hub.routes import hub_routes
 from interlude_server.rest.mapping import INVENTORY_BASE, ORDERING_BASE
 from interlude_server.rest.performance import routes as performance
@@ -37,6 +39,9 @@ ROUTE_TABLES: tuple[RouteTable[Any], ...] = (
     hub_routes(SFT_BASE, "serviceFunctionTesting", "retrieveHub", invalid_status=400),
     sft.ROUTES,
     performance.ROUTES,
+    # The FM file lists no 422 for POST /hub either.
+    hub_routes(FM_BASE, "faultManagement", "retrieveHub", invalid_status=400),
+    fm.ROUTES,
 )
 
 

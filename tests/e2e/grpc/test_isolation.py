@@ -43,6 +43,7 @@ from tests.support.server_process import ServerProcess, launch
 from tests.support.sft import SftClient, config_type, in_seconds, job, profile_request
 from tests.support.streams import Collector
 
+FM = "/mefApi/interlude/faultManagement/v3"
 Metadata = tuple[tuple[str, str], ...]
 V1 = "/mef.lso.interlude.v1."
 Ord = ordering_pb2
@@ -154,7 +155,7 @@ def world(token_server: ServerProcess, issuer: TokenIssuer) -> Iterator[World]:
         services_of_b = ("beta-ovc-1-ep-1", "beta-ovc-1-ep-2", "beta-uni-1", "beta-uni-2")
         b = Ids(*services_of_b, locked.id, profile, tested, task, result)
         world = World(channel, alpha, beta, b, Ids.ghost(), spec, token_server.rest_url)
-        for api in (INV, ORD, SFT, PM):
+        for api in (INV, ORD, SFT, PM, FM):
             registered = world.rest(beta).post(f"{api}/hub", {"callback": "http://127.0.0.1:9/b"})
             assert registered.status == 201, registered.body
             world.b_hubs[api] = registered.body["id"]
@@ -469,6 +470,100 @@ def _task_cases(resource: str) -> dict[tuple[str, str], RestCase]:
     }
 
 
+def _fm_ref(ids: Ids) -> dict[str, Any]:
+    return {"faultManagementJob": {"@type": "FaultManagementJobRef", "faultManagementJobId": ids.job}}
+
+
+def _fm_job_body(ids: Ids) -> dict[str, Any]:
+    """An FM loopback between B's OVC end points."""
+    return {
+        "jobType": "on-demand",
+        "granularity": {"timeDurationValue": 1, "timeDurationUnits": "SEC"},
+        "reportingPeriod": {"timeDurationValue": 1, "timeDurationUnits": "DAY"},
+        "outputFormat": "json",
+        "resultFormat": "payload",
+        "monitoredObject": {
+            "@type": "ServiceFromToRef",
+            "serviceFrom": {"serviceFromId": ids.service},
+            "serviceTo": {"serviceToId": ids.service2},
+        },
+        "scheduleDefinition": {},
+        "serviceSpecificConfiguration": {"@type": config_type("ethernet-loopback")},
+    }
+
+
+# Fault Management: B's loopback job (an FM job), its modify task and its report.
+FM_CASES: dict[tuple[str, str], RestCase] = {
+    ("POST", FM + "/faultManagementJob"): lambda ids, spec, hubs: (
+        f"{FM}/faultManagementJob",
+        _fm_job_body(ids),
+    ),
+    ("GET", FM + "/faultManagementJob"): lambda ids, spec, hubs: (
+        f"{FM}/faultManagementJob?serviceFromId={ids.service}",
+        None,
+    ),
+    ("GET", FM + "/faultManagementJob/{id}"): lambda ids, spec, hubs: (
+        f"{FM}/faultManagementJob/{ids.job}",
+        None,
+    ),
+    ("POST", FM + "/faultManagementJob/{id}/suspend"): lambda ids, spec, hubs: (
+        f"{FM}/faultManagementJob/{ids.job}/suspend",
+        None,
+    ),
+    ("POST", FM + "/faultManagementJob/{id}/resume"): lambda ids, spec, hubs: (
+        f"{FM}/faultManagementJob/{ids.job}/resume",
+        None,
+    ),
+    ("POST", FM + "/cancelFaultManagementJob"): lambda ids, spec, hubs: (
+        f"{FM}/cancelFaultManagementJob",
+        _fm_ref(ids),
+    ),
+    ("GET", FM + "/cancelFaultManagementJob"): lambda ids, spec, hubs: (
+        f"{FM}/cancelFaultManagementJob?faultManagementJobId={ids.job}",
+        None,
+    ),
+    ("GET", FM + "/cancelFaultManagementJob/{id}"): lambda ids, spec, hubs: (
+        f"{FM}/cancelFaultManagementJob/{ids.task}",
+        None,
+    ),
+    ("POST", FM + "/modifyFaultManagementJob"): lambda ids, spec, hubs: (
+        f"{FM}/modifyFaultManagementJob",
+        {**_fm_ref(ids), "description": "stolen"},
+    ),
+    ("GET", FM + "/modifyFaultManagementJob"): lambda ids, spec, hubs: (
+        f"{FM}/modifyFaultManagementJob?faultManagementJobId={ids.job}",
+        None,
+    ),
+    ("GET", FM + "/modifyFaultManagementJob/{id}"): lambda ids, spec, hubs: (
+        f"{FM}/modifyFaultManagementJob/{ids.task}",
+        None,
+    ),
+    ("POST", FM + "/faultManagementJobComplexQuery"): lambda ids, spec, hubs: (
+        f"{FM}/faultManagementJobComplexQuery",
+        {"monitoredObject": _fm_job_body(ids)["monitoredObject"]},
+    ),
+    ("GET", FM + "/faultManagementReport"): lambda ids, spec, hubs: (
+        f"{FM}/faultManagementReport?faultManagementJobId={ids.job}",
+        None,
+    ),
+    ("GET", FM + "/faultManagementReport/{id}"): lambda ids, spec, hubs: (
+        f"{FM}/faultManagementReport/{ids.result}",
+        None,
+    ),
+    ("POST", FM + "/faultManagementReportComplexQuery"): lambda ids, spec, hubs: (
+        f"{FM}/faultManagementReportComplexQuery",
+        _fm_ref(ids),
+    ),
+    ("GET", FM + "/trackingRecord"): lambda ids, spec, hubs: (f"{FM}/trackingRecord", None),
+    ("POST", FM + "/hub"): lambda ids, spec, hubs: (
+        f"{FM}/hub",
+        {"callback": f"http://127.0.0.1:9/{ids.job}", "query": "eventType=notAnEvent"},
+    ),
+    ("GET", FM + "/hub/{id}"): lambda ids, spec, hubs: (f"{FM}/hub/{hubs[FM]}", None),
+    ("DELETE", FM + "/hub/{id}"): lambda ids, spec, hubs: (f"{FM}/hub/{hubs[FM]}", None),
+}
+
+
 # Every route of the adapter (rest.operations.REST_OPERATIONS), with a request naming B's resources:
 # (ids, catalog spec, hub registrations by API) -> (path with query, body or None).
 REST_CASES: dict[tuple[str, str], RestCase] = {
@@ -611,6 +706,7 @@ REST_CASES: dict[tuple[str, str], RestCase] = {
     ),
     ("GET", PM + "/hub/{id}"): lambda ids, spec, hubs: (f"{PM}/hub/{hubs[PM]}", None),
     ("DELETE", PM + "/hub/{id}"): lambda ids, spec, hubs: (f"{PM}/hub/{hubs[PM]}", None),
+    **FM_CASES,
 }
 
 
@@ -677,8 +773,11 @@ def test_buyer_a_never_reaches_buyer_b_on_any_rest_route(world: World) -> None:
         ("GET", PM + "/performanceProfile/{id}"),
         ("GET", PM + "/performanceJob/{id}"),
         ("GET", PM + "/cancelPerformanceJob/{id}"),
+        ("GET", FM + "/faultManagementJob/{id}"),
+        ("GET", FM + "/modifyFaultManagementJob/{id}"),
+        ("GET", FM + "/faultManagementReport/{id}"),
     ]
-    for key in owned + [("GET", api + "/hub/{id}") for api in (INV, ORD, SFT, PM)]:
+    for key in owned + [("GET", api + "/hub/{id}") for api in (INV, ORD, SFT, PM, FM)]:
         path_b, _ = REST_CASES[key](b, world.spec, world.b_hubs)
         assert beta.get(path_b).status == 200, key
 

@@ -48,6 +48,7 @@ RUNS = [
     ("rfc2544-throughput", "alpha-ovc-1-ep-1", "alpha-ovc-1-ep-2", St.TEST_MODE_OUT_OF_SERVICE, 7),
     ("ip-twamp", "alpha-ipvc-1-ep-1", "alpha-ipvc-1-ep-2", St.TEST_MODE_IN_SERVICE, 3),
     ("ip-ping", "alpha-ip-uni-1", "alpha-ip-uni-2", St.TEST_MODE_IN_SERVICE, 5),
+    ("ip-traceroute", "alpha-ip-uni-1", "alpha-ip-uni-2", St.TEST_MODE_IN_SERVICE, 0),
 ]
 
 
@@ -91,7 +92,8 @@ def test_capabilities_describe_every_test_type_with_its_parameters(tests: SftCli
         St.GetTestCapabilitiesRequest(service_types=["urn:mef:lso:spec:legato:ip-uni:v0.0.4:all"]),
         metadata=ALPHA,
     ).test_capabilities
-    assert {c.test_type for c in ip_only} == {St.TEST_TYPE_IP_TWAMP, St.TEST_TYPE_IP_PING}
+    ip_types = {St.TEST_TYPE_IP_TWAMP, St.TEST_TYPE_IP_PING, St.TEST_TYPE_IP_TRACEROUTE}
+    assert {c.test_type for c in ip_only} == ip_types
 
 
 @pytest.mark.parametrize(("test", "source", "target", "mode", "steps"), RUNS, ids=[r[0] for r in RUNS])
@@ -400,14 +402,23 @@ def test_job_state_changes_and_results_are_events(tests: SftClient, channel: grp
             break
         seen.append(response.event)
     call.cancel()
+    # A ping is a Fault Management procedure: each test event is followed by its FM twin.
+    ev = events_pb2
     assert [(e.event_type, e.state) for e in seen] == [
-        (events_pb2.EVENT_TYPE_TEST_JOB_CREATE, "acknowledged"),
-        (events_pb2.EVENT_TYPE_TEST_JOB_STATE_CHANGE, "inProgress"),
-        (events_pb2.EVENT_TYPE_TEST_RESULT_CREATE, ""),
-        (events_pb2.EVENT_TYPE_TEST_JOB_STATE_CHANGE, "completed"),
+        (ev.EVENT_TYPE_TEST_JOB_CREATE, "acknowledged"),
+        (ev.EVENT_TYPE_FAULT_MANAGEMENT_JOB_CREATE, "acknowledged"),
+        (ev.EVENT_TYPE_TEST_JOB_STATE_CHANGE, "inProgress"),
+        (ev.EVENT_TYPE_FAULT_MANAGEMENT_JOB_STATE_CHANGE, "inProgress"),
+        (ev.EVENT_TYPE_TEST_RESULT_CREATE, ""),
+        (ev.EVENT_TYPE_FAULT_MANAGEMENT_REPORT_CREATE, "completed"),
+        (ev.EVENT_TYPE_FAULT_MANAGEMENT_JOB_REPORT_READY, ""),
+        (ev.EVENT_TYPE_TEST_JOB_STATE_CHANGE, "completed"),
+        (ev.EVENT_TYPE_FAULT_MANAGEMENT_JOB_STATE_CHANGE, "completed"),
     ]
-    assert seen[2].test_result.summary.verdict == St.TEST_VERDICT_PASS
-    assert seen[3].test_job.state in TERMINAL
+    assert seen[4].test_result.summary.verdict == St.TEST_VERDICT_PASS
+    assert seen[5].test_result.id == seen[4].test_result.id
+    assert seen[6].resource.report_id == result_id
+    assert seen[7].test_job.state in TERMINAL
 
 
 def test_readme_walkthrough_a_cir_change_then_a_service_activation_test(

@@ -232,6 +232,19 @@ CAPABILITIES: tuple[Capability, ...] = (
         ),
         (St.TEST_MODE_IN_SERVICE,),
     ),
+    Capability(
+        St.TEST_TYPE_IP_TRACEROUTE,
+        "ip-traceroute",
+        "Traceroute from related_service_from towards related_service_to: one step per hop "
+        "that answered, with its round-trip time and address; passes when the target answers.",
+        IP_SERVICES,
+        (
+            _int("maxHops", "", 1, 64, 30, "the most hops probed (the largest TTL)"),
+            _int("probesPerHop", "", 1, 10, 3, "probes sent per hop"),
+            _num("maxRoundTripTime", "ms", 0.001, 10000, 100, "threshold: hop round-trip time at most"),
+        ),
+        (St.TEST_MODE_IN_SERVICE,),
+    ),
 )
 
 BY_TYPE: Mapping[int, Capability] = {c.test_type: c for c in CAPABILITIES}

@@ -11,6 +11,7 @@ from google.protobuf import timestamp_pb2
 from interlude_grpc.mef.lso.interlude.v1 import events_pb2, service_test_pb2
 from interlude_server.core.mef import mef_name
 from interlude_server.domain import audit
+from interlude_server.domain.sft import fault
 from interlude_server.domain.sft.states import TEST_JOB_TASK
 from interlude_server.store.interface.store import Tx
 
@@ -27,7 +28,9 @@ _TASK_EVENTS: dict[int, events_pb2.EventType.ValueType] = {
 def task_event(tx: Tx, task: service_test_pb2.TestJobTask, now: timestamp_pb2.Timestamp) -> None:
     """The task's state change, as the event of its type, with why it was denied (if it was)."""
     state = TEST_JOB_TASK.state_name(task.state)
-    audit.emit(tx, _TASK_EVENTS[task.task_type], task, now, state=state, reason=task.denied_reason)
+    job = tx.get_test_job(task.buyer_id, task.test_job.id)
+    test_type = job.test_type if job is not None else St.TEST_TYPE_UNSPECIFIED
+    fault.emit(tx, _TASK_EVENTS[task.task_type], task, now, test_type, state=state, reason=task.denied_reason)
 
 
 def profile_event(

@@ -28,7 +28,8 @@ from interlude_server.core.errors import (
     PolicyViolation,
 )
 from interlude_server.core.mef import mef_name
-from interlude_server.domain import audit, documents, resources, subjects
+from interlude_server.domain import documents, resources, subjects
+from interlude_server.domain.sft import fault
 from interlude_server.domain.sft import profiles as test_profiles
 from interlude_server.domain.sft.catalog import BY_CONFIGURATION_TYPE, Capability, Resolved, resolve
 from interlude_server.domain.sft.events import task_event
@@ -225,7 +226,8 @@ def change_state(
     tx.put_test_job(job)
     run = tx.get_test_run(job.buyer_id, job.id)
     stream_item(tx, job, run.run_number if run else 0, state_change=change)
-    audit.emit(tx, Ev.EVENT_TYPE_TEST_JOB_STATE_CHANGE, job, now, state=TEST_JOB.state_name(job.state))
+    state = TEST_JOB.state_name(job.state)
+    fault.emit(tx, Ev.EVENT_TYPE_TEST_JOB_STATE_CHANGE, job, now, job.test_type, state=state)
 
 
 def commit_new_job(
@@ -245,7 +247,7 @@ def commit_new_job(
     tx.put_test_job(job)
     tx.put_test_run(buyer_id, job.id, SftRun(0, 0, None, ""))
     stream_item(tx, job, 0, state_change=change)
-    audit.emit(tx, Ev.EVENT_TYPE_TEST_JOB_CREATE, job, now, state="acknowledged")
+    fault.emit(tx, Ev.EVENT_TYPE_TEST_JOB_CREATE, job, now, job.test_type, state="acknowledged")
     if job.HasField("test_profile_ref"):
         test_profiles.assign(tx, buyer_id, job.test_profile_ref.id, now)
     return job
@@ -308,6 +310,8 @@ def apply_modification(job: service_test_pb2.TestJob, mod: service_test_pb2.Test
         getattr(job, which).CopyFrom(getattr(mod, which))
     if mod.test_mode:
         job.test_mode = mod.test_mode
+    if mod.HasField("fault_management"):  # the FM attributes it sets replace the job's
+        job.fault_management.MergeFrom(mod.fault_management)
 
 
 def modify_preview(

@@ -127,6 +127,23 @@ def _link_trace(v: dict[str, Any], rng: random.Random) -> list[Step]:
     return steps
 
 
+def _traceroute(v: dict[str, Any], rng: random.Random) -> list[Step]:
+    hops = min(3 + rng.randrange(4), int(v["maxHops"]))
+    limit = (float(v["maxRoundTripTime"]), AT_MOST)
+    steps = []
+    for hop in range(1, hops + 1):
+        metrics: tuple[Metric, ...] = (Metric("roundTripTime", "ms", 2.0 * hop, 0.3, ROUND_TRIP, limit),)
+        if hop == hops:
+            metrics += (Metric("targetReached", "1", 1.0, 0.0, threshold=(1.0, AT_LEAST)),)
+        details = {
+            "address": f"192.0.2.{rng.randrange(1, 255)}",
+            "ttl": hop,
+            "probes": int(v["probesPerHop"]),
+        }
+        steps.append(Step(f"hop-{hop}", metrics, details))
+    return steps
+
+
 def plan(resolved: Resolved, seed: int, run_number: int) -> list[Step]:
     """The steps of one run of a resolved configuration."""
     v = resolved.values
@@ -154,6 +171,8 @@ def plan(resolved: Resolved, seed: int, run_number: int) -> list[Step]:
     if t == St.TEST_TYPE_IP_PING:
         metric = Metric("roundTripTime", "ms", 8.0, 0.3, ROUND_TRIP, (float(v["maxRoundTripTime"]), AT_MOST))
         return [Step(f"echo-{i}", (metric,)) for i in range(1, int(v["count"]) + 1)]
+    if t == St.TEST_TYPE_IP_TRACEROUTE:
+        return _traceroute(v, _rng(seed, resolved, run_number, 0))
     raise ValueError(f"no plan for test type {t}")
 
 

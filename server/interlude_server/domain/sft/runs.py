@@ -14,7 +14,8 @@ from google.protobuf import timestamp_pb2
 
 from interlude_grpc.mef.lso.interlude.v1 import common_pb2, events_pb2, service_test_pb2
 from interlude_server.core.mef import mef_name
-from interlude_server.domain import audit, documents
+from interlude_server.domain import documents
+from interlude_server.domain.sft import fault
 from interlude_server.domain.sft import profiles as test_profiles
 from interlude_server.domain.sft.catalog import BY_TYPE, Resolved
 from interlude_server.domain.sft.events import task_event
@@ -83,7 +84,7 @@ def settle_tasks(
             if job.HasField("test_profile_ref"):
                 test_profiles.assign(tx, buyer_id, job.test_profile_ref.id, now)
             _settle(tx, task, now)
-            audit.emit(tx, Ev.EVENT_TYPE_TEST_JOB_ATTRIBUTE_VALUE_CHANGE, job, now)
+            fault.emit(tx, Ev.EVENT_TYPE_TEST_JOB_ATTRIBUTE_VALUE_CHANGE, job, now, job.test_type)
             change_state(tx, job, back, now, task.reason, task.id)
         elif TEST_JOB.can(job.state, TASK_ACTION[kind]) and kind in (
             St.TEST_JOB_TASK_TYPE_SUSPEND,
@@ -186,6 +187,7 @@ def finish_run(
         summary=summary,
         creation_date=now,
         buyer_id=job.buyer_id,
+        fault_management=job.fault_management,
     )
     result.service_specific_test_result_configuration.type = capability.result_type
     if resolved is not None:
@@ -194,7 +196,8 @@ def finish_run(
         )
     tx.put_test_result(result, job, _profile_settings(tx, job))
     tx.put_test_run(job.buyer_id, job.id, SftRun(run.run_number, run.next_step, run.started, ""))
-    audit.emit(tx, Ev.EVENT_TYPE_TEST_RESULT_CREATE, result, now)
+    fault.emit(tx, Ev.EVENT_TYPE_TEST_RESULT_CREATE, result, now, job.test_type)
+    fault.report_ready(tx, job, result.id, now)
     if end is not None and end.error_code:
         job.termination_error.append(
             common_pb2.TerminationError(

@@ -35,9 +35,11 @@ import structlog
 
 from interlude_grpc.mef.lso.interlude.v1 import events_pb2
 from interlude_server.auth.callbacks import CallbackPolicy
+from interlude_server.domain.sft.fault import FM_EVENTS
 from interlude_server.observability import tracing
 from interlude_server.observability.metrics import DeliveryMetrics
 from interlude_server.rest import mapping as m
+from interlude_server.rest.fm import mapping as fm_mapping
 from interlude_server.rest.hub.subscriptions import API_EVENTS, NOTIFICATION_BASE
 from interlude_server.rest.performance.events import PM_RESOURCES, pm_refs
 from interlude_server.rest.sft.mapping import SftHrefs
@@ -89,6 +91,8 @@ def envelope(event: events_pb2.Event, base_url: str) -> dict[str, object]:
         inner["href"] = hrefs.order(ref.id)
     elif ref.resource_type in PM_RESOURCES:
         inner.update(pm_refs(event, base_url))
+    elif event.event_type in FM_EVENTS:
+        inner.update(fm_mapping.event_refs(event, base_url))
     elif href := SftHrefs(hrefs).of_event(ref, event):
         inner["href"] = href
     if ref.order_item_id:

@@ -98,6 +98,26 @@ class _EventTypeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_EventType.V
     """MEF `resumeTestJobStateChangeEvent`."""
     EVENT_TYPE_TEST_RESULT_CREATE: _EventType.ValueType  # 51
     """MEF `testResultCreateEvent`."""
+    EVENT_TYPE_FAULT_MANAGEMENT_JOB_CREATE: _EventType.ValueType  # 90
+    """Fault Management (Mplify 148): the twins of the test events above, logged beside them for
+    jobs of a Fault Management procedure (loopback, link trace, ping, traceroute). They carry
+    the same payload (test_job, test_job_task, test_result) and resource reference.
+    MEF `faultManagementJobCreateEvent`.
+    """
+    EVENT_TYPE_FAULT_MANAGEMENT_JOB_ATTRIBUTE_VALUE_CHANGE: _EventType.ValueType  # 91
+    """MEF `faultManagementJobAttributeValueChangeEvent`."""
+    EVENT_TYPE_FAULT_MANAGEMENT_JOB_STATE_CHANGE: _EventType.ValueType  # 92
+    """MEF `faultManagementJobStateChangeEvent`."""
+    EVENT_TYPE_FAULT_MANAGEMENT_JOB_REPORT_READY: _EventType.ValueType  # 93
+    """MEF `faultManagementJobReportReadyEvent`: a run ended and its report can be read
+    (`resource.report_id`).
+    """
+    EVENT_TYPE_CANCEL_FAULT_MANAGEMENT_JOB_STATE_CHANGE: _EventType.ValueType  # 94
+    """MEF `cancelFaultManagementJobStateChangeEvent`."""
+    EVENT_TYPE_MODIFY_FAULT_MANAGEMENT_JOB_STATE_CHANGE: _EventType.ValueType  # 95
+    """MEF `modifyFaultManagementJobStateChangeEvent`."""
+    EVENT_TYPE_FAULT_MANAGEMENT_REPORT_CREATE: _EventType.ValueType  # 96
+    """MEF `faultManagementReportCreateEvent`."""
 
 class EventType(_EventType, metaclass=_EventTypeEnumTypeWrapper):
     """EventType names a MEF notification type; the comment gives the MEF `eventType`."""
@@ -168,6 +188,26 @@ EVENT_TYPE_RESUME_TEST_JOB_STATE_CHANGE: EventType.ValueType  # 50
 """MEF `resumeTestJobStateChangeEvent`."""
 EVENT_TYPE_TEST_RESULT_CREATE: EventType.ValueType  # 51
 """MEF `testResultCreateEvent`."""
+EVENT_TYPE_FAULT_MANAGEMENT_JOB_CREATE: EventType.ValueType  # 90
+"""Fault Management (Mplify 148): the twins of the test events above, logged beside them for
+jobs of a Fault Management procedure (loopback, link trace, ping, traceroute). They carry
+the same payload (test_job, test_job_task, test_result) and resource reference.
+MEF `faultManagementJobCreateEvent`.
+"""
+EVENT_TYPE_FAULT_MANAGEMENT_JOB_ATTRIBUTE_VALUE_CHANGE: EventType.ValueType  # 91
+"""MEF `faultManagementJobAttributeValueChangeEvent`."""
+EVENT_TYPE_FAULT_MANAGEMENT_JOB_STATE_CHANGE: EventType.ValueType  # 92
+"""MEF `faultManagementJobStateChangeEvent`."""
+EVENT_TYPE_FAULT_MANAGEMENT_JOB_REPORT_READY: EventType.ValueType  # 93
+"""MEF `faultManagementJobReportReadyEvent`: a run ended and its report can be read
+(`resource.report_id`).
+"""
+EVENT_TYPE_CANCEL_FAULT_MANAGEMENT_JOB_STATE_CHANGE: EventType.ValueType  # 94
+"""MEF `cancelFaultManagementJobStateChangeEvent`."""
+EVENT_TYPE_MODIFY_FAULT_MANAGEMENT_JOB_STATE_CHANGE: EventType.ValueType  # 95
+"""MEF `modifyFaultManagementJobStateChangeEvent`."""
+EVENT_TYPE_FAULT_MANAGEMENT_REPORT_CREATE: EventType.ValueType  # 96
+"""MEF `faultManagementReportCreateEvent`."""
 Global___EventType: _TypeAlias = EventType  # noqa: Y015
 
 class _ResourceType:

@@ -13,6 +13,7 @@ from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from interlude_grpc.mef.lso.interlude.v1 import common_pb2 as _common_pb2
+from interlude_grpc.mef.lso.interlude.v1 import fault_management_pb2 as _fault_management_pb2
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -46,6 +47,10 @@ class _TestTypeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_TestType.Val
     """TWAMP-style (RFC 5357) IP delay, delay variation and loss; <name> `ip-twamp`."""
     TEST_TYPE_IP_PING: _TestType.ValueType  # 6
     """ICMP echo (ping) reachability and round-trip time; <name> `ip-ping`."""
+    TEST_TYPE_IP_TRACEROUTE: _TestType.ValueType  # 7
+    """ICMP/UDP traceroute hop by hop towards the far end; <name> `ip-traceroute`. A Fault
+    Management procedure (Mplify 148), like loopback, link trace and ping.
+    """
 
 class TestType(_TestType, metaclass=_TestTypeEnumTypeWrapper):
     """---------------------------------------------------------------------------
@@ -77,6 +82,10 @@ TEST_TYPE_IP_TWAMP: TestType.ValueType  # 5
 """TWAMP-style (RFC 5357) IP delay, delay variation and loss; <name> `ip-twamp`."""
 TEST_TYPE_IP_PING: TestType.ValueType  # 6
 """ICMP echo (ping) reachability and round-trip time; <name> `ip-ping`."""
+TEST_TYPE_IP_TRACEROUTE: TestType.ValueType  # 7
+"""ICMP/UDP traceroute hop by hop towards the far end; <name> `ip-traceroute`. A Fault
+Management procedure (Mplify 148), like loopback, link trace and ping.
+"""
 Global___TestType: _TypeAlias = TestType  # noqa: Y015
 
 class _TestMode:
@@ -1238,6 +1247,7 @@ class TestJob(_message.Message):
     LAST_MODIFIED_DATE_FIELD_NUMBER: _builtins.int
     BUYER_ID_FIELD_NUMBER: _builtins.int
     ETAG_FIELD_NUMBER: _builtins.int
+    FAULT_MANAGEMENT_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     """Unique identifier, assigned by the server. Output only."""
     href: _builtins.str
@@ -1320,6 +1330,12 @@ class TestJob(_message.Message):
     def last_modified_date(self) -> _timestamp_pb2.Timestamp:
         """When the job was last changed (MEF `lastModifiedDate`). Output only."""
 
+    @_builtins.property
+    def fault_management(self) -> _fault_management_pb2.FaultManagementSettings:
+        """The MEF Fault Management (Mplify 148) attributes of the job, kept as given and echoed,
+        when it was requested as an FM job (our extension); unset otherwise.
+        """
+
     def __init__(
         self,
         *,
@@ -1347,10 +1363,11 @@ class TestJob(_message.Message):
         last_modified_date: _timestamp_pb2.Timestamp | None = ...,
         buyer_id: _builtins.str = ...,
         etag: _builtins.str = ...,
+        fault_management: _fault_management_pb2.FaultManagementSettings | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["actual_end_date_time", b"actual_end_date_time", "actual_start_date_time", b"actual_start_date_time", "creation_date", b"creation_date", "last_modified_date", b"last_modified_date", "recurrence_period", b"recurrence_period", "related_service_from", b"related_service_from", "related_service_to", b"related_service_to", "requested_end_date_time", b"requested_end_date_time", "requested_start_date_time", b"requested_start_date_time", "service_specific_test_job_configuration", b"service_specific_test_job_configuration", "test_profile", b"test_profile", "test_profile_ref", b"test_profile_ref", "test_profile_value", b"test_profile_value"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["actual_end_date_time", b"actual_end_date_time", "actual_start_date_time", b"actual_start_date_time", "creation_date", b"creation_date", "fault_management", b"fault_management", "last_modified_date", b"last_modified_date", "recurrence_period", b"recurrence_period", "related_service_from", b"related_service_from", "related_service_to", b"related_service_to", "requested_end_date_time", b"requested_end_date_time", "requested_start_date_time", b"requested_start_date_time", "service_specific_test_job_configuration", b"service_specific_test_job_configuration", "test_profile", b"test_profile", "test_profile_ref", b"test_profile_ref", "test_profile_value", b"test_profile_value"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["actual_end_date_time", b"actual_end_date_time", "actual_start_date_time", b"actual_start_date_time", "buyer_id", b"buyer_id", "creation_date", b"creation_date", "description", b"description", "etag", b"etag", "href", b"href", "id", b"id", "last_modified_date", b"last_modified_date", "name", b"name", "out_of_service_consent", b"out_of_service_consent", "recurrence_period", b"recurrence_period", "related_service_from", b"related_service_from", "related_service_to", b"related_service_to", "requested_end_date_time", b"requested_end_date_time", "requested_start_date_time", b"requested_start_date_time", "service_specific_test_job_configuration", b"service_specific_test_job_configuration", "state", b"state", "state_history", b"state_history", "termination_error", b"termination_error", "test_mode", b"test_mode", "test_profile", b"test_profile", "test_profile_ref", b"test_profile_ref", "test_profile_value", b"test_profile_value", "test_type", b"test_type"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["actual_end_date_time", b"actual_end_date_time", "actual_start_date_time", b"actual_start_date_time", "buyer_id", b"buyer_id", "creation_date", b"creation_date", "description", b"description", "etag", b"etag", "fault_management", b"fault_management", "href", b"href", "id", b"id", "last_modified_date", b"last_modified_date", "name", b"name", "out_of_service_consent", b"out_of_service_consent", "recurrence_period", b"recurrence_period", "related_service_from", b"related_service_from", "related_service_to", b"related_service_to", "requested_end_date_time", b"requested_end_date_time", "requested_start_date_time", b"requested_start_date_time", "service_specific_test_job_configuration", b"service_specific_test_job_configuration", "state", b"state", "state_history", b"state_history", "termination_error", b"termination_error", "test_mode", b"test_mode", "test_profile", b"test_profile", "test_profile_ref", b"test_profile_ref", "test_profile_value", b"test_profile_value", "test_type", b"test_type"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType_test_profile: _TypeAlias = _typing.Literal["test_profile_ref", "test_profile_value"]  # noqa: Y015
     _WhichOneofArgType_test_profile: _TypeAlias = _typing.Literal["test_profile", b"test_profile"]  # noqa: Y015
@@ -1629,6 +1646,7 @@ class TestJobModification(_message.Message):
     SERVICE_SPECIFIC_TEST_JOB_CONFIGURATION_FIELD_NUMBER: _builtins.int
     TEST_MODE_FIELD_NUMBER: _builtins.int
     OUT_OF_SERVICE_CONSENT_FIELD_NUMBER: _builtins.int
+    FAULT_MANAGEMENT_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     """A new name."""
     description: _builtins.str
@@ -1665,6 +1683,10 @@ class TestJobModification(_message.Message):
     def service_specific_test_job_configuration(self) -> _common_pb2.ExtensionPayload:
         """A new job configuration; replaces the whole document and must keep its `@type`."""
 
+    @_builtins.property
+    def fault_management(self) -> _fault_management_pb2.FaultManagementSettings:
+        """New Fault Management attributes: the fields set here replace the job's (our extension)."""
+
     def __init__(
         self,
         *,
@@ -1679,10 +1701,11 @@ class TestJobModification(_message.Message):
         service_specific_test_job_configuration: _common_pb2.ExtensionPayload | None = ...,
         test_mode: Global___TestMode.ValueType = ...,
         out_of_service_consent: _builtins.bool | None = ...,
+        fault_management: _fault_management_pb2.FaultManagementSettings | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_description", b"_description", "_name", b"_name", "_out_of_service_consent", b"_out_of_service_consent", "description", b"description", "name", b"name", "out_of_service_consent", b"out_of_service_consent", "related_service_from", b"related_service_from", "related_service_to", b"related_service_to", "requested_end_date_time", b"requested_end_date_time", "requested_start_date_time", b"requested_start_date_time", "service_specific_test_job_configuration", b"service_specific_test_job_configuration", "test_profile", b"test_profile", "test_profile_ref", b"test_profile_ref", "test_profile_value", b"test_profile_value"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_description", b"_description", "_name", b"_name", "_out_of_service_consent", b"_out_of_service_consent", "description", b"description", "fault_management", b"fault_management", "name", b"name", "out_of_service_consent", b"out_of_service_consent", "related_service_from", b"related_service_from", "related_service_to", b"related_service_to", "requested_end_date_time", b"requested_end_date_time", "requested_start_date_time", b"requested_start_date_time", "service_specific_test_job_configuration", b"service_specific_test_job_configuration", "test_profile", b"test_profile", "test_profile_ref", b"test_profile_ref", "test_profile_value", b"test_profile_value"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_description", b"_description", "_name", b"_name", "_out_of_service_consent", b"_out_of_service_consent", "description", b"description", "name", b"name", "out_of_service_consent", b"out_of_service_consent", "related_service_from", b"related_service_from", "related_service_to", b"related_service_to", "requested_end_date_time", b"requested_end_date_time", "requested_start_date_time", b"requested_start_date_time", "service_specific_test_job_configuration", b"service_specific_test_job_configuration", "test_mode", b"test_mode", "test_profile", b"test_profile", "test_profile_ref", b"test_profile_ref", "test_profile_value", b"test_profile_value"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_description", b"_description", "_name", b"_name", "_out_of_service_consent", b"_out_of_service_consent", "description", b"description", "fault_management", b"fault_management", "name", b"name", "out_of_service_consent", b"out_of_service_consent", "related_service_from", b"related_service_from", "related_service_to", b"related_service_to", "requested_end_date_time", b"requested_end_date_time", "requested_start_date_time", b"requested_start_date_time", "service_specific_test_job_configuration", b"service_specific_test_job_configuration", "test_mode", b"test_mode", "test_profile", b"test_profile", "test_profile_ref", b"test_profile_ref", "test_profile_value", b"test_profile_value"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__description: _TypeAlias = _typing.Literal["description"]  # noqa: Y015
     _WhichOneofArgType__description: _TypeAlias = _typing.Literal["_description", b"_description"]  # noqa: Y015
@@ -2080,6 +2103,7 @@ class TestJobTaskFilter(_message.Message):
     TASK_TYPE_FIELD_NUMBER: _builtins.int
     STATE_FIELD_NUMBER: _builtins.int
     CREATION_DATE_FIELD_NUMBER: _builtins.int
+    TEST_TYPE_FIELD_NUMBER: _builtins.int
     test_job_id: _builtins.str
     """Match tasks on this job (MEF `testJobId`)."""
     @_builtins.property
@@ -2094,6 +2118,10 @@ class TestJobTaskFilter(_message.Message):
     def creation_date(self) -> _common_pb2.TimeRange:
         """Match tasks created in the range (MEF `creationDate.gt/.lt`)."""
 
+    @_builtins.property
+    def test_type(self) -> _containers.RepeatedScalarFieldContainer[Global___TestType.ValueType]:
+        """Match tasks on jobs of any of these test types (e.g. the Fault Management procedures)."""
+
     def __init__(
         self,
         *,
@@ -2101,10 +2129,11 @@ class TestJobTaskFilter(_message.Message):
         task_type: _abc.Iterable[Global___TestJobTaskType.ValueType] | None = ...,
         state: _abc.Iterable[Global___TestJobProcessState.ValueType] | None = ...,
         creation_date: _common_pb2.TimeRange | None = ...,
+        test_type: _abc.Iterable[Global___TestType.ValueType] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["creation_date", b"creation_date"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["creation_date", b"creation_date", "state", b"state", "task_type", b"task_type", "test_job_id", b"test_job_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["creation_date", b"creation_date", "state", b"state", "task_type", b"task_type", "test_job_id", b"test_job_id", "test_type", b"test_type"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -2418,6 +2447,7 @@ class TestResult(_message.Message):
     SUMMARY_FIELD_NUMBER: _builtins.int
     CREATION_DATE_FIELD_NUMBER: _builtins.int
     BUYER_ID_FIELD_NUMBER: _builtins.int
+    FAULT_MANAGEMENT_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     """Unique identifier, assigned by the server."""
     href: _builtins.str
@@ -2464,6 +2494,12 @@ class TestResult(_message.Message):
     def creation_date(self) -> _timestamp_pb2.Timestamp:
         """When the result was created."""
 
+    @_builtins.property
+    def fault_management(self) -> _fault_management_pb2.FaultManagementSettings:
+        """The Fault Management attributes of the job when the run ended (our extension): an FM
+        report echoes them.
+        """
+
     def __init__(
         self,
         *,
@@ -2481,10 +2517,11 @@ class TestResult(_message.Message):
         summary: Global___TestSummary | None = ...,
         creation_date: _timestamp_pb2.Timestamp | None = ...,
         buyer_id: _builtins.str = ...,
+        fault_management: _fault_management_pb2.FaultManagementSettings | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["actual_end_date_time", b"actual_end_date_time", "actual_start_date_time", b"actual_start_date_time", "creation_date", b"creation_date", "related_service_from", b"related_service_from", "related_service_to", b"related_service_to", "service_specific_test_result_configuration", b"service_specific_test_result_configuration", "summary", b"summary", "test_job", b"test_job"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["actual_end_date_time", b"actual_end_date_time", "actual_start_date_time", b"actual_start_date_time", "creation_date", b"creation_date", "fault_management", b"fault_management", "related_service_from", b"related_service_from", "related_service_to", b"related_service_to", "service_specific_test_result_configuration", b"service_specific_test_result_configuration", "summary", b"summary", "test_job", b"test_job"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["actual_end_date_time", b"actual_end_date_time", "actual_start_date_time", b"actual_start_date_time", "buyer_id", b"buyer_id", "creation_date", b"creation_date", "href", b"href", "id", b"id", "measurements", b"measurements", "related_service_from", b"related_service_from", "related_service_to", b"related_service_to", "run_number", b"run_number", "service_specific_test_result_configuration", b"service_specific_test_result_configuration", "summary", b"summary", "test_job", b"test_job", "test_type", b"test_type"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["actual_end_date_time", b"actual_end_date_time", "actual_start_date_time", b"actual_start_date_time", "buyer_id", b"buyer_id", "creation_date", b"creation_date", "fault_management", b"fault_management", "href", b"href", "id", b"id", "measurements", b"measurements", "related_service_from", b"related_service_from", "related_service_to", b"related_service_to", "run_number", b"run_number", "service_specific_test_result_configuration", b"service_specific_test_result_configuration", "summary", b"summary", "test_job", b"test_job", "test_type", b"test_type"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -54,6 +54,11 @@ def _task_where(buyer_id: str, f: service_test_pb2.TestJobTaskFilter) -> q.Where
     w.any_of("task_type", _given(f.task_type))
     w.any_of("state", _given(f.state))
     w.time_range("creation_date", f.creation_date)
+    types = _given(f.test_type)
+    if types:  # tasks on jobs of these test types (the FM face lists its procedures' tasks)
+        marks = ", ".join("?" for _ in types)
+        select = f"SELECT id FROM test_jobs WHERE buyer_id = ? AND test_type IN ({marks})"
+        w.member_of("job_id", select, "id", buyer_id, *types)
     return w
 
 
