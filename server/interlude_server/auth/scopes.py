@@ -61,7 +61,7 @@ RPC_SCOPES: Mapping[str, str] = MappingProxyType(
             " UpdatePerformanceProfile DeletePerformanceProfile CreatePerformanceJob GetPerformanceJob"
             " ListPerformanceJobs ModifyPerformanceJob SuspendPerformanceJob ResumePerformanceJob"
             " CancelPerformanceJob GetPerformanceJobTask ListPerformanceJobTasks CreatePerformanceReport"
-            " GetPerformanceReport ListPerformanceReports ListPerformanceTrackingRecords"
+            " GetPerformanceReport ListPerformanceReports GetPerformanceReportFile ListPerformanceTrackingRecords"
             " StreamPerformanceData",
         ),
         **_service(
