@@ -11,7 +11,7 @@ after the job started measuring; the schedule's start and end times bound the fi
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from google.protobuf import timestamp_pb2
 
@@ -22,10 +22,7 @@ from interlude_server.domain.performance import schedule as cron
 from interlude_server.domain.performance.model import duration_seconds, settings_of
 from interlude_server.partner.performance.measure import measure
 from interlude_server.store.interface.paging import PageRequest
-from interlude_server.store.interface.store import Tx
-
-if TYPE_CHECKING:
-    from interlude_server.partner.performance.engine import PmEngine
+from interlude_server.store.interface.store import Store, Tx
 
 Pm = performance_pb2
 LATEST = 5  # reports read back to find the latest chunk (newest first by creation)
@@ -37,8 +34,37 @@ def _ts(ns: int) -> timestamp_pb2.Timestamp:
     return ts
 
 
+class _Clock(Protocol):
+    def now_ns(self) -> int: ...
+
+    def at(self, wall_ns: int) -> int: ...
+
+    def real_seconds(self, sim_ns: int) -> float: ...
+
+
+class PmEngine(Protocol):
+    """What this step uses of engine.PmEngine (which owns it)."""
+
+    @property
+    def store(self) -> Store: ...
+
+    @property
+    def seed(self) -> int: ...
+
+    @property
+    def clock(self) -> _Clock: ...
+
+    def results(self, config_type: str) -> pm_reports.Results: ...
+
+    def failure(self, job: Pm.PerformanceJob, boundary: int) -> str: ...
+
+    async def _partner(self, job: Pm.PerformanceJob, expected: int, action: str, why: str) -> None: ...
+
+    async def _wait(self, job_id: str, seconds: float) -> None: ...
+
+
 class RecurringRuns:
-    """The recurring-schedule step of PmEngine."""
+    """The recurring-schedule step of engine.PmEngine."""
 
     def __init__(self, engine: PmEngine) -> None:
         self.engine = engine
