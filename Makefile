@@ -150,7 +150,7 @@ bench-pg: $(STAMP) ## durable orders on PostgreSQL vs SQLite in one run, about a
 	$(PY) -m bench.pg_vs_sqlite
 
 # MEF's OpenAPI files are not in this repository (see README, "Conformance"); not part of `make test`.
-# CONFORMANCE_APIS: a comma-separated subset of inventory,ordering,sft, each of whose files must
+# CONFORMANCE_APIS: a comma-separated subset of inventory,ordering,sft,pm, each of whose files must
 # then be in SPEC_DIR (default: every one found). CONFORMANCE_SECONDS: schemathesis time per API.
 CONFORMANCE_APIS ?=
 CONFORMANCE_SECONDS ?= 45

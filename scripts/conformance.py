@@ -7,7 +7,7 @@ with the API's base URL and the response checks in CHECKS (none suppressed).
 Exits non-zero if any run fails, if a file of an API named with --apis is
 missing, or if no file is found.
 
-    .venv/bin/python scripts/conformance.py DIR [--apis inventory,ordering,sft]
+    .venv/bin/python scripts/conformance.py DIR [--apis inventory,ordering,sft,pm]
         [--max-time SECONDS] [--max-examples N]
 """
 
@@ -38,6 +38,10 @@ APIS = {
     "fm": (
         "/mefApi/interlude/faultManagement/v3",
         ("faultManagement.api", "fault-management-openapi"),
+    ),
+    "pm": (
+        "/mefApi/interlude/performanceMonitoring/v5",
+        ("performanceMonitoring.api", "performance-monitoring-openapi"),
     ),
 }
 # The response checks: every one that judges the server's answer against the file.
@@ -92,7 +96,7 @@ def main() -> int:
         "--apis",
         type=parse_apis,
         default=None,
-        help="comma-separated subset of inventory,ordering,sft; each named file must be "
+        help="comma-separated subset of inventory,ordering,sft,pm; each named file must be "
         "present (default: every one found)",
     )
     parser.add_argument("--max-time", type=int, default=45, help="seconds per API")

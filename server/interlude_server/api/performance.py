@@ -1,4 +1,5 @@
-"""PerformanceService: PM profiles, jobs, tasks, reports and tracking (Interlude interaction 8).
+"""PerformanceService: PM profiles, jobs, tasks, reports (also ad-hoc, and their files) and
+tracking (Interlude interaction 8).
 
 Writes are idempotent by request_id and commit their PM events in the same
 transaction (so StreamEvents carries them); jobs then progress in the Partner's
@@ -14,8 +15,8 @@ from typing import Any, TypeVar
 import grpc
 from google.protobuf.message import Message
 
-from interlude_grpc.mef.lso.interlude.v1 import common_pb2, performance_pb2
-from interlude_server.api import errors, paging
+from interlude_grpc.mef.lso.interlude.v1 import performance_pb2
+from interlude_server.api import paging
 from interlude_server.api.binding import ServiceBinding
 from interlude_server.api.common import found, get, required
 from interlude_server.api.performance_stream import MeasurementStreamer
@@ -23,10 +24,12 @@ from interlude_server.api.principal import BuyerResolver
 from interlude_server.api.wire import passthrough_handler
 from interlude_server.core import clock
 from interlude_server.domain.idempotency import Planned, ready, run_once
+from interlude_server.domain.performance import files as pm_files
 from interlude_server.domain.performance import jobs as pm_jobs
 from interlude_server.domain.performance import profiles as pm_profiles
+from interlude_server.domain.performance import reports as pm_reports
 from interlude_server.domain.performance import subjects as pm_subjects
-from interlude_server.domain.performance.validate import check_modification
+from interlude_server.domain.performance.validate import check_modification, check_report
 from interlude_server.events.hub import MeasurementHub
 from interlude_server.partner.performance.engine import PmEngine
 from interlude_server.store.interface.store import Store, Tx
@@ -277,22 +280,38 @@ class PerformanceServicer:
     async def CreatePerformanceReport(
         self, request: Pm.CreatePerformanceReportRequest, context: Context
     ) -> Pm.CreatePerformanceReportResponse:
-        await errors.abort(
-            context,
-            errors.rich_status(
-                grpc.StatusCode.UNIMPLEMENTED,
-                common_pb2.ERROR_REASON_RPC_NOT_IMPLEMENTED,
-                "ad-hoc reports are not built yet; jobs produce reports every reporting period "
-                "(ListPerformanceReports), and StreamPerformanceData replays any stored range",
-                metadata={"method": "/mef.lso.interlude.v1.PerformanceService/CreatePerformanceReport"},
-            ),
+        buyer = self.buyer_of(context)
+        response = Pm.CreatePerformanceReportResponse
+
+        async def prepare() -> Planned[Pm.CreatePerformanceReportResponse]:
+            now = clock.now()
+            check_report(request.performance_report, now.ToNanoseconds())
+            report = pm_reports.new_adhoc(buyer, request.performance_report, now)
+            if request.validate_only:
+                report.id = ""
+                return response(performance_report=report)
+            return lambda tx: response(performance_report=pm_reports.create_adhoc(tx, report, clock.now()))
+
+        def committed(created: Pm.CreatePerformanceReportResponse) -> None:
+            self.engine.submit_report(buyer, created.performance_report.id)
+
+        return await run_once(
+            self.store, buyer, "CreatePerformanceReport", request, response, prepare, committed
         )
 
     async def GetPerformanceReport(
         self, request: Pm.GetPerformanceReportRequest, context: Context
     ) -> Pm.GetPerformanceReportResponse:
         report = await self._get(context, self.store.get_pm_report, "PerformanceReport", request.id)
+        if report.result_format == Pm.PERFORMANCE_RESULT_FORMAT_ATTACHMENT:
+            report.ClearField("report_content")  # delivered as the file at report_url
         return Pm.GetPerformanceReportResponse(performance_report=report)
+
+    async def GetPerformanceReportFile(
+        self, request: Pm.GetPerformanceReportFileRequest, context: Context
+    ) -> Pm.GetPerformanceReportFileResponse:
+        report = await self._get(context, self.store.get_pm_report, "PerformanceReport", request.id)
+        return pm_files.report_file(report)
 
     async def ListPerformanceReports(
         self, request: Pm.ListPerformanceReportsRequest, context: Context

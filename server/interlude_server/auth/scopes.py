@@ -62,8 +62,8 @@ RPC_SCOPES: Mapping[str, str] = MappingProxyType(
             " UpdatePerformanceProfile DeletePerformanceProfile CreatePerformanceJob GetPerformanceJob"
             " ListPerformanceJobs ModifyPerformanceJob SuspendPerformanceJob ResumePerformanceJob"
             " CancelPerformanceJob GetPerformanceJobTask ListPerformanceJobTasks CreatePerformanceReport"
-            " GetPerformanceReport ListPerformanceReports ListPerformanceTrackingRecords"
-            " StreamPerformanceData",
+            " GetPerformanceReport ListPerformanceReports GetPerformanceReportFile"
+            " ListPerformanceTrackingRecords StreamPerformanceData",
         ),
         **_service(
             "ServiceTestService",

@@ -33,6 +33,7 @@ Resource = (
     | Pm.PerformanceProfile
     | Pm.PerformanceJob
     | Pm.PerformanceJobTask
+    | Pm.PerformanceReport
     | St.TestProfile
     | St.TestJob
     | St.TestJobTask
@@ -45,6 +46,7 @@ _KINDS: dict[type[Resource], tuple[Ev.ResourceType.ValueType, str]] = {
     Pm.PerformanceProfile: (Ev.RESOURCE_TYPE_PERFORMANCE_PROFILE, "performance_profile"),
     Pm.PerformanceJob: (Ev.RESOURCE_TYPE_PERFORMANCE_JOB, "performance_job"),
     Pm.PerformanceJobTask: (Ev.RESOURCE_TYPE_PERFORMANCE_JOB_TASK, "performance_job_task"),
+    Pm.PerformanceReport: (Ev.RESOURCE_TYPE_PERFORMANCE_REPORT, "performance_report"),
     St.TestProfile: (Ev.RESOURCE_TYPE_TEST_PROFILE, "test_profile"),
     St.TestJob: (Ev.RESOURCE_TYPE_TEST_JOB, "test_job"),
     St.TestJobTask: (Ev.RESOURCE_TYPE_TEST_JOB_TASK, "test_job_task"),

@@ -120,7 +120,17 @@ def rest_code(reason: str, grpc_code: int) -> RestCode:
 _TOKEN = re.compile(r"[^.\[\]]+")
 
 
+# Contract fields MEF spells otherwise: the members of a oneof that MEF carries as one
+# property with an `@type` (a job's `performanceProfile`, ref or value).
+_MEF_NAMES = {
+    "performance_profile_value": "performanceProfile",
+    "performance_profile_ref": "performanceProfile",
+}
+
+
 def _camel(name: str) -> str:
+    if name in _MEF_NAMES:
+        return _MEF_NAMES[name]
     head, *rest = name.split("_")
     return head + "".join(w[:1].upper() + w[1:] for w in rest)
 

@@ -35,7 +35,7 @@ from interlude_grpc.mef.lso.interlude.v1 import (
 from interlude_server.rest.operations import REST_OPERATIONS
 from interlude_server.rest.performance.mapping import PM_BASE as PM
 from tests.support.helpers import EVC, Stubs, wait_for_order
-from tests.support.pm_helpers import Pmc, service_job
+from tests.support.pm_helpers import CE_PM, Pmc, service_job
 from tests.support.rest import CAT, INV, ORD, SFT, Listener, Reply, RestClient
 from tests.support.rpc import Outcome, invoke, methods, path, request_class
 from tests.support.security import AUDIENCE, ISSUER, TokenIssuer, bearer
@@ -698,6 +698,48 @@ REST_CASES: dict[tuple[str, str], RestCase] = {
     ),
     ("GET", PM + "/performanceReport/{id}"): lambda ids, spec, hubs: (
         f"{PM}/performanceReport/{ids.pm_report}",
+        None,
+    ),
+    ("PATCH", PM + "/performanceProfile/{id}"): lambda ids, spec, hubs: (
+        f"{PM}/performanceProfile/{ids.pm_profile}",
+        {"description": "changed by another buyer"},
+    ),
+    ("GET", PM + "/cancelPerformanceJob"): lambda ids, spec, hubs: (
+        f"{PM}/cancelPerformanceJob?performanceJobId={ids.pm_job}",
+        None,
+    ),
+    ("GET", PM + "/modifyPerformanceJob"): lambda ids, spec, hubs: (
+        f"{PM}/modifyPerformanceJob?performanceJobId={ids.pm_job}",
+        None,
+    ),
+    ("POST", PM + "/performanceJobComplexQuery"): lambda ids, spec, hubs: (
+        f"{PM}/performanceJobComplexQuery",
+        {"monitoredObject": {"@type": "ServiceRef", "serviceId": ids.service}},
+    ),
+    ("POST", PM + "/performanceReport"): lambda ids, spec, hubs: (
+        f"{PM}/performanceReport",
+        {
+            "monitoredObject": [{"@type": "ServiceRef", "serviceId": ids.service}],
+            "granularity": {"timeDurationValue": 15, "timeDurationUnits": "MIN"},
+            "reportingTimeframe": {
+                "reportingStartDate": "2026-01-01T00:00:00Z",
+                "reportingEndDate": "2026-01-01T01:00:00Z",
+            },
+            "outputFormat": "json",
+            "resultFormat": "payload",
+            "serviceSpecificConfiguration": {"@type": CE_PM},
+        },
+    ),
+    ("GET", PM + "/performanceReport/{id}/file"): lambda ids, spec, hubs: (
+        f"{PM}/performanceReport/{ids.pm_report}/file",
+        None,
+    ),
+    ("POST", PM + "/performanceReportComplexQuery"): lambda ids, spec, hubs: (
+        f"{PM}/performanceReportComplexQuery",
+        {"performanceJob": {"@type": "PerformanceJobRef", "performanceJobId": ids.pm_job}},
+    ),
+    ("GET", PM + "/trackingRecord"): lambda ids, spec, hubs: (
+        f"{PM}/trackingRecord?relatedPerformanceJobId={ids.pm_job}",
         None,
     ),
     ("POST", PM + "/hub"): lambda ids, spec, hubs: (

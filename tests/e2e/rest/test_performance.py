@@ -261,8 +261,17 @@ def test_not_found_and_other_buyers_are_404_where_grpc_says_not_found(
     assert beta.get(f"{PM}/performanceJob").body == []
 
 
-def test_an_unsupported_list_filter_is_refused_not_ignored(rest: RestClient) -> None:
-    reply = rest.get(f"{PM}/performanceJob?state=inProgress")
+def test_list_filters_filter_and_an_unknown_parameter_is_refused(alpha: Pmc, rest: RestClient) -> None:
+    job = service_job(alpha.create_profile(profile()).id, "alpha-evc-1")
+    job.buyer_job_id = "filter-me"
+    made = alpha.create_job(job)
+    listed = rest.get(f"{PM}/performanceJob?state=completed,cancelled&limit=1000").body
+    assert made.id not in [j["id"] for j in listed]  # acknowledged or later, never finished yet
+    assert all(j["state"] in ("completed", "cancelled") for j in listed)
+    mine = rest.get(f"{PM}/performanceJob?buyerJobId=filter-me&serviceId=alpha-evc-1").body
+    assert made.id in [j["id"] for j in mine]
+    assert rest.get(f"{PM}/performanceJob?state=bogus").status == 400
+    reply = rest.get(f"{PM}/performanceJob?color=red")
     assert reply.status == 400, reply.body
     assert reply.body["code"] == "invalidQuery"
     assert unknown_in(reply.body, ERROR) == []
@@ -352,7 +361,8 @@ def test_job_actions_and_cancel_task_match_grpc(alpha: Pmc, rest: RestClient) ->
         lambda: alpha.stub.SuspendPerformanceJob(Pm.SuspendPerformanceJobRequest(id=job.id), metadata=ALPHA)
     )
     again = rest.post(f"{path}/suspend", None)
-    assert again.status == 409, again.body
+    # MEF's file lists no 409 for the job actions: the state conflict is a 422 otherIssue.
+    assert (again.status, again.body[0]["code"]) == (422, "otherIssue"), again.body
     assert again.headers["X-Interlude-Reason"] == grpc_error.reason == "INVALID_STATE_TRANSITION"
     assert rest.post(f"{path}/resume", None).status == 204
     assert alpha.job(job.id).state == Pm.PERFORMANCE_JOB_STATE_IN_PROGRESS
@@ -387,7 +397,7 @@ def test_job_actions_and_cancel_task_match_grpc(alpha: Pmc, rest: RestClient) ->
         lambda: alpha.stub.ResumePerformanceJob(Pm.ResumePerformanceJobRequest(id=job.id), metadata=ALPHA)
     )
     resumed = rest.post(f"{path}/resume", None)
-    assert (resumed.status, resumed.headers["X-Interlude-Reason"]) == (409, grpc_error.reason)
+    assert (resumed.status, resumed.headers["X-Interlude-Reason"]) == (422, grpc_error.reason)
 
 
 def test_profile_delete_matches_grpc(alpha: Pmc, rest: RestClient) -> None:
@@ -527,7 +537,7 @@ def test_modify_task_over_rest_matches_grpc(alpha: Pmc, rest: RestClient) -> Non
         )
     )
     refused = rest.post(f"{PM}/modifyPerformanceJob", body)  # only scheduled or suspended jobs
-    assert (refused.status, refused.headers["X-Interlude-Reason"]) == (409, grpc_error.reason)
+    assert (refused.status, refused.headers["X-Interlude-Reason"]) == (422, grpc_error.reason)  # MEF: no 409
 
     assert rest.post(f"{PM}/performanceJob/{job.id}/suspend", None).status == 204
     made = rest.post(f"{PM}/modifyPerformanceJob", body)

@@ -200,6 +200,10 @@ def advance_task(
         apply_modification(job, task.modification, profile)
         action = "reschedule" if starts_later(job, now) else "restart"  # per the (new) schedule
         move_job(tx, job, action, now, "modification applied", task_id=task.id)
+        changed = Ev.EVENT_TYPE_PERFORMANCE_JOB_ATTRIBUTE_VALUE_CHANGE
+        audit.emit(
+            tx, changed, job, now, state=JOB.state_name(job.state), reason=f"modified by task {task.id}"
+        )
     else:
         move_job(tx, job, "cancelled", now, "resources released", task_id=task.id)
     _move_task(tx, task, "complete", now)

@@ -11,11 +11,26 @@ from typing import Any
 
 from interlude_grpc.mef.lso.interlude.v1 import performance_pb2
 from interlude_server.core.errors import Errors
+from interlude_server.domain.performance import schedule as cron
 from interlude_server.domain.performance.model import UNIT_SECONDS, duration_seconds
 
 Pm = performance_pb2
 MISSING = "missingProperty"
 MAX_PRIORITY = 10
+MAX_ADHOC_INTERVALS = 2000  # per monitored object of an ad-hoc report
+REFUSED_OUTPUT = (Pm.PERFORMANCE_OUTPUT_FORMAT_XML, Pm.PERFORMANCE_OUTPUT_FORMAT_AVRO)
+
+
+def check_formats(errors: Errors, where: str, output: int, result: int) -> None:
+    """The output formats this Partner produces: JSON (inline or as a file) and CSV (as a
+    file, `result_format` ATTACHMENT); XML and Avro are refused, never accepted and ignored."""
+    if output in REFUSED_OUTPUT:
+        errors.add(f"{where}.output_format", "xml and avro are not produced by this Partner; use json or csv")
+    elif output == Pm.PERFORMANCE_OUTPUT_FORMAT_CSV and result == Pm.PERFORMANCE_RESULT_FORMAT_PAYLOAD:
+        errors.add(
+            f"{where}.output_format",
+            "csv is delivered as a file: use result_format attachment, or output_format json",
+        )
 
 
 def _duration(errors: Errors, where: str, owner: Any, name: str, required: bool) -> None:
@@ -49,6 +64,7 @@ def _settings(
             errors.add(f"{where}.reporting_period", "must not be shorter than the granularity")
     if value.HasField("job_priority") and not 1 <= value.job_priority <= MAX_PRIORITY:
         errors.add(f"{where}.job_priority", f"must be between 1 and {MAX_PRIORITY}")
+    check_formats(errors, where, value.output_format, value.result_format)
     config = value.service_specific_configuration
     if (need or value.HasField("service_specific_configuration")) and not config.type:
         errors.add(f"{where}.service_specific_configuration.type", "the @type is required", MISSING)
@@ -90,6 +106,8 @@ def _schedule(errors: Errors, where: str, schedule: Pm.ScheduleDefinition) -> No
         errors.add(f"{where}.schedule_definition_end_time", "must be later than the start time")
     if schedule.HasField("execution_duration"):
         _duration(errors, f"{where}.execution_duration", schedule, "execution_duration", True)
+    if schedule.HasField("recurring_schedule"):
+        cron.check(errors, f"{where}.recurring_schedule", schedule.recurring_schedule)
 
 
 def check_job(job: Pm.PerformanceJob, where: str = "performance_job") -> None:
@@ -116,3 +134,34 @@ def check_modification(modification: Pm.PerformanceJobModification, where: str =
     _settings(errors, f"{where}.performance_profile_value", value, partial=True)
     _schedule(errors, f"{where}.schedule_definition", modification.schedule_definition)
     errors.raise_if_any("the modification is not valid")
+
+
+def check_report(report: Pm.PerformanceReport, now_ns: int, where: str = "performance_report") -> None:
+    """An ad-hoc report request: its subjects (one kind), time frame (past, start before end),
+    granularity, formats and configuration `@type`."""
+    errors = Errors()
+    if not report.monitored_object:
+        errors.add(f"{where}.monitored_object", "name at least one monitored object", MISSING)
+    for i, ref in enumerate(report.monitored_object):
+        _monitored_object(errors, f"{where}.monitored_object[{i}]", ref)
+    if len({ref.WhichOneof("ref") for ref in report.monitored_object}) > 1:
+        errors.add(f"{where}.monitored_object", "all monitored objects must be of one kind")
+    frame, at = report.reporting_timeframe, f"{where}.reporting_timeframe"
+    start, end = frame.reporting_start_date.ToNanoseconds(), frame.reporting_end_date.ToNanoseconds()
+    if not frame.HasField("reporting_start_date") or not frame.HasField("reporting_end_date"):
+        errors.add(at, "reporting_start_date and reporting_end_date are required", MISSING)
+    elif end <= start:
+        errors.add(f"{at}.reporting_end_date", "must be later than reporting_start_date")
+    elif end > now_ns:
+        errors.add(f"{at}.reporting_end_date", "must not be in the future: reports cover measured time")
+    _duration(errors, f"{where}.granularity", report, "granularity", True)
+    bins = (end - start) / max(duration_seconds(report.granularity) * 1e9, 1)
+    if report.HasField("granularity") and bins > MAX_ADHOC_INTERVALS:
+        errors.add(f"{at}", f"covers {int(bins)} intervals of the granularity; at most {MAX_ADHOC_INTERVALS}")
+    for name in ("output_format", "result_format"):
+        if not getattr(report, name):
+            errors.add(f"{where}.{name}", "required", MISSING)
+    check_formats(errors, where, report.output_format, report.result_format)
+    if not report.service_specific_configuration.type:
+        errors.add(f"{where}.service_specific_configuration.type", "the @type is required", MISSING)
+    errors.raise_if_any("the report request is not valid")

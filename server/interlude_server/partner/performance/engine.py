@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import time
 from collections.abc import Sequence
-from typing import Protocol
 
 import structlog
 from google.protobuf import timestamp_pb2
@@ -31,7 +31,9 @@ from interlude_server.domain.performance import jobs as pm_jobs
 from interlude_server.domain.performance import reports as pm_reports
 from interlude_server.domain.performance.model import duration_seconds, settings_of, subject_ids
 from interlude_server.domain.performance.states import JOB, LIVE_JOB_STATES
-from interlude_server.partner.performance.measure import SimulatedMeter, batch_of, uniform
+from interlude_server.partner.performance.measure import MeasurementSource, SimulatedMeter, batch_of, uniform
+from interlude_server.partner.performance.recurring import RecurringRuns
+from interlude_server.partner.performance.results import result as _result
 from interlude_server.partner.workers import Resumable, Step, Workers
 from interlude_server.store.interface.paging import PageRequest
 from interlude_server.store.interface.store import Store
@@ -54,6 +56,10 @@ class SimClock:
     def now_ns(self) -> int:
         return self._origin_ns + int((time.time_ns() - self._origin_ns) * self.scale)
 
+    def at(self, wall_ns: int) -> int:
+        """The simulated time it was (or will be) at wall-clock time `wall_ns`."""
+        return self._origin_ns + int((wall_ns - self._origin_ns) * self.scale)
+
     def real_seconds(self, sim_ns: int) -> float:
         return max(sim_ns, 0) / 1e9 / self.scale
 
@@ -62,19 +68,6 @@ def _ts(ns: int) -> timestamp_pb2.Timestamp:
     ts = timestamp_pb2.Timestamp()
     ts.FromNanoseconds(ns)
     return ts
-
-
-class MeasurementSource(Protocol):
-    """Measures one interval [start, end) of a job: one measurement per metric. It may raise
-    (e.g. the network could not measure): the job's worker then retries the interval."""
-
-    async def measure(
-        self,
-        job: Pm.PerformanceJob,
-        settings: Pm.PerformanceProfileValue,
-        start: timestamp_pb2.Timestamp,
-        end: timestamp_pb2.Timestamp,
-    ) -> list[Pm.Measurement]: ...
 
 
 class PmEngine(Resumable):
@@ -97,6 +90,38 @@ class PmEngine(Resumable):
         self.step_delay = step_delay
         self._workers = Workers("pm.job", max(step_delay, 1.0))
         self._pokes: dict[str, asyncio.Event] = {}
+        self._recurring = RecurringRuns(self)
+
+    def results(self, config_type: str) -> pm_reports.Results:
+        """The Partner's MEF results objects for a configuration `@type` (results.py)."""
+        return functools.partial(_result, self.seed, config_type)
+
+    async def start(self) -> int:
+        """Resume every live job and every ad-hoc report still being prepared."""
+        jobs = await super().start()
+        reports = await self.store.open_pm_reports(pm_reports.OPEN_REPORT_STATES)
+        for report in reports:
+            self.submit_report(report.buyer_id, report.id)
+        return jobs + len(reports)
+
+    def submit_report(self, buyer_id: str, report_id: str) -> None:
+        """Prepare an ad-hoc report: one Partner step (step_delay apart) per state."""
+        if not self._workers.active:
+            return
+
+        async def step() -> bool:
+            await asyncio.sleep(self.step_delay)
+            report = await self.store.get_pm_report(buyer_id, report_id)
+            if report is None or report.state not in pm_reports.OPEN_REPORT_STATES:
+                return False
+            results = self.results(report.service_specific_configuration.type)
+            await self.store.write(
+                lambda tx: pm_reports.advance_adhoc(tx, buyer_id, report_id, clock.now(), results)
+            )
+            return True
+
+        log = _log.bind(report_id=report_id, buyer=buyer_id)
+        self._workers.submit(f"report:{report_id}", step, log)
 
     async def _unfinished(self) -> Sequence[Pm.PerformanceJob]:
         return await self.store.live_pm_jobs(LIVE_JOB_STATES)
@@ -131,6 +156,9 @@ class PmEngine(Resumable):
             if await self._task_step(buyer_id, job):
                 return True
             if job.state == Pm.PERFORMANCE_JOB_STATE_IN_PROGRESS:
+                if job.schedule_definition.HasField("recurring_schedule"):
+                    await self._recurring.step(job)
+                    return True
                 next_start = await self._measure_step(job, next_start)
             else:
                 next_start = None
@@ -224,11 +252,17 @@ class PmEngine(Resumable):
         return max(current, last.ToNanoseconds()) if last is not None else current
 
     async def _report(self, job: Pm.PerformanceJob, boundary: int, period_ns: int) -> None:
-        subject = "/".join(subject_ids(job.monitored_object)) or job.id
-        failed = uniform(self.seed, subject, boundary, "report") < REPORT_FAILURE_RATE
-        failure = "simulated: the collector was unreachable while the report was prepared" if failed else ""
+        failure = self.failure(job, boundary)
         buyer, job_id = job.buyer_id, job.id
         start, end = _ts(boundary - period_ns), _ts(boundary)
+        settings = settings_of(job, await self.store.get_pm_profile(buyer, job.performance_profile_ref.id))
+        results = self.results(settings.service_specific_configuration.type)
         await self.store.write(
-            lambda tx: pm_reports.record_report(tx, buyer, job_id, start, end, clock.now(), failure)
+            lambda tx: pm_reports.record_report(tx, buyer, job_id, start, end, clock.now(), results, failure)
         )
+
+    def failure(self, job: Pm.PerformanceJob, boundary: int) -> str:
+        """Why the report ending at `boundary` fails (simulated, REPORT_FAILURE_RATE of them), or ''."""
+        subject = "/".join(subject_ids(job.monitored_object)) or job.id
+        failed = uniform(self.seed, subject, boundary, "report") < REPORT_FAILURE_RATE
+        return "simulated: the collector was unreachable while the report was prepared" if failed else ""

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import struct
 from collections.abc import Sequence
+from typing import Protocol
 
 from google.protobuf import struct_pb2, timestamp_pb2
 
@@ -50,6 +51,19 @@ def _value(seed: int, subject: str, metric: Metric, target: float, start: int) -
         value = target - 0.05 * excess if metric.higher_is_better else target * excess
     upper = 100.0 if metric.unit == "%" else float("inf")
     return round(min(max(value, 0.0), upper), 6)
+
+
+class MeasurementSource(Protocol):
+    """Measures one interval [start, end) of a job: one measurement per metric. It may raise
+    (e.g. the network could not measure): the job's worker then retries the interval."""
+
+    async def measure(
+        self,
+        job: Pm.PerformanceJob,
+        settings: Pm.PerformanceProfileValue,
+        start: timestamp_pb2.Timestamp,
+        end: timestamp_pb2.Timestamp,
+    ) -> list[Pm.Measurement]: ...
 
 
 def batch_of(

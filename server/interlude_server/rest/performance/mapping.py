@@ -212,7 +212,8 @@ def report(r: Pm.PerformanceReport, hrefs: PmHrefs) -> Json:
     if r.report_content:
         out["reportContent"] = [_content(c, hrefs) for c in r.report_content]
     if r.HasField("report_url"):
-        url: Json = {"url": r.report_url.url}
+        given = r.report_url.url  # the server's own file is a path below the base URL
+        url: Json = {"url": hrefs.base + given if given.startswith("/") else given}
         if r.report_url.HasField("retention_period"):
             url["retentionPeriod"] = time(r.report_url.retention_period)
         out["reportUrl"] = url
@@ -266,4 +267,32 @@ def modify_task(t: Pm.PerformanceJobTask, hrefs: PmHrefs) -> Json:
         out["performanceProfile"] = settings
     if change.HasField("schedule_definition"):
         out["scheduleDefinition"] = schedule(change.schedule_definition)
+    return out
+
+
+_RELATED_REFS = {
+    Pm.PERFORMANCE_TRACKING_OBJECT_TYPE_PERFORMANCE_PROFILE: ("PerformanceProfile", "profile"),
+    Pm.PERFORMANCE_TRACKING_OBJECT_TYPE_PERFORMANCE_JOB: ("PerformanceJob", "job"),
+    Pm.PERFORMANCE_TRACKING_OBJECT_TYPE_PERFORMANCE_REPORT: ("PerformanceReport", "report"),
+}
+TRACKING_SOURCE = {
+    Pm.PERFORMANCE_TRACKING_SOURCE_CLIENT: "client",
+    Pm.PERFORMANCE_TRACKING_SOURCE_SERVER: "server",
+}
+
+
+def tracking_record(t: Pm.PerformanceTrackingRecord, hrefs: PmHrefs) -> Json:
+    """A MEF `PmTrackingRecord`; `relatedObjectId` is the Ref of the profile, job or report."""
+    noun, href = _RELATED_REFS.get(t.related_object_type, ("PerformanceJob", "job"))
+    related: Json = {
+        "@type": f"{noun}Ref",
+        f"{noun[0].lower()}{noun[1:]}Id": t.related_object_id,
+        f"{noun[0].lower()}{noun[1:]}Href": getattr(hrefs, href)(t.related_object_id),
+    }
+    out: Json = {
+        "id": t.id,
+        "creationDateTime": time(t.creation_date_time),
+        "relatedObjectId": related,
+    }
+    _optional(out, description=t.description, request=t.request, source=TRACKING_SOURCE.get(t.source, ""))
     return out

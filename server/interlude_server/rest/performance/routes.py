@@ -1,11 +1,15 @@
 """`/mefApi/interlude/performanceMonitoring/v5/`: PM over REST, onto PerformanceService.
 
-performanceProfile create/list/retrieve/delete, performanceJob create/list/retrieve,
-the v5 job actions `POST /performanceJob/{id}/suspend|resume` (204), the cancel task
-resource `cancelPerformanceJob` (create, retrieve), and performanceReport list/retrieve.
-Same backend, paging (`offset`/`limit`, `X-Total-Count`, `X-Result-Count`) and error
-mapping as the other APIs (`rest.app`). Lists take only `offset` and `limit` so far;
-another query parameter is refused as a bad parameter rather than ignored.
+Every operation of MEF's v5 file: performanceProfile create/list/retrieve/modify (PATCH)/
+delete, performanceJob create/list/retrieve, the job actions `POST /performanceJob/{id}/
+suspend|resume` (204), the task resources `cancelPerformanceJob` and `modifyPerformanceJob`
+(create, list, retrieve), performanceReport create (ad-hoc)/list/retrieve, the two complex
+queries, `trackingRecord`, and (REST-only URL of the contract's GetPerformanceReportFile)
+a report's file at `performanceReport/{id}/file`. Lists take the query parameters MEF lists
+for them (rest.performance.query). Same backend, paging (`offset`/`limit`, `X-Total-Count`,
+`X-Result-Count`) and error mapping as the other APIs (`rest.app`); where MEF's file lists
+another status than the error table's for an operation, the row says what it answers
+instead (`errors`).
 """
 
 from __future__ import annotations
@@ -18,17 +22,29 @@ from aiohttp import web
 from google.protobuf.message import Message
 
 from interlude_grpc.mef.lso.interlude.v1 import performance_pb2
+from interlude_server.api.paging import MAX_PAGE_SIZE
 from interlude_server.core.errors import NotFound
 from interlude_server.rest import common, query
 from interlude_server.rest.backend import Backend
+from interlude_server.rest.errors import AnswerAs
 from interlude_server.rest.mapping import Json
 from interlude_server.rest.performance import inbound as inbound
+from interlude_server.rest.performance import inbound_more as more
 from interlude_server.rest.performance import mapping as pm
-from interlude_server.rest.routing import Route, RouteTable, create_route, list_route, retrieve_route
+from interlude_server.rest.performance import query as pq
+from interlude_server.rest.routing import (
+    ApiHandler,
+    Route,
+    RouteTable,
+    create_route,
+    list_route,
+    retrieve_route,
+)
 
 _PM = "PerformanceService"
 Pm = performance_pb2
 ToJson = Callable[[Any, pm.PmHrefs], Json]
+COMPLEX_QUERY_LIMIT = 1000
 
 
 @lru_cache(maxsize=64)
@@ -68,14 +84,50 @@ class PmRestApi:
         r = await self._call(request, f"Get{noun}", req)
         return common.respond(to_json(getattr(r, common.field_name(noun)), hrefs(request)))
 
-    async def listing(self, request: web.Request, noun: str, to_json: ToJson) -> web.Response:
+    async def listing(
+        self, request: web.Request, noun: str, to_json: ToJson, spec: Callable[[Any], Message], rpc: str = ""
+    ) -> web.Response:
+        """A list: `spec` reads the query into the List RPC's filter; `rpc` names the RPC when
+        it is not `List{noun}s`."""
         given = common.params(request)
-        query.paging_only(given, "this list takes only offset and limit so far")
-        method, h = f"List{noun}s", hrefs(request)
+        method, h = rpc or f"List{noun}s", hrefs(request)
         call = partial(self._call, request, method)
-        req = getattr(Pm, method + "Request")()
-        return await common.page_response(
-            query.window(given), req, call, common.field_name(noun) + "s", lambda x: to_json(x, h)
+        req = getattr(Pm, method + "Request")(filter=spec(given))
+        field = Pm.DESCRIPTOR.message_types_by_name[method + "Response"].fields[0].name
+        return await common.page_response(query.window(given), req, call, field, lambda x: to_json(x, h))
+
+    async def update_profile(self, request: web.Request) -> web.Response:
+        change, mask = more.profile_update(await common.json_body(request), request.match_info["id"])
+        request[common.BODY_ROOT] = "performance_profile"
+        req = Pm.UpdatePerformanceProfileRequest(
+            performance_profile=change, update_mask=mask, request_id=common.request_id(request)
+        )
+        r = await self._call(request, "UpdatePerformanceProfile", req)
+        return common.respond(pm.profile(r.performance_profile, hrefs(request)))
+
+    async def complex_query(self, request: web.Request, noun: str, to_json: ToJson) -> web.Response:
+        """`POST /{noun}ComplexQuery`: every match (no paging in MEF's answer), newest first, at
+        most COMPLEX_QUERY_LIMIT; the clauses the List filter has not are matched on the JSON."""
+        read = more.job_query if noun == "PerformanceJob" else more.report_query
+        query_filter, residual = read(await common.json_body(request))
+        method, field, h = f"List{noun}s", common.field_name(noun) + "s", hrefs(request)
+        req = getattr(Pm, method + "Request")(filter=query_filter, page_size=MAX_PAGE_SIZE)
+        out: list[Json] = []
+        while len(out) < COMPLEX_QUERY_LIMIT:
+            r = await self._call(request, method, req)
+            found = [to_json(x, h) for x in getattr(r, field)]
+            out += [x for x in found if more.matches(residual, x)]
+            if not r.next_page_token:
+                break
+            req.page_token = r.next_page_token
+        return common.respond(out[:COMPLEX_QUERY_LIMIT])
+
+    async def report_file(self, request: web.Request) -> web.Response:
+        req = Pm.GetPerformanceReportFileRequest(id=request.match_info["id"])
+        r = await self._call(request, "GetPerformanceReportFile", req)
+        disposition = f'attachment; filename="{r.file_name}"'
+        return web.Response(
+            body=r.data, headers={"Content-Type": r.content_type, "Content-Disposition": disposition}
         )
 
     async def no_content(self, request: web.Request, method: str) -> web.Response:
@@ -113,64 +165,104 @@ class PmRestApi:
         return common.respond(to_json(task, hrefs(request)))
 
 
-def _create(noun: str, parse: Callable[[Any], Message], to_json: ToJson) -> Route[PmRestApi]:
-    return create_route(noun, partial(PmRestApi.create, noun=noun, parse=parse, to_json=to_json))
+def _create(
+    noun: str, parse: Callable[[Any], Message], to_json: ToJson, errors: tuple[tuple[int, AnswerAs], ...] = ()
+) -> Route[PmRestApi]:
+    route = create_route(noun, partial(PmRestApi.create, noun=noun, parse=parse, to_json=to_json))
+    return Route(route.method, route.path, route.handler, route.operation_id, route.rpc, errors=errors)
 
 
-def _reads(noun: str, to_json: ToJson) -> tuple[Route[PmRestApi], ...]:
+def _reads(noun: str, to_json: ToJson, spec: Callable[[Any], Message]) -> tuple[Route[PmRestApi], ...]:
     return (
-        list_route(noun, partial(PmRestApi.listing, noun=noun, to_json=to_json)),
+        list_route(noun, partial(PmRestApi.listing, noun=noun, to_json=to_json, spec=spec)),
         retrieve_route(noun, partial(PmRestApi.retrieve, noun=noun, to_json=to_json)),
     )
 
 
+# What MEF's file lists instead of the error table's status. A POST that names a job, profile
+# or service that does not exist lists no 404: a 422 `referenceNotFound`; a job whose state
+# refuses the task or action (409 in the table) is a 422 `otherIssue`. PATCH of a profile
+# lists no 422: an invalid body is a 400 `invalidBody`.
+_NAMES_ANOTHER = ((404, AnswerAs(422, "referenceNotFound")), (409, AnswerAs(422, "otherIssue")))
+_ACTION = ((409, AnswerAs(422, "otherIssue")),)
+_PATCH = ((422, AnswerAs(400, "invalidBody")),)
+
+
 def _no_content(method: str, path: str, operation_id: str, rpc: str) -> Route[PmRestApi]:
-    return Route(method, path, partial(PmRestApi.no_content, method=rpc), operation_id, rpc)
+    handler = partial(PmRestApi.no_content, method=rpc)
+    return Route(method, path, handler, operation_id, rpc, errors=_ACTION)
+
+
+def _tasks(
+    name: str, kind: int, create: ApiHandler[PmRestApi], to_json: ToJson
+) -> tuple[Route[PmRestApi], ...]:
+    """A task resource (`cancelPerformanceJob`, `modifyPerformanceJob`): create is the task's
+    RPC, the reads are the task reads of its kind."""
+    path, rpc = "/" + name[0].lower() + name[1:], name
+    spec = partial(pq.task_filter, task_type=kind)
+    listing = partial(_P.listing, noun="PerformanceJobTask", to_json=to_json, spec=spec)
+    return (
+        Route("POST", path, create, f"create{name}", rpc, errors=_NAMES_ANOTHER),
+        Route("GET", path, listing, f"list{name}", "ListPerformanceJobTasks"),
+        Route(
+            "GET",
+            path + "/{id}",
+            partial(_P.task, kind=kind, to_json=to_json),
+            f"retrieve{name}",
+            "GetPerformanceJobTask",
+        ),
+    )
+
+
+def _complex(noun: str, to_json: ToJson) -> Route[PmRestApi]:
+    name = noun[0].lower() + noun[1:] + "ComplexQuery"
+    handler = partial(_P.complex_query, noun=noun, to_json=to_json)
+    return Route("POST", "/" + name, handler, name, f"List{noun}s", errors=_NAMES_ANOTHER)
 
 
 _P, _CANCEL, _MODIFY = PmRestApi, Pm.PERFORMANCE_JOB_TASK_TYPE_CANCEL, Pm.PERFORMANCE_JOB_TASK_TYPE_MODIFY
+_TRACKING = partial(
+    _P.listing,
+    noun="PerformanceTrackingRecord",
+    to_json=pm.tracking_record,
+    spec=pq.tracking_filter,
+    rpc="ListPerformanceTrackingRecords",
+)
 ROUTES: RouteTable[PmRestApi] = RouteTable(
     pm.PM_BASE,
     _PM,
     (
         _create("PerformanceProfile", inbound.profile, pm.profile),
-        *_reads("PerformanceProfile", pm.profile),
+        *_reads("PerformanceProfile", pm.profile, pq.profile_filter),
+        Route(
+            "PATCH",
+            "/performanceProfile/{id}",
+            _P.update_profile,
+            "modifyPerformanceProfile",
+            "UpdatePerformanceProfile",
+            errors=_PATCH,
+        ),
         _no_content(
             "DELETE", "/performanceProfile/{id}", "deletePerformanceProfile", "DeletePerformanceProfile"
         ),
-        _create("PerformanceJob", inbound.job, pm.job),
-        *_reads("PerformanceJob", pm.job),
+        _create("PerformanceJob", inbound.job, pm.job, _NAMES_ANOTHER),
+        *_reads("PerformanceJob", pm.job, pq.job_filter),
         _no_content("POST", "/performanceJob/{id}/suspend", "suspendPerformanceJob", "SuspendPerformanceJob"),
         _no_content("POST", "/performanceJob/{id}/resume", "resumePerformanceJob", "ResumePerformanceJob"),
-        Route(
-            "POST",
-            "/cancelPerformanceJob",
-            _P.create_cancel,
-            "createCancelPerformanceJob",
-            "CancelPerformanceJob",
-        ),
+        *_tasks("CancelPerformanceJob", _CANCEL, _P.create_cancel, pm.cancel_task),
+        *_tasks("ModifyPerformanceJob", _MODIFY, _P.create_modify, pm.modify_task),
+        _complex("PerformanceJob", pm.job),
+        _create("PerformanceReport", more.report, pm.report, _NAMES_ANOTHER),
+        *_reads("PerformanceReport", pm.report, pq.report_filter),
         Route(
             "GET",
-            "/cancelPerformanceJob/{id}",
-            partial(_P.task, kind=_CANCEL, to_json=pm.cancel_task),
-            "retrieveCancelPerformanceJob",
-            "GetPerformanceJobTask",
+            "/performanceReport/{id}/file",
+            _P.report_file,
+            "retrievePerformanceReportFile",
+            "GetPerformanceReportFile",
         ),
-        Route(
-            "POST",
-            "/modifyPerformanceJob",
-            _P.create_modify,
-            "createModifyPerformanceJob",
-            "ModifyPerformanceJob",
-        ),
-        Route(
-            "GET",
-            "/modifyPerformanceJob/{id}",
-            partial(_P.task, kind=_MODIFY, to_json=pm.modify_task),
-            "retrieveModifyPerformanceJob",
-            "GetPerformanceJobTask",
-        ),
-        *_reads("PerformanceReport", pm.report),
+        _complex("PerformanceReport", pm.report),
+        Route("GET", "/trackingRecord", _TRACKING, "listTrackingRecord", "ListPerformanceTrackingRecords"),
     ),
     lambda backend, _hub: PmRestApi(backend),
 )

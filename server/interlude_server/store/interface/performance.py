@@ -71,6 +71,8 @@ class PmTx(Protocol):
     def open_pm_tasks(self, buyer_id: str, job_id: str) -> list[Pm.PerformanceJobTask]:
         """The job's tasks that are not final, oldest first."""
 
+    def get_pm_report(self, buyer_id: str, report_id: str) -> Pm.PerformanceReport | None: ...
+
     def put_pm_report(self, report: Pm.PerformanceReport) -> None: ...
 
     def add_pm_tracking(self, buyer_id: str, record: Pm.PerformanceTrackingRecord) -> None:
@@ -102,6 +104,10 @@ class PmStore(Protocol):
     async def list_pm_jobs(
         self, buyer_id: str, query: Pm.PerformanceJobFilter, page: PageRequest
     ) -> Page[Pm.PerformanceJob]: ...
+
+    async def open_pm_reports(self, open_states: tuple[int, ...]) -> list[Pm.PerformanceReport]:
+        """Every buyer's reports in `open_states` (ad-hoc reports still being prepared)."""
+        ...
 
     async def live_pm_jobs(self, live_states: tuple[int, ...]) -> list[Pm.PerformanceJob]:
         """Every buyer's jobs in `live_states`, oldest first (engine resume)."""

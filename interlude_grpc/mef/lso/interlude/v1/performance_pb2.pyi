@@ -2525,6 +2525,58 @@ class GetPerformanceReportResponse(_message.Message):
 Global___GetPerformanceReportResponse: _TypeAlias = GetPerformanceReportResponse  # noqa: Y015
 
 @_typing.final
+class GetPerformanceReportFileRequest(_message.Message):
+    """GetPerformanceReportFileRequest asks for a report's file."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    """The report id."""
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["id", b"id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetPerformanceReportFileRequest: _TypeAlias = GetPerformanceReportFileRequest  # noqa: Y015
+
+@_typing.final
+class GetPerformanceReportFileResponse(_message.Message):
+    """GetPerformanceReportFileResponse carries a report's file."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CONTENT_TYPE_FIELD_NUMBER: _builtins.int
+    DATA_FIELD_NUMBER: _builtins.int
+    FILE_NAME_FIELD_NUMBER: _builtins.int
+    content_type: _builtins.str
+    """The media type of `data`: `application/json` or `text/csv`."""
+    data: _builtins.bytes
+    """The file: the report content in the report's output format."""
+    file_name: _builtins.str
+    """A file name for it, e.g. `performance-report-<id>.csv`."""
+    def __init__(
+        self,
+        *,
+        content_type: _builtins.str = ...,
+        data: _builtins.bytes = ...,
+        file_name: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["content_type", b"content_type", "data", b"data", "file_name", b"file_name"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetPerformanceReportFileResponse: _TypeAlias = GetPerformanceReportFileResponse  # noqa: Y015
+
+@_typing.final
 class PerformanceReportFilter(_message.Message):
     """PerformanceReportFilter selects reports; set fields combine with AND,
     repeated fields match any of their values.

@@ -126,6 +126,11 @@ class PerformanceServiceStub:
                 request_serializer=mef_dot_lso_dot_interlude_dot_v1_dot_performance__pb2.ListPerformanceReportsRequest.SerializeToString,
                 response_deserializer=mef_dot_lso_dot_interlude_dot_v1_dot_performance__pb2.ListPerformanceReportsResponse.FromString,
                 _registered_method=True)
+        self.GetPerformanceReportFile = channel.unary_unary(
+                '/mef.lso.interlude.v1.PerformanceService/GetPerformanceReportFile',
+                request_serializer=mef_dot_lso_dot_interlude_dot_v1_dot_performance__pb2.GetPerformanceReportFileRequest.SerializeToString,
+                response_deserializer=mef_dot_lso_dot_interlude_dot_v1_dot_performance__pb2.GetPerformanceReportFileResponse.FromString,
+                _registered_method=True)
         self.ListPerformanceTrackingRecords = channel.unary_unary(
                 '/mef.lso.interlude.v1.PerformanceService/ListPerformanceTrackingRecords',
                 request_serializer=mef_dot_lso_dot_interlude_dot_v1_dot_performance__pb2.ListPerformanceTrackingRecordsRequest.SerializeToString,
@@ -274,6 +279,15 @@ class PerformanceServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetPerformanceReportFile(self, request, context):
+        """GetPerformanceReportFile returns a completed report's results as the file its
+        output format names (JSON or CSV): the file `report_url` points at when the
+        result format is ATTACHMENT.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def ListPerformanceTrackingRecords(self, request, context):
         """ListPerformanceTrackingRecords returns the audit trail of the caller's
         profiles, jobs and reports (MEF `PmTrackingRecord`).
@@ -380,6 +394,11 @@ def add_PerformanceServiceServicer_to_server(servicer, server):
                     servicer.ListPerformanceReports,
                     request_deserializer=mef_dot_lso_dot_interlude_dot_v1_dot_performance__pb2.ListPerformanceReportsRequest.FromString,
                     response_serializer=mef_dot_lso_dot_interlude_dot_v1_dot_performance__pb2.ListPerformanceReportsResponse.SerializeToString,
+            ),
+            'GetPerformanceReportFile': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetPerformanceReportFile,
+                    request_deserializer=mef_dot_lso_dot_interlude_dot_v1_dot_performance__pb2.GetPerformanceReportFileRequest.FromString,
+                    response_serializer=mef_dot_lso_dot_interlude_dot_v1_dot_performance__pb2.GetPerformanceReportFileResponse.SerializeToString,
             ),
             'ListPerformanceTrackingRecords': grpc.unary_unary_rpc_method_handler(
                     servicer.ListPerformanceTrackingRecords,
@@ -858,6 +877,33 @@ class PerformanceService:
             '/mef.lso.interlude.v1.PerformanceService/ListPerformanceReports',
             mef_dot_lso_dot_interlude_dot_v1_dot_performance__pb2.ListPerformanceReportsRequest.SerializeToString,
             mef_dot_lso_dot_interlude_dot_v1_dot_performance__pb2.ListPerformanceReportsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetPerformanceReportFile(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mef.lso.interlude.v1.PerformanceService/GetPerformanceReportFile',
+            mef_dot_lso_dot_interlude_dot_v1_dot_performance__pb2.GetPerformanceReportFileRequest.SerializeToString,
+            mef_dot_lso_dot_interlude_dot_v1_dot_performance__pb2.GetPerformanceReportFileResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -88,6 +88,11 @@ class PerformanceServiceStub:
     """ListPerformanceReports returns the caller's reports that match a filter,
     without `report_content` (as MEF `PerformanceReport_Find`); Get a report for its content.
     """
+    GetPerformanceReportFile: _grpc.UnaryUnaryMultiCallable[_performance_pb2.GetPerformanceReportFileRequest, _performance_pb2.GetPerformanceReportFileResponse]
+    """GetPerformanceReportFile returns a completed report's results as the file its
+    output format names (JSON or CSV): the file `report_url` points at when the
+    result format is ATTACHMENT.
+    """
     ListPerformanceTrackingRecords: _grpc.UnaryUnaryMultiCallable[_performance_pb2.ListPerformanceTrackingRecordsRequest, _performance_pb2.ListPerformanceTrackingRecordsResponse]
     """ListPerformanceTrackingRecords returns the audit trail of the caller's
     profiles, jobs and reports (MEF `PmTrackingRecord`).
@@ -159,6 +164,11 @@ class PerformanceServiceAsyncStub(PerformanceServiceStub):
     ListPerformanceReports: _aio.UnaryUnaryMultiCallable[_performance_pb2.ListPerformanceReportsRequest, _performance_pb2.ListPerformanceReportsResponse]  # type: ignore[assignment]
     """ListPerformanceReports returns the caller's reports that match a filter,
     without `report_content` (as MEF `PerformanceReport_Find`); Get a report for its content.
+    """
+    GetPerformanceReportFile: _aio.UnaryUnaryMultiCallable[_performance_pb2.GetPerformanceReportFileRequest, _performance_pb2.GetPerformanceReportFileResponse]  # type: ignore[assignment]
+    """GetPerformanceReportFile returns a completed report's results as the file its
+    output format names (JSON or CSV): the file `report_url` points at when the
+    result format is ATTACHMENT.
     """
     ListPerformanceTrackingRecords: _aio.UnaryUnaryMultiCallable[_performance_pb2.ListPerformanceTrackingRecordsRequest, _performance_pb2.ListPerformanceTrackingRecordsResponse]  # type: ignore[assignment]
     """ListPerformanceTrackingRecords returns the audit trail of the caller's
@@ -330,6 +340,17 @@ class PerformanceServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_performance_pb2.ListPerformanceReportsResponse, _abc.Awaitable[_performance_pb2.ListPerformanceReportsResponse]]:
         """ListPerformanceReports returns the caller's reports that match a filter,
         without `report_content` (as MEF `PerformanceReport_Find`); Get a report for its content.
+        """
+
+    @_abc_1.abstractmethod
+    def GetPerformanceReportFile(
+        self,
+        request: _performance_pb2.GetPerformanceReportFileRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_performance_pb2.GetPerformanceReportFileResponse, _abc.Awaitable[_performance_pb2.GetPerformanceReportFileResponse]]:
+        """GetPerformanceReportFile returns a completed report's results as the file its
+        output format names (JSON or CSV): the file `report_url` points at when the
+        result format is ATTACHMENT.
         """
 
     @_abc_1.abstractmethod

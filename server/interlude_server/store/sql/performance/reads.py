@@ -111,6 +111,11 @@ class PmReadsMixin(BodyReads):
         sql = f"SELECT body FROM pm_jobs WHERE state IN ({marks}) ORDER BY created, buyer_id, id"
         return await self._all(sql, live_states, Pm.PerformanceJob.FromString)
 
+    async def open_pm_reports(self, open_states: tuple[int, ...]) -> list[Pm.PerformanceReport]:
+        marks = ", ".join("?" for _ in open_states)
+        sql = f"SELECT body FROM pm_reports WHERE state IN ({marks}) ORDER BY created, buyer_id, id"
+        return await self._all(sql, open_states, Pm.PerformanceReport.FromString)
+
     async def get_pm_task(self, buyer_id: str, task_id: str) -> Pm.PerformanceJobTask | None:
         return await self._by_id("pm_tasks", buyer_id, task_id, Pm.PerformanceJobTask.FromString)
 

@@ -97,6 +97,9 @@ class PmTxMixin(BodyTx):
     def get_pm_task(self, buyer_id: str, task_id: str) -> Pm.PerformanceJobTask | None:
         return self._get("pm_tasks", buyer_id, task_id, Pm.PerformanceJobTask.FromString)
 
+    def get_pm_report(self, buyer_id: str, report_id: str) -> Pm.PerformanceReport | None:
+        return self._get("pm_reports", buyer_id, report_id, Pm.PerformanceReport.FromString)
+
     def put_pm_task(self, task: Pm.PerformanceJobTask) -> None:
         self._put(
             "pm_tasks",
