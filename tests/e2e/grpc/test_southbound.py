@@ -14,15 +14,17 @@ import grpc
 import pytest
 
 from interlude_grpc.interlude.network.v1 import network_pb2, network_pb2_grpc
-from interlude_grpc.mef.lso.interlude.v1 import common_pb2, ordering_pb2, service_test_pb2
+from interlude_grpc.mef.lso.interlude.v1 import common_pb2, ordering_pb2, performance_pb2, service_test_pb2
 from tests.support.helpers import ALPHA, Stubs, rich_error, wait_for_order
 from tests.support.network import ATTACHED, start_worker, wait_for_log
 from tests.support.paths import REPO
+from tests.support.pm_helpers import TIME_SCALE, Pmc
 from tests.support.server_process import ServerProcess, launch
 from tests.support.sft import SftClient, job
 
 Ord = ordering_pb2
 St = service_test_pb2
+Pm = performance_pb2
 NODE_BACKEND = REPO / "tests" / "node" / "network_backend.js"
 EVC = "urn:mef:lso:spec:legato:carrier-ethernet-evc:v0.0.1:all"
 
@@ -198,3 +200,22 @@ def test_a_worker_holds_an_item_and_asks_for_information_over_the_contract(
             assert list(item.wait[-1].information_required) == ["/note"]
     finally:
         worker.stop()
+
+
+def test_a_pm_job_is_measured_by_a_worker_over_the_contract(tmp_path: Path) -> None:
+    server = _remote(tmp_path / "server", "--sim-time-scale", TIME_SCALE)
+    worker = start_worker(server, "--sim-step-delay", "0.02")
+    try:
+        with grpc.insecure_channel(server.target) as channel:
+            pm = Pmc(channel)
+            _, pm_job = pm.running_job()
+            live = pm.stream(performance_job_ids=[pm_job.id], mode=Pm.STREAM_MODE_STREAM)
+            live.wait_for(lambda: len(live.of_kind("update")) >= 2)
+            live.stop()
+            pm.stub.CancelPerformanceJob(Pm.CancelPerformanceJobRequest(id=pm_job.id), metadata=ALPHA)
+        # The bins came from the worker: the server asked it for each interval.
+        wait_for_log(worker, '"event": "worker.request"')
+        assert "take_measurements" in worker.logs()
+    finally:
+        worker.stop()
+        assert server.stop() == 0
