@@ -96,6 +96,7 @@ class Config:
     default_buyer: str = "sp-alpha"
     sim_step_delay: float = 1.0
     sim_faults: Path | None = None
+    sim_scenario: Path | None = None
     sim_seed: int = 0
     schema_dir: Path | None = None
     event_retention_hours: float = 168.0
@@ -301,6 +302,14 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         metavar="PATH",
         help='Partner simulator: JSON fault rules {"faults": [{"externalId": "FAIL-*", "reason": "..."}]}',
+    )
+    parser.add_argument(
+        "--sim-scenario",
+        type=parse_existing_file,
+        default=None,
+        metavar="PATH",
+        help="Partner simulator: JSON network scenario, timed state changes and alarms the "
+        'network reports {"steps": [{"at": 2.0, "buyer": "...", "service": "...", "state": "DISABLED"}]}',
     )
     parser.add_argument(
         "--sim-seed",

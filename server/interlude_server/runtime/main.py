@@ -15,6 +15,7 @@ import os
 import signal
 import sys
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import structlog
@@ -49,6 +50,8 @@ from interlude_server.observability import otel
 from interlude_server.observability.logging import configure_logging
 from interlude_server.observability.metrics import Metrics
 from interlude_server.observability.runtime import freeze_startup_objects
+from interlude_server.partner.network.observer import NetworkObserver
+from interlude_server.partner.network.scenario import ScenarioPlayer, load_scenario
 from interlude_server.partner.ordering.processor import OrderProcessor
 from interlude_server.partner.ordering.simulator import FaultRule, SimulatedPartner, load_faults
 from interlude_server.partner.performance.engine import PmEngine, SimClock
@@ -146,6 +149,7 @@ class Server:
         self.owner = process_owner()
         self.node: SharedNode | None = None  # with a shared store, once assembled
         self.retention: asyncio.Task[None] | None = None  # once started
+        self.scenario: asyncio.Task[None] | None = None  # with --sim-scenario, once started
         # One bound for gRPC and REST together: both end in the same servicers and store.
         limits = config.limits
         self.limiter = LoadLimiter(limits.max_inflight_rpcs, limits.max_streams, limits.overload_retry_after)
@@ -279,9 +283,19 @@ class Server:
             )
         else:  # resumed by whichever process holds each lease (cluster/leases.py)
             resumed = (0, 0, 0)
+        if config.sim_scenario is not None:
+            self.scenario = asyncio.create_task(self._play_scenario(config.sim_scenario))
         _log.debug("runtime.gc_frozen", objects=freeze_startup_objects())
         self.readiness.serving()
         return Started(running, rest, *resumed, metrics=metrics)
+
+    async def _play_scenario(self, path: Path) -> None:
+        """Play the network scenario (partner/network/scenario.py) on the simulated clock."""
+        origin = await self.store.sim_clock_origin_ns()
+        player = ScenarioPlayer(
+            NetworkObserver(self.store), load_scenario(path), origin, self.config.sim_time_scale
+        )
+        await player.run()
 
     async def _start_metrics(
         self, parts: Parts, running: RunningServer, rest: InProcessRest | None
@@ -399,6 +413,10 @@ class Server:
         """Release what start-up took, however far it got: the node, retention, the store."""
         if self.node is not None:
             await self.node.close()
+        if self.scenario is not None:
+            self.scenario.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.scenario
         if self.retention is not None:
             self.retention.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -461,6 +479,12 @@ def main(argv: list[str] | None = None) -> int:
         test_faults = load_test_faults(config.sim_faults) if config.sim_faults else []
     except ValueError as exc:
         _log.error("sim_faults.invalid", error=str(exc))
+        return 2
+    try:
+        if config.sim_scenario is not None:
+            load_scenario(config.sim_scenario)
+    except ValueError as exc:
+        _log.error("sim_scenario.invalid", error=str(exc))
         return 2
     try:
         for urn, why in schemas.use(config.schema_dir).unusable.items():

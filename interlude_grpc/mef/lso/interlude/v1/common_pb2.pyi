@@ -303,6 +303,8 @@ class _ErrorReasonEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ErrorReas
     """
     ERROR_REASON_SERVICE_SCHEMA_NOT_FOUND: _ErrorReason.ValueType  # 26
     """No schema document is served at that location (NOT_FOUND)."""
+    ERROR_REASON_ALARM_NOT_FOUND: _ErrorReason.ValueType  # 27
+    """No alarm with that id affects the caller's services (NOT_FOUND)."""
     ERROR_REASON_HUB_SUBSCRIPTION_NOT_FOUND: _ErrorReason.ValueType  # 50
     """No hub registration (MEF `/hub/{id}`) with that id exists for the caller (NOT_FOUND; REST 404)."""
     ERROR_REASON_INVALID_BODY: _ErrorReason.ValueType  # 51
@@ -386,6 +388,8 @@ ERROR_REASON_SLOW_CONSUMER: ErrorReason.ValueType  # 25
 """
 ERROR_REASON_SERVICE_SCHEMA_NOT_FOUND: ErrorReason.ValueType  # 26
 """No schema document is served at that location (NOT_FOUND)."""
+ERROR_REASON_ALARM_NOT_FOUND: ErrorReason.ValueType  # 27
+"""No alarm with that id affects the caller's services (NOT_FOUND)."""
 ERROR_REASON_HUB_SUBSCRIPTION_NOT_FOUND: ErrorReason.ValueType  # 50
 """No hub registration (MEF `/hub/{id}`) with that id exists for the caller (NOT_FOUND; REST 404)."""
 ERROR_REASON_INVALID_BODY: ErrorReason.ValueType  # 51
