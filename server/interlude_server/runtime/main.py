@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
+from interlude_server.api.alarms import alarm_binding
 from interlude_server.api.binding import ServiceBinding
 from interlude_server.api.catalog import catalog_binding
 from interlude_server.api.events import events_binding
@@ -246,6 +247,7 @@ class Server:
             events_binding(store, parts.hub, buyer_of, log_id),
             service_test_binding(store, buyer_of, parts.runner, parts.wakeups, log_id),
             performance_binding(store, buyer_of, parts.pm_engine, parts.measurement_hub, log_id),
+            alarm_binding(store, buyer_of),
         ]
 
     async def start(self, parts: Parts) -> Started:

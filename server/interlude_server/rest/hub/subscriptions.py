@@ -23,6 +23,7 @@ from interlude_server.auth.callbacks import CallbackPolicy
 from interlude_server.core import clock
 from interlude_server.core.errors import InvalidArgument, NotFound, Violation
 from interlude_server.rest import mapping as m
+from interlude_server.rest.alarms.mapping import ALARM_EVENTS, ALARM_NOTIFICATION_BASE
 from interlude_server.rest.performance.events import PM_EVENTS, PM_NOTIFICATION_BASE
 from interlude_server.store.interface.store import HubSubscription, Store, Tx
 
@@ -44,6 +45,7 @@ API_EVENTS: dict[str, tuple[int, ...]] = {
         range(E.EVENT_TYPE_TEST_PROFILE_CREATE, E.EVENT_TYPE_TEST_RESULT_CREATE + 1)
     ),
     "performanceMonitoring": PM_EVENTS,
+    "alarmManagement": ALARM_EVENTS,
 }
 # Where the buyer's listener API lives below its callback (the notification API of each API).
 NOTIFICATION_BASE = {
@@ -51,6 +53,7 @@ NOTIFICATION_BASE = {
     "serviceOrdering": "/mefApi/interlude/serviceOrderingNotification/v1",
     "serviceFunctionTesting": "/mefApi/interlude/serviceFunctionTestingNotification/v3",
     "performanceMonitoring": PM_NOTIFICATION_BASE,
+    "alarmManagement": ALARM_NOTIFICATION_BASE,
 }
 _KEYS = ("callback", "query", "signingSecret", "authorization")
 
