@@ -35,6 +35,10 @@ APIS = {
         "/mefApi/interlude/serviceFunctionTesting/v3",
         ("serviceFunctionTest.api", "service-function-test-openapi"),
     ),
+    "alarm": (
+        "/mefApi/interlude/alarmManagement/v3",
+        ("alarmManagement.api", "alarm-management-openapi"),
+    ),
 }
 # The response checks: every one that judges the server's answer against the file.
 CHECKS = (

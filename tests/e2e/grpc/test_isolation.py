@@ -32,8 +32,8 @@ from interlude_grpc.mef.lso.interlude.v1 import (
     performance_pb2,
     service_test_pb2,
 )
-from interlude_server.rest.operations import REST_OPERATIONS
 from interlude_server.rest.alarms.mapping import ALARM_BASE as ALM
+from interlude_server.rest.operations import REST_OPERATIONS
 from interlude_server.rest.performance.mapping import PM_BASE as PM
 from tests.support.helpers import EVC, Stubs, wait_for_order
 from tests.support.pm_helpers import Pmc, service_job
