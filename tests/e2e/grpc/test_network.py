@@ -14,9 +14,10 @@ from typing import Any
 import grpc
 import jsonschema_rs
 import pytest
-import yaml
+import yaml  # type: ignore[import-untyped]
 from google.protobuf import timestamp_pb2
 
+from interlude_client import InterludeClient
 from interlude_grpc.mef.lso.interlude.v1 import (
     alarm_pb2,
     alarm_pb2_grpc,
@@ -124,6 +125,7 @@ def flapped(tmp_path_factory: pytest.TempPathFactory, db_for: DbFor) -> Iterator
             listener.wait_for(_hub_cleared, timeout=30)
             beta.wait_for(beta.synced)
             yield {
+                "target": server.target,
                 "channel": channel,
                 "alpha": alpha.events(),
                 "beta": beta.events(),
@@ -202,6 +204,14 @@ def test_the_uni_alarm_is_the_root_cause_of_the_alarms_of_the_services_it_took_d
     stub = alarm_pb2_grpc.AlarmServiceStub(flapped["channel"])
     filtered = stub.ListAlarms(alarm_pb2.ListAlarmsRequest(filter=only), metadata=ALPHA).alarms
     assert [a.affected_service[0].id for a in filtered] == ["alpha-evc-1"]
+
+
+def test_the_python_client_reads_the_alarms(flapped: dict[str, Any]) -> None:
+    with InterludeClient(flapped["target"], buyer="sp-alpha") as client:
+        alarms = list(client.list_alarms(page_size=1))
+        root = next(a for a in alarms if a.external_alarm_id == "los-uni-2")
+        assert client.get_alarm(root.id) == root
+    assert len(alarms) == 3
 
 
 def test_the_stream_filter_by_type_selects_alarm_events(flapped: dict[str, Any]) -> None:
