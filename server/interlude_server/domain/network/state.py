@@ -21,7 +21,7 @@ from google.protobuf import timestamp_pb2
 from interlude_grpc.mef.lso.interlude.v1 import common_pb2, events_pb2, inventory_pb2
 from interlude_server.core.errors import InvalidArgument, NotFound, Violation
 from interlude_server.core.mef import upper_name
-from interlude_server.domain import audit, documents, jsonptr, resources
+from interlude_server.domain import audit, documents, jsonptr
 from interlude_server.domain.network.propagation import (
     COMPONENT_RULE,
     DISABLED,
@@ -174,7 +174,8 @@ def _record(
     """Store a service whose derived state changed, with its state-change event."""
     service.operational_state_time.CopyFrom(observed)
     service.update_time.CopyFrom(now)
-    service.etag = resources.next_etag(service.etag)
+    # The etag versions what a buyer may change: a state the network reports does not move it,
+    # so an order based on the service is not refused because the network spoke meanwhile.
     tx.put_service(service)
     state = upper_name(Com.OperationalState, service.operational_state)
     reason = f"operational state {state}" + (
