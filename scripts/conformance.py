@@ -43,6 +43,10 @@ APIS = {
         "/mefApi/interlude/performanceMonitoring/v5",
         ("performanceMonitoring.api", "performance-monitoring-openapi"),
     ),
+    "alarm": (
+        "/mefApi/interlude/alarmManagement/v3",
+        ("alarmManagement.api", "alarm-management-openapi"),
+    ),
 }
 # The response checks: every one that judges the server's answer against the file.
 CHECKS = (

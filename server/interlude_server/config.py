@@ -102,6 +102,7 @@ class Config:
     sim_step_delay: float = 1.0
     sim_faults: Path | None = None
     order_wait_timeout: float = 604_800.0
+    sim_scenario: Path | None = None
     sim_seed: int = 0
     schema_dir: Path | None = None
     event_retention_hours: float = 168.0
@@ -318,6 +319,14 @@ def build_parser() -> argparse.ArgumentParser:
         default=604_800.0,
         metavar="SECONDS",
         help="an order item pending or held this long fails (default 604800, a week)",
+    )
+    parser.add_argument(
+        "--sim-scenario",
+        type=parse_existing_file,
+        default=None,
+        metavar="PATH",
+        help="Partner simulator: JSON network scenario, timed state changes and alarms the "
+        'network reports {"steps": [{"at": 2.0, "buyer": "...", "service": "...", "state": "DISABLED"}]}',
     )
     parser.add_argument(
         "--sim-seed",

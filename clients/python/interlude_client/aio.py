@@ -30,6 +30,7 @@ from interlude_client.operations import AwaitingFace, Call, Listing, Stream
 from interlude_client.paging import AsyncPager, PageT
 from interlude_client.streams import ResumeOptions
 from interlude_grpc.mef.lso.interlude.v1 import (
+    alarm_pb2_grpc,
     catalog_pb2_grpc,
     events_pb2_grpc,
     inventory_pb2_grpc,
@@ -55,6 +56,7 @@ class AsyncInterludeClient(ClientCore[grpc.aio.Channel, Callable[[float], Awaita
     events: events_pb2_grpc.EventServiceAsyncStub
     service_test: service_test_pb2_grpc.ServiceTestServiceAsyncStub
     performance: performance_pb2_grpc.PerformanceServiceAsyncStub
+    alarms: alarm_pb2_grpc.AlarmServiceAsyncStub
 
     _connect = staticmethod(create_aio_channel)
     _default_sleep = staticmethod(asyncio.sleep)

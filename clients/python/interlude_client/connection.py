@@ -14,6 +14,7 @@ import grpc
 
 from interlude_client.channel import CallMetadata, ChannelOptions, Token
 from interlude_grpc.mef.lso.interlude.v1 import (
+    alarm_pb2_grpc,
     catalog_pb2_grpc,
     events_pb2_grpc,
     inventory_pb2_grpc,
@@ -31,6 +32,7 @@ Ordering = ordering_pb2_grpc.ServiceOrderingServiceStub
 Events = events_pb2_grpc.EventServiceStub
 Testing = service_test_pb2_grpc.ServiceTestServiceStub
 Performance = performance_pb2_grpc.PerformanceServiceStub
+Alarms = alarm_pb2_grpc.AlarmServiceStub
 
 
 class Connection(Generic[ChannelT, SleepT]):
@@ -73,4 +75,5 @@ class Connection(Generic[ChannelT, SleepT]):
         self.events: Events = Events(self.channel)
         self.service_test: Testing = Testing(self.channel)
         self.performance: Performance = Performance(self.channel)
+        self.alarms: Alarms = Alarms(self.channel)
         self._sleep = cast(SleepT, sleep or type(self)._default_sleep)

@@ -17,7 +17,8 @@ from typing import Any, Unpack
 from google.protobuf import json_format
 
 from interlude_client import builders, streams
-from interlude_client.connection import ChannelT, Connection, SleepT
+from interlude_client.alarms import AlarmCalls
+from interlude_client.connection import ChannelT, SleepT
 from interlude_client.operations import Call, Listing, Stream, call, change, paged, streamed, unary
 from interlude_client.streams import ResumeOptions
 from interlude_grpc.mef.lso.interlude.v1 import (
@@ -38,7 +39,7 @@ def _nothing(response: object) -> None:
     return None
 
 
-class ClientCore(Connection[ChannelT, SleepT]):
+class ClientCore(AlarmCalls[ChannelT, SleepT]):
     """A client of one Interlude server, acting as one buyer: what both faces share. A face
     runs the described calls (`_unary`, `_pager`, `_stream`; see interlude_client.operations)."""
 

@@ -39,6 +39,7 @@ def _service(name: str, scope: str, methods: str, **overrides: str) -> dict[str,
 RPC_SCOPES: Mapping[str, str] = MappingProxyType(
     {
         **_service("ServiceInventoryService", READ, "GetService ListServices"),
+        **_service("AlarmService", READ, "GetAlarm ListAlarms"),
         **_service(
             "ServiceCatalogService",
             READ,

@@ -13,6 +13,7 @@ import uuid
 from google.protobuf import timestamp_pb2
 
 from interlude_grpc.mef.lso.interlude.v1 import (
+    alarm_pb2,
     events_pb2,
     inventory_pb2,
     ordering_pb2,
@@ -38,6 +39,7 @@ Resource = (
     | St.TestJob
     | St.TestJobTask
     | St.TestResult
+    | alarm_pb2.Alarm
 )
 # Per resource message: its ResourceRef type and the Event payload field that carries it.
 _KINDS: dict[type[Resource], tuple[Ev.ResourceType.ValueType, str]] = {
@@ -51,12 +53,14 @@ _KINDS: dict[type[Resource], tuple[Ev.ResourceType.ValueType, str]] = {
     St.TestJob: (Ev.RESOURCE_TYPE_TEST_JOB, "test_job"),
     St.TestJobTask: (Ev.RESOURCE_TYPE_TEST_JOB_TASK, "test_job_task"),
     St.TestResult: (Ev.RESOURCE_TYPE_TEST_RESULT, "test_result"),
+    alarm_pb2.Alarm: (Ev.RESOURCE_TYPE_ALARM, "alarm"),
 }
 # Delete events carry no payload: the resource is gone.
 _DELETES = (
     Ev.EVENT_TYPE_SERVICE_DELETE,
     Ev.EVENT_TYPE_PERFORMANCE_PROFILE_DELETE,
     Ev.EVENT_TYPE_TEST_PROFILE_DELETE,
+    Ev.EVENT_TYPE_ALARM_DELETE,
 )
 
 
@@ -97,14 +101,18 @@ def emit(
     reason: str = "",
     order_item_id: str = "",
     report_id: str = "",
+    observed: timestamp_pb2.Timestamp | None = None,
 ) -> None:
-    """Log an event carrying `resource` after the change (none for deletes), for its buyer."""
+    """Log an event carrying `resource` after the change (none for deletes), for its buyer;
+    `observed`: when the network observed the change it reported."""
     resource_type, payload = _KINDS[type(resource)]
     ref = Ev.ResourceRef(
         resource_type=resource_type, id=resource.id, order_item_id=order_item_id, report_id=report_id
     )
     event = Ev.Event(event_id=str(uuid.uuid4()), event_type=event_type, event_time=now, resource=ref)
     event.state, event.reason = state, reason
+    if observed is not None:
+        event.observed_time.CopyFrom(observed)
     if isinstance(resource, inventory_pb2.Service):
         event.service_configuration_type = resource.service_configuration.type
     if event_type not in _DELETES:

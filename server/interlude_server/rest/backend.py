@@ -23,6 +23,7 @@ from google.protobuf.message import Message
 from google.rpc import status_pb2  # type: ignore[import-untyped,unused-ignore]
 
 from interlude_grpc.mef.lso.interlude.v1 import (
+    alarm_pb2_grpc,
     catalog_pb2_grpc,
     common_pb2,
     inventory_pb2_grpc,
@@ -163,6 +164,7 @@ class GatewayBackend:
             "ServiceCatalogService": catalog_pb2_grpc.ServiceCatalogServiceStub(self._channel),
             "ServiceTestService": service_test_pb2_grpc.ServiceTestServiceStub(self._channel),
             "PerformanceService": performance_pb2_grpc.PerformanceServiceStub(self._channel),
+            "AlarmService": alarm_pb2_grpc.AlarmServiceStub(self._channel),
         }
 
     async def call(self, service: str, method: str, request: Message, caller: Caller) -> Any:

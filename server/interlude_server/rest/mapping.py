@@ -43,6 +43,7 @@ EVENT_TYPE = {
     int(v): mef_name(events_pb2.EventType, int(v)) + "Event" for v in events_pb2.EventType.values() if v
 }
 # StartMode START_MODE_UNKNOWN (1) is MEF '0', ... START_MODE_ANY (6) is '5'.
+AVAILABILITY = spellings(inventory_pb2.AvailabilityStatus, inventory_pb2.AvailabilityStatus.values())
 START_MODE = {int(v): str(int(v) - 1) for v in inventory_pb2.StartMode.values() if v}
 
 
@@ -162,6 +163,8 @@ def service(s: inventory_pb2.Service, hrefs: Hrefs, *, as_value: bool = False) -
         out["serviceOrderItem"] = [item_ref(r, hrefs) for r in s.service_order_item]
     if s.place:
         out["place"] = [place(p) for p in s.place]
+    if s.availability_status and not as_value:  # our extension: X.731 availability (degraded, ...)
+        out["availabilityStatus"] = [AVAILABILITY[a] for a in s.availability_status if a]
     return _contacts_and_notes(out, s)
 
 

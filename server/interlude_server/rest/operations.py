@@ -13,6 +13,8 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
 
+from interlude_server.rest.alarms import routes as alarms
+from interlude_server.rest.alarms.mapping import ALARM_BASE
 from interlude_server.rest.fm import routes as fm
 from interlude_server.rest.fm.mapping import FM_BASE
 from interlude_server.rest.hub.routes import hub_routes
@@ -37,11 +39,13 @@ ROUTE_TABLES: tuple[RouteTable[Any], ...] = (
     # The PM and SFT files list no 422 for POST /hub: a refused registration is 400 there.
     hub_routes(PM_BASE, "performanceMonitoring", "retrieveHub", invalid_status=400),
     hub_routes(SFT_BASE, "serviceFunctionTesting", "retrieveHub", invalid_status=400),
+    hub_routes(ALARM_BASE, "alarmManagement", "retrieveHub", invalid_status=400),
     sft.ROUTES,
     performance.ROUTES,
     # The FM file lists no 422 for POST /hub either.
     hub_routes(FM_BASE, "faultManagement", "retrieveHub", invalid_status=400),
     fm.ROUTES,
+    alarms.ROUTES,
 )
 
 

@@ -15,10 +15,12 @@ import os
 import signal
 import sys
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import structlog
 
+from interlude_server.api.alarms import alarm_binding
 from interlude_server.api.binding import ServiceBinding
 from interlude_server.api.catalog import catalog_binding
 from interlude_server.api.events import events_binding
@@ -50,12 +52,14 @@ from interlude_server.observability.logging import configure_logging
 from interlude_server.observability.metrics import Metrics
 from interlude_server.observability.runtime import freeze_startup_objects
 from interlude_server.partner.backend import PartnerBackend, SftBackend
+from interlude_server.partner.network.observer import NetworkObserver
+from interlude_server.partner.network.scenario import ScenarioPlayer, load_scenario
 from interlude_server.partner.ordering.processor import OrderProcessor
 from interlude_server.partner.ordering.simulator import FaultRule, SimulatedPartner, load_faults
 from interlude_server.partner.performance.engine import PmEngine, SimClock
 from interlude_server.partner.remote.backends import RemoteMeter, RemotePartner, RemoteTester
 from interlude_server.partner.remote.broker import NetworkBroker
-from interlude_server.partner.remote.reports import LoggedReports
+from interlude_server.partner.remote.reports import ObservedReports
 from interlude_server.partner.sft.runner import SftRunner
 from interlude_server.partner.sft.simulator import SftFaultRule, SimulatedTester, load_test_faults
 from interlude_server.rest.hub.delivery import Dispatcher, delivery_settings
@@ -153,6 +157,7 @@ class Server:
         self.owner = process_owner()
         self.node: SharedNode | None = None  # with a shared store, once assembled
         self.retention: asyncio.Task[None] | None = None  # once started
+        self.scenario: asyncio.Task[None] | None = None  # with --sim-scenario, once started
         # One bound for gRPC and REST together: both end in the same servicers and store.
         limits = config.limits
         self.limiter = LoadLimiter(limits.max_inflight_rpcs, limits.max_streams, limits.overload_retry_after)
@@ -199,7 +204,8 @@ class Server:
         )
         delivered = self.metrics.delivery() if self.metrics is not None else None
         dispatcher = Dispatcher(store, lambda: hub.last_seq, delivery_settings(config), delivered)
-        broker = NetworkBroker(config.network_timeout, LoggedReports()) if config.network_listen else None
+        reports = ObservedReports(NetworkObserver(store))  # committed like a scenario's
+        broker = NetworkBroker(config.network_timeout, reports) if config.network_listen else None
         remote = broker if config.partner == "remote" else None
         partner: PartnerBackend = (
             SimulatedPartner(config.sim_step_delay, faults) if remote is None else RemotePartner(remote)
@@ -259,6 +265,7 @@ class Server:
             events_binding(store, parts.hub, buyer_of, log_id),
             service_test_binding(store, buyer_of, parts.runner, parts.wakeups, log_id),
             performance_binding(store, buyer_of, parts.pm_engine, parts.measurement_hub, log_id),
+            alarm_binding(store, buyer_of),
         ]
 
     async def start(self, parts: Parts) -> Started:
@@ -297,6 +304,8 @@ class Server:
             )
         else:  # resumed by whichever process holds each lease (cluster/leases.py)
             resumed = (0, 0, 0)
+        if config.sim_scenario is not None:
+            self.scenario = asyncio.create_task(self._play_scenario(config.sim_scenario))
         _log.debug("runtime.gc_frozen", objects=freeze_startup_objects())
         self.readiness.serving()
         return Started(running, rest, *resumed, metrics=metrics, network=network)
@@ -313,6 +322,14 @@ class Server:
             raise StartFailed(1) from exc
         _log.info("network.serving", address=network.listen.address, partner=config.partner)
         return network
+
+    async def _play_scenario(self, path: Path) -> None:
+        """Play the network scenario (partner/network/scenario.py) on the simulated clock."""
+        origin = await self.store.sim_clock_origin_ns()
+        player = ScenarioPlayer(
+            NetworkObserver(self.store), load_scenario(path), origin, self.config.sim_time_scale
+        )
+        await player.run()
 
     async def _start_metrics(
         self, parts: Parts, running: RunningServer, rest: InProcessRest | None
@@ -433,6 +450,10 @@ class Server:
         """Release what start-up took, however far it got: the node, retention, the store."""
         if self.node is not None:
             await self.node.close()
+        if self.scenario is not None:
+            self.scenario.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.scenario
         if self.retention is not None:
             self.retention.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -495,6 +516,12 @@ def main(argv: list[str] | None = None) -> int:
         test_faults = load_test_faults(config.sim_faults) if config.sim_faults else []
     except ValueError as exc:
         _log.error("sim_faults.invalid", error=str(exc))
+        return 2
+    try:
+        if config.sim_scenario is not None:
+            load_scenario(config.sim_scenario)
+    except ValueError as exc:
+        _log.error("sim_scenario.invalid", error=str(exc))
         return 2
     try:
         for urn, why in schemas.use(config.schema_dir).unusable.items():

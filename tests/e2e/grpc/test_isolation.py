@@ -32,6 +32,7 @@ from interlude_grpc.mef.lso.interlude.v1 import (
     performance_pb2,
     service_test_pb2,
 )
+from interlude_server.rest.alarms.mapping import ALARM_BASE as ALM
 from interlude_server.rest.operations import REST_OPERATIONS
 from interlude_server.rest.performance.mapping import PM_BASE as PM
 from tests.support.helpers import EVC, Stubs, wait_for_order
@@ -155,7 +156,7 @@ def world(token_server: ServerProcess, issuer: TokenIssuer) -> Iterator[World]:
         services_of_b = ("beta-ovc-1-ep-1", "beta-ovc-1-ep-2", "beta-uni-1", "beta-uni-2")
         b = Ids(*services_of_b, locked.id, profile, tested, task, result)
         world = World(channel, alpha, beta, b, Ids.ghost(), spec, token_server.rest_url)
-        for api in (INV, ORD, SFT, PM, FM):
+        for api in (INV, ORD, SFT, PM, FM, ALM):
             registered = world.rest(beta).post(f"{api}/hub", {"callback": "http://127.0.0.1:9/b"})
             assert registered.status == 201, registered.body
             world.b_hubs[api] = registered.body["id"]
@@ -749,6 +750,15 @@ REST_CASES: dict[tuple[str, str], RestCase] = {
     ("GET", PM + "/hub/{id}"): lambda ids, spec, hubs: (f"{PM}/hub/{hubs[PM]}", None),
     ("DELETE", PM + "/hub/{id}"): lambda ids, spec, hubs: (f"{PM}/hub/{hubs[PM]}", None),
     **FM_CASES,
+    # Alarms: the alarms on B's service, and an alarm id A does not have.
+    ("GET", ALM + "/alarm"): lambda ids, spec, hubs: (f"{ALM}/alarm?affectedServiceId={ids.service}", None),
+    ("GET", ALM + "/alarm/{id}"): lambda ids, spec, hubs: (f"{ALM}/alarm/{ids.service}", None),
+    ("POST", ALM + "/hub"): lambda ids, spec, hubs: (
+        f"{ALM}/hub",
+        {"callback": f"http://127.0.0.1:9/{ids.service}", "query": "eventType=notAnEvent"},
+    ),
+    ("GET", ALM + "/hub/{id}"): lambda ids, spec, hubs: (f"{ALM}/hub/{hubs[ALM]}", None),
+    ("DELETE", ALM + "/hub/{id}"): lambda ids, spec, hubs: (f"{ALM}/hub/{hubs[ALM]}", None),
 }
 
 
@@ -819,7 +829,7 @@ def test_buyer_a_never_reaches_buyer_b_on_any_rest_route(world: World) -> None:
         ("GET", FM + "/modifyFaultManagementJob/{id}"),
         ("GET", FM + "/faultManagementReport/{id}"),
     ]
-    for key in owned + [("GET", api + "/hub/{id}") for api in (INV, ORD, SFT, PM, FM)]:
+    for key in owned + [("GET", api + "/hub/{id}") for api in (INV, ORD, SFT, PM, FM, ALM)]:
         path_b, _ = REST_CASES[key](b, world.spec, world.b_hubs)
         assert beta.get(path_b).status == 200, key
 

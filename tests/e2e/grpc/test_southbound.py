@@ -14,7 +14,13 @@ import grpc
 import pytest
 
 from interlude_grpc.interlude.network.v1 import network_pb2, network_pb2_grpc
-from interlude_grpc.mef.lso.interlude.v1 import common_pb2, ordering_pb2, performance_pb2, service_test_pb2
+from interlude_grpc.mef.lso.interlude.v1 import (
+    common_pb2,
+    inventory_pb2,
+    ordering_pb2,
+    performance_pb2,
+    service_test_pb2,
+)
 from tests.support.helpers import ALPHA, Stubs, rich_error, wait_for_order
 from tests.support.network import ATTACHED, start_worker, wait_for_log
 from tests.support.paths import REPO
@@ -83,6 +89,12 @@ def test_a_node_backend_completes_orders_and_tests_and_reports_state(remote: Ser
             created = tests.create(job("node ping", "ip-ping", "alpha-ip-uni-1", "alpha-ip-uni-2"))
             (summary,) = tests.follow(created.id).summaries()
             assert summary.verdict == St.TEST_VERDICT_PASS, summary.reason
+            # The report is committed as observed state, as a scenario's would be.
+            uni = stubs.inventory.GetService(
+                inventory_pb2.GetServiceRequest(id="alpha-uni-1"), metadata=ALPHA
+            )
+            assert uni.service.operational_state == common_pb2.OPERATIONAL_STATE_DISABLED
+            assert uni.service.operational_state_reason == "node: loss of signal"
         reports = [
             json.loads(line) for line in remote.logs().splitlines() if '"event": "network.report"' in line
         ]

@@ -24,13 +24,14 @@ _sym_db = _symbol_database.Default()
 
 from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
+from interlude_grpc.mef.lso.interlude.v1 import alarm_pb2 as mef_dot_lso_dot_interlude_dot_v1_dot_alarm__pb2
 from interlude_grpc.mef.lso.interlude.v1 import common_pb2 as mef_dot_lso_dot_interlude_dot_v1_dot_common__pb2
 from interlude_grpc.mef.lso.interlude.v1 import ordering_pb2 as mef_dot_lso_dot_interlude_dot_v1_dot_ordering__pb2
 from interlude_grpc.mef.lso.interlude.v1 import performance_pb2 as mef_dot_lso_dot_interlude_dot_v1_dot_performance__pb2
 from interlude_grpc.mef.lso.interlude.v1 import service_test_pb2 as mef_dot_lso_dot_interlude_dot_v1_dot_service__test__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"interlude/network/v1/network.proto\x12\x14interlude.network.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a!mef/lso/interlude/v1/common.proto\x1a#mef/lso/interlude/v1/ordering.proto\x1a&mef/lso/interlude/v1/performance.proto\x1a\'mef/lso/interlude/v1/service_test.proto\"\xf8\x02\n\rAttachRequest\x12,\n\x05hello\x18\x01 \x01(\x0b\x32\x1b.interlude.network.v1.HelloH\x00\x12\x42\n\x11\x61pply_item_result\x18\x02 \x01(\x0b\x32%.interlude.network.v1.ApplyItemResultH\x00\x12@\n\x10test_step_result\x18\x03 \x01(\x0b\x32$.interlude.network.v1.TestStepResultH\x00\x12\x45\n\x12measurement_result\x18\x04 \x01(\x0b\x32\'.interlude.network.v1.MeasurementResultH\x00\x12.\n\x06report\x18\x05 \x01(\x0b\x32\x1c.interlude.network.v1.ReportH\x00\x12\x34\n\theartbeat\x18\x06 \x01(\x0b\x32\x1f.interlude.network.v1.HeartbeatH\x00\x42\x06\n\x04kind\"\xb8\x02\n\x0e\x41ttachResponse\x12\x30\n\x07welcome\x18\x01 \x01(\x0b\x32\x1d.interlude.network.v1.WelcomeH\x00\x12\x35\n\napply_item\x18\x02 \x01(\x0b\x32\x1f.interlude.network.v1.ApplyItemH\x00\x12:\n\rrun_test_step\x18\x03 \x01(\x0b\x32!.interlude.network.v1.RunTestStepH\x00\x12\x43\n\x11take_measurements\x18\x04 \x01(\x0b\x32&.interlude.network.v1.TakeMeasurementsH\x00\x12\x34\n\theartbeat\x18\x05 \x01(\x0b\x32\x1f.interlude.network.v1.HeartbeatH\x00\x42\x06\n\x04kind\"e\n\x05Hello\x12\x13\n\x0bworker_name\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\x12\x36\n\x0c\x63\x61pabilities\x18\x03 \x03(\x0e\x32 .interlude.network.v1.Capability\"5\n\x07Welcome\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x16\n\x0eserver_version\x18\x02 \x01(\t\":\n\tHeartbeat\x12-\n\tsent_time\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x9e\x01\n\tApplyItem\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x10\n\x08\x62uyer_id\x18\x02 \x01(\t\x12\x31\n\x05order\x18\x03 \x01(\x0b\x32\".mef.lso.interlude.v1.ServiceOrder\x12\x0f\n\x07item_id\x18\x04 \x01(\t\x12\x13\n\x0btraceparent\x18\x05 \x01(\t\x12\x12\n\ntracestate\x18\x06 \x01(\t\"\xa2\x02\n\x0f\x41pplyItemResult\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x33\n\x07outcome\x18\x02 \x01(\x0e\x32\".interlude.network.v1.ApplyOutcome\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12\x46\n\x11operational_state\x18\x04 \x01(\x0e\x32&.mef.lso.interlude.v1.OperationalStateH\x00\x88\x01\x01\x12\x1c\n\x14information_required\x18\x05 \x03(\t\x12!\n\x14resume_after_seconds\x18\x06 \x01(\x01H\x01\x88\x01\x01\x42\x14\n\x12_operational_stateB\x17\n\x15_resume_after_seconds\"\xcd\x01\n\nTestMetric\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04unit\x18\x02 \x01(\t\x12\x0f\n\x07nominal\x18\x03 \x01(\x01\x12\x0e\n\x06spread\x18\x04 \x01(\x01\x12\x36\n\tdirection\x18\x05 \x01(\x0e\x32#.mef.lso.interlude.v1.TestDirection\x12\x36\n\tthreshold\x18\x06 \x01(\x0b\x32#.mef.lso.interlude.v1.TestThreshold\x12\x12\n\nbelow_only\x18\x07 \x01(\x08\"\x87\x01\n\x08TestStep\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x31\n\x07metrics\x18\x02 \x03(\x0b\x32 .interlude.network.v1.TestMetric\x12(\n\x07\x64\x65tails\x18\x03 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x10\n\x08\x63os_name\x18\x04 \x01(\t\"\xe7\x01\n\x0bRunTestStep\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12*\n\x03job\x18\x02 \x01(\x0b\x32\x1d.mef.lso.interlude.v1.TestJob\x12\x12\n\nrun_number\x18\x03 \x01(\x05\x12\x12\n\nstep_index\x18\x04 \x01(\x05\x12,\n\x04step\x18\x05 \x01(\x0b\x32\x1e.interlude.network.v1.TestStep\x12\x12\n\nstep_count\x18\x06 \x01(\x05\x12.\n\rconfiguration\x18\x07 \x01(\x0b\x32\x17.google.protobuf.Struct\"\x85\x01\n\x0eTestStepResult\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12;\n\x0cmeasurements\x18\x02 \x03(\x0b\x32%.mef.lso.interlude.v1.TestMeasurement\x12\x12\n\nerror_code\x18\x03 \x01(\t\x12\x0e\n\x06reason\x18\x04 \x01(\t\"\x8a\x02\n\x10TakeMeasurements\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x31\n\x03job\x18\x02 \x01(\x0b\x32$.mef.lso.interlude.v1.PerformanceJob\x12?\n\x08settings\x18\x03 \x01(\x0b\x32-.mef.lso.interlude.v1.PerformanceProfileValue\x12\x37\n\x13interval_start_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x35\n\x11interval_end_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"o\n\x11MeasurementResult\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x37\n\x0cmeasurements\x18\x02 \x03(\x0b\x32!.mef.lso.interlude.v1.Measurement\x12\r\n\x05\x65rror\x18\x03 \x01(\t\"x\n\x06Report\x12\x32\n\x05state\x18\x01 \x01(\x0b\x32!.interlude.network.v1.StateReportH\x00\x12\x32\n\x05\x61larm\x18\x02 \x01(\x0b\x32!.interlude.network.v1.AlarmReportH\x00\x42\x06\n\x04kind\"\xcf\x01\n\x0bStateReport\x12\x10\n\x08\x62uyer_id\x18\x01 \x01(\t\x12\x12\n\nservice_id\x18\x02 \x01(\t\x12\x14\n\x0c\x63omponent_id\x18\x03 \x01(\t\x12\x41\n\x11operational_state\x18\x04 \x01(\x0e\x32&.mef.lso.interlude.v1.OperationalState\x12\x0e\n\x06reason\x18\x05 \x01(\t\x12\x31\n\robserved_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xcd\x02\n\x0b\x41larmReport\x12\x10\n\x08\x62uyer_id\x18\x01 \x01(\t\x12\x10\n\x08\x61larm_id\x18\x02 \x01(\t\x12\x31\n\x06\x61\x63tion\x18\x03 \x01(\x0e\x32!.interlude.network.v1.AlarmAction\x12\x12\n\nalarm_type\x18\x04 \x01(\t\x12\x1a\n\x12perceived_severity\x18\x05 \x01(\t\x12\x16\n\x0eprobable_cause\x18\x06 \x01(\t\x12\x18\n\x10specific_problem\x18\x07 \x01(\t\x12\x12\n\nservice_id\x18\x08 \x01(\t\x12\x14\n\x0c\x63omponent_id\x18\t \x01(\t\x12(\n\x07\x64\x65tails\x18\n \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x31\n\robserved_time\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp*\x8e\x01\n\nCapability\x12\x1a\n\x16\x43\x41PABILITY_UNSPECIFIED\x10\x00\x12\x17\n\x13\x43\x41PABILITY_ORDERING\x10\x01\x12\x16\n\x12\x43\x41PABILITY_TESTING\x10\x02\x12\x1b\n\x17\x43\x41PABILITY_MEASUREMENTS\x10\x03\x12\x16\n\x12\x43\x41PABILITY_REPORTS\x10\x04*\xbf\x01\n\x0c\x41pplyOutcome\x12\x1d\n\x19\x41PPLY_OUTCOME_UNSPECIFIED\x10\x00\x12\x1b\n\x17\x41PPLY_OUTCOME_COMPLETED\x10\x01\x12\x18\n\x14\x41PPLY_OUTCOME_FAILED\x10\x02\x12\x19\n\x15\x41PPLY_OUTCOME_PENDING\x10\x03\x12\x16\n\x12\x41PPLY_OUTCOME_HELD\x10\x04\x12&\n\"APPLY_OUTCOME_INFORMATION_REQUIRED\x10\x05*x\n\x0b\x41larmAction\x12\x1c\n\x18\x41LARM_ACTION_UNSPECIFIED\x10\x00\x12\x17\n\x13\x41LARM_ACTION_RAISED\x10\x01\x12\x18\n\x14\x41LARM_ACTION_CHANGED\x10\x02\x12\x18\n\x14\x41LARM_ACTION_CLEARED\x10\x03\x32i\n\x0eNetworkService\x12W\n\x06\x41ttach\x12#.interlude.network.v1.AttachRequest\x1a$.interlude.network.v1.AttachResponse(\x01\x30\x01\x42\x91\x01\n\x18net.interlude.network.v1B\x0cNetworkProtoP\x01ZNgithub.com/interlude-grpc/interlude-grpc/gen/go/interlude/network/v1;networkv1\xaa\x02\x14Interlude.Network.V1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"interlude/network/v1/network.proto\x12\x14interlude.network.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a mef/lso/interlude/v1/alarm.proto\x1a!mef/lso/interlude/v1/common.proto\x1a#mef/lso/interlude/v1/ordering.proto\x1a&mef/lso/interlude/v1/performance.proto\x1a\'mef/lso/interlude/v1/service_test.proto\"\xf8\x02\n\rAttachRequest\x12,\n\x05hello\x18\x01 \x01(\x0b\x32\x1b.interlude.network.v1.HelloH\x00\x12\x42\n\x11\x61pply_item_result\x18\x02 \x01(\x0b\x32%.interlude.network.v1.ApplyItemResultH\x00\x12@\n\x10test_step_result\x18\x03 \x01(\x0b\x32$.interlude.network.v1.TestStepResultH\x00\x12\x45\n\x12measurement_result\x18\x04 \x01(\x0b\x32\'.interlude.network.v1.MeasurementResultH\x00\x12.\n\x06report\x18\x05 \x01(\x0b\x32\x1c.interlude.network.v1.ReportH\x00\x12\x34\n\theartbeat\x18\x06 \x01(\x0b\x32\x1f.interlude.network.v1.HeartbeatH\x00\x42\x06\n\x04kind\"\xb8\x02\n\x0e\x41ttachResponse\x12\x30\n\x07welcome\x18\x01 \x01(\x0b\x32\x1d.interlude.network.v1.WelcomeH\x00\x12\x35\n\napply_item\x18\x02 \x01(\x0b\x32\x1f.interlude.network.v1.ApplyItemH\x00\x12:\n\rrun_test_step\x18\x03 \x01(\x0b\x32!.interlude.network.v1.RunTestStepH\x00\x12\x43\n\x11take_measurements\x18\x04 \x01(\x0b\x32&.interlude.network.v1.TakeMeasurementsH\x00\x12\x34\n\theartbeat\x18\x05 \x01(\x0b\x32\x1f.interlude.network.v1.HeartbeatH\x00\x42\x06\n\x04kind\"e\n\x05Hello\x12\x13\n\x0bworker_name\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\x12\x36\n\x0c\x63\x61pabilities\x18\x03 \x03(\x0e\x32 .interlude.network.v1.Capability\"5\n\x07Welcome\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x16\n\x0eserver_version\x18\x02 \x01(\t\":\n\tHeartbeat\x12-\n\tsent_time\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x9e\x01\n\tApplyItem\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x10\n\x08\x62uyer_id\x18\x02 \x01(\t\x12\x31\n\x05order\x18\x03 \x01(\x0b\x32\".mef.lso.interlude.v1.ServiceOrder\x12\x0f\n\x07item_id\x18\x04 \x01(\t\x12\x13\n\x0btraceparent\x18\x05 \x01(\t\x12\x12\n\ntracestate\x18\x06 \x01(\t\"\xa2\x02\n\x0f\x41pplyItemResult\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x33\n\x07outcome\x18\x02 \x01(\x0e\x32\".interlude.network.v1.ApplyOutcome\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12\x46\n\x11operational_state\x18\x04 \x01(\x0e\x32&.mef.lso.interlude.v1.OperationalStateH\x00\x88\x01\x01\x12\x1c\n\x14information_required\x18\x05 \x03(\t\x12!\n\x14resume_after_seconds\x18\x06 \x01(\x01H\x01\x88\x01\x01\x42\x14\n\x12_operational_stateB\x17\n\x15_resume_after_seconds\"\xcd\x01\n\nTestMetric\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04unit\x18\x02 \x01(\t\x12\x0f\n\x07nominal\x18\x03 \x01(\x01\x12\x0e\n\x06spread\x18\x04 \x01(\x01\x12\x36\n\tdirection\x18\x05 \x01(\x0e\x32#.mef.lso.interlude.v1.TestDirection\x12\x36\n\tthreshold\x18\x06 \x01(\x0b\x32#.mef.lso.interlude.v1.TestThreshold\x12\x12\n\nbelow_only\x18\x07 \x01(\x08\"\x87\x01\n\x08TestStep\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x31\n\x07metrics\x18\x02 \x03(\x0b\x32 .interlude.network.v1.TestMetric\x12(\n\x07\x64\x65tails\x18\x03 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x10\n\x08\x63os_name\x18\x04 \x01(\t\"\xe7\x01\n\x0bRunTestStep\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12*\n\x03job\x18\x02 \x01(\x0b\x32\x1d.mef.lso.interlude.v1.TestJob\x12\x12\n\nrun_number\x18\x03 \x01(\x05\x12\x12\n\nstep_index\x18\x04 \x01(\x05\x12,\n\x04step\x18\x05 \x01(\x0b\x32\x1e.interlude.network.v1.TestStep\x12\x12\n\nstep_count\x18\x06 \x01(\x05\x12.\n\rconfiguration\x18\x07 \x01(\x0b\x32\x17.google.protobuf.Struct\"\x85\x01\n\x0eTestStepResult\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12;\n\x0cmeasurements\x18\x02 \x03(\x0b\x32%.mef.lso.interlude.v1.TestMeasurement\x12\x12\n\nerror_code\x18\x03 \x01(\t\x12\x0e\n\x06reason\x18\x04 \x01(\t\"\x8a\x02\n\x10TakeMeasurements\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x31\n\x03job\x18\x02 \x01(\x0b\x32$.mef.lso.interlude.v1.PerformanceJob\x12?\n\x08settings\x18\x03 \x01(\x0b\x32-.mef.lso.interlude.v1.PerformanceProfileValue\x12\x37\n\x13interval_start_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x35\n\x11interval_end_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"o\n\x11MeasurementResult\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x37\n\x0cmeasurements\x18\x02 \x03(\x0b\x32!.mef.lso.interlude.v1.Measurement\x12\r\n\x05\x65rror\x18\x03 \x01(\t\"x\n\x06Report\x12\x32\n\x05state\x18\x01 \x01(\x0b\x32!.interlude.network.v1.StateReportH\x00\x12\x32\n\x05\x61larm\x18\x02 \x01(\x0b\x32!.interlude.network.v1.AlarmReportH\x00\x42\x06\n\x04kind\"\xcf\x01\n\x0bStateReport\x12\x10\n\x08\x62uyer_id\x18\x01 \x01(\t\x12\x12\n\nservice_id\x18\x02 \x01(\t\x12\x14\n\x0c\x63omponent_id\x18\x03 \x01(\t\x12\x41\n\x11operational_state\x18\x04 \x01(\x0e\x32&.mef.lso.interlude.v1.OperationalState\x12\x0e\n\x06reason\x18\x05 \x01(\t\x12\x31\n\robserved_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xa3\x03\n\x0b\x41larmReport\x12\x10\n\x08\x62uyer_id\x18\x01 \x01(\t\x12\x10\n\x08\x61larm_id\x18\x02 \x01(\t\x12\x31\n\x06\x61\x63tion\x18\x03 \x01(\x0e\x32!.interlude.network.v1.AlarmAction\x12\x33\n\nalarm_type\x18\x04 \x01(\x0e\x32\x1f.mef.lso.interlude.v1.AlarmType\x12\x43\n\x12perceived_severity\x18\x05 \x01(\x0e\x32\'.mef.lso.interlude.v1.PerceivedSeverity\x12;\n\x0eprobable_cause\x18\x06 \x01(\x0e\x32#.mef.lso.interlude.v1.ProbableCause\x12\x18\n\x10specific_problem\x18\x07 \x01(\t\x12\x12\n\nservice_id\x18\x08 \x01(\t\x12\x14\n\x0c\x63omponent_id\x18\t \x01(\t\x12\x0f\n\x07\x64\x65tails\x18\n \x01(\t\x12\x31\n\robserved_time\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp*\x8e\x01\n\nCapability\x12\x1a\n\x16\x43\x41PABILITY_UNSPECIFIED\x10\x00\x12\x17\n\x13\x43\x41PABILITY_ORDERING\x10\x01\x12\x16\n\x12\x43\x41PABILITY_TESTING\x10\x02\x12\x1b\n\x17\x43\x41PABILITY_MEASUREMENTS\x10\x03\x12\x16\n\x12\x43\x41PABILITY_REPORTS\x10\x04*\xbf\x01\n\x0c\x41pplyOutcome\x12\x1d\n\x19\x41PPLY_OUTCOME_UNSPECIFIED\x10\x00\x12\x1b\n\x17\x41PPLY_OUTCOME_COMPLETED\x10\x01\x12\x18\n\x14\x41PPLY_OUTCOME_FAILED\x10\x02\x12\x19\n\x15\x41PPLY_OUTCOME_PENDING\x10\x03\x12\x16\n\x12\x41PPLY_OUTCOME_HELD\x10\x04\x12&\n\"APPLY_OUTCOME_INFORMATION_REQUIRED\x10\x05*x\n\x0b\x41larmAction\x12\x1c\n\x18\x41LARM_ACTION_UNSPECIFIED\x10\x00\x12\x17\n\x13\x41LARM_ACTION_RAISED\x10\x01\x12\x18\n\x14\x41LARM_ACTION_CHANGED\x10\x02\x12\x18\n\x14\x41LARM_ACTION_CLEARED\x10\x03\x32i\n\x0eNetworkService\x12W\n\x06\x41ttach\x12#.interlude.network.v1.AttachRequest\x1a$.interlude.network.v1.AttachResponse(\x01\x30\x01\x42\x91\x01\n\x18net.interlude.network.v1B\x0cNetworkProtoP\x01ZNgithub.com/interlude-grpc/interlude-grpc/gen/go/interlude/network/v1;networkv1\xaa\x02\x14Interlude.Network.V1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -38,44 +39,44 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'interlude.network.v1.networ
 if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
   _globals['DESCRIPTOR']._serialized_options = b'\n\030net.interlude.network.v1B\014NetworkProtoP\001ZNgithub.com/interlude-grpc/interlude-grpc/gen/go/interlude/network/v1;networkv1\252\002\024Interlude.Network.V1'
-  _globals['_CAPABILITY']._serialized_start=3409
-  _globals['_CAPABILITY']._serialized_end=3551
-  _globals['_APPLYOUTCOME']._serialized_start=3554
-  _globals['_APPLYOUTCOME']._serialized_end=3745
-  _globals['_ALARMACTION']._serialized_start=3747
-  _globals['_ALARMACTION']._serialized_end=3867
-  _globals['_ATTACHREQUEST']._serialized_start=277
-  _globals['_ATTACHREQUEST']._serialized_end=653
-  _globals['_ATTACHRESPONSE']._serialized_start=656
-  _globals['_ATTACHRESPONSE']._serialized_end=968
-  _globals['_HELLO']._serialized_start=970
-  _globals['_HELLO']._serialized_end=1071
-  _globals['_WELCOME']._serialized_start=1073
-  _globals['_WELCOME']._serialized_end=1126
-  _globals['_HEARTBEAT']._serialized_start=1128
-  _globals['_HEARTBEAT']._serialized_end=1186
-  _globals['_APPLYITEM']._serialized_start=1189
-  _globals['_APPLYITEM']._serialized_end=1347
-  _globals['_APPLYITEMRESULT']._serialized_start=1350
-  _globals['_APPLYITEMRESULT']._serialized_end=1640
-  _globals['_TESTMETRIC']._serialized_start=1643
-  _globals['_TESTMETRIC']._serialized_end=1848
-  _globals['_TESTSTEP']._serialized_start=1851
-  _globals['_TESTSTEP']._serialized_end=1986
-  _globals['_RUNTESTSTEP']._serialized_start=1989
-  _globals['_RUNTESTSTEP']._serialized_end=2220
-  _globals['_TESTSTEPRESULT']._serialized_start=2223
-  _globals['_TESTSTEPRESULT']._serialized_end=2356
-  _globals['_TAKEMEASUREMENTS']._serialized_start=2359
-  _globals['_TAKEMEASUREMENTS']._serialized_end=2625
-  _globals['_MEASUREMENTRESULT']._serialized_start=2627
-  _globals['_MEASUREMENTRESULT']._serialized_end=2738
-  _globals['_REPORT']._serialized_start=2740
-  _globals['_REPORT']._serialized_end=2860
-  _globals['_STATEREPORT']._serialized_start=2863
-  _globals['_STATEREPORT']._serialized_end=3070
-  _globals['_ALARMREPORT']._serialized_start=3073
-  _globals['_ALARMREPORT']._serialized_end=3406
-  _globals['_NETWORKSERVICE']._serialized_start=3869
-  _globals['_NETWORKSERVICE']._serialized_end=3974
+  _globals['_CAPABILITY']._serialized_start=3529
+  _globals['_CAPABILITY']._serialized_end=3671
+  _globals['_APPLYOUTCOME']._serialized_start=3674
+  _globals['_APPLYOUTCOME']._serialized_end=3865
+  _globals['_ALARMACTION']._serialized_start=3867
+  _globals['_ALARMACTION']._serialized_end=3987
+  _globals['_ATTACHREQUEST']._serialized_start=311
+  _globals['_ATTACHREQUEST']._serialized_end=687
+  _globals['_ATTACHRESPONSE']._serialized_start=690
+  _globals['_ATTACHRESPONSE']._serialized_end=1002
+  _globals['_HELLO']._serialized_start=1004
+  _globals['_HELLO']._serialized_end=1105
+  _globals['_WELCOME']._serialized_start=1107
+  _globals['_WELCOME']._serialized_end=1160
+  _globals['_HEARTBEAT']._serialized_start=1162
+  _globals['_HEARTBEAT']._serialized_end=1220
+  _globals['_APPLYITEM']._serialized_start=1223
+  _globals['_APPLYITEM']._serialized_end=1381
+  _globals['_APPLYITEMRESULT']._serialized_start=1384
+  _globals['_APPLYITEMRESULT']._serialized_end=1674
+  _globals['_TESTMETRIC']._serialized_start=1677
+  _globals['_TESTMETRIC']._serialized_end=1882
+  _globals['_TESTSTEP']._serialized_start=1885
+  _globals['_TESTSTEP']._serialized_end=2020
+  _globals['_RUNTESTSTEP']._serialized_start=2023
+  _globals['_RUNTESTSTEP']._serialized_end=2254
+  _globals['_TESTSTEPRESULT']._serialized_start=2257
+  _globals['_TESTSTEPRESULT']._serialized_end=2390
+  _globals['_TAKEMEASUREMENTS']._serialized_start=2393
+  _globals['_TAKEMEASUREMENTS']._serialized_end=2659
+  _globals['_MEASUREMENTRESULT']._serialized_start=2661
+  _globals['_MEASUREMENTRESULT']._serialized_end=2772
+  _globals['_REPORT']._serialized_start=2774
+  _globals['_REPORT']._serialized_end=2894
+  _globals['_STATEREPORT']._serialized_start=2897
+  _globals['_STATEREPORT']._serialized_end=3104
+  _globals['_ALARMREPORT']._serialized_start=3107
+  _globals['_ALARMREPORT']._serialized_end=3526
+  _globals['_NETWORKSERVICE']._serialized_start=3989
+  _globals['_NETWORKSERVICE']._serialized_end=4094
 # @@protoc_insertion_point(module_scope)

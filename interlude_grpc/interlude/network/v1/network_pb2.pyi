@@ -10,6 +10,7 @@ from google.protobuf import struct_pb2 as _struct_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from interlude_grpc.mef.lso.interlude.v1 import alarm_pb2 as _alarm_pb2
 from interlude_grpc.mef.lso.interlude.v1 import common_pb2 as _common_pb2
 from interlude_grpc.mef.lso.interlude.v1 import ordering_pb2 as _ordering_pb2
 from interlude_grpc.mef.lso.interlude.v1 import performance_pb2 as _performance_pb2
@@ -764,22 +765,24 @@ class AlarmReport(_message.Message):
     """The network's id of the alarm (the same for raise, change and clear)."""
     action: Global___AlarmAction.ValueType
     """What happened to it."""
-    alarm_type: _builtins.str
-    """The alarm type (MEF/X.733 spelling, e.g. `communicationsAlarm`)."""
-    perceived_severity: _builtins.str
-    """The perceived severity (e.g. `critical`, `major`, `minor`, `warning`, `cleared`)."""
-    probable_cause: _builtins.str
-    """The probable cause (e.g. `lossOfSignal`)."""
+    alarm_type: _alarm_pb2.AlarmType.ValueType
+    """The alarm type (MEF `alarmType`); unspecified on a change leaves it as it is,
+    on a raise means `communicationsAlarm`.
+    """
+    perceived_severity: _alarm_pb2.PerceivedSeverity.ValueType
+    """The perceived severity (MEF `perceivedSeverity`); unspecified as for alarm_type
+    (a raise: `indeterminate`).
+    """
+    probable_cause: _alarm_pb2.ProbableCause.ValueType
+    """The probable cause (MEF `probableCause`, e.g. loss of signal)."""
     specific_problem: _builtins.str
     """The network's own description of the problem."""
     service_id: _builtins.str
     """The affected service."""
     component_id: _builtins.str
     """The affected component of the service, empty for the service itself."""
-    @_builtins.property
-    def details(self) -> _struct_pb2.Struct:
-        """Further details, free-form."""
-
+    details: _builtins.str
+    """Further details in the network's words (MEF `alarmDetails`)."""
     @_builtins.property
     def observed_time(self) -> _timestamp_pb2.Timestamp:
         """When the network observed it."""
@@ -790,16 +793,16 @@ class AlarmReport(_message.Message):
         buyer_id: _builtins.str = ...,
         alarm_id: _builtins.str = ...,
         action: Global___AlarmAction.ValueType = ...,
-        alarm_type: _builtins.str = ...,
-        perceived_severity: _builtins.str = ...,
-        probable_cause: _builtins.str = ...,
+        alarm_type: _alarm_pb2.AlarmType.ValueType = ...,
+        perceived_severity: _alarm_pb2.PerceivedSeverity.ValueType = ...,
+        probable_cause: _alarm_pb2.ProbableCause.ValueType = ...,
         specific_problem: _builtins.str = ...,
         service_id: _builtins.str = ...,
         component_id: _builtins.str = ...,
-        details: _struct_pb2.Struct | None = ...,
+        details: _builtins.str = ...,
         observed_time: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["details", b"details", "observed_time", b"observed_time"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["observed_time", b"observed_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
     _ClearFieldArgType: _TypeAlias = _typing.Literal["action", b"action", "alarm_id", b"alarm_id", "alarm_type", b"alarm_type", "buyer_id", b"buyer_id", "component_id", b"component_id", "details", b"details", "observed_time", b"observed_time", "perceived_severity", b"perceived_severity", "probable_cause", b"probable_cause", "service_id", b"service_id", "specific_problem", b"specific_problem"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...

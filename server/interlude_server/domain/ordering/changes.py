@@ -23,6 +23,13 @@ ENDPOINT_OF = gate.ENDPOINT_OF
 _CONNECTIVITY_ITEM = "connectivity"
 CONFIG_PREFIX = "service_configuration.attributes"
 _TOP_LEVEL = ("description", "external_id", "state")
+_DERIVED = (
+    "operational_state",
+    "availability_status",
+    "operational_state_reason",
+    "operational_state_time",
+    "component",
+)
 
 
 def _modify_order(service: inventory_pb2.Service, external_id: str) -> ordering_pb2.ServiceOrder:
@@ -35,6 +42,10 @@ def _desired_copy(current: inventory_pb2.Service, etag: str) -> inventory_pb2.Se
     desired = inventory_pb2.Service()
     desired.CopyFrom(current)
     desired.etag = etag
+    # What the network reports may change under the copy before the order is checked
+    # (domain/network): the item leaves it out, the Partner derives it again.
+    for derived in _DERIVED:
+        desired.ClearField(derived)  # type: ignore[arg-type]
     return desired
 
 

@@ -11,8 +11,10 @@ from interlude_grpc.mef.lso.interlude.v1 import common_pb2, events_pb2, inventor
 from interlude_server.core.mef import from_upper_name, upper_name
 from interlude_server.domain import audit, documents, jsonptr, resources
 from interlude_server.domain.audit import PARTNER
+from interlude_server.domain.network import state as network_state
 from interlude_server.domain.ordering import modify_fields
 from interlude_server.domain.states import SERVICE
+from interlude_server.store.interface.network import ObservedState
 from interlude_server.store.interface.store import Tx
 
 Ord = ordering_pb2
@@ -99,6 +101,11 @@ class _ItemEffects:
     def _stamp(self, service: inventory_pb2.Service, operational: int | None) -> None:
         """What every change by an item sets: agreeing states, the item reference, the time."""
         _sync_states(service, operational)
+        if operational:  # the network reported the state with the item: its own report
+            why = "reported by the network as the order item completed"
+            self.tx.put_observed(service.buyer_id, service.id, "", ObservedState(operational, why, self.now))
+        if network_state.settle(self.tx, service):  # the rules of domain/network/propagation
+            service.operational_state_time.CopyFrom(self.now)
         ref = inventory_pb2.ServiceOrderItemRef(item_id=self.item.id, service_order_id=self.order.id)
         service.service_order_item.append(ref)
         service.update_time.CopyFrom(self.now)
@@ -127,6 +134,11 @@ class _ItemEffects:
         self.tx.put_service(service)
         self._track("state", ("", SERVICE.state_name(service.state)), "service created")
         audit.emit(self.tx, Ev.EVENT_TYPE_SERVICE_CREATE, service, self.now)
+        self._propagate(service.id)
+
+    def _propagate(self, service_id: str, also: tuple[str, ...] = ()) -> None:
+        """Carry the service's state to the services that depend on it."""
+        network_state.propagate(self.tx, self.order.buyer_id, [service_id], self.now, self.now, also)
 
     def modify(self, operational: int | None) -> None:
         current = self.tx.get_service(self.order.buyer_id, self.item.service.id)
@@ -148,6 +160,7 @@ class _ItemEffects:
         updated.etag = resources.next_etag(current.etag)
         self.tx.put_service(updated)
         self._record_changes(current, updated)
+        self._propagate(updated.id)
 
     def _record_changes(self, old: inventory_pb2.Service, new: inventory_pb2.Service) -> None:
         buyer = f"buyer:{self.order.buyer_id}"
@@ -155,6 +168,11 @@ class _ItemEffects:
             states = SERVICE.state_name(old.state), SERVICE.state_name(new.state)
             self._track("state", states, "lifecycle", buyer)
             audit.emit(self.tx, Ev.EVENT_TYPE_SERVICE_STATE_CHANGE, new, self.now, state=states[1])
+        elif old.operational_state != new.operational_state:  # e.g. locked: operationally down too
+            oper = upper_name(Com.OperationalState, new.operational_state)
+            why = f"operational state {oper}: {new.operational_state_reason}".removesuffix(": ")
+            state = SERVICE.state_name(new.state)
+            audit.emit(self.tx, Ev.EVENT_TYPE_SERVICE_STATE_CHANGE, new, self.now, state=state, reason=why)
         for attribute in ("administrative_state", "operational_state"):
             before, after = getattr(old, attribute), getattr(new, attribute)
             if before != after:
@@ -173,6 +191,8 @@ class _ItemEffects:
         current = self.tx.get_service(self.order.buyer_id, self.item.service.id)
         if current is None:
             return
+        followers = tuple(network_state.dependents(self.tx, current))
         self.tx.delete_service(self.order.buyer_id, current.id)
         self._track("state", (SERVICE.state_name(current.state), ""), "service retired")
         audit.emit(self.tx, Ev.EVENT_TYPE_SERVICE_DELETE, current, self.now)
+        network_state.propagate(self.tx, self.order.buyer_id, [], self.now, self.now, followers)

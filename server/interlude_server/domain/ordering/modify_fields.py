@@ -31,6 +31,9 @@ _PARTNER_OWNED = {
     "place": "the places of a service are engineered by the Partner",
     "component": "components are engineered by the Partner (lock one with SetAdministrativeState)",
     "operational_state": "operational state is reported by the Partner and cannot be set",
+    "availability_status": "availability status is derived by the Partner and cannot be set",
+    "operational_state_reason": "the operational state's reason is reported by the Partner",
+    "operational_state_time": "the operational state's time is reported by the Partner",
     "service_type": "the service type is set by the Partner",
     "start_mode": "the start mode is set by the Partner",
     "service_date": "the service date is set by the Partner",
@@ -92,3 +95,25 @@ def merge_contacts_and_notes(updated: inventory_pb2.Service, wanted: inventory_p
     for note in wanted.note:
         if note not in updated.note:
             updated.note.append(note)
+
+
+_OPER = "/operationalState"
+
+
+def carry_operational_state(wanted: inventory_pb2.Service, current: inventory_pb2.Service) -> None:
+    """Give the modify's configuration the current `operationalState`s (of the service and its
+    components): the network changes them at any time (domain/network), so a configuration
+    read a moment ago may hold another one; they are the Partner's, derived again when the
+    item completes, never the buyer's to set."""
+    config = documents.to_dict(wanted.service_configuration)
+    now = documents.to_dict(current.service_configuration)
+    places = [_OPER, *(c.configuration_path + _OPER for c in current.component if c.configuration_path)]
+    carried = False
+    for pointer in places:
+        value = jsonptr.get(now, pointer, None)
+        parent = jsonptr.get(config, pointer[: pointer.rfind("/")], None)
+        if value is not None and isinstance(parent, dict):
+            jsonptr.put(config, pointer, value)
+            carried = True
+    if carried:
+        documents.set_attributes(wanted.service_configuration, config)

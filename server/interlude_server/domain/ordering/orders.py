@@ -180,6 +180,7 @@ async def _check_modify(check: _Check, item: ordering_pb2.ServiceOrderItem, svc:
     if service.service_configuration.type != current.service_configuration.type:
         check.errors.add(f"{cfg}.@type", "the @type of a service cannot change")
         return
+    modify_fields.carry_operational_state(service, current)
     modify_fields.check_partner_owned(service, current, svc, check.errors)
     modify_fields.apply_hoisted_admin(service, current, svc, check.errors)
     requested = service.state or current.state

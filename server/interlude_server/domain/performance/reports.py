@@ -11,6 +11,7 @@ from interlude_grpc.mef.lso.interlude.v1 import common_pb2, events_pb2, performa
 from interlude_server.core.errors import NotFound
 from interlude_server.core.keys import timestamp_key
 from interlude_server.domain import audit
+from interlude_server.domain.alarms import quality
 from interlude_server.domain.performance import audit as pm_audit
 from interlude_server.domain.performance.model import duration_seconds, settings_of, subject_ids
 from interlude_server.store.interface.performance import MeasurementBatch
@@ -33,15 +34,21 @@ _STATE_NAMES = {
 }
 
 
-def record_interval(tx: Tx, buyer_id: str, batch: MeasurementBatch) -> bool:
+def record_interval(
+    tx: Tx, buyer_id: str, batch: MeasurementBatch, now: timestamp_pb2.Timestamp | None = None
+) -> bool:
     """Store one interval of a job that is still measuring; an interval already covered
-    (a repeated step after a crash) or of a job that stopped is dropped. True if stored."""
+    (a repeated step after a crash) or of a job that stopped is dropped. True if stored.
+    A breach of the SLS objective raises the job's QoS alarm, an interval without one
+    clears it (domain/alarms/quality.py), in the same transaction."""
     job = tx.get_pm_job(buyer_id, batch.job_id)
     if job is None or job.state != Pm.PERFORMANCE_JOB_STATE_IN_PROGRESS:
         return False
     if batch.interval_start_key < tx.last_interval_end_key(buyer_id, batch.job_id):
         return False
     tx.append_measurements(buyer_id, batch)
+    if now is not None:
+        quality.on_interval(tx, job, batch.service_ids, batch.measurements, now)
     return True
 
 

@@ -237,7 +237,7 @@ class PmEngine(Resumable):
         start_ts = _ts(next_start)
         batch = batch_of(job, start_ts, await self.source.measure(job, settings, start_ts, _ts(end)))
         buyer = job.buyer_id
-        await self.store.write(lambda tx: pm_reports.record_interval(tx, buyer, batch))
+        await self.store.write(lambda tx: pm_reports.record_interval(tx, buyer, batch, clock.now()))
         period_ns = max(int(duration_seconds(settings.reporting_period) * 1e9), bin_ns)
         if end // period_ns > next_start // period_ns:
             await self._report(job, (end // period_ns) * period_ns, period_ns)

@@ -1,18 +1,22 @@
 """What the network tells the server without being asked: state changes and alarms.
 
-`NetworkReports` is where they go. Until the observer that commits them (events,
-inventory) is wired in, `LoggedReports` logs each one as `network.report`.
+`NetworkReports` is where they go: `ObservedReports` logs each one (`network.report`) and
+hands it to the server's NetworkObserver (partner/network/observer.py), which commits it
+with its events exactly as a scenario of the embedded simulator does; `LoggedReports` only
+logs (a server whose reports nobody commits, in tests of the contract alone). The report
+classes are the observer's (partner/backend.py).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Literal, Protocol
 
 import structlog
-from google.protobuf import json_format, timestamp_pb2
 
 from interlude_grpc.interlude.network.v1 import network_pb2
+from interlude_server.partner.backend import AlarmReport, StateReport
+
+__all__ = ["AlarmReport", "LoggedReports", "NetworkReports", "ObservedReports", "StateReport", "report_of"]
 
 AlarmAction = Literal["raised", "changed", "cleared"]
 _ACTIONS: dict[int, AlarmAction] = {
@@ -21,36 +25,6 @@ _ACTIONS: dict[int, AlarmAction] = {
     network_pb2.ALARM_ACTION_CLEARED: "cleared",
 }
 _log = structlog.get_logger("interlude_server.partner.network")
-
-
-@dataclass(frozen=True)
-class StateReport:
-    """A service (or one of its components, `component_id`) changed operational state
-    (`operational_state`: the contract's OperationalState value)."""
-
-    buyer_id: str
-    service_id: str
-    component_id: str
-    operational_state: int
-    reason: str
-    observed_time: timestamp_pb2.Timestamp
-
-
-@dataclass(frozen=True)
-class AlarmReport:
-    """An alarm of the network (`alarm_id`, the network's own id) was raised, changed or cleared."""
-
-    buyer_id: str
-    alarm_id: str
-    action: AlarmAction
-    alarm_type: str
-    perceived_severity: str
-    probable_cause: str
-    specific_problem: str
-    service_id: str
-    component_id: str
-    observed_time: timestamp_pb2.Timestamp
-    details: dict[str, Any] = field(default_factory=dict)
 
 
 class NetworkReports(Protocol):
@@ -107,7 +81,31 @@ def report_of(message: network_pb2.Report) -> StateReport | AlarmReport | None:
             a.specific_problem,
             a.service_id,
             a.component_id,
+            a.details,
             a.observed_time,
-            json_format.MessageToDict(a.details),
         )
     return None
+
+
+class Observer(Protocol):
+    """What commits a report (partner/network/observer.NetworkObserver; what it returns is
+    not needed here)."""
+
+    async def state_changed(self, report: StateReport) -> object: ...
+
+    async def alarm(self, report: AlarmReport) -> object: ...
+
+
+class ObservedReports(LoggedReports):
+    """NetworkReports that logs each report and commits it through the server's observer."""
+
+    def __init__(self, observer: Observer) -> None:
+        self._observer = observer
+
+    async def state_changed(self, report: StateReport) -> None:
+        await super().state_changed(report)
+        await self._observer.state_changed(report)
+
+    async def alarm(self, report: AlarmReport) -> None:
+        await super().alarm(report)
+        await self._observer.alarm(report)

@@ -39,6 +39,7 @@ from interlude_server.domain.sft.fault import FM_EVENTS
 from interlude_server.observability import tracing
 from interlude_server.observability.metrics import DeliveryMetrics
 from interlude_server.rest import mapping as m
+from interlude_server.rest.alarms.mapping import notification_payload
 from interlude_server.rest.fm import mapping as fm_mapping
 from interlude_server.rest.hub.subscriptions import API_EVENTS, NOTIFICATION_BASE
 from interlude_server.rest.performance.events import PM_RESOURCES, pm_refs
@@ -84,6 +85,8 @@ def envelope(event: events_pb2.Event, base_url: str) -> dict[str, object]:
     """The MEF notification: `eventId`, `eventTime`, `eventType` and the thin `event` payload."""
     hrefs = m.Hrefs(base_url)
     ref = event.resource
+    if ref.resource_type == events_pb2.RESOURCE_TYPE_ALARM:  # MEF's alarm events carry the alarm
+        return _enveloped(event, notification_payload(event, base_url))
     inner: dict[str, str] = {"id": ref.id}
     if ref.resource_type == events_pb2.RESOURCE_TYPE_SERVICE:
         inner["href"] = hrefs.service(ref.id)
@@ -99,6 +102,10 @@ def envelope(event: events_pb2.Event, base_url: str) -> dict[str, object]:
         inner["orderItemId"] = ref.order_item_id
     if event.state:
         inner["state"] = event.state
+    return _enveloped(event, inner)
+
+
+def _enveloped(event: events_pb2.Event, inner: object) -> dict[str, object]:
     return {
         "eventId": event.event_id,
         "eventTime": m.time(event.event_time),

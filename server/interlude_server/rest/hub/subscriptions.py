@@ -24,6 +24,7 @@ from interlude_server.core import clock
 from interlude_server.core.errors import InvalidArgument, NotFound, Violation
 from interlude_server.domain.sft.fault import FM_EVENTS
 from interlude_server.rest import mapping as m
+from interlude_server.rest.alarms.mapping import ALARM_EVENTS, ALARM_NOTIFICATION_BASE
 from interlude_server.rest.fm.mapping import FM_NOTIFICATION_BASE
 from interlude_server.rest.performance.events import PM_EVENTS, PM_NOTIFICATION_BASE
 from interlude_server.store.interface.store import HubSubscription, Store, Tx
@@ -47,6 +48,7 @@ API_EVENTS: dict[str, tuple[int, ...]] = {
     ),
     "performanceMonitoring": PM_EVENTS,
     "faultManagement": FM_EVENTS,
+    "alarmManagement": ALARM_EVENTS,
 }
 # Where the buyer's listener API lives below its callback (the notification API of each API).
 NOTIFICATION_BASE = {
@@ -55,6 +57,7 @@ NOTIFICATION_BASE = {
     "serviceFunctionTesting": "/mefApi/interlude/serviceFunctionTestingNotification/v3",
     "performanceMonitoring": PM_NOTIFICATION_BASE,
     "faultManagement": FM_NOTIFICATION_BASE,
+    "alarmManagement": ALARM_NOTIFICATION_BASE,
 }
 _KEYS = ("callback", "query", "signingSecret", "authorization")
 

@@ -22,6 +22,7 @@ from interlude_grpc.mef.lso.interlude.v1 import (
     inventory_pb2,
     ordering_pb2,
 )
+from interlude_server.store.interface.network import AlarmReads, AlarmTx, NetworkTx
 from interlude_server.store.interface.paging import Page, PageRequest
 from interlude_server.store.interface.performance import MeasurementBatch, PmStore, PmTx
 from interlude_server.store.interface.sft import SftReads, SftTx
@@ -108,7 +109,7 @@ class ServiceQuery:
     order_by: str = ""
 
 
-class Tx(SftTx, PmTx, Protocol):
+class Tx(SftTx, PmTx, NetworkTx, AlarmTx, Protocol):
     """Synchronous view of the store inside one write transaction."""
 
     def get_service(self, buyer_id: str, service_id: str) -> inventory_pb2.Service | None: ...
@@ -202,7 +203,7 @@ class SharedStore(Protocol):
         """Give the lease up now if `owner` holds it (a clean shutdown hands work over at once)."""
 
 
-class Store(SftReads, PmStore, SharedStore, Protocol):
+class Store(SftReads, PmStore, AlarmReads, SharedStore, Protocol):
     """Persistence for inventory, catalog, policy, orders, history and idempotency."""
 
     async def open(self) -> None:

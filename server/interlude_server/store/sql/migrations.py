@@ -22,7 +22,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from interlude_grpc.mef.lso.interlude.v1 import inventory_pb2
+from interlude_server.store.sql.alarms.schema import ALARM_TABLES
 from interlude_server.store.sql.dialect import Conn
+from interlude_server.store.sql.network.schema import NETWORK_TABLES
 from interlude_server.store.sql.performance.schema import PM_TABLES
 from interlude_server.store.sql.sft.schema import SFT_TABLES
 
@@ -259,7 +261,7 @@ _START_MODE_AND_PLACES: Migration = (
     _backfill_start_mode_and_places,
 )
 
-# Step N migrates version N - 1 to N. Append only, numbered in order: the next step is 9.
+# Step N migrates version N - 1 to N. Append only, numbered in order: the next step is 11.
 STEPS: tuple[tuple[int, Migration], ...] = (
     (1, _INVENTORY_AND_ORDERS),  # F2: services, orders, tracking, idempotency, events, catalog
     (2, _EVENT_LOG),  # F3: event log identity and retention bookkeeping
@@ -269,6 +271,8 @@ STEPS: tuple[tuple[int, Migration], ...] = (
     (6, _LEASES),  # F11: leases of background work among server processes
     (7, _EVENT_TRACES),  # F18: the trace context of each event
     (8, _START_MODE_AND_PLACES),  # F16: serviceFind by start mode and by site / address id
+    (9, NETWORK_TABLES),  # F15: what the network reported (store.sql.network.schema)
+    (10, ALARM_TABLES),  # F15: alarms (store.sql.alarms.schema)
 )
 
 # MIGRATIONS[i] is step i + 1: what migrate() runs.

@@ -28,6 +28,7 @@ from interlude_server.store.interface.store import (
     TracedEvent,
 )
 from interlude_server.store.sql import queries as q
+from interlude_server.store.sql.alarms.reads import AlarmReadsMixin
 from interlude_server.store.sql.dialect import EVENT_LOG, Conn
 from interlude_server.store.sql.hub import SELECT_HUB, hub_from_row
 from interlude_server.store.sql.migrations import TERMINAL_ORDER_STATES
@@ -39,7 +40,7 @@ T = TypeVar("T")
 _TERMINAL = ", ".join(str(s) for s in TERMINAL_ORDER_STATES)
 
 
-class StoreReads(SftReadsMixin, PmReadsMixin):
+class StoreReads(SftReadsMixin, PmReadsMixin, AlarmReadsMixin):
     """Inventory, ordering, catalog, event log and hub reads over `_read`."""
 
     # -- the event log ------------------------------------------------------

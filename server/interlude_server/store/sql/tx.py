@@ -25,9 +25,11 @@ from interlude_grpc.mef.lso.interlude.v1 import (
 from interlude_server.core.keys import field_key, timestamp_key
 from interlude_server.store.interface.store import Committed, HubSubscription, IdempotencyRecord, LoggedEvent
 from interlude_server.store.sql import queries as q
+from interlude_server.store.sql.alarms.tx import AlarmTxMixin
 from interlude_server.store.sql.cluster import LeaseTx
 from interlude_server.store.sql.dialect import EVENT_LOG, SQLITE, Conn, Dialect, upsert
 from interlude_server.store.sql.hub import HUB_COLUMNS, hub_row
+from interlude_server.store.sql.network.tx import NetworkTxMixin
 from interlude_server.store.sql.performance.tx import PmTxMixin
 from interlude_server.store.sql.sft.tx import SftTxMixin
 from interlude_server.store.sql.sides import ORDER_SIDES, SERVICE_SIDES, Side
@@ -109,7 +111,7 @@ _ORDERS = _Counted(
 )
 
 
-class SqlTx(SftTxMixin, PmTxMixin, LeaseTx):
+class SqlTx(SftTxMixin, PmTxMixin, NetworkTxMixin, AlarmTxMixin, LeaseTx):
     """Synchronous access to the store inside one write transaction (implements `Tx`)."""
 
     def __init__(self, conn: Conn, dialect: Dialect = SQLITE) -> None:

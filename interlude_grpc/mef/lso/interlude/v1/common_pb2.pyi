@@ -303,6 +303,8 @@ class _ErrorReasonEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ErrorReas
     """
     ERROR_REASON_SERVICE_SCHEMA_NOT_FOUND: _ErrorReason.ValueType  # 26
     """No schema document is served at that location (NOT_FOUND)."""
+    ERROR_REASON_ALARM_NOT_FOUND: _ErrorReason.ValueType  # 27
+    """No alarm with that id affects the caller's services (NOT_FOUND)."""
     ERROR_REASON_ORDER_INFORMATION_NOT_REQUIRED: _ErrorReason.ValueType  # 30
     """The order item asks the buyer for no information now: it is not PENDING with
     `information_required`, or it was answered already (FAILED_PRECONDITION; REST 409).
@@ -390,6 +392,8 @@ ERROR_REASON_SLOW_CONSUMER: ErrorReason.ValueType  # 25
 """
 ERROR_REASON_SERVICE_SCHEMA_NOT_FOUND: ErrorReason.ValueType  # 26
 """No schema document is served at that location (NOT_FOUND)."""
+ERROR_REASON_ALARM_NOT_FOUND: ErrorReason.ValueType  # 27
+"""No alarm with that id affects the caller's services (NOT_FOUND)."""
 ERROR_REASON_ORDER_INFORMATION_NOT_REQUIRED: ErrorReason.ValueType  # 30
 """The order item asks the buyer for no information now: it is not PENDING with
 `information_required`, or it was answered already (FAILED_PRECONDITION; REST 409).

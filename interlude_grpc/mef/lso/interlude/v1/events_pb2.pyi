@@ -10,6 +10,7 @@ from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from interlude_grpc.mef.lso.interlude.v1 import alarm_pb2 as _alarm_pb2
 from interlude_grpc.mef.lso.interlude.v1 import common_pb2 as _common_pb2
 from interlude_grpc.mef.lso.interlude.v1 import inventory_pb2 as _inventory_pb2
 from interlude_grpc.mef.lso.interlude.v1 import ordering_pb2 as _ordering_pb2
@@ -98,6 +99,14 @@ class _EventTypeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_EventType.V
     """MEF `resumeTestJobStateChangeEvent`."""
     EVENT_TYPE_TEST_RESULT_CREATE: _EventType.ValueType  # 51
     """MEF `testResultCreateEvent`."""
+    EVENT_TYPE_ALARM_CREATE: _EventType.ValueType  # 60
+    """MEF `alarmCreateEvent`: the Partner raised an alarm."""
+    EVENT_TYPE_ALARM_ATTRIBUTE_VALUE_CHANGE: _EventType.ValueType  # 61
+    """MEF `alarmAttributeValueChangeEvent`: an active alarm changed (severity, details, correlation)."""
+    EVENT_TYPE_ALARM_STATE_CHANGE: _EventType.ValueType  # 62
+    """MEF `alarmStateChangeEvent`: the alarm's state changed (e.g. cleared)."""
+    EVENT_TYPE_ALARM_DELETE: _EventType.ValueType  # 63
+    """MEF `alarmDeleteEvent`: the alarm was removed."""
     EVENT_TYPE_FAULT_MANAGEMENT_JOB_CREATE: _EventType.ValueType  # 90
     """Fault Management (Mplify 148): the twins of the test events above, logged beside them for
     jobs of a Fault Management procedure (loopback, link trace, ping, traceroute). They carry
@@ -188,6 +197,14 @@ EVENT_TYPE_RESUME_TEST_JOB_STATE_CHANGE: EventType.ValueType  # 50
 """MEF `resumeTestJobStateChangeEvent`."""
 EVENT_TYPE_TEST_RESULT_CREATE: EventType.ValueType  # 51
 """MEF `testResultCreateEvent`."""
+EVENT_TYPE_ALARM_CREATE: EventType.ValueType  # 60
+"""MEF `alarmCreateEvent`: the Partner raised an alarm."""
+EVENT_TYPE_ALARM_ATTRIBUTE_VALUE_CHANGE: EventType.ValueType  # 61
+"""MEF `alarmAttributeValueChangeEvent`: an active alarm changed (severity, details, correlation)."""
+EVENT_TYPE_ALARM_STATE_CHANGE: EventType.ValueType  # 62
+"""MEF `alarmStateChangeEvent`: the alarm's state changed (e.g. cleared)."""
+EVENT_TYPE_ALARM_DELETE: EventType.ValueType  # 63
+"""MEF `alarmDeleteEvent`: the alarm was removed."""
 EVENT_TYPE_FAULT_MANAGEMENT_JOB_CREATE: EventType.ValueType  # 90
 """Fault Management (Mplify 148): the twins of the test events above, logged beside them for
 jobs of a Fault Management procedure (loopback, link trace, ping, traceroute). They carry
@@ -238,6 +255,8 @@ class _ResourceTypeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Resource
     """A TestJobTask (cancel, modify, suspend or resume)."""
     RESOURCE_TYPE_TEST_RESULT: _ResourceType.ValueType  # 10
     """A TestResult."""
+    RESOURCE_TYPE_ALARM: _ResourceType.ValueType  # 60
+    """An Alarm."""
 
 class ResourceType(_ResourceType, metaclass=_ResourceTypeEnumTypeWrapper):
     """ResourceType names the kind of resource an event is about."""
@@ -264,6 +283,8 @@ RESOURCE_TYPE_TEST_JOB_TASK: ResourceType.ValueType  # 9
 """A TestJobTask (cancel, modify, suspend or resume)."""
 RESOURCE_TYPE_TEST_RESULT: ResourceType.ValueType  # 10
 """A TestResult."""
+RESOURCE_TYPE_ALARM: ResourceType.ValueType  # 60
+"""An Alarm."""
 Global___ResourceType: _TypeAlias = ResourceType  # noqa: Y015
 
 @_typing.final
@@ -332,6 +353,8 @@ class Event(_message.Message):
     TEST_JOB_FIELD_NUMBER: _builtins.int
     TEST_JOB_TASK_FIELD_NUMBER: _builtins.int
     TEST_RESULT_FIELD_NUMBER: _builtins.int
+    ALARM_FIELD_NUMBER: _builtins.int
+    OBSERVED_TIME_FIELD_NUMBER: _builtins.int
     event_id: _builtins.str
     """Unique id of the event (MEF `eventId`)."""
     event_type: Global___EventType.ValueType
@@ -394,6 +417,16 @@ class Event(_message.Message):
     def test_result(self) -> _service_test_pb2.TestResult:
         """The test result created."""
 
+    @_builtins.property
+    def alarm(self) -> _alarm_pb2.Alarm:
+        """The alarm after the change."""
+
+    @_builtins.property
+    def observed_time(self) -> _timestamp_pb2.Timestamp:
+        """For changes the network reported (operational state, alarms): when the network
+        observed the condition; `event_time` is when the Partner committed it.
+        """
+
     def __init__(
         self,
         *,
@@ -416,12 +449,14 @@ class Event(_message.Message):
         test_job: _service_test_pb2.TestJob | None = ...,
         test_job_task: _service_test_pb2.TestJobTask | None = ...,
         test_result: _service_test_pb2.TestResult | None = ...,
+        alarm: _alarm_pb2.Alarm | None = ...,
+        observed_time: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["event_time", b"event_time", "payload", b"payload", "performance_job", b"performance_job", "performance_job_task", b"performance_job_task", "performance_profile", b"performance_profile", "performance_report", b"performance_report", "resource", b"resource", "service", b"service", "service_order", b"service_order", "test_job", b"test_job", "test_job_task", b"test_job_task", "test_profile", b"test_profile", "test_result", b"test_result"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["alarm", b"alarm", "event_time", b"event_time", "observed_time", b"observed_time", "payload", b"payload", "performance_job", b"performance_job", "performance_job_task", b"performance_job_task", "performance_profile", b"performance_profile", "performance_report", b"performance_report", "resource", b"resource", "service", b"service", "service_order", b"service_order", "test_job", b"test_job", "test_job_task", b"test_job_task", "test_profile", b"test_profile", "test_result", b"test_result"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["event_id", b"event_id", "event_time", b"event_time", "event_type", b"event_type", "payload", b"payload", "performance_job", b"performance_job", "performance_job_task", b"performance_job_task", "performance_profile", b"performance_profile", "performance_report", b"performance_report", "reason", b"reason", "resource", b"resource", "resume_token", b"resume_token", "sequence", b"sequence", "service", b"service", "service_configuration_type", b"service_configuration_type", "service_order", b"service_order", "state", b"state", "test_job", b"test_job", "test_job_task", b"test_job_task", "test_profile", b"test_profile", "test_result", b"test_result"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["alarm", b"alarm", "event_id", b"event_id", "event_time", b"event_time", "event_type", b"event_type", "observed_time", b"observed_time", "payload", b"payload", "performance_job", b"performance_job", "performance_job_task", b"performance_job_task", "performance_profile", b"performance_profile", "performance_report", b"performance_report", "reason", b"reason", "resource", b"resource", "resume_token", b"resume_token", "sequence", b"sequence", "service", b"service", "service_configuration_type", b"service_configuration_type", "service_order", b"service_order", "state", b"state", "test_job", b"test_job", "test_job_task", b"test_job_task", "test_profile", b"test_profile", "test_result", b"test_result"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_payload: _TypeAlias = _typing.Literal["service", "service_order", "performance_profile", "performance_job", "performance_job_task", "performance_report", "test_profile", "test_job", "test_job_task", "test_result"]  # noqa: Y015
+    _WhichOneofReturnType_payload: _TypeAlias = _typing.Literal["service", "service_order", "performance_profile", "performance_job", "performance_job_task", "performance_report", "test_profile", "test_job", "test_job_task", "test_result", "alarm"]  # noqa: Y015
     _WhichOneofArgType_payload: _TypeAlias = _typing.Literal["payload", b"payload"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_payload) -> _WhichOneofReturnType_payload | None: ...
 

@@ -62,6 +62,62 @@ START_MODE_ANY: StartMode.ValueType  # 6
 """MEF `'5'`: any of the above."""
 Global___StartMode: _TypeAlias = StartMode  # noqa: Y015
 
+class _AvailabilityStatus:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _AvailabilityStatusEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_AvailabilityStatus.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    AVAILABILITY_STATUS_UNSPECIFIED: _AvailabilityStatus.ValueType  # 0
+    """Not set."""
+    AVAILABILITY_STATUS_IN_TEST: _AvailabilityStatus.ValueType  # 1
+    """X.731 `inTest`: under test."""
+    AVAILABILITY_STATUS_FAILED: _AvailabilityStatus.ValueType  # 2
+    """X.731 `failed`: an internal fault prevents operation (the network reported it down)."""
+    AVAILABILITY_STATUS_POWER_OFF: _AvailabilityStatus.ValueType  # 3
+    """X.731 `powerOff`."""
+    AVAILABILITY_STATUS_OFF_LINE: _AvailabilityStatus.ValueType  # 4
+    """X.731 `offLine`."""
+    AVAILABILITY_STATUS_OFF_DUTY: _AvailabilityStatus.ValueType  # 5
+    """X.731 `offDuty`."""
+    AVAILABILITY_STATUS_DEPENDENCY: _AvailabilityStatus.ValueType  # 6
+    """X.731 `dependency`: cannot operate because a resource it depends on is down."""
+    AVAILABILITY_STATUS_DEGRADED: _AvailabilityStatus.ValueType  # 7
+    """X.731 `degraded`: operates with reduced capacity (some of its parts are down)."""
+    AVAILABILITY_STATUS_NOT_INSTALLED: _AvailabilityStatus.ValueType  # 8
+    """X.731 `notInstalled`."""
+    AVAILABILITY_STATUS_LOG_FULL: _AvailabilityStatus.ValueType  # 9
+    """X.731 `logFull`."""
+
+class AvailabilityStatus(_AvailabilityStatus, metaclass=_AvailabilityStatusEnumTypeWrapper):
+    """AvailabilityStatus is an ITU-T X.731 availability status value: it qualifies the
+    operational state (MEF's OperationalState has only ENABLED and DISABLED). A set:
+    e.g. a DISABLED end point whose UNI is down has DEPENDENCY; an EVC with some but
+    not all end points up stays ENABLED with DEGRADED.
+    """
+
+AVAILABILITY_STATUS_UNSPECIFIED: AvailabilityStatus.ValueType  # 0
+"""Not set."""
+AVAILABILITY_STATUS_IN_TEST: AvailabilityStatus.ValueType  # 1
+"""X.731 `inTest`: under test."""
+AVAILABILITY_STATUS_FAILED: AvailabilityStatus.ValueType  # 2
+"""X.731 `failed`: an internal fault prevents operation (the network reported it down)."""
+AVAILABILITY_STATUS_POWER_OFF: AvailabilityStatus.ValueType  # 3
+"""X.731 `powerOff`."""
+AVAILABILITY_STATUS_OFF_LINE: AvailabilityStatus.ValueType  # 4
+"""X.731 `offLine`."""
+AVAILABILITY_STATUS_OFF_DUTY: AvailabilityStatus.ValueType  # 5
+"""X.731 `offDuty`."""
+AVAILABILITY_STATUS_DEPENDENCY: AvailabilityStatus.ValueType  # 6
+"""X.731 `dependency`: cannot operate because a resource it depends on is down."""
+AVAILABILITY_STATUS_DEGRADED: AvailabilityStatus.ValueType  # 7
+"""X.731 `degraded`: operates with reduced capacity (some of its parts are down)."""
+AVAILABILITY_STATUS_NOT_INSTALLED: AvailabilityStatus.ValueType  # 8
+"""X.731 `notInstalled`."""
+AVAILABILITY_STATUS_LOG_FULL: AvailabilityStatus.ValueType  # 9
+"""X.731 `logFull`."""
+Global___AvailabilityStatus: _TypeAlias = AvailabilityStatus  # noqa: Y015
+
 @_typing.final
 class ServiceRelationship(_message.Message):
     """ServiceRelationship relates a service to another service (MEF `ServiceRelationship`)."""
@@ -133,6 +189,7 @@ class ServiceComponent(_message.Message):
     CONFIGURATION_PATH_FIELD_NUMBER: _builtins.int
     ADMINISTRATIVE_STATE_FIELD_NUMBER: _builtins.int
     OPERATIONAL_STATE_FIELD_NUMBER: _builtins.int
+    AVAILABILITY_STATUS_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     """Identifier of the component, unique within its service."""
     component_type: _builtins.str
@@ -143,6 +200,10 @@ class ServiceComponent(_message.Message):
     """The component's administrative state; the buyer may change it where policy allows."""
     operational_state: _common_pb2.OperationalState.ValueType
     """The component's operational state as reported by the Partner network."""
+    @_builtins.property
+    def availability_status(self) -> _containers.RepeatedScalarFieldContainer[Global___AvailabilityStatus.ValueType]:
+        """The component's X.731 availability status (empty: none applies)."""
+
     def __init__(
         self,
         *,
@@ -151,10 +212,11 @@ class ServiceComponent(_message.Message):
         configuration_path: _builtins.str = ...,
         administrative_state: _common_pb2.AdministrativeState.ValueType = ...,
         operational_state: _common_pb2.OperationalState.ValueType = ...,
+        availability_status: _abc.Iterable[Global___AvailabilityStatus.ValueType] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["administrative_state", b"administrative_state", "component_type", b"component_type", "configuration_path", b"configuration_path", "id", b"id", "operational_state", b"operational_state"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["administrative_state", b"administrative_state", "availability_status", b"availability_status", "component_type", b"component_type", "configuration_path", b"configuration_path", "id", b"id", "operational_state", b"operational_state"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -191,6 +253,9 @@ class Service(_message.Message):
     BUYER_ID_FIELD_NUMBER: _builtins.int
     ETAG_FIELD_NUMBER: _builtins.int
     UPDATE_TIME_FIELD_NUMBER: _builtins.int
+    AVAILABILITY_STATUS_FIELD_NUMBER: _builtins.int
+    OPERATIONAL_STATE_REASON_FIELD_NUMBER: _builtins.int
+    OPERATIONAL_STATE_TIME_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     """The service id, assigned by the Partner."""
     href: _builtins.str
@@ -217,6 +282,8 @@ class Service(_message.Message):
     """The buyer (Service Provider) that owns the service."""
     etag: _builtins.str
     """Opaque version of the service; send it back in changes to detect concurrent edits."""
+    operational_state_reason: _builtins.str
+    """Why the operational state is what it is, e.g. `loss of signal` or `interface alpha-uni-2 is down`."""
     @_builtins.property
     def service_date(self) -> _timestamp_pb2.Timestamp:
         """When the service was created (MEF `serviceDate`)."""
@@ -261,6 +328,14 @@ class Service(_message.Message):
     def update_time(self) -> _timestamp_pb2.Timestamp:
         """When the service was last changed."""
 
+    @_builtins.property
+    def availability_status(self) -> _containers.RepeatedScalarFieldContainer[Global___AvailabilityStatus.ValueType]:
+        """The X.731 availability status of the service as a whole (empty: none applies)."""
+
+    @_builtins.property
+    def operational_state_time(self) -> _timestamp_pb2.Timestamp:
+        """When the network observed the current operational state."""
+
     def __init__(
         self,
         *,
@@ -286,10 +361,13 @@ class Service(_message.Message):
         buyer_id: _builtins.str = ...,
         etag: _builtins.str = ...,
         update_time: _timestamp_pb2.Timestamp | None = ...,
+        availability_status: _abc.Iterable[Global___AvailabilityStatus.ValueType] | None = ...,
+        operational_state_reason: _builtins.str = ...,
+        operational_state_time: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["end_date", b"end_date", "service_configuration", b"service_configuration", "service_date", b"service_date", "start_date", b"start_date", "update_time", b"update_time"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["end_date", b"end_date", "operational_state_time", b"operational_state_time", "service_configuration", b"service_configuration", "service_date", b"service_date", "start_date", b"start_date", "update_time", b"update_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["administrative_state", b"administrative_state", "buyer_id", b"buyer_id", "component", b"component", "description", b"description", "end_date", b"end_date", "etag", b"etag", "external_id", b"external_id", "href", b"href", "id", b"id", "note", b"note", "operational_state", b"operational_state", "place", b"place", "related_contact_information", b"related_contact_information", "service_configuration", b"service_configuration", "service_date", b"service_date", "service_order_item", b"service_order_item", "service_relationship", b"service_relationship", "service_type", b"service_type", "start_date", b"start_date", "start_mode", b"start_mode", "state", b"state", "update_time", b"update_time"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["administrative_state", b"administrative_state", "availability_status", b"availability_status", "buyer_id", b"buyer_id", "component", b"component", "description", b"description", "end_date", b"end_date", "etag", b"etag", "external_id", b"external_id", "href", b"href", "id", b"id", "note", b"note", "operational_state", b"operational_state", "operational_state_reason", b"operational_state_reason", "operational_state_time", b"operational_state_time", "place", b"place", "related_contact_information", b"related_contact_information", "service_configuration", b"service_configuration", "service_date", b"service_date", "service_order_item", b"service_order_item", "service_relationship", b"service_relationship", "service_type", b"service_type", "start_date", b"start_date", "start_mode", b"start_mode", "state", b"state", "update_time", b"update_time"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
