@@ -18,6 +18,7 @@ from interlude_client import AsyncInterludeClient, InterludeClient, builders
 from interlude_client import errors as ce
 from interlude_client.channel import service_config
 from interlude_grpc.mef.lso.interlude.v1 import (
+    alarm_pb2,
     catalog_pb2,
     common_pb2,
     events_pb2,
@@ -29,7 +30,7 @@ from tests.support.server_process import ServerProcess
 
 CIR = "ingressBandwidthProfilePerOvcEndPoint.cir.irValue"
 T = TypeVar("T")
-SERVICES = (inventory_pb2, catalog_pb2, ordering_pb2, events_pb2)
+SERVICES = (inventory_pb2, catalog_pb2, ordering_pb2, events_pb2, alarm_pb2)
 
 
 @pytest.fixture(scope="module")

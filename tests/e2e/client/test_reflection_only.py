@@ -30,6 +30,7 @@ def test_a_reflection_only_client_drives_every_flow(demo_server: ServerProcess) 
     assert steps["services"]["names"] == sorted(
         f"mef.lso.interlude.v1.{name}"
         for name in (
+            "AlarmService",
             "EventService",
             "PerformanceService",
             "ServiceCatalogService",

@@ -1,4 +1,5 @@
-"""RPCs whose behaviour is not built yet answer UNIMPLEMENTED with a reason, never data."""
+"""Every RPC of the contract is built; a service served without a servicer answers
+UNIMPLEMENTED with a reason, never data."""
 
 from __future__ import annotations
 
@@ -11,7 +12,6 @@ from google.protobuf.descriptor import MethodDescriptor, ServiceDescriptor
 from google.rpc import error_details_pb2, status_pb2  # type: ignore[import-untyped,unused-ignore]
 from grpc_status import rpc_status
 
-from interlude_grpc.mef.lso.interlude.v1 import performance_pb2, performance_pb2_grpc
 from interlude_server.config import Listen
 from interlude_server.runtime.grpc_server import start_server
 
@@ -30,18 +30,29 @@ def _info(status: Any) -> Any:
     return info
 
 
-def test_an_unbuilt_rpc_of_a_built_service_is_unimplemented_with_reason(channel: grpc.Channel) -> None:
-    # Ad-hoc PM reports are not built yet: the server must say so, never fake data.
-    stub = performance_pb2_grpc.PerformanceServiceStub(channel)
-    with pytest.raises(grpc.RpcError) as raised:
-        stub.CreatePerformanceReport(performance_pb2.CreatePerformanceReportRequest(), timeout=5)
-    call = raised.value
-    assert isinstance(call, grpc.Call)
-    assert call.code() == grpc.StatusCode.UNIMPLEMENTED
-    info = _error_info(call)
-    assert info.reason == "RPC_NOT_IMPLEMENTED"
-    assert info.domain == "mef.lso.interlude"
-    assert info.metadata["method"] == "/mef.lso.interlude.v1.PerformanceService/CreatePerformanceReport"
+def test_every_unary_rpc_of_the_contract_is_built(
+    channel: grpc.Channel, contract_services: list[ServiceDescriptor]
+) -> None:
+    # Every RPC has its behaviour now: none may answer RPC_NOT_IMPLEMENTED (an empty request
+    # gets a validation error, NOT_FOUND or data, never "not built").
+    unbuilt = []
+    for service in contract_services:
+        for method in service.methods:
+            if method.server_streaming or method.client_streaming:
+                continue
+            request_class = message_factory.GetMessageClass(method.input_type)
+            response_class = message_factory.GetMessageClass(method.output_type)
+            call = channel.unary_unary(
+                f"/{service.full_name}/{method.name}",
+                request_serializer=request_class.SerializeToString,
+                response_deserializer=response_class.FromString,
+            )
+            try:
+                call(request_class(), metadata=(("x-interlude-buyer", "sp-alpha"),), timeout=10)
+            except grpc.RpcError as error:
+                if isinstance(error, grpc.Call) and error.code() == grpc.StatusCode.UNIMPLEMENTED:
+                    unbuilt.append(f"{service.name}.{method.name}")
+    assert unbuilt == []
 
 
 def _server_streaming_method(services: list[ServiceDescriptor]) -> MethodDescriptor:
