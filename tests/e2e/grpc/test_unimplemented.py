@@ -35,7 +35,7 @@ def test_every_unary_rpc_of_the_contract_is_built(
 ) -> None:
     # Every RPC has its behaviour now: none may answer RPC_NOT_IMPLEMENTED (an empty request
     # gets a validation error, NOT_FOUND or data, never "not built").
-    unbuilt = []
+    unbuilt: list[str] = []
     for service in contract_services:
         for method in service.methods:
             if method.server_streaming or method.client_streaming:
