@@ -359,6 +359,70 @@ class ClientCore(PerformanceOperations[ChannelT, SleepT]):
         return change(method, request, request_id, lambda r: r.test_job_task, timeout)
 
     @unary
+    def cancel_test_job(
+        self,
+        job_id: str,
+        *,
+        reason: str = "",
+        etag: str = "",
+        request_id: str | None = None,
+        timeout: float | None = None,
+    ) -> Call[St.TestJobTask]:
+        """Asks to cancel a job (an FM job too); the answer is the cancel task."""
+        request = St.CancelTestJobRequest(id=job_id, reason=reason, etag=etag)
+        return change(
+            self.service_test.CancelTestJob, request, request_id, lambda r: r.test_job_task, timeout
+        )
+
+    @unary
+    def modify_test_job(
+        self,
+        job_id: str,
+        modification: St.TestJobModification,
+        *,
+        reason: str = "",
+        etag: str = "",
+        request_id: str | None = None,
+        validate_only: bool = False,
+        timeout: float | None = None,
+    ) -> Call[St.TestJobTask]:
+        """Asks to change a job (the fields set in `modification`); the answer is the modify task."""
+        request = St.ModifyTestJobRequest(
+            id=job_id, modification=modification, reason=reason, etag=etag, validate_only=validate_only
+        )
+        return change(
+            self.service_test.ModifyTestJob, request, request_id, lambda r: r.test_job_task, timeout
+        )
+
+    @unary
+    def suspend_test_job(
+        self,
+        job_id: str,
+        *,
+        reason: str = "",
+        etag: str = "",
+        request_id: str | None = None,
+        timeout: float | None = None,
+    ) -> Call[St.TestJobTask]:
+        request = St.SuspendTestJobRequest(id=job_id, reason=reason, etag=etag)
+        method = self.service_test.SuspendTestJob
+        return change(method, request, request_id, lambda r: r.test_job_task, timeout)
+
+    @unary
+    def resume_test_job(
+        self,
+        job_id: str,
+        *,
+        reason: str = "",
+        etag: str = "",
+        request_id: str | None = None,
+        timeout: float | None = None,
+    ) -> Call[St.TestJobTask]:
+        request = St.ResumeTestJobRequest(id=job_id, reason=reason, etag=etag)
+        method = self.service_test.ResumeTestJob
+        return change(method, request, request_id, lambda r: r.test_job_task, timeout)
+
+    @unary
     def get_test_job_task(self, task_id: str, *, timeout: float | None = None) -> Call[St.TestJobTask]:
         request = St.GetTestJobTaskRequest(id=task_id)
         return call(self.service_test.GetTestJobTask, request, lambda r: r.test_job_task, timeout)

@@ -9,6 +9,7 @@ blocking call, the asyncio face as an awaited one.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Unpack
 
 from interlude_client import streams
@@ -58,6 +59,26 @@ class PerformanceOperations(Connection[ChannelT, SleepT]):
         request = Pm.ListPerformanceProfilesRequest(filter=filter, page_size=page_size)
         method = self.performance.ListPerformanceProfiles
         return Listing(method, request, lambda r: r.performance_profiles, limit, timeout)
+
+    @unary
+    def update_performance_profile(
+        self,
+        profile: Pm.PerformanceProfile,
+        paths: Sequence[str],
+        *,
+        etag: str = "",
+        request_id: str | None = None,
+        validate_only: bool = False,
+        timeout: float | None = None,
+    ) -> Call[Pm.PerformanceProfile]:
+        """UpdatePerformanceProfile: change the fields of `profile` (with its id) named in
+        `paths` (e.g. `description`, `granularity`, `lifecycle_status`)."""
+        request = Pm.UpdatePerformanceProfileRequest(
+            performance_profile=profile, etag=etag, validate_only=validate_only
+        )
+        request.update_mask.paths.extend(paths)
+        method = self.performance.UpdatePerformanceProfile
+        return change(method, request, request_id, lambda r: r.performance_profile, timeout)
 
     @unary
     def delete_performance_profile(
@@ -149,7 +170,86 @@ class PerformanceOperations(Connection[ChannelT, SleepT]):
         method = self.performance.CancelPerformanceJob
         return change(method, request, request_id, lambda r: r.performance_job_task, timeout)
 
+    @unary
+    def modify_performance_job(
+        self,
+        job_id: str,
+        modification: Pm.PerformanceJobModification,
+        *,
+        reason: str = "",
+        etag: str = "",
+        request_id: str | None = None,
+        validate_only: bool = False,
+        timeout: float | None = None,
+    ) -> Call[Pm.PerformanceJobTask]:
+        """Asks to change a scheduled or suspended job; the answer is the modify task (MEF
+        `modifyPerformanceJob`), the job changes when the task completes."""
+        request = Pm.ModifyPerformanceJobRequest(
+            id=job_id, modification=modification, reason=reason, etag=etag, validate_only=validate_only
+        )
+        method = self.performance.ModifyPerformanceJob
+        return change(method, request, request_id, lambda r: r.performance_job_task, timeout)
+
+    @unary
+    def get_performance_job_task(
+        self, task_id: str, *, timeout: float | None = None
+    ) -> Call[Pm.PerformanceJobTask]:
+        request = Pm.GetPerformanceJobTaskRequest(id=task_id)
+        method = self.performance.GetPerformanceJobTask
+        return call(method, request, lambda r: r.performance_job_task, timeout)
+
+    @paged
+    def list_performance_job_tasks(
+        self,
+        filter: Pm.PerformanceJobTaskFilter | None = None,
+        *,
+        page_size: int = 0,
+        limit: int | None = None,
+        timeout: float | None = None,
+    ) -> Listing[Pm.ListPerformanceJobTasksResponse, Pm.PerformanceJobTask]:
+        request = Pm.ListPerformanceJobTasksRequest(filter=filter, page_size=page_size)
+        method = self.performance.ListPerformanceJobTasks
+        return Listing(method, request, lambda r: r.performance_job_tasks, limit, timeout)
+
     # --- performance monitoring: reports and measurements ----------------------------------
+
+    @unary
+    def create_performance_report(
+        self,
+        report: Pm.PerformanceReport,
+        *,
+        request_id: str | None = None,
+        validate_only: bool = False,
+        timeout: float | None = None,
+    ) -> Call[Pm.PerformanceReport]:
+        """An ad-hoc report over a past time frame (MEF `createPerformanceReport`), answered
+        acknowledged; it completes on its own (follow it with its events or by polling)."""
+        request = Pm.CreatePerformanceReportRequest(performance_report=report, validate_only=validate_only)
+        method = self.performance.CreatePerformanceReport
+        return change(method, request, request_id, lambda r: r.performance_report, timeout)
+
+    @unary
+    def get_performance_report_file(
+        self, report_id: str, *, timeout: float | None = None
+    ) -> Call[Pm.GetPerformanceReportFileResponse]:
+        """A completed report's results as the file its output format names: `data` (bytes),
+        `content_type` (`application/json` or `text/csv`) and a `file_name`."""
+        request = Pm.GetPerformanceReportFileRequest(id=report_id)
+        return call(self.performance.GetPerformanceReportFile, request, lambda r: r, timeout)
+
+    @paged
+    def list_performance_tracking_records(
+        self,
+        filter: Pm.PerformanceTrackingRecordFilter | None = None,
+        *,
+        page_size: int = 0,
+        limit: int | None = None,
+        timeout: float | None = None,
+    ) -> Listing[Pm.ListPerformanceTrackingRecordsResponse, Pm.PerformanceTrackingRecord]:
+        """The audit trail of the buyer's profiles, jobs and reports, oldest first."""
+        request = Pm.ListPerformanceTrackingRecordsRequest(filter=filter, page_size=page_size)
+        method = self.performance.ListPerformanceTrackingRecords
+        return Listing(method, request, lambda r: r.performance_tracking_records, limit, timeout)
 
     @unary
     def get_performance_report(
@@ -186,4 +286,3 @@ class PerformanceOperations(Connection[ChannelT, SleepT]):
             request or Pm.StreamPerformanceDataRequest(),
             options,
         )
-
