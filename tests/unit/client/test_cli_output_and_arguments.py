@@ -78,6 +78,16 @@ def test_whole_numbers_keeps_everything_else() -> None:
             "argument --granularity: want a number and a unit",
         ),
         (["pm", "reports", "file", "r", "--format", "xml"], "argument --format: invalid choice: 'xml'"),
+        (
+            ["fm", "jobs", "create", "ping", "a", "b", "--priority", "-1"],
+            "argument --priority: must be 0 or more",
+        ),
+        (
+            ["fm", "jobs", "create", "ping", "a", "b", "--end-after", "-1"],
+            "argument --end-after: must be 0 or more",
+        ),
+        (["fm", "jobs", "create", "y1564", "a", "b"], "argument procedure: want one of loopback, linktrace"),
+        (["fm", "jobs", "list", "--limit", "-3"], "argument --limit: must be 0 or more, got -3"),
         (["--timeout", "-1", "services", "list"], "argument --timeout: must be more than 0 seconds, got -1"),
         (["--timeout", "0", "services", "list"], "argument --timeout: must be more than 0 seconds, got 0"),
         (["--timeout", "nan", "services", "list"], "argument --timeout: must be more than 0 seconds"),
