@@ -1,5 +1,5 @@
 """The client core: every inventory, catalog, ordering, event, monitoring and test call of
-the contract, written once for both faces.
+the contract, written once for both faces (the monitoring calls in `interlude_client.pm_ops`).
 
 Each method builds its request (a `request_id` on every change, filled with a fresh UUID
 when the caller leaves it empty, see `builders.with_request_id`) and says how the answer
@@ -19,7 +19,8 @@ from google.protobuf import json_format
 from interlude_client import builders, streams
 from interlude_client.alarms import AlarmCalls
 from interlude_client.connection import ChannelT, SleepT
-from interlude_client.operations import Call, Listing, Stream, call, change, paged, streamed, unary
+from interlude_client.operations import Call, Listing, Stream, call, change, nothing, paged, streamed, unary
+from interlude_client.pm_ops import PerformanceOperations
 from interlude_client.streams import ResumeOptions
 from interlude_grpc.mef.lso.interlude.v1 import (
     catalog_pb2,
@@ -27,21 +28,16 @@ from interlude_grpc.mef.lso.interlude.v1 import (
     events_pb2,
     inventory_pb2,
     ordering_pb2,
-    performance_pb2,
     service_test_pb2,
 )
 
-Pm = performance_pb2
 St = service_test_pb2
 
 
-def _nothing(response: object) -> None:
-    return None
-
-
-class ClientCore(AlarmCalls[ChannelT, SleepT]):
+class ClientCore(AlarmCalls[ChannelT, SleepT], PerformanceOperations[ChannelT, SleepT]):
     """A client of one Interlude server, acting as one buyer: what both faces share. A face
-    runs the described calls (`_unary`, `_pager`, `_stream`; see interlude_client.operations)."""
+    runs the described calls (`_unary`, `_pager`, `_stream`; see interlude_client.operations).
+    The performance monitoring operations are written in `interlude_client.pm_ops`."""
 
     # --- inventory ----------------------------------------------------------------------
 
@@ -255,170 +251,6 @@ class ClientCore(AlarmCalls[ChannelT, SleepT]):
             self.ordering.CreateConnectivity, request, request_id, lambda r: r.service_order, timeout
         )
 
-    # --- performance monitoring: profiles ------------------------------------------------
-
-    @unary
-    def create_performance_profile(
-        self,
-        profile: Pm.PerformanceProfile,
-        *,
-        request_id: str | None = None,
-        validate_only: bool = False,
-        timeout: float | None = None,
-    ) -> Call[Pm.PerformanceProfile]:
-        request = Pm.CreatePerformanceProfileRequest(performance_profile=profile, validate_only=validate_only)
-        method = self.performance.CreatePerformanceProfile
-        return change(method, request, request_id, lambda r: r.performance_profile, timeout)
-
-    @unary
-    def get_performance_profile(
-        self, profile_id: str, *, timeout: float | None = None
-    ) -> Call[Pm.PerformanceProfile]:
-        request = Pm.GetPerformanceProfileRequest(id=profile_id)
-        method = self.performance.GetPerformanceProfile
-        return call(method, request, lambda r: r.performance_profile, timeout)
-
-    @paged
-    def list_performance_profiles(
-        self,
-        filter: Pm.PerformanceProfileFilter | None = None,
-        *,
-        page_size: int = 0,
-        limit: int | None = None,
-        timeout: float | None = None,
-    ) -> Listing[Pm.ListPerformanceProfilesResponse, Pm.PerformanceProfile]:
-        request = Pm.ListPerformanceProfilesRequest(filter=filter, page_size=page_size)
-        method = self.performance.ListPerformanceProfiles
-        return Listing(method, request, lambda r: r.performance_profiles, limit, timeout)
-
-    @unary
-    def delete_performance_profile(
-        self,
-        profile_id: str,
-        *,
-        etag: str = "",
-        request_id: str | None = None,
-        timeout: float | None = None,
-    ) -> Call[None]:
-        request = Pm.DeletePerformanceProfileRequest(id=profile_id, etag=etag)
-        method = self.performance.DeletePerformanceProfile
-        return change(method, request, request_id, _nothing, timeout)
-
-    # --- performance monitoring: jobs ----------------------------------------------------
-
-    @unary
-    def create_performance_job(
-        self,
-        job: Pm.PerformanceJob,
-        *,
-        request_id: str | None = None,
-        validate_only: bool = False,
-        timeout: float | None = None,
-    ) -> Call[Pm.PerformanceJob]:
-        request = Pm.CreatePerformanceJobRequest(performance_job=job, validate_only=validate_only)
-        method = self.performance.CreatePerformanceJob
-        return change(method, request, request_id, lambda r: r.performance_job, timeout)
-
-    @unary
-    def get_performance_job(self, job_id: str, *, timeout: float | None = None) -> Call[Pm.PerformanceJob]:
-        request = Pm.GetPerformanceJobRequest(id=job_id)
-        return call(self.performance.GetPerformanceJob, request, lambda r: r.performance_job, timeout)
-
-    @paged
-    def list_performance_jobs(
-        self,
-        filter: Pm.PerformanceJobFilter | None = None,
-        *,
-        page_size: int = 0,
-        limit: int | None = None,
-        timeout: float | None = None,
-    ) -> Listing[Pm.ListPerformanceJobsResponse, Pm.PerformanceJob]:
-        request = Pm.ListPerformanceJobsRequest(filter=filter, page_size=page_size)
-        method = self.performance.ListPerformanceJobs
-        return Listing(method, request, lambda r: r.performance_jobs, limit, timeout)
-
-    @unary
-    def suspend_performance_job(
-        self,
-        job_id: str,
-        *,
-        reason: str = "",
-        etag: str = "",
-        request_id: str | None = None,
-        timeout: float | None = None,
-    ) -> Call[Pm.PerformanceJob]:
-        request = Pm.SuspendPerformanceJobRequest(id=job_id, reason=reason, etag=etag)
-        method = self.performance.SuspendPerformanceJob
-        return change(method, request, request_id, lambda r: r.performance_job, timeout)
-
-    @unary
-    def resume_performance_job(
-        self,
-        job_id: str,
-        *,
-        reason: str = "",
-        etag: str = "",
-        request_id: str | None = None,
-        timeout: float | None = None,
-    ) -> Call[Pm.PerformanceJob]:
-        request = Pm.ResumePerformanceJobRequest(id=job_id, reason=reason, etag=etag)
-        method = self.performance.ResumePerformanceJob
-        return change(method, request, request_id, lambda r: r.performance_job, timeout)
-
-    @unary
-    def cancel_performance_job(
-        self,
-        job_id: str,
-        *,
-        reason: str = "",
-        etag: str = "",
-        request_id: str | None = None,
-        timeout: float | None = None,
-    ) -> Call[Pm.PerformanceJobTask]:
-        """Asks for the job's cancellation; the answer is the cancel task (MEF
-        `cancelPerformanceJob`), the job itself ends cancelled when the task completes."""
-        request = Pm.CancelPerformanceJobRequest(id=job_id, reason=reason, etag=etag)
-        method = self.performance.CancelPerformanceJob
-        return change(method, request, request_id, lambda r: r.performance_job_task, timeout)
-
-    # --- performance monitoring: reports and measurements ----------------------------------
-
-    @unary
-    def get_performance_report(
-        self, report_id: str, *, timeout: float | None = None
-    ) -> Call[Pm.PerformanceReport]:
-        request = Pm.GetPerformanceReportRequest(id=report_id)
-        return call(self.performance.GetPerformanceReport, request, lambda r: r.performance_report, timeout)
-
-    @paged
-    def list_performance_reports(
-        self,
-        filter: Pm.PerformanceReportFilter | None = None,
-        *,
-        page_size: int = 0,
-        limit: int | None = None,
-        timeout: float | None = None,
-    ) -> Listing[Pm.ListPerformanceReportsResponse, Pm.PerformanceReport]:
-        request = Pm.ListPerformanceReportsRequest(filter=filter, page_size=page_size)
-        method = self.performance.ListPerformanceReports
-        return Listing(method, request, lambda r: r.performance_reports, limit, timeout)
-
-    @streamed
-    def stream_performance_data(
-        self,
-        request: Pm.StreamPerformanceDataRequest | None = None,
-        **options: Unpack[ResumeOptions],
-    ) -> Stream[Pm.StreamPerformanceDataResponse]:
-        """Every StreamPerformanceData response (updates, heartbeats, the sync marker),
-        resuming from the last token across reconnects. Close it to end the call."""
-        return Stream(
-            streams.stream_performance_data,
-            streams.astream_performance_data,
-            self.performance,
-            request or Pm.StreamPerformanceDataRequest(),
-            options,
-        )
-
     # --- service function testing ------------------------------------------------------
 
     @unary
@@ -486,7 +318,7 @@ class ClientCore(AlarmCalls[ChannelT, SleepT]):
     ) -> Call[None]:
         request = St.DeleteTestProfileRequest(id=profile_id, etag=etag)
         method = self.service_test.DeleteTestProfile
-        return change(method, request, request_id, _nothing, timeout)
+        return change(method, request, request_id, nothing, timeout)
 
     @unary
     def create_test_job(
@@ -525,6 +357,70 @@ class ClientCore(AlarmCalls[ChannelT, SleepT]):
         """Cancel, modify, suspend or resume a job (by the request's type; see
         `builders.sft_task_request`); the task that tracks the change."""
         method = getattr(self.service_test, type(request).__name__.removesuffix("Request"))
+        return change(method, request, request_id, lambda r: r.test_job_task, timeout)
+
+    @unary
+    def cancel_test_job(
+        self,
+        job_id: str,
+        *,
+        reason: str = "",
+        etag: str = "",
+        request_id: str | None = None,
+        timeout: float | None = None,
+    ) -> Call[St.TestJobTask]:
+        """Asks to cancel a job (an FM job too); the answer is the cancel task."""
+        request = St.CancelTestJobRequest(id=job_id, reason=reason, etag=etag)
+        return change(
+            self.service_test.CancelTestJob, request, request_id, lambda r: r.test_job_task, timeout
+        )
+
+    @unary
+    def modify_test_job(
+        self,
+        job_id: str,
+        modification: St.TestJobModification,
+        *,
+        reason: str = "",
+        etag: str = "",
+        request_id: str | None = None,
+        validate_only: bool = False,
+        timeout: float | None = None,
+    ) -> Call[St.TestJobTask]:
+        """Asks to change a job (the fields set in `modification`); the answer is the modify task."""
+        request = St.ModifyTestJobRequest(
+            id=job_id, modification=modification, reason=reason, etag=etag, validate_only=validate_only
+        )
+        return change(
+            self.service_test.ModifyTestJob, request, request_id, lambda r: r.test_job_task, timeout
+        )
+
+    @unary
+    def suspend_test_job(
+        self,
+        job_id: str,
+        *,
+        reason: str = "",
+        etag: str = "",
+        request_id: str | None = None,
+        timeout: float | None = None,
+    ) -> Call[St.TestJobTask]:
+        request = St.SuspendTestJobRequest(id=job_id, reason=reason, etag=etag)
+        method = self.service_test.SuspendTestJob
+        return change(method, request, request_id, lambda r: r.test_job_task, timeout)
+
+    @unary
+    def resume_test_job(
+        self,
+        job_id: str,
+        *,
+        reason: str = "",
+        etag: str = "",
+        request_id: str | None = None,
+        timeout: float | None = None,
+    ) -> Call[St.TestJobTask]:
+        request = St.ResumeTestJobRequest(id=job_id, reason=reason, etag=etag)
+        method = self.service_test.ResumeTestJob
         return change(method, request, request_id, lambda r: r.test_job_task, timeout)
 
     @unary

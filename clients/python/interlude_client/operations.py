@@ -76,6 +76,11 @@ def change(
     return Call(method, with_request_id(request, request_id), unpack, timeout)
 
 
+def nothing(response: object) -> None:
+    """The unpacking of an answer that carries nothing (a delete's empty response)."""
+    return None
+
+
 def _page(response: PageT) -> PageT:
     return response
 

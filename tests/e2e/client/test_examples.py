@@ -1,6 +1,6 @@
 """The files in examples/ are what the README says they are: a seed and a policy the
-server loads (`interlude-server --seed PATH`), and an order, a PM profile, a PM job and a
-test profile the `interlude` CLI sends to that server and reads back."""
+server loads (`interlude-server --seed PATH`), and an order, a PM profile, two PM jobs (one
+recurring) and a test profile the `interlude` CLI sends to that server and reads back."""
 
 from __future__ import annotations
 
@@ -43,6 +43,7 @@ def test_the_example_files_are_all_there_and_json() -> None:
         "order.json",
         "pm-profile.json",
         "pm-job.json",
+        "pm-recurring-job.json",
         "test-profile.json",
         "seed.json",
         "policy.json",
@@ -95,6 +96,24 @@ def test_the_pm_profile_and_job_are_created_and_read_back(run: Run) -> None:
     assert [j["id"] for j in run.json("pm", "jobs", "list", "--buyer-job-id", "EXAMPLE-PM-1")] == [job["id"]]
     with_profile = run.json("pm", "jobs", "create", "--profile", profile["id"], "--service", "alpha-evc-1")
     assert with_profile["performanceProfileRef"]["id"] == profile["id"]
+
+
+def test_the_recurring_pm_job_is_created_with_its_schedule(run: Run) -> None:
+    sent = json.loads((EXAMPLES / "pm-recurring-job.json").read_text())
+    job = run.json("pm", "jobs", "create", str(EXAMPLES / "pm-recurring-job.json"))
+    read = run.json("pm", "jobs", "get", job["id"])
+    assert read["scheduleDefinition"]["recurringSchedule"] == sent["scheduleDefinition"]["recurringSchedule"]
+    assert read["monitoredObject"]["serviceFromTo"]["serviceTo"] == {"id": "alpha-evc-1-ep-2"}
+    assert read["performanceProfileValue"]["outputFormat"] == "PERFORMANCE_OUTPUT_FORMAT_CSV"
+    assert read["state"] not in (
+        "PERFORMANCE_JOB_STATE_REJECTED",
+        "PERFORMANCE_JOB_STATE_RESOURCES_UNAVAILABLE",
+    )
+    listed = run.json("pm", "jobs", "list", "--buyer-job-id", "EXAMPLE-PM-RECURRING")
+    assert [j["id"] for j in listed] == [job["id"]]
+    code, states = run.json_lines("pm", "jobs", "cancel", job["id"], "--follow")
+    assert code == exits.OK
+    assert states[-1]["state"] == "PERFORMANCE_JOB_PROCESS_STATE_COMPLETED"
 
 
 def test_the_test_profile_is_created_read_back_and_runs(run: Run) -> None:

@@ -62,6 +62,32 @@ def test_whole_numbers_keeps_everything_else() -> None:
         (["events", "watch", "--limit", "-1"], "argument --limit: must be 0 or more, got -1"),
         (["pm", "stream", "--limit", "-2"], "argument --limit: must be 0 or more, got -2"),
         (["events", "watch", "--heartbeat", "-3"], "argument --heartbeat: must be 0 or more, got -3"),
+        (
+            ["pm", "profiles", "update", "p", "--granularity", "-1 min"],
+            "argument --granularity: must be 0 or more, got -1 min",
+        ),
+        (["pm", "jobs", "modify", "j", "--priority", "-1"], "argument --priority: must be 0 or more, got -1"),
+        (
+            ["pm", "jobs", "create", "--execution-duration=-15min"],
+            "argument --execution-duration: must be 0 or more, got -15min",
+        ),
+        (["pm", "jobs", "create", "--cron", "0 */5 * * *"], "argument --cron: want six fields"),
+        (["pm", "reports", "create", "--start", "yesterday"], "argument --start: want an RFC 3339 time"),
+        (
+            ["pm", "reports", "create", "--granularity", "15 parsecs"],
+            "argument --granularity: want a number and a unit",
+        ),
+        (["pm", "reports", "file", "r", "--format", "xml"], "argument --format: invalid choice: 'xml'"),
+        (
+            ["fm", "jobs", "create", "ping", "a", "b", "--priority", "-1"],
+            "argument --priority: must be 0 or more",
+        ),
+        (
+            ["fm", "jobs", "create", "ping", "a", "b", "--end-after", "-1"],
+            "argument --end-after: must be 0 or more",
+        ),
+        (["fm", "jobs", "create", "y1564", "a", "b"], "argument procedure: want one of loopback, linktrace"),
+        (["fm", "jobs", "list", "--limit", "-3"], "argument --limit: must be 0 or more, got -3"),
         (["--timeout", "-1", "services", "list"], "argument --timeout: must be more than 0 seconds, got -1"),
         (["--timeout", "0", "services", "list"], "argument --timeout: must be more than 0 seconds, got 0"),
         (["--timeout", "nan", "services", "list"], "argument --timeout: must be more than 0 seconds"),

@@ -7,7 +7,7 @@
 
 Each command group lives in its own module with a `register(commands)` function that
 adds its subcommands and sets `run(args, ctx) -> exit code`; adding a group (e.g. `pm`,
-`tests`) is one module and one entry in COMMAND_MODULES. Exit codes: see `exits`.
+`tests`, `fm`) is one module and one entry in COMMAND_MODULES. Exit codes: see `exits`.
 """
 
 from __future__ import annotations
@@ -18,11 +18,11 @@ import sys
 from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError, version
 
-from interlude_client.cli import catalog, events, exits, orders, pm, services, tests
+from interlude_client.cli import catalog, events, exits, fm, orders, pm, services, tests
 from interlude_client.cli.context import Context, add_connection_options
 from interlude_client.errors import InterludeError
 
-COMMAND_MODULES = (services, catalog, orders, events, pm, tests)
+COMMAND_MODULES = (services, catalog, orders, events, pm, tests, fm)
 
 
 def _version() -> str:

@@ -7,9 +7,9 @@ import grpc
 from interlude_client.errors import InterludeError
 
 OK = 0
-NOT_COMPLETED = (
-    1  # a followed order ended failed/partial/rejected/cancelled, or a test job cancelled/rejected
-)
+# a followed order ended failed/partial/rejected/cancelled, a test or FM job cancelled/rejected,
+# a PM job task rejected, or an ad-hoc PM report failed/rejected
+NOT_COMPLETED = 1
 USAGE = 2  # a bad command line or input file
 REFUSED = 3  # the server refused the request: invalid, policy, conflict, stale etag, reused request_id
 NOT_FOUND = 4  # no such resource (for this buyer)
@@ -37,7 +37,8 @@ _BY_CODE = {
 EPILOG = """exit codes:
   0    success
   1    a followed order ended failed, partial, rejected or cancelled;
-       a followed test job ended cancelled or rejected
+       a followed test or FM job ended cancelled or rejected;
+       a followed PM task was rejected, or an ad-hoc PM report failed or was rejected
   2    bad command line or input file
   3    request refused (INVALID_ARGUMENT, FAILED_PRECONDITION, ALREADY_EXISTS, ABORTED, OUT_OF_RANGE)
   4    NOT_FOUND

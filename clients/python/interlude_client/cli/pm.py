@@ -1,8 +1,12 @@
-"""`interlude pm profiles|jobs|reports|stream`: performance monitoring (PerformanceService).
+"""`interlude pm profiles|jobs|tasks|reports|tracking|stream`: performance monitoring
+(PerformanceService, MEF PM v5).
 
 Profiles and jobs are created from proto JSON files (the form `-o json` prints), or, for
 the common case of a job on one service with a stored profile, from `--profile` and
-`--service`. `pm stream` follows StreamPerformanceData live, resuming across reconnects.
+`--service` (with a recurring schedule: `--cron 'S M H DOM MON DOW'`). `pm stream` follows
+StreamPerformanceData live, resuming across reconnects. The changes that create tasks
+(`jobs modify|cancel`), `tasks`, `tracking`, ad-hoc reports and report files are in
+cli/pm_changes.py. Each group also answers to its singular (`pm job ...`).
 """
 
 from __future__ import annotations
@@ -16,6 +20,14 @@ from interlude_client.cli import exits
 from interlude_client.cli.context import Context, count
 from interlude_client.cli.orders import read_message
 from interlude_client.cli.output import Column, enum_label, short_type
+from interlude_client.cli.pm_changes import (
+    add_schedule_options,
+    register_job_changes,
+    register_profile_update,
+    register_report_changes,
+    register_tasks_and_tracking,
+    schedule_from,
+)
 from interlude_client.cli.services import add_list_options, enum_value
 from interlude_grpc.mef.lso.interlude.v1 import common_pb2, performance_pb2
 
@@ -60,12 +72,6 @@ JOB_COLUMNS: list[Column] = [
     ("PROFILE", _job_profile),
     ("MONITORED", lambda j: _monitored(j.monitored_object)),
     ("BUYER JOB ID", lambda j: j.buyer_job_id),
-]
-TASK_COLUMNS: list[Column] = [
-    ("ID", lambda t: t.id),
-    ("TYPE", lambda t: enum_label(t, "task_type")),
-    ("STATE", lambda t: enum_label(t, "state")),
-    ("JOB", lambda t: t.performance_job.id),
 ]
 REPORT_COLUMNS: list[Column] = [
     ("ID", lambda r: r.id),
@@ -141,12 +147,14 @@ def _job_to_create(args: argparse.Namespace) -> Pm.PerformanceJob:
         if args.profile or args.service:
             raise exits.UsageError("give a job FILE or --profile/--service, not both")
         read_message(args.file, job)
+        schedule_from(args, job.schedule_definition)
         return job
     if not (args.profile and args.service):
         raise exits.UsageError("give a job FILE, or both --profile ID and --service ID")
     job.performance_profile_ref.id = args.profile
     job.monitored_object.service.CopyFrom(common_pb2.ServiceRef(id=args.service))
     job.schedule_definition.SetInParent()
+    schedule_from(args, job.schedule_definition)
     job.buyer_job_id = args.buyer_job_id or ""
     job.description = args.description or ""
     return job
@@ -166,11 +174,10 @@ def _jobs_create(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def _jobs_task(args: argparse.Namespace, ctx: Context) -> int:
-    """suspend, resume (answer: the job) and cancel (answer: the cancel task)."""
+    """suspend and resume (answer: the job; MEF v5 has no task for them)."""
     change = {
         "suspend": ctx.client.suspend_performance_job,
         "resume": ctx.client.resume_performance_job,
-        "cancel": ctx.client.cancel_performance_job,
     }[args.action]
     answer: Message = change(
         args.id, reason=args.reason, etag=args.etag, request_id=args.request_id, timeout=ctx.timeout
@@ -261,7 +268,7 @@ def _change_options(parser: argparse.ArgumentParser, *, validate: bool) -> None:
 
 
 def _register_profiles(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    group = sub.add_parser("profiles", help="performance profiles (job templates)")
+    group = sub.add_parser("profiles", aliases=["profile"], help="performance profiles (job templates)")
     actions = group.add_subparsers(dest="action", metavar="ACTION", required=True)
     listing = actions.add_parser("list", help="list profiles (every page)")
     listing.add_argument("--status", action="append", help="lifecycle status, e.g. approved (repeatable)")
@@ -280,10 +287,11 @@ def _register_profiles(sub: argparse._SubParsersAction[argparse.ArgumentParser])
     delete.add_argument("--etag", default="", help="only if the profile still has this etag")
     _change_options(delete, validate=False)
     delete.set_defaults(run=_profiles_delete)
+    register_profile_update(actions)
 
 
 def _register_jobs(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    group = sub.add_parser("jobs", help="performance jobs")
+    group = sub.add_parser("jobs", aliases=["job"], help="performance jobs")
     actions = group.add_subparsers(dest="action", metavar="ACTION", required=True)
     listing = actions.add_parser("list", help="list jobs (every page)")
     listing.add_argument("--state", action="append", help="job state, e.g. in_progress (repeatable)")
@@ -303,12 +311,12 @@ def _register_jobs(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     create.add_argument("--service", metavar="ID", help="the service to monitor")
     create.add_argument("--buyer-job-id", help="your own id for the job")
     create.add_argument("--description")
+    add_schedule_options(create)
     _change_options(create, validate=True)
     create.set_defaults(run=_jobs_create)
     for action, text in (
         ("suspend", "suspend a running job (prints the job)"),
         ("resume", "resume a suspended job (prints the job)"),
-        ("cancel", "cancel a job (prints the cancel task)"),
     ):
         task = actions.add_parser(action, help=text)
         task.add_argument("id")
@@ -316,10 +324,11 @@ def _register_jobs(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
         task.add_argument("--etag", default="", help="only if the job still has this etag")
         _change_options(task, validate=False)
         task.set_defaults(run=_jobs_task)
+    register_job_changes(actions)
 
 
 def _register_reports(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    group = sub.add_parser("reports", help="performance reports")
+    group = sub.add_parser("reports", aliases=["report"], help="performance reports")
     actions = group.add_subparsers(dest="action", metavar="ACTION", required=True)
     listing = actions.add_parser("list", help="list reports (every page)")
     listing.add_argument("--job", metavar="ID", help="reports of this job")
@@ -330,6 +339,7 @@ def _register_reports(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
     get = actions.add_parser("get", help="one report, with its content")
     get.add_argument("id")
     get.set_defaults(run=_reports_get)
+    register_report_changes(actions)
 
 
 def _register_stream(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -351,9 +361,12 @@ def _register_stream(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    group = commands.add_parser("pm", help="performance monitoring: profiles, jobs, reports, measurements")
+    group = commands.add_parser(
+        "pm", help="performance monitoring: profiles, jobs, tasks, reports, tracking, measurements"
+    )
     sub = group.add_subparsers(dest="pm_group", metavar="GROUP", required=True)
     _register_profiles(sub)
     _register_jobs(sub)
+    register_tasks_and_tracking(sub)
     _register_reports(sub)
     _register_stream(sub)
