@@ -13,6 +13,7 @@ Runs, in order, with the sizes of the issue (or tiny ones with --smoke):
 6. StreamPerformanceData fan-out (bench/pm_stream.py, when present);
 7. REST GET /service/{id} vs gRPC GetService (bench/rest_vs_grpc.py);
 8. GetService with `--workers 2` vs one process (bench/workers.py).
+9. GetService with `--access-log changes` (the default) vs `all` (bench/access_log.py).
 
 4-8 run as their own modules (each writes its result file); this one gathers
 everything into RESULTS/latest.json and the table RESULTS/latest.md.
@@ -71,6 +72,7 @@ class Sizes:
     rest: Sequence[str]  # of bench.rest_vs_grpc
     pm: Sequence[str] | None  # of bench.pm_stream; None: not run
     workers: Sequence[str]  # of bench.workers
+    access_log: Sequence[str]  # of bench.access_log
 
 
 FULL = Sizes(
@@ -86,6 +88,7 @@ FULL = Sizes(
     rest=["--seconds", "5"],
     pm=[],
     workers=[],
+    access_log=[],
 )
 # Every phase still runs for real against its real server and baseline, just small and brief:
 # a few calls per round, 64 UNIs (one per caller), 4 subscribers held by a thread rather than
@@ -107,6 +110,7 @@ SMOKE = Sizes(
     rest=["--seconds", "0.2", "--rounds", "1", "--concurrency", "4", "--warm-seconds", "0.1"],
     pm=None,
     workers=["--services", "200", "--seconds", "0.2", "--rounds", "1"],
+    access_log=["--services", "200", "--seconds", "0.2", "--rounds", "1"],
 )
 
 
@@ -371,6 +375,17 @@ def table(r: dict[str, Any]) -> list[list[str]]:
         "≥ 1.6x calls/s",
         _met(workers["ratio_calls_per_s"] >= 1.6),
     ])  # fmt: skip
+    access = r["access_log"]
+    rows.append([
+        f"GetService, --access-log changes (default) vs all ({access['generator']})",
+        f"{access['median']['changes']['calls_per_s']:,.0f}/s, "
+        f"{access['median']['changes']['cpu_us_per_call']:.0f} µs CPU/call",
+        f"all {access['median']['all']['calls_per_s']:,.0f}/s, "
+        f"{access['median']['all']['cpu_us_per_call']:.0f} µs CPU/call",
+        f"{access['ratio_calls_per_s']:.2f}x calls/s, {access['ratio_cpu_us_per_call']:.2f}x CPU",
+        "reported",
+        "",
+    ])  # fmt: skip
     rss = r["peak_rss"]
     rows.append([
         f"peak RSS, {rss['services']:,} services, {rss['logged_events']:,} logged events "
@@ -414,6 +429,7 @@ def main() -> None:
         "stream_events_fanout": Module("events_fanout", sizes.fanout, "events_fanout.json"),
         "rest_vs_grpc": Module("rest_vs_grpc", sizes.rest, "rest_vs_grpc.json"),
         "workers": Module("workers", sizes.workers, "workers.json"),
+        "access_log": Module("access_log", sizes.access_log, "access_log.json"),
     }
     if sizes.pm is not None and importlib.util.find_spec("bench.pm_stream") is not None:
         modules["stream_performance_data"] = Module("pm_stream", sizes.pm, "pm_stream.json")

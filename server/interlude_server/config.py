@@ -24,10 +24,22 @@ from interlude_server.auth.settings import (
     is_loopback,
     settings_from_args,
 )
+from interlude_server.config_flags import (
+    add_access_log_arguments,
+    add_cluster_arguments,
+    add_config_arguments,
+    add_otel_flag,
+    parse_existing_dir,
+    parse_existing_file,
+    parse_grace,
+    parse_positive_seconds,
+    parse_scale,
+)
 from interlude_server.core import versions
 from interlude_server.core.flag_layers import ExplainingParser, Layering, parse_layered, render
 from interlude_server.core.text import is_decimal
 from interlude_server.limits import Limits, add_limit_arguments, limits_from_args
+from interlude_server.observability.access import AccessPolicy
 
 LogFormat = Literal["json", "console"]
 
@@ -119,6 +131,8 @@ class Config:
     hub_callback_allow: tuple[str, ...] = ()
     db_max_bytes: int | None = None
     limits: Limits = field(default_factory=Limits)
+    # Which finished calls the access log keeps (--access-log, --access-log-slow-ms).
+    access: AccessPolicy = field(default_factory=lambda: AccessPolicy("changes"))
     # Several processes on one store (cluster/): see README "Deployment".
     workers: int = 1
     shared_store: bool = False
@@ -189,17 +203,6 @@ def parse_seed(value: str) -> Seed:
     if not path.is_file():
         raise argparse.ArgumentTypeError(f"expected demo, none or an existing file, got {value!r}")
     return Seed(kind="file", path=path)
-
-
-def parse_grace(value: str) -> float:
-    """Parse a non-negative number of seconds."""
-    try:
-        seconds = float(value)
-    except ValueError:
-        seconds = -1.0
-    if not seconds >= 0:  # also rejects NaN
-        raise argparse.ArgumentTypeError(f"expected a number of seconds >= 0, got {value!r}")
-    return seconds
 
 
 def command_parser(prog: str, description: str) -> argparse.ArgumentParser:
@@ -279,6 +282,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--log-level", choices=LOG_LEVELS, default="info", help="default info")
     add_otel_flag(parser)
+    add_access_log_arguments(parser)
     parser.add_argument(
         "--shutdown-grace",
         type=parse_grace,
@@ -433,104 +437,6 @@ def add_network_arguments(parser: argparse.ArgumentParser) -> None:
         help="how long a worker may take to answer a request (default 30)")  # fmt: skip
 
 
-def add_config_arguments(parser: argparse.ArgumentParser) -> None:
-    """Where else the flags come from (--config), and what they came to (--print-config)."""
-    parser.add_argument(
-        "--config",
-        type=Path,
-        default=None,
-        metavar="FILE",
-        help='TOML file of flags, keyed by flag name (rest-listen = "127.0.0.1:8080"; repeatable '
-        "flags take arrays, switches true/false); also INTERLUDE_CONFIG",
-    )
-    parser.add_argument(
-        "--print-config",
-        action="store_true",
-        help="print the effective settings as TOML, each with its source (flag, env, file, "
-        "default), secrets masked, and exit",
-    )
-
-
-def add_cluster_arguments(parser: argparse.ArgumentParser) -> None:
-    """Flags of several server processes sharing one store (cluster/)."""
-    parser.add_argument(
-        "--workers",
-        type=int,
-        default=1,
-        metavar="N",
-        help="run N server processes sharing the listen ports (SO_REUSEPORT) and the store; "
-        "the first process supervises them (default 1)",
-    )
-    parser.add_argument(
-        "--shared-store",
-        action="store_true",
-        help="other interlude-server processes (replicas) use the same --db: follow the log "
-        "across processes and run background work under leases (implied by --workers > 1)",
-    )
-    parser.add_argument(
-        "--lease-ttl",
-        type=parse_positive_seconds,
-        default=10.0,
-        metavar="SECONDS",
-        help="shared store: how long a dead process keeps its background work (order processing, "
-        "test runs, PM jobs, hub delivery) before another takes it over (default 10)",
-    )
-    parser.add_argument(
-        "--follow-interval",
-        type=parse_positive_seconds,
-        default=0.025,
-        metavar="SECONDS",
-        help="shared SQLite store: how often to check for other processes' commits (default 0.025)",
-    )
-    parser.add_argument("--worker-index", type=int, default=None, help=argparse.SUPPRESS)
-
-
-def add_otel_flag(parser: argparse.ArgumentParser) -> None:
-    """`--otel-endpoint`, shared by the server and the REST gateway."""
-    parser.add_argument(
-        "--otel-endpoint",
-        default=None,
-        metavar="URL",
-        help="export OpenTelemetry spans of RPCs, REST requests, order fulfilment and hub "
-        "deliveries over OTLP/gRPC to URL (e.g. http://127.0.0.1:4317); needs the otel extra "
-        "(default: OTEL_EXPORTER_OTLP_[TRACES_]ENDPOINT if set, else no spans: W3C trace "
-        "context is carried either way)",
-    )
-
-
-def parse_positive_seconds(value: str) -> float:
-    """Parse a number of seconds > 0."""
-    seconds = parse_grace(value)
-    if seconds <= 0:
-        raise argparse.ArgumentTypeError(f"expected a number of seconds > 0, got {value!r}")
-    return seconds
-
-
-def parse_scale(value: str) -> float:
-    """Parse a positive factor."""
-    try:
-        factor = float(value)
-    except ValueError:
-        factor = 0.0
-    if not factor > 0 or factor == float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {value!r}")
-    return factor
-
-
-def parse_existing_file(value: str) -> Path:
-    path = Path(value)
-    if not path.is_file():
-        raise argparse.ArgumentTypeError(f"no such file: {value!r}")
-    return path
-
-
-def parse_existing_dir(value: str) -> Path:
-    path = Path(value)
-    if not path.is_dir():
-        raise argparse.ArgumentTypeError(f"no such directory: {value!r}")
-    return path
-
-
 def _at_least(parser: argparse.ArgumentParser, flag: str, value: int, least: int) -> None:
     """Refuse `value` of `flag` below `least` (exits with status 2, naming the flag)."""
     if value < least:
@@ -608,6 +514,7 @@ def parse_args(argv: list[str] | None = None, environ: Mapping[str, str] | None 
         "hub_callback_allow": tuple(ns.hub_callback_allow),
         "limits": limits_from_args(ns),
         "shared_store": ns.shared_store or ns.workers > 1 or ns.worker_index is not None,
+        "access": AccessPolicy(ns.access_log, ns.access_log_slow_ms / 1000.0),
     }
     config = Config(**{**flags, **built})
     if ns.print_config:

@@ -24,6 +24,7 @@ WORKLOADS = (
     "stream_events_fanout",
     "rest_vs_grpc",
     "workers",
+    "access_log",
 )
 
 
@@ -60,12 +61,21 @@ def test_the_suite_runs_end_to_end_and_writes_json_and_table(tmp_path: Path) -> 
     assert "peak RSS" in table
     # the reused benchmarks wrote their own files to the same place, not to bench/results
     assert latest["workers"]["median"]["2 workers"]["calls_per_s"] > 0
+    for choice in ("all", "changes"):  # --access-log: both choices measured in the same run
+        assert latest["access_log"]["median"][choice]["calls_per_s"] > 0
+    assert "--access-log changes" in table
     replay = latest["stream_events_fanout"]["replay"]
     for phase in ("recent_position", "after_restart", "from_database"):  # the last two after restarts
         assert replay[phase]["ours_median"] > 0, phase
         assert replay[phase]["raw_median"] > 0, phase
     assert min(latest["rest_vs_grpc"]["median_calls_per_s"].values()) > 0
-    for name in ("store_paging.json", "events_fanout.json", "rest_vs_grpc.json", "workers.json"):
+    for name in (
+        "store_paging.json",
+        "events_fanout.json",
+        "rest_vs_grpc.json",
+        "workers.json",
+        "access_log.json",
+    ):
         assert (tmp_path / name).exists(), name
 
 

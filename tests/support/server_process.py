@@ -65,7 +65,11 @@ class ServerProcess:
 
 def server_command(workdir: Path, *extra_args: str, db: str | None = None) -> list[str]:
     """The command line of a test server whose files all live in `workdir` (and whose
-    data too, unless `db` names a database)."""
+    data too, unless `db` names a database). Test servers log every call (`--access-log
+    all`, unless the extra arguments choose): many tests read the access log of reads, which
+    the server's default (`changes`) leaves out; tests/e2e/grpc/test_access_log.py checks
+    the default itself."""
+    access = [] if any(a.startswith("--access-log") for a in extra_args) else ["--access-log", "all"]
     return [
         sys.executable,
         "-m",
@@ -78,6 +82,7 @@ def server_command(workdir: Path, *extra_args: str, db: str | None = None) -> li
         str(workdir / "ready"),
         "--log-format",
         "json",
+        *access,
         *extra_args,
     ]
 

@@ -38,6 +38,7 @@ from interlude_server.api.stages import (
     ErrorMapping,
     Rpc,
 )
+from interlude_server.observability.access import AccessPolicy
 from interlude_server.observability.metrics import Metrics, RpcMeter
 
 if TYPE_CHECKING:
@@ -150,7 +151,8 @@ class RpcInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc,unused-ig
     it through the AuthGate (if given), runs it as the admitted principal, maps what it
     raised and logs `rpc.finished` (method, peer, request_id, buyer, code, duration_ms) once;
     `default_buyer` is logged for auth-none calls that name none (see api.principal); with
-    `metrics`, each call is counted in its method's meter (bound once per method)."""
+    `metrics`, each call is counted in its method's meter (bound once per method); `access`
+    chooses which finished calls are logged (None: all)."""
 
     def __init__(
         self,
@@ -158,8 +160,9 @@ class RpcInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc,unused-ig
         gate: AuthGate | None = None,
         limiter: LoadLimiter | None = None,
         metrics: Metrics | None = None,
+        access: AccessPolicy | None = None,
     ) -> None:
-        self.log = AccessLog(default_buyer, dev_header=gate is None or gate.honours_dev_header)
+        self.log = AccessLog(default_buyer, gate is None or gate.honours_dev_header, access)
         self.admission = Admission(limiter)
         self.deadline = DeadlineBinding()
         self.auth = Authentication(gate)

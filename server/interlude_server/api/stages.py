@@ -39,6 +39,7 @@ from interlude_server.auth.principal import Principal, acting_as, within_validit
 from interlude_server.core import deadlines
 from interlude_server.core.errors import DomainError
 from interlude_server.observability import tracing
+from interlude_server.observability.access import AccessPolicy
 from interlude_server.observability.metrics import RpcMeter
 
 if TYPE_CHECKING:
@@ -106,9 +107,10 @@ def _request_id_field(request: object) -> str:
 class AccessLog:
     """Stages 1 and 6: the call's logging context, and its one `rpc.finished` event."""
 
-    def __init__(self, default_buyer: str, dev_header: bool) -> None:
+    def __init__(self, default_buyer: str, dev_header: bool, policy: AccessPolicy | None = None) -> None:
         self.default_buyer = default_buyer
         self.dev_header = dev_header
+        self.policy = policy or AccessPolicy()  # which finished calls get a line
 
     def rpc(
         self, method: str, metadata: Metadata, streaming: bool = False, meter: RpcMeter | None = None
@@ -140,15 +142,33 @@ class AccessLog:
             span_id=trace.span_id,
         )
 
-    @staticmethod
     def finished(
-        rpc: Rpc, code: grpc.StatusCode | None, error: BaseException | None = None, **extra: str
+        self, rpc: Rpc, code: grpc.StatusCode | None, error: BaseException | None = None, **extra: str
     ) -> None:
-        """Log `rpc.finished` and count the call; `code` None is OK (grpc.aio leaves it unset on
-        success)."""
+        """Count the call and, if the access-log policy keeps it, log `rpc.finished`; `code`
+        None is OK (grpc.aio leaves it unset on success)."""
         seconds = time.perf_counter() - rpc.started
         if rpc.meter is not None:
             rpc.meter.finished(code, seconds)
+        failed = error is not None or (
+            code not in (None, grpc.StatusCode.OK)
+            and not (rpc.streaming and code == grpc.StatusCode.CANCELLED)
+        )
+        if self.policy.rpc(rpc.method, failed, seconds, rpc.streaming):
+            self._log(rpc, code, error, seconds, extra)
+        if rpc.trace is not None and rpc.trace.span is not None:
+            name = code.name if code is not None else grpc.StatusCode.OK.name
+            failed_span = name in _SERVER_FAULTS or error is not None
+            tracing.end(rpc.trace, name if failed_span else "", {"rpc.grpc.status_code": name})
+
+    @staticmethod
+    def _log(
+        rpc: Rpc,
+        code: grpc.StatusCode | None,
+        error: BaseException | None,
+        seconds: float,
+        extra: dict[str, str],
+    ) -> None:
         fields = {
             **extra,
             "method": rpc.method,
@@ -162,10 +182,6 @@ class AccessLog:
             _log.info("rpc.finished", **fields)
         else:
             _log.error("rpc.finished", exc_info=error, **fields)
-        if rpc.trace is not None and rpc.trace.span is not None:
-            name = str(fields["code"])
-            failed = name in _SERVER_FAULTS or error is not None
-            tracing.end(rpc.trace, name if failed else "", {"rpc.grpc.status_code": name})
 
 
 class Admission:

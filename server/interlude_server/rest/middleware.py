@@ -31,6 +31,7 @@ from interlude_server.api.overload import LoadLimiter, Overloaded
 from interlude_server.auth.http import http_refusal
 from interlude_server.core.errors import DomainError, MissingScope, ShuttingDown, Unauthenticated
 from interlude_server.observability import tracing
+from interlude_server.observability.access import AccessPolicy
 from interlude_server.observability.metrics import RestMetrics
 from interlude_server.rest.admission import Admission, route_template
 from interlude_server.rest.backend import RpcFailure
@@ -43,6 +44,7 @@ _log = structlog.get_logger("interlude_server.rest")
 ADMISSION = web.AppKey("admission", Admission)
 LIMITER = web.AppKey("limiter", LoadLimiter)
 METRICS = web.AppKey("metrics", RestMetrics)
+ACCESS = web.AppKey("access", AccessPolicy)  # which finished requests are logged (absent: all)
 READINESS = web.AppKey("readiness", Readiness)
 
 
@@ -149,6 +151,16 @@ async def _served(request: web.Request, handler: Handler, trace: tracing.Trace) 
     seconds = time.perf_counter() - started
     if (metrics := request.app.get(METRICS)) is not None:
         metrics.finished(request.method, route_template(request), response.status, seconds)
+    policy = request.app.get(ACCESS)  # the operator's --access-log (metrics counted it anyway)
+    if policy is None or policy.rest(request.method, response.status, seconds):
+        _finished_line(request, response, reason, seconds)
+    if trace.span is not None:
+        failed = f"HTTP {response.status} {reason}".rstrip() if response.status >= 500 else ""
+        tracing.end(trace, failed, {"http.response.status_code": str(response.status)})
+    return response
+
+
+def _finished_line(request: web.Request, response: web.StreamResponse, reason: str, seconds: float) -> None:
     log = _log.debug if request.path in PROBES and response.status < 500 else _log.info  # probes poll
     log(
         "rest.finished",
@@ -159,10 +171,6 @@ async def _served(request: web.Request, handler: Handler, trace: tracing.Trace) 
         buyer=request[CALLER].buyer if CALLER in request else "",
         duration_ms=round(seconds * 1000, 3),
     )
-    if trace.span is not None:
-        failed = f"HTTP {response.status} {reason}".rstrip() if response.status >= 500 else ""
-        tracing.end(trace, failed, {"http.response.status_code": str(response.status)})
-    return response
 
 
 @web.middleware

@@ -26,11 +26,11 @@ from interlude_server.auth.settings import DEFAULT_MAX_MESSAGE_BYTES
 from interlude_server.config import (
     LOG_LEVELS,
     Listen,
-    add_otel_flag,
     command_parser,
     log_format_of,
     parse_listen,
 )
+from interlude_server.config_flags import add_otel_flag
 from interlude_server.observability import otel
 from interlude_server.observability.logging import configure_logging
 from interlude_server.rest.admission import Forward

@@ -24,6 +24,7 @@ from interlude_server.api.unimplemented import unimplemented_handlers
 from interlude_server.auth.settings import DEFAULT_MAX_MESSAGE_BYTES
 from interlude_server.config import Listen
 from interlude_server.limits import Limits, grpc_options
+from interlude_server.observability.access import AccessPolicy
 from interlude_server.observability.metrics import Metrics
 
 
@@ -65,6 +66,7 @@ async def start_server(
     limiter: LoadLimiter | None = None,
     reuse_port: bool = False,
     metrics: Metrics | None = None,
+    access: AccessPolicy | None = None,
 ) -> RunningServer:
     """Build, bind and start the server; health reads SERVING when this returns. `reuse_port`:
     the processes of `--workers N` share the port (SO_REUSEPORT).
@@ -72,7 +74,8 @@ async def start_server(
     `limits` sets the per-connection channel arguments (concurrent streams, keepalive,
     connection age); `limiter` sheds calls past the server's bound on work in flight
     (shared with the in-process REST adapter; None: nothing is shed); `metrics` counts every
-    call (None: no metrics are kept).
+    call (None: no metrics are kept); `access` chooses which finished calls are logged
+    (None: every one; the command's default is `--access-log changes`).
 
     Raises RuntimeError if the address cannot be bound, ValueError if a binding
     names a service that is not in the contract.
@@ -83,7 +86,7 @@ async def start_server(
         raise ValueError(f"not contract services: {sorted(unknown)}")
     security = security or ServerSecurity()
     server = grpc.aio.server(
-        interceptors=[RpcInterceptor(default_buyer, security.gate, limiter, metrics)],
+        interceptors=[RpcInterceptor(default_buyer, security.gate, limiter, metrics, access)],
         options=[
             # A second server on a port in use must fail, not silently share it,
             # unless it is one of the `--workers N` processes, which share it on purpose.

@@ -281,6 +281,7 @@ class Server:
                 self.limiter,
                 reuse_port=config.worker_index is not None,
                 metrics=self.metrics,
+                access=config.access,
             )
         except RuntimeError as exc:
             _log.error("server.bind_failed", address=config.grpc_listen.address, error=str(exc))
@@ -410,6 +411,7 @@ class Server:
             tls="mtls" if security.tls and security.tls.client_ca else bool(security.tls),
             rest_address=rest_address,
             metrics_url=metrics.url if metrics is not None else "off",
+            access_log=config.access.mode,
             pid=os.getpid(),
             db=str(config.db_path) if config.db_path is not None else redacted_db_url(config.db_url),
             shared_store=config.shared_store,

@@ -33,7 +33,7 @@ from interlude_server.rest.common import Handler, error_response
 from interlude_server.rest.errors import MefError, request_too_large, unparsable_request
 from interlude_server.rest.hub.delivery import Dispatcher
 from interlude_server.rest.hub.subscriptions import HubApi
-from interlude_server.rest.middleware import METRICS
+from interlude_server.rest.middleware import ACCESS, METRICS
 from interlude_server.rest.readiness import Readiness
 from interlude_server.store.interface.store import Store
 
@@ -187,6 +187,7 @@ async def start_in_process(
     )
     if metrics is not None:
         app[METRICS] = metrics.rest()
+    app[ACCESS] = config.access
     tls = server_ssl_context(security.tls) if security.tls is not None else None
     server = await start_rest(
         config.rest_listen, app, ssl_context=tls, reuse_port=config.worker_index is not None
