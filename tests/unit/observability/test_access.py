@@ -36,7 +36,9 @@ def test_changes_are_contract_rpcs_that_are_not_reads() -> None:
         ("errors", GET, False, 0.6, False, True),
     ],
 )
-def test_rpc_policy(mode: str, method: str, failed: bool, seconds: float, streaming: bool, kept: bool) -> None:
+def test_rpc_policy(
+    mode: str, method: str, failed: bool, seconds: float, streaming: bool, kept: bool
+) -> None:
     policy = AccessPolicy(mode, 0.5)  # type: ignore[arg-type]
     assert policy.rpc(method, failed, seconds, streaming) is kept
 
