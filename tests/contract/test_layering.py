@@ -28,7 +28,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("domain",),
     ("events",),
     ("store",),
-    ("auth", "config", "limits", "observability"),
+    ("auth", "config", "config_flags", "limits", "observability"),
     ("core",),
 )
 RANK = {name: rank for rank, names in enumerate(LAYERS) for name in names}
