@@ -15,12 +15,15 @@ import pytest
 
 from tests.conftest import DbFor
 from tests.support.helpers import Stubs
-from tests.support.network import serve_remote
+from tests.support.network import Runtime, serve_remote
 from tests.support.server_process import ServerProcess, launch
 
 # Where the Partner network runs: in the server (the embedded simulator), or out of process
-# behind the southbound contract (`--partner remote` and the simulator as a network worker).
-PARTNERS = ("simulator", "remote")
+# behind the southbound contract (`--partner remote` and the simulator as a network worker:
+# "remote" the Python one, "node" the Node.js one, tests/node/sim_backend.js).
+PARTNERS = ("simulator", "remote", "node")
+# The out-of-process variants: the contract is store-independent, so they run on SQLite only.
+OUT_OF_PROCESS: dict[str, Runtime] = {"remote": "python", "node": "node"}
 
 FAULTS = {
     "faults": [{"externalId": "FAIL-*", "reason": "simulated: the Partner's NE rejected the change"}],
@@ -57,7 +60,9 @@ def serve_demo_as(partner: str, workdir: Path, db: str | None) -> Iterator[Serve
     workdir.mkdir(parents=True, exist_ok=True)
     faults.write_text(json.dumps(FAULTS))
     worker = ("--sim-step-delay", "0.02", "--sim-faults", str(faults))
-    yield from serve_remote(workdir, "--seed", "demo", worker_args=worker, db=db)
+    yield from serve_remote(
+        workdir, "--seed", "demo", worker_args=worker, db=db, runtime=OUT_OF_PROCESS[partner]
+    )
 
 
 @pytest.fixture(scope="module")

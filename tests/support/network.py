@@ -1,19 +1,24 @@
 """A server whose Partner network is out of process: `--partner remote` plus the simulator
-as a network worker (`python -m interlude_server.partner.worker`) attached to it."""
+as a network worker attached to it, the Python one (`python -m interlude_server.partner.worker`)
+or the Node.js one (tests/node/sim_backend.js, same flags)."""
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Literal, Protocol
 
+from tests.support.paths import REPO
 from tests.support.server_process import START_TIMEOUT_S, ServerProcess, launch
 
 ATTACHED = '"event": "network.worker_attached"'
+NODE_SIM = REPO / "tests" / "node" / "sim_backend.js"
+Runtime = Literal["python", "node"]
 
 
 @dataclass
@@ -36,10 +41,21 @@ class NetworkWorker:
                 self.proc.wait()
 
 
-def start_worker(server: ServerProcess, *args: str, name: str = "sim-1") -> NetworkWorker:
-    """Start the simulator worker against `server`'s network listener (not waiting for it)."""
+def _worker_command(runtime: Runtime) -> list[str]:
+    if runtime == "python":
+        return [sys.executable, "-m", "interlude_server.partner.worker"]
+    node = shutil.which("node")
+    assert node is not None, "node is required (make install brings the packages)"
+    return [node, str(NODE_SIM)]
+
+
+def start_worker(
+    server: ServerProcess, *args: str, name: str = "sim-1", runtime: Runtime = "python"
+) -> NetworkWorker:
+    """Start the simulator worker (in `runtime`) against `server`'s network listener (not
+    waiting for it)."""
     log_path = server.workdir / f"worker-{name}.log"
-    command = [sys.executable, "-m", "interlude_server.partner.worker", "--server", server.network]
+    command = [*_worker_command(runtime), "--server", server.network]
     with log_path.open("wb") as log:
         proc = subprocess.Popen(
             [*command, "--name", name, "--log-format", "json", *args],
@@ -65,12 +81,16 @@ def wait_for_log(process: Logged, needle: str, count: int = 1) -> None:
 
 
 def serve_remote(
-    workdir: Path, *server_args: str, worker_args: tuple[str, ...] = (), db: str | None = None
+    workdir: Path,
+    *server_args: str,
+    worker_args: tuple[str, ...] = (),
+    db: str | None = None,
+    runtime: Runtime = "python",
 ) -> Iterator[ServerProcess]:
-    """For a fixture: a `--partner remote` server with one simulator worker attached; both
-    stopped after (the server with exit code 0)."""
+    """For a fixture: a `--partner remote` server with one simulator worker (in `runtime`)
+    attached; both stopped after (the server with exit code 0)."""
     server = launch(workdir, "--partner", "remote", "--network-listen", "127.0.0.1:0", *server_args, db=db)
-    worker = start_worker(server, *worker_args)
+    worker = start_worker(server, *worker_args, runtime=runtime)
     try:
         wait_for_log(server, ATTACHED)
         yield server

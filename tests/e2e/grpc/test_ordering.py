@@ -11,7 +11,7 @@ from google.protobuf import field_mask_pb2, json_format, struct_pb2, timestamp_p
 
 from interlude_grpc.mef.lso.interlude.v1 import common_pb2, inventory_pb2, ordering_pb2
 from tests.conftest import DbFor
-from tests.e2e.conftest import PARTNERS, serve_demo_as
+from tests.e2e.conftest import OUT_OF_PROCESS, PARTNERS, serve_demo_as
 from tests.support.helpers import ALPHA, BETA, EVC, OVC, Stubs, rich_error, wait_for_order
 from tests.support.server_process import ServerProcess
 
@@ -22,9 +22,10 @@ pytestmark = pytest.mark.stores("sqlite", "postgresql")
 def demo_server(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, db_for: DbFor, store_kind: str
 ) -> Iterator[ServerProcess]:
-    """The suite runs twice on SQLite: the simulator in the server, and out of process behind
-    the southbound contract (once is enough for the store: PostgreSQL runs the first only)."""
-    if request.param == "remote" and store_kind != "sqlite":
+    """The suite runs three times on SQLite: the simulator in the server, and out of process
+    behind the southbound contract, the Python and the Node.js worker (once is enough for the
+    store: PostgreSQL runs the first only)."""
+    if request.param in OUT_OF_PROCESS and store_kind != "sqlite":
         pytest.skip("the southbound contract is store-independent: run on SQLite only")
     workdir = tmp_path_factory.mktemp(f"demo-{request.param}")
     yield from serve_demo_as(request.param, workdir, db_for(workdir))

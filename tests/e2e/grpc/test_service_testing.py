@@ -21,7 +21,7 @@ from interlude_grpc.mef.lso.interlude.v1 import (
     ordering_pb2,
     service_test_pb2,
 )
-from tests.e2e.conftest import PARTNERS
+from tests.e2e.conftest import OUT_OF_PROCESS, PARTNERS
 from tests.support.helpers import ALPHA, BETA, EVC, Stubs, rich_error, wait_for_order
 from tests.support.network import serve_remote
 from tests.support.server_process import ServerProcess, launch
@@ -56,14 +56,17 @@ RUNS = [
 def server(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ServerProcess]:
-    """The suite runs twice: the test heads simulated in the server, and out of process
-    behind the southbound contract (`--partner remote` and the simulator as a network worker)."""
+    """The suite runs three times: the test heads simulated in the server, and out of process
+    behind the southbound contract (`--partner remote` and the simulator as a network worker,
+    the Python one and the Node.js one)."""
     workdir = tmp_path_factory.mktemp(f"sft-{request.param}")
     faults = workdir / "faults.json"
     faults.write_text(json.dumps(FAULTS))
     sim = ("--sim-step-delay", "0.02", "--sim-faults", str(faults), "--sim-seed", "7")
-    if request.param == "remote":
-        yield from serve_remote(workdir, "--seed", "demo", worker_args=sim)
+    if request.param in OUT_OF_PROCESS:
+        yield from serve_remote(
+            workdir, "--seed", "demo", worker_args=sim, runtime=OUT_OF_PROCESS[request.param]
+        )
         return
     running = launch(workdir, "--seed", "demo", *sim)
     yield running

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import grpc
 import pytest
+from google.protobuf import struct_pb2
 
 from interlude_grpc.interlude.network.v1 import network_pb2, network_pb2_grpc
 from interlude_grpc.mef.lso.interlude.v1 import (
@@ -21,10 +22,11 @@ from interlude_grpc.mef.lso.interlude.v1 import (
     performance_pb2,
     service_test_pb2,
 )
+from interlude_server.domain.performance.model import metrics_for
 from tests.support.helpers import ALPHA, Stubs, rich_error, wait_for_order
-from tests.support.network import ATTACHED, start_worker, wait_for_log
+from tests.support.network import ATTACHED, Runtime, start_worker, wait_for_log
 from tests.support.paths import REPO
-from tests.support.pm_helpers import TIME_SCALE, Pmc
+from tests.support.pm_helpers import CE_PM, TIME_SCALE, Pmc, profile
 from tests.support.server_process import ServerProcess, launch
 from tests.support.sft import SftClient, job
 
@@ -32,6 +34,8 @@ Ord = ordering_pb2
 St = service_test_pb2
 Pm = performance_pb2
 NODE_BACKEND = REPO / "tests" / "node" / "network_backend.js"
+# The simulator as a network worker: the Python one and the Node.js one (tests/node/sim_backend.js).
+RUNTIMES: tuple[Runtime, ...] = ("python", "node")
 EVC = "urn:mef:lso:spec:legato:carrier-ethernet-evc:v0.0.1:all"
 
 
@@ -169,8 +173,9 @@ def test_the_readme_lists_the_node_backend_as_it_is() -> None:
     assert NODE_BACKEND.read_text() in (REPO / "README.md").read_text()
 
 
+@pytest.mark.parametrize("runtime", RUNTIMES)
 def test_a_worker_holds_an_item_and_asks_for_information_over_the_contract(
-    remote: ServerProcess, tmp_path: Path
+    remote: ServerProcess, tmp_path: Path, runtime: Runtime
 ) -> None:
     # The worker's simulator waits as its fault rules say; the outcome crosses the contract.
     faults = tmp_path / "faults.json"
@@ -186,7 +191,7 @@ def test_a_worker_holds_an_item_and_asks_for_information_over_the_contract(
         },
     ]
     faults.write_text(json.dumps({"faults": rules}))
-    worker = start_worker(remote, "--sim-step-delay", "0.02", "--sim-faults", str(faults))
+    worker = start_worker(remote, "--sim-step-delay", "0.02", "--sim-faults", str(faults), runtime=runtime)
     try:
         with grpc.insecure_channel(remote.target) as channel:
             stubs = Stubs.on(channel)
@@ -214,17 +219,27 @@ def test_a_worker_holds_an_item_and_asks_for_information_over_the_contract(
         worker.stop()
 
 
-def test_a_pm_job_is_measured_by_a_worker_over_the_contract(tmp_path: Path) -> None:
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_a_pm_job_is_measured_by_a_worker_over_the_contract(tmp_path: Path, runtime: Runtime) -> None:
     server = _remote(tmp_path / "server", "--sim-time-scale", TIME_SCALE)
-    worker = start_worker(server, "--sim-step-delay", "0.02")
+    worker = start_worker(server, "--sim-step-delay", "0.02", runtime=runtime)
+    attributes = struct_pb2.Struct()
+    attributes.update({"slsObjectives": {"frameLossRatio": 0.5}})
+    config = common_pb2.ExtensionPayload(type=CE_PM, attributes=attributes)
     try:
         with grpc.insecure_channel(server.target) as channel:
             pm = Pmc(channel)
-            _, pm_job = pm.running_job()
+            _, pm_job = pm.running_job(value=profile(service_specific_configuration=config))
             live = pm.stream(performance_job_ids=[pm_job.id], mode=Pm.STREAM_MODE_STREAM)
             live.wait_for(lambda: len(live.of_kind("update")) >= 2)
             live.stop()
             pm.stub.CancelPerformanceJob(Pm.CancelPerformanceJobRequest(id=pm_job.id), metadata=ALPHA)
+        # One measurement per metric of the configuration's type, with the buyer's objective.
+        for update in live.of_kind("update")[:2]:
+            assert [m.metric_name for m in update.measurements] == [m.name for m in metrics_for(CE_PM)]
+            loss = next(m for m in update.measurements if m.metric_name == "frameLossRatio")
+            assert loss.sls_objective == 0.5
+            assert loss.breached == (loss.value > 0.5)
         # The bins came from the worker: the server asked it for each interval.
         wait_for_log(worker, '"event": "worker.request"')
         assert "take_measurements" in worker.logs()

@@ -599,6 +599,7 @@ class TakeMeasurements(_message.Message):
     SETTINGS_FIELD_NUMBER: _builtins.int
     INTERVAL_START_TIME_FIELD_NUMBER: _builtins.int
     INTERVAL_END_TIME_FIELD_NUMBER: _builtins.int
+    METRICS_FIELD_NUMBER: _builtins.int
     request_id: _builtins.str
     """Echoed in the MeasurementResult."""
     @_builtins.property
@@ -617,6 +618,12 @@ class TakeMeasurements(_message.Message):
     def interval_end_time(self) -> _timestamp_pb2.Timestamp:
         """The interval's end (exclusive)."""
 
+    @_builtins.property
+    def metrics(self) -> _containers.RepeatedCompositeFieldContainer[Global___PerformanceMetric]:
+        """What to measure: one Measurement per metric, in this order (the metrics of the
+        settings' service-specific configuration type).
+        """
+
     def __init__(
         self,
         *,
@@ -625,14 +632,59 @@ class TakeMeasurements(_message.Message):
         settings: _performance_pb2.PerformanceProfileValue | None = ...,
         interval_start_time: _timestamp_pb2.Timestamp | None = ...,
         interval_end_time: _timestamp_pb2.Timestamp | None = ...,
+        metrics: _abc.Iterable[Global___PerformanceMetric] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["interval_end_time", b"interval_end_time", "interval_start_time", b"interval_start_time", "job", b"job", "settings", b"settings"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["interval_end_time", b"interval_end_time", "interval_start_time", b"interval_start_time", "job", b"job", "request_id", b"request_id", "settings", b"settings"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["interval_end_time", b"interval_end_time", "interval_start_time", b"interval_start_time", "job", b"job", "metrics", b"metrics", "request_id", b"request_id", "settings", b"settings"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___TakeMeasurements: _TypeAlias = TakeMeasurements  # noqa: Y015
+
+@_typing.final
+class PerformanceMetric(_message.Message):
+    """PerformanceMetric is one metric a performance job measures, as the server's model has it."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    UNIT_FIELD_NUMBER: _builtins.int
+    TYPICAL_FIELD_NUMBER: _builtins.int
+    SPREAD_FIELD_NUMBER: _builtins.int
+    SLS_OBJECTIVE_FIELD_NUMBER: _builtins.int
+    HIGHER_IS_BETTER_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    """The metric's MEF name, e.g. `oneWayFrameDelay`."""
+    unit: _builtins.str
+    """Its unit, e.g. `ms`, `%`."""
+    typical: _builtins.float
+    """The value a healthy service typically measures."""
+    spread: _builtins.float
+    """How far healthy values stray from `typical` (absolute, in `unit`)."""
+    sls_objective: _builtins.float
+    """The SLS objective in force: the buyer's (`slsObjectives` of the settings) or the default."""
+    higher_is_better: _builtins.bool
+    """True if a value below the objective breaches it (e.g. availability); otherwise a value
+    above it does.
+    """
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        unit: _builtins.str = ...,
+        typical: _builtins.float = ...,
+        spread: _builtins.float = ...,
+        sls_objective: _builtins.float = ...,
+        higher_is_better: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["higher_is_better", b"higher_is_better", "name", b"name", "sls_objective", b"sls_objective", "spread", b"spread", "typical", b"typical", "unit", b"unit"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PerformanceMetric: _TypeAlias = PerformanceMetric  # noqa: Y015
 
 @_typing.final
 class MeasurementResult(_message.Message):

@@ -32,7 +32,7 @@ def uniform(seed: int, *parts: object) -> float:
     return int(struct.unpack(">Q", digest)[0]) / 2**64
 
 
-def _objectives(config: Pm.PerformanceProfileValue) -> dict[str, float]:
+def objectives(config: Pm.PerformanceProfileValue) -> dict[str, float]:
     """SLS objectives the buyer set in its configuration (`slsObjectives: {metric: value}`)."""
     attributes = config.service_specific_configuration.attributes
     if "slsObjectives" not in attributes:
@@ -88,12 +88,12 @@ def measure(
     """Every metric of the job's configuration for the interval [start, end)."""
     services = subject_ids(job.monitored_object)
     subject = "/".join(services) or entity_id(job.monitored_object)
-    objectives = _objectives(settings)
+    targets = objectives(settings)
     suspect = uniform(seed, subject, start.seconds, "suspect") < SUSPECT_RATE
     reason = SUSPECT_REASONS[int(uniform(seed, subject, start.seconds, "why") * len(SUSPECT_REASONS))]
     measurements = []
     for metric in metrics_for(settings.service_specific_configuration.type):
-        target = objectives.get(metric.name, metric.objective)
+        target = targets.get(metric.name, metric.objective)
         value = _value(seed, subject, metric, target, start.seconds)
         breached = value < target if metric.higher_is_better else value > target
         measurements.append(

@@ -114,6 +114,7 @@ class RemoteMeter:
                     settings=settings,
                     interval_start_time=start,
                     interval_end_time=end,
+                    metrics=wire.performance_metrics(settings),
                 )
             )
 

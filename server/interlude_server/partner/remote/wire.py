@@ -6,11 +6,13 @@ from __future__ import annotations
 from google.protobuf import json_format, struct_pb2
 
 from interlude_grpc.interlude.network.v1 import network_pb2
-from interlude_grpc.mef.lso.interlude.v1 import service_test_pb2
+from interlude_grpc.mef.lso.interlude.v1 import performance_pb2, service_test_pb2
 from interlude_server.domain.ordering.fulfilment import ItemOutcome
 from interlude_server.domain.ordering.waits import Wait
+from interlude_server.domain.performance.model import metrics_for
 from interlude_server.domain.sft.catalog import BY_TYPE, Resolved
 from interlude_server.domain.sft.plan import Metric, Step
+from interlude_server.partner.performance.measure import objectives
 
 Net = network_pb2
 # How a waiting outcome travels: PENDING and HELD name the MEF item state, INFORMATION_REQUIRED
@@ -104,3 +106,22 @@ def configuration_of(resolved: Resolved) -> struct_pb2.Struct:
 def resolved_of(job: service_test_pb2.TestJob, configuration: struct_pb2.Struct) -> Resolved:
     """The resolved configuration a RunTestStep carries (numbers come back as floats)."""
     return Resolved(BY_TYPE[job.test_type], json_format.MessageToDict(configuration))
+
+
+def performance_metrics(
+    settings: performance_pb2.PerformanceProfileValue,
+) -> list[network_pb2.PerformanceMetric]:
+    """What a TakeMeasurements asks for: the metrics of the settings' configuration type, each
+    with the SLS objective in force (the buyer's `slsObjectives`, else the default)."""
+    targets = objectives(settings)
+    return [
+        Net.PerformanceMetric(
+            name=m.name,
+            unit=m.unit,
+            typical=m.typical,
+            spread=m.spread,
+            sls_objective=targets.get(m.name, m.objective),
+            higher_is_better=m.higher_is_better,
+        )
+        for m in metrics_for(settings.service_specific_configuration.type)
+    ]
