@@ -63,11 +63,14 @@ def _same(field: FieldDescriptor, pattern: Any, value: Any) -> bool:
 def matches(pattern: Message, value: Message) -> bool:
     """Whether `value` has every field `pattern` sets with the same value: a message field by the
     same rule, each item of a repeated field equal to some item of the value's, a Struct as JSON
-    (`subset`), timestamps and durations whole. A field at its default value is no clause."""
+    (`subset`), timestamps and durations whole. A field at its default value, or an empty
+    message, is no clause."""
     if pattern.DESCRIPTOR.full_name in _STRUCTS:
         return subset(json_format.MessageToDict(pattern), json_format.MessageToDict(value))
     for field, given in pattern.ListFields():
         have = getattr(value, field.name)
+        if field.message_type is not None and not field.is_repeated and not given.ListFields():
+            continue  # an empty message (e.g. a Struct with no key) is no clause
         if field.is_repeated:
             if not all(any(_same(field, p, v) for v in have) for p in given):
                 return False
