@@ -3,6 +3,8 @@ sets, matched on the stored job or report."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from google.protobuf import struct_pb2
 
 from interlude_grpc.mef.lso.interlude.v1 import common_pb2, performance_pb2
@@ -11,7 +13,7 @@ from interlude_server.domain.performance.query import job_query, matches, report
 Pm = performance_pb2
 
 
-def _struct(value: dict[str, object]) -> struct_pb2.Struct:
+def _struct(value: dict[str, Any]) -> struct_pb2.Struct:
     out = struct_pb2.Struct()
     out.update(value)
     return out
