@@ -61,7 +61,8 @@ RPC_SCOPES: Mapping[str, str] = MappingProxyType(
             PM,
             "CreatePerformanceProfile GetPerformanceProfile ListPerformanceProfiles"
             " UpdatePerformanceProfile DeletePerformanceProfile CreatePerformanceJob GetPerformanceJob"
-            " ListPerformanceJobs QueryPerformanceJobs ModifyPerformanceJob SuspendPerformanceJob ResumePerformanceJob"
+            " ListPerformanceJobs QueryPerformanceJobs ModifyPerformanceJob SuspendPerformanceJob"
+            " ResumePerformanceJob"
             " CancelPerformanceJob GetPerformanceJobTask ListPerformanceJobTasks CreatePerformanceReport"
             " GetPerformanceReport ListPerformanceReports QueryPerformanceReports GetPerformanceReportFile"
             " ListPerformanceTrackingRecords StreamPerformanceData",
