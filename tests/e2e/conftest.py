@@ -35,7 +35,15 @@ FAULTS = {
             "step": "cir-step-*",
             "metric": "frameLossRatio",
             "value": 2.5,
-        }
+        },
+        # A test (or FM) job named BROKEN-FM-* cannot run: its first step's test head is gone.
+        {
+            "jobName": "BROKEN-FM-*",
+            "effect": "error",
+            "step": "*",
+            "errorCode": "TEST_HEAD_UNAVAILABLE",
+            "reason": "simulated: the test head did not answer",
+        },
     ],
 }
 

@@ -120,3 +120,33 @@ def keys(updates: Sequence[Pm.MeasurementUpdate]) -> list[tuple[str, int]]:
 
 def epoch() -> timestamp_pb2.Timestamp:
     return timestamp_pb2.Timestamp(seconds=1)
+
+
+def inline_job(
+    service_id: str, granularity_min: int, buyer_job_id: str = "", execution_hours: int = 0
+) -> Pm.PerformanceJob:
+    """A job on a service with its settings inline (`granularity_min` minutes) and, when
+    `execution_hours` is given, a schedule whose executions last that long."""
+    settings = profile(granularity=Pm.TimeDuration(value=granularity_min, units=Pm.TIME_DURATION_UNITS_MIN))
+    value = Pm.PerformanceProfileValue(
+        job_type=settings.job_type,
+        output_format=settings.output_format,
+        result_format=settings.result_format,
+        granularity=settings.granularity,
+        reporting_period=settings.reporting_period,
+        service_specific_configuration=settings.service_specific_configuration,
+    )
+    job = Pm.PerformanceJob(
+        performance_profile_value=value,
+        monitored_object=Pm.MonitoredObjectRef(service=common_pb2.ServiceRef(id=service_id)),
+        buyer_job_id=buyer_job_id,
+    )
+    if execution_hours:
+        job.schedule_definition.execution_duration.CopyFrom(
+            Pm.TimeDuration(value=execution_hours, units=Pm.TIME_DURATION_UNITS_HOUR)
+        )
+    return job
+
+
+def minutes(value: int) -> Pm.TimeDuration:
+    return Pm.TimeDuration(value=value, units=Pm.TIME_DURATION_UNITS_MIN)

@@ -18,12 +18,11 @@ Item = TypeVar("Item")
 
 
 class Page(Protocol):
-    """What every List response has besides its items (named per RPC): the next token."""
+    """What every List response has besides its items (named per RPC): the next token. Most
+    also have `total_size`; a Query response (e.g. QueryPerformanceJobs) has none."""
 
     @property
     def next_page_token(self) -> str: ...
-    @property
-    def total_size(self) -> int: ...
 
 
 PageT = TypeVar("PageT", bound=Page)
@@ -33,10 +32,12 @@ class _Common(Generic[PageT, Item]):
     def __init__(self, items_of: Callable[[PageT], Sequence[Item]], limit: int | None) -> None:
         self.items_of = items_of
         self.limit = limit
-        self.total_size: int | None = None  # known once the first page arrived
+        # Known once the first page arrived; stays None for a response without total_size.
+        self.total_size: int | None = None
 
     def _take(self, page: PageT, served: int) -> Sequence[Item]:
-        self.total_size = page.total_size
+        total = getattr(page, "total_size", None)
+        self.total_size = total if isinstance(total, int) else None
         items = self.items_of(page)
         if self.limit is not None:
             items = items[: max(self.limit - served, 0)]

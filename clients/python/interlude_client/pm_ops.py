@@ -126,6 +126,23 @@ class PerformanceOperations(Connection[ChannelT, SleepT]):
         method = self.performance.ListPerformanceJobs
         return Listing(method, request, lambda r: r.performance_jobs, limit, timeout)
 
+    @paged
+    def query_performance_jobs(
+        self,
+        query: Pm.QueryPerformanceJobsRequest,
+        *,
+        page_size: int = 0,
+        limit: int | None = None,
+        timeout: float | None = None,
+    ) -> Listing[Pm.QueryPerformanceJobsResponse, Pm.PerformanceJob]:
+        """The jobs matching a complex query (its filter, schedule and settings clauses; its
+        paging fields are set from `page_size`), page by page."""
+        request = Pm.QueryPerformanceJobsRequest()
+        request.CopyFrom(query)
+        request.page_size, request.page_token = page_size, ""
+        method = self.performance.QueryPerformanceJobs
+        return Listing(method, request, lambda r: r.performance_jobs, limit, timeout)
+
     @unary
     def suspend_performance_job(
         self,
@@ -269,6 +286,23 @@ class PerformanceOperations(Connection[ChannelT, SleepT]):
     ) -> Listing[Pm.ListPerformanceReportsResponse, Pm.PerformanceReport]:
         request = Pm.ListPerformanceReportsRequest(filter=filter, page_size=page_size)
         method = self.performance.ListPerformanceReports
+        return Listing(method, request, lambda r: r.performance_reports, limit, timeout)
+
+    @paged
+    def query_performance_reports(
+        self,
+        query: Pm.QueryPerformanceReportsRequest,
+        *,
+        page_size: int = 0,
+        limit: int | None = None,
+        timeout: float | None = None,
+    ) -> Listing[Pm.QueryPerformanceReportsResponse, Pm.PerformanceReport]:
+        """The reports matching a complex query (its filter, subjects, granularity and
+        configuration clauses), page by page."""
+        request = Pm.QueryPerformanceReportsRequest()
+        request.CopyFrom(query)
+        request.page_size, request.page_token = page_size, ""
+        method = self.performance.QueryPerformanceReports
         return Listing(method, request, lambda r: r.performance_reports, limit, timeout)
 
     @streamed

@@ -89,15 +89,20 @@ def page_params(page_size: int, page_token: str, query_fingerprint: str) -> Page
 
 
 async def list_page(
-    request: Any, fetch: Callable[[PageRequest], Awaitable[Page[Item]]], ranges: Sequence[str] = ()
+    request: Any,
+    fetch: Callable[[PageRequest], Awaitable[Page[Item]]],
+    ranges: Sequence[str] = (),
+    query_fingerprint: str = "",
 ) -> tuple[Page[Item], str]:
     """The common body of a List RPC: validate the filter's time `ranges` (field names under
-    `filter`) and the paging input, fetch one page; returns it with its next_page_token."""
+    `filter`) and the paging input, fetch one page; returns it with its next_page_token. The
+    token is tied to `query_fingerprint` (by default the fingerprint of `request.filter`)."""
     errors = Errors()
     for name in ranges:
         filters.check_range(errors, f"filter.{name}", getattr(request.filter, name))
     errors.raise_if_any("the filter is not valid")
-    params = page_params(request.page_size, request.page_token, fingerprint(request.filter))
+    fp = query_fingerprint or fingerprint(request.filter)
+    params = page_params(request.page_size, request.page_token, fp)
     page = await fetch(params.request)
     return page, params.next_token(page)
 

@@ -27,11 +27,13 @@ from interlude_server.domain.idempotency import Planned, ready, run_once
 from interlude_server.domain.performance import files as pm_files
 from interlude_server.domain.performance import jobs as pm_jobs
 from interlude_server.domain.performance import profiles as pm_profiles
+from interlude_server.domain.performance import query as pm_query
 from interlude_server.domain.performance import reports as pm_reports
 from interlude_server.domain.performance import subjects as pm_subjects
 from interlude_server.domain.performance.validate import check_modification, check_report
 from interlude_server.events.hub import MeasurementHub
 from interlude_server.partner.performance.engine import PmEngine
+from interlude_server.store.interface.paging import Page, PageRequest
 from interlude_server.store.interface.store import Store, Tx
 
 Pm = performance_pb2
@@ -42,6 +44,10 @@ Change = Callable[[Tx, str], M]  # (tx, buyer) -> the response
 Check = Callable[[str], Awaitable[M | None]]  # (buyer) -> a dry run's answer, or None to go on
 NOT_FOUND = pm_profiles.NOT_FOUND
 _CREATED = ("creation_date_time",)
+_REPORT_RANGES = ("creation_date_time", "reporting_timeframe_start_date", "reporting_timeframe_end_date")
+# How many stored jobs (reports) one Query call examines at most: a page may end short of
+# page_size, with a next_page_token, rather than read a buyer's whole history.
+QUERY_SCAN_LIMIT = 5000
 
 
 class PerformanceServicer:
@@ -170,6 +176,35 @@ class PerformanceServicer:
         return await paging.listed(
             request, Pm.ListPerformanceJobsResponse, "performance_jobs", fetch, _CREATED
         )
+
+    async def QueryPerformanceJobs(
+        self, request: Pm.QueryPerformanceJobsRequest, context: Context
+    ) -> Pm.QueryPerformanceJobsResponse:
+        query = pm_query.job_query(request)
+        items, token = await self._query(context, request, query, self.store.query_pm_jobs, _CREATED)
+        return Pm.QueryPerformanceJobsResponse(performance_jobs=items, next_page_token=token)
+
+    async def _query(
+        self,
+        context: Context,
+        request: Any,
+        query: pm_query.Query[Any],
+        scan: Callable[..., Awaitable[Page[Any]]],
+        ranges: tuple[str, ...],
+    ) -> tuple[list[Any], str]:
+        """One page of a complex query: the store reads under the query's filter and keeps what
+        its predicate accepts, examining at most QUERY_SCAN_LIMIT rows; the page token is a
+        keyset position tied to the whole query (paging.list_page)."""
+        buyer = self.buyer_of(context)
+        if query.empty:
+            await paging.list_page(request, _no_page, ranges)  # still validates the input
+            return [], ""
+
+        async def fetch(page: PageRequest) -> Page[Any]:
+            return await scan(buyer, query.filter, query.keep, page, QUERY_SCAN_LIMIT)
+
+        found, token = await paging.list_page(request, fetch, ranges, _query_fingerprint(request))
+        return list(found.items), token
 
     async def _change_job(
         self,
@@ -317,13 +352,21 @@ class PerformanceServicer:
         self, request: Pm.ListPerformanceReportsRequest, context: Context
     ) -> Pm.ListPerformanceReportsResponse:
         fetch = functools.partial(self.store.list_pm_reports, self.buyer_of(context), request.filter)
-        ranges = ("creation_date_time", "reporting_timeframe_start_date", "reporting_timeframe_end_date")
         listed = await paging.listed(
-            request, Pm.ListPerformanceReportsResponse, "performance_reports", fetch, ranges
+            request, Pm.ListPerformanceReportsResponse, "performance_reports", fetch, _REPORT_RANGES
         )
         for report in listed.performance_reports:
             report.ClearField("report_content")  # as MEF PerformanceReport_Find: Get a report for it
         return listed
+
+    async def QueryPerformanceReports(
+        self, request: Pm.QueryPerformanceReportsRequest, context: Context
+    ) -> Pm.QueryPerformanceReportsResponse:
+        query = pm_query.report_query(request)
+        items, token = await self._query(context, request, query, self.store.query_pm_reports, _REPORT_RANGES)
+        for report in items:
+            report.ClearField("report_content")  # as ListPerformanceReports
+        return Pm.QueryPerformanceReportsResponse(performance_reports=items, next_page_token=token)
 
     async def ListPerformanceTrackingRecords(
         self, request: Pm.ListPerformanceTrackingRecordsRequest, context: Context
@@ -339,6 +382,19 @@ class PerformanceServicer:
     ) -> AsyncIterator[bytes | Pm.StreamPerformanceDataResponse]:
         async for response in self.streamer.stream(self.buyer_of(context), request):
             yield response
+
+
+async def _no_page(_: PageRequest) -> Page[Any]:
+    return Page(items=[], total=0)
+
+
+def _query_fingerprint(request: Message) -> str:
+    """The fingerprint of a Query request's clauses: the request without its paging fields."""
+    clauses = type(request)()
+    clauses.CopyFrom(request)
+    clauses.ClearField("page_size")
+    clauses.ClearField("page_token")
+    return paging.fingerprint(clauses)
 
 
 def performance_binding(

@@ -61,9 +61,10 @@ RPC_SCOPES: Mapping[str, str] = MappingProxyType(
             PM,
             "CreatePerformanceProfile GetPerformanceProfile ListPerformanceProfiles"
             " UpdatePerformanceProfile DeletePerformanceProfile CreatePerformanceJob GetPerformanceJob"
-            " ListPerformanceJobs ModifyPerformanceJob SuspendPerformanceJob ResumePerformanceJob"
+            " ListPerformanceJobs QueryPerformanceJobs ModifyPerformanceJob SuspendPerformanceJob"
+            " ResumePerformanceJob"
             " CancelPerformanceJob GetPerformanceJobTask ListPerformanceJobTasks CreatePerformanceReport"
-            " GetPerformanceReport ListPerformanceReports GetPerformanceReportFile"
+            " GetPerformanceReport ListPerformanceReports QueryPerformanceReports GetPerformanceReportFile"
             " ListPerformanceTrackingRecords StreamPerformanceData",
         ),
         **_service(

@@ -36,7 +36,7 @@ from interlude_server.rest.alarms.mapping import ALARM_BASE as ALM
 from interlude_server.rest.operations import REST_OPERATIONS
 from interlude_server.rest.performance.mapping import PM_BASE as PM
 from tests.support.helpers import EVC, Stubs, wait_for_order
-from tests.support.pm_helpers import CE_PM, Pmc, service_job
+from tests.support.pm_helpers import CE_PM, Pmc, inline_job, service_job
 from tests.support.rest import CAT, INV, ORD, SFT, Listener, Reply, RestClient
 from tests.support.rpc import Outcome, invoke, methods, path, request_class
 from tests.support.security import AUDIENCE, ISSUER, TokenIssuer, bearer
@@ -852,3 +852,35 @@ def test_hub_callbacks_deliver_only_their_buyers_events(world: World) -> None:
     finally:
         mine.close()
         theirs.close()
+
+
+def test_a_complex_query_never_matches_another_buyers_jobs(world: World) -> None:
+    """QueryPerformanceJobs and the REST complex query: B's job with the very settings A asks
+    for never matches A's query; B's own query finds it (the clause is real)."""
+    a, b = Pmc(world.channel, world.alpha), Pmc(world.channel, world.beta)
+    settings = Pm.PerformanceProfileValue(
+        granularity=Pm.TimeDuration(value=5, units=Pm.TIME_DURATION_UNITS_MIN)
+    )
+    b_job = b.create_job(inline_job("beta-ovc-1", 5, "iso-query"))
+    a_job = a.create_job(inline_job("alpha-evc-1", 5, "iso-query"))
+    request = Pm.QueryPerformanceJobsRequest(performance_profile_value=settings, page_size=1000)
+
+    def ids(pmc: Pmc) -> set[str]:
+        return {j.id for j in pmc.stub.QueryPerformanceJobs(request, metadata=pmc.md).performance_jobs}
+
+    assert a_job.id in ids(a)
+    assert b_job.id not in ids(a)
+    assert b_job.id in ids(b)
+    body = {
+        "buyerJobId": "iso-query",
+        "performanceProfile": {
+            "@type": "PerformanceProfileValue_Query",
+            "granularity": {"timeDurationValue": 5, "timeDurationUnits": "MIN"},
+        },
+    }
+    seen = world.rest(world.alpha).post(f"{PM}/performanceJobComplexQuery", body)
+    assert seen.status == 200, seen.body
+    assert [j["id"] for j in seen.body] == [a_job.id]
+    assert [j["id"] for j in world.rest(world.beta).post(f"{PM}/performanceJobComplexQuery", body).body] == [
+        b_job.id
+    ]

@@ -414,14 +414,16 @@ def test_job_state_changes_and_results_are_events(tests: SftClient, channel: grp
         (ev.EVENT_TYPE_FAULT_MANAGEMENT_JOB_STATE_CHANGE, "inProgress"),
         (ev.EVENT_TYPE_TEST_RESULT_CREATE, ""),
         (ev.EVENT_TYPE_FAULT_MANAGEMENT_REPORT_CREATE, "completed"),
+        (ev.EVENT_TYPE_FAULT_MANAGEMENT_REPORT_STATE_CHANGE, "completed"),
         (ev.EVENT_TYPE_FAULT_MANAGEMENT_JOB_REPORT_READY, ""),
         (ev.EVENT_TYPE_TEST_JOB_STATE_CHANGE, "completed"),
         (ev.EVENT_TYPE_FAULT_MANAGEMENT_JOB_STATE_CHANGE, "completed"),
     ]
     assert seen[4].test_result.summary.verdict == St.TEST_VERDICT_PASS
     assert seen[5].test_result.id == seen[4].test_result.id
-    assert seen[6].resource.report_id == result_id
-    assert seen[7].test_job.state in TERMINAL
+    assert seen[6].test_result.id == result_id
+    assert seen[7].resource.report_id == result_id
+    assert seen[8].test_job.state in TERMINAL
 
 
 def test_readme_walkthrough_a_cir_change_then_a_service_activation_test(

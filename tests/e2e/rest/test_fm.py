@@ -249,8 +249,15 @@ def test_hub_notifications_follow_mef_fm_notification_file(rest: RestClient) -> 
             f"{FM}/faultManagementJob", fm_job("ethernet-link-trace", "alpha-evc-1-ep-1", "alpha-evc-1-ep-2")
         )
         job_id = created.body["id"]
+        broken = rest.post(
+            f"{FM}/faultManagementJob",
+            fm_job("ip-ping", "alpha-ip-uni-1", "alpha-ip-uni-2", description="BROKEN-FM-ping"),
+        )
+        assert broken.status == 201, broken.body
         wanted = {"faultManagementJobCreateEvent", "faultManagementJobStateChangeEvent",
-                  "faultManagementJobReportReadyEvent", "faultManagementReportCreateEvent"}  # fmt: skip
+                  "faultManagementJobReportReadyEvent", "faultManagementReportCreateEvent",
+                  "faultManagementReportStateChangeEvent",
+                  "faultManagementJobReportPreparationErrorEvent"}  # fmt: skip
 
         def mine(bodies: list[dict[str, Any]]) -> set[str]:
             return {
@@ -262,6 +269,13 @@ def test_hub_notifications_follow_mef_fm_notification_file(rest: RestClient) -> 
         listener.wait_for(lambda bodies: {"faultManagementJobReportReadyEvent"} <= mine(bodies))
         listener.wait_for(
             lambda bodies: any(b["eventType"] == "faultManagementReportCreateEvent" for b in bodies)
+        )
+        listener.wait_for(
+            lambda bodies: any(
+                b["eventType"] == "faultManagementJobReportPreparationErrorEvent"
+                and b["event"]["id"] == broken.body["id"]
+                for b in bodies
+            )
         )
         deliveries = listener.deliveries()
         assert wanted <= {d.body["eventType"] for d in deliveries}
@@ -280,6 +294,29 @@ def test_hub_notifications_follow_mef_fm_notification_file(rest: RestClient) -> 
         ]
         assert "inProgress" in states
         assert "completed" in states
+        # Each run's report is announced in its final state: the link trace's completed (and
+        # ready), the broken ping's failed (a preparation error on its job, no report ready).
+        reports = {
+            d.body["event"]["id"]: d.body["event"]["state"]
+            for d in deliveries
+            if d.body["eventType"] == "faultManagementReportStateChangeEvent"
+        }
+        assert reports[ready["event"]["reportId"]] == "completed"
+        failed = rest.get(f"{FM}/faultManagementReport?faultManagementJobId={broken.body['id']}").body
+        assert [reports[r["id"]] for r in failed] == ["failed"]
+        assert failed[0]["state"] == "failed"
+        assert not [
+            d
+            for d in deliveries
+            if d.body["eventType"] == "faultManagementJobReportReadyEvent"
+            and d.body["event"]["id"] == broken.body["id"]
+        ]
+        error = next(
+            d.body
+            for d in deliveries
+            if d.body["eventType"] == "faultManagementJobReportPreparationErrorEvent"
+        )
+        assert error["event"]["href"].endswith(f"/faultManagementJob/{broken.body['id']}")
         assert rest.delete(f"{FM}/hub/{hub.body['id']}").status == 204
     finally:
         listener.close()

@@ -18,7 +18,8 @@ from interlude_client import AsyncInterludeClient, InterludeClient, errors
 from interlude_client.core import ClientCore
 from interlude_grpc.mef.lso.interlude.v1 import inventory_pb2, ordering_pb2
 
-ITERATING = {"follow_order"}  # besides the pagers and streams: an (async) generator
+# Besides the list_ pagers and the streams: an (async) generator, and the query pagers.
+ITERATING = {"follow_order", "query_performance_jobs", "query_performance_reports"}
 
 
 class _Refused(grpc.RpcError):

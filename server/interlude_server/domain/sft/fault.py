@@ -5,6 +5,9 @@ An FM job is a test job whose type is an FM procedure; MEF's FM file is served o
 test RPCs (README "Fault Management"). Every test event about such a job (its creation,
 state and attribute changes, its cancel and modify tasks, its results) is logged together
 with its FM twin in the same transaction, so StreamEvents and the FM `/hub` carry FM events.
+A run's end also says how its report came out (`report_done`): the report's state change
+(into completed or failed), then either that the report is ready or, when the run could
+not be carried out, a report preparation error on the job.
 """
 
 from __future__ import annotations
@@ -52,7 +55,12 @@ _TWINS: dict[int, Ev.EventType.ValueType] = {
     Ev.EVENT_TYPE_MODIFY_TEST_JOB_STATE_CHANGE: Ev.EVENT_TYPE_MODIFY_FAULT_MANAGEMENT_JOB_STATE_CHANGE,
     Ev.EVENT_TYPE_TEST_RESULT_CREATE: Ev.EVENT_TYPE_FAULT_MANAGEMENT_REPORT_CREATE,
 }
-FM_EVENTS: tuple[int, ...] = (*_TWINS.values(), Ev.EVENT_TYPE_FAULT_MANAGEMENT_JOB_REPORT_READY)
+FM_EVENTS: tuple[int, ...] = (
+    *_TWINS.values(),
+    Ev.EVENT_TYPE_FAULT_MANAGEMENT_JOB_REPORT_READY,
+    Ev.EVENT_TYPE_FAULT_MANAGEMENT_REPORT_STATE_CHANGE,
+    Ev.EVENT_TYPE_FAULT_MANAGEMENT_JOB_REPORT_PREPARATION_ERROR,
+)
 
 
 def is_fm(test_type: int) -> bool:
@@ -88,7 +96,21 @@ def emit(
         audit.emit(tx, twin, resource, now, state=fm_state(resource), reason=reason)
 
 
-def report_ready(tx: Tx, job: service_test_pb2.TestJob, result_id: str, now: timestamp_pb2.Timestamp) -> None:
-    """MEF `faultManagementJobReportReadyEvent`: the job's report `result_id` can be read."""
-    if is_fm(job.test_type):
-        audit.emit(tx, Ev.EVENT_TYPE_FAULT_MANAGEMENT_JOB_REPORT_READY, job, now, report_id=result_id)
+def report_done(
+    tx: Tx,
+    job: service_test_pb2.TestJob,
+    result: service_test_pb2.TestResult,
+    now: timestamp_pb2.Timestamp,
+    error: str = "",
+) -> None:
+    """The FM events of a run's end, for an FM job: MEF `faultManagementReportStateChangeEvent`
+    (the report, created by the run's end, is in its final state), then
+    `faultManagementJobReportReadyEvent` (the report can be read) or, when the run could not be
+    carried out (`error`: its code and reason), `faultManagementJobReportPreparationErrorEvent`."""
+    if not is_fm(job.test_type):
+        return
+    audit.emit(tx, Ev.EVENT_TYPE_FAULT_MANAGEMENT_REPORT_STATE_CHANGE, result, now, state=fm_state(result))
+    if error:
+        audit.emit(tx, Ev.EVENT_TYPE_FAULT_MANAGEMENT_JOB_REPORT_PREPARATION_ERROR, job, now, reason=error)
+    else:
+        audit.emit(tx, Ev.EVENT_TYPE_FAULT_MANAGEMENT_JOB_REPORT_READY, job, now, report_id=result.id)

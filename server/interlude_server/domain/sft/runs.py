@@ -197,7 +197,8 @@ def finish_run(
     tx.put_test_result(result, job, _profile_settings(tx, job))
     tx.put_test_run(job.buyer_id, job.id, SftRun(run.run_number, run.next_step, run.started, ""))
     fault.emit(tx, Ev.EVENT_TYPE_TEST_RESULT_CREATE, result, now, job.test_type)
-    fault.report_ready(tx, job, result.id, now)
+    failed = f"{end.error_code}: {end.reason}" if end is not None and end.error_code else ""
+    fault.report_done(tx, job, result, now, failed)
     if end is not None and end.error_code:
         job.termination_error.append(
             common_pb2.TerminationError(

@@ -2,9 +2,10 @@
 `rest.performance.inbound`: `PerformanceProfile_Update` (PATCH), `PerformanceReport_Create`
 (the ad-hoc report) and the two complex queries.
 
-A complex query becomes the List RPC's filter for every clause the filter has, and a
-`residual`: the clauses it has not (a schedule, profile settings, a granularity, several
-monitored objects), matched against the MEF JSON of each listed resource (`matches`).
+A complex query becomes a QueryPerformanceJobs (QueryPerformanceReports) request: the
+filter's fields for the clauses a List filter has, the request's own fields for the others
+(a schedule, profile settings, several monitored objects, a granularity, a configuration).
+What matches is decided by the RPC (domain.performance.query), not here.
 """
 
 from __future__ import annotations
@@ -128,35 +129,28 @@ def _subject(r: Reader, doc: Any, where: str, target: Any) -> None:
         target.entity_id = ref.entity.id
 
 
-def _profile_clause(r: Reader, doc: Any, f: Pm.PerformanceJobFilter, residual: Json) -> None:
+def _profile_clause(r: Reader, doc: Any, request: Pm.QueryPerformanceJobsRequest) -> None:
     where = "/performanceProfile"
     ref_keys = {"@type", "performanceProfileId", "performanceProfileHref"}
     given = r.obj(doc, where, ref_keys | pin._VALUE_KEYS, ("@type",))
     kind = given.get("@type")
     if kind == "PerformanceProfileRef":
         r.obj(given, where, ref_keys, ("performanceProfileId",))
-        f.performance_profile_id = r.string(given, "performanceProfileId", where)
+        request.filter.performance_profile_id = r.string(given, "performanceProfileId", where)
     elif kind == "PerformanceProfileValue_Query":
         r.obj(given, where, pin._VALUE_KEYS)
-        value = Pm.PerformanceProfileValue()
-        pin._settings(r, given, where, value)
-        if value.job_type:
-            f.job_type.append(value.job_type)
-        if value.HasField("job_priority"):
-            f.job_priority = value.job_priority
-        rest = {k: v for k, v in given.items() if k not in ("@type", "jobType", "jobPriority")}
-        if rest:
-            residual["performanceProfile"] = rest
+        pin._settings(r, given, where, request.performance_profile_value)
     elif "@type" in given:
         r.add(f"{where}/@type", "must be one of: PerformanceProfileRef, PerformanceProfileValue_Query")
 
 
-def job_query(doc: Any) -> tuple[Pm.PerformanceJobFilter, Json]:
-    """The filter and the residual clauses of a `PerformanceJobComplexQuery_Create` body."""
+def job_query(doc: Any) -> Pm.QueryPerformanceJobsRequest:
+    """The QueryPerformanceJobs request of a `PerformanceJobComplexQuery_Create` body."""
     r = Reader()
     keys = {*_JOB_QUERY_STRINGS, "creationDateTime.gt", "creationDateTime.lt", "monitoredObject"}
     d = r.obj(doc, "", keys | {"performanceProfile", "scheduleDefinition", "state"})
-    f, residual = Pm.PerformanceJobFilter(), Json()
+    out = Pm.QueryPerformanceJobsRequest()
+    f = out.filter
     for key, name in _JOB_QUERY_STRINGS.items():
         setattr(f, name, r.string(d, key, ""))
     _ranges(r, d, _RANGE_KEYS, f)
@@ -165,21 +159,21 @@ def job_query(doc: Any) -> tuple[Pm.PerformanceJobFilter, Json]:
     if "monitoredObject" in d:
         _subject(r, d["monitoredObject"], "/monitoredObject", f)
     if "performanceProfile" in d:
-        _profile_clause(r, d["performanceProfile"], f, residual)
+        _profile_clause(r, d["performanceProfile"], out)
     if "scheduleDefinition" in d:
-        pin._schedule(r, d["scheduleDefinition"], "/scheduleDefinition", Pm.ScheduleDefinition())
-        residual["scheduleDefinition"] = d["scheduleDefinition"]
+        pin._schedule(r, d["scheduleDefinition"], "/scheduleDefinition", out.schedule_definition)
     r.raise_if_any()
-    return f, residual
+    return out
 
 
-def report_query(doc: Any) -> tuple[Pm.PerformanceReportFilter, Json]:
-    """The filter and the residual clauses of a `PerformanceReportComplexQuery_Create` body."""
+def report_query(doc: Any) -> Pm.QueryPerformanceReportsRequest:
+    """The QueryPerformanceReports request of a `PerformanceReportComplexQuery_Create` body."""
     r = Reader()
     keys = {f"{n}.{op}" for n in _REPORT_RANGE_KEYS for op in ("gt", "lt")}
     keys |= {"granularity", "monitoredObject", "outputFormat", "performanceJob", "resultFormat"}
     d = r.obj(doc, "", keys | {"serviceSpecificConfiguration", "state"})
-    f, residual = Pm.PerformanceReportFilter(), Json()
+    out = Pm.QueryPerformanceReportsRequest()
+    f = out.filter
     _ranges(r, d, _REPORT_RANGE_KEYS, f)
     for key, table, field in (
         ("state", pq.REPORT_STATES, f.state),
@@ -190,27 +184,14 @@ def report_query(doc: Any) -> tuple[Pm.PerformanceReportFilter, Json]:
             field.append(value)  # type: ignore[arg-type]
     if "performanceJob" in d:
         f.performance_job_id = pin._job_ref(r, d)
-    objects = r.array(d, "monitoredObject", "")
-    if len(objects) == 1:
-        _subject(r, objects[0][1], objects[0][0], f)
-    elif objects:
-        for where, item in objects:
-            pin._monitored(r, item, where, Pm.MonitoredObjectRef())
-        residual["monitoredObject"] = d["monitoredObject"]
-    settings: Json = {k: d[k] for k in ("granularity", "serviceSpecificConfiguration") if k in d}
-    pin._settings(r, settings, "", Pm.PerformanceProfileValue())
-    residual |= settings
+    if "monitoredObject" in d:
+        _monitored_list(r, d, out.monitored_object)
+    settings = Pm.PerformanceProfileValue()
+    given: Json = {k: d[k] for k in ("granularity", "serviceSpecificConfiguration") if k in d}
+    pin._settings(r, given, "", settings)
+    if "granularity" in d:
+        out.granularity.CopyFrom(settings.granularity)
+    if "serviceSpecificConfiguration" in d:
+        out.service_specific_configuration.CopyFrom(settings.service_specific_configuration)
     r.raise_if_any()
-    return f, residual
-
-
-def matches(pattern: Any, value: Any) -> bool:
-    """Whether `value` (a resource's MEF JSON) has everything `pattern` has: objects by key,
-    arrays item by item (each pattern item matching some item), other values by equality."""
-    if isinstance(pattern, dict):
-        return isinstance(value, dict) and all(
-            k in value and matches(v, value[k]) for k, v in pattern.items()
-        )
-    if isinstance(pattern, list):
-        return isinstance(value, list) and all(any(matches(p, v) for v in value) for p in pattern)
-    return bool(pattern == value)
+    return out

@@ -44,7 +44,6 @@ from interlude_server.rest.routing import (
 _PM = "PerformanceService"
 Pm = performance_pb2
 ToJson = Callable[[Any, pm.PmHrefs], Json]
-COMPLEX_QUERY_LIMIT = 1000
 
 
 @lru_cache(maxsize=64)
@@ -106,21 +105,19 @@ class PmRestApi:
         return common.respond(pm.profile(r.performance_profile, hrefs(request)))
 
     async def complex_query(self, request: web.Request, noun: str, to_json: ToJson) -> web.Response:
-        """`POST /{noun}ComplexQuery`: every match (no paging in MEF's answer), newest first, at
-        most COMPLEX_QUERY_LIMIT; the clauses the List filter has not are matched on the JSON."""
+        """`POST /{noun}ComplexQuery`: every match, newest first (MEF's answer is one unpaged
+        array): the pages of `Query{noun}s`, which decides what matches."""
         read = more.job_query if noun == "PerformanceJob" else more.report_query
-        query_filter, residual = read(await common.json_body(request))
-        method, field, h = f"List{noun}s", common.field_name(noun) + "s", hrefs(request)
-        req = getattr(Pm, method + "Request")(filter=query_filter, page_size=MAX_PAGE_SIZE)
+        req = read(await common.json_body(request))
+        req.page_size = MAX_PAGE_SIZE
+        method, field, h = f"Query{noun}s", common.field_name(noun) + "s", hrefs(request)
         out: list[Json] = []
-        while len(out) < COMPLEX_QUERY_LIMIT:
+        while True:
             r = await self._call(request, method, req)
-            found = [to_json(x, h) for x in getattr(r, field)]
-            out += [x for x in found if more.matches(residual, x)]
+            out += [to_json(x, h) for x in getattr(r, field)]
             if not r.next_page_token:
-                break
+                return common.respond(out)
             req.page_token = r.next_page_token
-        return common.respond(out[:COMPLEX_QUERY_LIMIT])
 
     async def report_file(self, request: web.Request) -> web.Response:
         req = Pm.GetPerformanceReportFileRequest(id=request.match_info["id"])
@@ -217,7 +214,7 @@ def _tasks(
 def _complex(noun: str, to_json: ToJson) -> Route[PmRestApi]:
     name = noun[0].lower() + noun[1:] + "ComplexQuery"
     handler = partial(_P.complex_query, noun=noun, to_json=to_json)
-    return Route("POST", "/" + name, handler, name, f"List{noun}s", errors=_NAMES_ANOTHER)
+    return Route("POST", "/" + name, handler, name, f"Query{noun}s", errors=_NAMES_ANOTHER)
 
 
 _P, _CANCEL, _MODIFY = PmRestApi, Pm.PERFORMANCE_JOB_TASK_TYPE_CANCEL, Pm.PERFORMANCE_JOB_TASK_TYPE_MODIFY

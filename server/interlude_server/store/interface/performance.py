@@ -7,6 +7,7 @@ extend these protocols. Measurement batches are an append-only log of their own
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -105,6 +106,19 @@ class PmStore(Protocol):
         self, buyer_id: str, query: Pm.PerformanceJobFilter, page: PageRequest
     ) -> Page[Pm.PerformanceJob]: ...
 
+    async def query_pm_jobs(
+        self,
+        buyer_id: str,
+        query: Pm.PerformanceJobFilter,
+        keep: Callable[[Pm.PerformanceJob], bool],
+        page: PageRequest,
+        scan_limit: int,
+    ) -> Page[Pm.PerformanceJob]:
+        """A page of the jobs under `query` that `keep` accepts, newest first, examining at most
+        `scan_limit` jobs: it may be short (even empty) with a `last_key` to go on from. Not
+        counted (`total` -1)."""
+        ...
+
     async def open_pm_reports(self, open_states: tuple[int, ...]) -> list[Pm.PerformanceReport]:
         """Every buyer's reports in `open_states` (ad-hoc reports still being prepared)."""
         ...
@@ -123,6 +137,17 @@ class PmStore(Protocol):
     async def list_pm_reports(
         self, buyer_id: str, query: Pm.PerformanceReportFilter, page: PageRequest
     ) -> Page[Pm.PerformanceReport]: ...
+
+    async def query_pm_reports(
+        self,
+        buyer_id: str,
+        query: Pm.PerformanceReportFilter,
+        keep: Callable[[Pm.PerformanceReport], bool],
+        page: PageRequest,
+        scan_limit: int,
+    ) -> Page[Pm.PerformanceReport]:
+        """As query_pm_jobs, for reports."""
+        ...
 
     async def list_pm_tracking(
         self, buyer_id: str, query: Pm.PerformanceTrackingRecordFilter, page: PageRequest

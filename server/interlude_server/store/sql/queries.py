@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from interlude_grpc.mef.lso.interlude.v1 import (
     catalog_pb2,
@@ -235,6 +235,39 @@ def _check_after(ordering: Ordering, after: Key) -> None:
             raise ValueError("page key does not match the sort order")
 
 
+def _rows_after(
+    conn: Conn, table: str, where: Where, ordering: Ordering, after: Key | None, limit: int, dialect: Dialect
+) -> list[Any]:
+    """At most `limit` rows (body, then the sort key's columns) of `table` under `where`,
+    strictly after the key `after` in sort order (see fetch_page for the planner hints)."""
+    cols = ordering.columns
+    op = "<" if ordering.descending else ">"
+    plus = "+" if where.subqueries and dialect.planner_hints else ""
+    keyset: list[str] = []
+    key_params: list[object] = []
+    seek: tuple[str, str, object] | None = None
+    if after is not None:
+        _check_after(ordering, after)
+        if len(cols) == 1:
+            keyset.append(f"{plus}{cols[0]} {op} ?")
+            seek = (cols[0], op, after[0])
+        else:
+            lhs = ", ".join(f"{plus}{c}" for c in cols)
+            keyset.append(f"({lhs}) {op} ({', '.join('?' for _ in cols)})")
+        key_params.extend(after)
+    condition, params = where.render(seek)
+    sort_plus = plus if len(cols) > 1 else ""
+    direction = " DESC" if ordering.descending else ""
+    order = ", ".join(f"{sort_plus}{c}{direction}" for c in cols)
+    return list(
+        conn.execute(
+            f"SELECT body, {', '.join(cols)} FROM {table} WHERE {' AND '.join([condition, *keyset])} "
+            f"ORDER BY {order} LIMIT ?",
+            [*params, *key_params, limit],
+        ).fetchall()
+    )
+
+
 def fetch_page(
     conn: Conn,
     table: str,
@@ -255,30 +288,7 @@ def fetch_page(
     """
     if page.limit < 1:
         raise ValueError("page limit must be at least 1")
-    cols = ordering.columns
-    op = "<" if ordering.descending else ">"
-    plus = "+" if where.subqueries and dialect.planner_hints else ""
-    keyset: list[str] = []
-    key_params: list[object] = []
-    seek: tuple[str, str, object] | None = None
-    if page.after is not None:
-        _check_after(ordering, page.after)
-        if len(cols) == 1:
-            keyset.append(f"{plus}{cols[0]} {op} ?")
-            seek = (cols[0], op, page.after[0])
-        else:
-            lhs = ", ".join(f"{plus}{c}" for c in cols)
-            keyset.append(f"({lhs}) {op} ({', '.join('?' for _ in cols)})")
-        key_params.extend(page.after)
-    condition, params = where.render(seek)
-    sort_plus = plus if len(cols) > 1 else ""
-    direction = " DESC" if ordering.descending else ""
-    order = ", ".join(f"{sort_plus}{c}{direction}" for c in cols)
-    rows = conn.execute(
-        f"SELECT body, {', '.join(cols)} FROM {table} WHERE {' AND '.join([condition, *keyset])} "
-        f"ORDER BY {order} LIMIT ?",
-        [*params, *key_params, page.limit + 1],
-    ).fetchall()
+    rows = _rows_after(conn, table, where, ordering, page.after, page.limit + 1, dialect)
     more = len(rows) > page.limit
     rows = rows[: page.limit]
     if total is None:
@@ -286,6 +296,46 @@ def fetch_page(
         total = int(conn.execute(f"SELECT COUNT(*) FROM {table} WHERE {condition}", params).fetchone()[0])
     last_key: Key | None = tuple(rows[-1][1:]) if more else None
     return Page(items=[parse(r[0]) for r in rows], total=total, last_key=last_key)
+
+
+SCAN_CHUNK = 200
+
+
+def scan_page(
+    conn: Conn,
+    table: str,
+    where: Where,
+    ordering: Ordering,
+    page: PageRequest,
+    parse: Callable[[bytes], Item],
+    keep: Callable[[Item], bool],
+    scan_limit: int,
+    dialect: Dialect = SQLITE,
+) -> Page[Item]:
+    """A keyset page of the rows under `where` that `keep` also accepts (a predicate SQL
+    cannot say), examining at most `scan_limit` rows in sort order. The page ends at
+    `page.limit` kept items or at the limit of the scan, so it may be short, even empty,
+    with a `last_key` to go on from; `last_key` is None once no row is left. Matches are
+    not counted (`total` is -1)."""
+    if page.limit < 1 or scan_limit < 1:
+        raise ValueError("page and scan limits must be at least 1")
+    items: list[Item] = []
+    after, scanned = page.after, 0
+    while True:
+        chunk = min(SCAN_CHUNK, scan_limit - scanned)
+        rows = _rows_after(conn, table, where, ordering, after, chunk + 1, dialect)
+        for index, row in enumerate(rows[:chunk]):
+            after, scanned = tuple(row[1:]), scanned + 1
+            item = parse(row[0])
+            if keep(item):
+                items.append(item)
+            if len(items) == page.limit:
+                more = index + 1 < len(rows)
+                return Page(items=items, total=-1, last_key=after if more else None)
+        if len(rows) <= chunk:
+            return Page(items=items, total=-1, last_key=None)
+        if scanned >= scan_limit:
+            return Page(items=items, total=-1, last_key=after)
 
 
 def idempotency_record(conn: Conn, buyer_id: str, request_id: str) -> IdempotencyRecord | None:

@@ -127,6 +127,16 @@ class _EventTypeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_EventType.V
     """MEF `modifyFaultManagementJobStateChangeEvent`."""
     EVENT_TYPE_FAULT_MANAGEMENT_REPORT_CREATE: _EventType.ValueType  # 96
     """MEF `faultManagementReportCreateEvent`."""
+    EVENT_TYPE_FAULT_MANAGEMENT_REPORT_STATE_CHANGE: _EventType.ValueType  # 97
+    """MEF `faultManagementReportStateChangeEvent`: a run's report was made, in its final
+    state (`state`: completed, or failed when the run could not be carried out); payload
+    test_result. A report exists only once its run has ended (README "Fault Management").
+    """
+    EVENT_TYPE_FAULT_MANAGEMENT_JOB_REPORT_PREPARATION_ERROR: _EventType.ValueType  # 98
+    """MEF `faultManagementJobReportPreparationErrorEvent`: a run of the job could not
+    produce its results (a step error, e.g. TEST_HEAD_UNAVAILABLE; `reason` says which);
+    payload test_job.
+    """
 
 class EventType(_EventType, metaclass=_EventTypeEnumTypeWrapper):
     """EventType names a MEF notification type; the comment gives the MEF `eventType`."""
@@ -225,6 +235,16 @@ EVENT_TYPE_MODIFY_FAULT_MANAGEMENT_JOB_STATE_CHANGE: EventType.ValueType  # 95
 """MEF `modifyFaultManagementJobStateChangeEvent`."""
 EVENT_TYPE_FAULT_MANAGEMENT_REPORT_CREATE: EventType.ValueType  # 96
 """MEF `faultManagementReportCreateEvent`."""
+EVENT_TYPE_FAULT_MANAGEMENT_REPORT_STATE_CHANGE: EventType.ValueType  # 97
+"""MEF `faultManagementReportStateChangeEvent`: a run's report was made, in its final
+state (`state`: completed, or failed when the run could not be carried out); payload
+test_result. A report exists only once its run has ended (README "Fault Management").
+"""
+EVENT_TYPE_FAULT_MANAGEMENT_JOB_REPORT_PREPARATION_ERROR: EventType.ValueType  # 98
+"""MEF `faultManagementJobReportPreparationErrorEvent`: a run of the job could not
+produce its results (a step error, e.g. TEST_HEAD_UNAVAILABLE; `reason` says which);
+payload test_job.
+"""
 Global___EventType: _TypeAlias = EventType  # noqa: Y015
 
 class _ResourceType:

@@ -1611,6 +1611,91 @@ class ListPerformanceJobsResponse(_message.Message):
 Global___ListPerformanceJobsResponse: _TypeAlias = ListPerformanceJobsResponse  # noqa: Y015
 
 @_typing.final
+class QueryPerformanceJobsRequest(_message.Message):
+    """QueryPerformanceJobsRequest asks for a page of the caller's jobs that match a
+    complex query (MEF `PerformanceJobComplexQuery`). All clauses combine with AND.
+    In `schedule_definition` and `performance_profile_value` a clause is a field
+    that is set: a job matches when its own field has the same value (a message
+    field: each of its set fields, the same way; a repeated field: each item
+    equals one of the job's; a Struct: each key, recursively). A field left at its
+    default value is no clause.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    FILTER_FIELD_NUMBER: _builtins.int
+    SCHEDULE_DEFINITION_FIELD_NUMBER: _builtins.int
+    PERFORMANCE_PROFILE_VALUE_FIELD_NUMBER: _builtins.int
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    page_size: _builtins.int
+    """Maximum number to return; 0 means the server default (50), at most 1000."""
+    page_token: _builtins.str
+    """The `next_page_token` of the previous page; empty for the first page."""
+    @_builtins.property
+    def filter(self) -> Global___PerformanceJobFilter:
+        """The clauses of the list filter; empty matches every job of the caller."""
+
+    @_builtins.property
+    def schedule_definition(self) -> Global___ScheduleDefinition:
+        """Match jobs whose schedule has these values (MEF `scheduleDefinition`)."""
+
+    @_builtins.property
+    def performance_profile_value(self) -> Global___PerformanceProfileValue:
+        """Match jobs whose inline settings (`PerformanceJob.performance_profile_value`)
+        have these values (MEF `PerformanceProfileValue_Query`); as the filter's
+        `job_type` and `job_priority`, a job that references a profile matches none.
+        """
+
+    def __init__(
+        self,
+        *,
+        filter: Global___PerformanceJobFilter | None = ...,
+        schedule_definition: Global___ScheduleDefinition | None = ...,
+        performance_profile_value: Global___PerformanceProfileValue | None = ...,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["filter", b"filter", "performance_profile_value", b"performance_profile_value", "schedule_definition", b"schedule_definition"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["filter", b"filter", "page_size", b"page_size", "page_token", b"page_token", "performance_profile_value", b"performance_profile_value", "schedule_definition", b"schedule_definition"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___QueryPerformanceJobsRequest: _TypeAlias = QueryPerformanceJobsRequest  # noqa: Y015
+
+@_typing.final
+class QueryPerformanceJobsResponse(_message.Message):
+    """QueryPerformanceJobsResponse carries one page of matching jobs, newest first. A
+    page may hold fewer jobs than asked for, even none, while `next_page_token` is
+    set: the server examines a bounded number of jobs per call.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PERFORMANCE_JOBS_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    """Token for the next page; empty when no job is left to examine."""
+    @_builtins.property
+    def performance_jobs(self) -> _containers.RepeatedCompositeFieldContainer[Global___PerformanceJob]:
+        """The jobs of this page."""
+
+    def __init__(
+        self,
+        *,
+        performance_jobs: _abc.Iterable[Global___PerformanceJob] | None = ...,
+        next_page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["next_page_token", b"next_page_token", "performance_jobs", b"performance_jobs"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___QueryPerformanceJobsResponse: _TypeAlias = QueryPerformanceJobsResponse  # noqa: Y015
+
+@_typing.final
 class PerformanceJobModification(_message.Message):
     """PerformanceJobModification holds the changes asked for a job (the body of MEF
     `ModifyPerformanceJob`). Only the fields that are set change.
@@ -2717,6 +2802,91 @@ class ListPerformanceReportsResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ListPerformanceReportsResponse: _TypeAlias = ListPerformanceReportsResponse  # noqa: Y015
+
+@_typing.final
+class QueryPerformanceReportsRequest(_message.Message):
+    """QueryPerformanceReportsRequest asks for a page of the caller's reports that
+    match a complex query (MEF `PerformanceReportComplexQuery`). All clauses combine
+    with AND; set fields of `granularity` and `service_specific_configuration` are
+    clauses matched as in QueryPerformanceJobsRequest.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    FILTER_FIELD_NUMBER: _builtins.int
+    MONITORED_OBJECT_FIELD_NUMBER: _builtins.int
+    GRANULARITY_FIELD_NUMBER: _builtins.int
+    SERVICE_SPECIFIC_CONFIGURATION_FIELD_NUMBER: _builtins.int
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    page_size: _builtins.int
+    """Maximum number to return; 0 means the server default (50), at most 1000."""
+    page_token: _builtins.str
+    """The `next_page_token` of the previous page; empty for the first page."""
+    @_builtins.property
+    def filter(self) -> Global___PerformanceReportFilter:
+        """The clauses of the list filter; empty matches every report of the caller."""
+
+    @_builtins.property
+    def monitored_object(self) -> _containers.RepeatedCompositeFieldContainer[Global___MonitoredObjectRef]:
+        """Match reports that cover each of these subjects (MEF `monitoredObject`)."""
+
+    @_builtins.property
+    def granularity(self) -> Global___TimeDuration:
+        """Match reports with this sampling interval (MEF `granularity`)."""
+
+    @_builtins.property
+    def service_specific_configuration(self) -> _common_pb2.ExtensionPayload:
+        """Match reports whose configuration has these values (MEF `serviceSpecificConfiguration`)."""
+
+    def __init__(
+        self,
+        *,
+        filter: Global___PerformanceReportFilter | None = ...,
+        monitored_object: _abc.Iterable[Global___MonitoredObjectRef] | None = ...,
+        granularity: Global___TimeDuration | None = ...,
+        service_specific_configuration: _common_pb2.ExtensionPayload | None = ...,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["filter", b"filter", "granularity", b"granularity", "service_specific_configuration", b"service_specific_configuration"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["filter", b"filter", "granularity", b"granularity", "monitored_object", b"monitored_object", "page_size", b"page_size", "page_token", b"page_token", "service_specific_configuration", b"service_specific_configuration"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___QueryPerformanceReportsRequest: _TypeAlias = QueryPerformanceReportsRequest  # noqa: Y015
+
+@_typing.final
+class QueryPerformanceReportsResponse(_message.Message):
+    """QueryPerformanceReportsResponse carries one page of matching reports, newest
+    first, without their `report_content`; as QueryPerformanceJobsResponse, a page
+    may hold fewer reports than asked for while `next_page_token` is set.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PERFORMANCE_REPORTS_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    """Token for the next page; empty when no report is left to examine."""
+    @_builtins.property
+    def performance_reports(self) -> _containers.RepeatedCompositeFieldContainer[Global___PerformanceReport]:
+        """The reports of this page."""
+
+    def __init__(
+        self,
+        *,
+        performance_reports: _abc.Iterable[Global___PerformanceReport] | None = ...,
+        next_page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["next_page_token", b"next_page_token", "performance_reports", b"performance_reports"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___QueryPerformanceReportsResponse: _TypeAlias = QueryPerformanceReportsResponse  # noqa: Y015
 
 @_typing.final
 class PerformanceTrackingRecord(_message.Message):

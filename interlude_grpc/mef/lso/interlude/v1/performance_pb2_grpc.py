@@ -81,6 +81,11 @@ class PerformanceServiceStub:
                 request_serializer=mef_dot_lso_dot_interlude_dot_v1_dot_performance__pb2.ListPerformanceJobsRequest.SerializeToString,
                 response_deserializer=mef_dot_lso_dot_interlude_dot_v1_dot_performance__pb2.ListPerformanceJobsResponse.FromString,
                 _registered_method=True)
+        self.QueryPerformanceJobs = channel.unary_unary(
+                '/mef.lso.interlude.v1.PerformanceService/QueryPerformanceJobs',
+                request_serializer=mef_dot_lso_dot_interlude_dot_v1_dot_performance__pb2.QueryPerformanceJobsRequest.SerializeToString,
+                response_deserializer=mef_dot_lso_dot_interlude_dot_v1_dot_performance__pb2.QueryPerformanceJobsResponse.FromString,
+                _registered_method=True)
         self.ModifyPerformanceJob = channel.unary_unary(
                 '/mef.lso.interlude.v1.PerformanceService/ModifyPerformanceJob',
                 request_serializer=mef_dot_lso_dot_interlude_dot_v1_dot_performance__pb2.ModifyPerformanceJobRequest.SerializeToString,
@@ -125,6 +130,11 @@ class PerformanceServiceStub:
                 '/mef.lso.interlude.v1.PerformanceService/ListPerformanceReports',
                 request_serializer=mef_dot_lso_dot_interlude_dot_v1_dot_performance__pb2.ListPerformanceReportsRequest.SerializeToString,
                 response_deserializer=mef_dot_lso_dot_interlude_dot_v1_dot_performance__pb2.ListPerformanceReportsResponse.FromString,
+                _registered_method=True)
+        self.QueryPerformanceReports = channel.unary_unary(
+                '/mef.lso.interlude.v1.PerformanceService/QueryPerformanceReports',
+                request_serializer=mef_dot_lso_dot_interlude_dot_v1_dot_performance__pb2.QueryPerformanceReportsRequest.SerializeToString,
+                response_deserializer=mef_dot_lso_dot_interlude_dot_v1_dot_performance__pb2.QueryPerformanceReportsResponse.FromString,
                 _registered_method=True)
         self.GetPerformanceReportFile = channel.unary_unary(
                 '/mef.lso.interlude.v1.PerformanceService/GetPerformanceReportFile',
@@ -211,6 +221,15 @@ class PerformanceServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def QueryPerformanceJobs(self, request, context):
+        """QueryPerformanceJobs returns the caller's jobs that match a complex query (MEF
+        `performanceJobComplexQuery`): the list filter's clauses and clauses on the
+        schedule and the settings, in keyset pages, newest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def ModifyPerformanceJob(self, request, context):
         """ModifyPerformanceJob asks to change a SCHEDULED or SUSPENDED job and returns
         the MODIFY task that tracks the request (MEF `modifyPerformanceJob`).
@@ -274,6 +293,16 @@ class PerformanceServiceServicer:
     def ListPerformanceReports(self, request, context):
         """ListPerformanceReports returns the caller's reports that match a filter,
         without `report_content` (as MEF `PerformanceReport_Find`); Get a report for its content.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def QueryPerformanceReports(self, request, context):
+        """QueryPerformanceReports returns the caller's reports that match a complex query
+        (MEF `performanceReportComplexQuery`): the list filter's clauses and clauses on the
+        subjects, the granularity and the service-specific configuration, in keyset
+        pages, newest first, without `report_content`.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -350,6 +379,11 @@ def add_PerformanceServiceServicer_to_server(servicer, server):
                     request_deserializer=mef_dot_lso_dot_interlude_dot_v1_dot_performance__pb2.ListPerformanceJobsRequest.FromString,
                     response_serializer=mef_dot_lso_dot_interlude_dot_v1_dot_performance__pb2.ListPerformanceJobsResponse.SerializeToString,
             ),
+            'QueryPerformanceJobs': grpc.unary_unary_rpc_method_handler(
+                    servicer.QueryPerformanceJobs,
+                    request_deserializer=mef_dot_lso_dot_interlude_dot_v1_dot_performance__pb2.QueryPerformanceJobsRequest.FromString,
+                    response_serializer=mef_dot_lso_dot_interlude_dot_v1_dot_performance__pb2.QueryPerformanceJobsResponse.SerializeToString,
+            ),
             'ModifyPerformanceJob': grpc.unary_unary_rpc_method_handler(
                     servicer.ModifyPerformanceJob,
                     request_deserializer=mef_dot_lso_dot_interlude_dot_v1_dot_performance__pb2.ModifyPerformanceJobRequest.FromString,
@@ -394,6 +428,11 @@ def add_PerformanceServiceServicer_to_server(servicer, server):
                     servicer.ListPerformanceReports,
                     request_deserializer=mef_dot_lso_dot_interlude_dot_v1_dot_performance__pb2.ListPerformanceReportsRequest.FromString,
                     response_serializer=mef_dot_lso_dot_interlude_dot_v1_dot_performance__pb2.ListPerformanceReportsResponse.SerializeToString,
+            ),
+            'QueryPerformanceReports': grpc.unary_unary_rpc_method_handler(
+                    servicer.QueryPerformanceReports,
+                    request_deserializer=mef_dot_lso_dot_interlude_dot_v1_dot_performance__pb2.QueryPerformanceReportsRequest.FromString,
+                    response_serializer=mef_dot_lso_dot_interlude_dot_v1_dot_performance__pb2.QueryPerformanceReportsResponse.SerializeToString,
             ),
             'GetPerformanceReportFile': grpc.unary_unary_rpc_method_handler(
                     servicer.GetPerformanceReportFile,
@@ -645,6 +684,33 @@ class PerformanceService:
             _registered_method=True)
 
     @staticmethod
+    def QueryPerformanceJobs(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mef.lso.interlude.v1.PerformanceService/QueryPerformanceJobs',
+            mef_dot_lso_dot_interlude_dot_v1_dot_performance__pb2.QueryPerformanceJobsRequest.SerializeToString,
+            mef_dot_lso_dot_interlude_dot_v1_dot_performance__pb2.QueryPerformanceJobsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
     def ModifyPerformanceJob(request,
             target,
             options=(),
@@ -877,6 +943,33 @@ class PerformanceService:
             '/mef.lso.interlude.v1.PerformanceService/ListPerformanceReports',
             mef_dot_lso_dot_interlude_dot_v1_dot_performance__pb2.ListPerformanceReportsRequest.SerializeToString,
             mef_dot_lso_dot_interlude_dot_v1_dot_performance__pb2.ListPerformanceReportsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def QueryPerformanceReports(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mef.lso.interlude.v1.PerformanceService/QueryPerformanceReports',
+            mef_dot_lso_dot_interlude_dot_v1_dot_performance__pb2.QueryPerformanceReportsRequest.SerializeToString,
+            mef_dot_lso_dot_interlude_dot_v1_dot_performance__pb2.QueryPerformanceReportsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -60,6 +60,11 @@ class PerformanceServiceStub:
     """GetPerformanceJob returns one job of the caller."""
     ListPerformanceJobs: _grpc.UnaryUnaryMultiCallable[_performance_pb2.ListPerformanceJobsRequest, _performance_pb2.ListPerformanceJobsResponse]
     """ListPerformanceJobs returns the caller's jobs that match a filter, one page at a time."""
+    QueryPerformanceJobs: _grpc.UnaryUnaryMultiCallable[_performance_pb2.QueryPerformanceJobsRequest, _performance_pb2.QueryPerformanceJobsResponse]
+    """QueryPerformanceJobs returns the caller's jobs that match a complex query (MEF
+    `performanceJobComplexQuery`): the list filter's clauses and clauses on the
+    schedule and the settings, in keyset pages, newest first.
+    """
     ModifyPerformanceJob: _grpc.UnaryUnaryMultiCallable[_performance_pb2.ModifyPerformanceJobRequest, _performance_pb2.ModifyPerformanceJobResponse]
     """ModifyPerformanceJob asks to change a SCHEDULED or SUSPENDED job and returns
     the MODIFY task that tracks the request (MEF `modifyPerformanceJob`).
@@ -87,6 +92,12 @@ class PerformanceServiceStub:
     ListPerformanceReports: _grpc.UnaryUnaryMultiCallable[_performance_pb2.ListPerformanceReportsRequest, _performance_pb2.ListPerformanceReportsResponse]
     """ListPerformanceReports returns the caller's reports that match a filter,
     without `report_content` (as MEF `PerformanceReport_Find`); Get a report for its content.
+    """
+    QueryPerformanceReports: _grpc.UnaryUnaryMultiCallable[_performance_pb2.QueryPerformanceReportsRequest, _performance_pb2.QueryPerformanceReportsResponse]
+    """QueryPerformanceReports returns the caller's reports that match a complex query
+    (MEF `performanceReportComplexQuery`): the list filter's clauses and clauses on the
+    subjects, the granularity and the service-specific configuration, in keyset
+    pages, newest first, without `report_content`.
     """
     GetPerformanceReportFile: _grpc.UnaryUnaryMultiCallable[_performance_pb2.GetPerformanceReportFileRequest, _performance_pb2.GetPerformanceReportFileResponse]
     """GetPerformanceReportFile returns a completed report's results as the file its
@@ -137,6 +148,11 @@ class PerformanceServiceAsyncStub(PerformanceServiceStub):
     """GetPerformanceJob returns one job of the caller."""
     ListPerformanceJobs: _aio.UnaryUnaryMultiCallable[_performance_pb2.ListPerformanceJobsRequest, _performance_pb2.ListPerformanceJobsResponse]  # type: ignore[assignment]
     """ListPerformanceJobs returns the caller's jobs that match a filter, one page at a time."""
+    QueryPerformanceJobs: _aio.UnaryUnaryMultiCallable[_performance_pb2.QueryPerformanceJobsRequest, _performance_pb2.QueryPerformanceJobsResponse]  # type: ignore[assignment]
+    """QueryPerformanceJobs returns the caller's jobs that match a complex query (MEF
+    `performanceJobComplexQuery`): the list filter's clauses and clauses on the
+    schedule and the settings, in keyset pages, newest first.
+    """
     ModifyPerformanceJob: _aio.UnaryUnaryMultiCallable[_performance_pb2.ModifyPerformanceJobRequest, _performance_pb2.ModifyPerformanceJobResponse]  # type: ignore[assignment]
     """ModifyPerformanceJob asks to change a SCHEDULED or SUSPENDED job and returns
     the MODIFY task that tracks the request (MEF `modifyPerformanceJob`).
@@ -164,6 +180,12 @@ class PerformanceServiceAsyncStub(PerformanceServiceStub):
     ListPerformanceReports: _aio.UnaryUnaryMultiCallable[_performance_pb2.ListPerformanceReportsRequest, _performance_pb2.ListPerformanceReportsResponse]  # type: ignore[assignment]
     """ListPerformanceReports returns the caller's reports that match a filter,
     without `report_content` (as MEF `PerformanceReport_Find`); Get a report for its content.
+    """
+    QueryPerformanceReports: _aio.UnaryUnaryMultiCallable[_performance_pb2.QueryPerformanceReportsRequest, _performance_pb2.QueryPerformanceReportsResponse]  # type: ignore[assignment]
+    """QueryPerformanceReports returns the caller's reports that match a complex query
+    (MEF `performanceReportComplexQuery`): the list filter's clauses and clauses on the
+    subjects, the granularity and the service-specific configuration, in keyset
+    pages, newest first, without `report_content`.
     """
     GetPerformanceReportFile: _aio.UnaryUnaryMultiCallable[_performance_pb2.GetPerformanceReportFileRequest, _performance_pb2.GetPerformanceReportFileResponse]  # type: ignore[assignment]
     """GetPerformanceReportFile returns a completed report's results as the file its
@@ -261,6 +283,17 @@ class PerformanceServiceServicer(metaclass=_abc_1.ABCMeta):
         """ListPerformanceJobs returns the caller's jobs that match a filter, one page at a time."""
 
     @_abc_1.abstractmethod
+    def QueryPerformanceJobs(
+        self,
+        request: _performance_pb2.QueryPerformanceJobsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_performance_pb2.QueryPerformanceJobsResponse, _abc.Awaitable[_performance_pb2.QueryPerformanceJobsResponse]]:
+        """QueryPerformanceJobs returns the caller's jobs that match a complex query (MEF
+        `performanceJobComplexQuery`): the list filter's clauses and clauses on the
+        schedule and the settings, in keyset pages, newest first.
+        """
+
+    @_abc_1.abstractmethod
     def ModifyPerformanceJob(
         self,
         request: _performance_pb2.ModifyPerformanceJobRequest,
@@ -340,6 +373,18 @@ class PerformanceServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_performance_pb2.ListPerformanceReportsResponse, _abc.Awaitable[_performance_pb2.ListPerformanceReportsResponse]]:
         """ListPerformanceReports returns the caller's reports that match a filter,
         without `report_content` (as MEF `PerformanceReport_Find`); Get a report for its content.
+        """
+
+    @_abc_1.abstractmethod
+    def QueryPerformanceReports(
+        self,
+        request: _performance_pb2.QueryPerformanceReportsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_performance_pb2.QueryPerformanceReportsResponse, _abc.Awaitable[_performance_pb2.QueryPerformanceReportsResponse]]:
+        """QueryPerformanceReports returns the caller's reports that match a complex query
+        (MEF `performanceReportComplexQuery`): the list filter's clauses and clauses on the
+        subjects, the granularity and the service-specific configuration, in keyset
+        pages, newest first, without `report_content`.
         """
 
     @_abc_1.abstractmethod

@@ -6,6 +6,8 @@ keeps beside each body; lists are keyset pages, newest first (tracking: in log o
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from interlude_grpc.mef.lso.interlude.v1 import performance_pb2
 from interlude_server.store.interface.paging import Page, PageRequest
 from interlude_server.store.interface.performance import MeasurementBatch, MeasurementRange
@@ -106,6 +108,21 @@ class PmReadsMixin(BodyReads):
         where = job_where(buyer_id, query)
         return await self._page_of("pm_jobs", where, NEWEST_FIRST, page, Pm.PerformanceJob.FromString)
 
+    async def query_pm_jobs(
+        self,
+        buyer_id: str,
+        query: Pm.PerformanceJobFilter,
+        keep: Callable[[Pm.PerformanceJob], bool],
+        page: PageRequest,
+        scan_limit: int,
+    ) -> Page[Pm.PerformanceJob]:
+        where, parse = job_where(buyer_id, query), Pm.PerformanceJob.FromString
+        return await self._read(
+            lambda conn: q.scan_page(
+                conn, "pm_jobs", where, NEWEST_FIRST, page, parse, keep, scan_limit, self._dialect
+            )
+        )
+
     async def live_pm_jobs(self, live_states: tuple[int, ...]) -> list[Pm.PerformanceJob]:
         marks = ", ".join("?" for _ in live_states)
         sql = f"SELECT body FROM pm_jobs WHERE state IN ({marks}) ORDER BY created, buyer_id, id"
@@ -133,6 +150,21 @@ class PmReadsMixin(BodyReads):
     ) -> Page[Pm.PerformanceReport]:
         where = report_where(buyer_id, query)
         return await self._page_of("pm_reports", where, NEWEST_FIRST, page, Pm.PerformanceReport.FromString)
+
+    async def query_pm_reports(
+        self,
+        buyer_id: str,
+        query: Pm.PerformanceReportFilter,
+        keep: Callable[[Pm.PerformanceReport], bool],
+        page: PageRequest,
+        scan_limit: int,
+    ) -> Page[Pm.PerformanceReport]:
+        where, parse = report_where(buyer_id, query), Pm.PerformanceReport.FromString
+        return await self._read(
+            lambda conn: q.scan_page(
+                conn, "pm_reports", where, NEWEST_FIRST, page, parse, keep, scan_limit, self._dialect
+            )
+        )
 
     async def list_pm_tracking(
         self, buyer_id: str, query: Pm.PerformanceTrackingRecordFilter, page: PageRequest
