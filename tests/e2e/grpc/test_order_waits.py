@@ -19,7 +19,7 @@ from interlude_client.cli import exits
 from interlude_grpc.mef.lso.interlude.v1 import common_pb2, events_pb2, inventory_pb2, ordering_pb2
 from tests.support.helpers import ALPHA, BETA, Stubs, rich_error, wait_for_order
 from tests.support.mef_names import unknown_in_order
-from tests.support.mef_notifications import ORDERING_NOTIFICATIONS, violations
+from tests.support.mef_notification_files import violations
 from tests.support.rest import ORD, Listener, RestClient
 from tests.support.server_process import ServerProcess, launch
 from tests.support.streams import event_log
@@ -155,7 +155,7 @@ def test_information_is_asked_by_event_and_hub_then_answered_over_grpc(
     finally:
         listener.close()
     assert delivery.path == LISTENER + "serviceOrderInformationRequiredEvent"
-    assert violations(ORDERING_NOTIFICATIONS, "ServiceOrderInformationRequiredEvent", delivery.body) == []
+    assert violations(delivery.path, delivery.body) == ("ServiceOrderInformationRequiredEvent", [])
     assert delivery.body["eventType"] == "serviceOrderInformationRequiredEvent"
     assert delivery.body["event"]["href"].endswith(f"/serviceOrder/{order.id}")
     [asked] = [
