@@ -213,6 +213,11 @@ def test_cancel_a_scheduled_job(rest: RestClient) -> None:
     later = {"scheduleDefinitionStartTime": "2098-01-01T00:00:00Z"}
     body = fm_job("ip-traceroute", "alpha-ip-uni-1", "alpha-ip-uni-2", scheduleDefinition=later)
     created = rest.post(f"{FM}/faultManagementJob", body).body
+    # Acknowledged first, then scheduled by the runner a moment later: cancel a scheduled job.
+    deadline = time.monotonic() + 15
+    while rest.get(f"{FM}/faultManagementJob/{created['id']}").body["state"] != "scheduled":
+        assert time.monotonic() < deadline, "the job was never scheduled"
+        time.sleep(0.05)
     ref = {"@type": "FaultManagementJobRef", "faultManagementJobId": created["id"]}
     cancel = rest.post(f"{FM}/cancelFaultManagementJob", {"faultManagementJob": ref})
     assert cancel.status == 201, cancel.body

@@ -14,7 +14,7 @@ from typing import Any
 
 from interlude_grpc.mef.lso.interlude.v1 import fault_management_pb2, performance_pb2, service_test_pb2
 from interlude_server.rest.performance import inbound as pm_in
-from interlude_server.rest.service.inbound import Json, Reader, extension
+from interlude_server.rest.service.inbound import Json, Reader, extension, job_ref, task_subject
 
 St = service_test_pb2
 Pm = performance_pb2
@@ -96,19 +96,12 @@ def job(doc: Any) -> St.TestJob:
 
 
 def _job_id(r: Reader, d: Json) -> str:
-    if "faultManagementJob" not in d:
-        return ""  # reported missing already
-    keys = {"@type", "faultManagementJobId", "faultManagementJobHref"}
-    ref = r.obj(d["faultManagementJob"], "/faultManagementJob", keys, ("faultManagementJobId",))
-    return r.string(ref, "faultManagementJobId", "/faultManagementJob")
+    return job_ref(r, d, "faultManagementJob")
 
 
 def cancel(doc: Any) -> str:
     """The job a `CancelFaultManagementJob_Create` body names."""
-    r = Reader()
-    job_id = _job_id(r, r.obj(doc, "", {"faultManagementJob"}, ("faultManagementJob",)))
-    r.raise_if_any()
-    return job_id
+    return task_subject(doc, "faultManagementJob")
 
 
 def modification(doc: Any) -> tuple[str, St.TestJobModification]:

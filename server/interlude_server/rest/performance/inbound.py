@@ -13,7 +13,7 @@ from typing import Any
 
 from interlude_grpc.mef.lso.interlude.v1 import common_pb2, performance_pb2
 from interlude_server.rest.performance import mapping as pm
-from interlude_server.rest.service.inbound import Json, Reader, _reverse, extension
+from interlude_server.rest.service.inbound import Json, Reader, _reverse, extension, job_ref, task_subject
 
 Pm = performance_pb2
 
@@ -192,19 +192,12 @@ def job(doc: Any) -> Pm.PerformanceJob:
 
 
 def _job_ref(r: Reader, d: Json) -> str:
-    if "performanceJob" not in d:
-        return ""  # already reported missing
-    ref_keys = {"@type", "performanceJobId", "performanceJobHref"}
-    ref = r.obj(d["performanceJob"], "/performanceJob", ref_keys, ("performanceJobId",))
-    return r.string(ref, "performanceJobId", "/performanceJob")
+    return job_ref(r, d, "performanceJob")
 
 
 def cancel_job_id(doc: Any) -> str:
     """The job a `CancelPerformanceJob_Create` body names."""
-    r = Reader()
-    job_id = _job_ref(r, r.obj(doc, "", {"performanceJob"}, ("performanceJob",)))
-    r.raise_if_any()
-    return job_id
+    return task_subject(doc, "performanceJob")
 
 
 _MODIFY_KEYS = {

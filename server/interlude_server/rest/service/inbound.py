@@ -325,3 +325,22 @@ def order_information(doc: Any) -> ordering_pb2.ProvideOrderInformationRequest:
         out.note.add(text=r.string(n, "text", where))
     r.raise_if_any()
     return out
+
+
+def job_ref(r: Reader, d: Json, noun: str) -> str:
+    """The id of the `{noun}` reference (`{noun}Id`, with optional `{noun}Href` and `@type`)
+    inside a task body `d` (e.g. `performanceJob` of a PM job's cancel task); "" when `d` has
+    none (reported missing already)."""
+    if noun not in d:
+        return ""
+    ref = r.obj(d[noun], f"/{noun}", {"@type", f"{noun}Id", f"{noun}Href"}, (f"{noun}Id",))
+    return r.string(ref, f"{noun}Id", f"/{noun}")
+
+
+def task_subject(doc: Any, noun: str) -> str:
+    """The job a cancel task body (`{"{noun}": {"{noun}Id": ...}}`) names; raises the
+    Reader's error when the body is not one."""
+    r = Reader()
+    job_id = job_ref(r, r.obj(doc, "", {noun}, (noun,)), noun)
+    r.raise_if_any()
+    return job_id
