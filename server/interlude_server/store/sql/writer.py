@@ -175,11 +175,8 @@ class GroupCommitThread:
             jobs = [job for job in batch if job.future.set_running_or_notify_cancel()]
             if jobs:
                 self._largest = max(self._largest, len(jobs))
-                started = time.perf_counter()
                 try:
                     self._run_group(self._conn, jobs)
-                    if self.on_group is not None:
-                        self.on_group(len(jobs), time.perf_counter() - started)
                 except BaseException as exc:  # a bug or a broken connection: fail the group
                     self._conn = self._recover(self._conn)
                     for job in jobs:
@@ -188,6 +185,7 @@ class GroupCommitThread:
                             job.future.set_exception(exc)
 
     def _run_group(self, conn: Conn, jobs: list[_Job]) -> None:
+        started = time.perf_counter()
         conn.execute(self._begin)
         done: list[tuple[_Job, Any]] = []  # succeeded in the open transaction
         events: list[tuple[str, Any]] = []  # what those writes appended to the event log
@@ -225,6 +223,11 @@ class GroupCommitThread:
         self._commits += 1
         if events and self.on_commit is not None:
             self.on_commit(events)
+        if self.on_group is not None:  # told before any writer hears back: its count is current
+            try:
+                self.on_group(len(jobs), time.perf_counter() - started)
+            except Exception:  # an observer's fault must not fail writes that are committed
+                _log.exception("store.group_observer_failed")
         for job, value in done:
             job.future.set_result(value)
 
