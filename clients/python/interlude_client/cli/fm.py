@@ -22,7 +22,7 @@ from interlude_client.cli.context import Context, count
 from interlude_client.cli.orders import parse_assignments
 from interlude_client.cli.pm_changes import time_duration
 from interlude_client.cli.services import add_list_options, enum_value
-from interlude_client.cli.tests import JOB_COLUMNS, RESULT_COLUMNS, follow
+from interlude_client.cli.tests import JOB_COLUMNS, RESULT_COLUMNS, follow, submit_job
 from interlude_grpc.mef.lso.interlude.v1 import fault_management_pb2, performance_pb2, service_test_pb2
 
 St = service_test_pb2
@@ -69,17 +69,7 @@ def _create(args: argparse.Namespace, ctx: Context) -> int:
     )
     job.test_type = test_type
     job.fault_management.CopyFrom(_settings(args))
-    created = ctx.client.create_test_job(
-        job, request_id=args.request_id, validate_only=args.validate_only, timeout=ctx.timeout
-    )
-    if not args.follow or args.validate_only:
-        ctx.output.one(created)
-        if args.validate_only:
-            ctx.validated()
-        return exits.OK
-    if not ctx.output.json:
-        ctx.output.line(f"job {created.id}  {created.name}")
-    return follow(ctx, created.id)
+    return submit_job(args, ctx, job)
 
 
 def _types(args: argparse.Namespace) -> list[St.TestType.ValueType]:

@@ -151,6 +151,12 @@ def _run(args: argparse.Namespace, ctx: Context) -> int:
         consent=args.consent,
         end_after=duration_pb2.Duration(seconds=args.end_after),
     )
+    return submit_job(args, ctx, job)
+
+
+def submit_job(args: argparse.Namespace, ctx: Context, job: St.TestJob) -> int:
+    """Create `job` (or only validate it) and print it, or with --follow follow it to its end;
+    the exit code (shared by `tests jobs create` and `fm jobs create`)."""
     created = ctx.client.create_test_job(
         job, request_id=args.request_id, validate_only=args.validate_only, timeout=ctx.timeout
     )
