@@ -41,13 +41,35 @@ def files() -> tuple[NotificationFile, ...]:
 
 
 @cache
-def _validator(path: Path, listener: str) -> tuple[str, Any]:
-    document = next(f.document for f in files() if f.path == path)
+def _components(path: Path) -> dict[str, Any]:
+    components: dict[str, Any] = yaml.safe_load(path.read_text())["components"]
+    return components
+
+
+@cache
+def component_validator(path: Path, name: str) -> Any:
+    """A validator of component schema `name` of MEF's OpenAPI file at `path`; the file's
+    components travel with the root, so every $ref inside resolves."""
+    return jsonschema_rs.validator_for(
+        {"$ref": f"#/components/schemas/{name}", "components": _components(path)}
+    )
+
+
+def component_problems(path: Path, name: str, body: Any) -> list[str]:
+    """Every way `body` breaks component schema `name` of the file at `path` (empty: it fits)."""
+    return [
+        f"{'/'.join(map(str, e.instance_path)) or '/'}: {e.message}"
+        for e in component_validator(path, name).iter_errors(body)
+    ]
+
+
+def listener_schema(path: Path, listener: str) -> str:
+    """The component schema name the notification file at `path` gives `listener`
+    (`/listener/{eventType}`)."""
+    document = yaml.safe_load(path.read_text())
     content = document["paths"][listener]["post"]["requestBody"]["content"]
-    ref = next(iter(content.values()))["schema"]["$ref"]
-    # The file's components travel with the root, so every $ref inside resolves.
-    root = {"$ref": ref, "components": document["components"]}
-    return ref.rsplit("/", 1)[-1], jsonschema_rs.validator_for(root)
+    ref: str = next(iter(content.values()))["schema"]["$ref"]
+    return ref.rsplit("/", 1)[-1]
 
 
 def violations(url_path: str, body: Any) -> tuple[str, list[str]]:
@@ -58,11 +80,6 @@ def violations(url_path: str, body: Any) -> tuple[str, list[str]]:
     for f in files():
         at = url_path.find(f.base + "/listener/")
         if at >= 0:
-            listener = url_path[at + len(f.base) :]
-            name, validator = _validator(f.path, listener)
-            found = [
-                f"{'/'.join(map(str, e.instance_path)) or '/'}: {e.message}"
-                for e in validator.iter_errors(body)
-            ]
-            return name, found
+            name = listener_schema(f.path, url_path[at + len(f.base) :])
+            return name, component_problems(f.path, name, body)
     raise AssertionError(f"no MEF notification file has a listener at {url_path}")

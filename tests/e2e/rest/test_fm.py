@@ -13,12 +13,11 @@ from collections.abc import Iterator
 from typing import Any
 
 import grpc
-import jsonschema_rs
 import pytest
-import yaml  # type: ignore[import-untyped]
 
 from interlude_grpc.mef.lso.interlude.v1 import fault_management_pb2, performance_pb2, service_test_pb2
 from tests.e2e.conftest import launch_demo
+from tests.support.mef_notification_files import component_problems
 from tests.support.paths import REFERENCE
 from tests.support.rest import Listener, RestClient
 from tests.support.server_process import ServerProcess
@@ -37,16 +36,10 @@ FROM = "/monitoredObject/serviceFrom/serviceFromId"
 EVC = ("alpha-evc-1-ep-1", "alpha-evc-1-ep-2")
 
 
-def validator(path: Any, name: str) -> jsonschema_rs.Validator:
-    """A validator of MEF component schema `name` of the OpenAPI file at `path`."""
-    components = yaml.safe_load(path.read_text())["components"]
-    return jsonschema_rs.validator_for({"components": components, "$ref": f"#/components/schemas/{name}"})
-
-
 def check(path: Any, name: str, body: Any) -> None:
     if not path.is_file():
         return
-    problems = [f"{e.instance_path}: {e.message}" for e in validator(path, name).iter_errors(body)]
+    problems = component_problems(path, name, body)
     assert not problems, f"{name}: {problems}"
 
 

@@ -23,6 +23,7 @@ import jsonschema_rs
 import pytest
 import yaml  # type: ignore[import-untyped]
 
+from tests.support.mef_notification_files import component_problems, listener_schema
 from tests.support.paths import REFERENCE
 from tests.support.pm_helpers import CE_PM, IP_PM, launch_pm_server
 from tests.support.rest import Delivery, Listener, RestClient
@@ -64,14 +65,10 @@ def results_validator(family: str) -> jsonschema_rs.Validator:
 
 def notification_validator() -> Callable[[str, Any], list[str]]:
     """(event type, body) -> the problems of the body under MEF's listener operation of that type."""
-    spec = yaml.safe_load(NOTIFICATIONS.read_text())
-    components = spec["components"]
 
     def problems(event_type: str, body: Any) -> list[str]:
-        operation = spec["paths"][f"/listener/{event_type}"]["post"]
-        schema = operation["requestBody"]["content"]["application/json;charset=utf-8"]["schema"]
-        validator = jsonschema_rs.validator_for({**schema, "components": components})
-        return [e.message for e in validator.iter_errors(body)]
+        name = listener_schema(NOTIFICATIONS, f"/listener/{event_type}")
+        return component_problems(NOTIFICATIONS, name, body)
 
     return problems
 
