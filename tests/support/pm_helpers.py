@@ -23,10 +23,11 @@ IP_PM = "urn:mef:lso:spec:legato:ip-performance-monitoring-configuration:v0.0.1:
 TIME_SCALE = "9000"
 
 
-def launch_pm_server(workdir: Path, *extra_args: str) -> ServerProcess:
-    """A real server with the demo seed, a fast simulator and PM time scaled by TIME_SCALE."""
+def launch_pm_server(workdir: Path, *extra_args: str, db: str | None = None) -> ServerProcess:
+    """A real server with the demo seed, a fast simulator and PM time scaled by TIME_SCALE
+    (`db` as in server_process.launch)."""
     fast = ("--seed", "demo", "--sim-step-delay", "0.02", "--sim-time-scale", TIME_SCALE, "--sim-seed", "7")
-    return launch(workdir, *fast, *extra_args)
+    return launch(workdir, *fast, *extra_args, db=db)
 
 
 def profile(**overrides: object) -> Pm.PerformanceProfile:

@@ -16,6 +16,7 @@ import grpc
 import pytest
 
 from interlude_grpc.mef.lso.interlude.v1 import fault_management_pb2, performance_pb2, service_test_pb2
+from tests.conftest import DbFor
 from tests.e2e.conftest import launch_demo
 from tests.support.mef_notification_files import component_problems
 from tests.support.paths import REFERENCE
@@ -23,6 +24,7 @@ from tests.support.rest import Listener, RestClient
 from tests.support.server_process import ServerProcess
 from tests.support.sft import SftClient, config_type, job
 
+pytestmark = pytest.mark.stores("sqlite", "postgresql")  # F16: both stores
 St = service_test_pb2
 Pm = performance_pb2
 FM = "/mefApi/interlude/faultManagement/v3"
@@ -44,8 +46,9 @@ def check(path: Any, name: str, body: Any) -> None:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    running = launch_demo(tmp_path_factory.mktemp("rest-fm"), "--rest-listen", "127.0.0.1:0")
+def server(tmp_path_factory: pytest.TempPathFactory, db_for: DbFor) -> Iterator[ServerProcess]:
+    workdir = tmp_path_factory.mktemp("rest-fm")
+    running = launch_demo(workdir, "--rest-listen", "127.0.0.1:0", db=db_for(workdir))
     yield running
     assert running.stop() == 0
 

@@ -23,12 +23,14 @@ import jsonschema_rs
 import pytest
 import yaml  # type: ignore[import-untyped]
 
+from tests.conftest import DbFor
 from tests.support.mef_notification_files import component_problems, listener_schema
 from tests.support.paths import REFERENCE
 from tests.support.pm_helpers import CE_PM, IP_PM, launch_pm_server
 from tests.support.rest import Delivery, Listener, RestClient
 from tests.support.server_process import ServerProcess
 
+pytestmark = pytest.mark.stores("sqlite", "postgresql")  # F16: both stores
 PM = "/mefApi/interlude/performanceMonitoring/v5"
 MEF = REFERENCE / "mef"
 NOTIFICATIONS = (
@@ -74,8 +76,9 @@ def notification_validator() -> Callable[[str, Any], list[str]]:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    running = launch_pm_server(tmp_path_factory.mktemp("pm-whole"), "--rest-listen", "127.0.0.1:0")
+def server(tmp_path_factory: pytest.TempPathFactory, db_for: DbFor) -> Iterator[ServerProcess]:
+    workdir = tmp_path_factory.mktemp("pm-whole")
+    running = launch_pm_server(workdir, "--rest-listen", "127.0.0.1:0", db=db_for(workdir))
     yield running
     assert running.stop() == 0
 
