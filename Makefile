@@ -135,7 +135,7 @@ run: $(STAMP) ## start the server on the embedded default (SQLite file, demo see
 
 # Installs h2load (Debian's nghttp2-client) with apt-get when missing and running as root;
 # without it the unary workloads use the Python load generator (the results say which).
-bench: $(STAMP) ## the benchmark suite (about 5 min): bench/results/latest.json and latest.md
+bench: $(STAMP) ## the benchmark suite (about 5-10 min): bench/results/latest.json and latest.md
 	$(PY) -m bench.suite
 
 # (-p no:hypothesispytest: that plugin's start-up is a second of CPU, and this test needs none of it)

@@ -3,8 +3,10 @@
 Runs, in order, with the sizes of the issue (or tiny ones with --smoke):
 
 1. GetService on a 100k-service inventory vs the raw echo server (bench/unary.py);
-2. durable CreateServiceOrder MODIFY, 64 in flight, vs the echo server; then a
-   restart, after which every acknowledged order must be there;
+2. durable CreateServiceOrder MODIFY, 64 in flight, vs the echo server (the ack path:
+   fulfilment held back); then a restart, after which every acknowledged order must be
+   there; then one round on the restarted server whose every order is awaited to
+   completion (the whole lifecycle);
 3. peak RSS of the 100k server (20,000 logged events, its replay tail full) holding 1,000
    idle StreamEvents streams;
 4. ListServices page of 100 at 100k vs 1k services (bench/store_paging.py);
@@ -13,7 +15,9 @@ Runs, in order, with the sizes of the issue (or tiny ones with --smoke):
 6. StreamPerformanceData fan-out (bench/pm_stream.py, when present);
 7. REST GET /service/{id} vs gRPC GetService (bench/rest_vs_grpc.py);
 8. GetService with `--workers 2` vs one process (bench/workers.py).
-9. GetService with `--access-log changes` (the default) vs `all` (bench/access_log.py).
+9. GetService with `--access-log changes` (the default) vs `all`, with the read cache (the
+   default) vs `--read-cache 0`, and over every service uncached with the readers mapping the
+   file (`--sqlite-mmap-mb`, the default) vs not (bench/knobs.py).
 
 4-8 run as their own modules (each writes its result file); this one gathers
 everything into RESULTS/latest.json and the table RESULTS/latest.md.
@@ -40,7 +44,7 @@ from typing import Any
 
 import grpc
 
-from bench import events_fanout, unary
+from bench import events_fanout, knobs, unary
 from bench.harness import (
     RESULTS,
     ROOT,
@@ -72,7 +76,7 @@ class Sizes:
     rest: Sequence[str]  # of bench.rest_vs_grpc
     pm: Sequence[str] | None  # of bench.pm_stream; None: not run
     workers: Sequence[str]  # of bench.workers
-    access_log: Sequence[str]  # of bench.access_log
+    knobs: Sequence[str]  # of bench.knobs (each knob adds its --knob)
 
 
 FULL = Sizes(
@@ -88,7 +92,7 @@ FULL = Sizes(
     rest=["--seconds", "5"],
     pm=[],
     workers=[],
-    access_log=[],
+    knobs=[],
 )
 # Every phase still runs for real against its real server and baseline, just small and brief:
 # a few calls per round, 64 UNIs (one per caller), 4 subscribers held by a thread rather than
@@ -110,7 +114,7 @@ SMOKE = Sizes(
     rest=["--seconds", "0.2", "--rounds", "1", "--concurrency", "4", "--warm-seconds", "0.1"],
     pm=None,
     workers=["--services", "200", "--seconds", "0.2", "--rounds", "1"],
-    access_log=["--services", "200", "--seconds", "0.2", "--rounds", "1"],
+    knobs=["--services", "200", "--seconds", "0.2", "--rounds", "1"],
 )
 
 
@@ -253,6 +257,10 @@ def unary_workloads(workdir: Path, sizes: Sizes) -> dict[str, Any]:
         modify["response_bytes"] = len(order_bytes)
         orders, modify["durability"] = unary.acks_after_restart(orders, acked)
         print(f"   acks after restart: {modify['durability']}", flush=True)
+        print("== order lifecycle (ack through completion)", flush=True)
+        modify["lifecycle"] = unary.lifecycle(
+            orders, unis, seconds=sizes.seconds, ack_cpu_us=modify["median"]["ours"]["cpu_us_per_call"]
+        )
         print("== peak RSS", flush=True)
         rss = peak_rss(inventory, sizes.idle_streams, sizes.hold_seconds)
         rss["services"] = sizes.services
@@ -293,12 +301,24 @@ def table(r: dict[str, Any]) -> list[list[str]]:
     durable = mod["durability"]
     all_there = durable["found_after_restart"] == durable["acked"]
     rows.append([
-        f"CreateServiceOrder MODIFY, {mod['concurrency']} in flight ({mod['generator']})",
+        f"CreateServiceOrder MODIFY, ack path, {mod['concurrency']} in flight ({mod['generator']})",
         _figures(ours) + f"; {durable['found_after_restart']}/{durable['acked']} acks found after restart",
         f"echo {echo['calls_per_s']:,.0f}/s, {echo['cpu_us_per_call']:.0f} µs CPU",
         f"{mod['ratio_calls_per_s']:.2f}x calls/s",
-        "≥ 0.5x calls/s, every ack committed",
-        _met(mod["ratio_calls_per_s"] >= 0.5 and all_there),
+        "≥ 0.25x calls/s, every ack committed",
+        _met(mod["ratio_calls_per_s"] >= 0.25 and all_there),
+    ])  # fmt: skip
+    life = mod["lifecycle"]
+    completed_ratio = life["completed_per_s"] / echo["calls_per_s"]
+    rows.append([
+        "CreateServiceOrder MODIFY, whole lifecycle (ack through completion, every order awaited)",
+        f"{life['completed_per_s']:,.0f} completed/s, {life['cpu_us_per_order']:.0f} µs CPU/order "
+        f"(ack path {life.get('ack_cpu_us_per_order', 0):.0f}, "
+        f"fulfilment {life.get('fulfilment_cpu_us_per_order', 0):.0f})",
+        f"echo {echo['calls_per_s']:,.0f}/s",
+        f"{completed_ratio:.2f}x calls/s",
+        "≤ 1,000 µs CPU/order",
+        _met(life["cpu_us_per_order"] <= 1000),
     ])  # fmt: skip
     paging = r["list_services_paging"]["results"]
     worst = max(paging, key=lambda k: paging[k]["ratio"])
@@ -316,13 +336,14 @@ def table(r: dict[str, Any]) -> list[list[str]]:
         *((key, label) for key, label, _ in events_fanout.RESTARTED),
     ):
         replay = fan["replay"][key]
+        goal = 0.8 if key == "from_database" else 0.7  # F17 raised the database replay's
         rows.append([
             f"StreamEvents, {fan['replay']['subscribers']} subscribers replaying {label}",
             f"{replay['ours_median']:,} msgs/s",
             f"raw aio {replay['raw_median']:,} msgs/s",
             f"{replay['ratio']:.2f}",
-            "≥ 0.7",
-            _met(replay["ratio"] >= 0.7),
+            f"≥ {goal}",
+            _met(replay["ratio"] >= goal),
         ])  # fmt: skip
     lat = fan["latency_100_tenants"]
     rows.append([
@@ -371,21 +392,26 @@ def table(r: dict[str, Any]) -> list[list[str]]:
         f"GetService, --workers {workers['workers']} vs 1 process ({workers['generator']})",
         f"{many['calls_per_s']:,.0f}/s, {many['cpu_us_per_call']:.0f} µs CPU/call",
         f"1 process {one['calls_per_s']:,.0f}/s, {one['cpu_us_per_call']:.0f} µs CPU/call",
-        f"{workers['ratio_calls_per_s']:.2f}x calls/s",
-        "≥ 1.6x calls/s",
-        _met(workers["ratio_calls_per_s"] >= 1.6),
+        f"{workers['ratio_calls_per_s']:.2f}x calls/s, {workers['ratio_cpu_us_per_call']:.2f}x CPU/call",
+        "≥ 1.6x calls/s, ≤ 1.1x CPU/call",
+        _met(workers["ratio_calls_per_s"] >= 1.6 and workers["ratio_cpu_us_per_call"] <= 1.1),
     ])  # fmt: skip
-    access = r["access_log"]
-    rows.append([
-        f"GetService, --access-log changes (default) vs all ({access['generator']})",
-        f"{access['median']['changes']['calls_per_s']:,.0f}/s, "
-        f"{access['median']['changes']['cpu_us_per_call']:.0f} µs CPU/call",
-        f"all {access['median']['all']['calls_per_s']:,.0f}/s, "
-        f"{access['median']['all']['cpu_us_per_call']:.0f} µs CPU/call",
-        f"{access['ratio_calls_per_s']:.2f}x calls/s, {access['ratio_cpu_us_per_call']:.2f}x CPU",
-        "reported",
-        "",
-    ])  # fmt: skip
+    for key, (default, other) in (
+        ("access_log", ("changes", "all")),
+        ("read_cache", ("on", "off")),
+        ("sqlite_mmap", ("mapped", "unmapped")),
+    ):
+        knob = r[key]
+        rows.append([
+            f"GetService, {knobs.KNOBS[key.replace('_', '-')].title} ({knob['generator']})",
+            f"{knob['median'][default]['calls_per_s']:,.0f}/s, "
+            f"{knob['median'][default]['cpu_us_per_call']:.0f} µs CPU/call",
+            f"{other} {knob['median'][other]['calls_per_s']:,.0f}/s, "
+            f"{knob['median'][other]['cpu_us_per_call']:.0f} µs CPU/call",
+            f"{knob['ratio_calls_per_s']:.2f}x calls/s, {knob['ratio_cpu_us_per_call']:.2f}x CPU",
+            "reported",
+            "",
+        ])  # fmt: skip
     rss = r["peak_rss"]
     rows.append([
         f"peak RSS, {rss['services']:,} services, {rss['logged_events']:,} logged events "
@@ -429,7 +455,9 @@ def main() -> None:
         "stream_events_fanout": Module("events_fanout", sizes.fanout, "events_fanout.json"),
         "rest_vs_grpc": Module("rest_vs_grpc", sizes.rest, "rest_vs_grpc.json"),
         "workers": Module("workers", sizes.workers, "workers.json"),
-        "access_log": Module("access_log", sizes.access_log, "access_log.json"),
+        "access_log": Module("knobs", [*sizes.knobs, "--knob", "access-log"], "access_log.json"),
+        "read_cache": Module("knobs", [*sizes.knobs, "--knob", "read-cache"], "read_cache.json"),
+        "sqlite_mmap": Module("knobs", [*sizes.knobs, "--knob", "sqlite-mmap"], "sqlite_mmap.json"),
     }
     if sizes.pm is not None and importlib.util.find_spec("bench.pm_stream") is not None:
         modules["stream_performance_data"] = Module("pm_stream", sizes.pm, "pm_stream.json")

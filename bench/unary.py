@@ -11,7 +11,14 @@
   robin over 200 UNIs of 100 buyers; the echo server answers with a recorded
   CreateServiceOrderResponse. An ack is the server's word that the order is
   committed: after the rounds the server is stopped, started again on the same
-  file, and every acknowledged order id must be there.
+  file, and every acknowledged order id must be there. During these rounds the
+  simulator holds fulfilment back (`--sim-step-delay` of an hour), so the rounds
+  measure the acknowledgement path alone: validation, policy, the durable write.
+- **Order lifecycle.** On the restarted server (simulator without step delay), once
+  the backlog of the ack rounds is fulfilled, one round of the same load whose
+  every order is then awaited to completion: the server's CPU per order from the
+  first ack to the last completion, and orders completed per second. Completion is
+  read from the SQLite file (orders by state), which costs the server nothing.
 
 Rounds alternate echo and ours (ABBA...); each side reports the median of its
 rounds: calls/s, p50/p99 latency, server CPU µs per call (from /proc/PID/stat).
@@ -21,6 +28,8 @@ from __future__ import annotations
 
 import asyncio
 import random
+import sqlite3
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -45,6 +54,11 @@ CREATE_ORDER = "/mef.lso.interlude.v1.ServiceOrderingService/CreateServiceOrder"
 GET_ORDER = "/mef.lso.interlude.v1.ServiceOrderingService/GetServiceOrder"
 BUYER_HEADER = "x-interlude-buyer"
 FRAME_SIZES = (1522, 2000)
+HOLD_FULFILMENT = "3600"  # --sim-step-delay of the ack rounds: no order starts during them
+OPEN_ORDER_STATES = (
+    ordering_pb2.SERVICE_ORDER_STATE_ACKNOWLEDGED,
+    ordering_pb2.SERVICE_ORDER_STATE_IN_PROGRESS,
+)
 EVENT_BATCH = 2_000  # events appended per write by log_changes
 
 
@@ -151,12 +165,24 @@ def get_service_request(services: int) -> bytes:
 
 
 def get_service_load(
-    services: int, *, h2load_exe: str | None, seconds: float, connections: int = 4
+    services: int, *, h2load_exe: str | None, seconds: float, connections: int = 4, spread: bool = False
 ) -> Callable[[Side], LoadResult]:
     """One round of GetService load on a side: 64 calls in flight over `connections`
-    connections with h2load, else the Python generator (64 concurrent callers)."""
+    connections with h2load, else the Python generator (64 concurrent callers). All of one
+    service, or with `spread` every service in a shuffled order (the Python generator: h2load
+    sends one request body)."""
     request = get_service_request(services)
     headers = {BUYER_HEADER: INVENTORY_BUYER}
+    if spread:
+        ids = list(range(services))
+        random.Random(services).shuffle(ids)
+        calls = [
+            (inventory_pb2.GetServiceRequest(id=f"svc-{i:07d}").SerializeToString(), tuple(headers.items()))
+            for i in ids
+        ]
+        return lambda side: python_load(
+            side.target, GET_SERVICE, lambda n: calls[n % len(calls)], seconds=seconds, concurrency=64
+        )
 
     def run(side: Side) -> LoadResult:
         if h2load_exe:
@@ -201,13 +227,15 @@ class Uni:
 
 
 def order_server(
-    workdir: Path, db: str | None = None, buyers: int = BUYERS
+    workdir: Path, db: str | None = None, buyers: int = BUYERS, step_delay: str = HOLD_FULFILMENT
 ) -> tuple[ServerProcess, list[Uni]]:
-    """A server seeded with `buyers` (100) buyers of two UNIs each (no simulator step delay);
-    the UNIs. `db`: its --db (default a SQLite file in its directory)."""
+    """A server seeded with `buyers` (100) buyers of two UNIs each; the UNIs. `step_delay`: its
+    simulator's (default an hour: orders are acknowledged, not fulfilled, so the load
+    measures the acknowledgement path). `db`: its --db (default a SQLite file in its directory)."""
     workdir.mkdir(parents=True, exist_ok=True)
     services_of = write_seed(workdir / "seed.json", buyers)
-    server = launch(workdir / "server", "--seed", str(workdir / "seed.json"), "--sim-step-delay", "0", db=db)
+    seed = str(workdir / "seed.json")
+    server = launch(workdir / "server", "--seed", seed, "--sim-step-delay", step_delay, db=db)
     unis = []
     for who, ids in services_of.items():
         for sid in ids:
@@ -297,3 +325,70 @@ def acks_after_restart(
         "found_after_restart": len(acked) - len(missing),
         "missing": missing[:20],
     }
+
+
+# ---- the whole lifecycle: ack through completion -------------------------------------------
+
+
+def open_orders(server: ServerProcess) -> int:
+    """How many orders the server's SQLite file holds acknowledged or in progress (read
+    beside the server, which spends nothing on it)."""
+    db = server.workdir / "interlude.db"
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10) as conn:
+        marks = ", ".join("?" for _ in OPEN_ORDER_STATES)
+        sql = f"SELECT COUNT(*) FROM orders WHERE state IN ({marks})"
+        (count,) = conn.execute(sql, [int(s) for s in OPEN_ORDER_STATES]).fetchone()
+    return int(count)
+
+
+def drain(server: ServerProcess, timeout: float = 600.0) -> float:
+    """Wait until every order is completed (or failed); the seconds it took."""
+    started = time.monotonic()
+    while open_orders(server):
+        if time.monotonic() - started > timeout:
+            raise TimeoutError(f"orders still open after {timeout}s")
+        time.sleep(0.02)
+    return time.monotonic() - started
+
+
+def lifecycle(
+    server: ServerProcess,
+    unis: list[Uni],
+    *,
+    seconds: float,
+    ack_cpu_us: float | None = None,
+    concurrency: int = 64,
+    cpu: Callable[[int], float] = cpu_seconds,
+) -> dict[str, Any]:
+    """One round of MODIFY orders on a server that fulfils them (no step delay), every order
+    awaited to completion: server CPU per order from the first ack to the last completion,
+    orders completed per second, and (given the ack path's CPU per order) what fulfilment adds."""
+    drain(server)  # what earlier rounds left is not this round's
+    calls = [[(modify_request(u, size), ((BUYER_HEADER, u.buyer),)) for size in FRAME_SIZES] for u in unis]
+    cpu_before, started = cpu(server.proc.pid), time.monotonic()
+    result = python_load(
+        server.target,
+        CREATE_ORDER,
+        lambda n: calls[n % len(unis)][(n // len(unis)) % 2],
+        seconds=seconds,
+        concurrency=concurrency,
+    )
+    acked_s = time.monotonic() - started
+    cpu_acked = cpu(server.proc.pid) - cpu_before
+    drain_s = drain(server)
+    used, elapsed = cpu(server.proc.pid) - cpu_before, acked_s + drain_s
+    orders = max(result.calls, 1)
+    figures: dict[str, Any] = {
+        "orders": result.calls,
+        "errors": result.errors,
+        "acks_per_s": round(result.calls / acked_s, 1),
+        "completed_per_s": round(result.calls / elapsed, 1),
+        "drain_s": round(drain_s, 3),
+        "cpu_us_per_order": round(used * 1e6 / orders, 1),
+        "cpu_us_per_order_until_last_ack": round(cpu_acked * 1e6 / orders, 1),
+    }
+    if ack_cpu_us is not None:
+        figures["ack_cpu_us_per_order"] = ack_cpu_us
+        figures["fulfilment_cpu_us_per_order"] = round(figures["cpu_us_per_order"] - ack_cpu_us, 1)
+    print(f"   lifecycle: {figures}", flush=True)
+    return figures

@@ -122,6 +122,7 @@ class Config:
     event_prune_interval: float = 60.0
     event_subscriber_buffer: int = 10_000
     event_replay_tail: int = 16_384
+    read_cache: int = 16_384
     sim_time_scale: float = 1.0
     security: SecuritySettings = field(default_factory=SecuritySettings)
     hub_max_attempts: int = 10
@@ -130,6 +131,7 @@ class Config:
     hub_delivery_timeout: float = 10.0
     hub_callback_allow: tuple[str, ...] = ()
     db_max_bytes: int | None = None
+    sqlite_mmap_mb: int = 1024
     limits: Limits = field(default_factory=Limits)
     # Which finished calls the access log keeps (--access-log, --access-log-slow-ms).
     access: AccessPolicy = field(default_factory=lambda: AccessPolicy("changes"))
@@ -259,6 +261,15 @@ def build_parser() -> argparse.ArgumentParser:
         "UNAVAILABLE STORAGE_UNAVAILABLE as on a full disk, reads keep working (default no limit)",
     )
     parser.add_argument(
+        "--sqlite-mmap-mb",
+        type=int,
+        default=1024,
+        metavar="MIB",
+        help="SQLite only: how much of the database file each read connection maps into memory "
+        "(mmap_size) instead of copying pages into its own cache; the pages are the OS page "
+        "cache's, shared by every connection and worker; 0: no mapping (default 1024)",
+    )
+    parser.add_argument(
         "--seed",
         type=parse_seed,
         default=Seed(kind="none"),
@@ -369,6 +380,15 @@ def build_parser() -> argparse.ArgumentParser:
         "database; 0: every replay reads it (default 16384)",
     )
     parser.add_argument(
+        "--read-cache",
+        type=int,
+        default=16_384,
+        metavar="N",
+        help="services kept in memory as stored, for GetService and the REST service read "
+        "(about 1-2 KiB each); dropped as their writes commit; 0: every read goes to the "
+        "database (default 16384)",
+    )
+    parser.add_argument(
         "--event-subscriber-buffer",
         type=int,
         default=10_000,
@@ -463,9 +483,11 @@ def _checked_db_path(parser: argparse.ArgumentParser, ns: argparse.Namespace) ->
         parser.error("argument --db-max-bytes: applies to SQLite only (PostgreSQL has its own quotas)")
     if ns.db_max_bytes is not None:
         _at_least(parser, "--db-max-bytes", ns.db_max_bytes, 65536)
+    _at_least(parser, "--sqlite-mmap-mb", ns.sqlite_mmap_mb, 0)
     _at_least(parser, "--event-retention-count", ns.event_retention_count, 1)
     _at_least(parser, "--workers", ns.workers, 1)
     _at_least(parser, "--event-replay-tail", ns.event_replay_tail, 0)
+    _at_least(parser, "--read-cache", ns.read_cache, 0)
     _at_least(parser, "--event-subscriber-buffer", ns.event_subscriber_buffer, 1)
     _check_network(parser, ns)
     return db_path

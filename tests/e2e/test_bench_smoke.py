@@ -25,6 +25,8 @@ WORKLOADS = (
     "rest_vs_grpc",
     "workers",
     "access_log",
+    "read_cache",
+    "sqlite_mmap",
 )
 
 
@@ -53,6 +55,11 @@ def test_the_suite_runs_end_to_end_and_writes_json_and_table(tmp_path: Path) -> 
     durability = latest["modify_orders"]["durability"]
     assert durability["acked"] > 0
     assert durability["found_after_restart"] == durability["acked"], durability["missing"]
+    life = latest["modify_orders"]["lifecycle"]  # a round whose every order was awaited to completion
+    assert life["orders"] > 0
+    assert life["completed_per_s"] > 0
+    assert life["cpu_us_per_order"] > 0
+    assert "whole lifecycle" in (tmp_path / "latest.md").read_text()
     assert latest["peak_rss"]["peak_mib"] > 0
     assert latest["peak_rss"]["idle_streams"] == 20
     table = (tmp_path / "latest.md").read_text()
@@ -64,6 +71,12 @@ def test_the_suite_runs_end_to_end_and_writes_json_and_table(tmp_path: Path) -> 
     for choice in ("all", "changes"):  # --access-log: both choices measured in the same run
         assert latest["access_log"]["median"][choice]["calls_per_s"] > 0
     assert "--access-log changes" in table
+    for choice in ("on", "off"):  # --read-cache: the default and 0 in the same run
+        assert latest["read_cache"]["median"][choice]["calls_per_s"] > 0
+    assert "--read-cache 16384 (default) vs 0" in table
+    for choice in ("mapped", "unmapped"):  # --sqlite-mmap-mb: the default and 0 in the same run
+        assert latest["sqlite_mmap"]["median"][choice]["calls_per_s"] > 0
+    assert "--sqlite-mmap-mb 1024 (default) vs 0" in table
     replay = latest["stream_events_fanout"]["replay"]
     for phase in ("recent_position", "after_restart", "from_database"):  # the last two after restarts
         assert replay[phase]["ours_median"] > 0, phase
@@ -75,6 +88,8 @@ def test_the_suite_runs_end_to_end_and_writes_json_and_table(tmp_path: Path) -> 
         "rest_vs_grpc.json",
         "workers.json",
         "access_log.json",
+        "read_cache.json",
+        "sqlite_mmap.json",
     ):
         assert (tmp_path / name).exists(), name
 

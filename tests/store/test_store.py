@@ -19,6 +19,7 @@ from interlude_grpc.mef.lso.interlude.v1 import (
 from interlude_server.core.keys import timestamp_key
 from interlude_server.store.interface.paging import PageRequest
 from interlude_server.store.interface.store import IdempotencyRecord, ServiceQuery
+from interlude_server.store.postgres.store import PgStore
 from interlude_server.store.sql.migrations import MIGRATIONS, SCHEMA_VERSION
 from interlude_server.store.sql.tx import SqlTx
 from interlude_server.store.sqlite.store import SchemaVersionError, SqliteStore
@@ -352,3 +353,18 @@ async def test_catalog_lists_filter_and_page(store: SqliteStore) -> None:
     )
     assert [x.service_specification_id for x in rest.items] == ["spec-5"]
     assert (await store.list_policies(OTHER_BUYER, p(), PageRequest(10))).total == 0
+
+
+async def test_a_new_order_is_stored_without_a_read_and_a_used_id_is_refused(
+    store: SqliteStore | PgStore,
+) -> None:
+    """put_order(new=True) reads nothing first: an id in use fails the write (duplicate key)
+    and leaves the stored order as it was."""
+    first = ordering_pb2.ServiceOrder(id="ord-new", buyer_id=BUYER, external_id="first")
+    await store.write(lambda tx: tx.put_order(first, new=True))
+    again = ordering_pb2.ServiceOrder(id="ord-new", buyer_id=BUYER, external_id="second")
+    with pytest.raises(Exception, match=r"(?i)unique|duplicate"):
+        await store.write(lambda tx: tx.put_order(again, new=True))
+    stored = await store.get_order(BUYER, "ord-new")
+    assert stored is not None
+    assert stored.external_id == "first"

@@ -6,13 +6,15 @@ import asyncio
 import contextlib
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
 
+from interlude_grpc.mef.lso.interlude.v1 import events_pb2
 from interlude_server.store.interface.paging import PageRequest
 from interlude_server.store.interface.store import ServiceQuery
+from interlude_server.store.postgres.store import PgStore
 from interlude_server.store.sql.tx import SqlTx
 from interlude_server.store.sqlite.store import SqliteStore
 from tests.store.builders import BUYER, putter, service
@@ -22,7 +24,7 @@ class Boom(Exception):
     pass
 
 
-async def hold_writer(store: SqliteStore) -> tuple[threading.Event, asyncio.Future[None]]:
+async def hold_writer(store: SqliteStore | PgStore) -> tuple[threading.Event, asyncio.Future[None]]:
     """Occupy the writer thread until the returned event is set, so later writes queue up."""
     entered, release = threading.Event(), threading.Event()
 
@@ -35,10 +37,25 @@ async def hold_writer(store: SqliteStore) -> tuple[threading.Event, asyncio.Futu
     return release, held
 
 
-async def test_a_failing_write_leaves_nothing_and_does_not_poison_its_group(store: SqliteStore) -> None:
+async def one_group(
+    store: SqliteStore | PgStore, fns: Sequence[Callable[[SqlTx], object]], *, committed: bool = True
+) -> list[object]:
+    """Run `fns` as one group (the writer is held busy until all of them are queued); their
+    results, an exception for each that failed. `committed`: whether the group commits."""
     release, held = await hold_writer(store)
-    commits_before = store.stats.commits
+    before = store.stats
+    futures = [asyncio.ensure_future(store.write(fn)) for fn in fns]
+    await asyncio.sleep(0.05)
+    release.set()
+    await held
+    results = await asyncio.gather(*futures, return_exceptions=True)
+    after = store.stats
+    assert after.writes - before.writes == len(fns), "every one of `fns` ran"
+    assert after.commits - before.commits == 1 + committed, "the gate's group, then `fns` as one group"
+    return list(results)
 
+
+async def test_a_failing_write_leaves_nothing_and_does_not_poison_its_group(store: SqliteStore) -> None:
     def put(i: int) -> Callable[[SqlTx], str]:
         def fn(tx: SqlTx) -> str:
             tx.put_service(service(f"svc-{i:02d}", contacts=["Alice"]))
@@ -48,15 +65,9 @@ async def test_a_failing_write_leaves_nothing_and_does_not_poison_its_group(stor
 
         return fn
 
-    writes = [asyncio.ensure_future(store.write(put(i))) for i in range(50)]
-    await asyncio.sleep(0.05)
-    release.set()
-    await held
-    results = await asyncio.gather(*writes, return_exceptions=True)
-
+    results = await one_group(store, [put(i) for i in range(50)])  # all 50 in one group
     assert isinstance(results[17], Boom)
     assert [r for i, r in enumerate(results) if i != 17] == [f"svc-{i:02d}" for i in range(50) if i != 17]
-    assert store.stats.commits - commits_before == 2, "the gate's group, then all 50 in one group"
     assert await store.get_service(BUYER, "svc-17") is None
     page = await store.list_services(BUYER, ServiceQuery(), PageRequest(100))
     assert page.total == 49
@@ -159,3 +170,31 @@ async def test_close_finishes_queued_writes(tmp_path: Path) -> None:
         assert await reopened.count_services() == 20
     finally:
         await reopened.close()
+
+
+async def test_a_group_numbers_its_events_in_order_and_a_failed_write_leaves_only_a_gap(
+    store: SqliteStore | PgStore,
+) -> None:
+    """The writes of one group draw their events' seqs from the group's counters (SQLite: read
+    once per group): every committed event has its own, in commit order; a write that failed
+    after appending leaves a gap, and the next group goes on after the last committed one."""
+
+    def append(i: int) -> Callable[[SqlTx], int]:
+        def fn(tx: SqlTx) -> int:
+            first = tx.append_event(BUYER, events_pb2.Event(event_id=f"e{i}a"))
+            tx.append_event(BUYER, events_pb2.Event(event_id=f"e{i}b"))
+            if i == 3:
+                raise Boom("after appending")
+            return first
+
+        return fn
+
+    results = await one_group(store, [append(i) for i in range(6)])
+    assert isinstance(results[3], Boom)
+    later = await store.write(append(9))  # a group of its own
+    events = await store.read_events(BUYER, 0, later + 1, 100)
+    ids = [e.event_id for e in events]
+    assert ids == [f"e{i}{x}" for i in (0, 1, 2, 4, 5, 9) for x in "ab"]
+    seqs = [e.sequence for e in events]
+    assert seqs == sorted(set(seqs))  # unique and in commit order
+    assert [r for r in results if not isinstance(r, Exception)] == [seqs[i] for i in (0, 2, 4, 6, 8)]

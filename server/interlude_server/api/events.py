@@ -13,6 +13,10 @@ keyed by sequence serves every stream that sends the event, live or replayed.
 It is built from the Event's bytes as the log stores them (read back, or kept
 by the hub when it was published) with the token spliced in: an event is
 never serialized again on its way to a subscriber.
+
+A stream that asked for references only (`references_only`) gets the event without its
+`payload` (the resource after the change): built once per event too, from the stored
+bytes with the payload dropped, in a cache of its own.
 """
 
 from __future__ import annotations
@@ -62,6 +66,16 @@ def _response_from_body(body: bytes, token: str) -> bytes:
     return spliced(_EVENT_KEY, body, events_pb2.Event(resume_token=token))
 
 
+def _reference_body(body: bytes) -> bytes:
+    """An Event's stored bytes without its payload (the resource after the change)."""
+    event = events_pb2.Event.FromString(body)
+    payload = event.WhichOneof("payload")
+    if payload is None:
+        return body
+    event.ClearField(payload)
+    return event.SerializeToString()
+
+
 class WireCache(SharedWire[events_pb2.Event]):
     """The serialized StreamEventsResponse of recent events, by sequence (LRU, bounded)."""
 
@@ -78,6 +92,7 @@ class EventsServicer:
         self.buyer_of = buyer_of
         self.log_id = log_id
         self.wire = WireCache(log_id)
+        self.reference_wire = WireCache(log_id)  # the responses of references_only streams
 
     def _token(self, seq: int) -> str:
         return self.wire.token(seq)
@@ -85,13 +100,20 @@ class EventsServicer:
     def _from_body(self, seq: int, body: bytes) -> bytes:
         return _response_from_body(body, self._token(seq))
 
-    def _response(self, seq: int, body: bytes) -> bytes:
-        """The shared response of the event at `seq`, from its stored bytes (not parsed)."""
+    def _reference_from_body(self, seq: int, body: bytes) -> bytes:
+        return _response_from_body(_reference_body(body), self._token(seq))
+
+    def _response(self, seq: int, body: bytes, references: bool = False) -> bytes:
+        """The shared response of the event at `seq`, from its stored bytes (not parsed
+        unless `references`: then without the resource payload)."""
+        if references:
+            build = functools.partial(self._reference_from_body, seq, body)
+            return self.reference_wire.response_at(seq, build)
         return self.wire.response_at(seq, functools.partial(self._from_body, seq, body))
 
-    def _live(self, published: Live) -> bytes:
+    def _live(self, published: Live, references: bool = False) -> bytes:
         """A live event's response, from the bytes the hub kept of it (what a replay sends)."""
-        return self._response(*published.kept)
+        return self._response(*published.kept, references)
 
     async def _start_after(self, request: events_pb2.StreamEventsRequest) -> int | None:
         """The sequence to replay after; None means now."""
@@ -108,12 +130,12 @@ class EventsServicer:
         return await self.store.seq_before(request.start_time)
 
     async def _replay(
-        self, buyer: str, matches: Matcher | None, after: int, up_to: int
+        self, buyer: str, matches: Matcher | None, references: bool, after: int, up_to: int
     ) -> AsyncIterator[tuple[int, bytes]]:
         """`matches` None: the stream takes every event, so none is parsed."""
         async for seq, body in self._logged(buyer, after, up_to):
             if matches is None or matches(events_pb2.Event.FromString(body)):
-                yield seq, self._response(seq, body)
+                yield seq, self._response(seq, body, references)
 
     async def _logged(self, buyer: str, after: int, up_to: int) -> AsyncIterator[tuple[int, bytes]]:
         """The buyer's logged events after `after` through `up_to`, as (sequence, serialized
@@ -140,8 +162,11 @@ class EventsServicer:
         matches = matcher(request.filter)
         after = await self._start_after(request)
         subscription = self.hub.subscribe(buyer, matches)
-        envelope: Envelope[Live, bytes | Response] = streaming.envelope(Response, self._token, self._live)
-        replay = functools.partial(self._replay, buyer, None if selects_all(request.filter) else matches)
+        references = request.references_only
+        live = functools.partial(self._live, references=references)
+        envelope: Envelope[Live, bytes | Response] = streaming.envelope(Response, self._token, live)
+        selected = None if selects_all(request.filter) else matches
+        replay = functools.partial(self._replay, buyer, selected, references)
         responses = replay_then_follow(subscription, after, replay, envelope, interval)
         async for response in streaming.observed("events", self.hub, responses):
             yield response

@@ -8,7 +8,7 @@ import grpc
 from google.protobuf import field_mask_pb2
 
 from interlude_grpc.mef.lso.interlude.v1 import inventory_pb2, inventory_pb2_grpc
-from interlude_server.api import filters, paging
+from interlude_server.api import filters, paging, wire
 from interlude_server.api.binding import ServiceBinding
 from interlude_server.api.common import found, required
 from interlude_server.api.principal import BuyerResolver
@@ -19,6 +19,7 @@ Context = grpc.aio.ServicerContext[Any, Any]
 ORDER_BY = ("", "id", "service_date", "service_date desc", "update_time", "update_time desc")
 _SERVICE = inventory_pb2.Service.DESCRIPTOR
 _NOT_FOUND = "SERVICE_NOT_FOUND"
+_SERVICE_KEY = wire.field_key(inventory_pb2.GetServiceResponse.DESCRIPTOR, "service")
 # The start modes a filter may name: every StartMode but UNSPECIFIED (which no filter means).
 _START_MODES = tuple(v for v in inventory_pb2.StartMode.values() if v)
 
@@ -62,13 +63,13 @@ class InventoryServicer(inventory_pb2_grpc.ServiceInventoryServiceServicer):
     ) -> inventory_pb2.GetServiceResponse:
         required(request.id, "id")
         filters.check_read_mask(request.read_mask, _SERVICE)
-        service = found(
-            await self.store.get_service(self.buyer_of(context), request.id),
-            "Service",
-            request.id,
-            _NOT_FOUND,
-        )
+        service = inventory_pb2.Service.FromString(await self.stored_service(request.id, context))
         return inventory_pb2.GetServiceResponse(service=_masked(service, request.read_mask))
+
+    async def stored_service(self, service_id: str, context: Context) -> bytes:
+        """The calling buyer's service as stored (serialized), or NOT_FOUND."""
+        body = await self.store.get_service_body(self.buyer_of(context), service_id)
+        return found(body, "Service", service_id, _NOT_FOUND)
 
     async def ListServices(
         self, request: inventory_pb2.ListServicesRequest, context: Context
@@ -87,10 +88,28 @@ class InventoryServicer(inventory_pb2_grpc.ServiceInventoryServiceServicer):
         )
 
 
+class WireInventory:
+    """The servicer as gRPC serves it: GetService answers with the stored service's bytes as
+    they are (no parse, no copy, no serialization: the read most SP systems poll); every
+    other call, and a GetService with a read mask, is the servicer's."""
+
+    def __init__(self, servicer: InventoryServicer) -> None:
+        self.servicer = servicer
+        self.ListServices = servicer.ListServices
+
+    async def GetService(
+        self, request: inventory_pb2.GetServiceRequest, context: Context
+    ) -> bytes | inventory_pb2.GetServiceResponse:
+        if request.read_mask.paths:
+            return await self.servicer.GetService(request, context)
+        required(request.id, "id")
+        return wire.wrapped(_SERVICE_KEY, await self.servicer.stored_service(request.id, context))
+
+
 def inventory_binding(store: Store, buyer_of: BuyerResolver) -> ServiceBinding:
     servicer = InventoryServicer(store, buyer_of)
+    service = inventory_pb2.DESCRIPTOR.services_by_name["ServiceInventoryService"]
+    handler = wire.passthrough_handler(service, WireInventory(servicer))
     return ServiceBinding(
-        "mef.lso.interlude.v1.ServiceInventoryService",
-        lambda server: inventory_pb2_grpc.add_ServiceInventoryServiceServicer_to_server(servicer, server),
-        servicer,
+        service.full_name, lambda server: server.add_generic_rpc_handlers((handler,)), servicer
     )

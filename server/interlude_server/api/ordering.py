@@ -103,8 +103,11 @@ class OrderingServicer(ordering_pb2_grpc.ServiceOrderingServiceServicer):
         raise AssertionError("unreachable")
 
     def _process(self, buyer: str) -> Callable[[R], None]:
-        """After the commit: the Partner processes the order (a no-op if it already does)."""
-        return lambda response: self.processor.submit(buyer, response.service_order.id)
+        """After the commit: the Partner processes the order (a no-op if it already does),
+        starting from the order as committed."""
+        return lambda response: self.processor.submit(
+            buyer, response.service_order.id, response.service_order
+        )
 
     async def _current_service(self, buyer: str, service_id: str, field: str) -> inventory_pb2.Service:
         return await get(self.store.get_service, buyer, service_id, "Service", "SERVICE_NOT_FOUND", field)

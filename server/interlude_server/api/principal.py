@@ -52,11 +52,12 @@ def peer_certificate(context: Context) -> PeerCertificate | None:
     return _certificate(pems[0]) if pems else None
 
 
-def credentials_of(metadata: Metadata, context: Context) -> Credentials:
-    """What a gRPC call presented: `authorization` metadata, client certificate, dev header."""
+def credentials_of(metadata: Metadata, context: Context, certificate: bool = True) -> Credentials:
+    """What a gRPC call presented: `authorization` metadata, client certificate (unless
+    `certificate` is False: the authenticator maps none), dev header."""
     return Credentials(
         bearer=bearer_token(metadata_value(metadata, AUTHORIZATION_METADATA)),
-        certificate=peer_certificate(context),
+        certificate=peer_certificate(context) if certificate else None,
         dev_buyer=metadata_value(metadata, BUYER_METADATA) or None,
     )
 
@@ -73,7 +74,9 @@ class AuthGate:
         return self.authenticator.honours_dev_header
 
     def __call__(self, method: str, metadata: Metadata, context: Context) -> Principal | None:
-        return self.authenticator.admit(lambda: credentials_of(metadata, context), method)
+        # The TLS peer's certificate is read (and parsed) only when certificates name buyers.
+        certificate = self.authenticator.certificates is not None
+        return self.authenticator.admit(lambda: credentials_of(metadata, context, certificate), method)
 
 
 class BuyerResolver:

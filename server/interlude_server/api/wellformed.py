@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, cast
 
-from google.protobuf.descriptor import FieldDescriptor
+from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from google.protobuf.message import Message
 
 from interlude_server.core.errors import InvalidArgument, Violation
@@ -139,6 +139,31 @@ def _violations(message: Message, prefix: str) -> Iterator[Violation]:
             yield from _violations(value, path)
 
 
+_CHECKED_NAMES = frozenset((*_CHECKS, *_JSON))
+_checkable: dict[str, bool] = {}
+
+
+def _may_hold_bad_values(message: Descriptor, seen: frozenset[str] = frozenset()) -> bool:
+    """Whether a message of this type can hold anything `_violations` refuses: a float or
+    double, a Timestamp, Duration or Struct, at any depth (worked out once per type)."""
+    name = message.full_name
+    if name in _CHECKED_NAMES:
+        return True
+    known = _checkable.get(name)
+    if known is not None:
+        return known
+    if name in seen:  # a recursive type: its other fields decide
+        return False
+    found = any(
+        field.cpp_type in _FLOATS
+        or (field.message_type is not None and _may_hold_bad_values(field.message_type, seen | {name}))
+        for field in message.fields
+    )
+    if not seen:
+        _checkable[name] = found
+    return found
+
+
 def checked(request: Any) -> Any:
     """`request`, if the server can use it; else InvalidArgument naming every bad field."""
     if isinstance(request, Undecodable):
@@ -146,10 +171,19 @@ def checked(request: Any) -> Any:
             f"the request is not a serialized {request.type_name}",
             [Violation("request", f"cannot be parsed as {request.type_name}: {request.error}")],
         )
-    if isinstance(request, Message):
+    if isinstance(request, Message) and _may_hold_bad_values(cast(Descriptor, request.DESCRIPTOR)):
         violations = list(_violations(request, ""))
         if violations:
             raise InvalidArgument(
                 "the request has out-of-range timestamps, durations or non-finite numbers", violations
             )
     return request
+
+
+def always_usable(message_type: object) -> bool:
+    """Whether every parsed message of `message_type` passes `checked` unchanged: a protobuf
+    message type with nothing `checked` refuses at any depth (so a caller that knows a request
+    is of this type need not ask, ~0.3 µs a call). False for anything else."""
+    if not (isinstance(message_type, type) and issubclass(message_type, Message)):
+        return False
+    return not _may_hold_bad_values(cast(Descriptor, message_type.DESCRIPTOR))

@@ -34,14 +34,19 @@ def field_key(message: Descriptor, field: str) -> bytes:
     return _varint(message.fields_by_name[field].number << 3 | 2)
 
 
+def wrapped(key: bytes, stored: bytes) -> bytes:
+    """A response whose one message field (`key`) holds the stored bytes of a message, as
+    they are: the response with that message parsed, serialized without parsing it."""
+    return key + _varint(len(stored)) + stored
+
+
 def spliced(key: bytes, stored: bytes, extra: Message) -> bytes:
     """A response whose one message field (`key`) holds the stored bytes of a message merged
     with `extra`, built without parsing them: serialized messages concatenate as a merge, so
     the stored bytes followed by `extra`'s are that message with `extra`'s fields set. The
     same message, field for field, as setting them on the parsed one (bytes may differ in
     order)."""
-    inner = stored + extra.SerializeToString()
-    return key + _varint(len(inner)) + inner
+    return wrapped(key, stored + extra.SerializeToString())
 
 
 def passthrough_handler(service: ServiceDescriptor, servicer: Any) -> grpc.GenericRpcHandler:

@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Awaitable, Callable, Iterator
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 from dataclasses import dataclass, field
 from typing import TypeVar
 
@@ -119,11 +119,20 @@ def current_principal() -> Principal | None:
 @contextlib.contextmanager
 def acting_as(principal: Principal | None) -> Iterator[None]:
     """Run the block as `principal` (the transport adapter wraps each call in it)."""
-    token = _current.set(principal)
+    token = act_as(principal)
     try:
         yield
     finally:
-        _current.reset(token)
+        stop_acting(token)
+
+
+def act_as(principal: Principal | None) -> Token[Principal | None]:
+    """`acting_as` without a context manager, for the per-call path: what `stop_acting` takes."""
+    return _current.set(principal)
+
+
+def stop_acting(token: Token[Principal | None]) -> None:
+    _current.reset(token)
 
 
 T = TypeVar("T")

@@ -9,6 +9,7 @@ also leave ServiceTrackingRecords (`track`); PM keeps its own MEF tracking recor
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 
 from google.protobuf import timestamp_pb2
 
@@ -102,9 +103,11 @@ def emit(
     order_item_id: str = "",
     report_id: str = "",
     observed: timestamp_pb2.Timestamp | None = None,
+    changed: Sequence[str] = (),
 ) -> None:
     """Log an event carrying `resource` after the change (none for deletes), for its buyer;
-    `observed`: when the network observed the change it reported."""
+    `observed`: when the network observed the change it reported; `changed`: what changed,
+    as JSON Pointers into the resource's MEF representation (Event.changed_fields)."""
     resource_type, payload = _KINDS[type(resource)]
     ref = Ev.ResourceRef(
         resource_type=resource_type, id=resource.id, order_item_id=order_item_id, report_id=report_id
@@ -113,6 +116,7 @@ def emit(
     event.state, event.reason = state, reason
     if observed is not None:
         event.observed_time.CopyFrom(observed)
+    event.changed_fields.extend(changed)
     if isinstance(resource, inventory_pb2.Service):
         event.service_configuration_type = resource.service_configuration.type
     if event_type not in _DELETES:

@@ -18,6 +18,7 @@ meant to last).
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Literal
 
@@ -28,6 +29,7 @@ _READS = ("Get", "List", "Stream", "Query")
 _REST_READS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
+@functools.lru_cache(maxsize=512)  # per method name: a call asks for every one it serves
 def rpc_changes(method: str) -> bool:
     """Whether a gRPC method (`/package.Service/Method`) may change something: a contract RPC
     that is not a read. Health, reflection and the southbound stream are not changes."""

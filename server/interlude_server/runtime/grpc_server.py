@@ -16,7 +16,7 @@ from interlude_server.api import contract
 from interlude_server.api.binding import ServiceBinding
 from interlude_server.api.health import SERVICE_NAME as HEALTH_SERVICE_NAME
 from interlude_server.api.health import Health
-from interlude_server.api.interceptors import RpcInterceptor
+from interlude_server.api.interceptors import RpcStages
 from interlude_server.api.overload import LoadLimiter
 from interlude_server.api.principal import AuthGate
 from interlude_server.api.reflection import enable_reflection
@@ -85,8 +85,8 @@ async def start_server(
     if unknown := bound - set(names):
         raise ValueError(f"not contract services: {sorted(unknown)}")
     security = security or ServerSecurity()
+    stages = RpcStages(default_buyer, security.gate, limiter, metrics, access)
     server = grpc.aio.server(
-        interceptors=[RpcInterceptor(default_buyer, security.gate, limiter, metrics, access)],
         options=[
             # A second server on a port in use must fail, not silently share it,
             # unless it is one of the `--workers N` processes, which share it on purpose.
@@ -95,15 +95,17 @@ async def start_server(
             *grpc_options(limits or Limits()),
         ],
     )
+    registrar = stages.registrar(server)  # every handler through the stages
     for binding in bindings:
-        binding.add_to_server(server)
-    server.add_generic_rpc_handlers(
+        binding.add_to_server(registrar)
+    registrar.add_generic_rpc_handlers(
         unimplemented_handlers(s for s in contract.services() if s.full_name not in bound)
     )
     health = Health(names)
     await health.not_serving()
-    health.register(server)
-    reflected = enable_reflection(server, [*names, HEALTH_SERVICE_NAME])
+    health.register(registrar)
+    reflected = enable_reflection(registrar, [*names, HEALTH_SERVICE_NAME])
+    server.add_generic_rpc_handlers((stages.unknown_methods(),))  # asked last
     port: int = (
         server.add_insecure_port(listen.address)
         if security.credentials is None

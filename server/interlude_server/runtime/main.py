@@ -71,6 +71,7 @@ from interlude_server.runtime.ready import write_ready_file
 from interlude_server.runtime.supervisor import Supervisor
 from interlude_server.seed.loader import SeedError, load_seed
 from interlude_server.store.interface.store import Store
+from interlude_server.store.sql.store import SqlStore
 from interlude_server.store.sqlite.store import SchemaVersionError, SqliteStore
 
 if TYPE_CHECKING:  # imported when the REST adapter runs: aiohttp is a third of a server's start-up
@@ -83,7 +84,9 @@ _log = structlog.get_logger("interlude_server")
 def open_store(config: Config) -> Store:
     """The store `--db` names: a SQLite file, or a PostgreSQL database (imported only then)."""
     if config.db_path is not None:
-        return SqliteStore(config.db_path, max_bytes=config.db_max_bytes)
+        return SqliteStore(
+            config.db_path, max_bytes=config.db_max_bytes, mmap_bytes=config.sqlite_mmap_mb * 2**20
+        )
     from interlude_server.store.postgres.store import PgStore
 
     return PgStore(config.db_url)
@@ -412,6 +415,7 @@ class Server:
             rest_address=rest_address,
             metrics_url=metrics.url if metrics is not None else "off",
             access_log=config.access.mode,
+            read_cache=_cache_capacity(self.store),
             pid=os.getpid(),
             db=str(config.db_path) if config.db_path is not None else redacted_db_url(config.db_url),
             shared_store=config.shared_store,
@@ -463,6 +467,12 @@ class Server:
         await self.store.close()
 
 
+def _cache_capacity(store: Store) -> int:
+    """The services the store's read cache holds at most (0: no cache)."""
+    cache = store.service_cache if isinstance(store, SqlStore) else None
+    return 0 if cache is None else cache.capacity
+
+
 async def _opened(store: Store) -> bool:
     """Open the store; if it cannot be opened, log `store.unavailable` with the cause on one
     line (the traceback of an unforeseen failure only at debug level) and say so."""
@@ -489,6 +499,8 @@ async def serve(
     if not await _opened(store):
         await store.close()
         return 1
+    if isinstance(store, SqlStore):  # off when shared on PostgreSQL: store.sql.cache says why
+        store.cache_services(config.read_cache, shared=config.shared_store)
     server = Server(config, store, security)
     try:
         parts = await server.assemble(faults, test_faults)

@@ -251,3 +251,44 @@ def test_a_quiet_stream_sends_heartbeats_with_a_fresh_token(server: ServerProces
                 )
             )
     assert rich_error(too_fast.value).violations.keys() == {"heartbeat_interval"}
+
+
+def test_events_name_what_changed_and_a_references_only_stream_leaves_the_resource_out(
+    server: ServerProcess,
+) -> None:
+    """A lock changes the UNI's configuration: its attribute value change event names the
+    changed pointers. A references_only stream gets every event the full stream gets, live
+    and replayed, the same but for the resource payload."""
+    with grpc.insecure_channel(server.target) as channel:
+        stubs = Stubs.on(channel)
+        full = Collector(channel, events_pb2.StreamEventsRequest())
+        live = Collector(channel, events_pb2.StreamEventsRequest(references_only=True))
+        for collector in (full, live):
+            collector.wait_for(collector.synced)
+        orders = toggle_admin_states(stubs, orders_per_service=1, services=["alpha-uni-1"])
+        for collector in (full, live):
+            collector.wait_for(lambda c=collector: set(orders) <= completed_orders(c.events()))
+        start = timestamp_pb2.Timestamp(seconds=0)
+        replayed = Collector(channel, events_pb2.StreamEventsRequest(start_time=start, references_only=True))
+        replayed.wait_for(replayed.synced)
+        for collector in (full, live, replayed):
+            collector.stop()
+    changes = [e for e in full.events() if e.event_type == Ev.EVENT_TYPE_SERVICE_ATTRIBUTE_VALUE_CHANGE]
+    assert [e.resource.id for e in changes] == ["alpha-uni-1"]
+    assert "/serviceConfiguration/administrativeState/state" in changes[0].changed_fields
+    assert changes[0].service.id == "alpha-uni-1"  # the full stream carries the service
+    assert all(e.WhichOneof("payload") for e in full.events())
+    assert all(e.WhichOneof("payload") is None for e in live.events() + replayed.events())
+
+    def stripped(events: list[events_pb2.Event]) -> list[events_pb2.Event]:
+        out = []
+        for event in events:
+            copy = events_pb2.Event()
+            copy.CopyFrom(event)
+            if (payload := copy.WhichOneof("payload")) is not None:
+                copy.ClearField(payload)
+            out.append(copy)
+        return out
+
+    assert live.events() == stripped(full.events())
+    assert replayed.events()[-len(full.events()) :] == stripped(full.events())

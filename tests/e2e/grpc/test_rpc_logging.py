@@ -2,7 +2,7 @@
 
 Every RPC, unary or streaming, ends in exactly one `rpc.finished` event with
 method, peer, request id, buyer, status code and duration; while a handler
-runs, the same context is bound in structlog's contextvars.
+runs, the same context is its logging context (observability.logging.log_context).
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ from typing import Any, NoReturn
 
 import grpc
 import pytest
-import structlog
 from google.protobuf import json_format, message_factory
 from google.protobuf.descriptor import MethodDescriptor, ServiceDescriptor
 from google.rpc import error_details_pb2  # type: ignore[import-untyped,unused-ignore]
@@ -28,6 +27,7 @@ from interlude_grpc.mef.lso.interlude.v1 import common_pb2, inventory_pb2, inven
 from interlude_server.api import errors
 from interlude_server.api.binding import ServiceBinding
 from interlude_server.config import Listen
+from interlude_server.observability.logging import log_context
 from interlude_server.runtime.grpc_server import start_server
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -175,7 +175,7 @@ class ProbeInventory(inventory_pb2_grpc.ServiceInventoryServiceServicer):
         self.contexts: list[dict[str, Any]] = []
 
     async def GetService(self, request: inventory_pb2.GetServiceRequest, context: Any) -> NoReturn:
-        self.contexts.append(structlog.contextvars.get_contextvars())
+        self.contexts.append(log_context())
         await errors.abort(
             context,
             errors.rich_status(
@@ -207,6 +207,8 @@ async def test_real_servicer_replaces_unimplemented_and_sees_the_rpc_context() -
                     inventory_pb2.GetServiceRequest(id="svc-9"),
                     metadata=(("x-request-id", "req-probe"), ("x-interlude-buyer", "buyer-b")),
                 )
+            # The server logs the call once its answer is out: wait for it before the server stops.
+            entries = await finished_eventually(logs, "req-probe")
     call = raised.value
     assert call.code() == grpc.StatusCode.NOT_FOUND
     status = rpc_status.from_call(call)  # AioRpcError answers synchronously
@@ -220,7 +222,7 @@ async def test_real_servicer_replaces_unimplemented_and_sees_the_rpc_context() -
     assert bound["request_id"] == "req-probe"
     assert bound["buyer"] == "buyer-b"
     assert bound["peer"].startswith("ipv4:127.0.0.1:")
-    (entry,) = finished(logs, "req-probe")
+    (entry,) = entries
     assert_rpc_fields(entry, f"/{INVENTORY}/GetService", "NOT_FOUND")
 
 

@@ -63,7 +63,9 @@ class _Processor:
     def __init__(self) -> None:
         self.submitted: list[str] = []
 
-    def submit(self, buyer_id: str, order_id: str) -> None:
+    def submit(
+        self, buyer_id: str, order_id: str, committed: ordering_pb2.ServiceOrder | None = None
+    ) -> None:
         self.submitted.append(order_id)
 
 

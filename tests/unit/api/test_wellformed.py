@@ -136,3 +136,11 @@ def test_a_small_error_is_unchanged() -> None:
         "a.b",
         "must be set",
     )
+
+
+def test_only_a_message_type_nothing_can_make_bad_is_always_usable() -> None:
+    assert wellformed.always_usable(inventory_pb2.GetServiceRequest)  # ids and a field mask
+    assert not wellformed.always_usable(inventory_pb2.ListServicesRequest)  # Timestamps in its filter
+    assert not wellformed.always_usable(events_pb2.StreamEventsRequest)  # a Duration
+    assert not wellformed.always_usable(None)  # no known type: every request is checked
+    assert not wellformed.always_usable(bytes)

@@ -175,3 +175,71 @@ def test_scopes_come_from_a_string_or_a_list() -> None:
     assert scopes_of(["read", 7, "pm"], "") == {"read", "pm"}
     assert scopes_of(None, "") == frozenset()
     assert scopes_of("x:read read", "x:") == {"read"}
+
+
+def test_a_token_seen_before_is_accepted_without_its_signature_checked_again(
+    issuer: TokenIssuer, tmp_path: Path
+) -> None:
+    verifier = TokenVerifier(PemKey(issuer.write_public_pem(tmp_path / "k.pem")), POLICY)
+    token = issuer.mint("sp-beta", ("read",))
+    first = verifier.verify(token)
+    assert verifier.hits == 0
+    assert verifier.verify(token) is first
+    assert verifier.hits == 1
+    # A forged token is never a hit: another string, verified (and refused) in full.
+    header, body, _ = token.split(".")
+    assert _cause(verifier, f"{header}.{body}.{_b64(b'not the signature')}") == "invalid_signature"
+
+
+def test_a_remembered_token_past_its_expiry_is_verified_in_full_again(
+    issuer: TokenIssuer, tmp_path: Path
+) -> None:
+    now = [time.time()]
+    policy = TokenPolicy(issuer=ISSUER, audience=AUDIENCE, leeway_s=0.0)
+    verifier = TokenVerifier(
+        PemKey(issuer.write_public_pem(tmp_path / "k.pem")), policy, clock=lambda: now[0]
+    )
+    token = issuer.mint(exp=int(now[0]) + 60)
+    assert verifier.verify(token).buyer == "sp-alpha"
+    now[0] += 61  # past its exp by the verifier's clock: not a hit, so verified in full again
+    # pyjwt reads the real clock, which has not moved: the full verification still accepts it,
+    # which shows it was done (a hit would not have run it).
+    assert verifier.verify(token).buyer == "sp-alpha"
+    assert verifier.hits == 0
+
+
+def test_a_remembered_token_is_refused_once_its_key_is_rotated_out(tmp_path: Path) -> None:
+    old, new = TokenIssuer(kid="old"), TokenIssuer(kid="new")
+    path = old.write_jwks(tmp_path / "jwks.json")
+    keys = JwksFile(path)
+    verifier = TokenVerifier(keys, POLICY)
+    token = old.mint()
+    assert verifier.verify(token).buyer == "sp-alpha"
+    assert verifier.verify(token).buyer == "sp-alpha"
+    assert verifier.hits == 1
+    new.write_jwks(path)
+    stat = path.stat()
+    os.utime(path, (stat.st_atime, stat.st_mtime + 5))
+    keys._checked = 0.0  # skip the once-a-second recheck delay
+    assert _cause(verifier, token) == "unknown_key"
+
+
+def test_the_verifier_remembers_a_bounded_number_of_tokens(issuer: TokenIssuer, tmp_path: Path) -> None:
+    verifier = TokenVerifier(PemKey(issuer.write_public_pem(tmp_path / "k.pem")), POLICY, remembered=2)
+    tokens = [issuer.mint(f"sp-{n}") for n in range(3)]
+    for token in tokens:
+        verifier.verify(token)
+    verifier.verify(tokens[0])  # the oldest was let go: verified in full
+    assert verifier.hits == 0
+    verifier.verify(tokens[2])
+    assert verifier.hits == 1
+
+
+def test_a_remembered_token_is_refused_once_it_has_expired(issuer: TokenIssuer, tmp_path: Path) -> None:
+    policy = TokenPolicy(issuer=ISSUER, audience=AUDIENCE, leeway_s=0.0)
+    verifier = TokenVerifier(PemKey(issuer.write_public_pem(tmp_path / "k.pem")), policy)
+    expiry = int(time.time()) + 2  # at least a second ahead: exp is whole seconds
+    token = issuer.mint(exp=expiry)
+    assert verifier.verify(token).buyer == "sp-alpha"
+    time.sleep(max(0.0, expiry - time.time()) + 0.05)
+    assert _cause(verifier, token) == "token_expired"

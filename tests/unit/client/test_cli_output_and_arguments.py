@@ -46,6 +46,27 @@ def test_struct_numbers_that_are_whole_print_as_integers_in_a_table() -> None:
     assert '"ratio":0.5' in line
 
 
+def test_maps_print_with_sorted_keys_so_one_resource_prints_one_text() -> None:
+    """upb keeps a map's (a Struct's) entries in an order that changes with every process:
+    the CLI sorts them, and leaves message fields in their proto order."""
+    keys = [f"k{n:02d}" for n in range(24, 0, -1)]
+    attributes = struct_pb2.Struct()
+    attributes.update({key: {"z": 1, "a": [{"y": 2, "b": 3}]} for key in keys})
+    service = inventory_pb2.Service(
+        id="uni-1",
+        href="/uni-1",
+        service_configuration=common_pb2.ExtensionPayload(type="urn:x", attributes=attributes),
+    )
+    data = as_dict(service)
+    assert list(data)[:2] == ["id", "href"]
+    printed = data["serviceConfiguration"]["attributes"]
+    assert list(printed) == sorted(keys)
+    assert all(list(value) == ["a", "z"] and list(value["a"][0]) == ["b", "y"] for value in printed.values())
+    out = io.StringIO()
+    Output(json=True, out=out).one(service)
+    assert out.getvalue().index('"k01"') < out.getvalue().index('"k24"')
+
+
 def test_whole_numbers_keeps_everything_else() -> None:
     assert whole_numbers({"a": [1.0, 2.5, "3.0", True, None], "b": float("inf")}) == {
         "a": [1, 2.5, "3.0", True, None],

@@ -12,7 +12,6 @@ from typing import Any
 
 import grpc
 import pytest
-import structlog
 
 pytest.importorskip("opentelemetry.sdk")
 
@@ -21,8 +20,9 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from interlude_grpc.mef.lso.interlude.v1 import inventory_pb2, ordering_pb2
-from interlude_server.api.interceptors import RpcInterceptor
+from interlude_server.api.interceptors import RpcStages
 from interlude_server.observability import otel, tracing
+from interlude_server.observability.logging import log_context
 from interlude_server.partner.ordering.processor import OrderProcessor
 from interlude_server.partner.ordering.simulator import FaultRule, SimulatedPartner
 from interlude_server.store.sqlite.store import SqliteStore
@@ -53,6 +53,12 @@ def _ids(span: ReadableSpan) -> tuple[str, str]:
 class Context:
     """What the stages use of grpc.aio's servicer context."""
 
+    def __init__(self, metadata: tuple[tuple[str, str | bytes], ...]) -> None:
+        self.metadata = metadata
+
+    def invocation_metadata(self) -> tuple[tuple[str, str | bytes], ...]:
+        return self.metadata
+
     def peer(self) -> str:
         return "ipv4:127.0.0.1:40000"
 
@@ -66,12 +72,6 @@ class Context:
         raise grpc.aio.AbortError()
 
 
-class Details:
-    def __init__(self, metadata: tuple[tuple[str, str | bytes], ...]) -> None:
-        self.method = GET_SERVICE
-        self.invocation_metadata = metadata
-
-
 class Seen:
     """A handler behaviour that records the trace and the log context it ran in."""
 
@@ -82,22 +82,21 @@ class Seen:
 
     async def behavior(self, request: Any, context: Any) -> inventory_pb2.GetServiceResponse:
         self.trace = tracing.current()
-        self.log_context = structlog.contextvars.get_contextvars()
+        self.log_context = log_context()
         if self.fail:
             raise RuntimeError("a fault of ours")
         return inventory_pb2.GetServiceResponse()
 
 
 async def _call(seen: Seen, metadata: tuple[tuple[str, str | bytes], ...]) -> None:
-    async def continuation(details: Any) -> grpc.RpcMethodHandler[Any, Any]:
-        return grpc.unary_unary_rpc_method_handler(
+    handler = RpcStages("sp-alpha").wrap(
+        GET_SERVICE,
+        grpc.unary_unary_rpc_method_handler(
             seen.behavior, request_deserializer=inventory_pb2.GetServiceRequest.FromString
-        )
-
-    handler = await RpcInterceptor("sp-alpha").intercept_service(continuation, Details(metadata))
-    assert handler is not None
+        ),
+    )
     assert handler.unary_unary is not None
-    context: Any = Context()
+    context: Any = Context(metadata)
     await handler.unary_unary(inventory_pb2.GetServiceRequest(id="svc-1"), context)
 
 

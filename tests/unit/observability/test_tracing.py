@@ -4,6 +4,7 @@ ignored, never refused), the headers passed on, and a trace made for every reque
 from __future__ import annotations
 
 import asyncio
+import random
 
 import pytest
 
@@ -94,6 +95,17 @@ def test_new_ids_are_lowercase_hex_of_the_right_length_and_differ() -> None:
     spans = {tracing.new_span_id() for _ in range(100)}
     assert len(traces) == len(spans) == 100
     assert all(tracing.parse_traceparent(f"00-{t}-{s}-00") for t, s in zip(traces, spans, strict=True))
+
+
+def test_an_id_is_the_zero_padded_hex_of_its_random_bits() -> None:
+    state = random.getstate()
+    try:
+        random.seed(7)
+        expected = (f"{random.getrandbits(128):032x}", f"{random.getrandbits(64):016x}")
+        random.seed(7)
+        assert (tracing.new_trace_id(), tracing.new_span_id()) == expected
+    finally:
+        random.setstate(state)
 
 
 def test_a_request_continues_a_valid_trace_and_starts_one_otherwise() -> None:

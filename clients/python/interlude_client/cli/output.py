@@ -6,17 +6,22 @@ prints one JSON array; a stream or a followed order prints one JSON object per l
 Numbers that are whole print as integers (`1522`, not `1522.0`): a configuration's
 attributes are a google.protobuf.Struct, whose numbers are doubles, and Python would
 otherwise print every one of them with a `.0` (grpcurl prints them as integers too).
+The keys of a map (a Struct's too) print sorted: protobuf's maps keep no order (upb's
+order changes from one process to the next), and the same resource must print the same
+text twice, for diffs and scripts.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, TextIO
 
 from google.protobuf import json_format
+from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from google.protobuf.message import Message
 
 from interlude_client.errors import InterludeError
@@ -35,9 +40,53 @@ def whole_numbers(value: Any) -> Any:
     return value
 
 
+_JSON_VALUES = frozenset({"google.protobuf.Struct", "google.protobuf.Value", "google.protobuf.ListValue"})
+
+
+def _sorted_json(value: Any) -> Any:
+    """Parsed JSON with the keys of every object in sorted order."""
+    if isinstance(value, dict):
+        return {key: _sorted_json(value[key]) for key in sorted(value)}
+    if isinstance(value, list):
+        return [_sorted_json(item) for item in value]
+    return value
+
+
+def _in_map_order(descriptor: Descriptor, data: dict[str, Any]) -> dict[str, Any]:
+    """`data` (MessageToDict of a `descriptor` message) with its maps' keys sorted, its
+    message fields in descriptor order as they came."""
+    if descriptor.full_name in _JSON_VALUES:
+        return _sorted_json(data)  # type: ignore[no-any-return]
+    for field in descriptor.fields:
+        if field.json_name not in data or field.message_type is None:
+            continue
+        value = data[field.json_name]
+        kind = field.message_type
+        if kind.GetOptions().map_entry:
+            entry = kind.fields_by_name["value"]
+            data[field.json_name] = {key: _field_value(entry, value[key]) for key in sorted(value)}
+        elif field.is_repeated:
+            data[field.json_name] = [_field_value(field, item) for item in value]
+        else:
+            data[field.json_name] = _field_value(field, value)
+    return data
+
+
+def _field_value(field: FieldDescriptor, value: Any) -> Any:
+    kind = field.message_type
+    if kind is None:
+        return value
+    if kind.full_name in _JSON_VALUES:
+        return _sorted_json(value)
+    if isinstance(value, dict):
+        return _in_map_order(kind, value)
+    return value  # a well-known type with a scalar JSON form (Timestamp, wrappers, ...)
+
+
 def as_dict(message: Message) -> dict[str, Any]:
-    """The message's proto3 JSON form, whole numbers as integers."""
-    data: dict[str, Any] = whole_numbers(json_format.MessageToDict(message))
+    """The message's proto3 JSON form, whole numbers as integers, maps' keys sorted."""
+    descriptor: Descriptor = message.DESCRIPTOR  # type: ignore[assignment]
+    data: dict[str, Any] = whole_numbers(_in_map_order(descriptor, json_format.MessageToDict(message)))
     return data
 
 
@@ -69,8 +118,8 @@ class Output:
     """Where and how a command prints its results and errors."""
 
     json: bool = False
-    out: TextIO = field(default_factory=lambda: sys.stdout)
-    err: TextIO = field(default_factory=lambda: sys.stderr)
+    out: TextIO = dataclasses.field(default_factory=lambda: sys.stdout)
+    err: TextIO = dataclasses.field(default_factory=lambda: sys.stderr)
 
     def line(self, text: str) -> None:
         self.out.write(text + "\n")

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from google.protobuf import timestamp_pb2
 
@@ -117,13 +118,17 @@ def _component_verdicts(tx: Tx, service: inventory_pb2.Service, parent: Verdict)
     return verdicts
 
 
-def _write_states(service: inventory_pb2.Service, verdict: Verdict, parts: list[Verdict]) -> None:
-    """Set the hoisted states and the configuration document's `operationalState`s."""
+def _write_states(
+    service: inventory_pb2.Service, verdict: Verdict, parts: list[Verdict], config: dict[str, Any] | None
+) -> None:
+    """Set the hoisted states and the configuration document's `operationalState`s (in
+    `config`, the configuration as a dict, when the caller has it)."""
     service.operational_state = verdict.operational_state  # type: ignore[assignment]
     del service.availability_status[:]
     service.availability_status.extend(verdict.availability)  # type: ignore[arg-type]
     service.operational_state_reason = verdict.reason
-    config = documents.to_dict(service.service_configuration)
+    if config is None:
+        config = documents.to_dict(service.service_configuration)
     if config:
         jsonptr.put(
             config,
@@ -151,8 +156,10 @@ def _snapshot(service: inventory_pb2.Service) -> tuple[object, ...]:
     )
 
 
-def settle(tx: Tx, service: inventory_pb2.Service) -> bool:
-    """Derive the service's state (and its components') in place; True if it changed."""
+def settle(tx: Tx, service: inventory_pb2.Service, config: dict[str, Any] | None = None) -> bool:
+    """Derive the service's state (and its components') in place; True if it changed.
+    `config`: the service's configuration as a dict, if the caller works on one that the
+    service does not hold yet; it is changed in place and stored into the service."""
     before = _snapshot(service)
     down, why = _reported_down(tx, service.buyer_id, service.id, "")
     locked = service.administrative_state == Com.ADMINISTRATIVE_STATE_LOCKED
@@ -164,7 +171,7 @@ def settle(tx: Tx, service: inventory_pb2.Service) -> bool:
         groups.append(
             Inputs(COMPONENT_RULE, [(c.id, p.up) for c, p in zip(service.component, parts, strict=True)])
         )
-    _write_states(service, evaluate(own, groups), parts)
+    _write_states(service, evaluate(own, groups), parts, config)
     return _snapshot(service) != before
 
 

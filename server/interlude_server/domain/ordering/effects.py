@@ -22,6 +22,12 @@ Ev = events_pb2
 Com = common_pb2
 # Fields outside the configuration a buyer's modify may change.
 _BUYER_FIELDS = ("description", "external_id", "related_contact_information", "note")
+# Their pointers in the service's MEF representation (Event.changed_fields).
+_BUYER_POINTERS = dict(
+    zip(_BUYER_FIELDS, ("/description", "/externalId", "/relatedContactInformation", "/note"), strict=True)
+)
+_CHANGED_LISTED = 20  # pointers an event and a tracking record name at most
+_CONFIGURATION = "/serviceConfiguration"
 
 
 def _derived_operational(state: int, admin: int) -> int:
@@ -32,6 +38,13 @@ def _derived_operational(state: int, admin: int) -> int:
 
 def _sync_states(service: inventory_pb2.Service, operational: int | None) -> None:
     """Make the hoisted and component states agree with the configuration document."""
+    documents.set_attributes(service.service_configuration, _synced_config(service, operational))
+
+
+def _synced_config(service: inventory_pb2.Service, operational: int | None) -> dict[str, Any]:
+    """`_sync_states` but for storing the document: the hoisted and component states are set
+    on `service`, and its configuration document with them is returned as a dict, which the
+    caller stores into the service."""
     config = documents.to_dict(service.service_configuration)
     admin = from_upper_name(
         Com.AdministrativeState, str(jsonptr.get(config, "/administrativeState/state", ""))
@@ -65,7 +78,7 @@ def _sync_states(service: inventory_pb2.Service, operational: int | None) -> Non
             jsonptr.put(
                 config, f"{base}/operationalState", {"state": upper_name(Com.OperationalState, c_oper)}
             )
-    documents.set_attributes(service.service_configuration, config)
+    return config
 
 
 def apply_item(
@@ -98,17 +111,20 @@ class _ItemEffects:
         """A tracking record of a change the item made to its service."""
         audit.track(self.tx, self.order, self.now, attribute, change, description, actor, self.item)
 
-    def _stamp(self, service: inventory_pb2.Service, operational: int | None) -> None:
-        """What every change by an item sets: agreeing states, the item reference, the time."""
-        _sync_states(service, operational)
+    def _stamp(self, service: inventory_pb2.Service, operational: int | None) -> dict[str, Any]:
+        """What every change by an item sets: agreeing states, the item reference, the time;
+        the service's configuration as a dict (one working document: converted once, stored
+        into the service once, by `settle`)."""
+        config = _synced_config(service, operational)
         if operational:  # the network reported the state with the item: its own report
             why = "reported by the network as the order item completed"
             self.tx.put_observed(service.buyer_id, service.id, "", ObservedState(operational, why, self.now))
-        if network_state.settle(self.tx, service):  # the rules of domain/network/propagation
+        if network_state.settle(self.tx, service, config):  # the rules of domain/network/propagation
             service.operational_state_time.CopyFrom(self.now)
         ref = inventory_pb2.ServiceOrderItemRef(item_id=self.item.id, service_order_id=self.order.id)
         service.service_order_item.append(ref)
         service.update_time.CopyFrom(self.now)
+        return config
 
     def add(self, operational: int | None) -> None:
         service = inventory_pb2.Service()
@@ -156,13 +172,15 @@ class _ItemEffects:
             updated.start_date.CopyFrom(self.now)
         if updated.state == Com.SERVICE_STATE_TERMINATED:
             updated.end_date.CopyFrom(self.now)
-        self._stamp(updated, operational)
+        config = self._stamp(updated, operational)
         updated.etag = resources.next_etag(current.etag)
         self.tx.put_service(updated)
-        self._record_changes(current, updated)
+        self._record_changes(current, updated, config)
         self._propagate(updated.id)
 
-    def _record_changes(self, old: inventory_pb2.Service, new: inventory_pb2.Service) -> None:
+    def _record_changes(
+        self, old: inventory_pb2.Service, new: inventory_pb2.Service, new_config: dict[str, Any]
+    ) -> None:
         buyer = f"buyer:{self.order.buyer_id}"
         if old.state != new.state:
             states = SERVICE.state_name(old.state), SERVICE.state_name(new.state)
@@ -182,10 +200,13 @@ class _ItemEffects:
                 change = upper_name(enum, before), upper_name(enum, after)
                 self._track(attribute, change, "service as a whole", buyer)
         old_config: dict[str, Any] = documents.to_dict(old.service_configuration)
-        changed = jsonptr.changed_leaves(old_config, documents.to_dict(new.service_configuration))
-        if changed or any(getattr(old, f) != getattr(new, f) for f in _BUYER_FIELDS):
-            self._track("serviceConfiguration", ("", ", ".join(changed[:20])), "changed attributes", buyer)
-            audit.emit(self.tx, Ev.EVENT_TYPE_SERVICE_ATTRIBUTE_VALUE_CHANGE, new, self.now)
+        changed = jsonptr.changed_leaves(old_config, new_config)
+        fields = [_BUYER_POINTERS[f] for f in _BUYER_FIELDS if getattr(old, f) != getattr(new, f)]
+        if changed or fields:
+            listed = ", ".join(changed[:_CHANGED_LISTED])
+            self._track("serviceConfiguration", ("", listed), "changed attributes", buyer)
+            pointers = sorted(fields + [_CONFIGURATION + p for p in changed])[:_CHANGED_LISTED]
+            audit.emit(self.tx, Ev.EVENT_TYPE_SERVICE_ATTRIBUTE_VALUE_CHANGE, new, self.now, changed=pointers)
 
     def delete(self) -> None:
         current = self.tx.get_service(self.order.buyer_id, self.item.service.id)

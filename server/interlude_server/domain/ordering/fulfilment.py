@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from google.protobuf import timestamp_pb2
 
 from interlude_grpc.mef.lso.interlude.v1 import common_pb2, events_pb2, ordering_pb2
-from interlude_server.core.errors import EtagMismatch, InvalidArgument, NotFound
+from interlude_server.core.errors import EtagMismatch, NotFound
 from interlude_server.domain import audit, resources
 from interlude_server.domain.audit import PARTNER
 from interlude_server.domain.ordering import effects, plan, waits
@@ -101,18 +101,17 @@ def order_changed(tx: Tx, order: ordering_pb2.ServiceOrder, now: timestamp_pb2.T
 def commit_new_order(
     tx: Tx, prepared: PreparedOrder, now: timestamp_pb2.Timestamp
 ) -> ordering_pb2.ServiceOrder:
-    """Store an acknowledged order, unless a service it modifies changed since validation."""
+    """Store an acknowledged order, unless a service it modifies changed since validation.
+    `prepared` is the document validation produced (its item dependencies were checked
+    there, on this very order): it is stored as it is, not checked or converted again."""
     order = prepared.order
-    unsupported = plan.check(order)
-    if unsupported:
-        raise InvalidArgument("the order asks for item dependencies this Partner cannot keep", unsupported)
     for service_id, etag in prepared.base_etags.items():
         current = tx.get_service(order.buyer_id, service_id)
         if current is None:
             raise NotFound("Service", service_id, "SERVICE_NOT_FOUND")
         if current.etag != etag:
             raise EtagMismatch("Service", service_id, current.etag)
-    tx.put_order(order)
+    tx.put_order(order, new=True)  # its id was made by validation (a UUID): no row has it
     acknowledged = ("", ORDER.state_name(order.state))
     audit.track(tx, order, now, "state", acknowledged, "order acknowledged", f"buyer:{order.buyer_id}")
     audit.emit(tx, Ev.EVENT_TYPE_SERVICE_ORDER_CREATE, order, now)

@@ -22,7 +22,7 @@ from google.protobuf.message import Message
 from interlude_grpc.mef.lso.interlude.v1 import common_pb2, inventory_pb2
 from interlude_server.core.errors import Errors
 from interlude_server.core.mef import upper_name
-from interlude_server.domain import documents, jsonptr
+from interlude_server.domain import jsonptr
 
 _ADMIN = "/administrativeState/state"
 _UNCHANGED = "a modify cannot change it (send it unchanged or leave it out)"
@@ -64,27 +64,33 @@ def check_partner_owned(
 
 
 def apply_hoisted_admin(
-    wanted: inventory_pb2.Service, current: inventory_pb2.Service, svc: str, errors: Errors
-) -> None:
+    wanted: inventory_pb2.Service,
+    current: inventory_pb2.Service,
+    config: dict[str, Any],
+    current_config: dict[str, Any],
+    svc: str,
+    errors: Errors,
+) -> bool:
     """A changed `administrative_state` becomes the configuration's administrative state (so the
-    policy checks it); refused when the configuration asks for another one."""
+    policy checks it); refused when the configuration asks for another one. `config` is the
+    wanted configuration as a dict (changed in place), `current_config` the current one's;
+    True if `config` changed (the caller stores it back into `wanted`)."""
     if not wanted.administrative_state or wanted.administrative_state == current.administrative_state:
-        return
+        return False
     if wanted.administrative_state not in common_pb2.AdministrativeState.values():
         errors.add(f"{svc}.administrative_state", "must be LOCKED or UNLOCKED")
-        return
-    config = documents.to_dict(wanted.service_configuration)
+        return False
     asked = upper_name(common_pb2.AdministrativeState, wanted.administrative_state)
     in_config = jsonptr.get(config, _ADMIN, None)
-    was = jsonptr.get(documents.to_dict(current.service_configuration), _ADMIN, None)
+    was = jsonptr.get(current_config, _ADMIN, None)
     if in_config not in (None, was, asked):
         errors.add(
             f"{svc}.administrative_state",
             f"says {asked} but service_configuration.administrativeState says {in_config}",
         )
-        return
+        return False
     jsonptr.put(config, "/administrativeState", {"state": asked})
-    documents.set_attributes(wanted.service_configuration, config)
+    return True
 
 
 def merge_contacts_and_notes(updated: inventory_pb2.Service, wanted: inventory_pb2.Service) -> None:
@@ -98,22 +104,23 @@ def merge_contacts_and_notes(updated: inventory_pb2.Service, wanted: inventory_p
 
 
 _OPER = "/operationalState"
+_NONE = object()
 
 
-def carry_operational_state(wanted: inventory_pb2.Service, current: inventory_pb2.Service) -> None:
-    """Give the modify's configuration the current `operationalState`s (of the service and its
-    components): the network changes them at any time (domain/network), so a configuration
-    read a moment ago may hold another one; they are the Partner's, derived again when the
-    item completes, never the buyer's to set."""
-    config = documents.to_dict(wanted.service_configuration)
-    now = documents.to_dict(current.service_configuration)
+def carry_operational_state(
+    config: dict[str, Any], current_config: dict[str, Any], current: inventory_pb2.Service
+) -> bool:
+    """Give the modify's configuration (`config`, changed in place) the current
+    `operationalState`s (of the service and its components, from `current_config`): the network
+    changes them at any time (domain/network), so a configuration read a moment ago may hold
+    another one; they are the Partner's, derived again when the item completes, never the
+    buyer's to set. True if `config` changed (the caller stores it back)."""
     places = [_OPER, *(c.configuration_path + _OPER for c in current.component if c.configuration_path)]
     carried = False
     for pointer in places:
-        value = jsonptr.get(now, pointer, None)
+        value = jsonptr.get(current_config, pointer, None)
         parent = jsonptr.get(config, pointer[: pointer.rfind("/")], None)
-        if value is not None and isinstance(parent, dict):
+        if value is not None and isinstance(parent, dict) and jsonptr.get(config, pointer, _NONE) != value:
             jsonptr.put(config, pointer, value)
             carried = True
-    if carried:
-        documents.set_attributes(wanted.service_configuration, config)
+    return carried

@@ -11,6 +11,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from google.protobuf import timestamp_pb2
 
@@ -107,11 +108,14 @@ async def prepare_order(
 async def _check_item(
     check: _Check, item: ordering_pb2.ServiceOrderItem, where: str, svc: str, cfg: str
 ) -> None:
-    validation.check_item(item, cfg, check.errors)  # the @type's JSON Schema, before policy ranges
+    # The item's configuration as a dict: one working document from the schema check through
+    # policy to the stored order (written back into the item only when a check changes it).
+    config = documents.to_dict(item.service.service_configuration)
+    validation.check_item(item, cfg, check.errors, config)  # the @type's JSON Schema, before policy ranges
     if item.action == Ord.SERVICE_ACTION_ADD:
-        await _check_add(check, item, svc, cfg)
+        await _check_add(check, item, svc, cfg, config)
     elif item.action == Ord.SERVICE_ACTION_MODIFY:
-        await _check_modify(check, item, svc, cfg)
+        await _check_modify(check, item, svc, cfg, config)
     elif item.action == Ord.SERVICE_ACTION_DELETE:
         await _check_delete(check, item, svc)
     else:
@@ -128,7 +132,9 @@ async def _check_relationships(check: _Check, item: ordering_pb2.ServiceOrderIte
             )
 
 
-async def _check_add(check: _Check, item: ordering_pb2.ServiceOrderItem, svc: str, cfg: str) -> None:
+async def _check_add(
+    check: _Check, item: ordering_pb2.ServiceOrderItem, svc: str, cfg: str, config: dict[str, Any]
+) -> None:
     service = item.service
     if service.id:
         check.errors.add(f"{svc}.id", "the Partner assigns the id of a new service", "unexpectedProperty")
@@ -149,14 +155,15 @@ async def _check_add(check: _Check, item: ordering_pb2.ServiceOrderItem, svc: st
         return
     await gate.check_add(check, item, spec, svc)
     rules = await check.lookup.policy_for_type(type_urn)
-    config = documents.to_dict(service.service_configuration)
     policy.apply_defaults(rules, config)
     policy.check_values(rules, config, f"{cfg}.attributes", check.findings)
     gate.values_checked(check, rules, config)
     documents.set_attributes(service.service_configuration, config)
 
 
-async def _check_modify(check: _Check, item: ordering_pb2.ServiceOrderItem, svc: str, cfg: str) -> None:
+async def _check_modify(
+    check: _Check, item: ordering_pb2.ServiceOrderItem, svc: str, cfg: str, config: dict[str, Any]
+) -> None:
     service = item.service
     current = await check.lookup.service(service.id)
     if current is None:
@@ -180,9 +187,12 @@ async def _check_modify(check: _Check, item: ordering_pb2.ServiceOrderItem, svc:
     if service.service_configuration.type != current.service_configuration.type:
         check.errors.add(f"{cfg}.@type", "the @type of a service cannot change")
         return
-    modify_fields.carry_operational_state(service, current)
+    current_config = documents.to_dict(current.service_configuration)
+    carried = modify_fields.carry_operational_state(config, current_config, current)
     modify_fields.check_partner_owned(service, current, svc, check.errors)
-    modify_fields.apply_hoisted_admin(service, current, svc, check.errors)
+    hoisted = modify_fields.apply_hoisted_admin(service, current, config, current_config, svc, check.errors)
+    if carried or hoisted:
+        documents.set_attributes(service.service_configuration, config)
     requested = service.state or current.state
     target = mef_name(common_pb2.ServiceState, requested)
     if requested != current.state and not states.service_modify_allowed(current.state, requested):
@@ -195,15 +205,8 @@ async def _check_modify(check: _Check, item: ordering_pb2.ServiceOrderItem, svc:
         await gate.lifecycle_allowed(check, current, f"{svc}.state", f"moving it to {target}")
     service.state = requested
     rules = await check.lookup.policy_for_type(current.service_configuration.type)
-    gate.values_checked(check, rules, documents.to_dict(service.service_configuration))
-    policy.check_change(
-        rules,
-        current,
-        documents.to_dict(current.service_configuration),
-        documents.to_dict(service.service_configuration),
-        f"{cfg}.attributes",
-        check.findings,
-    )
+    gate.values_checked(check, rules, config)
+    policy.check_change(rules, current, current_config, config, f"{cfg}.attributes", check.findings)
 
 
 async def _check_delete(check: _Check, item: ordering_pb2.ServiceOrderItem, svc: str) -> None:

@@ -152,11 +152,15 @@ def active() -> SchemaSet:
     return _active if _active is not None else use(None)
 
 
-def check_item(item: ordering_pb2.ServiceOrderItem, cfg: str, errors: Errors) -> None:
+def check_item(
+    item: ordering_pb2.ServiceOrderItem, cfg: str, errors: Errors, config: dict[str, Any] | None = None
+) -> None:
     """Add a violation for every schema problem of an add or modify item's configuration;
-    `cfg` is the request's field path of that configuration."""
+    `cfg` is the request's field path of that configuration. `config`: that configuration's
+    attributes as a dict, if the caller has it already (not changed here)."""
     if item.action not in _CHECKED_ACTIONS or not item.service.HasField("service_configuration"):
         return
     configuration = item.service.service_configuration
-    for found in active().violations(configuration.type, documents.to_dict(configuration)):
+    document = config if config is not None else documents.to_dict(configuration)
+    for found in active().violations(configuration.type, document):
         errors.add(field_path(f"{cfg}.attributes", found.field), found.description, found.code)

@@ -57,13 +57,17 @@ class OrderProcessor(Resumable):
     async def _unfinished(self) -> Sequence[ordering_pb2.ServiceOrder]:
         return await self.store.unfinished_orders()
 
-    def submit(self, buyer_id: str, order_id: str) -> None:
+    def submit(
+        self, buyer_id: str, order_id: str, committed: ordering_pb2.ServiceOrder | None = None
+    ) -> None:
         """Make sure the order is being processed (if it already is and waits, it looks again:
-        the buyer may have answered or cancelled)."""
+        the buyer may have answered or cancelled). `committed`: the order as the write that
+        called this just committed it, so the first step need not read it back (each step
+        re-reads it in its own transaction anyway)."""
         if (wake := self._wakes.get(order_id)) is not None:  # only orders whose task waits have one
             wake.set()
         log = _log.bind(order_id=order_id, buyer=buyer_id)
-        order: ordering_pb2.ServiceOrder | None = None  # as the last step left it; None: read it
+        order = committed  # as the last step left it; None: read it
         cause = tracing.current()  # the request's; None when resumed (read on the first step)
         traced = False
 

@@ -121,8 +121,10 @@ class Tx(SftTx, PmTx, NetworkTx, AlarmTx, Protocol):
 
     def get_order(self, buyer_id: str, order_id: str) -> ordering_pb2.ServiceOrder | None: ...
 
-    def put_order(self, order: ordering_pb2.ServiceOrder) -> None:
-        """Insert or replace an order (keyed by buyer_id and id)."""
+    def put_order(self, order: ordering_pb2.ServiceOrder, *, new: bool = False) -> None:
+        """Insert or replace an order (keyed by buyer_id and id). `new`: the caller made its
+        id just now, so no order can have it: nothing is read first (a write that names an
+        id in use anyway fails, as a duplicate key)."""
 
     def add_tracking(self, buyer_id: str, record: ordering_pb2.ServiceTrackingRecord) -> None:
         """Append a state-history record; the store assigns record.id if empty."""
@@ -224,6 +226,9 @@ class Store(SftReads, PmStore, AlarmReads, SharedStore, Protocol):
         only; the write checks again under its lock (domain/idempotency.run_once)."""
 
     async def get_service(self, buyer_id: str, service_id: str) -> inventory_pb2.Service | None: ...
+
+    async def get_service_body(self, buyer_id: str, service_id: str) -> bytes | None:
+        """The service as stored: its serialized `Service`, unparsed (None if there is none)."""
 
     async def list_services(
         self, buyer_id: str, query: ServiceQuery, page: PageRequest

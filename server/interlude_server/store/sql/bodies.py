@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 from interlude_server.store.interface.paging import Page, PageRequest
 from interlude_server.store.sql import queries as q
 from interlude_server.store.sql.dialect import SQLITE, Conn, Dialect, upsert
+from interlude_server.store.sql.seqs import GroupSequences
 
 T = TypeVar("T")
 
@@ -24,10 +25,17 @@ class BodyTx:
     """`_body`, `_get` and `_put` over tables keyed by (`buyer_id`, `id`), in the write transaction."""
 
     _dialect: Dialect
+    _seqs: GroupSequences | None = None  # PostgreSQL's writer: the group's log sequences
 
     @property
     def _c(self) -> Conn:
         raise NotImplementedError  # SqlTx's
+
+    def _log_seq(self, log: str) -> int:
+        """The sequence of the next row of `log` (a streamed log, dialect.SEQUENCED_LOGS)."""
+        if self._seqs is not None:
+            return self._seqs.next(self._c, log)
+        return self._dialect.next_seq(self._c, log)
 
     def _body(self, table: str, buyer_id: str, row_id: str) -> bytes | None:
         """The row's body, read as a write that may change it (PostgreSQL: the row is locked

@@ -116,12 +116,12 @@ class SharedStoreMixin:
         conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=0)
         try:
             conn.execute("PRAGMA query_only=ON")
-            last = _data_version(conn)
+            last = data_version(conn)
             wake()  # what was committed before this baseline is not seen as a change
             while True:
                 await asyncio.sleep(interval)
                 # Runs on the event loop: the pragma reads shared memory and never waits (timeout 0).
-                version = _data_version(conn)
+                version = data_version(conn)
                 if version != last:
                     last = version
                     wake()
@@ -154,7 +154,7 @@ class SharedStoreMixin:
         await self.write(lambda tx: tx.drop_lease(name, owner))
 
 
-def _data_version(conn: sqlite3.Connection) -> int | None:
+def data_version(conn: sqlite3.Connection) -> int | None:
     """The file's change counter as this connection sees it; None if SQLite is busy (poll again)."""
     with contextlib.suppress(sqlite3.OperationalError):
         return int(conn.execute("PRAGMA data_version").fetchone()[0])

@@ -17,6 +17,8 @@ from typing import Any, Protocol
 
 # Logs streamed by sequence: readers resume after a sequence, so it must be gap-free in commit order.
 EVENT_LOG, MEASUREMENT_LOG, TEST_ITEM_LOG = "events", "pm_measurements", "test_items"
+# PostgreSQL takes at most 65,535 parameters in one statement: rows per INSERT stay below.
+PG_ROWS_PER_INSERT = 1000
 SEQUENCED_LOGS: tuple[str, ...] = (EVENT_LOG, MEASUREMENT_LOG, TEST_ITEM_LOG)
 
 
@@ -83,6 +85,14 @@ class Dialect:
         row = conn.execute("SELECT nextval(pg_get_serial_sequence(?, 'seq'))", (table,)).fetchone()
         return int(row[0])
 
+    def next_row_ids(self, conn: Conn, table: str, count: int) -> list[int]:
+        """`count` values of the identity of a PostgreSQL table keyed by `seq`, in one statement."""
+        assert self.name != "sqlite", "SQLite's one writer counts them itself (SqlTx._next_id)"
+        rows = conn.execute(
+            "SELECT nextval(pg_get_serial_sequence(?, 'seq')) FROM generate_series(1, ?)", (table, count)
+        ).fetchall()
+        return sorted(int(row[0]) for row in rows)
+
     def lock_key(self, conn: Conn, *key: str) -> None:
         """Hold a lock on `key` until this write transaction ends, so writers (replicas)
         checking whether the key exists take turns. SQLite's one writer already does; a
@@ -90,6 +100,22 @@ class Dialect:
         transaction-level advisory lock on the key's hash."""
         if self.name != "sqlite":
             conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(?, 0))", ("\x1f".join(key),))
+
+    def insert_rows(
+        self, conn: Conn, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+    ) -> None:
+        """INSERT `rows` into `table` in as few statements as the engine allows: SQLite's
+        `executemany` (one statement, prepared once, stepped per row); PostgreSQL's multi-row
+        `INSERT ... VALUES (...), (...)`, at most `PG_ROWS_PER_INSERT` rows each."""
+        names = ", ".join(columns)
+        row_marks = f"({', '.join('?' for _ in columns)})"
+        if self.name == "sqlite":
+            conn.executemany(f"INSERT INTO {table} ({names}) VALUES {row_marks}", rows)
+            return
+        for start in range(0, len(rows), PG_ROWS_PER_INSERT):
+            chunk = rows[start : start + PG_ROWS_PER_INSERT]
+            marks = ", ".join(row_marks for _ in chunk)
+            conn.execute(f"INSERT INTO {table} ({names}) VALUES {marks}", [v for row in chunk for v in row])
 
     def last_seq(self, conn: Conn, log: str) -> int:
         row = conn.execute(self.last_seq_sql, (log,)).fetchone()

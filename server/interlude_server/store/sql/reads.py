@@ -29,6 +29,7 @@ from interlude_server.store.interface.store import (
 )
 from interlude_server.store.sql import queries as q
 from interlude_server.store.sql.alarms.reads import AlarmReadsMixin
+from interlude_server.store.sql.cache import CatalogKey
 from interlude_server.store.sql.dialect import EVENT_LOG, Conn
 from interlude_server.store.sql.hub import SELECT_HUB, hub_from_row
 from interlude_server.store.sql.migrations import TERMINAL_ORDER_STATES
@@ -135,7 +136,11 @@ class StoreReads(SftReadsMixin, PmReadsMixin, AlarmReadsMixin):
         return await self._read(read)
 
     async def get_service(self, buyer_id: str, service_id: str) -> inventory_pb2.Service | None:
-        return await self._by_id("services", buyer_id, service_id, inventory_pb2.Service.FromString)
+        body = await self.get_service_body(buyer_id, service_id)
+        return None if body is None else inventory_pb2.Service.FromString(body)
+
+    async def get_service_body(self, buyer_id: str, service_id: str) -> bytes | None:
+        return await self._by_id("services", buyer_id, service_id, bytes)
 
     async def list_services(
         self, buyer_id: str, query: ServiceQuery, page: PageRequest
@@ -226,14 +231,23 @@ class StoreReads(SftReadsMixin, PmReadsMixin, AlarmReadsMixin):
         return await self._page_of("specifications", where, q.SPECIFICATION_ORDERING, page, parse)
 
     async def specification_for_type(self, type_urn: str) -> catalog_pb2.ServiceSpecification | None:
-        # One statement by key, so it is a point read (no reader hop, no page total): every
-        # order looks its types up.
-        sql = "SELECT body FROM specifications WHERE config_type = ? ORDER BY id LIMIT 1"
-        return await self._one(sql, (type_urn,), catalog_pb2.ServiceSpecification.FromString)
+        body = await self.catalog_body(("specification", type_urn))
+        return None if body is None else catalog_pb2.ServiceSpecification.FromString(body)
 
     async def get_policy(self, buyer_id: str, spec_id: str) -> catalog_pb2.ServicePolicy | None:
-        sql = "SELECT body FROM policies WHERE buyer_id = ? AND spec_id = ?"
-        return await self._one(sql, (buyer_id, spec_id), catalog_pb2.ServicePolicy.FromString)
+        body = await self.catalog_body(("policy", buyer_id, spec_id))
+        return None if body is None else catalog_pb2.ServicePolicy.FromString(body)
+
+    async def catalog_body(self, key: CatalogKey) -> bytes | None:
+        """The stored specification of a configuration type (the first by id), or a buyer's
+        policy for a specification: ("specification", type_urn) or ("policy", buyer_id,
+        spec_id). One statement by key, so a point read (no reader hop, no page total):
+        every order looks its types up."""
+        if key[0] == "specification":
+            sql = "SELECT body FROM specifications WHERE config_type = ? ORDER BY id LIMIT 1"
+        else:
+            sql = "SELECT body FROM policies WHERE buyer_id = ? AND spec_id = ?"
+        return await self._one(sql, key[1:], bytes)
 
     async def list_policies(
         self, buyer_id: str, query: catalog_pb2.ServicePolicyFilter, page: PageRequest

@@ -49,12 +49,21 @@ def _wal(conn: sqlite3.Connection, deadline: float) -> object:
             pause = min(pause * 2, 0.2)
 
 
-def configure_reader(conn: sqlite3.Connection) -> None:
-    """Readers never write and keep a larger page cache."""
+def configure_reader(conn: sqlite3.Connection, mmap_bytes: int = 0) -> None:
+    """Readers never write, keep a larger page cache and map up to `mmap_bytes` of the file.
+
+    Measured on a 100k-service file (285 MB, uniform random point reads, the read cache's
+    misses): 10.1 us per read with the 16 MiB cache, 10.5 us with 128 MiB (a bigger private
+    cache buys nothing: the file's pages are in the OS page cache anyway, and a read costs
+    its copies), 8.1 us mapped (bench/README.md). Mapped pages are the OS page cache's,
+    shared by every reader and worker instead of each connection's copy. SQLite maps only
+    as much as the file has, and the writer never maps (its writes stay write()s)."""
     conn.execute("PRAGMA query_only=ON")
     conn.execute("PRAGMA busy_timeout=10000")
     conn.execute("PRAGMA temp_store=MEMORY")
     conn.execute("PRAGMA cache_size=-16384")
+    if mmap_bytes > 0:
+        conn.execute(f"PRAGMA mmap_size={int(mmap_bytes)}")
 
 
 # SQLite's primary result code for "attempt to write a readonly database".

@@ -12,20 +12,31 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from interlude_server.core import deadlines
 from interlude_server.core.errors import StorageUnavailable
 from interlude_server.observability import tracing
-from interlude_server.store.interface.store import CommitListener, Committed
+from interlude_server.store.interface.store import CommitListener
+from interlude_server.store.sql.cache import (
+    OWN_ITEMS,
+    Appended,
+    CatalogKey,
+    CatalogWritten,
+    Key,
+    ServiceBodies,
+    ServiceWritten,
+)
 from interlude_server.store.sql.dialect import Conn
 from interlude_server.store.sql.reads import StoreReads
 from interlude_server.store.sql.tx import SqlTx
 from interlude_server.store.sql.writer import GroupCommitThread, WriterStats
 
 T = TypeVar("T")
+
+CATALOG_CACHED = 1024  # specifications and policies kept (a few per buyer)
 
 
 def _traced(fn: Callable[[SqlTx], T]) -> Callable[[SqlTx], T]:
@@ -54,6 +65,10 @@ class SqlStore(StoreReads):
         self._read_conns: list[Any] = []
         self._conns_lock = threading.Lock()
         self._closed = False
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._listener: CommitListener | None = None
+        self._services: ServiceBodies | None = None  # see cache_services
+        self._catalog: ServiceBodies | None = None  # the same
 
     # -- what each engine provides ----------------------------------------------
 
@@ -73,6 +88,11 @@ class SqlStore(StoreReads):
     def _storage_failure(self, exc: BaseException) -> str | None:
         """What the database said, if `exc` means it takes no writes now; else None."""
         raise NotImplementedError
+
+    def _change_counter(self) -> Callable[[], bool] | None:
+        """A check, cheap enough for every cached read, that no process committed since it was
+        last asked (True: nothing did); None: the engine has none (see store.sql.cache)."""
+        return None
 
     # -- shared -------------------------------------------------------------
 
@@ -94,6 +114,8 @@ class SqlStore(StoreReads):
         writer = self._new_writer()
         await asyncio.wrap_future(writer.start())
         self._writer = writer
+        self._loop = asyncio.get_running_loop()
+        writer.on_commit = self._committed
         self._readers = ThreadPoolExecutor(self._read_threads, thread_name_prefix="store-read")
 
     async def close(self) -> None:
@@ -126,14 +148,60 @@ class SqlStore(StoreReads):
     def on_commit(self, listener: CommitListener) -> None:
         if self._writer is None:
             raise RuntimeError("the store is not open")
-        loop = asyncio.get_running_loop()
+        self._listener = listener
 
-        def publish(events: list[tuple[str, Committed]]) -> None:
-            # Runs on the writer thread after COMMIT: it must never fail the committed writes.
-            with contextlib.suppress(RuntimeError):  # the loop is closed: nobody listens any more
-                loop.call_soon_threadsafe(listener, events)
+    def cache_services(self, capacity: int, *, shared: bool) -> bool:
+        """Keep up to `capacity` services read for `get_service_body` and `get_service`, and
+        the specifications and policies orders read (store.sql.cache); `shared`: other
+        processes write to the database too. Whether the caches are on: not with capacity 0,
+        nor when shared on an engine without a change counter. Call it once the store is open."""
+        fresh = self._change_counter() if shared else None
+        if capacity <= 0 or (shared and fresh is None):
+            self._services = self._catalog = None
+            return False
+        self._services = ServiceBodies(capacity, fresh)
+        self._catalog = ServiceBodies(CATALOG_CACHED, fresh)
+        return True
 
-        self._writer.on_commit = publish
+    @property
+    def service_cache(self) -> ServiceBodies | None:
+        return self._services
+
+    @property
+    def catalog_cache(self) -> ServiceBodies | None:
+        return self._catalog
+
+    def _committed(self, items: Appended) -> None:
+        # Runs on the writer thread after COMMIT, before any writer hears back: it must never
+        # fail the committed writes, and what it schedules runs before their callers resume.
+        loop = self._loop
+        if loop is not None:
+            with contextlib.suppress(RuntimeError):  # the loop is closed: nobody reads any more
+                loop.call_soon_threadsafe(self._publish, items)
+
+    def _publish(self, items: Appended) -> None:
+        """On the event loop: drop what the commit wrote from the caches, then tell the
+        listener what the commit appended to the logs."""
+        written = [(b, i.service_id) for b, i in items if isinstance(i, ServiceWritten)]
+        if written and self._services is not None:
+            self._services.invalidate(written)
+        if self._catalog is not None and any(isinstance(i, CatalogWritten) for _, i in items):
+            self._catalog.clear()
+        logged = [(b, i) for b, i in items if not isinstance(i, OWN_ITEMS)]
+        if logged and self._listener is not None:
+            self._listener(logged)
+
+    async def get_service_body(self, buyer_id: str, service_id: str) -> bytes | None:
+        key, cache = (buyer_id, service_id), self._services
+        if cache is not None and (body := cache.get(key)) is not None:
+            return body  # a hit answers here: no further frame (GetService's path)
+        return await _read_missed(cache, key, lambda: super(SqlStore, self).get_service_body(*key))
+
+    async def catalog_body(self, key: CatalogKey) -> bytes | None:
+        cache = self._catalog
+        if cache is not None and (body := cache.get(key)) is not None:
+            return body
+        return await _read_missed(cache, key, lambda: super(SqlStore, self).catalog_body(key))
 
     def observe_groups(self, observer: Callable[[int, float], None]) -> None:
         """Tell `observer` (on the writer thread) the size and duration of every group commit."""
@@ -155,3 +223,17 @@ class SqlStore(StoreReads):
         if self._readers is None or self._closed:
             raise RuntimeError("the store is not open")
         return await asyncio.get_running_loop().run_in_executor(self._readers, self._run_read, fn)
+
+
+async def _read_missed(
+    cache: ServiceBodies | None, key: Key, read: Callable[[], Awaitable[bytes | None]]
+) -> bytes | None:
+    """The body `read` reads, `cache` (None: no cache) having missed it: kept there unless
+    something was invalidated while it was read (store.sql.cache)."""
+    if cache is None:
+        return await read()
+    epoch = cache.epoch
+    body = await read()
+    if body is not None:
+        cache.fill(epoch, key, body)
+    return body

@@ -32,6 +32,7 @@ import structlog
 from interlude_server.core.errors import StorageUnavailable
 from interlude_server.store.sql.dialect import SQLITE, Conn, Dialect
 from interlude_server.store.sql.migrations import MIGRATIONS, Migration
+from interlude_server.store.sql.pending import PendingRows
 from interlude_server.store.sql.schema import (
     configure_writer,
     is_read_only_error,
@@ -55,7 +56,9 @@ class WriterStats:
 
 
 @dataclass(frozen=True)
-class _Job:
+class Job:
+    """A submitted write function and the future its caller awaits."""
+
     fn: Callable[[SqlTx], Any]
     future: Future[Any]
 
@@ -72,6 +75,16 @@ class TransactionLost(RuntimeError):
     """The database aborted the group's transaction; the write was not committed."""
 
 
+def call_write(fn: Callable[[SqlTx], T], tx: SqlTx) -> T:
+    """`fn(tx)`; a write function that returned an awaitable is a bug: TypeError."""
+    result = fn(tx)
+    if inspect.isawaitable(result):
+        if inspect.iscoroutine(result):
+            result.close()
+        raise TypeError("a write function must be synchronous; it returned an awaitable")
+    return result
+
+
 class GroupCommitThread:
     """A thread that owns one connection and group-commits submitted functions.
 
@@ -83,12 +96,14 @@ class GroupCommitThread:
 
     def __init__(self, *, max_batch: int = 256) -> None:
         self._max_batch = max_batch
-        self._queue: queue.SimpleQueue[_Job | _Stop] = queue.SimpleQueue()
+        self._pending = PendingRows()  # the running group's tracking records and events
+        self._queue: queue.SimpleQueue[Job | _Stop] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._writes = 0
         self._failed = 0
         self._commits = 0
         self._largest = 0
+        self._next_ids: dict[str, int] = {}  # see _run_group
         # Called on the writer thread after each commit with the events it made durable.
         self.on_commit: Callable[[list[tuple[str, Any]]], None] | None = None
         # Called on the writer thread after each group with its size and seconds (metrics).
@@ -107,7 +122,7 @@ class GroupCommitThread:
 
     def submit(self, fn: Callable[[SqlTx], T]) -> Future[T]:
         future: Future[T] = Future()
-        self._queue.put(_Job(fn, future))
+        self._queue.put(Job(fn, future))
         return future
 
     def stop(self) -> None:
@@ -184,10 +199,12 @@ class GroupCommitThread:
                             self._failed += 1
                             job.future.set_exception(exc)
 
-    def _run_group(self, conn: Conn, jobs: list[_Job]) -> None:
+    def _run_group(self, conn: Conn, jobs: list[Job]) -> None:
         started = time.perf_counter()
         conn.execute(self._begin)
-        done: list[tuple[_Job, Any]] = []  # succeeded in the open transaction
+        self._next_ids = {}  # the group's table seqs (SqlTx._next_id), valid in its transaction
+        self._pending.clear()
+        done: list[tuple[Job, Any]] = []  # succeeded in the open transaction
         events: list[tuple[str, Any]] = []  # what those writes appended to the event log
         for job in jobs:
             self._writes += 1
@@ -208,10 +225,12 @@ class GroupCommitThread:
                     prior.future.set_exception(lost)
                 done = []
                 events = []
+                self._pending.clear()
                 conn.execute(self._begin)
+                self._next_ids = {}  # another process may have written in between
         try:
-            if events:
-                self._before_commit(conn, events)
+            self._pending.insert(conn, self._dialect)
+            self._before_commit(conn, events)
             conn.execute("COMMIT")
         except BaseException as exc:
             if conn.in_transaction:
@@ -236,19 +255,20 @@ class GroupCommitThread:
         way (`_transient`) is rolled back to the savepoint and run again, a few times."""
         for _ in range(TRANSIENT_RETRIES):
             ok, value, appended = self._attempt(conn, fn)
+            # The attempt's tracking records and events join the group's only if it succeeded.
+            if ok:
+                self._pending.write_succeeded()
+            else:
+                self._pending.write_failed()
             if ok or not self._transient(value) or not conn.in_transaction:
                 break
         return ok, value, appended
 
     def _attempt(self, conn: Conn, fn: Callable[[SqlTx], Any]) -> tuple[bool, Any, list[tuple[str, Any]]]:
         conn.execute("SAVEPOINT write_fn")
-        tx = SqlTx(conn, self._dialect)
+        tx = SqlTx(conn, self._dialect, next_ids=self._next_ids, pending=self._pending)
         try:
-            result = fn(tx)
-            if inspect.isawaitable(result):
-                if inspect.iscoroutine(result):
-                    result.close()
-                raise TypeError("a write function must be synchronous; it returned an awaitable")
+            result = call_write(fn, tx)
         except Exception as exc:
             if conn.in_transaction:
                 conn.execute("ROLLBACK TO write_fn")
@@ -345,7 +365,7 @@ class GroupCommitWriter(GroupCommitThread):
         self._close(conn)
         return fresh
 
-    def _run_group(self, conn: Conn, jobs: list[_Job]) -> None:
+    def _run_group(self, conn: Conn, jobs: list[Job]) -> None:
         if self.read_only:
             conn = self._conn = self._reopen(conn)
         super()._run_group(conn, jobs)

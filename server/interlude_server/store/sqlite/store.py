@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 from interlude_server.core.errors import StorageUnavailable
-from interlude_server.store.sql.cluster import SharedStoreMixin
+from interlude_server.store.sql.cluster import SharedStoreMixin, data_version
 from interlude_server.store.sql.dialect import Conn
 from interlude_server.store.sql.migrations import MIGRATIONS, Migration
 from interlude_server.store.sql.schema import (
@@ -48,10 +48,12 @@ class SqliteStore(SqlStore, SharedStoreMixin):
         max_batch: int = 256,
         migrations: Sequence[Migration] = MIGRATIONS,
         max_bytes: int | None = None,
+        mmap_bytes: int = 0,
     ) -> None:
         super().__init__(read_threads=read_threads)
         self._path = Path(path)
         self._max_bytes = max_bytes
+        self._mmap_bytes = mmap_bytes  # of the file each reader maps (store.sql.schema.configure_reader)
         self._max_batch = max_batch
         self._migrations = migrations
 
@@ -96,9 +98,28 @@ class SqliteStore(SqlStore, SharedStoreMixin):
     def _storage_failure(self, exc: BaseException) -> str | None:
         return _storage_failure(exc) if isinstance(exc, sqlite3.Error | TransactionLost) else None
 
+    def _change_counter(self) -> Callable[[], bool]:
+        """`PRAGMA data_version` on a connection of its own: it moves when any other connection
+        (another process's, or this one's writer) commits; it reads shared memory, never the
+        disk, and never waits (store.sql.cluster)."""
+        conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False, timeout=0)
+        conn.execute("PRAGMA query_only=ON")
+        with self._conns_lock:
+            self._read_conns.append(conn)  # closed with the readers
+        seen = [data_version(conn)]
+
+        def unchanged() -> bool:
+            version = data_version(conn)
+            if version is not None and version == seen[0]:
+                return True
+            seen[0] = version  # SQLite busy (None): not known to be unchanged
+            return False
+
+        return unchanged
+
     def _connect_reader(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False, timeout=10.0)
-        configure_reader(conn)
+        configure_reader(conn, self._mmap_bytes)
         return conn
 
     def _run_read(self, fn: Callable[[Conn], T]) -> T:

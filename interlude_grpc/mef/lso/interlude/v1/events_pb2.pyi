@@ -375,6 +375,7 @@ class Event(_message.Message):
     TEST_RESULT_FIELD_NUMBER: _builtins.int
     ALARM_FIELD_NUMBER: _builtins.int
     OBSERVED_TIME_FIELD_NUMBER: _builtins.int
+    CHANGED_FIELDS_FIELD_NUMBER: _builtins.int
     event_id: _builtins.str
     """Unique id of the event (MEF `eventId`)."""
     event_type: Global___EventType.ValueType
@@ -447,6 +448,15 @@ class Event(_message.Message):
         observed the condition; `event_time` is when the Partner committed it.
         """
 
+    @_builtins.property
+    def changed_fields(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """What the change changed, as JSON Pointers into the resource's MEF (REST)
+        representation, e.g. `/serviceConfiguration/maximumFrameSize` or `/description`;
+        set on service attribute value change events (at most 20, the first in pointer
+        order). With `resource` it lets a subscriber that asked for references only
+        (StreamEventsRequest.references_only) decide whether to read the resource.
+        """
+
     def __init__(
         self,
         *,
@@ -471,10 +481,11 @@ class Event(_message.Message):
         test_result: _service_test_pb2.TestResult | None = ...,
         alarm: _alarm_pb2.Alarm | None = ...,
         observed_time: _timestamp_pb2.Timestamp | None = ...,
+        changed_fields: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["alarm", b"alarm", "event_time", b"event_time", "observed_time", b"observed_time", "payload", b"payload", "performance_job", b"performance_job", "performance_job_task", b"performance_job_task", "performance_profile", b"performance_profile", "performance_report", b"performance_report", "resource", b"resource", "service", b"service", "service_order", b"service_order", "test_job", b"test_job", "test_job_task", b"test_job_task", "test_profile", b"test_profile", "test_result", b"test_result"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["alarm", b"alarm", "event_id", b"event_id", "event_time", b"event_time", "event_type", b"event_type", "observed_time", b"observed_time", "payload", b"payload", "performance_job", b"performance_job", "performance_job_task", b"performance_job_task", "performance_profile", b"performance_profile", "performance_report", b"performance_report", "reason", b"reason", "resource", b"resource", "resume_token", b"resume_token", "sequence", b"sequence", "service", b"service", "service_configuration_type", b"service_configuration_type", "service_order", b"service_order", "state", b"state", "test_job", b"test_job", "test_job_task", b"test_job_task", "test_profile", b"test_profile", "test_result", b"test_result"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["alarm", b"alarm", "changed_fields", b"changed_fields", "event_id", b"event_id", "event_time", b"event_time", "event_type", b"event_type", "observed_time", b"observed_time", "payload", b"payload", "performance_job", b"performance_job", "performance_job_task", b"performance_job_task", "performance_profile", b"performance_profile", "performance_report", b"performance_report", "reason", b"reason", "resource", b"resource", "resume_token", b"resume_token", "sequence", b"sequence", "service", b"service", "service_configuration_type", b"service_configuration_type", "service_order", b"service_order", "state", b"state", "test_job", b"test_job", "test_job_task", b"test_job_task", "test_profile", b"test_profile", "test_result", b"test_result"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType_payload: _TypeAlias = _typing.Literal["service", "service_order", "performance_profile", "performance_job", "performance_job_task", "performance_report", "test_profile", "test_job", "test_job_task", "test_result", "alarm"]  # noqa: Y015
     _WhichOneofArgType_payload: _TypeAlias = _typing.Literal["payload", b"payload"]  # noqa: Y015
@@ -534,8 +545,15 @@ class StreamEventsRequest(_message.Message):
     RESUME_TOKEN_FIELD_NUMBER: _builtins.int
     START_TIME_FIELD_NUMBER: _builtins.int
     HEARTBEAT_INTERVAL_FIELD_NUMBER: _builtins.int
+    REFERENCES_ONLY_FIELD_NUMBER: _builtins.int
     resume_token: _builtins.str
     """Continue right after the item this token was delivered with."""
+    references_only: _builtins.bool
+    """Deliver events without the resource after the change (the Event `payload` is
+    left empty): the reference (`resource`), `state`, `reason`, `changed_fields`
+    and the rest only; read the resource (Get) when it is needed. Unset: every
+    event carries the resource, as before.
+    """
     @_builtins.property
     def filter(self) -> Global___EventFilter:
         """Which events to deliver."""
@@ -557,10 +575,11 @@ class StreamEventsRequest(_message.Message):
         resume_token: _builtins.str = ...,
         start_time: _timestamp_pb2.Timestamp | None = ...,
         heartbeat_interval: _duration_pb2.Duration | None = ...,
+        references_only: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["filter", b"filter", "heartbeat_interval", b"heartbeat_interval", "resume_token", b"resume_token", "start_point", b"start_point", "start_time", b"start_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["filter", b"filter", "heartbeat_interval", b"heartbeat_interval", "resume_token", b"resume_token", "start_point", b"start_point", "start_time", b"start_time"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["filter", b"filter", "heartbeat_interval", b"heartbeat_interval", "references_only", b"references_only", "resume_token", b"resume_token", "start_point", b"start_point", "start_time", b"start_time"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType_start_point: _TypeAlias = _typing.Literal["resume_token", "start_time"]  # noqa: Y015
     _WhichOneofArgType_start_point: _TypeAlias = _typing.Literal["start_point", b"start_point"]  # noqa: Y015

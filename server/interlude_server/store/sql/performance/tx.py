@@ -13,8 +13,8 @@ import dataclasses
 from interlude_grpc.mef.lso.interlude.v1 import performance_pb2
 from interlude_server.core.keys import field_key, timestamp_key
 from interlude_server.store.interface.performance import MeasurementBatch
-from interlude_server.store.interface.store import Committed
 from interlude_server.store.sql.bodies import BodyTx
+from interlude_server.store.sql.cache import Appended
 from interlude_server.store.sql.dialect import MEASUREMENT_LOG
 from interlude_server.store.sql.performance.batches import BATCH_COLUMNS, batch_from_row, service_ids_column
 
@@ -35,7 +35,7 @@ def _subject_columns(ref: Pm.MonitoredObjectRef) -> tuple[str, str, str, str]:
 class PmTxMixin(BodyTx):
     """The PM part of SqlTx; `_c` is the open write connection."""
 
-    appended: list[tuple[str, Committed]]
+    appended: Appended
 
     def get_pm_profile(self, buyer_id: str, profile_id: str) -> Pm.PerformanceProfile | None:
         return self._get("pm_profiles", buyer_id, profile_id, Pm.PerformanceProfile.FromString)
@@ -177,7 +177,7 @@ class PmTxMixin(BodyTx):
             "(seq, buyer_id, job_id, service_ids, interval_start, interval_end, body) "
             "VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING seq",
             (
-                self._dialect.next_seq(self._c, MEASUREMENT_LOG),
+                self._log_seq(MEASUREMENT_LOG),
                 buyer_id,
                 batch.job_id,
                 service_ids_column(batch),

@@ -146,7 +146,7 @@ class SftTxMixin(BodyTx):
             "INSERT INTO test_items (seq, buyer_id, job_id, run_number, body) VALUES (?, ?, ?, ?, ?) "
             "RETURNING seq",
             (
-                self._dialect.next_seq(self._c, TEST_ITEM_LOG),
+                self._log_seq(TEST_ITEM_LOG),
                 buyer_id,
                 job_id,
                 run_number,
