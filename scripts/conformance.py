@@ -111,7 +111,9 @@ def main() -> int:
     )
     parser.add_argument("--max-time", type=int, default=45, help="seconds per API")
     parser.add_argument("--max-examples", type=int, default=50)
-    parser.add_argument("--seed", type=int, default=None, help="schemathesis seed (a failed run prints its own)")
+    parser.add_argument(
+        "--seed", type=int, default=None, help="schemathesis seed (a failed run prints its own)"
+    )
     ns = parser.parse_args()
     specs = find_specs(ns.spec_dir.resolve(), ns.apis or list(APIS))  # absolute: schemathesis runs elsewhere
     missing = [name for name in ns.apis or () if name not in specs]
