@@ -254,19 +254,48 @@ class RpcStages:
 
 
 class _StagedRegistrar:
-    """The two registration calls of grpc.aio.Server, each handler wrapped by the stages."""
+    """The two registration calls of grpc.aio.Server, each handler wrapped by the stages.
+
+    The generated `add_*_to_server` functions register their methods with grpc as
+    "registered methods"; grpc.aio then keeps one pending request per registered method
+    and, for every call that arrives, waits on all of them again (`asyncio.wait`, one
+    done-callback added to and removed from each). With this server's 38 such methods that
+    cost about 26 µs per call, measured on GetService (grpc.aio's per-call `asyncio.wait`
+    took 18.7 % of the interpreter-lock samples, against 11 % for a server with none).
+    So the registrar serves them from one generic handler instead, a table by method path
+    (`_MethodTable`): the same handlers, one dictionary lookup per call."""
 
     def __init__(self, server: grpc.aio.Server, stages: RpcStages) -> None:
         self._server = server
         self._stages = stages
+        self._table: _MethodTable | None = None
 
     def add_registered_method_handlers(self, service: str, handlers: dict[str, Handler]) -> None:
         wrap = self._stages.wrap
-        staged = {name: wrap(f"/{service}/{name}", handler) for name, handler in handlers.items()}
-        self._server.add_registered_method_handlers(service, staged)
+        if self._table is None:  # asked first, before any generic handler added after it
+            self._table = _MethodTable()
+            self._server.add_generic_rpc_handlers((self._table,))
+        for name, handler in handlers.items():
+            method = f"/{service}/{name}"
+            self._table.add(method, wrap(method, handler))
 
     def add_generic_rpc_handlers(self, handlers: Sequence[grpc.GenericRpcHandler]) -> None:
         self._server.add_generic_rpc_handlers(tuple(_StagedGeneric(h, self._stages) for h in handlers))
+
+
+class _MethodTable(grpc.GenericRpcHandler):
+    """Handlers by full method path (`/package.Service/Method`), each already staged."""
+
+    def __init__(self) -> None:
+        self._handlers: dict[str, Handler] = {}
+
+    def add(self, method: str, handler: Handler) -> None:
+        if method in self._handlers:
+            raise ValueError(f"{method} is registered twice")
+        self._handlers[method] = handler
+
+    def service(self, handler_call_details: grpc.HandlerCallDetails) -> Handler | None:
+        return self._handlers.get(handler_call_details.method)
 
 
 class _StagedGeneric(grpc.GenericRpcHandler):
