@@ -9,6 +9,7 @@ also across groups and across two writers on one database."""
 from __future__ import annotations
 
 import asyncio
+import random
 from collections.abc import Callable
 
 import psycopg
@@ -184,3 +185,56 @@ async def test_a_failed_write_leaves_the_writers_statements_usable(pg_store: PgS
         await pg_store.write(put(f"o{n}"))
     ids = {row[0] for row in _rows(pg_store.dsn, "SELECT id FROM orders")}
     assert ids == {f"o{n}" for n in (*range(8), 20, 21, *range(30, 34))}
+
+
+async def test_the_writer_prepares_its_statements_and_failed_writes_leave_them_usable(
+    pg_store: PgStore,
+) -> None:
+    """Sixty groups of one to eight writes, a third of them failing at random (by raising,
+    or on the server before or after their own statements): each write fails alone with its
+    own error, never "prepared statement ... does not exist", every other write commits, and
+    the writer still prepares the statements it runs often (psycopg's threshold is 5)."""
+    rnd = random.Random(20261207)
+    taken = ordering_pb2.ServiceOrder(id="taken", buyer_id=BUYER, external_id="taken")
+    await pg_store.write(lambda tx: tx.put_order(taken, new=True))
+    prepared: list[int] = []
+
+    def write(n: int, fail: str) -> Callable[[SqlTx], None]:
+        order = ordering_pb2.ServiceOrder(id=f"o{n}", buyer_id=BUYER, external_id=f"o{n}")
+
+        def fn(tx: SqlTx) -> None:
+            if fail == "server, first":
+                tx.put_order(taken, new=True)
+            tx.put_order(order, new=True)
+            tx.add_tracking(BUYER, ordering_pb2.ServiceTrackingRecord(service_order_id=order.id))
+            tx.append_event(BUYER, _event(f"e{n}"))
+            if fail == "raises":
+                raise Boom(order.id)
+            if fail == "server, last":
+                tx.put_order(taken, new=True)
+            prepared.append(
+                tx._c.execute(  # the writer's own session
+                    "SELECT count(*) FROM pg_prepared_statements"
+                ).fetchone()[0]
+            )
+
+        return fn
+
+    committed: set[str] = set()
+    n = 0
+    for _ in range(60):
+        fns = []
+        for k in range(rnd.randint(1, 8)):
+            n += 1
+            fail = rnd.choice(("", "", "", "", "raises", "server, first", "server, last")) if k else ""
+            committed |= {f"o{n}"} if not fail else set()
+            fns.append(write(n, fail))
+        for result in await one_group(pg_store, fns):
+            assert result is None or isinstance(result, Boom | psycopg.errors.UniqueViolation), result
+    for _ in range(8):  # nothing fails: the statements are prepared once past the threshold
+        n += 1
+        committed.add(f"o{n}")
+        await pg_store.write(write(n, ""))
+    ids = {row[0] for row in _rows(pg_store.dsn, "SELECT id FROM orders")}
+    assert ids == committed | {"taken"}
+    assert prepared[-1] >= 4, "put_order, its row count, the tracking record and the event are prepared"

@@ -17,7 +17,9 @@ The writer runs each group in psycopg's pipeline mode (`pipelined`): a statement
 sent without waiting for its result, so the statements whose results nobody reads
 (INSERT, UPDATE, SAVEPOINT, ...) share the round trip of the next one whose result is
 read (`fetchone`, `fetchall`, `rowcount`, `sync`). A failed statement's error is raised
-there, not by its `execute`; COMMIT and ROLLBACK wait for their own result.
+there, not by its `execute`; COMMIT and ROLLBACK wait for their own result. Statements are
+prepared by psycopg once run often enough, in pipeline mode too; see `forget_prepared` for
+what the writer does after a failure.
 """
 
 from __future__ import annotations
@@ -107,6 +109,7 @@ class PgConn:
     def __init__(self, conn: psycopg.Connection[Any]) -> None:
         self.raw = conn
         self._pipeline: psycopg.Pipeline | None = None
+        self._pipeline_manager: contextlib.AbstractContextManager[psycopg.Pipeline] | None = None
 
     @classmethod
     def connect(cls, dsn: str, role: str) -> PgConn:
@@ -120,12 +123,7 @@ class PgConn:
     def execute(self, sql: str, parameters: Sequence[Any] = (), /) -> Cursor:
         if self._pipeline is None:
             return self.raw.execute(to_pg(sql), parameters) if parameters else self.raw.execute(sql)
-        # No prepared statements in pipeline mode: psycopg (3.3) takes a statement prepared at
-        # its threshold in a pipeline for prepared even when the server skipped it (an earlier
-        # statement failed), and the DEALLOCATE ALL it queues on a ROLLBACK runs after
-        # statements prepared since; either way a later write met "prepared statement ... does
-        # not exist" (tests/store/test_pg_group.py reruns a failed write to pin it).
-        cur = self.raw.execute(to_pg(sql) if parameters else sql, parameters or None, prepare=False)
+        cur = self.raw.execute(to_pg(sql) if parameters else sql, parameters or None)
         if sql in _WAITED:
             self._pipeline.sync()
         return _Pipelined(cur, self._pipeline)
@@ -134,18 +132,66 @@ class PgConn:
     def pipelined(self) -> Iterator[None]:
         """Pipeline mode for the block (see the module docstring); leaving it waits for
         every result still due and raises the first error among them."""
-        with self.raw.pipeline() as pipeline:
-            self._pipeline = pipeline
-            try:
-                yield
-            finally:
-                self._pipeline = None
+        self._enter_pipeline()
+        try:
+            yield
+        except BaseException as exc:
+            self._leave_pipeline(exc)
+            raise
+        self._leave_pipeline(None)
+
+    @contextlib.contextmanager
+    def paused(self) -> Iterator[None]:
+        """Pipeline mode off for the block (each statement waits for its own result), then
+        on again; outside pipeline mode a plain block. Leaving pipeline mode waits for every
+        result due and raises the first error among them: `sync` first to see them."""
+        if self._pipeline is None:
+            yield
+            return
+        self._leave_pipeline(None)
+        try:
+            yield
+        finally:
+            self._enter_pipeline()
+
+    def _enter_pipeline(self) -> None:
+        manager = self.raw.pipeline()
+        self._pipeline = manager.__enter__()
+        self._pipeline_manager = manager
+
+    def _leave_pipeline(self, exc: BaseException | None) -> None:
+        manager, self._pipeline_manager, self._pipeline = self._pipeline_manager, None, None
+        if manager is not None:
+            manager.__exit__(type(exc) if exc is not None else None, exc, exc.__traceback__ if exc else None)
 
     def sync(self) -> None:
         """Wait for the results of every statement sent so far; raise the first error among
         them. Nothing to do outside pipeline mode, where each statement waits for its own."""
         if self._pipeline is not None:
             self._pipeline.sync()
+
+    def forget_prepared(self) -> None:
+        """Drop every prepared statement, in psycopg's memory and on the server; call it
+        outside pipeline mode (`paused`).
+
+        psycopg prepares a statement run often enough (its threshold), also in pipeline
+        mode, where its bookkeeping goes wrong after a failed statement: it records as
+        prepared a statement whose Parse the server skipped (the rest of the pipeline was
+        aborted), and then sends that name, which the server does not know ("prepared
+        statement ... does not exist", psycopg 3.2 and 3.3; tests/store/test_pg_group.py).
+        It forgets its statements on a ROLLBACK or DEALLOCATE ALL only the first time it
+        sees one, so the writer, after a failure, empties both sides here itself: psycopg's
+        statement cache (`_prepared`, not public API, present since psycopg 3.0) and the
+        server's, and statements are prepared anew. Should a psycopg release lack the
+        cache, the connection stops preparing statements at all (`prepare_threshold` None,
+        public API): slower, never wrong."""
+        assert self._pipeline is None, "forget_prepared runs outside pipeline mode"
+        forget = getattr(getattr(self.raw, "_prepared", None), "clear", None)
+        if callable(forget):
+            forget()
+        else:
+            self.raw.prepare_threshold = None
+        self.raw.execute("DEALLOCATE ALL", prepare=False)
 
     def executemany(self, sql: str, seq_of_parameters: Iterable[Sequence[Any]], /) -> Cursor:
         rows = list(seq_of_parameters)

@@ -97,7 +97,7 @@ class PgWriter(GroupCommitThread):
             conn.sync()  # raises the error of any statement this write sent
         except Exception as exc:
             self._seqs.write_failed()
-            self._roll_back_write(conn)
+            self._roll_back_write(conn, exc)
             if not conn.in_transaction:  # the group's transaction is gone, and its locks with it
                 self._seqs = GroupSequences(self._dialect)
             return False, exc, []
@@ -107,15 +107,22 @@ class PgWriter(GroupCommitThread):
         return True, result, tx.appended
 
     @staticmethod
-    def _roll_back_write(conn: PgConn) -> None:
-        """Undo a failed write back to its savepoint. Whatever it sent is waited for first
-        (a statement after a failed one is skipped by the server and reports only that)."""
-        with contextlib.suppress(psycopg.Error):
+    def _roll_back_write(conn: PgConn, exc: Exception) -> None:
+        """Undo a failed write back to its savepoint, with pipeline mode paused. Whatever it
+        sent is waited for first (a statement after a failed one is skipped by the server and
+        reports only that). If a statement failed on the server, the prepared statements are
+        dropped (PgConn.forget_prepared); a write that raised by itself leaves them valid."""
+        failed_on_server = isinstance(exc, psycopg.Error)
+        try:
             conn.sync()
-        if conn.in_transaction and not conn.broken:
-            conn.execute("ROLLBACK TO write_fn")
-            conn.execute("RELEASE write_fn")
-            conn.sync()
+        except psycopg.Error:
+            failed_on_server = True
+        with conn.paused():
+            if conn.in_transaction and not conn.broken:
+                conn.execute("ROLLBACK TO write_fn")
+                conn.execute("RELEASE write_fn")
+            if failed_on_server and not conn.broken:
+                conn.forget_prepared()
 
     def _before_commit(self, conn: Conn, appended: list[tuple[str, Any]]) -> None:
         self._seqs.store(conn)
@@ -133,6 +140,7 @@ class PgWriter(GroupCommitThread):
             try:
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
+                conn.forget_prepared()
                 return conn
             except psycopg.Error:
                 pass
