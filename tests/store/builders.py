@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Sequence
 
 from google.protobuf import timestamp_pb2
@@ -106,3 +107,10 @@ def putter(*services: inventory_pb2.Service) -> Callable[[SqlTx], None]:
             tx.put_service(s)
 
     return put
+
+
+async def until(predicate: Callable[[], bool]) -> None:
+    """Return once `predicate()` holds (checked every 10 ms); fail after 10 s."""
+    async with asyncio.timeout(10):
+        while not predicate():  # noqa: ASYNC110 - state another connection or task sets
+            await asyncio.sleep(0.01)

@@ -3,12 +3,14 @@ body is never stale.
 
 On both engines, a write's commit drops what it wrote before its caller hears back; a read
 that raced an invalidation keeps nothing; with several processes on one SQLite file, a hit
-checks the file's change counter first; replicas on PostgreSQL run without it.
+checks the file's change counter first; replicas on PostgreSQL drop what another one wrote
+when the database's notification of it arrives (tests/store/test_pg_cache.py for the rest).
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -19,7 +21,7 @@ from interlude_server.store.postgres.store import PgStore
 from interlude_server.store.sql.cache import ServiceBodies
 from interlude_server.store.sql.tx import SqlTx
 from interlude_server.store.sqlite.store import SqliteStore
-from tests.store.builders import BUYER, OTHER_BUYER, putter, service
+from tests.store.builders import BUYER, OTHER_BUYER, putter, service, until
 
 
 def _described(sid: str, text: str, buyer: str = BUYER) -> inventory_pb2.Service:
@@ -144,18 +146,40 @@ async def test_without_a_cache_every_read_goes_to_the_database(store: SqliteStor
     assert await _description(store, "s1") == "first"
 
 
-async def test_another_process_writing_to_the_sqlite_file_is_seen_at_once(
-    store: SqliteStore | PgStore, other: Any
-) -> None:
+async def _listening(store: SqliteStore | PgStore) -> None:
+    """On PostgreSQL: until the store listens for other replicas' writes (its cache serves
+    nothing before). SQLite's check needs no wait."""
     if isinstance(store, PgStore):
-        # No change counter covers every write: replicas on PostgreSQL run without the cache.
-        assert not store.cache_services(16, shared=True)
+        invalidations = store.cache_invalidations
+        assert invalidations is not None
+        await until(lambda: invalidations.listening)
+
+
+async def _seen(
+    store: SqliteStore | PgStore, read: Callable[[], Awaitable[object]], expected: object
+) -> None:
+    """`read()` returns `expected`: at once on SQLite (a hit checks the file first); on
+    PostgreSQL once the notification of the other replica's commit has arrived (10 s at most)."""
+    if isinstance(store, SqliteStore):
+        assert await read() == expected
         return
+    deadline = asyncio.get_running_loop().time() + 10
+    while (got := await read()) != expected:
+        assert asyncio.get_running_loop().time() < deadline, f"still {got!r}"
+        await asyncio.sleep(0.01)
+
+
+async def test_another_process_writing_a_service_is_seen(store: SqliteStore | PgStore, other: Any) -> None:
     assert store.cache_services(16, shared=True)
+    assert not other.cache_services(0, shared=True)  # a replica without a cache of its own
+    await _listening(store)
     await store.write(putter(_described("s1", "first")))
-    assert await store.get_service_body(BUYER, "s1") is not None  # cached
+    assert await store.get_service_body(BUYER, "s1") is not None
+    hits = _cache(store).hits
+    assert await _description(store, "s1") == "first"
+    assert _cache(store).hits == hits + 1  # served from the cache
     await other.write(putter(_described("s1", "written elsewhere")))
-    assert await _description(store, "s1") == "written elsewhere"  # no wait: the hit checks the file first
+    await _seen(store, lambda: _description(store, "s1"), "written elsewhere")
 
 
 # -- the catalog: the specification of a type and a buyer's policy, as every order reads them ----
@@ -206,15 +230,15 @@ async def test_a_missing_policy_is_read_again_once_written(store: SqliteStore | 
     assert await _catalog_names(store) == ("spec", "policy")
 
 
-async def test_another_process_writing_the_catalog_is_seen_at_once(
-    store: SqliteStore | PgStore, other: Any
-) -> None:
-    if isinstance(store, PgStore):
-        assert not store.cache_services(16, shared=True)
-        assert store.catalog_cache is None
-        return
+async def test_another_process_writing_the_catalog_is_seen(store: SqliteStore | PgStore, other: Any) -> None:
     assert store.cache_services(16, shared=True)
+    await _listening(store)
     await store.write(_catalog("spec v1", "policy v1"))
-    assert await _catalog_names(store) == ("spec v1", "policy v1")  # cached
+    assert await _catalog_names(store) == ("spec v1", "policy v1")
+    catalog = store.catalog_cache
+    assert catalog is not None
+    hits = catalog.hits
+    assert await _catalog_names(store) == ("spec v1", "policy v1")
+    assert catalog.hits == hits + 2  # both from the cache
     await other.write(_catalog("spec v2", "policy v2"))
-    assert await _catalog_names(store) == ("spec v2", "policy v2")
+    await _seen(store, lambda: _catalog_names(store), ("spec v2", "policy v2"))

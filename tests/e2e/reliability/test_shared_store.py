@@ -21,6 +21,7 @@ import pytest
 from interlude_grpc.mef.lso.interlude.v1 import (
     common_pb2,
     events_pb2,
+    inventory_pb2,
     ordering_pb2,
     performance_pb2,
     service_test_pb2,
@@ -82,6 +83,27 @@ def _set_admin(stubs: Stubs, service_id: str, locked: bool) -> str:
     return order_id
 
 
+def _admin_states(stubs: Stubs) -> list[int]:
+    """The administrative states of the LOCK_TOGGLE services as `stubs`' replica reads them."""
+    get = stubs.inventory.GetService
+    return [
+        get(inventory_pb2.GetServiceRequest(id=sid), metadata=ALPHA).service.administrative_state
+        for sid in LOCK_TOGGLE
+    ]
+
+
+def _read_everywhere(replicas: list[Stubs], locked: bool) -> None:
+    """Every replica reads the services as the last orders left them, whichever replica ran
+    them: each serves GetService from its read cache, which drops what another replica wrote
+    (the database's notification on PostgreSQL, the file's change counter on SQLite)."""
+    want = common_pb2.ADMINISTRATIVE_STATE_LOCKED if locked else common_pb2.ADMINISTRATIVE_STATE_UNLOCKED
+    deadline = time.monotonic() + 10
+    for stubs in replicas:
+        while (states := _admin_states(stubs)) != [want] * len(LOCK_TOGGLE):
+            assert time.monotonic() < deadline, f"a replica still reads {states}"
+            time.sleep(0.05)
+
+
 def _settled_log(server: ServerProcess, after: int) -> list[events_pb2.Event]:
     """The log after `after` as `server` replays it, once two reads 0.2 s apart agree: a
     replica replays up to what its follower has seen, which may trail the last commits of
@@ -127,6 +149,7 @@ def test_replicas_share_one_log_and_deliver_hub_callbacks_once(
             subscriber.wait_for(subscriber.synced)
             subscriber_b.wait_for(subscriber_b.synced)
             before = max((e.sequence for e in event_log(a.target)), default=0)
+            _read_everywhere(replicas, locked=False)  # both replicas now hold them in their caches
             orders: list[str] = []
             for locked in (True, False):  # orders placed alternately through A and B
                 placed = [_set_admin(replicas[n % 2], sid, locked) for n, sid in enumerate(LOCK_TOGGLE)]
@@ -134,6 +157,7 @@ def test_replicas_share_one_log_and_deliver_hub_callbacks_once(
                     assert wait_for_order(replicas[(n + 1) % 2], order_id).state == (
                         ordering_pb2.SERVICE_ORDER_STATE_COMPLETED
                     )
+                _read_everywhere(replicas, locked)
                 orders += placed
             log = _settled_log(b, before)
             assert {e.resource.id for e in log if e.event_type == E.EVENT_TYPE_SERVICE_ORDER_CREATE} == set(

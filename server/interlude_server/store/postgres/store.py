@@ -26,6 +26,7 @@ from psycopg.conninfo import conninfo_to_dict
 
 from interlude_server.core.errors import StorageUnavailable
 from interlude_server.store.postgres.conn import PgConn
+from interlude_server.store.postgres.invalidations import CacheInvalidations
 from interlude_server.store.postgres.writer import PgWriter
 from interlude_server.store.sql.cluster import SharedStoreMixin
 from interlude_server.store.sql.dialect import POSTGRES, Conn
@@ -56,6 +57,8 @@ class PgStore(SqlStore, SharedStoreMixin):
         self._dsn = dsn
         self._max_batch = max_batch
         self._migrations = migrations
+        self._invalidations: CacheInvalidations | None = None  # replicas' caches (cache_services)
+        self._invalidating: asyncio.Task[None] | None = None
 
     @property
     def dsn(self) -> str:
@@ -77,6 +80,37 @@ class PgStore(SqlStore, SharedStoreMixin):
 
     def _new_writer(self) -> PgWriter:
         return PgWriter(self._dsn, max_batch=self._max_batch, migrations=self._migrations)
+
+    def _change_counter(self) -> Callable[[], bool]:
+        """Replicas' caches are kept by the notifications the database's triggers send
+        (store.postgres.invalidations): a hit is served only while they are listened to."""
+        writer = self._writer
+        self._invalidations = CacheInvalidations(
+            self._dsn, lambda: writer.backend_pid if isinstance(writer, PgWriter) else None
+        )
+        return self._invalidations.fresh
+
+    def cache_services(self, capacity: int, *, shared: bool) -> bool:
+        on = super().cache_services(capacity, shared=shared)
+        invalidations, services, catalog = self._invalidations, self.service_cache, self.catalog_cache
+        if on and shared and invalidations is not None and services is not None and catalog is not None:
+            loop = asyncio.get_running_loop()
+            self._invalidating = loop.create_task(invalidations.run(services, catalog), name="cache-listener")
+        else:
+            self._invalidations = None  # no cache, or one only this process writes to
+        return on
+
+    @property
+    def cache_invalidations(self) -> CacheInvalidations | None:
+        """What keeps the caches of replicas (`cache_services(..., shared=True)`), else None."""
+        return self._invalidations
+
+    async def close(self) -> None:
+        task, self._invalidating = self._invalidating, None
+        if task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        await super().close()
 
     def _storage_failure(self, exc: BaseException) -> str | None:
         return storage_failure(exc)

@@ -31,6 +31,7 @@ from typing import Any
 import psycopg
 
 from interlude_server.store.interface.store import LoggedEvent
+from interlude_server.store.postgres import invalidations
 from interlude_server.store.postgres.conn import PgConn
 from interlude_server.store.postgres.schema import migrate
 from interlude_server.store.sql.dialect import POSTGRES, Conn
@@ -65,14 +66,19 @@ class PgWriter(GroupCommitThread):
         self._spare_ids: dict[str, list[int]] = {}  # identities the running group drew ahead
         self._dsn = dsn
         self._migrations = migrations
+        # The writer connection's server process: its cache notifications are this process's
+        # own (store.postgres.invalidations); None until connected.
+        self.backend_pid: int | None = None
 
     def _connect(self) -> tuple[Conn, int]:
         conn = PgConn.connect(self._dsn, "writer")
         try:
             version = migrate(conn, self._migrations)
+            invalidations.install(conn)
         except BaseException:
             conn.close()
             raise
+        self.backend_pid = conn.raw.info.backend_pid
         return conn, version
 
     def _close(self, conn: Conn) -> None:
@@ -147,6 +153,8 @@ class PgWriter(GroupCommitThread):
         with contextlib.suppress(psycopg.Error):
             conn.close()
         try:
-            return PgConn.connect(self._dsn, "writer")
+            conn = PgConn.connect(self._dsn, "writer")
         except psycopg.Error:
             return conn  # still down: the next group fails fast and tries again
+        self.backend_pid = conn.raw.info.backend_pid
+        return conn

@@ -4,7 +4,7 @@ the catalog reads every order makes (its types' specifications and the buyer's p
 GetService is the read SP systems poll. A hit costs a dictionary lookup instead of an
 indexed row read (the servicer then sends the bytes as they are, api.inventory); an order
 finds its specification and policy without two hops to a reader thread. A cached body is
-never stale:
+never stale (but see PostgreSQL replicas below):
 
 - every write that puts or deletes a service tells the store which one (store.sql.tx
   `ServiceWritten`, carried with the commit's items), and every write of a specification
@@ -17,8 +17,13 @@ never stale:
 - several processes sharing a SQLite file (`--workers`, `--shared-store`) write behind
   each other's backs: a hit first asks `fresh` (the file's change counter, `PRAGMA
   data_version`, microseconds on the calling thread), and any commit since the last hit
-  empties the cache. Replicas sharing a PostgreSQL database have no such counter for
-  writes that append no event, so they run without the cache (runtime.main).
+  empties the cache;
+- replicas sharing a PostgreSQL database (`--shared-store`) are told by the database: its
+  triggers notify every write of a service, specification or policy, whoever makes it,
+  and each replica drops what another wrote once the notification arrives (under a
+  millisecond here); a hit is served only while the notifications are listened to
+  (store.postgres.invalidations). Only there may a read return the version before a
+  commit, for the moments the notification takes.
 
 Only what exists is kept: a read that finds nothing is read again next time.
 """
