@@ -63,6 +63,7 @@ class PgWriter(GroupCommitThread):
     ) -> None:
         super().__init__(max_batch=max_batch)
         self._seqs = GroupSequences(POSTGRES)  # the running group's (store.sql.seqs)
+        self._per_write.append(self._seqs)
         self._spare_ids: dict[str, list[int]] = {}  # identities the running group drew ahead
         self._dsn = dsn
         self._migrations = migrations
@@ -87,7 +88,6 @@ class PgWriter(GroupCommitThread):
 
     def _run_group(self, conn: Conn, jobs: list[Job]) -> None:
         assert isinstance(conn, PgConn)
-        self._seqs = GroupSequences(self._dialect)
         self._spare_ids = {}  # drawn for this group only (SqlTx._next_id)
         with conn.pipelined():
             super()._run_group(conn, jobs)
@@ -102,14 +102,10 @@ class PgWriter(GroupCommitThread):
             conn.execute("RELEASE write_fn")
             conn.sync()  # raises the error of any statement this write sent
         except Exception as exc:
-            self._seqs.write_failed()
             self._roll_back_write(conn, exc)
-            if not conn.in_transaction:  # the group's transaction is gone, and its locks with it
-                self._seqs = GroupSequences(self._dialect)
             return False, exc, []
         finally:
             tx.close()
-        self._seqs.write_succeeded()
         return True, result, tx.appended
 
     @staticmethod

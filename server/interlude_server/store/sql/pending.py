@@ -14,7 +14,8 @@ write reads the newest stored one: the waiting rows are newer still, so it prune
 less, never a row it should keep.
 
 A write's rows join the group's only when the write succeeds; a write rolled back to its
-savepoint drops them, as the rollback would have dropped them from the table. Going in
+savepoint drops them, as the rollback would have dropped them from the table
+(store.sql.perwrite). Going in
 after every write ran, they can fail only with the database itself (full, gone, or a
 constraint an operator added): that fails the whole group, as a failed COMMIT does, and
 no write of it is acknowledged (tests/store/test_pending_rows.py).
@@ -25,6 +26,7 @@ from __future__ import annotations
 from typing import Any
 
 from interlude_server.store.sql.dialect import EVENT_LOG, Conn, Dialect
+from interlude_server.store.sql.perwrite import PerWrite
 
 Row = tuple[Any, ...]
 
@@ -37,12 +39,8 @@ COLUMNS: dict[str, tuple[str, ...]] = {
 }  # fmt: skip
 
 
-class PendingRows:
-    """The rows a write group's succeeded writes (and its running write) appended."""
-
-    def __init__(self) -> None:
-        self._group: dict[str, list[Row]] = {}
-        self._write: dict[str, list[Row]] = {}
+class PendingRows(PerWrite[list[Row]]):
+    """The rows a write group's succeeded writes (and its running write) appended, by table."""
 
     def add(self, table: str, row: Row) -> None:
         rows = self._write.get(table)
@@ -50,22 +48,12 @@ class PendingRows:
             rows = self._write[table] = []
         rows.append(row)
 
-    def write_succeeded(self) -> None:
-        for table, rows in self._write.items():
-            self._group.setdefault(table, []).extend(rows)
-        self._write = {}
-
-    def write_failed(self) -> None:
-        self._write = {}
-
-    def clear(self) -> None:
-        """Forget everything (the group's transaction is gone)."""
-        self._group = {}
-        self._write = {}
+    def _keep(self, key: str, value: list[Row]) -> None:
+        self._group.setdefault(key, []).extend(value)
 
     def newest_seq(self, table: str) -> int:
         """The highest `seq` of `table` waiting (0: none); a write's rows come in seq order."""
-        rows = self._write.get(table) or self._group.get(table)
+        rows = self._current(table)
         return int(rows[-1][0]) if rows else 0
 
     def __len__(self) -> int:

@@ -8,25 +8,26 @@ once, just before its COMMIT (`store`).
 
 The lock is the group's only once the write that took it succeeded: a write rolled back
 to its savepoint undoes its UPDATE and releases a lock it took, so what a write counted is
-kept only when it succeeds (`write_succeeded`) and forgotten when it fails (`write_failed`).
+kept only when it succeeds and forgotten when it fails (store.sql.perwrite).
 """
 
 from __future__ import annotations
 
 from interlude_server.store.sql.dialect import Conn, Dialect
+from interlude_server.store.sql.perwrite import PerWrite
 
 
-class GroupSequences:
-    """Per log: the newest sequence the group's successful writes took, and the counter's value."""
+class GroupSequences(PerWrite[tuple[int, int]]):
+    """Per log: the counter row's value and the newest sequence the group's successful
+    writes (and its running write) took."""
 
     def __init__(self, dialect: Dialect) -> None:
+        super().__init__()
         self._dialect = dialect
-        self._held: dict[str, tuple[int, int]] = {}  # log -> (counter row's value, newest taken)
-        self._write: dict[str, tuple[int, int]] = {}  # the same for the running write
 
     def next(self, conn: Conn, log: str) -> int:
         """The sequence of the next row of `log` this write appends."""
-        known = self._write.get(log) or self._held.get(log)
+        known = self._current(log)
         if known is None:
             stored = self._dialect.next_seq(conn, log)  # locks the counter row until COMMIT
             self._write[log] = (stored, stored)
@@ -37,18 +38,11 @@ class GroupSequences:
 
     def last(self, conn: Conn, log: str) -> int:
         """The newest sequence of `log`, counting what this group took so far."""
-        known = self._write.get(log) or self._held.get(log)
+        known = self._current(log)
         return known[1] if known is not None else self._dialect.last_seq(conn, log)
-
-    def write_succeeded(self) -> None:
-        self._held.update(self._write)
-        self._write.clear()
-
-    def write_failed(self) -> None:
-        self._write.clear()
 
     def store(self, conn: Conn) -> None:
         """Bring each counter row the group counted past up to the newest sequence taken."""
-        for log, (stored, newest) in self._held.items():
+        for log, (stored, newest) in self._group.items():
             if newest > stored:
                 conn.execute("UPDATE seq_counters SET last_seq = ? WHERE name = ?", (newest, log))

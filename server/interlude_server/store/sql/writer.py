@@ -33,6 +33,7 @@ from interlude_server.core.errors import StorageUnavailable
 from interlude_server.store.sql.dialect import SQLITE, Conn, Dialect
 from interlude_server.store.sql.migrations import MIGRATIONS, Migration
 from interlude_server.store.sql.pending import PendingRows
+from interlude_server.store.sql.perwrite import PerWrite
 from interlude_server.store.sql.schema import (
     configure_writer,
     is_read_only_error,
@@ -97,6 +98,8 @@ class GroupCommitThread:
     def __init__(self, *, max_batch: int = 256) -> None:
         self._max_batch = max_batch
         self._pending = PendingRows()  # the running group's tracking records and events
+        # What the group keeps beside the database, per write (store.sql.perwrite).
+        self._per_write: list[PerWrite[Any]] = [self._pending]
         self._queue: queue.SimpleQueue[Job | _Stop] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._writes = 0
@@ -203,7 +206,7 @@ class GroupCommitThread:
         started = time.perf_counter()
         conn.execute(self._begin)
         self._next_ids = {}  # the group's table seqs (SqlTx._next_id), valid in its transaction
-        self._pending.clear()
+        self._forget_per_write()
         done: list[tuple[Job, Any]] = []  # succeeded in the open transaction
         events: list[tuple[str, Any]] = []  # what those writes appended to the event log
         for job in jobs:
@@ -225,7 +228,7 @@ class GroupCommitThread:
                     prior.future.set_exception(lost)
                 done = []
                 events = []
-                self._pending.clear()
+                self._forget_per_write()
                 conn.execute(self._begin)
                 self._next_ids = {}  # another process may have written in between
         try:
@@ -255,14 +258,19 @@ class GroupCommitThread:
         way (`_transient`) is rolled back to the savepoint and run again, a few times."""
         for _ in range(TRANSIENT_RETRIES):
             ok, value, appended = self._attempt(conn, fn)
-            # The attempt's tracking records and events join the group's only if it succeeded.
-            if ok:
-                self._pending.write_succeeded()
-            else:
-                self._pending.write_failed()
+            # What the attempt left beside the database joins the group's only if it succeeded.
+            for state in self._per_write:
+                if ok:
+                    state.write_succeeded()
+                else:
+                    state.write_failed()
             if ok or not self._transient(value) or not conn.in_transaction:
                 break
         return ok, value, appended
+
+    def _forget_per_write(self) -> None:
+        for state in self._per_write:
+            state.clear()
 
     def _attempt(self, conn: Conn, fn: Callable[[SqlTx], Any]) -> tuple[bool, Any, list[tuple[str, Any]]]:
         conn.execute("SAVEPOINT write_fn")
