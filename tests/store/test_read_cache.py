@@ -207,10 +207,8 @@ async def _catalog_names(store: SqliteStore | PgStore) -> tuple[str, str]:
     return spec.name, policy.etag
 
 
-async def test_the_catalog_is_read_once_and_a_catalog_write_is_seen_at_once(
-    store: SqliteStore | PgStore,
-) -> None:
-    assert store.cache_services(16, shared=False)
+async def _catalog_cached(store: SqliteStore | PgStore) -> None:
+    """Write the catalog's v1 and read it twice: the second read of each comes from the cache."""
     await store.write(_catalog("spec v1", "policy v1"))
     assert await _catalog_names(store) == ("spec v1", "policy v1")
     catalog = store.catalog_cache
@@ -218,6 +216,13 @@ async def test_the_catalog_is_read_once_and_a_catalog_write_is_seen_at_once(
     hits = catalog.hits
     assert await _catalog_names(store) == ("spec v1", "policy v1")
     assert catalog.hits == hits + 2  # both from the cache
+
+
+async def test_the_catalog_is_read_once_and_a_catalog_write_is_seen_at_once(
+    store: SqliteStore | PgStore,
+) -> None:
+    assert store.cache_services(16, shared=False)
+    await _catalog_cached(store)
     assert await store.get_policy(OTHER_BUYER, "uni") is None  # another buyer has none
     await store.write(_catalog("spec v2", "policy v2"))
     assert await _catalog_names(store) == ("spec v2", "policy v2")  # the first read after it
@@ -233,12 +238,6 @@ async def test_a_missing_policy_is_read_again_once_written(store: SqliteStore | 
 async def test_another_process_writing_the_catalog_is_seen(store: SqliteStore | PgStore, other: Any) -> None:
     assert store.cache_services(16, shared=True)
     await _listening(store)
-    await store.write(_catalog("spec v1", "policy v1"))
-    assert await _catalog_names(store) == ("spec v1", "policy v1")
-    catalog = store.catalog_cache
-    assert catalog is not None
-    hits = catalog.hits
-    assert await _catalog_names(store) == ("spec v1", "policy v1")
-    assert catalog.hits == hits + 2  # both from the cache
+    await _catalog_cached(store)
     await other.write(_catalog("spec v2", "policy v2"))
     await _seen(store, lambda: _catalog_names(store), ("spec v2", "policy v2"))
