@@ -15,6 +15,7 @@ which makes the request Undecodable. The REST edge refuses both in rest.common.j
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Iterator
 from typing import Any, cast
 
@@ -77,6 +78,17 @@ _CHECKS = {
 
 _FLOATS = (FieldDescriptor.CPPTYPE_DOUBLE, FieldDescriptor.CPPTYPE_FLOAT)
 _JSON = ("google.protobuf.Struct", "google.protobuf.ListValue", "google.protobuf.Value")
+# A non-finite `Value.number_value` as it is serialized: its tag (field 2, 64-bit: 0x11), then
+# the little-endian IEEE 754 double whose 11 exponent bits are all ones (NaN or an infinity).
+# Every number in a Struct, ListValue or Value is so written, at any depth, so bytes without
+# this pattern hold none; bytes with it may (a string can hold the same bytes) and are walked.
+_NON_FINITE_NUMBER = re.compile(rb"\x11.{6}[\xf0-\xff][\x7f\xff]", re.DOTALL)
+
+
+def _may_hold_non_finite(message: Any) -> bool:
+    """False if the Struct/ListValue/Value `message` surely holds no NaN or infinity: one scan
+    of its serialized bytes (C), instead of a walk over every value in Python."""
+    return _NON_FINITE_NUMBER.search(message.SerializeToString()) is not None
 
 
 def _json_violations(message: Any, prefix: str) -> Iterator[Violation]:
@@ -117,7 +129,8 @@ def _violations(message: Message, prefix: str) -> Iterator[Violation]:
             yield Violation(prefix, problem)
         return
     if name in _JSON:
-        yield from _json_violations(message, prefix)
+        if _may_hold_non_finite(message):
+            yield from _json_violations(message, prefix)
         return
     for field, value in message.ListFields():
         path = f"{prefix}.{field.name}" if prefix else field.name

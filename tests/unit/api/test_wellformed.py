@@ -4,12 +4,15 @@ as INTERNAL, UNKNOWN or REST 500."""
 from __future__ import annotations
 
 import math
+import struct
 from typing import Any
 
 import grpc
 import pytest
 from google.protobuf import duration_pb2, timestamp_pb2
 from google.rpc import error_details_pb2  # type: ignore[import-untyped,unused-ignore]
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from interlude_grpc.mef.lso.interlude.v1 import events_pb2, inventory_pb2, ordering_pb2, service_test_pb2
 from interlude_server.api import errors, wellformed
@@ -144,3 +147,46 @@ def test_only_a_message_type_nothing_can_make_bad_is_always_usable() -> None:
     assert not wellformed.always_usable(events_pb2.StreamEventsRequest)  # a Duration
     assert not wellformed.always_usable(None)  # no known type: every request is checked
     assert not wellformed.always_usable(bytes)
+
+
+# -- the scan that spares the walk (F17): a configuration is walked only if its bytes may hold
+# a non-finite number --------------------------------------------------------------------------
+
+_json_leaf = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=12),
+)
+_json = st.recursive(
+    _json_leaf,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner, max_size=4),
+    max_leaves=20,
+)
+
+
+@given(config=st.dictionaries(st.text(max_size=6), _json, max_size=5))
+@settings(max_examples=300, deadline=None)
+def test_the_scan_finds_every_non_finite_number_the_walk_finds(config: dict[str, Any]) -> None:
+    request = _update_with(config)
+    attributes = request.service.service_configuration.attributes
+    prefix = "service.service_configuration.attributes"
+    walked = {prefix + v.field[1:] for v in wellformed._json_violations(attributes, "a")}
+    if not walked:
+        assert wellformed.checked(request) is request
+        return
+    assert wellformed._may_hold_non_finite(attributes), "the scan would have missed one"
+    assert set(_violations(request)) == walked
+
+
+def test_finite_numbers_whose_bytes_look_non_finite_are_walked_and_pass() -> None:
+    # In a list the first number's last byte (0x11) and the second's bytes 3-4 (0xf0 0x7f)
+    # make the pattern across the two values; both are finite (strings cannot: in UTF-8 no
+    # 0xf0-0xff byte is followed by 0x7f or 0xff).
+    first = struct.unpack("<d", bytes(7) + b"\x11")[0]
+    second = struct.unpack("<d", bytes.fromhex("000000f07f00f03f"))[0]
+    assert math.isfinite(first)
+    assert math.isfinite(second)
+    request = _update_with({"pair": [first, second]})
+    assert wellformed._may_hold_non_finite(request.service.service_configuration.attributes)
+    assert wellformed.checked(request) is request
