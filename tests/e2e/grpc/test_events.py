@@ -155,7 +155,11 @@ def test_a_slow_subscriber_is_cut_off_and_resumes_while_a_fast_one_gets_everythi
     tmp_path: Path, db_for: DbFor
 ) -> None:
     workdir = tmp_path / "slow"
-    server = launch(workdir, *FAST, "--event-subscriber-buffer", "20", db=db_for(workdir))
+    # 200: one group commit under load can publish dozens of events at once, which a buffer
+    # of 20 cut the fast subscriber for (5 of 12 runs beside two CPU hogs; 0 of 22 with 100
+    # or 200). The slow one reads nothing until the end: its 64 KiB window holds about 70
+    # events, so it is cut after about 270 of the ~1,350 events the orders make.
+    server = launch(workdir, *FAST, "--event-subscriber-buffer", "200", db=db_for(workdir))
     try:
         # Without BDP probing the slow client's HTTP/2 window stays small, so the server
         # feels the back-pressure after ~64 KiB instead of megabytes.
