@@ -144,8 +144,18 @@ def complex_query(body: Any, report: bool) -> Selection:
         if key == "state" and isinstance(value, str):
             params["state"] = [value]
         elif subject is not None and subject.get("@type") == "ServiceFromToRef":
-            params["serviceFromId"] = [str(subject.get("serviceFrom", {}).get("serviceFromId", ""))]
-            params["serviceToId"] = [str(subject.get("serviceTo", {}).get("serviceToId", ""))]
+            ends = [(end, subject.get(end, {})) for end in ("serviceFrom", "serviceTo")]
+            wrong = [end for end, part in ends if not isinstance(part, dict)]
+            if wrong:  # e.g. a list: not a reference to search by
+                raise InvalidArgument(
+                    "the query is not valid",
+                    [
+                        Violation(f"/monitoredObject/{end}", "must be an object", "invalidFormat")
+                        for end in wrong
+                    ],
+                )
+            for end, part in ends:
+                params[f"{end}Id"] = [str(part.get(f"{end}Id", ""))]
         elif subject is not None and subject.get("@type") in ("ServiceRef", "EntityRef"):
             params["serviceId"] = ["-"]
         elif report and key == "faultManagementJob" and isinstance(value, dict):
