@@ -26,7 +26,6 @@ are skipped.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 from collections.abc import Callable
@@ -34,7 +33,8 @@ from collections.abc import Callable
 import psycopg
 import structlog
 
-from interlude_server.store.postgres.conn import APPLICATION_NAME, PgConn
+from interlude_server.store.postgres.conn import PgConn
+from interlude_server.store.postgres.notify import RECONNECT_DELAY_S, listen
 from interlude_server.store.sql.cache import Key, ServiceBodies
 
 _log = structlog.get_logger("interlude_server.store")
@@ -42,7 +42,6 @@ _log = structlog.get_logger("interlude_server.store")
 CACHE_CHANNEL = "interlude_cache"
 MAX_KEYS = 100  # services named in one notification; more: "services" (drop them all)
 ALL_SERVICES, CATALOG = "services", "catalog"
-RECONNECT_DELAY_S = 1.0
 
 # The lock `install` takes (store.postgres.schema holds the migration lock's).
 _INSTALL_LOCK_KEY = 7597137600480834917
@@ -157,31 +156,29 @@ class CacheInvalidations:
     async def run(self, services: ServiceBodies, catalog: ServiceBodies) -> None:
         """Keep `services` and `catalog` until cancelled; after a lost connection, connect
         again every `reconnect_delay` seconds (nothing is served from them meanwhile)."""
-        while True:
-            try:
-                conn = await psycopg.AsyncConnection.connect(
-                    self._dsn, autocommit=True, application_name=f"{APPLICATION_NAME}:cache"
-                )
-            except psycopg.OperationalError as exc:
-                _log.warning("store.cache_listen_failed", error=str(exc).strip())
-                await asyncio.sleep(self.reconnect_delay)
-                continue
-            try:
-                await conn.execute(f"LISTEN {CACHE_CHANNEL}")
-                services.clear()  # whatever was cached before may have been missed
-                catalog.clear()
-                self.listening = True
-                async for note in conn.notifies():
-                    if note.pid != self._own_backend():
-                        self.notes += 1
-                        drop(note.payload, services, catalog)
-            except psycopg.OperationalError as exc:
-                _log.warning("store.cache_listen_lost", error=str(exc).strip())
-            finally:
-                self.listening = False
-                with contextlib.suppress(psycopg.Error):
-                    await conn.close()
-            await asyncio.sleep(self.reconnect_delay)
+
+        def connected() -> None:
+            services.clear()  # whatever was cached before may have been missed
+            catalog.clear()
+            self.listening = True
+
+        def lost() -> None:
+            self.listening = False
+
+        def on_note(note: psycopg.Notify) -> None:
+            if note.pid != self._own_backend():
+                self.notes += 1
+                drop(note.payload, services, catalog)
+
+        await listen(
+            self._dsn,
+            CACHE_CHANNEL,
+            "cache",
+            on_note,
+            connected=connected,
+            lost=lost,
+            reconnect_delay=lambda: self.reconnect_delay,
+        )
 
 
 def drop(payload: str, services: ServiceBodies, catalog: ServiceBodies) -> None:

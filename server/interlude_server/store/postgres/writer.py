@@ -33,6 +33,7 @@ import psycopg
 from interlude_server.store.interface.store import LoggedEvent
 from interlude_server.store.postgres import invalidations
 from interlude_server.store.postgres.conn import PgConn
+from interlude_server.store.postgres.notify import EVENTS_CHANNEL
 from interlude_server.store.postgres.schema import migrate
 from interlude_server.store.sql.dialect import POSTGRES, Conn
 from interlude_server.store.sql.migrations import MIGRATIONS, Migration
@@ -40,8 +41,6 @@ from interlude_server.store.sql.seqs import GroupSequences
 from interlude_server.store.sql.tx import SqlTx
 from interlude_server.store.sql.writer import GroupCommitThread, Job, call_write
 
-# The channel a commit that appended events notifies (store.postgres.notify.EventWakeups listens on it).
-EVENTS_CHANNEL = "interlude_events"
 # What a write may fail on and then succeed when run again from its savepoint: another
 # writer's conflict. Replicas write the same rows: PostgreSQL breaks a deadlock by failing one
 # of the statements; a key another replica inserted meanwhile fails the insert. Rolled back,
