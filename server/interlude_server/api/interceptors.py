@@ -7,12 +7,12 @@ authenticates, and every refusal, fault or cancellation still ends in one `rpc.f
 
 The stages are not a grpc.aio ServerInterceptor: each handler is wrapped once, when it is
 registered (`RpcStages.registrar`), and a call runs the stages as plain calls inside one
-coroutine, `serve`, whose body is the order above. A grpc.aio interceptor is awaited on
+coroutine, `staged`, whose body is the order above. A grpc.aio interceptor is awaited on
 every call and hands back a handler built for that call; wrapping at registration instead
 measured 6-8 % more GetService calls/s at 6-7 % less server CPU per call (two A/B runs of 6
 rounds, h2load, 2 cores). What the wrapping needs of a method's handler (its kind, how to
-call its behaviour, the lenient request parser) is worked out once (`_Method`), so a call
-only reads its own metadata.
+call its behaviour, the lenient request parser, whether it is shed) is worked out once
+(`_Method`, `Admission.for_method`), so a call only reads its own metadata.
 
 A method no service has reaches `unknown_methods`, the last handler the server asks:
 UNIMPLEMENTED with a reason, counted and logged like any call. The wrapping covers unary
@@ -39,8 +39,8 @@ from interlude_server.api.stages import (
     Authentication,
     DeadlineBinding,
     ErrorMapping,
-    Rpc,
 )
+from interlude_server.auth.principal import act_as, stop_acting
 from interlude_server.observability.access import AccessPolicy
 from interlude_server.observability.metrics import Metrics, RpcMeter
 
@@ -189,38 +189,41 @@ class RpcStages:
         # Calls to a method no service has share one meter: their names are the caller's choice.
         self._unknown: RpcMeter | None = metrics.rpc(None, False) if metrics is not None else None
 
-    async def serve(self, rpc: Rpc, context: Context, call: Callable[[], Awaitable[Any]]) -> Any:
-        """Run the handler behaviour `call` through stages 2-6 (the caller opened the log)."""
-        held = False
-        try:
-            held = self.admission.enter(rpc)
-            self.deadline.bind(context)
-            principal = self.auth.admit(rpc, context)
-            result = await self.auth.run_as(principal, rpc, call)
-        except (Exception, asyncio.CancelledError) as exc:
-            await self.errors.settle(rpc, context, exc)
-        else:
-            self.log.finished(rpc, context.code())
-            return result
-        finally:
-            if held:
-                self.admission.leave(rpc)
-
     def wrap(self, method: str, handler: Handler) -> Handler:
         """A handler of the same kind as `handler` (of `method`, `/package.Service/Method`)
-        whose behaviour runs through the stages (stage 1 here)."""
+        whose behaviour runs through the stages, in their order (api.stages), in one coroutine."""
         known = _Method(handler, method, self._metrics)
-        log, serve, invoke, meter = self.log, self.serve, known.invoke, known.meter
+        log, deadline, auth, settle = self.log, self.deadline, self.auth, self.errors.settle
+        invoke, meter, limiter = known.invoke, known.meter, self.admission.for_method(method)
         streaming, unary_request = known.response_streaming, not known.request_streaming
 
         async def staged(request: Any, context: Context) -> Any:
-            rpc = log.rpc(method, context.invocation_metadata(), streaming, meter)
-            log.open(rpc, context, request if unary_request else None)
-            if streaming:
-                return await serve(
-                    rpc, context, lambda: _stream(invoke(known.usable(request), context), context)
-                )
-            return await serve(rpc, context, lambda: invoke(known.usable(request), context))
+            rpc = log.begin(method, context, request if unary_request else None, streaming, meter)
+            held: LoadLimiter | None = None
+            try:
+                if limiter is not None:
+                    limiter.enter(streaming)
+                    held = limiter
+                deadline.bind(context)
+                principal = auth.admit(rpc, context)
+                if streaming:
+                    result = await auth.run_as(
+                        principal, rpc, lambda: _stream(invoke(known.usable(request), context), context)
+                    )
+                else:  # Authentication.run_as, folded: a unary call needs no validity watch
+                    acting = act_as(principal)
+                    try:
+                        result = await invoke(known.usable(request), context)
+                    finally:
+                        stop_acting(acting)
+            except (Exception, asyncio.CancelledError) as exc:
+                await settle(rpc, context, exc)
+            else:
+                log.finished(rpc, context.code())
+                return result
+            finally:
+                if held is not None:
+                    held.leave(streaming)
 
         return known.factory(
             staged,
@@ -239,8 +242,7 @@ class RpcStages:
         return _UnknownMethods(self)
 
     async def refuse_unknown(self, method: str, context: Context) -> None:
-        rpc = self.log.rpc(method, context.invocation_metadata(), meter=self._unknown)
-        self.log.open(rpc, context)
+        rpc = self.log.begin(method, context, meter=self._unknown)
         self.log.finished(rpc, grpc.StatusCode.UNIMPLEMENTED)
         await errors.abort(
             context,

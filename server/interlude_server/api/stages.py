@@ -1,6 +1,6 @@
 """The stages every RPC passes through, one job each; api.interceptors runs them in this order:
 
-1. AccessLog.open      bind the call's fields (method, peer, request id, buyer, and the trace
+1. AccessLog.begin     bind the call's fields (method, peer, request id, buyer, and the trace
                        of its `traceparent` metadata: trace_id, span_id) as the call's logging
                        context (observability.logging, one contextvar), so every event logged
                        while serving it carries them;
@@ -17,8 +17,9 @@
                        when the server keeps metrics.
 
 A stage is a plain object whose steps are plain calls, not a wrapper around the next stage:
-the order is written once, in the interceptor's `serve`, and a call pays no coroutine or
-handler per stage (this server is measured in calls per second).
+the order is written once, in the interceptor's `staged`, and a call pays no coroutine or
+handler per stage (this server is measured in calls per second). The metadata the stages
+read is found in one pass over it (api.principal.CallHeaders).
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ from google.protobuf.descriptor import FieldDescriptor
 from interlude_grpc.mef.lso.interlude.v1 import common_pb2
 from interlude_server.api import errors
 from interlude_server.api.overload import LoadLimiter, Overloaded
-from interlude_server.api.principal import BUYER_METADATA, AuthGate, Metadata, metadata_value
+from interlude_server.api.principal import REQUEST_ID_METADATA, AuthGate, CallHeaders
 from interlude_server.auth.principal import Principal, act_as, stop_acting, within_validity
 from interlude_server.core import deadlines
 from interlude_server.core.errors import DomainError
@@ -49,7 +50,7 @@ from interlude_server.observability.metrics import RpcMeter
 if TYPE_CHECKING:
     Context: TypeAlias = grpc.aio.ServicerContext[Any, Any]
 
-REQUEST_ID_METADATA = "x-request-id"
+__all__ = ["REQUEST_ID_METADATA", "AccessLog", "Admission", "Authentication", "ErrorMapping", "Rpc"]
 
 _log = structlog.get_logger("interlude_server.rpc")
 
@@ -80,8 +81,8 @@ class Rpc:
 
     __slots__ = (
         "buyer",
+        "headers",
         "log_fields",
-        "metadata",
         "meter",
         "method",
         "peer",
@@ -92,30 +93,18 @@ class Rpc:
     )
 
     def __init__(
-        self, method: str, metadata: Metadata, streaming: bool, buyer: str, meter: RpcMeter | None = None
+        self, method: str, headers: CallHeaders, streaming: bool, buyer: str, meter: RpcMeter | None = None
     ) -> None:
         self.method = method
         self.meter = meter  # its method's metrics (None: the server keeps none)
-        self.metadata = metadata
+        self.headers = headers
         self.streaming = streaming  # a response stream: a long-lived call (api.overload)
-        self.request_id = metadata_value(metadata, REQUEST_ID_METADATA)
+        self.request_id = headers.request_id
         self.buyer = buyer
         self.peer = ""
         self.started = time.perf_counter()
         self.trace: tracing.Trace | None = None
         self.log_fields: dict[str, object] | None = None  # its logging context, once opened
-
-
-def _trace_headers(metadata: Metadata) -> tuple[str | None, str | None]:
-    """The call's `traceparent` and `tracestate` metadata (one pass; the first of each)."""
-    parent: str | None = None
-    state: str | None = None
-    for key, value in metadata or ():
-        if key == tracing.TRACEPARENT and parent is None and isinstance(value, str):
-            parent = value
-        elif key == tracing.TRACESTATE and state is None and isinstance(value, str):
-            state = value
-    return parent, state
 
 
 def _has_request_id(message_type: type) -> bool | None:
@@ -152,37 +141,40 @@ class AccessLog:
         self.dev_header = dev_header
         self.policy = policy or AccessPolicy()  # which finished calls get a line
 
-    def rpc(
-        self, method: str, metadata: Metadata, streaming: bool = False, meter: RpcMeter | None = None
+    def begin(
+        self,
+        method: str,
+        context: Context,
+        request: object = None,
+        streaming: bool = False,
+        meter: RpcMeter | None = None,
     ) -> Rpc:
-        """A call just arrived; until the gate admits it, only auth none may name a buyer by header.
-        A response stream is counted open in `meter` from now until `finished`."""
-        buyer = (metadata_value(metadata, BUYER_METADATA) or self.default_buyer) if self.dev_header else ""
+        """A call just arrived: its Rpc, whose fields are bound for every event logged while it
+        is served (the request id from the request's `request_id` field when no metadata named
+        one), and its trace (its `traceparent`, else a new one) made current. Until the gate
+        admits it, only auth none may name a buyer by header. A response stream is counted open
+        in `meter` from now until `finished`."""
+        headers = CallHeaders(context.invocation_metadata())
+        buyer = (headers.buyer or self.default_buyer) if self.dev_header else ""
         if meter is not None and streaming:
             meter.opened()
-        return Rpc(method, metadata, streaming, buyer, meter)
-
-    @staticmethod
-    def open(rpc: Rpc, context: Context, request: object = None) -> None:
-        """Bind the call's fields for every event logged while it is served (the request id
-        from the request's `request_id` field when no metadata named one), and make the
-        call's trace (its `traceparent`, else a new one) current."""
-        rpc.peer = context.peer() or ""
+        rpc = Rpc(method, headers, streaming, buyer, meter)
+        rpc.peer = peer = context.peer() or ""
         if not rpc.request_id and request is not None:
             rpc.request_id = _request_id_field(request)
-        parent, state = _trace_headers(rpc.metadata)
-        trace = rpc.trace = tracing.begin_request(rpc.method, parent, state)
+        trace = rpc.trace = tracing.begin_request(method, headers.traceparent, headers.tracestate)
         # grpc.aio serves each call in a task of its own, whose context is a copy of the
         # server's: no other call's fields are in it, so there is nothing to clear.
         rpc.log_fields = {
-            "method": rpc.method,
-            "peer": rpc.peer,
+            "method": method,
+            "peer": peer,
             "request_id": rpc.request_id,
-            "buyer": rpc.buyer,
+            "buyer": buyer,
             "trace_id": trace.trace_id,
             "span_id": trace.span_id,
         }
         bind_call(rpc.log_fields)
+        return rpc
 
     def finished(
         self, rpc: Rpc, code: grpc.StatusCode | None, error: BaseException | None = None, **extra: str
@@ -233,18 +225,12 @@ class Admission:
     def __init__(self, limiter: LoadLimiter | None) -> None:
         self.limiter = limiter
 
-    def enter(self, rpc: Rpc) -> bool:
-        """Take a place for the call (True: pair with `leave`) or need none (False: nothing
-        is shed, or the method is exempt); raises Overloaded past the bound."""
+    def for_method(self, method: str) -> LoadLimiter | None:
+        """The limiter a call of `method` takes a place in (`enter`, paired with `leave`; it
+        raises Overloaded past the bound), decided once per method: None if nothing is shed or
+        the method is exempt."""
         limiter = self.limiter
-        if limiter is None or limiter.exempt(rpc.method):
-            return False
-        limiter.enter(rpc.streaming)
-        return True
-
-    def leave(self, rpc: Rpc) -> None:
-        if self.limiter is not None:
-            self.limiter.leave(rpc.streaming)
+        return None if limiter is None or limiter.exempt(method) else limiter
 
 
 class DeadlineBinding:
@@ -271,7 +257,7 @@ class Authentication:
         """The principal the call acts as; the access log reports its buyer from now on."""
         if self.gate is None:
             return None
-        principal = self.gate(rpc.method, rpc.metadata, context)
+        principal = self.gate(rpc.method, rpc.headers, context)
         if principal is not None and principal.buyer != rpc.buyer:
             rpc.buyer = principal.buyer
             if rpc.log_fields is not None:  # the call's own dict: no other task has it yet

@@ -105,6 +105,18 @@ def new_span_id() -> str:
     return bits.to_bytes(8, "big").hex()
 
 
+def new_ids() -> tuple[str, str]:
+    """A new trace id and span id, from one random draw (the two are independent bits)."""
+    bits = random.getrandbits(192)
+    if not bits >> 64 or not bits & _SPAN_BITS:  # an all-zero id is invalid: draw each anew
+        return new_trace_id(), new_span_id()
+    text = bits.to_bytes(24, "big").hex()
+    return text[:32], text[32:]
+
+
+_SPAN_BITS = (1 << 64) - 1
+
+
 def format_traceparent(trace_id: str, span_id: str, flags: str) -> str:
     return f"00-{trace_id}-{span_id}-{flags}"
 
@@ -181,7 +193,7 @@ def begin(
     if factory is not None:
         return factory.begin(name, parent, state if parent else "", kind, attributes or {})
     if parent is None:
-        return Trace(new_trace_id(), new_span_id())
+        return Trace(*new_ids())
     return Trace(parent.trace_id, new_span_id(), parent.flags, state, parent.span_id)
 
 

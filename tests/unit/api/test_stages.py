@@ -23,7 +23,7 @@ from interlude_grpc.mef.lso.interlude.v1 import inventory_pb2, service_test_pb2
 from interlude_server.api import stages as api_stages
 from interlude_server.api.interceptors import RpcStages
 from interlude_server.api.overload import LoadLimiter
-from interlude_server.api.principal import AuthGate, Metadata
+from interlude_server.api.principal import AuthGate, CallHeaders
 from interlude_server.auth.authenticator import Authenticator
 from interlude_server.auth.principal import Principal, current_principal
 from interlude_server.core.errors import Unauthenticated
@@ -65,7 +65,7 @@ class SpyGate(AuthGate):
         self.principal, self.refusal = principal, refusal
         self.asked: list[str] = []
 
-    def __call__(self, method: str, metadata: Metadata, context: Any) -> Principal | None:
+    def __call__(self, method: str, headers: CallHeaders, context: Any) -> Principal | None:
         self.asked.append(method)
         if self.refusal is not None:
             raise self.refusal

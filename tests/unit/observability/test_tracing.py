@@ -97,6 +97,22 @@ def test_new_ids_are_lowercase_hex_of_the_right_length_and_differ() -> None:
     assert all(tracing.parse_traceparent(f"00-{t}-{s}-00") for t, s in zip(traces, spans, strict=True))
 
 
+def test_one_draw_makes_both_ids_and_an_all_zero_part_is_drawn_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    state = random.getstate()
+    try:
+        random.seed(11)
+        bits = random.getrandbits(192)
+        random.seed(11)
+        assert tracing.new_ids() == (f"{bits >> 64:032x}", f"{bits & ((1 << 64) - 1):016x}")
+    finally:
+        random.setstate(state)
+    # the span's bits zero, then the trace's: each time each id is drawn on its own
+    draws = iter([5 << 64, 7, 3, 9, 4, 6])
+    monkeypatch.setattr(random, "getrandbits", lambda _bits: next(draws))
+    assert tracing.new_ids() == (f"{7:032x}", f"{3:016x}")
+    assert tracing.new_ids() == (f"{4:032x}", f"{6:016x}")
+
+
 def test_an_id_is_the_zero_padded_hex_of_its_random_bits() -> None:
     state = random.getstate()
     try:
