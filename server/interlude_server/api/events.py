@@ -32,7 +32,7 @@ from interlude_grpc.mef.lso.interlude.v1 import events_pb2
 from interlude_server.api import streaming
 from interlude_server.api.binding import ServiceBinding
 from interlude_server.api.principal import BuyerResolver
-from interlude_server.api.wire import field_key, passthrough_handler, spliced
+from interlude_server.api.wire import field_key, passthrough_binding, spliced
 from interlude_server.core.errors import ResumeTokenExpired
 from interlude_server.events import tokens
 from interlude_server.events.filters import matcher, selects_all
@@ -175,7 +175,4 @@ class EventsServicer:
 def events_binding(store: Store, hub: EventHub, buyer_of: BuyerResolver, log_id: str) -> ServiceBinding:
     servicer = EventsServicer(store, hub, buyer_of, log_id)
     service = events_pb2.DESCRIPTOR.services_by_name["EventService"]
-    handler = passthrough_handler(service, servicer)
-    return ServiceBinding(
-        service.full_name, lambda server: server.add_generic_rpc_handlers((handler,)), servicer
-    )
+    return passthrough_binding(service, servicer)

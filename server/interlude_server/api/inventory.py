@@ -109,7 +109,4 @@ class WireInventory:
 def inventory_binding(store: Store, buyer_of: BuyerResolver) -> ServiceBinding:
     servicer = InventoryServicer(store, buyer_of)
     service = inventory_pb2.DESCRIPTOR.services_by_name["ServiceInventoryService"]
-    handler = wire.passthrough_handler(service, WireInventory(servicer))
-    return ServiceBinding(
-        service.full_name, lambda server: server.add_generic_rpc_handlers((handler,)), servicer
-    )
+    return wire.passthrough_binding(service, WireInventory(servicer), servicer)

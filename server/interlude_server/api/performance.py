@@ -21,7 +21,7 @@ from interlude_server.api.binding import ServiceBinding
 from interlude_server.api.common import found, get, required
 from interlude_server.api.performance_stream import MeasurementStreamer
 from interlude_server.api.principal import BuyerResolver
-from interlude_server.api.wire import passthrough_handler
+from interlude_server.api.wire import passthrough_binding
 from interlude_server.core import clock
 from interlude_server.domain.idempotency import Planned, ready, run_once
 from interlude_server.domain.performance import files as pm_files
@@ -402,7 +402,4 @@ def performance_binding(
 ) -> ServiceBinding:
     servicer = PerformanceServicer(store, buyer_of, engine, MeasurementStreamer(store, hub, log_id))
     service = Pm.DESCRIPTOR.services_by_name["PerformanceService"]
-    handler = passthrough_handler(service, servicer)
-    return ServiceBinding(
-        service.full_name, lambda server: server.add_generic_rpc_handlers((handler,)), servicer
-    )
+    return passthrough_binding(service, servicer)

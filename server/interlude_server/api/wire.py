@@ -15,6 +15,8 @@ from google.protobuf import message_factory
 from google.protobuf.descriptor import Descriptor, ServiceDescriptor
 from google.protobuf.message import Message
 
+from interlude_server.api.binding import ServiceBinding
+
 
 def serialize(response: bytes | Message) -> bytes:
     return response if isinstance(response, bytes) else response.SerializeToString()
@@ -49,8 +51,13 @@ def spliced(key: bytes, stored: bytes, extra: Message) -> bytes:
     return wrapped(key, stored + extra.SerializeToString())
 
 
-def passthrough_handler(service: ServiceDescriptor, servicer: Any) -> grpc.GenericRpcHandler:
-    """Handlers for every unary-request method of `service`, bound to `servicer`'s methods."""
+def passthrough_binding(
+    service: ServiceDescriptor, servicer: Any, shared: object | None = None
+) -> ServiceBinding:
+    """The binding of every unary-request method of `service` to `servicer`'s methods, each
+    response passed through as it is when `bytes`. Its handlers are registered by method path
+    (as generated code does: the stages serve them from one table, api.interceptors);
+    `shared` is the servicer the in-process REST adapter calls (default `servicer`)."""
     handlers: dict[str, grpc.RpcMethodHandler[Any, Any]] = {}
     for method in service.methods:
         request = message_factory.GetMessageClass(method.input_type)
@@ -64,4 +71,9 @@ def passthrough_handler(service: ServiceDescriptor, servicer: Any) -> grpc.Gener
             request_deserializer=request.FromString,
             response_serializer=serialize,
         )
-    return grpc.method_handlers_generic_handler(service.full_name, handlers)
+    name = service.full_name
+    return ServiceBinding(
+        name,
+        lambda server: server.add_registered_method_handlers(name, handlers),
+        servicer if shared is None else shared,
+    )
