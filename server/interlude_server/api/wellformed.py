@@ -120,36 +120,60 @@ def _scalar_violations(field: FieldDescriptor, value: Any, path: str) -> Iterato
         yield Violation(path, NOT_FINITE)
 
 
-def _violations(message: Message, prefix: str) -> Iterator[Violation]:
-    name = message.DESCRIPTOR.full_name
+def _collect(message: Message, prefix: str, out: list[Violation]) -> None:
+    """Append to `out` what `checked` refuses in `message` (named from `prefix`); only the
+    fields whose type can hold such a value are visited (`_walked`)."""
+    descriptor = message.DESCRIPTOR
+    name = descriptor.full_name
     check = _CHECKS.get(name)
     if check is not None:
         problem = check(getattr(message, "seconds"), getattr(message, "nanos"))  # noqa: B009
         if problem:
-            yield Violation(prefix, problem)
+            out.append(Violation(prefix, problem))
         return
     if name in _JSON:
         if _may_hold_non_finite(message):
-            yield from _json_violations(message, prefix)
+            out.extend(_json_violations(message, prefix))
         return
+    walked = _walked.get(name)
+    if walked is None:
+        walked = _walked[name] = _fields_to_walk(cast(Descriptor, descriptor))
     for field, value in message.ListFields():
+        if field.name not in walked:
+            continue
         path = f"{prefix}.{field.name}" if prefix else field.name
         if field.message_type is None:
-            yield from _scalar_violations(field, value, path)
+            out.extend(_scalar_violations(field, value, path))
         elif field.message_type.GetOptions().map_entry:
             if field.message_type.fields_by_name["value"].message_type is not None:
                 for key, item in value.items():
-                    yield from _violations(item, f"{path}[{key!r}]")
+                    _collect(item, f"{path}[{key!r}]", out)
             else:
                 for key, item in value.items():
-                    yield from _scalar_violations(
-                        field.message_type.fields_by_name["value"], item, f"{path}[{key!r}]"
+                    out.extend(
+                        _scalar_violations(
+                            field.message_type.fields_by_name["value"], item, f"{path}[{key!r}]"
+                        )
                     )
         elif field.is_repeated:
             for index, item in enumerate(value):
-                yield from _violations(item, f"{path}[{index}]")
+                _collect(item, f"{path}[{index}]", out)
         else:
-            yield from _violations(value, path)
+            _collect(value, path, out)
+
+
+# The fields of each message type that can hold what `checked` refuses (by name), worked
+# out once per type: the others are never visited.
+_walked: dict[str, frozenset[str]] = {}
+
+
+def _fields_to_walk(message: Descriptor) -> frozenset[str]:
+    return frozenset(
+        field.name
+        for field in message.fields
+        if field.cpp_type in _FLOATS
+        or (field.message_type is not None and _may_hold_bad_values(field.message_type))
+    )
 
 
 _CHECKED_NAMES = frozenset((*_CHECKS, *_JSON))
@@ -185,7 +209,8 @@ def checked(request: Any) -> Any:
             [Violation("request", f"cannot be parsed as {request.type_name}: {request.error}")],
         )
     if isinstance(request, Message) and _may_hold_bad_values(cast(Descriptor, request.DESCRIPTOR)):
-        violations = list(_violations(request, ""))
+        violations: list[Violation] = []
+        _collect(request, "", violations)
         if violations:
             raise InvalidArgument(
                 "the request has out-of-range timestamps, durations or non-finite numbers", violations

@@ -190,3 +190,74 @@ def test_finite_numbers_whose_bytes_look_non_finite_are_walked_and_pass() -> Non
     request = _update_with({"pair": [first, second]})
     assert wellformed._may_hold_non_finite(request.service.service_configuration.attributes)
     assert wellformed.checked(request) is request
+
+
+# -- the walk visits only the fields that can hold a bad value: it must still find each one --
+
+_BAD_SECONDS = 253402300800  # year 10000
+
+
+def _plant(message: Any, path: str, depth: int, planted: set[str]) -> None:
+    """Set every Timestamp, Duration and float field reachable from `message` (to depth) to a
+    value `checked` refuses, recording each one's path as the walk names it."""
+    for field in message.DESCRIPTOR.fields:
+        name = f"{path}.{field.name}" if path else field.name
+        sub = field.message_type
+        if sub is not None and sub.GetOptions().map_entry:
+            value_field = sub.fields_by_name["value"]
+            if sub.fields_by_name["key"].type != field.TYPE_STRING:
+                continue
+            mapping = getattr(message, field.name)
+            if value_field.message_type is None and value_field.cpp_type in (
+                value_field.CPPTYPE_DOUBLE,
+                value_field.CPPTYPE_FLOAT,
+            ):
+                mapping["k"] = math.nan
+                planted.add(f"{name}['k']")
+            elif value_field.message_type is not None and depth > 0:
+                _plant_message(mapping["k"], f"{name}['k']", depth, planted)
+        elif sub is None:
+            if field.cpp_type in (field.CPPTYPE_DOUBLE, field.CPPTYPE_FLOAT):
+                if field.is_repeated:
+                    getattr(message, field.name).append(math.inf)
+                    planted.add(f"{name}[0]")
+                else:
+                    setattr(message, field.name, math.nan)
+                    planted.add(name)
+        elif depth > 0 and sub.full_name not in wellformed._JSON:
+            if field.is_repeated:
+                _plant_message(getattr(message, field.name).add(), f"{name}[0]", depth, planted)
+            elif field.containing_oneof is None or message.WhichOneof(field.containing_oneof.name) is None:
+                _plant_message(getattr(message, field.name), name, depth, planted)
+
+
+def _plant_message(message: Any, path: str, depth: int, planted: set[str]) -> None:
+    kind = message.DESCRIPTOR.full_name
+    if kind in ("google.protobuf.Timestamp", "google.protobuf.Duration"):
+        message.seconds = _BAD_SECONDS if kind.endswith("Timestamp") else 10**12
+        planted.add(path)
+    else:
+        _plant(message, path, depth - 1, planted)
+
+
+def _request_types() -> list[Any]:
+    from google.protobuf import message_factory
+
+    from interlude_server.api import contract
+
+    return [
+        message_factory.GetMessageClass(method.input_type)
+        for service in contract.services()
+        for method in service.methods
+    ]
+
+
+@pytest.mark.parametrize("request_type", _request_types(), ids=lambda t: t.DESCRIPTOR.name)
+def test_every_bad_value_planted_in_a_request_is_named(request_type: Any) -> None:
+    request = request_type()
+    planted: set[str] = set()
+    _plant(request, "", 5, planted)
+    if not planted:
+        assert wellformed.checked(request) is request
+        return
+    assert set(_violations(request)) == planted
