@@ -198,3 +198,59 @@ async def test_a_group_numbers_its_events_in_order_and_a_failed_write_leaves_onl
     seqs = [e.sequence for e in events]
     assert seqs == sorted(set(seqs))  # unique and in commit order
     assert [r for r in results if not isinstance(r, Exception)] == [seqs[i] for i in (0, 2, 4, 6, 8)]
+
+
+async def test_a_group_wakes_its_writers_loop_once_and_each_gets_its_own_outcome(
+    store: SqliteStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    loop = asyncio.get_running_loop()
+    wakeups: list[str] = []
+    real = loop.call_soon_threadsafe
+
+    def counted(callback: Callable[..., object], *args: object, **kwargs: object) -> asyncio.Handle:
+        wakeups.append(getattr(callback, "__name__", repr(callback)))
+        return real(callback, *args, **kwargs)  # type: ignore[arg-type]
+
+    def put(i: int) -> Callable[[SqlTx], int]:
+        def fn(tx: SqlTx) -> int:
+            if i % 5 == 4:
+                raise Boom(i)
+            tx.put_service(service(f"svc-{i}"))
+            return i
+
+        return fn
+
+    release, held = await hold_writer(store)
+    monkeypatch.setattr(loop, "call_soon_threadsafe", counted)
+    futures = [asyncio.ensure_future(store.write(put(i))) for i in range(20)]
+    await asyncio.sleep(0.05)
+    release.set()
+    await held
+    results = await asyncio.gather(*futures, return_exceptions=True)
+    for i, result in enumerate(results):
+        if i % 5 == 4:
+            assert isinstance(result, Boom)
+            assert result.args == (i,)
+        else:
+            assert result == i
+    # the held write's group and the twenty's: one settling wake-up each (and one publish
+    # each for the events they appended), not one per write
+    assert wakeups.count("_settle_waiters") == 2, wakeups
+
+
+async def test_a_write_cancelled_while_it_runs_is_still_committed(store: SqliteStore) -> None:
+    entered, release = threading.Event(), threading.Event()
+
+    def slow(tx: SqlTx) -> None:
+        entered.set()
+        release.wait(10)
+        tx.put_service(service("svc-run"))
+
+    running = asyncio.ensure_future(store.write(slow))
+    await asyncio.to_thread(entered.wait, 10)
+    running.cancel()
+    release.set()
+    with contextlib.suppress(asyncio.CancelledError):
+        await running
+    await store.write(lambda tx: None)  # the group after it: the slow one has ended
+    assert await store.get_service(BUYER, "svc-run") is not None

@@ -32,7 +32,7 @@ from interlude_server.store.sql.cache import (
 from interlude_server.store.sql.dialect import Conn
 from interlude_server.store.sql.reads import StoreReads
 from interlude_server.store.sql.tx import SqlTx
-from interlude_server.store.sql.writer import GroupCommitThread, WriterStats
+from interlude_server.store.sql.writer import GroupCommitThread, Job, WriterStats
 
 T = TypeVar("T")
 
@@ -116,6 +116,7 @@ class SqlStore(StoreReads):
         self._writer = writer
         self._loop = asyncio.get_running_loop()
         writer.on_commit = self._committed
+        writer.on_settled = self._settle
         self._readers = ThreadPoolExecutor(self._read_threads, thread_name_prefix="store-read")
 
     async def close(self) -> None:
@@ -137,7 +138,17 @@ class SqlStore(StoreReads):
             raise RuntimeError("the store is not open")
         try:
             # A write whose call's deadline passes before it begins is not done (domain.deadlines).
-            return await asyncio.wrap_future(self._writer.submit(_traced(deadlines.bounded(fn))))
+            write = _traced(deadlines.bounded(fn))
+            loop = asyncio.get_running_loop()
+            if loop is not self._loop:  # not the store's loop: no batched wake-up (_settle)
+                return await asyncio.wrap_future(self._writer.submit(write))
+            waiter: asyncio.Future[T] = loop.create_future()
+            future = self._writer.submit(write, waiter)
+            try:
+                return await waiter
+            except asyncio.CancelledError:
+                future.cancel()  # skipped if the writer has not begun it
+                raise
         except Exception as exc:
             if (cause := self._storage_failure(exc)) is not None:
                 raise StorageUnavailable(
@@ -178,6 +189,16 @@ class SqlStore(StoreReads):
         if loop is not None:
             with contextlib.suppress(RuntimeError):  # the loop is closed: nobody reads any more
                 loop.call_soon_threadsafe(self._publish, items)
+
+    def _settle(self, jobs: list[Job]) -> None:
+        # Runs on the writer thread once a group's futures are set: one wake-up of the loop for
+        # the whole group, after the one `_committed` scheduled (so the caches are current
+        # before any writer resumes).
+        waiting = [job for job in jobs if job.waiter is not None]
+        loop = self._loop
+        if waiting and loop is not None:
+            with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits any more
+                loop.call_soon_threadsafe(_settle_waiters, waiting)
 
     def _publish(self, items: Appended) -> None:
         """On the event loop: drop what the commit wrote from the caches, then tell the
@@ -237,3 +258,19 @@ async def _read_missed(
     if body is not None:
         cache.fill(epoch, key, body)
     return body
+
+
+def _settle_waiters(jobs: list[Job]) -> None:
+    """On the event loop: give each job's waiter its write's outcome (unless it was cancelled)."""
+    for job in jobs:
+        waiter = job.waiter
+        if waiter is None or waiter.done():
+            continue
+        if not job.future.done():  # never: the writer settles a group once every write ended
+            waiter.set_exception(RuntimeError("the writer settled a write it had not ended"))
+            continue
+        exc = job.future.exception()
+        if exc is None:
+            waiter.set_result(job.future.result())
+        else:
+            waiter.set_exception(exc)

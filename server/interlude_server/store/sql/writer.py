@@ -16,6 +16,7 @@ SQLite connection and migrations, store.postgres.writer.PgWriter its PostgreSQL 
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import queue
 import sqlite3
@@ -58,10 +59,12 @@ class WriterStats:
 
 @dataclass(frozen=True)
 class Job:
-    """A submitted write function and the future its caller awaits."""
+    """A submitted write function and the future its outcome is set on. A caller on an event
+    loop awaits `waiter` instead, which `on_settled` sets from `future` (GroupCommitThread)."""
 
     fn: Callable[[SqlTx], Any]
     future: Future[Any]
+    waiter: asyncio.Future[Any] | None = None
 
 
 class _Stop:
@@ -111,6 +114,9 @@ class GroupCommitThread:
         self.on_commit: Callable[[list[tuple[str, Any]]], None] | None = None
         # Called on the writer thread after each group with its size and seconds (metrics).
         self.on_group: Callable[[int, float], None] | None = None
+        # Called on the writer thread once the futures of a group's jobs are all set: it hands
+        # their outcomes to the jobs' waiters (one wake-up of their event loop per group).
+        self.on_settled: Callable[[list[Job]], None] | None = None
 
     @property
     def stats(self) -> WriterStats:
@@ -123,9 +129,11 @@ class GroupCommitThread:
         self._thread.start()
         return ready
 
-    def submit(self, fn: Callable[[SqlTx], T]) -> Future[T]:
+    def submit(self, fn: Callable[[SqlTx], T], waiter: asyncio.Future[T] | None = None) -> Future[T]:
+        """Queue `fn`; its outcome is set on the future returned (and given to `waiter`, if
+        any, through `on_settled`). Cancel the future to skip a write not yet begun."""
         future: Future[T] = Future()
-        self._queue.put(Job(fn, future))
+        self._queue.put(Job(fn, future, waiter))
         return future
 
     def stop(self) -> None:
@@ -201,6 +209,8 @@ class GroupCommitThread:
                         if not job.future.done():
                             self._failed += 1
                             job.future.set_exception(exc)
+                if self.on_settled is not None:
+                    self.on_settled(jobs)
 
     def _run_group(self, conn: Conn, jobs: list[Job]) -> None:
         started = time.perf_counter()
