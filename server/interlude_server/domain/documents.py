@@ -42,6 +42,11 @@ def struct_to_dict(struct: struct_pb2.Struct) -> dict[str, Any]:
     return {key: _value(fields[key]) for key in fields}
 
 
+def value_to_python(value: struct_pb2.Value) -> Any:
+    """What json_format.MessageToDict returns for a Value, without its generic reflection."""
+    return _value(value)
+
+
 def _value(value: struct_pb2.Value) -> Any:
     kind = value.WhichOneof("kind")
     if kind == "struct_value":

@@ -22,10 +22,25 @@ def join(tokens: list[str]) -> str:
     return "".join("/" + t.replace("~", "~0").replace("/", "~1") for t in tokens)
 
 
+# The tokens of the pointers `get` was asked for (they come from policies and the code: a
+# small set, bounded all the same): most orders read the same few pointers many times.
+_TOKENS: dict[str, tuple[str, ...]] = {}
+_TOKENS_MAX = 4096
+
+
+def _tokens(pointer: str) -> tuple[str, ...]:
+    tokens = _TOKENS.get(pointer)
+    if tokens is None:
+        tokens = tuple(split(pointer))
+        if len(_TOKENS) < _TOKENS_MAX:
+            _TOKENS[pointer] = tokens
+    return tokens
+
+
 def get(doc: Any, pointer: str, default: Any = None) -> Any:
     """The value at `pointer`, or `default` when any step is missing."""
     node = doc
-    for token in split(pointer):
+    for token in _tokens(pointer):
         if isinstance(node, dict) and token in node:
             node = node[token]
         elif isinstance(node, list) and is_decimal(token) and int(token) < len(node):
@@ -51,18 +66,28 @@ def put(doc: dict[str, Any], pointer: str, value: Any) -> None:
 
 
 def changed_leaves(old: Any, new: Any, prefix: str = "") -> list[str]:
-    """Pointers of every leaf that differs between two documents (added, removed or changed)."""
+    """Pointers of every leaf that differs between two documents (added, removed or changed),
+    in key order. Equal subtrees are passed over whole (one comparison, in C), so a change of a
+    few leaves costs a walk down to those leaves only."""
+    out: list[str] = []
+    if old != new:
+        _diff(old, new, prefix, out)
+    return out
+
+
+def _diff(old: Any, new: Any, prefix: str, out: list[str]) -> None:
+    """Append to `out` the changed leaves of `old` and `new`, which differ."""
     if isinstance(old, dict) and isinstance(new, dict):
-        out: list[str] = []
-        for key in sorted(set(old) | set(new)):
-            out += changed_leaves(old.get(key, _MISSING), new.get(key, _MISSING), prefix + join([key]))
-        return out
-    if isinstance(old, list) and isinstance(new, list) and len(old) == len(new):
-        out = []
+        for key in sorted(old.keys() | new.keys()):
+            a, b = old.get(key, _MISSING), new.get(key, _MISSING)
+            if a != b:  # _MISSING differs from everything: a key on one side only
+                _diff(a, b, prefix + join([key]), out)
+    elif isinstance(old, list) and isinstance(new, list) and len(old) == len(new):
         for index, (a, b) in enumerate(zip(old, new, strict=True)):
-            out += changed_leaves(a, b, f"{prefix}/{index}")
-        return out
-    return [] if old == new else [prefix]
+            if a != b:
+                _diff(a, b, f"{prefix}/{index}", out)
+    else:
+        out.append(prefix)
 
 
 def covers(rule_pointer: str, pointer: str) -> bool:

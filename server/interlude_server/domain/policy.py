@@ -13,12 +13,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from google.protobuf import json_format
+from google.protobuf import struct_pb2
 
 from interlude_grpc.mef.lso.interlude.v1 import catalog_pb2, inventory_pb2
 from interlude_server.core.errors import PolicyRule, Violation
 from interlude_server.core.text import is_decimal
-from interlude_server.domain import jsonptr
+from interlude_server.domain import documents, jsonptr
 
 ADMIN_STATE = "/administrativeState"
 OPER_STATE = "/operationalState"
@@ -59,7 +59,7 @@ def _rule_for(policy: catalog_pb2.ServicePolicy, pointer: str) -> catalog_pb2.Ch
 
 
 def _value(v: Any) -> Any:
-    return json_format.MessageToDict(v) if hasattr(v, "DESCRIPTOR") else v
+    return documents.value_to_python(v) if isinstance(v, struct_pb2.Value) else v
 
 
 def check_value(

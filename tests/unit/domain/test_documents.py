@@ -9,7 +9,7 @@ import pytest
 from google.protobuf import json_format, struct_pb2
 
 from interlude_grpc.mef.lso.interlude.v1 import common_pb2
-from interlude_server.domain.documents import set_attributes, struct_to_dict, to_dict
+from interlude_server.domain.documents import set_attributes, struct_to_dict, to_dict, value_to_python
 
 DOCUMENT: dict[str, Any] = {
     "maximumFrameSize": 1522,
@@ -28,6 +28,9 @@ def test_a_struct_becomes_the_dict_messagetodict_makes() -> None:
     struct.update(DOCUMENT)
     assert struct_to_dict(struct) == json_format.MessageToDict(struct)
     assert struct_to_dict(struct)["links"][0]["tags"] == ["a", 2.0, True, None, [1.5]]
+    for value in struct.fields.values():  # each Value alone too, type for type (2.0 is no 2)
+        as_python, expected = value_to_python(value), json_format.MessageToDict(value)
+        assert (as_python, repr(as_python)) == (expected, repr(expected))
 
 
 def test_a_document_round_trips_and_an_empty_one_is_an_empty_dict() -> None:

@@ -6,6 +6,8 @@ from typing import Any
 
 import pytest
 from google.protobuf import struct_pb2
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from interlude_grpc.mef.lso.interlude.v1 import catalog_pb2, common_pb2, inventory_pb2, ordering_pb2
 from interlude_server.core.errors import InvalidState
@@ -60,6 +62,45 @@ def test_changed_leaves_lists_every_added_removed_and_changed_value() -> None:
     assert jsonptr.get({"x/y": {"~": 5}}, "/x~1y/~0") == 5
     assert jsonptr.covers("/a", "/a/b")
     assert not jsonptr.covers("/a", "/ab")
+
+
+def _every_leaf_compared(old: Any, new: Any, prefix: str = "") -> list[str]:
+    """changed_leaves as first written: every leaf visited, whether its subtree changed or not."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        out: list[str] = []
+        for key in sorted(set(old) | set(new)):
+            token = key.replace("~", "~0").replace("/", "~1")
+            out += _every_leaf_compared(old.get(key, _GONE), new.get(key, _GONE), f"{prefix}/{token}")
+        return out
+    if isinstance(old, list) and isinstance(new, list) and len(old) == len(new):
+        return [
+            p
+            for i, (a, b) in enumerate(zip(old, new, strict=True))
+            for p in _every_leaf_compared(a, b, f"{prefix}/{i}")
+        ]
+    return [] if old == new else [prefix]
+
+
+_GONE = object()
+_KEYS = st.sampled_from(["a", "b", "x/y", "~t", "cir", "0"])
+_LEAVES = (
+    st.none() | st.booleans() | st.integers(-3, 3) | st.sampled_from([1.0, 2.5]) | st.sampled_from(["", "v"])
+)
+_DOCS = st.recursive(
+    _LEAVES,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_KEYS, inner, max_size=4),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(old=_DOCS, new=_DOCS, edits=st.integers(0, 3))
+def test_changed_leaves_finds_what_comparing_every_leaf_finds(old: Any, new: Any, edits: int) -> None:
+    # also documents that share most of their content (a modify changes a few leaves)
+    near = {"same": old, "other": new} if edits else new
+    base = {"same": old, "other": old} if edits else old
+    assert jsonptr.changed_leaves(base, near) == _every_leaf_compared(base, near)
+    assert jsonptr.changed_leaves(old, old) == []
 
 
 def _policy() -> catalog_pb2.ServicePolicy:
