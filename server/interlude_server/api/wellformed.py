@@ -122,7 +122,7 @@ def _scalar_violations(field: FieldDescriptor, value: Any, path: str) -> Iterato
 
 def _collect(message: Message, prefix: str, out: list[Violation]) -> None:
     """Append to `out` what `checked` refuses in `message` (named from `prefix`); only the
-    fields whose type can hold such a value are visited (`_walked`)."""
+    fields whose type can hold such a value are visited (`_plan`)."""
     descriptor = message.DESCRIPTOR
     name = descriptor.full_name
     check = _CHECKS.get(name)
@@ -135,45 +135,58 @@ def _collect(message: Message, prefix: str, out: list[Violation]) -> None:
         if _may_hold_non_finite(message):
             out.extend(_json_violations(message, prefix))
         return
-    walked = _walked.get(name)
-    if walked is None:
-        walked = _walked[name] = _fields_to_walk(cast(Descriptor, descriptor))
-    for field, value in message.ListFields():
-        if field.name not in walked:
+    plan = _plans.get(name)
+    if plan is None:
+        plan = _plans[name] = _plan(cast(Descriptor, descriptor))
+    for field_name, kind, field in plan:
+        if kind == _MESSAGE:
+            if message.HasField(field_name):
+                _collect(
+                    getattr(message, field_name), f"{prefix}.{field_name}" if prefix else field_name, out
+                )
             continue
-        path = f"{prefix}.{field.name}" if prefix else field.name
-        if field.message_type is None:
+        value = getattr(message, field_name)
+        if not value and kind != _SCALAR:
+            continue
+        path = f"{prefix}.{field_name}" if prefix else field_name
+        if kind in (_SCALAR, _SCALARS):
             out.extend(_scalar_violations(field, value, path))
-        elif field.message_type.GetOptions().map_entry:
-            if field.message_type.fields_by_name["value"].message_type is not None:
-                for key, item in value.items():
-                    _collect(item, f"{path}[{key!r}]", out)
-            else:
-                for key, item in value.items():
-                    out.extend(
-                        _scalar_violations(
-                            field.message_type.fields_by_name["value"], item, f"{path}[{key!r}]"
-                        )
-                    )
-        elif field.is_repeated:
+        elif kind == _MESSAGES:
             for index, item in enumerate(value):
                 _collect(item, f"{path}[{index}]", out)
-        else:
-            _collect(value, path, out)
+        elif kind == _MAP_MESSAGES:
+            for key, item in value.items():
+                _collect(item, f"{path}[{key!r}]", out)
+        else:  # _MAP_SCALARS: `field` is the map entry's value field
+            for key, item in value.items():
+                out.extend(_scalar_violations(field, item, f"{path}[{key!r}]"))
 
 
-# The fields of each message type that can hold what `checked` refuses (by name), worked
-# out once per type: the others are never visited.
-_walked: dict[str, frozenset[str]] = {}
+# How `_collect` visits a field: a float (or repeated floats), a message (or repeated
+# messages), a map to messages or to floats.
+_SCALAR, _SCALARS, _MESSAGE, _MESSAGES, _MAP_MESSAGES, _MAP_SCALARS = range(6)
+# Per message type: the fields that can hold what `checked` refuses, in field-number order
+# (that of ListFields), each with how to visit it; worked out once per type.
+_plans: dict[str, tuple[tuple[str, int, FieldDescriptor], ...]] = {}
 
 
-def _fields_to_walk(message: Descriptor) -> frozenset[str]:
-    return frozenset(
-        field.name
-        for field in message.fields
-        if field.cpp_type in _FLOATS
-        or (field.message_type is not None and _may_hold_bad_values(field.message_type))
-    )
+def _plan(message: Descriptor) -> tuple[tuple[str, int, FieldDescriptor], ...]:
+    steps: list[tuple[str, int, FieldDescriptor]] = []
+    for field in sorted(message.fields, key=lambda f: f.number):
+        sub = field.message_type
+        if sub is None:
+            if field.cpp_type in _FLOATS:
+                steps.append((field.name, _SCALARS if field.is_repeated else _SCALAR, field))
+        elif sub.GetOptions().map_entry:
+            value_field = sub.fields_by_name["value"]
+            if value_field.message_type is not None:
+                if _may_hold_bad_values(value_field.message_type):
+                    steps.append((field.name, _MAP_MESSAGES, field))
+            elif value_field.cpp_type in _FLOATS:
+                steps.append((field.name, _MAP_SCALARS, value_field))
+        elif _may_hold_bad_values(sub):
+            steps.append((field.name, _MESSAGES if field.is_repeated else _MESSAGE, field))
+    return tuple(steps)
 
 
 _CHECKED_NAMES = frozenset((*_CHECKS, *_JSON))
