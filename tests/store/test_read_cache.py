@@ -1,8 +1,8 @@
 """The read cache of services and of the catalog orders read (store.sql.cache): a cached
 body is never stale.
 
-On both engines, a write's commit drops what it wrote before its caller hears back; a read
-that raced an invalidation keeps nothing; with several processes on one SQLite file, a hit
+On both engines, a write's commit puts what it wrote in place of a cached version (drops a
+deleted service) before its caller hears back; a read that raced an invalidation keeps nothing; with several processes on one SQLite file, a hit
 checks the file's change counter first; replicas on PostgreSQL drop what another one wrote
 when the database's notification of it arrives (tests/store/test_pg_cache.py for the rest).
 """
@@ -123,6 +123,25 @@ async def test_a_write_is_seen_by_the_first_read_after_it_returns(store: SqliteS
 
     await store.write(delete)
     assert await store.get_service_body(BUYER, "s1") is None
+
+
+async def test_a_cached_service_written_here_is_kept_as_committed_and_read_from_the_cache(
+    store: SqliteStore | PgStore,
+) -> None:
+    assert store.cache_services(16, shared=False)
+    await store.write(putter(_described("s1", "first")))
+    await store.get_service_body(BUYER, "s1")  # cached
+
+    def twice(tx: SqlTx) -> None:  # two puts in one write, and another write in the group
+        tx.put_service(_described("s1", "second"))
+        tx.put_service(_described("s1", "third"))
+
+    await asyncio.gather(store.write(twice), store.write(putter(_described("s9", "uncached"))))
+    hits, misses = _cache(store).hits, _cache(store).misses
+    assert await store.get_service_body(BUYER, "s1") == _described("s1", "third").SerializeToString()
+    assert (_cache(store).hits, _cache(store).misses) == (hits + 1, misses)  # no database read
+    assert await _description(store, "s9") == "uncached"  # not cached before: read, then kept
+    assert _cache(store).misses == misses + 1
 
 
 async def test_a_failed_write_leaves_the_cached_service(store: SqliteStore | PgStore) -> None:

@@ -9,9 +9,10 @@ never stale (but see PostgreSQL replicas below):
 - every write that puts or deletes a service tells the store which one (store.sql.tx
   `ServiceWritten`, carried with the commit's items), and every write of a specification
   or policy says so (`CatalogWritten`: the catalog cache is emptied, as a specification
-  written may change which one a type finds); the store drops them on the event loop
-  after the COMMIT and before the writer hears back, so a caller that was told its write
-  is done cannot read what it replaced;
+  written may change which one a type finds); on the event loop after the COMMIT and
+  before the writer hears back, the store puts the body a write stored in place of a
+  cached one (`refresh`; a deleted service is dropped), so a caller that was told its
+  write is done cannot read what it replaced, and the next read of it is still a hit;
 - a body read before a commit but kept after it would be stale: each invalidation moves
   `epoch`, and a read keeps its body only if no invalidation happened while it read;
 - several processes sharing a SQLite file (`--workers`, `--shared-store`) write behind
@@ -44,9 +45,11 @@ CatalogKey = tuple[str, str] | tuple[str, str, str]
 @dataclass(frozen=True, slots=True)
 class ServiceWritten:
     """A commit item of the store's own, never given to commit listeners: the write put or
-    deleted this service (of the buyer the item is paired with)."""
+    deleted this service (of the buyer the item is paired with); `body` is what it stored
+    (None: it deleted it)."""
 
     service_id: str
+    body: bytes | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +100,18 @@ class ServiceBodies:
         self._bodies.move_to_end(key)
         if len(self._bodies) > self.capacity:
             self._bodies.popitem(last=False)
+
+    def refresh(self, written: Iterable[tuple[Key, bytes | None]]) -> None:
+        """This process committed these bodies (None: deleted), in commit order: a cached one
+        becomes the committed version (so the next read hits), a deleted one is dropped.
+        Reads that began before still keep nothing (`epoch` moves, as for `invalidate`)."""
+        self.epoch += 1
+        bodies = self._bodies
+        for key, body in written:
+            if body is None:
+                bodies.pop(key, None)
+            elif key in bodies:
+                bodies[key] = body
 
     def invalidate(self, keys: Iterable[Key]) -> None:
         self.epoch += 1

@@ -203,9 +203,9 @@ class SqlStore(StoreReads):
     def _publish(self, items: Appended) -> None:
         """On the event loop: drop what the commit wrote from the caches, then tell the
         listener what the commit appended to the logs."""
-        written = [(b, i.service_id) for b, i in items if isinstance(i, ServiceWritten)]
+        written = [((b, i.service_id), i.body) for b, i in items if isinstance(i, ServiceWritten)]
         if written and self._services is not None:
-            self._services.invalidate(written)
+            self._services.refresh(written)
         if self._catalog is not None and any(isinstance(i, CatalogWritten) for _, i in items):
             self._catalog.clear()
         logged = [(b, i) for b, i in items if not isinstance(i, OWN_ITEMS)]

@@ -219,7 +219,8 @@ class SqlTx(SftTxMixin, PmTxMixin, NetworkTxMixin, AlarmTxMixin, LeaseTx):
 
     def put_service(self, service: inventory_pb2.Service) -> None:
         self._put_counted(_SERVICES, service, service.buyer_id, service.id)
-        self.appended.append((service.buyer_id, ServiceWritten(service.id)))  # for the read cache
+        body = self._read[(_SERVICES.table, service.buyer_id, service.id)]  # as _write_row stored it
+        self.appended.append((service.buyer_id, ServiceWritten(service.id, body)))  # for the read cache
 
     def delete_service(self, buyer_id: str, service_id: str) -> None:
         old = self._row(_SERVICES, buyer_id, service_id)
