@@ -2,9 +2,10 @@
 body is never stale.
 
 On both engines, a write's commit puts what it wrote in place of a cached version (drops a
-deleted service) before its caller hears back; a read that raced an invalidation keeps nothing; with several processes on one SQLite file, a hit
-checks the file's change counter first; replicas on PostgreSQL drop what another one wrote
-when the database's notification of it arrives (tests/store/test_pg_cache.py for the rest).
+deleted service) before its caller hears back; a read that raced an invalidation keeps
+nothing; with several processes on one SQLite file, a hit checks the file's change counter
+first; replicas on PostgreSQL drop what another one wrote when the database's notification
+of it arrives (tests/store/test_pg_cache.py for the rest).
 """
 
 from __future__ import annotations
