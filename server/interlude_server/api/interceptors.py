@@ -196,7 +196,6 @@ class RpcStages:
         log, deadline, auth, settle = self.log, self.deadline, self.auth, self.errors.settle
         invoke, meter, limiter = known.invoke, known.meter, self.admission.for_method(method)
         streaming, unary_request = known.response_streaming, not known.request_streaming
-        plain_type, usable = known.plain_type, known.usable
 
         async def staged(request: Any, context: Context) -> Any:
             rpc = log.begin(method, context, request if unary_request else None, streaming, meter)
@@ -214,8 +213,7 @@ class RpcStages:
                 else:  # Authentication.run_as, folded: a unary call needs no validity watch
                     acting = act_as(principal)
                     try:
-                        checked = request if type(request) is plain_type else usable(request)
-                        result = await invoke(checked, context)
+                        result = await invoke(known.usable(request), context)
                     finally:
                         stop_acting(acting)
             except (Exception, asyncio.CancelledError) as exc:

@@ -38,7 +38,7 @@ from google.protobuf.descriptor import FieldDescriptor
 from interlude_grpc.mef.lso.interlude.v1 import common_pb2
 from interlude_server.api import errors
 from interlude_server.api.overload import LoadLimiter, Overloaded
-from interlude_server.api.principal import REQUEST_ID_METADATA, AuthGate, CallHeaders
+from interlude_server.api.principal import AuthGate, CallHeaders
 from interlude_server.auth.principal import Principal, act_as, stop_acting, within_validity
 from interlude_server.core import deadlines
 from interlude_server.core.errors import DomainError
@@ -49,8 +49,6 @@ from interlude_server.observability.metrics import RpcMeter
 
 if TYPE_CHECKING:
     Context: TypeAlias = grpc.aio.ServicerContext[Any, Any]
-
-__all__ = ["REQUEST_ID_METADATA", "AccessLog", "Admission", "Authentication", "ErrorMapping", "Rpc"]
 
 _log = structlog.get_logger("interlude_server.rpc")
 

@@ -200,12 +200,9 @@ def begin(
 def begin_request(name: str, traceparent: str | None, tracestate: str | None, **attributes: str) -> Trace:
     """The trace of a request that arrived with these headers (either may be None), made
     current for the task serving it (and the tasks it spawns from now on)."""
-    if not traceparent and _factory is None:  # most calls: a new trace, and no spans to make
-        trace = Trace(*new_ids())
-    else:
-        parent = parse_traceparent(traceparent)
-        state = parse_tracestate(tracestate) if parent is not None else ""
-        trace = begin(name, parent, state, "server", attributes)
+    parent = parse_traceparent(traceparent)
+    state = parse_tracestate(tracestate) if parent is not None else ""
+    trace = begin(name, parent, state, "server", attributes)
     _current.set(trace)
     return trace
 

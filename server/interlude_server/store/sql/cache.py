@@ -114,9 +114,8 @@ class ServiceBodies:
                 bodies[key] = body
 
     def invalidate(self, keys: Iterable[Key]) -> None:
-        self.epoch += 1
-        for key in keys:
-            self._bodies.pop(key, None)
+        """Drop these (another process wrote them); reads under way keep nothing."""
+        self.refresh((key, None) for key in keys)
 
     def clear(self) -> None:
         self.epoch += 1
