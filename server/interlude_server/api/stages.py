@@ -38,7 +38,7 @@ from google.protobuf.descriptor import FieldDescriptor
 from interlude_grpc.mef.lso.interlude.v1 import common_pb2
 from interlude_server.api import errors
 from interlude_server.api.overload import LoadLimiter, Overloaded
-from interlude_server.api.principal import AuthGate, CallHeaders
+from interlude_server.api.principal import AuthGate, CallHeaders, Metadata
 from interlude_server.auth.principal import Principal, act_as, stop_acting, within_validity
 from interlude_server.core import deadlines
 from interlude_server.core.errors import DomainError
@@ -146,13 +146,15 @@ class AccessLog:
         request: object = None,
         streaming: bool = False,
         meter: RpcMeter | None = None,
+        metadata: Metadata = None,
     ) -> Rpc:
         """A call just arrived: its Rpc, whose fields are bound for every event logged while it
         is served (the request id from the request's `request_id` field when no metadata named
         one), and its trace (its `traceparent`, else a new one) made current. Until the gate
         admits it, only auth none may name a buyer by header. A response stream is counted open
-        in `meter` from now until `finished`."""
-        headers = CallHeaders(context.invocation_metadata())
+        in `meter` from now until `finished`. `metadata` is the call's, when the caller has it
+        already (else it is asked of `context`)."""
+        headers = CallHeaders(metadata if metadata is not None else context.invocation_metadata())
         buyer = (headers.buyer or self.default_buyer) if self.dev_header else ""
         if meter is not None and streaming:
             meter.opened()
