@@ -1,10 +1,18 @@
-"""Runtime tuning: objects alive at start leave the cyclic collector's full passes."""
+"""Runtime tuning: objects alive at start leave the cyclic collector's full passes, young passes
+are spaced, and a call's task is freed without the collector."""
 
 from __future__ import annotations
 
+import asyncio
 import gc
+import weakref
 
-from interlude_server.observability.runtime import freeze_startup_objects
+from interlude_server.core import deadlines
+from interlude_server.observability.runtime import (
+    YOUNG_PASS_EVERY,
+    freeze_startup_objects,
+    space_young_collections,
+)
 
 
 class _Cycle:
@@ -28,5 +36,38 @@ def test_startup_objects_are_frozen_and_startup_garbage_is_collected_first() -> 
         assert len(tracked) < frozen  # and a full pass no longer walks the frozen ones
     finally:
         gc.unfreeze()
+        if was_enabled:
+            gc.enable()
+
+
+def test_young_passes_are_spaced_and_older_thresholds_kept() -> None:
+    before = gc.get_threshold()
+    try:
+        gc.set_threshold(700, 7, 9)
+        assert space_young_collections() == (YOUNG_PASS_EVERY, 7, 9) == gc.get_threshold()
+    finally:
+        gc.set_threshold(*before)
+
+
+async def _bind_deadline_and_finish() -> None:
+    deadlines.bind(30.0)
+    assert deadlines.current() is not None  # bound to this task
+
+
+def test_a_bound_deadline_leaves_no_cycle_through_its_task() -> None:
+    """The deadline lives in the task's own context; holding the task strongly there made every
+    call's task, coroutine and context garbage only the cyclic collector could free."""
+
+    async def run() -> weakref.ref[asyncio.Task[None]]:
+        task = asyncio.create_task(_bind_deadline_and_finish())
+        await task
+        return weakref.ref(task)
+
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        finished = asyncio.run(run())
+        assert finished() is None  # freed by reference counting alone
+    finally:
         if was_enabled:
             gc.enable()

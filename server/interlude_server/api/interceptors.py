@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import inspect
+import weakref
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, TypeAlias, cast
 
@@ -58,20 +59,24 @@ _DONE = object()
 # for every `context.invocation_metadata()`; the lookup runs in the call's own task, so the
 # generic handlers below leave what they were given here and the call's stages take it from
 # here instead of converting it again (1.5 µs per call). A value is used only by the task that
-# set it: if a grpcio ever looked handlers up elsewhere, the stages would ask the context.
-_LOOKED_UP: contextvars.ContextVar[tuple[object, Any]] = contextvars.ContextVar(
-    "interlude_looked_up_metadata", default=(None, None)
+# set it: if a grpcio ever looked handlers up elsewhere, the stages would ask the context. The
+# task is held weakly, as core.deadlines explains (its own context holds the value).
+_LOOKED_UP: contextvars.ContextVar[tuple[Callable[[], object], Any]] = contextvars.ContextVar(
+    "interlude_looked_up_metadata", default=(lambda: None, None)
 )
 
 
 def _looked_up(details: grpc.HandlerCallDetails) -> None:
-    _LOOKED_UP.set((asyncio.current_task(), details.invocation_metadata))
+    task = asyncio.current_task()
+    if task is not None:
+        _LOOKED_UP.set((weakref.ref(task), details.invocation_metadata))
 
 
 def call_metadata(context: Context) -> Any:
     """The call's metadata: as its handler lookup got it (this task's), else from `context`."""
     task, metadata = _LOOKED_UP.get()
-    if task is not None and task is asyncio.current_task():
+    current = asyncio.current_task()
+    if current is not None and task() is current:
         return metadata
     return context.invocation_metadata()
 

@@ -50,7 +50,7 @@ from interlude_server.events.retention import run_retention
 from interlude_server.observability import otel
 from interlude_server.observability.logging import configure_logging
 from interlude_server.observability.metrics import Metrics
-from interlude_server.observability.runtime import freeze_startup_objects
+from interlude_server.observability.runtime import freeze_startup_objects, space_young_collections
 from interlude_server.partner.backend import PartnerBackend, SftBackend
 from interlude_server.partner.network.observer import NetworkObserver
 from interlude_server.partner.network.scenario import ScenarioPlayer, load_scenario
@@ -310,7 +310,7 @@ class Server:
             resumed = (0, 0, 0)
         if config.sim_scenario is not None:
             self.scenario = asyncio.create_task(self._play_scenario(config.sim_scenario))
-        _log.debug("runtime.gc_frozen", objects=freeze_startup_objects())
+        _log.debug("runtime.gc_tuned", frozen=freeze_startup_objects(), thresholds=space_young_collections())
         self.readiness.serving()
         return Started(running, rest, *resumed, metrics=metrics, network=network)
 

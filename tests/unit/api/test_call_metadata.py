@@ -11,6 +11,8 @@ to the context's own copy.
 from __future__ import annotations
 
 import asyncio
+import gc
+import weakref
 from typing import Any
 
 import grpc
@@ -88,3 +90,45 @@ def test_each_call_reads_its_own_looked_up_metadata() -> None:
     for buyer, answer in answers:
         # stages' buyer | handler's kept metadata | kept was the lookup's | another task's view
         assert answer == f"{buyer}|{buyer}|True|{buyer}:True", (buyer, answer)
+
+
+async def _serve_one_call_and_keep_its_task() -> weakref.ref[asyncio.Task[Any]]:
+    seen: list[weakref.ref[asyncio.Task[Any]]] = []
+
+    async def handler(request: bytes, context: Any) -> bytes:
+        task = asyncio.current_task()
+        assert task is not None
+        seen.append(weakref.ref(task))
+        return metadata_value(call_metadata(context), BUYER_METADATA).encode()
+
+    server = grpc.aio.server()
+    registrar = RpcStages().registrar(server)
+    registrar.add_registered_method_handlers(SERVICE, {"Kept": grpc.unary_unary_rpc_method_handler(handler)})
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    try:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+            kept: grpc.aio.UnaryUnaryMultiCallable[bytes, bytes] = channel.unary_unary(f"/{SERVICE}/Kept")
+            # A deadline, so the stages bind one too (core.deadlines keeps it in the same context).
+            assert await kept(b"", metadata=((BUYER_METADATA, "b"),), timeout=10) == b"b"
+        for _ in range(20):  # let grpc.aio finish with the call
+            await asyncio.sleep(0.01)
+            if seen[0]() is None:
+                break
+    finally:
+        await server.stop(None)
+    return seen[0]
+
+
+def test_a_served_call_leaves_no_cycle_through_its_task() -> None:
+    """What the stages keep in a call's context (its looked-up metadata, its deadline) names
+    the call's task weakly: a strong reference there would leave every call's task, context and
+    coroutines as garbage only the cyclic collector frees."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        task = asyncio.run(_serve_one_call_and_keep_its_task())
+        assert task() is None
+    finally:
+        if was_enabled:
+            gc.enable()
