@@ -8,7 +8,6 @@ also leave ServiceTrackingRecords (`track`); PM keeps its own MEF tracking recor
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Sequence
 
 from google.protobuf import timestamp_pb2
@@ -21,6 +20,7 @@ from interlude_grpc.mef.lso.interlude.v1 import (
     performance_pb2,
     service_test_pb2,
 )
+from interlude_server.core.ids import new_id
 from interlude_server.store.interface.store import Tx
 
 Ev = events_pb2
@@ -112,7 +112,7 @@ def emit(
     ref = Ev.ResourceRef(
         resource_type=resource_type, id=resource.id, order_item_id=order_item_id, report_id=report_id
     )
-    event = Ev.Event(event_id=str(uuid.uuid4()), event_type=event_type, event_time=now, resource=ref)
+    event = Ev.Event(event_id=new_id(), event_type=event_type, event_time=now, resource=ref)
     event.state, event.reason = state, reason
     if observed is not None:
         event.observed_time.CopyFrom(observed)

@@ -7,10 +7,10 @@ which refuses a stale one, and stored with `next_etag`.
 
 from __future__ import annotations
 
-import uuid
 from typing import Protocol, TypeVar
 
 from interlude_server.core.errors import EtagMismatch, NotFound
+from interlude_server.core.ids import new_id
 
 
 class Owned(Protocol):
@@ -26,7 +26,7 @@ R = TypeVar("R", bound=Owned)
 
 def stamp_new(resource: Owned, buyer_id: str) -> None:
     """Make `resource` a new one of `buyer_id`: a fresh id and the first etag."""
-    resource.id = str(uuid.uuid4())
+    resource.id = new_id()
     resource.buyer_id = buyer_id
     resource.etag = "1"
 

@@ -11,13 +11,13 @@ and a report observed no later than the alarm's last change is stale and changes
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 
 from google.protobuf import timestamp_pb2
 
 from interlude_grpc.mef.lso.interlude.v1 import alarm_pb2, common_pb2, events_pb2
 from interlude_server.core.errors import InvalidArgument, NotFound, Violation
+from interlude_server.core.ids import new_id
 from interlude_server.core.mef import mef_name
 from interlude_server.domain import audit
 from interlude_server.store.interface.store import Tx
@@ -95,7 +95,7 @@ def _new(
         object_type = component.component_type or "ServiceComponent"
     severity = signal.perceived_severity or Al.PERCEIVED_SEVERITY_INDETERMINATE
     alarm = Al.Alarm(
-        id=str(uuid.uuid4()),
+        id=new_id(),
         alarm_type=signal.alarm_type or Al.ALARM_TYPE_COMMUNICATIONS_ALARM,  # type: ignore[arg-type]
         perceived_severity=severity,  # type: ignore[arg-type]
         probable_cause=signal.probable_cause,  # type: ignore[arg-type]

@@ -8,7 +8,6 @@ normalized: ids assigned, states ACKNOWLEDGED, defaults applied.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,6 +16,7 @@ from google.protobuf import timestamp_pb2
 
 from interlude_grpc.mef.lso.interlude.v1 import common_pb2, ordering_pb2
 from interlude_server.core.errors import EtagMismatch
+from interlude_server.core.ids import new_id
 from interlude_server.core.mef import mef_name
 from interlude_server.domain import documents, policy, resources, states
 from interlude_server.domain.ordering import gate, modify_fields, plan
@@ -236,4 +236,4 @@ def _normalize(order: ordering_pb2.ServiceOrder, buyer_id: str, now: timestamp_p
         del item.wait[:]
         item.service.buyer_id = buyer_id
         if item.action == Ord.SERVICE_ACTION_ADD:
-            item.service.id = str(uuid.uuid4())
+            item.service.id = new_id()

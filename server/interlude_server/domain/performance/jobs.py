@@ -9,12 +9,11 @@ where the step expects, so a step repeated after a crash does nothing twice.
 
 from __future__ import annotations
 
-import uuid
-
 from google.protobuf import timestamp_pb2
 
 from interlude_grpc.mef.lso.interlude.v1 import common_pb2, events_pb2, performance_pb2
 from interlude_server.core.errors import InvalidState, NotFound
+from interlude_server.core.ids import new_id
 from interlude_server.domain import audit, resources
 from interlude_server.domain.performance import audit as pm_audit
 from interlude_server.domain.performance.model import settings_of, subject_ids
@@ -123,7 +122,7 @@ def request_task(
             JOB.state_name(job.state),
         )
     task = Pm.PerformanceJobTask(
-        id=str(uuid.uuid4()),
+        id=new_id(),
         task_type=task_type,
         state=Pm.PERFORMANCE_JOB_PROCESS_STATE_ACKNOWLEDGED,
         performance_job=Pm.PerformanceJobRef(id=job_id),

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable
 
 from google.protobuf import timestamp_pb2
 
 from interlude_grpc.mef.lso.interlude.v1 import common_pb2, events_pb2, performance_pb2
 from interlude_server.core.errors import NotFound
+from interlude_server.core.ids import new_id
 from interlude_server.core.keys import timestamp_key
 from interlude_server.domain import audit
 from interlude_server.domain.alarms import quality
@@ -99,7 +99,7 @@ def record_report(
         return None
     settings = settings_of(job, tx.get_pm_profile(buyer_id, job.performance_profile_ref.id))
     report = Pm.PerformanceReport(
-        id=str(uuid.uuid4()),
+        id=new_id(),
         performance_job=Pm.PerformanceJobRef(id=job_id),
         monitored_object=[job.monitored_object],
         granularity=settings.granularity,
@@ -144,7 +144,7 @@ def new_adhoc(
     report.CopyFrom(asked)
     for name in ("report_content", "report_url", "termination_error", "performance_job", "href"):
         report.ClearField(name)
-    report.id = str(uuid.uuid4())
+    report.id = new_id()
     report.buyer_id = buyer_id
     report.state = Pm.PERFORMANCE_REPORT_STATE_ACKNOWLEDGED
     report.creation_date_time.CopyFrom(now)

@@ -9,7 +9,6 @@ TEST_JOB_STATE_CHANGE event.
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,6 +26,7 @@ from interlude_server.core.errors import (
     PolicyRule,
     PolicyViolation,
 )
+from interlude_server.core.ids import new_id
 from interlude_server.core.mef import mef_name
 from interlude_server.domain import documents, resources, subjects
 from interlude_server.domain.sft import fault
@@ -273,7 +273,7 @@ def request_task(
     action = TASK_ACTION[task_type]
     TEST_JOB.check(job.state, action)
     task = St.TestJobTask(
-        id=str(uuid.uuid4()),
+        id=new_id(),
         task_type=task_type,  # type: ignore[arg-type]
         state=St.TEST_JOB_PROCESS_STATE_ACKNOWLEDGED,
         test_job=St.TestJobRef(id=job.id),

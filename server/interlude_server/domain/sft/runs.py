@@ -7,12 +7,12 @@ so a step that lost a race with a task (e.g. a cancel) changes nothing.
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 
 from google.protobuf import timestamp_pb2
 
 from interlude_grpc.mef.lso.interlude.v1 import common_pb2, events_pb2, service_test_pb2
+from interlude_server.core.ids import new_id
 from interlude_server.core.mef import mef_name
 from interlude_server.domain import documents
 from interlude_server.domain.sft import fault
@@ -107,7 +107,7 @@ def start(tx: Tx, buyer_id: str, job_id: str, now: timestamp_pb2.Timestamp) -> N
         if job.state == St.TEST_JOB_STATE_ACKNOWLEDGED:
             change_state(tx, job, "schedule", now)
         return
-    tx.put_test_run(buyer_id, job_id, SftRun(1, 0, now, str(uuid.uuid4())))
+    tx.put_test_run(buyer_id, job_id, SftRun(1, 0, now, new_id()))
     change_state(tx, job, "start", now)
 
 
