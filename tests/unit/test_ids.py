@@ -18,7 +18,8 @@ def test_ids_are_version_4_uuids_in_canonical_form_and_never_repeat() -> None:
     for text in drawn:
         parsed = uuid.UUID(text)
         assert str(parsed) == text
-        assert parsed.version == 4 and parsed.variant == uuid.RFC_4122
+        assert parsed.version == 4
+        assert parsed.variant == uuid.RFC_4122
 
 
 def test_each_thread_draws_its_own_bytes() -> None:
