@@ -81,7 +81,7 @@ def test_a_loop_held_longer_than_the_bound_still_writes_its_lines() -> None:
 
     async def held() -> str:
         writer.line("progress 1")
-        time.sleep(lines.MAX_KEPT_SECONDS * 2)  # noqa: ASYNC251 - the loop held on purpose: no turn ends
+        time.sleep(lines.MAX_KEPT_SECONDS * 2)  # the loop is held: no turn ends
         writer.line("progress 2")
         return stream.getvalue()
 
