@@ -8,8 +8,7 @@ fields an event lacks: a field the event names wins, then one bound with
 structlog.contextvars.bind_contextvars (a REST request's context, rest.middleware, or a field
 bound later in a call), then the call's. `log_context()` is that merged view. The standard
 library's loggers (grpc's own) are routed through the same renderer. Credentials are
-redacted from every event just before it is rendered. Lines logged on the event loop are
-written once per turn of the loop (observability.lines).
+redacted from every event just before it is rendered.
 """
 
 from __future__ import annotations
@@ -21,9 +20,6 @@ from contextvars import ContextVar
 
 import structlog
 from structlog.typing import EventDict, Processor, WrappedLogger
-
-from interlude_server.observability import lines
-from interlude_server.observability.lines import LineHandler, LineLoggerFactory
 
 _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
 
@@ -91,7 +87,6 @@ def configure_logging(log_format: str, level: str, fields: dict[str, object] | N
     added to every line (e.g. the worker number and pid of a `--workers N` process)."""
     numeric_level = _LEVELS[level]
     constant = dict(fields or {})
-    writer = lines.install(lines.LineWriter(sys.stderr))  # see observability.lines
 
     def add_fields(_logger: WrappedLogger, _method: str, event_dict: EventDict) -> EventDict:
         for key, value in constant.items():
@@ -115,12 +110,12 @@ def configure_logging(log_format: str, level: str, fields: dict[str, object] | N
     structlog.configure(
         processors=[*shared, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(numeric_level),
-        logger_factory=LineLoggerFactory(writer),
+        logger_factory=structlog.WriteLoggerFactory(file=sys.stderr),
         # Each module's logger is assembled once, not on every event (a per-RPC cost): only the
         # server process calls this, and tests that capture logs in-process never do.
         cache_logger_on_first_use=True,
     )
-    handler = LineHandler(writer)
+    handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             foreign_pre_chain=[*shared, structlog.stdlib.add_logger_name],
