@@ -226,8 +226,9 @@ class RpcStages:
         streaming, unary_request = known.response_streaming, not known.request_streaming
 
         async def staged(request: Any, context: Context) -> Any:
-            metadata = call_metadata(context)
-            rpc = log.begin(method, context, request if unary_request else None, streaming, meter, metadata)
+            rpc = log.begin(
+                method, context, call_metadata(context), request if unary_request else None, streaming, meter
+            )
             held: LoadLimiter | None = None
             try:
                 if limiter is not None:
@@ -271,7 +272,7 @@ class RpcStages:
         return _UnknownMethods(self)
 
     async def refuse_unknown(self, method: str, context: Context) -> None:
-        rpc = self.log.begin(method, context, meter=self._unknown)
+        rpc = self.log.begin(method, context, call_metadata(context), meter=self._unknown)
         self.log.finished(rpc, grpc.StatusCode.UNIMPLEMENTED)
         await errors.abort(
             context,
@@ -362,6 +363,7 @@ class _UnknownMethods(grpc.GenericRpcHandler):
     def service(self, handler_call_details: grpc.HandlerCallDetails) -> Handler | None:
         method: str = handler_call_details.method
         refuse = self._stages.refuse_unknown
+        _looked_up(handler_call_details)
 
         async def unknown(requests: object, context: Context) -> None:
             await refuse(method, context)

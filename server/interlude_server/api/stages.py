@@ -143,18 +143,18 @@ class AccessLog:
         self,
         method: str,
         context: Context,
+        metadata: Metadata,
         request: object = None,
         streaming: bool = False,
         meter: RpcMeter | None = None,
-        metadata: Metadata = None,
     ) -> Rpc:
         """A call just arrived: its Rpc, whose fields are bound for every event logged while it
         is served (the request id from the request's `request_id` field when no metadata named
         one), and its trace (its `traceparent`, else a new one) made current. Until the gate
         admits it, only auth none may name a buyer by header. A response stream is counted open
-        in `meter` from now until `finished`. `metadata` is the call's, when the caller has it
-        already (else it is asked of `context`)."""
-        headers = CallHeaders(metadata if metadata is not None else context.invocation_metadata())
+        in `meter` from now until `finished`. `metadata` is the call's (api.interceptors
+        `call_metadata`)."""
+        headers = CallHeaders(metadata)
         buyer = (headers.buyer or self.default_buyer) if self.dev_header else ""
         if meter is not None and streaming:
             meter.opened()

@@ -201,8 +201,9 @@ class SqlStore(StoreReads):
                 loop.call_soon_threadsafe(_settle_waiters, waiting)
 
     def _publish(self, items: Appended) -> None:
-        """On the event loop: drop what the commit wrote from the caches, then tell the
-        listener what the commit appended to the logs."""
+        """On the event loop: put what the commit wrote in place of the cached services (and
+        empty the catalog cache if it changed), then tell the listener what the commit
+        appended to the logs."""
         written = [((b, i.service_id), i.body) for b, i in items if isinstance(i, ServiceWritten)]
         if written and self._services is not None:
             self._services.refresh(written)
