@@ -17,9 +17,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Sequence
+import functools
+from collections.abc import Awaitable, Callable, Sequence
 
 import structlog
+from google.protobuf import timestamp_pb2
 
 from interlude_grpc.mef.lso.interlude.v1 import ordering_pb2
 from interlude_server.core import clock
@@ -29,11 +31,14 @@ from interlude_server.domain.states import ORDER
 from interlude_server.observability import tracing
 from interlude_server.partner.backend import PartnerBackend
 from interlude_server.partner.workers import Resumable, Workers
-from interlude_server.store.interface.store import Store
+from interlude_server.store.interface.store import Store, Tx
 
 Ord = ordering_pb2
 _log = structlog.get_logger("interlude_server.partner")
 _CANCELLING = (Ord.SERVICE_ORDER_STATE_ASSESSING_CANCELLATION, Ord.SERVICE_ORDER_STATE_PENDING_CANCELLATION)
+# An order acknowledged for a later start looks at its start again at least this often (seconds).
+START_RECHECK_S = 60.0
+Move = Callable[[], Awaitable[ordering_pb2.ServiceOrder | None]]
 _WORKING = (
     Ord.SERVICE_ORDER_STATE_IN_PROGRESS,
     Ord.SERVICE_ORDER_STATE_PENDING,
@@ -78,7 +83,9 @@ class OrderProcessor(Resumable):
                 traced = True
             current = order if order is not None else await self.store.get_order(buyer_id, order_id)
             order = None  # a step that raises is retried from a fresh read
-            order = await self._step(buyer_id, order_id, current)
+            move = self._move(buyer_id, order_id, current)
+            current = None  # the move holds what it needs: a task that waits holds no order
+            order = await move()
             if order is None:
                 self._wakes.pop(order_id, None)
             return order is not None
@@ -121,43 +128,67 @@ class OrderProcessor(Resumable):
         )
         return outcome
 
-    async def _step(
-        self, buyer_id: str, order_id: str, order: ordering_pb2.ServiceOrder | None
-    ) -> ordering_pb2.ServiceOrder | None:
-        """Advance the order by one step from `order`, as last read or written; the order as the
-        step left it, or None once there is nothing left to do.
+    def _move(self, buyer_id: str, order_id: str, order: ordering_pb2.ServiceOrder | None) -> Move:
+        """The next step of the order as last read or written: a coroutine function whose
+        result is the order as the step left it, or None once there is nothing left to do.
 
         `order` only chooses the step: each step re-reads the order in its transaction and
         acts only if it still applies (a cancellation may have come in meanwhile), so no
         separate read is needed between steps. The item that completes the last one also
-        finishes the order, in the same transaction.
+        finishes the order, in the same transaction. A step that waits (for the order's
+        requested start, the simulated Partner's pace, or items waiting on the buyer) holds
+        the ids only, not the order: an order acknowledged for a start weeks ahead keeps its
+        task for weeks, and a parsed order measured about 11 KB of memory per held order.
         """
         if order is None or order.state in ORDER.terminal:
-            return None
+            return _nothing
         if order.state in _CANCELLING:
-            await asyncio.sleep(self.step_delay)
-            return await self.store.write(
-                lambda tx: fulfilment.advance_cancellation(tx, buyer_id, order_id, clock.now())
+            return functools.partial(
+                self._paced, lambda tx: fulfilment.advance_cancellation(tx, buyer_id, order_id, clock.now())
             )
         if order.state == Ord.SERVICE_ORDER_STATE_ACKNOWLEDGED:
-            wait = order.requested_start_date.ToNanoseconds() / 1e9 - clock.now().ToNanoseconds() / 1e9
-            await asyncio.sleep(min(max(wait, 0.0), 1.0) if wait > 0 else self.step_delay)
-            if wait > 0:
-                return await self.store.get_order(buyer_id, order_id)
-            return await self.store.write(
-                lambda tx: fulfilment.start_order(tx, buyer_id, order_id, clock.now())
+            if _seconds_until(order.requested_start_date) > 0:
+                return functools.partial(self._until_start, buyer_id, order_id)
+            return functools.partial(
+                self._paced, lambda tx: fulfilment.start_order(tx, buyer_id, order_id, clock.now())
             )
         if order.state in _WORKING:
             item = plan.next_item(order) or plan.stuck_item(order)
             if item is None and waiting.any_waiting(order):
-                return await self._wait(buyer_id, order_id)
+                return functools.partial(self._wait, buyer_id, order_id)
             if item is None:
-                return await self.store.write(
-                    lambda tx: fulfilment.finish_order(tx, buyer_id, order_id, clock.now())
+                return functools.partial(
+                    self.store.write, lambda tx: fulfilment.finish_order(tx, buyer_id, order_id, clock.now())
                 )
-            outcome = fulfilment.blocked_outcome(order, item) or await self._apply(buyer_id, order, item)
-            return await self._record(buyer_id, order_id, item.id, outcome)
-        return None
+            return functools.partial(self._carry_out, buyer_id, order, item)
+        return _nothing
+
+    async def _paced(
+        self, write: Callable[[Tx], ordering_pb2.ServiceOrder | None]
+    ) -> ordering_pb2.ServiceOrder | None:
+        """`write`, one step of the simulated Partner's pace from now."""
+        await asyncio.sleep(self.step_delay)
+        return await self.store.write(write)
+
+    async def _carry_out(
+        self, buyer_id: str, order: ordering_pb2.ServiceOrder, item: ordering_pb2.ServiceOrderItem
+    ) -> ordering_pb2.ServiceOrder | None:
+        """Have the backend apply `item` (unless it is blocked) and record what it did."""
+        outcome = fulfilment.blocked_outcome(order, item) or await self._apply(buyer_id, order, item)
+        return await self._record(buyer_id, order.id, item.id, outcome)
+
+    async def _until_start(self, buyer_id: str, order_id: str) -> ordering_pb2.ServiceOrder | None:
+        """Sleep until the order's requested start, or until `submit` says it changed (a
+        cancellation, here or on another process), looking again at least every
+        START_RECHECK_S (a step of the wall clock moves the start); the order as it is then."""
+        wake = self._woken(order_id)
+        order = await self.store.get_order(buyer_id, order_id)
+        if order is None or order.state != Ord.SERVICE_ORDER_STATE_ACKNOWLEDGED:
+            return order  # it changed meanwhile: the next step looks at it
+        delay = min(_seconds_until(order.requested_start_date), START_RECHECK_S)
+        order = None  # not held while the order waits
+        await _sleep_or_wake(wake, delay)
+        return await self.store.get_order(buyer_id, order_id)
 
     async def _record(
         self, buyer_id: str, order_id: str, item_id: str, outcome: ItemOutcome
@@ -180,14 +211,34 @@ class OrderProcessor(Resumable):
         """Nothing runs while the order's items wait: sleep until the earliest resume or expiry
         time, or until `submit` says something changed (the buyer answered or cancelled, here or
         on another process), then wake the items that are due; the order as it is then."""
-        wake = self._wakes.setdefault(order_id, asyncio.Event())
-        wake.clear()  # before the read: a change after it sets the event again
+        wake = self._woken(order_id)
         order = await self.store.get_order(buyer_id, order_id)
         due = waits.next_wake(order) if order is not None else None
         if order is None or due is None:
             return order  # it changed meanwhile: the next step looks at it
-        delay = (due.ToNanoseconds() - clock.now().ToNanoseconds()) / 1e9
-        if delay > 0:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(wake.wait(), timeout=delay)
+        order = None  # not held while the items wait
+        await _sleep_or_wake(wake, _seconds_until(due))
         return await self.store.write(lambda tx: waiting.wake_due(tx, buyer_id, order_id, clock.now()))
+
+    def _woken(self, order_id: str) -> asyncio.Event:
+        """The event `submit` sets when the order may have changed, cleared: called before the
+        read a wait depends on, so a change after that read wakes the wait."""
+        wake = self._wakes.setdefault(order_id, asyncio.Event())
+        wake.clear()
+        return wake
+
+
+async def _nothing() -> None:
+    return None
+
+
+async def _sleep_or_wake(wake: asyncio.Event, seconds: float) -> None:
+    """Return after `seconds`, or sooner once `wake` is set."""
+    if seconds > 0:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(wake.wait(), timeout=seconds)
+
+
+def _seconds_until(when: timestamp_pb2.Timestamp) -> float:
+    """Seconds from now until `when` (unset: the epoch, long past)."""
+    return (when.ToNanoseconds() - clock.now().ToNanoseconds()) / 1e9
