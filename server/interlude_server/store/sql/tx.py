@@ -253,14 +253,17 @@ class SqlTx(SftTxMixin, PmTxMixin, NetworkTxMixin, AlarmTxMixin, LeaseTx):
         _require(t.kind, buyer_id=buyer_id, id=row_id)
         old = None if new_row else self._row(t, buyer_id, row_id)
         old_keys = None if old is None else t.keys(old)
-        self._write_row(t, buyer_id, row_id, t.keys(new), new.SerializeToString(), old_keys)
+        old_body = self._read.get((t.table, buyer_id, row_id)) if old is not None else None
+        body = new.SerializeToString()
+        self._write_row(t, buyer_id, row_id, t.keys(new), body, old_keys)
         counted = t.count_key(new)
         if old is None or t.count_key(old) != counted:  # an unchanged count key moves by 0
             if old is not None:
                 self._count(t.table, buyer_id, t.count_key(old), -1)
             self._count(t.table, buyer_id, counted, +1)
+        bodies = None if old_body is None else (old_body, body)
         for side in t.sides:
-            side.rewrite(self._c, old, new, buyer_id, row_id)
+            side.rewrite(self._c, old, new, buyer_id, row_id, bodies)
 
     def _write_row(
         self, t: _Counted[M], buyer_id: str, row_id: str, keys: Keys, body: bytes, old_keys: Keys | None
