@@ -424,11 +424,16 @@ async def test_unfinished_orders_span_buyers_oldest_first_without_terminal_state
             tx.put_order(o)
 
     await store.write(put)
-    assert [o.id for o in await store.unfinished_orders()] == ["b-early", "a-mid", "a-held", "a-late"]
+    assert await store.unfinished_order_keys() == [
+        (OTHER_BUYER, "b-early"),
+        (BUYER, "a-mid"),
+        (BUYER, "a-held"),
+        (BUYER, "a-late"),
+    ]
 
     finished = order("a-mid", state=S.SERVICE_ORDER_STATE_CANCELLED, order_date=200)
     await store.write(lambda tx: tx.put_order(finished))
-    assert [o.id for o in await store.unfinished_orders()] == ["b-early", "a-held", "a-late"]
+    assert [key.id for key in await store.unfinished_order_keys()] == ["b-early", "a-held", "a-late"]
 
 
 # -- tracking -------------------------------------------------------------

@@ -31,7 +31,7 @@ from interlude_server.domain.states import ORDER
 from interlude_server.observability import tracing
 from interlude_server.partner.backend import PartnerBackend
 from interlude_server.partner.workers import Resumable, Workers
-from interlude_server.store.interface.store import Store, Tx
+from interlude_server.store.interface.store import OrderKey, Store, Tx
 
 Ord = ordering_pb2
 _log = structlog.get_logger("interlude_server.partner")
@@ -59,8 +59,8 @@ class OrderProcessor(Resumable):
         self._workers = Workers("order", max(step_delay, 1.0))
         self._wakes: dict[str, asyncio.Event] = {}  # per order: set when something may have changed
 
-    async def _unfinished(self) -> Sequence[ordering_pb2.ServiceOrder]:
-        return await self.store.unfinished_orders()
+    async def _unfinished(self) -> Sequence[OrderKey]:
+        return await self.store.unfinished_order_keys()
 
     def submit(
         self, buyer_id: str, order_id: str, committed: ordering_pb2.ServiceOrder | None = None

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol, TypeVar
+from typing import NamedTuple, Protocol, TypeVar
 
 from google.protobuf import timestamp_pb2
 
@@ -161,6 +161,13 @@ class Tx(SftTx, PmTx, NetworkTx, AlarmTx, Protocol):
     def put_policy(self, policy: catalog_pb2.ServicePolicy) -> None: ...
 
 
+class OrderKey(NamedTuple):
+    """An order's key: its buyer and id."""
+
+    buyer_id: str
+    id: str
+
+
 class SharedStore(Protocol):
     """What several server processes sharing one store need from it (F11, cluster/).
 
@@ -240,8 +247,10 @@ class Store(SftReads, PmStore, AlarmReads, SharedStore, Protocol):
         self, buyer_id: str, query: ordering_pb2.ServiceOrderFilter, page: PageRequest
     ) -> Page[ordering_pb2.ServiceOrder]: ...
 
-    async def unfinished_orders(self) -> list[ordering_pb2.ServiceOrder]:
-        """Every buyer's orders not in a terminal state, oldest first (simulator resume)."""
+    async def unfinished_order_keys(self) -> list[OrderKey]:
+        """The keys of every buyer's orders not in a terminal state, oldest first (the order
+        processor resumes them; each task reads its order when it runs, so a restart with many
+        orders held never holds every order at once)."""
 
     async def list_tracking(
         self, buyer_id: str, query: ordering_pb2.ServiceTrackingRecordFilter, page: PageRequest

@@ -24,6 +24,7 @@ from interlude_server.store.interface.store import (
     EventLogState,
     HubSubscription,
     IdempotencyRecord,
+    OrderKey,
     ServiceQuery,
     TracedEvent,
 )
@@ -191,9 +192,13 @@ class StoreReads(SftReadsMixin, PmReadsMixin, AlarmReadsMixin):
 
         return await self._read(run)
 
-    async def unfinished_orders(self) -> list[ordering_pb2.ServiceOrder]:
-        sql = f"SELECT body FROM orders WHERE state NOT IN ({_TERMINAL}) ORDER BY order_date, buyer_id, id"
-        return await self._all(sql, (), ordering_pb2.ServiceOrder.FromString)
+    async def unfinished_order_keys(self) -> list[OrderKey]:
+        sql = (
+            f"SELECT buyer_id, id FROM orders WHERE state NOT IN ({_TERMINAL}) "
+            "ORDER BY order_date, buyer_id, id"
+        )
+        rows = await self._read(lambda conn: conn.execute(sql).fetchall())
+        return [OrderKey(str(buyer_id), str(order_id)) for buyer_id, order_id in rows]
 
     async def work_by_state(self) -> dict[str, dict[int, int]]:
         # Each an index or counter read, never a scan of the bodies: orders from row_counts,
