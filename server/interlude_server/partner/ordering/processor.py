@@ -56,7 +56,9 @@ class OrderProcessor(Resumable):
         self.backend = backend
         self.step_delay = step_delay
         self.wait_timeout = wait_timeout  # how long an item may wait pending or held before it fails
-        self._workers = Workers("order", max(step_delay, 1.0))
+        # Each order's task sets its own trace and log fields (_enter_trace): nothing of the
+        # call that submitted it is kept for the order's lifetime.
+        self._workers = Workers("order", max(step_delay, 1.0), own_context=True)
         self._wakes: dict[str, asyncio.Event] = {}  # per order: set when something may have changed
 
     async def _unfinished(self) -> Sequence[OrderKey]:
