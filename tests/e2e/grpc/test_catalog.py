@@ -26,8 +26,7 @@ from interlude_server.api.paging import encode_token, fingerprint
 from interlude_server.api.principal import BuyerResolver
 from interlude_server.config import Listen
 from interlude_server.runtime.grpc_server import start_server
-from interlude_server.seed import load_seed
-from interlude_server.store.sqlite.store import SqliteStore
+from tests.support.stores import demo_store
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -55,16 +54,13 @@ OVC_END_POINT = "urn:mef:lso:spec:legato:carrier-ethernet-ovc-end-point:v0.0.1:a
 @pytest_asyncio.fixture(loop_scope="module", scope="module")
 async def catalog(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stub]:
     """A stub for the catalog servicer, served on 127.0.0.1 over a demo-seeded store."""
-    store = SqliteStore(Path(tmp_path_factory.mktemp("catalog")) / "x.db")
-    await store.open()
-    await load_seed(store, "demo")
-    running = await start_server(Listen("127.0.0.1", 0), [catalog_binding(store, BuyerResolver())])
-    try:
-        async with grpc.aio.insecure_channel(running.listen.address) as channel:
-            yield catalog_pb2_grpc.ServiceCatalogServiceStub(channel)
-    finally:
-        await running.stop(0)
-        await store.close()
+    async with demo_store(Path(tmp_path_factory.mktemp("catalog")) / "x.db") as store:
+        running = await start_server(Listen("127.0.0.1", 0), [catalog_binding(store, BuyerResolver())])
+        try:
+            async with grpc.aio.insecure_channel(running.listen.address) as channel:
+                yield catalog_pb2_grpc.ServiceCatalogServiceStub(channel)
+        finally:
+            await running.stop(0)
 
 
 def details(error: grpc.aio.AioRpcError) -> list[Message]:

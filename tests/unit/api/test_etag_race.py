@@ -23,9 +23,9 @@ from interlude_server.api.principal import BuyerResolver
 from interlude_server.core.errors import EtagMismatch
 from interlude_server.domain import resources
 from interlude_server.partner.ordering.processor import OrderProcessor
-from interlude_server.seed import load_seed
 from interlude_server.store.interface.store import Store, Tx
 from interlude_server.store.sqlite.store import SqliteStore
+from tests.support.stores import demo_store
 
 T = TypeVar("T")
 BUYER = "sp-alpha"
@@ -71,11 +71,8 @@ class _Processor:
 
 @pytest_asyncio.fixture(loop_scope="function")
 async def racing(tmp_path: Path) -> AsyncIterator[_RacingStore]:
-    store = SqliteStore(tmp_path / "db" / "interlude.db")
-    await store.open()
-    await load_seed(store, "demo")
-    yield _RacingStore(store)
-    await store.close()
+    async with demo_store(tmp_path / "db" / "interlude.db") as store:
+        yield _RacingStore(store)
 
 
 def _servicer(store: _RacingStore, processor: _Processor) -> OrderingServicer:

@@ -25,9 +25,9 @@ from interlude_server.api.principal import BuyerResolver
 from interlude_server.core import clock
 from interlude_server.partner.ordering.processor import OrderProcessor
 from interlude_server.partner.ordering.simulator import SimulatedPartner
-from interlude_server.seed import load_seed
 from interlude_server.store.interface.store import Store
 from interlude_server.store.sqlite.store import SqliteStore
+from tests.support.stores import demo_store
 
 BUYER = "sp-alpha"
 SERVICE = "alpha-ovc-1-ep-1"
@@ -51,11 +51,8 @@ class _CountingStore:
 
 @pytest_asyncio.fixture(loop_scope="function")
 async def store(tmp_path: Path) -> AsyncIterator[_CountingStore]:
-    real = SqliteStore(tmp_path / "db" / "interlude.db")
-    await real.open()
-    await load_seed(real, "demo")
-    yield _CountingStore(real)
-    await real.close()
+    async with demo_store(tmp_path / "db" / "interlude.db") as real:
+        yield _CountingStore(real)
 
 
 async def _place(
