@@ -27,8 +27,8 @@ class Workers:
     A task may live as long as its resource waits (weeks, for an order with a later start),
     so it keeps nothing of the call that submitted it beyond what its step needs: its done
     callback runs in an empty context (by default asyncio keeps a copy of the submitter's
-    context with the callback: the call's metadata, log fields and principal, about 1.5 KB
-    per held order), and with `own_context` the task itself starts in an empty context (the
+    context with the callback: the call's metadata, log fields and principal, over 1 KB per
+    held order), and with `own_context` the task itself starts in an empty context (the
     step sets what it needs, e.g. the order processor its trace) instead of a copy of the
     submitter's, as a resource resumed after a restart does anyway.
     """
