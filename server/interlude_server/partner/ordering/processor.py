@@ -36,14 +36,15 @@ from interlude_server.store.interface.store import OrderKey, Store, Tx
 Ord = ordering_pb2
 _log = structlog.get_logger("interlude_server.partner")
 _CANCELLING = (Ord.SERVICE_ORDER_STATE_ASSESSING_CANCELLATION, Ord.SERVICE_ORDER_STATE_PENDING_CANCELLATION)
-# An order acknowledged for a later start looks at its start again at least this often (seconds).
-START_RECHECK_S = 60.0
-Move = Callable[[], Awaitable[ordering_pb2.ServiceOrder | None]]
 _WORKING = (
     Ord.SERVICE_ORDER_STATE_IN_PROGRESS,
     Ord.SERVICE_ORDER_STATE_PENDING,
     Ord.SERVICE_ORDER_STATE_HELD,
 )
+# An order acknowledged for a later start looks at its start again at least this often (seconds).
+START_RECHECK_S = 60.0
+# One step of an order (OrderProcessor._move): the order as the step left it, None once done.
+Move = Callable[[], Awaitable[ordering_pb2.ServiceOrder | None]]
 
 
 class OrderProcessor(Resumable):
